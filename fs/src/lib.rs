@@ -1,0 +1,19 @@
+//! Read-only access to a domU owner's disk: partition maps (MBR, GPT, NetBSD disklabel) and
+//! filesystems (FFSv1/FFSv2, ext2/3/4, FAT12/16/32) over a [`BlockDevice`].
+//!
+//! Every byte comes from an untrusted disk: nothing here may panic, loop without bound or
+//! allocate by an on-disk number beyond what the caller allows. The crate is `no_std` + `alloc`
+//! and safe Rust, so it runs unchanged in the PV kernel and in host tools and tests.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod block;
+pub mod error;
+pub mod vfs;
+
+pub use block::{BlockDevice, Lba, MemDisk};
+pub use error::{Error, IoError};
+pub use vfs::{DirEntry, FileType, Filesystem, Metadata, NodeId};

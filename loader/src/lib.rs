@@ -1,0 +1,6 @@
+//! rpvboot's logic. The pure parts (configuration, kernel images, memory layout) build and are
+//! tested on the host; the parts that touch Xen are compiled only for the PV kernel target.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
