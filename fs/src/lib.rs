@@ -11,9 +11,15 @@
 extern crate alloc;
 
 pub mod block;
+pub mod cache;
 pub mod error;
+pub mod ext;
+pub mod fat;
+pub mod ffs;
+pub mod part;
+pub mod probe;
 pub mod vfs;
 
 pub use block::{BlockDevice, Lba, MemDisk};
 pub use error::{Error, IoError};
-pub use vfs::{DirEntry, FileType, Filesystem, Metadata, NodeId};
+pub use vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId};

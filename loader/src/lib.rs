@@ -4,3 +4,12 @@
 #![deny(unsafe_code)]
 
 extern crate alloc;
+
+pub mod boot;
+pub mod config;
+pub mod image;
+
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+pub mod arch;
+pub mod xen;

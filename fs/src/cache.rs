@@ -1,0 +1,1 @@
+//! A bounded block cache (hashbrown) shared by the filesystem readers.

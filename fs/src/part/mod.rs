@@ -1,0 +1,1 @@
+//! Partition maps: MBR (with extended/logical), GPT, NetBSD disklabel.

@@ -1,0 +1,1 @@
+//! The new domain: memory layout planning (pure, host-tested) and the handover.

@@ -1,0 +1,1 @@
+//! Kernel images: format detection, decompression, Xen ELF notes, bzImage, BSD symbol table.

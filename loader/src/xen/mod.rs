@@ -1,0 +1,1 @@
+//! Xen interfaces: start_info, hypercalls, event channels, grant table, xenstore, blkfront.

@@ -1,0 +1,1 @@
+//! Partitioned disks: MBR and GPT (sfdisk), NetBSD disklabels (written here).

@@ -1,0 +1,1 @@
+//! FAT12/16/32 images with mkfs.fat + mcopy.

@@ -1,0 +1,1 @@
+//! FFSv1/FFSv2 images with NetBSD makefs.

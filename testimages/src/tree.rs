@@ -1,0 +1,1 @@
+//! The deterministic file tree every filesystem image is made of.
