@@ -122,6 +122,8 @@ pub enum Error {
     },
     /// The path is malformed (empty component, bad device prefix, ...).
     InvalidPath(String),
+    /// No structure of the asked-for format is here (no magic): a probe answer, not corruption.
+    NotRecognized,
 }
 
 impl Error {
@@ -157,6 +159,7 @@ impl fmt::Display for Error {
                 write!(f, "size {requested} exceeds the limit of {limit} bytes")
             }
             Self::InvalidPath(p) => write!(f, "invalid path: {p}"),
+            Self::NotRecognized => f.write_str("format not recognized"),
         }
     }
 }

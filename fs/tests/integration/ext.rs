@@ -1,0 +1,1 @@
+//! ext image tests.

@@ -1,0 +1,1 @@
+//! fat image tests.

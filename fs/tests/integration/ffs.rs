@@ -1,0 +1,1 @@
+//! ffs image tests.

@@ -1,0 +1,8 @@
+//! Image-backed tests: filesystems and disks made by the real tools (makefs, mke2fs, mkfs.fat,
+//! sfdisk) from a known tree of files, read back through our code and compared byte for byte.
+//! One test binary, one module per topic.
+
+mod ext;
+mod fat;
+mod ffs;
+mod part;

@@ -1,0 +1,1 @@
+//! part image tests.
