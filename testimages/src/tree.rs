@@ -36,8 +36,10 @@ pub struct TreeSpec {
     pub triple_sparse: bool,
     /// Add `/links`: relative, absolute, chained, looping, dangling, fast and slow symlinks.
     pub symlinks: bool,
-    /// Add `/names` with 254- and 255-byte names.
+    /// Add `/names` with names of [`Self::long_name_lengths`] bytes and a few odd names.
     pub long_names: bool,
+    /// Lengths of the generated names in `/names` (255 is the limit everywhere).
+    pub long_name_lengths: Vec<usize>,
     /// Add non-ASCII (UTF-8) names.
     pub unicode_names: bool,
     /// Add `/holes` with sparse files.
@@ -65,6 +67,7 @@ impl TreeSpec {
             triple_sparse: false,
             symlinks: true,
             long_names: true,
+            long_name_lengths: vec![1, 8, 12, 13, 64, 254, 255],
             unicode_names: true,
             holes: true,
             many_entries: 300,
@@ -87,6 +90,8 @@ impl TreeSpec {
             triple_sparse: false,
             symlinks: false,
             long_names: true,
+            // mtools 4.0.32 refuses some lengths near the limit (254: "No directory slots").
+            long_name_lengths: vec![1, 8, 12, 13, 64, 200, 255],
             unicode_names: false,
             holes: true,
             many_entries: 300,
@@ -267,7 +272,7 @@ pub fn build_tree(dest: &Path, spec: &TreeSpec) -> io::Result<()> {
 
     if spec.long_names {
         mkdir("/names")?;
-        for len in [1usize, 8, 12, 13, 64, 254, 255] {
+        for &len in &spec.long_name_lengths {
             let stem = format!("n{len}-");
             let mut name = stem.clone();
             while name.len() < len {
