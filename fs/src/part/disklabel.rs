@@ -152,7 +152,11 @@ impl Reader<'_> {
     fn text(&self, off: usize, len: usize) -> String {
         let raw = self.b.get(off..off.saturating_add(len)).unwrap_or_default();
         let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-        raw.get(..end).unwrap_or_default().iter().map(|&c| if c.is_ascii_graphic() || c == b' ' { char::from(c) } else { '?' }).collect()
+        raw.get(..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|&c| if c.is_ascii_graphic() || c == b' ' { char::from(c) } else { '?' })
+            .collect()
     }
 }
 
@@ -179,7 +183,11 @@ pub fn parse(b: &[u8]) -> Result<Disklabel, Error> {
     let r = Reader { b, be };
     let npart = usize::from(r.u16(138));
     if npart > MAX_PARTITIONS {
-        return Err(Error::corrupt("disklabel", format!("d_npartitions {npart} > {MAX_PARTITIONS}"), Location::default()));
+        return Err(Error::corrupt(
+            "disklabel",
+            format!("d_npartitions {npart} > {MAX_PARTITIONS}"),
+            Location::default(),
+        ));
     }
     let len = PARTITIONS_OFF + PARTITION_SIZE * npart;
     let Some(bytes) = b.get(..len) else {

@@ -83,10 +83,7 @@ pub fn type_name(g: &Guid) -> &'static str {
         ("516E7CB6-6ECF-11D6-8FF8-00022D09712B", "FreeBSD UFS"),
         ("516E7CB5-6ECF-11D6-8FF8-00022D09712B", "FreeBSD swap"),
     ];
-    NAMES
-        .iter()
-        .find(|(s, _)| Guid::parse(s).as_ref() == Some(g))
-        .map_or("unknown", |(_, n)| n)
+    NAMES.iter().find(|(s, _)| Guid::parse(s).as_ref() == Some(g)).map_or("unknown", |(_, n)| n)
 }
 
 /// The fields of a header that passed its checks.
@@ -146,7 +143,7 @@ fn parse_header(sector: &[u8], lba: u64, num_blocks: u64) -> Result<Header, Erro
             lba,
         ));
     }
-    if h.entry_size < 128 || h.entry_size % 8 != 0 || h.entry_size > 4096 {
+    if h.entry_size < 128 || !h.entry_size.is_multiple_of(8) || h.entry_size > 4096 {
         return Err(corrupt(format!("entry size {} not a multiple of 8 in 128..=4096", h.entry_size), lba));
     }
     let array = u64::from(h.num_entries) * u64::from(h.entry_size);
@@ -163,7 +160,10 @@ fn read_entries(dev: &mut dyn BlockDevice, h: &Header) -> Result<Vec<GptEntry>, 
     let sectors = array.div_ceil(bs.max(1)).max(1);
     let end = h.entries_lba.checked_add(sectors);
     if h.entries_lba < 2 || end.is_none_or(|e| e > dev.num_blocks()) {
-        return Err(corrupt(format!("entry array at lba {} ({sectors} sectors) outside the disk", h.entries_lba), h.my_lba));
+        return Err(corrupt(
+            format!("entry array at lba {} ({sectors} sectors) outside the disk", h.entries_lba),
+            h.my_lba,
+        ));
     }
     let buf = read_sectors(dev, h.entries_lba, sectors, MAX_ARRAY_BYTES.saturating_add(bs))?;
     let bytes = buf.get(..usize::try_from(array).unwrap_or(usize::MAX)).unwrap_or_default();
@@ -191,8 +191,9 @@ fn read_entries(dev: &mut dyn BlockDevice, h: &Header) -> Result<Vec<GptEntry>, 
             ));
         }
         let units = e.get(56..128).unwrap_or_default().chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-        let name: String =
-            char::decode_utf16(units.take_while(|&u| u != 0)).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
+        let name: String = char::decode_utf16(units.take_while(|&u| u != 0))
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect();
         out.push(GptEntry {
             index,
             type_guid,

@@ -231,7 +231,9 @@ fn walk_ebr_chain(dev: &mut dyn BlockDevice, mbr: &mut Mbr, ext_start: u64, ext_
             return;
         };
         if next >= ext_end {
-            mbr.notes.push(format!("ebr link at sector {ebr} points outside the extended partition ({next}): chain stopped"));
+            mbr.notes.push(format!(
+                "ebr link at sector {ebr} points outside the extended partition ({next}): chain stopped"
+            ));
             return;
         }
         ebr = next;
@@ -246,7 +248,15 @@ pub(crate) mod tests {
     use alloc::vec;
 
     /// Writes entry `i` of the table in the sector at `sector_off`.
-    pub(crate) fn put_entry(disk: &mut [u8], sector_off: usize, i: usize, status: u8, ptype: u8, start: u32, size: u32) {
+    pub(crate) fn put_entry(
+        disk: &mut [u8],
+        sector_off: usize,
+        i: usize,
+        status: u8,
+        ptype: u8,
+        start: u32,
+        size: u32,
+    ) {
         let off = sector_off + 446 + 16 * i;
         disk[off] = status;
         disk[off + 4] = ptype;

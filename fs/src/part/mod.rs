@@ -134,12 +134,7 @@ pub(crate) fn u64le(b: &[u8], off: usize) -> u64 {
 }
 
 /// Reads `count` sectors at `lba` into a fresh buffer, refusing more than `max_bytes`.
-pub(crate) fn read_sectors(
-    dev: &mut dyn BlockDevice,
-    lba: u64,
-    count: u64,
-    max_bytes: u64,
-) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_sectors(dev: &mut dyn BlockDevice, lba: u64, count: u64, max_bytes: u64) -> Result<Vec<u8>, Error> {
     let bs = u64::from(dev.block_size());
     let len = count.checked_mul(bs).ok_or(Error::TooLarge { requested: u64::MAX, limit: max_bytes })?;
     if len > max_bytes {
