@@ -1,13 +1,535 @@
-//! `cargo xtask e2e`.
+//! `cargo xtask e2e`: boots rpvboot as a PV domU under real Xen 4.17 inside QEMU (TCG).
+//!
+//! ONE QEMU boot runs every scenario: the base dom0 initramfs built by setup gets a second
+//! cpio appended with dom0's /init (`xtask/e2e/dom0-init.sh`), the scenario list, one xl
+//! config per scenario, the kernels and the disk images. dom0 runs them one by one with
+//! `xl create -c`, prints each guest's console between markers and powers off; the host
+//! judges each scenario from the serial log (see `e2e/report.rs`) and ends with
+//! `N passed, M failed`. Logs: `target/e2e/runs/<time>/serial.log` and `<scenario>.console.log`.
 
-use anyhow::{bail, Result};
+pub mod images;
+mod qemu;
+mod report;
+pub mod scenarios;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::setup::{self, E2eArtifacts};
+use crate::util::{self, e2e_dir, mkdirp, write_file};
+use scenarios::{Disk, Kernel, Scenario};
+
+const DOM0_INIT: &str = include_str!("../e2e/dom0-init.sh");
+
+/// dom0's memory when the images are small; QEMU gets 2 GiB (about 1.2 GiB left for domUs).
+const DOM0_MEM_MIB: u64 = 768;
+const QEMU_MEM_MIB: u64 = 2048;
+/// Xen + dom0 boot budget under TCG on a loaded 2-core machine (typically 17-25 s).
+const BOOT_BUDGET_SECS: u64 = 240;
+/// Per-scenario overhead on top of its own timeout (xl, hotplug, log dumps).
+const SCENARIO_SLACK_SECS: u64 = 30;
 
 /// `cargo xtask e2e`.
 #[derive(clap::Args)]
-pub struct E2e {}
+pub struct E2e {
+    /// Ad-hoc mode: boot one rpvboot domU with this disk image (repeatable: xvda, xvdb, …).
+    #[arg(long = "disk", value_name = "IMG")]
+    disks: Vec<PathBuf>,
+    /// Ad-hoc mode: the domU's memory in MiB.
+    #[arg(long, value_name = "MIB")]
+    memory: Option<u32>,
+    /// Ad-hoc mode: the domU's `extra=` command line.
+    #[arg(long)]
+    extra: Option<String>,
+    /// Ad-hoc mode: bytes to type into the guest console after it starts (\n \r \t \e \xHH \\).
+    #[arg(long)]
+    keys: Option<String>,
+    /// Ad-hoc mode: a regex the guest console must match (repeatable; multi-line mode).
+    #[arg(long = "expect", value_name = "REGEX")]
+    expects: Vec<String>,
+    /// Run only these scenarios (repeatable); `--list` shows them.
+    #[arg(long = "scenario", value_name = "NAME")]
+    scenarios: Vec<String>,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Per-scenario timeout in seconds (inside dom0), overriding each scenario's own.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u32>,
+    /// Boot this PV kernel instead of building rpvboot (harness development, comparisons).
+    #[arg(long, value_name = "ELF")]
+    kernel: Option<PathBuf>,
+    /// Print the whole serial console (Xen, dom0), not only the guests' consoles.
+    #[arg(long, short)]
+    verbose: bool,
+}
 
 impl E2e {
     pub fn run(self) -> Result<()> {
-        bail!("xtask e2e: not implemented yet")
+        let all = scenarios::all();
+        if self.list {
+            for s in &all {
+                println!(
+                    "{:<12} {}{}",
+                    s.name,
+                    if s.default { "" } else { "(opt-in) " },
+                    s.expect.join("  ")
+                );
+            }
+            return Ok(());
+        }
+        let adhoc = !self.disks.is_empty()
+            || self.memory.is_some()
+            || self.extra.is_some()
+            || self.keys.is_some()
+            || !self.expects.is_empty();
+        let mut list: Vec<Scenario> = if adhoc {
+            if !self.scenarios.is_empty() {
+                bail!("--scenario cannot be combined with the ad-hoc options (--disk, --extra, …)");
+            }
+            let mut s = Scenario::rpvboot("adhoc", self.extra.as_deref().unwrap_or(""));
+            s.disks = self.disks.iter().cloned().map(Disk::Path).collect();
+            s.memory_mib = self.memory.unwrap_or(256);
+            s.keys = match &self.keys {
+                Some(k) => unescape(k)?,
+                None => Vec::new(),
+            };
+            s.expect = self.expects.clone();
+            s.shutdown = None;
+            s.timeout_secs = 120;
+            vec![s]
+        } else if self.scenarios.is_empty() {
+            all.into_iter().filter(|s| s.default).collect()
+        } else {
+            let mut v = Vec::new();
+            for name in &self.scenarios {
+                match all.iter().find(|s| &s.name == name) {
+                    Some(s) => v.push(s.clone()),
+                    None => bail!(
+                        "no scenario {name:?}; there are: {}",
+                        all.iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
+            v
+        };
+        if let Some(t) = self.timeout {
+            for s in &mut list {
+                s.timeout_secs = t;
+            }
+        }
+        let opts = RunOpts {
+            stream: if self.verbose {
+                Stream::All
+            } else {
+                Stream::Progress
+            },
+            kernel: self.kernel,
+        };
+        let failed = run_scenarios(&list, &opts)?;
+        if failed > 0 {
+            std::process::exit(1);
+        }
+        Ok(())
+    }
+}
+
+/// What to show on the terminal while QEMU runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Scenario start/end and each guest's live console, prefixed with its name.
+    Progress,
+    /// Only the guests' live consoles, prefix-free, on stdout (status on stderr).
+    Console,
+    /// The whole serial console.
+    All,
+}
+
+/// Options shared by `e2e` and `demo`.
+pub struct RunOpts {
+    pub stream: Stream,
+    /// PV kernel to boot instead of rpvboot.
+    pub kernel: Option<PathBuf>,
+}
+
+/// Builds rpvboot through the build module (owned by the PV kernel's engineer).
+fn rpvboot() -> Result<PathBuf> {
+    // TODO(harness): switch to crate::build::build_rpvboot() once the PV kernel build lands.
+    bail!("rpvboot is not buildable yet (xtask build::build_rpvboot missing); pass --kernel ELF")
+}
+
+/// Runs the scenarios in one QEMU boot, prints a verdict per scenario and the closing
+/// `N passed, M failed` line. Returns the number of failures.
+pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
+    if list.is_empty() {
+        bail!("no scenarios to run");
+    }
+    for s in list {
+        if s.name.is_empty()
+            || !s
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            bail!("scenario name {:?}: use [a-z0-9-]", s.name);
+        }
+        if list.iter().filter(|t| t.name == s.name).count() > 1 {
+            bail!("scenario {:?} listed twice", s.name);
+        }
+        for re in &s.expect {
+            report::compile(re).with_context(|| format!("scenario {}: regex /{re}/", s.name))?;
+        }
+    }
+    setup::ensure_host()?;
+    let art = setup::ensure_e2e()?;
+
+    let stamp = util::output(Command::new("date").arg("+%Y%m%d-%H%M%S"))?;
+    let run_dir = e2e_dir().join("runs").join(stamp.trim());
+    let root = run_dir.join("root");
+    if run_dir.exists() {
+        fs::remove_dir_all(&run_dir)?;
+    }
+    mkdirp(&root.join("guest/k"))?;
+    mkdirp(&root.join("guest/img"))?;
+    write_file(&root.join("init"), DOM0_INIT, 0o755)?;
+
+    let mut rpv: Option<PathBuf> = opts.kernel.clone();
+    let mut staged: BTreeMap<PathBuf, String> = BTreeMap::new();
+    // Returns the staged name under /guest and whether the file is new to this run.
+    let mut stage = |src: &Path, dir: &str| -> Result<(String, bool)> {
+        let src = fs::canonicalize(src).with_context(|| format!("{}", src.display()))?;
+        if !src.is_file() {
+            bail!("{}: not a file", src.display());
+        }
+        if let Some(n) = staged.get(&src) {
+            return Ok((n.clone(), false));
+        }
+        let n = format!("{dir}/{}", staged.len());
+        std::os::unix::fs::symlink(&src, root.join("guest").join(&n))
+            .with_context(|| format!("staging {}", src.display()))?;
+        staged.insert(src, n.clone());
+        Ok((n, true))
+    };
+    let mut list_file = String::new();
+    let mut image_bytes: u64 = 0;
+    let mut max_mem: u64 = 0;
+    let mut timeout_secs = BOOT_BUDGET_SECS;
+    for s in list {
+        let kernel = match &s.kernel {
+            Kernel::Rpvboot => {
+                if rpv.is_none() {
+                    rpv = Some(rpvboot()?);
+                }
+                rpv.clone().context("rpvboot path")?
+            }
+            Kernel::Pvgrub2 => art.pvgrub2.clone(),
+            Kernel::File(p) => p.clone(),
+        };
+        let kname = stage(&kernel, "k")?.0;
+        let rname = match &s.ramdisk {
+            Some(r) => Some(stage(r, "k")?.0),
+            None => None,
+        };
+        let mut disks = Vec::new();
+        for d in &s.disks {
+            let path = match d {
+                Disk::Path(p) => p.clone(),
+                Disk::Recipe(f) => f().with_context(|| format!("scenario {}: disk", s.name))?,
+            };
+            let (n, new) = stage(&path, "img")?;
+            if new {
+                image_bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            }
+            disks.push(n);
+        }
+        fs::write(
+            root.join("guest").join(format!("{}.cfg", s.name)),
+            xl_config(s, &kname, rname.as_deref(), disks.len())?,
+        )?;
+        if !s.keys.is_empty() {
+            let mut k = String::new();
+            for b in &s.keys {
+                let _ = write!(k, "\\{b:03o}");
+            }
+            fs::write(root.join("guest").join(format!("{}.keys", s.name)), k)?;
+        }
+        let _ = writeln!(
+            list_file,
+            "{} {} {}",
+            s.name,
+            s.timeout_secs,
+            if disks.is_empty() {
+                "-".to_string()
+            } else {
+                disks.join(",")
+            }
+        );
+        max_mem = max_mem.max(u64::from(s.memory_mib));
+        timeout_secs += u64::from(s.timeout_secs) + SCENARIO_SLACK_SECS;
+    }
+    fs::write(root.join("guest/scenarios"), list_file)?;
+
+    // The images live in dom0's RAM twice while the initramfs unpacks.
+    let image_mib = image_bytes.div_ceil(1 << 20);
+    let dom0_mem = DOM0_MEM_MIB + 2 * image_mib;
+    let qemu_mem = QEMU_MEM_MIB.max(dom0_mem + max_mem + 512);
+    if image_mib > 512 {
+        eprintln!("e2e: warning: {image_mib} MiB of disk images travel through dom0's RAM; QEMU gets {qemu_mem} MiB");
+    }
+    let extra = run_dir.join("extra.cpio.gz");
+    util::mkcpio(&root, &extra, true, 1)?;
+    let initrd = run_dir.join("dom0-initrd.gz");
+    concat(&[&art.dom0_initrd, &extra], &initrd)?;
+
+    let dom0_mem = u32::try_from(dom0_mem).context("dom0 memory")?;
+    let qemu_mem = u32::try_from(qemu_mem).context("QEMU memory")?;
+    let boot = qemu::Boot {
+        xen: &art.xen,
+        dom0_kernel: &art.vmlinux_dom0,
+        dom0_initrd: &initrd,
+        qemu_mem_mib: qemu_mem,
+        dom0_mem_mib: dom0_mem,
+        timeout: Duration::from_secs(timeout_secs),
+        log: run_dir.join("serial.log"),
+    };
+    println!(
+        "e2e: booting Xen + dom0 in QEMU (TCG) for {} scenario(s): {} (hard timeout {timeout_secs} s)",
+        list.len(),
+        list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let mut view = View {
+        stream: opts.stream,
+        current: None,
+    };
+    let outcome = qemu::boot(&boot, &mut |l| view.show(l))?;
+    let _ = fs::remove_file(&initrd);
+    let _ = fs::remove_file(&extra);
+
+    let note = if outcome.timed_out {
+        Some(format!(
+            "QEMU killed after the overall timeout of {timeout_secs} s"
+        ))
+    } else if !outcome
+        .lines
+        .iter()
+        .any(|l| l.text.contains("E2E-ALL-DONE"))
+    {
+        Some(format!("QEMU ended early ({})", outcome.status))
+    } else {
+        None
+    };
+    let t = |needle: &str| {
+        outcome
+            .lines
+            .iter()
+            .find(|l| l.text.contains(needle))
+            .map(|l| format!("{:.1}", l.t))
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "e2e: dom0 ready at {} s, QEMU {} after {:.1} s",
+        t("E2E-DOM0-READY"),
+        outcome.status,
+        outcome.elapsed.as_secs_f64()
+    );
+    let mut passed = 0;
+    let mut failed = 0;
+    for s in list {
+        let v = report::judge(s, &outcome.lines, note.as_deref());
+        let console_log = run_dir.join(format!("{}.console.log", s.name));
+        fs::write(&console_log, format!("{}\n", v.console))?;
+        let secs = v.secs.map(|x| format!(" ({x:.1} s)")).unwrap_or_default();
+        if v.passed() {
+            passed += 1;
+            println!("PASS {}{secs}", s.name);
+        } else {
+            failed += 1;
+            println!("FAIL {}{secs}: {}", s.name, v.failures.join("; "));
+            println!("     console: {}", console_log.display());
+        }
+    }
+    println!("e2e: serial log {}", boot.log.display());
+    println!("{passed} passed, {failed} failed");
+    let _ = std::io::stdout().flush();
+    Ok(failed)
+}
+
+/// The xl config of one scenario; disks are the loop devices dom0's /init attaches in order.
+fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, ndisks: usize) -> Result<String> {
+    if s.extra
+        .chars()
+        .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        bail!(
+            "scenario {}: extra {:?} may not hold '\"', '\\' or control characters",
+            s.name,
+            s.extra
+        );
+    }
+    if ndisks > 8 {
+        bail!("scenario {}: at most 8 disks", s.name);
+    }
+    let mut c = String::new();
+    let _ = writeln!(c, "name = \"{}\"", s.name);
+    let _ = writeln!(c, "type = \"pv\"");
+    let _ = writeln!(c, "kernel = \"/guest/{kernel}\"");
+    if let Some(r) = ramdisk {
+        let _ = writeln!(c, "ramdisk = \"/guest/{r}\"");
+    }
+    let _ = writeln!(c, "memory = {}", s.memory_mib);
+    let _ = writeln!(c, "vcpus = 1");
+    let _ = writeln!(c, "extra = \"{}\"", s.extra);
+    let disks: Vec<String> = (0..ndisks)
+        .zip(b'a'..)
+        .map(|(i, l)| {
+            format!(
+                "'vdev=xvd{},access=rw,script=block-lite,target=/dev/loop{i}'",
+                char::from(l)
+            )
+        })
+        .collect();
+    let _ = writeln!(c, "disk = [ {} ]", disks.join(", "));
+    for ev in ["on_poweroff", "on_reboot", "on_crash"] {
+        let _ = writeln!(c, "{ev} = \"destroy\"");
+    }
+    Ok(c)
+}
+
+fn concat(parts: &[&Path], out: &Path) -> Result<()> {
+    let mut f = fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    for p in parts {
+        let mut src = fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+        std::io::copy(&mut src, &mut f).with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// Live display of the serial console.
+struct View {
+    stream: Stream,
+    /// The scenario whose `xl create -c` output is streaming.
+    current: Option<String>,
+}
+
+impl View {
+    fn show(&mut self, l: &qemu::Line) {
+        let t = l.text.as_str();
+        let marker = t.split_whitespace().find(|w| w.starts_with("E2E-"));
+        if let Some(m) = marker {
+            let name = t
+                .split_whitespace()
+                .skip_while(|w| *w != m)
+                .nth(1)
+                .map(str::to_string);
+            match m {
+                "E2E-BEGIN" => self.current = name,
+                "E2E-XL-EXIT" => self.current = None,
+                _ => {}
+            }
+        }
+        match self.stream {
+            Stream::All => println!("{t}"),
+            Stream::Progress => {
+                if let Some(m) = marker {
+                    if matches!(
+                        m,
+                        "E2E-DOM0-READY"
+                            | "E2E-BEGIN"
+                            | "E2E-END"
+                            | "E2E-DOM0-FAILED"
+                            | "E2E-KEYS-SENT"
+                            | "E2E-ALL-DONE"
+                    ) {
+                        println!("[{:6.1}] {t}", l.t);
+                    }
+                } else if let Some(n) = &self.current {
+                    println!("[{:6.1}] {n} | {t}", l.t);
+                }
+            }
+            Stream::Console => {
+                if marker.is_some() {
+                    if matches!(marker, Some("E2E-DOM0-READY" | "E2E-DOM0-FAILED")) {
+                        eprintln!("[{:6.1}] {t}", l.t);
+                    }
+                } else if self.current.is_some() {
+                    println!("{t}");
+                }
+            }
+        }
+    }
+}
+
+/// Decodes `--keys`: `\n \r \t \e \\ \xHH`, everything else literally.
+pub fn unescape(s: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&e) = b.get(i) else {
+            bail!("--keys: trailing backslash");
+        };
+        i += 1;
+        match e {
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'e' => out.push(0x1b),
+            b'\\' => out.push(b'\\'),
+            b'x' => {
+                let hex = b
+                    .get(i..i + 2)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .context("--keys: \\x needs two hex digits")?;
+                out.push(hex);
+                i += 2;
+            }
+            other => bail!("--keys: unknown escape \\{}", char::from(other)),
+        }
+    }
+    Ok(out)
+}
+
+/// The artefacts, for the demo.
+pub fn artifacts() -> Result<E2eArtifacts> {
+    setup::ensure_e2e()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_unescape() {
+        assert_eq!(unescape(r"a\n\x41\\").ok(), Some(b"a\nA\\".to_vec()));
+        assert!(unescape(r"\q").is_err());
+        assert!(unescape(r"\x4").is_err());
+    }
+
+    #[test]
+    fn config_has_disks_in_order() {
+        let mut s = Scenario::rpvboot("t", "a b");
+        s.memory_mib = 32;
+        let c = xl_config(&s, "k/0", None, 2).unwrap_or_default();
+        assert!(c.contains("target=/dev/loop0'"));
+        assert!(c.contains("'vdev=xvdb,access=rw,script=block-lite,target=/dev/loop1'"));
+        assert!(c.contains("extra = \"a b\""));
+        s.extra = "x\"y".into();
+        assert!(xl_config(&s, "k/0", None, 0).is_err());
     }
 }

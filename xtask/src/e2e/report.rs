@@ -1,0 +1,231 @@
+//! Turns the serial log of one QEMU boot into a verdict per scenario.
+//!
+//! dom0's /init (xtask/e2e/dom0-init.sh) frames each scenario with `E2E-*` marker lines; the
+//! guest's console is the xenconsoled log printed between `E2E-LOG-BEGIN`/`E2E-LOG-END`
+//! (falling back to the live `xl create -c` output when that log is empty).
+
+use regex::{Regex, RegexBuilder};
+
+use super::qemu::Line;
+use super::scenarios::{Scenario, Shutdown};
+
+/// The verdict for one scenario.
+pub struct Verdict {
+    pub name: String,
+    pub failures: Vec<String>,
+    /// The guest console text the expectations were checked against.
+    pub console: String,
+    /// Seconds from `E2E-BEGIN` to `E2E-END` on the serial line.
+    pub secs: Option<f64>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Value of `key=` in a marker line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Whether `line` is the marker `tag` for scenario `name` (markers may share a line with
+/// Xen output, so look for the words rather than a line start).
+fn is_marker(line: &str, tag: &str, name: &str) -> bool {
+    let mut w = line.split_whitespace().skip_while(|w| *w != tag);
+    w.next().is_some() && w.next() == Some(name)
+}
+
+/// Compiles an expectation in multi-line mode (`^`/`$` at line boundaries).
+pub fn compile(re: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(re).multi_line(true).build()
+}
+
+/// Judges `s` from the serial `lines`. `qemu_note` explains an early end (timeout, exit).
+pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
+    let mut v = Verdict {
+        name: s.name.clone(),
+        failures: Vec::new(),
+        console: String::new(),
+        secs: None,
+    };
+    let begin = lines
+        .iter()
+        .position(|l| is_marker(&l.text, "E2E-BEGIN", &s.name));
+    let Some(begin) = begin else {
+        let why = if lines.iter().any(|l| l.text.contains("E2E-DOM0-READY")) {
+            "dom0 never started it"
+        } else {
+            "dom0 never became ready (see the serial log)"
+        };
+        v.failures.push(match qemu_note {
+            Some(n) => format!("not run: {why}; {n}"),
+            None => format!("not run: {why}"),
+        });
+        return v;
+    };
+    let rest = lines.get(begin..).unwrap_or_default();
+    let end = rest
+        .iter()
+        .position(|l| is_marker(&l.text, "E2E-END", &s.name));
+    let window = match end {
+        Some(e) => rest.get(..=e).unwrap_or(rest),
+        None => rest,
+    };
+    let t_begin = rest.first().map(|l| l.t);
+    let end_line = end.and_then(|e| rest.get(e));
+    if let (Some(a), Some(b)) = (t_begin, end_line) {
+        v.secs = Some(b.t - a);
+    }
+
+    // Live console (xl create -c) and the xenconsoled log copy.
+    let mut live = Vec::new();
+    let mut logged = Vec::new();
+    let mut in_live = true;
+    let mut in_log = false;
+    for l in window.iter().skip(1) {
+        let t = l.text.as_str();
+        if is_marker(t, "E2E-XL-EXIT", &s.name) {
+            in_live = false;
+        } else if is_marker(t, "E2E-LOG-BEGIN", &s.name) {
+            in_log = true;
+        } else if is_marker(t, "E2E-LOG-END", &s.name) {
+            in_log = false;
+        } else if in_log {
+            logged.push(t);
+        } else if in_live {
+            live.push(t);
+        }
+    }
+    let logged_text = logged.join("\n");
+    v.console = if logged_text.trim().is_empty() {
+        live.join("\n")
+    } else {
+        logged_text
+    };
+
+    let Some(end_line) = end_line else {
+        v.failures.push(format!(
+            "did not finish: {}",
+            qemu_note.unwrap_or("the serial log stops inside it")
+        ));
+        check_expect(s, &mut v);
+        return v;
+    };
+    let e = end_line.text.as_str();
+    if field(e, "timeout") == Some("1") {
+        v.failures
+            .push(format!("timeout: still running after {} s", s.timeout_secs));
+    } else if field(e, "leftover") == Some("1") {
+        v.failures
+            .push("domain still existed after xl create -c returned (destroyed)".to_string());
+    }
+    if field(e, "timeout") != Some("1") {
+        if let Some(rc) = field(e, "rc").filter(|rc| *rc != "0") {
+            v.failures.push(format!("xl create -c exited with rc={rc}"));
+        }
+    }
+    if !s.allow_crash {
+        let crash = Regex::new(r"\(XEN\) Domain \d+ \(vcpu#\d+\) crashed.*").ok();
+        if let Some(m) = crash
+            .as_ref()
+            .and_then(|re| window.iter().find_map(|l| re.find(&l.text)))
+        {
+            v.failures
+                .push(format!("{} (not expected)", m.as_str().trim()));
+        }
+    }
+    if let Some(want) = s.shutdown {
+        match field(e, "reason").and_then(|r| r.parse::<u32>().ok()) {
+            Some(code) if code == want.code() => {}
+            Some(code) => v.failures.push(format!(
+                "shutdown reason code {code} ({}), expected {} ({})",
+                Shutdown::name_of(code),
+                want.code(),
+                Shutdown::name_of(want.code())
+            )),
+            None => v
+                .failures
+                .push("no shutdown reason logged by xl (domain did not shut down)".to_string()),
+        }
+    }
+    check_expect(s, &mut v);
+    v
+}
+
+fn check_expect(s: &Scenario, v: &mut Verdict) {
+    for re in &s.expect {
+        match compile(re) {
+            Ok(r) if r.is_match(&v.console) => {}
+            Ok(_) => v
+                .failures
+                .push(format!("expected /{re}/ not found in the console")),
+            Err(e) => v.failures.push(format!("bad regex /{re}/: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<Line> {
+        text.lines()
+            .enumerate()
+            .map(|(i, t)| Line {
+                t: i as f64,
+                text: t.to_string(),
+            })
+            .collect()
+    }
+
+    fn scen() -> Scenario {
+        Scenario::rpvboot("banner", "x").expect(r"^rpvboot \d+\.\d+\.\d+ ")
+    }
+
+    const OK: &str = "E2E-DOM0-READY uptime=1\nE2E-BEGIN banner uptime=2\nrpvboot 0.1.0 live\n\
+        E2E-XL-EXIT banner rc=0\nE2E-LOG-BEGIN banner\nrpvboot 0.1.0 (Xen PV bootloader)\n\
+        E2E-LOG-END banner\nE2E-END banner rc=0 timeout=0 leftover=0 reason=0 uptime=3\n";
+
+    #[test]
+    fn pass() {
+        let v = judge(&scen(), &lines(OK), None);
+        assert!(v.passed(), "{:?}", v.failures);
+        assert_eq!(v.console, "rpvboot 0.1.0 (Xen PV bootloader)");
+    }
+
+    #[test]
+    fn wrong_reason_crash_and_missing_regex() {
+        let text = OK
+            .replace("reason=0", "reason=3")
+            .replace(
+                "(Xen PV",
+                "x\n(XEN) Domain 3 (vcpu#0) crashed on cpu#1:\n(Xen PV",
+            )
+            .replace("rpvboot 0.1.0 (", "nope (");
+        let v = judge(&scen(), &lines(&text), None);
+        assert_eq!(v.failures.len(), 3, "{:?}", v.failures);
+        assert!(v
+            .failures
+            .iter()
+            .any(|f| f.contains("reason code 3 (crash)")));
+        assert!(v
+            .failures
+            .iter()
+            .any(|f| f.contains("Domain 3 (vcpu#0) crashed")));
+        assert!(v.failures.iter().any(|f| f.contains("not found")));
+    }
+
+    #[test]
+    fn timeout_and_missing() {
+        let v = judge(&scen(), &lines(&OK.replace("timeout=0", "timeout=1")), None);
+        assert!(v.failures.iter().any(|f| f.starts_with("timeout")));
+        let v = judge(&scen(), &lines("E2E-DOM0-READY\n"), Some("QEMU timeout"));
+        assert!(v.failures[0].contains("never started"));
+        let cut = &OK[..OK.find("E2E-END").unwrap_or(0)];
+        let v = judge(&scen(), &lines(cut), Some("QEMU killed"));
+        assert!(v.failures.iter().any(|f| f.contains("did not finish")));
+    }
+}

@@ -1,0 +1,145 @@
+//! The e2e scenario list: each entry is one domU that dom0 starts with `xl create` in the
+//! shared QEMU boot. To add one, push a [`Scenario`] in [`all`]; disks come from a recipe fn
+//! (built on the host before QEMU starts) or an existing image path.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+/// How a domain ended, as `xl` logs it (`Domain N has shut down, reason code C`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// `SHUTDOWN_poweroff` (0).
+    Poweroff,
+    /// `SHUTDOWN_reboot` (1).
+    Reboot,
+    /// `SHUTDOWN_crash` (3): a panic, or Xen crashing the domain.
+    Crash,
+}
+
+impl Shutdown {
+    /// Xen's `SHUTDOWN_*` reason code.
+    pub fn code(self) -> u32 {
+        match self {
+            Shutdown::Poweroff => 0,
+            Shutdown::Reboot => 1,
+            Shutdown::Crash => 3,
+        }
+    }
+
+    /// Name for a reason code.
+    pub fn name_of(code: u32) -> &'static str {
+        match code {
+            0 => "poweroff",
+            1 => "reboot",
+            2 => "suspend",
+            3 => "crash",
+            4 => "watchdog",
+            5 => "soft_reset",
+            _ => "unknown",
+        }
+    }
+}
+
+/// The PV kernel a scenario boots.
+#[derive(Clone, Debug)]
+pub enum Kernel {
+    /// rpvboot as built by `crate::build::build_rpvboot()` (or `--kernel` on the command line).
+    Rpvboot,
+    /// Debian's grub-xen-bin pvgrub2 image built by setup (a baseline).
+    Pvgrub2,
+    /// Any other PV kernel file.
+    File(PathBuf),
+}
+
+/// A disk attached to the domU (xvda, xvdb, … in order), through a dom0 loop device.
+#[derive(Clone, Debug)]
+pub enum Disk {
+    /// An image file that exists already.
+    Path(PathBuf),
+    /// A recipe run on the host before QEMU starts; returns the image path.
+    Recipe(fn() -> Result<PathBuf>),
+}
+
+/// One domU run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Unique, `[a-z0-9-]`: also the Xen domain name and the log file names.
+    pub name: String,
+    pub kernel: Kernel,
+    pub disks: Vec<Disk>,
+    /// Also passed to the kernel as `ramdisk=` when set.
+    pub ramdisk: Option<PathBuf>,
+    pub memory_mib: u32,
+    /// The `extra=` command line.
+    pub extra: String,
+    /// Bytes typed into the guest console shortly after it starts (empty: none).
+    pub keys: Vec<u8>,
+    /// Regexes (multi-line mode: `^`/`$` match at line ends) that must all match the console.
+    pub expect: Vec<String>,
+    /// Expected shutdown reason; `None` accepts any.
+    pub shutdown: Option<Shutdown>,
+    /// Whether `(XEN) Domain N (vcpu#M) crashed` is acceptable (Xen killed the guest).
+    pub allow_crash: bool,
+    /// Seconds dom0 gives `xl create -c` before destroying the domain.
+    pub timeout_secs: u32,
+    /// Runs in a plain `cargo xtask e2e`; others only by `--scenario NAME`.
+    pub default: bool,
+}
+
+impl Scenario {
+    /// An rpvboot domU with no disks, 64 MiB, 60 s, expecting a clean poweroff.
+    pub fn rpvboot(name: &str, extra: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            kernel: Kernel::Rpvboot,
+            disks: Vec::new(),
+            ramdisk: None,
+            memory_mib: 64,
+            extra: extra.to_string(),
+            keys: Vec::new(),
+            expect: Vec::new(),
+            shutdown: Some(Shutdown::Poweroff),
+            allow_crash: false,
+            timeout_secs: 60,
+            default: true,
+        }
+    }
+
+    /// Adds an expected console regex.
+    pub fn expect(mut self, re: &str) -> Self {
+        self.expect.push(re.to_string());
+        self
+    }
+}
+
+/// Every scenario, in run order.
+pub fn all() -> Vec<Scenario> {
+    vec![
+        Scenario::rpvboot("banner", "hello-from-e2e root=xvda1")
+            .expect(r"^rpvboot \d+\.\d+\.\d+ \(Xen PV bootloader\)")
+            .expect(r"rpvboot: memory \d+ MiB")
+            .expect(r#"rpvboot: cmdline "hello-from-e2e root=xvda1""#)
+            .expect(r"rpvboot: no boot path yet, powering off"),
+        Scenario {
+            shutdown: Some(Shutdown::Crash),
+            // rpvboot's panic handler shuts down with reason crash; Xen crashing it is not
+            // expected, but the panic message is what this scenario checks.
+            allow_crash: true,
+            ..Scenario::rpvboot("panic", "rpvboot.test=panic")
+                .expect(r"rpvboot: panic at .*src.*:\d+:\d+: test panic requested")
+        },
+        // Baseline: Debian's pvgrub2 boots the Debian kernel from an ext2 disk.
+        Scenario {
+            kernel: Kernel::Pvgrub2,
+            disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
+            memory_mib: 256,
+            extra: String::new(),
+            timeout_secs: 120,
+            default: false,
+            ..Scenario::rpvboot("pvgrub2", "")
+                .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
+                .expect(r"DOMU-BOOTED-OK")
+        },
+    ]
+}
