@@ -1,0 +1,1149 @@
+//! blkfront, read-only: the xenbus handshake with a block backend and reads over its ring.
+//! Spec: `xen/include/public/io/blkif.h` (nodes, state diagram), `io/xenbus.h`; pvgrub/mini-os
+//! `blkfront.c` for the close sequence that leaves the disk ready for the next kernel.
+//!
+//! Everything the backend controls is checked: xenstore values are parsed with typed errors,
+//! `sector-size` must be a power of two in 512..=4096, `sectors × sector-size` must not
+//! overflow, responses must carry an id we have outstanding (generation-tagged, so a replayed
+//! or invented id is caught) and an OK status, and `rsp_prod` may not run ahead of our
+//! requests. A device that broke the protocol or timed out is fenced off: its data pages may
+//! still be written by the backend, so they are never reused.
+//!
+//! Reads are split into as few requests as possible — up to 11 pages direct, or up to
+//! `feature-max-indirect-segments` pages with `BLKIF_OP_INDIRECT` — with several in flight,
+//! through a pool of data pages granted once at connect.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use fs::block::check_request;
+use fs::{BlockDevice, IoError, Lba};
+
+use super::blkif::{self, Blkif, Request, Response, Segment};
+use super::platform::{
+    Deadline, DomId, GrantRef, Platform, PlatformError, Port, SharedPage, MS, PAGE_SIZE,
+};
+use super::ring::{FrontRing, RingError};
+use super::xenstore::{Xenstore, XsError};
+
+/// XenbusState values (`io/xenbus.h`).
+pub mod state {
+    /// `XenbusStateInitialising`.
+    pub const INITIALISING: u32 = 1;
+    /// `XenbusStateInitWait`.
+    pub const INIT_WAIT: u32 = 2;
+    /// `XenbusStateInitialised`.
+    pub const INITIALISED: u32 = 3;
+    /// `XenbusStateConnected`.
+    pub const CONNECTED: u32 = 4;
+    /// `XenbusStateClosing`.
+    pub const CLOSING: u32 = 5;
+    /// `XenbusStateClosed`.
+    pub const CLOSED: u32 = 6;
+}
+
+/// Tunables.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// How long the backend may take for each handshake step.
+    pub connect_timeout_ns: u64,
+    /// How long a read may go without any response.
+    pub io_timeout_ns: u64,
+    /// Data pages granted per device (bounce buffers; bounds memory and grant use).
+    pub data_pages: usize,
+    /// Upper bound on segments per indirect request we use, below the backend's offer.
+    pub max_indirect_segments: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ns: 10_000 * MS,
+            io_timeout_ns: 30_000 * MS,
+            data_pages: 128,
+            max_indirect_segments: 64,
+        }
+    }
+}
+
+/// What went wrong with one disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlkErrorKind {
+    /// A xenstore operation failed.
+    Xenstore(XsError),
+    /// The backend did not reach the state in time.
+    Timeout {
+        /// The state we waited for.
+        want: u32,
+        /// The backend's last state.
+        last: u32,
+    },
+    /// The backend went to Closing/Closed (or another state) instead of connecting.
+    BackendState(u32),
+    /// `sector-size` is not a power of two in 512..=4096.
+    SectorSize(u32),
+    /// `sectors` is zero or the size overflows.
+    Sectors(u64),
+    /// Grant/event-channel/memory failure.
+    Platform(PlatformError),
+}
+
+/// A disk error, with the frontend's xenstore path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlkError {
+    /// `device/vbd/<id>`.
+    pub path: String,
+    /// The backend's path when known.
+    pub backend: Option<String>,
+    /// What happened.
+    pub kind: BlkErrorKind,
+}
+
+impl fmt::Display for BlkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path)?;
+        if let Some(b) = &self.backend {
+            write!(f, " (backend {b})")?;
+        }
+        match &self.kind {
+            BlkErrorKind::Xenstore(e) => write!(f, ": {e}"),
+            BlkErrorKind::Timeout { want, last } => {
+                write!(
+                    f,
+                    ": backend did not reach state {want} in time (still in state {last})"
+                )
+            }
+            BlkErrorKind::BackendState(s) => write!(f, ": backend went to state {s}"),
+            BlkErrorKind::SectorSize(s) => write!(f, ": unsupported sector-size {s}"),
+            BlkErrorKind::Sectors(s) => write!(f, ": bad sector count {s}"),
+            BlkErrorKind::Platform(e) => write!(f, ": {e}"),
+        }
+    }
+}
+
+impl core::error::Error for BlkError {}
+
+/// The vbd device ids of this domain (`device/vbd/*`), in numeric order (xvda first).
+/// Names that are not numbers are skipped.
+///
+/// # Errors
+/// The directory cannot be read (absent means no disks: `Ok(vec![])`).
+pub fn list_vbds<P: Platform>(xs: &mut Xenstore<P>) -> Result<Vec<u32>, XsError> {
+    let names = match xs.directory("device/vbd") {
+        Ok(n) => n,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut ids: Vec<u32> = names.iter().filter_map(|n| n.parse().ok()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Linux-style name of a vbd id (xen-vbd-interface(7)): `xvda`, `xvdq`, `sda`, `hda`, else `vbd<id>`.
+pub fn vbd_name(id: u32) -> String {
+    fn letters(mut n: u32) -> String {
+        // bijective base 26: 0 → a, 25 → z, 26 → aa
+        let mut out = Vec::new();
+        for _ in 0..8 {
+            out.push(b'a' + u8::try_from(n % 26).unwrap_or(0));
+            if n < 26 {
+                break;
+            }
+            n = n / 26 - 1;
+        }
+        out.reverse();
+        String::from_utf8(out).unwrap_or_default()
+    }
+    let (prefix, disk, part) = if id & (1 << 28) != 0 {
+        ("xvd", (id >> 8) & 0xfffff, id & 0xff)
+    } else {
+        match id >> 8 {
+            202 => ("xvd", (id >> 4) & 15, id & 15),
+            8 => ("sd", (id >> 4) & 15, id & 15),
+            3 => ("hd", (id >> 6) & 3, id & 63),
+            _ => return format!("vbd{id}"),
+        }
+    };
+    if part == 0 {
+        format!("{prefix}{}", letters(disk))
+    } else {
+        format!("{prefix}{}{part}", letters(disk))
+    }
+}
+
+struct DataPage<Pg> {
+    page: Pg,
+    gref: GrantRef,
+}
+
+struct Inflight {
+    gen: u32,
+    /// Indices into `pages` holding the data, in order.
+    pages: Vec<usize>,
+    /// Indices into `indirect` used by this request.
+    indirect: Vec<usize>,
+    /// Where the data goes in the caller's buffer.
+    buf_off: usize,
+    len: usize,
+}
+
+/// One connected disk.
+pub struct Blkfront<P: Platform> {
+    plat: P,
+    cfg: Config,
+    front: String,
+    backend: String,
+    backend_id: DomId,
+    handle: u16,
+    ring: FrontRing<P::Page, Blkif>,
+    ring_gref: GrantRef,
+    port: Port,
+    sector_size: u32,
+    sectors: u64,
+    /// Segments per indirect request we use (0: direct only).
+    indirect_segs: u32,
+    pages: Vec<DataPage<P::Page>>,
+    free_pages: Vec<usize>,
+    indirect: Vec<DataPage<P::Page>>,
+    free_indirect: Vec<usize>,
+    inflight: Vec<Option<Inflight>>,
+    gen: u32,
+    broken: Option<IoError>,
+    /// Counters for the report: requests issued and bytes read.
+    pub stats: Stats,
+}
+
+/// Request counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Requests pushed.
+    pub requests: u64,
+    /// Of which indirect.
+    pub indirect: u64,
+    /// Bytes delivered.
+    pub bytes: u64,
+    /// Most requests in flight at once.
+    pub max_in_flight: u32,
+}
+
+impl<P: Platform> fmt::Debug for Blkfront<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blkfront")
+            .field("front", &self.front)
+            .field("backend", &self.backend)
+            .field("sector_size", &self.sector_size)
+            .field("sectors", &self.sectors)
+            .field("indirect_segs", &self.indirect_segs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resources built up during connect, released on failure.
+struct Partial<P: Platform> {
+    ring: Option<(FrontRing<P::Page, Blkif>, GrantRef)>,
+    port: Option<Port>,
+    pages: Vec<DataPage<P::Page>>,
+}
+
+impl<P: Platform> Partial<P> {
+    fn release(self, plat: &P) {
+        for p in self.pages {
+            // A page whose grant cannot end is leaked: the backend may still write it.
+            if plat.end_grant(p.gref).is_err() {
+                core::mem::forget(p.page);
+            }
+        }
+        if let Some((ring, gref)) = self.ring {
+            if plat.end_grant(gref).is_err() {
+                core::mem::forget(ring);
+            }
+        }
+        if let Some(port) = self.port {
+            let _ = plat.close_port(port);
+        }
+    }
+}
+
+fn token(front: &str) -> String {
+    format!("rpvboot:{front}")
+}
+
+/// Waits until the backend state satisfies `ok`, failing when `fail` matches.
+fn wait_backend<P: Platform>(
+    xs: &mut Xenstore<P>,
+    state_path: &str,
+    want: u32,
+    timeout_ns: u64,
+    ok: impl Fn(u32) -> bool,
+    fail: impl Fn(u32) -> bool,
+) -> Result<u32, BlkErrorKind> {
+    let deadline = Deadline::after(xs.platform(), timeout_ns);
+    loop {
+        let st = match xs.read_parsed::<u32>(state_path) {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() => 0,
+            Err(e) => return Err(BlkErrorKind::Xenstore(e)),
+        };
+        if ok(st) {
+            return Ok(st);
+        }
+        if fail(st) {
+            return Err(BlkErrorKind::BackendState(st));
+        }
+        let Some(left) = deadline.remaining(xs.platform()) else {
+            return Err(BlkErrorKind::Timeout { want, last: st });
+        };
+        // Any event (ours or not) just means "read again"; the timeout bounds missed events.
+        xs.wait_event(left.min(100 * MS))
+            .map_err(BlkErrorKind::Xenstore)?;
+    }
+}
+
+impl<P: Platform> Blkfront<P> {
+    /// Connects vbd `id` (the xenbus handshake of xen-pv-abi.md §7.5).
+    ///
+    /// # Errors
+    /// [`BlkError`] naming the frontend path, and the backend path once known.
+    pub fn connect(xs: &mut Xenstore<P>, id: u32, cfg: Config) -> Result<Self, BlkError> {
+        let front = format!("device/vbd/{id}");
+        let mut err = BlkError {
+            path: front.clone(),
+            backend: None,
+            kind: BlkErrorKind::SectorSize(0),
+        };
+        let backend = match xs.read(&format!("{front}/backend")) {
+            Ok(b) => b,
+            Err(e) => {
+                err.kind = BlkErrorKind::Xenstore(e);
+                return Err(err);
+            }
+        };
+        err.backend = Some(backend.clone());
+        let plat = xs.platform().clone();
+        let mut partial = Partial::<P> {
+            ring: None,
+            port: None,
+            pages: Vec::new(),
+        };
+        match Self::connect_inner(xs, &plat, id, &front, &backend, cfg, &mut partial) {
+            Ok(dev) => Ok(dev),
+            Err(kind) => {
+                // Best effort: stop watching and withdraw our nodes so the backend stops
+                // looking at a ring that is about to go away.
+                let _ = xs.unwatch(&format!("{backend}/state"), &token(&front));
+                let _ = xs.rm(&format!("{front}/ring-ref"));
+                let _ = xs.rm(&format!("{front}/event-channel"));
+                let _ = xs.write(&format!("{front}/state"), "1");
+                partial.release(&plat);
+                err.kind = kind;
+                Err(err)
+            }
+        }
+    }
+
+    fn connect_inner(
+        xs: &mut Xenstore<P>,
+        plat: &P,
+        id: u32,
+        front: &str,
+        backend: &str,
+        cfg: Config,
+        partial: &mut Partial<P>,
+    ) -> Result<Self, BlkErrorKind> {
+        let xse = BlkErrorKind::Xenstore;
+        let backend_id: u16 = xs
+            .read_parsed(&format!("{front}/backend-id"))
+            .map_err(xse)?;
+        let backend_id = DomId(backend_id);
+        let state_path = format!("{backend}/state");
+        xs.watch(&state_path, &token(front)).map_err(xse)?;
+
+        // Step 2: backend publishes its features in InitWait (or skips to later states).
+        wait_backend(
+            xs,
+            &state_path,
+            state::INIT_WAIT,
+            cfg.connect_timeout_ns,
+            |s| (state::INIT_WAIT..=state::CONNECTED).contains(&s),
+            |s| s >= state::CLOSING,
+        )?;
+        let offered: u32 = match xs.read_parsed(&format!("{backend}/feature-max-indirect-segments"))
+        {
+            Ok(n) => n,
+            Err(e) if e.is_not_found() => 0,
+            Err(XsError::Parse { .. }) => 0,
+            Err(e) => return Err(xse(e)),
+        };
+        let indirect_segs = offered.min(cfg.max_indirect_segments).min(
+            u32::try_from(blkif::MAX_INDIRECT_PAGES * blkif::SEGS_PER_INDIRECT_PAGE).unwrap_or(0),
+        );
+        // Indirect only pays off beyond what a direct request carries.
+        let indirect_segs = if indirect_segs > 11 { indirect_segs } else { 0 };
+
+        // Step 3: ring page, grant, event channel.
+        let pe = BlkErrorKind::Platform;
+        let page = plat.alloc_page().map_err(pe)?;
+        let ring_gref = plat.grant(backend_id, page.frame(), false).map_err(pe)?;
+        partial.ring = Some((FrontRing::<P::Page, Blkif>::new(page), ring_gref));
+        let port = plat.alloc_unbound(backend_id).map_err(pe)?;
+        partial.port = Some(port);
+
+        // Step 4: publish in one transaction.
+        let ring_ref_s = format!("{}", ring_gref.0);
+        let port_s = format!("{}", port.0);
+        let res = xs.transaction(|tx| {
+            tx.write(&format!("{front}/ring-ref"), &ring_ref_s)?;
+            tx.write(&format!("{front}/event-channel"), &port_s)?;
+            tx.write(&format!("{front}/protocol"), "x86_64-abi")?;
+            tx.write(&format!("{front}/state"), "3")
+        });
+        res.map_err(xse)?;
+
+        // Step 5: backend Connected; read the geometry.
+        let waited = wait_backend(
+            xs,
+            &state_path,
+            state::CONNECTED,
+            cfg.connect_timeout_ns,
+            |s| s == state::CONNECTED,
+            |s| s >= state::CLOSING,
+        );
+        waited?;
+        let geometry = (|| {
+            let sector_size: u32 = match xs.read_parsed(&format!("{backend}/sector-size")) {
+                Ok(s) => s,
+                Err(e) if e.is_not_found() => 512,
+                Err(e) => return Err(xse(e)),
+            };
+            if !sector_size.is_power_of_two() || !(512..=4096).contains(&sector_size) {
+                return Err(BlkErrorKind::SectorSize(sector_size));
+            }
+            let sectors: u64 = xs.read_parsed(&format!("{backend}/sectors")).map_err(xse)?;
+            if sectors == 0 || sectors.checked_mul(u64::from(sector_size)).is_none() {
+                return Err(BlkErrorKind::Sectors(sectors));
+            }
+            Ok((sector_size, sectors))
+        })();
+        let (sector_size, sectors) = geometry?;
+
+        // Data pages, granted once for the life of the connection.
+        let want_pages = cfg.data_pages.max(blkif::MAX_SEGMENTS);
+        let mut pages = Vec::with_capacity(want_pages);
+        let mut failure = None;
+        for _ in 0..want_pages {
+            match plat.alloc_page().and_then(|page| {
+                let gref = plat.grant(backend_id, page.frame(), false)?;
+                Ok(DataPage { page, gref })
+            }) {
+                Ok(p) => pages.push(p),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        // Fewer pages only means smaller requests; fewer than one direct request is fatal.
+        if pages.len() < blkif::MAX_SEGMENTS {
+            partial.pages = pages;
+            return Err(pe(failure.unwrap_or(PlatformError::NoMemory)));
+        }
+        let mut indirect = Vec::new();
+        if indirect_segs > 0 {
+            // Enough descriptor pages for every request that the data pool can fill at once.
+            let per_req = usize::try_from(indirect_segs.div_ceil(512)).unwrap_or(1);
+            let reqs = pages
+                .len()
+                .div_ceil(usize::try_from(indirect_segs).unwrap_or(1))
+                .max(1);
+            for _ in 0..per_req.saturating_mul(reqs).min(64) {
+                match plat.alloc_page().and_then(|page| {
+                    let gref = plat.grant(backend_id, page.frame(), true)?;
+                    Ok(DataPage { page, gref })
+                }) {
+                    Ok(p) => indirect.push(p),
+                    Err(_) => break,
+                }
+            }
+        }
+        let indirect_segs = if indirect.is_empty() {
+            0
+        } else {
+            indirect_segs
+        };
+
+        // Step 6.
+        if let Err(e) = xs.write(&format!("{front}/state"), "4") {
+            partial.pages = pages;
+            partial.pages.extend(indirect);
+            return Err(xse(e));
+        }
+        let (Some((ring, ring_gref)), Some(port)) = (partial.ring.take(), partial.port.take())
+        else {
+            return Err(pe(PlatformError::NoMemory));
+        };
+        let n_pages = pages.len();
+        let n_ind = indirect.len();
+        let slots = usize::try_from(ring.size()).unwrap_or(32);
+        Ok(Self {
+            plat: plat.clone(),
+            cfg,
+            front: front.into(),
+            backend: backend.into(),
+            backend_id,
+            handle: u16::try_from(id).unwrap_or(0),
+            ring,
+            ring_gref,
+            port,
+            sector_size,
+            sectors,
+            indirect_segs,
+            pages,
+            free_pages: (0..n_pages).rev().collect(),
+            indirect,
+            free_indirect: (0..n_ind).rev().collect(),
+            inflight: (0..slots).map(|_| None).collect(),
+            gen: 1,
+            broken: None,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The frontend's xenstore directory (`device/vbd/<id>`).
+    pub fn path(&self) -> &str {
+        &self.front
+    }
+
+    /// The backend's xenstore directory.
+    pub fn backend_path(&self) -> &str {
+        &self.backend
+    }
+
+    /// The backend domain.
+    pub fn backend_id(&self) -> DomId {
+        self.backend_id
+    }
+
+    /// Segments per indirect request in use (0: direct requests only).
+    pub fn indirect_segments(&self) -> u32 {
+        self.indirect_segs
+    }
+
+    fn max_pages_per_request(&self) -> usize {
+        let segs = if self.indirect_segs > 0 {
+            usize::try_from(self.indirect_segs).unwrap_or(blkif::MAX_SEGMENTS)
+        } else {
+            blkif::MAX_SEGMENTS
+        };
+        segs.min(self.pages.len())
+    }
+
+    /// Pushes one request for `len` bytes at 512-byte sector `sector`; `len` ≤ free pages.
+    fn submit(&mut self, sector: u64, buf_off: usize, len: usize) -> Result<(), IoError> {
+        let npages = len.div_ceil(PAGE_SIZE);
+        let slot = self
+            .inflight
+            .iter()
+            .position(Option::is_none)
+            .ok_or(IoError::Device)?;
+        if npages == 0 || npages > self.free_pages.len() {
+            return Err(IoError::Device);
+        }
+        let mut pages = Vec::with_capacity(npages);
+        let mut segs = Vec::with_capacity(npages);
+        for i in 0..npages {
+            let idx = self.free_pages.pop().ok_or(IoError::Device)?;
+            let bytes = len.saturating_sub(i * PAGE_SIZE).min(PAGE_SIZE);
+            let last = u8::try_from(bytes / 512).unwrap_or(8).saturating_sub(1);
+            let gref = self.pages.get(idx).ok_or(IoError::Device)?.gref;
+            segs.push(Segment {
+                gref: gref.0,
+                first_sect: 0,
+                last_sect: last,
+                pad: 0,
+            });
+            pages.push(idx);
+        }
+        self.gen = self.gen.wrapping_add(1).max(1);
+        let id = (u64::from(self.gen) << 32) | u64::try_from(slot).unwrap_or(0);
+        let mut indirect = Vec::new();
+        let req = if npages <= blkif::MAX_SEGMENTS {
+            let mut s = blkif::heapless_segs::Segs::default();
+            for seg in &segs {
+                s.push(*seg);
+            }
+            Request::Direct {
+                id,
+                handle: self.handle,
+                sector,
+                segs: s,
+            }
+        } else {
+            let mut grefs = [0u32; blkif::MAX_INDIRECT_PAGES];
+            for (chunk, g) in segs
+                .chunks(blkif::SEGS_PER_INDIRECT_PAGE)
+                .zip(grefs.iter_mut())
+            {
+                let Some(idx) = self.free_indirect.pop() else {
+                    self.free_pages.extend(pages.iter().rev());
+                    self.free_indirect.extend(indirect.iter().rev());
+                    return Err(IoError::Device);
+                };
+                let dp = self.indirect.get(idx).ok_or(IoError::Device)?;
+                let mut bytes = Vec::with_capacity(chunk.len() * 8);
+                for seg in chunk {
+                    bytes.extend_from_slice(&blkif::encode_segment(seg));
+                }
+                dp.page.write(0, &bytes);
+                *g = dp.gref.0;
+                indirect.push(idx);
+            }
+            self.stats.indirect += 1;
+            Request::Indirect {
+                id,
+                handle: self.handle,
+                sector,
+                nr_segments: u16::try_from(npages).unwrap_or(0),
+                grefs,
+            }
+        };
+        if self.ring.push(&req).is_err() {
+            self.free_pages.extend(pages.iter().rev());
+            self.free_indirect.extend(indirect.iter().rev());
+            return Err(IoError::Device);
+        }
+        if let Some(e) = self.inflight.get_mut(slot) {
+            *e = Some(Inflight {
+                gen: self.gen,
+                pages,
+                indirect,
+                buf_off,
+                len,
+            });
+        }
+        self.stats.requests += 1;
+        self.stats.max_in_flight = self.stats.max_in_flight.max(self.ring.outstanding());
+        Ok(())
+    }
+
+    /// Handles one response: validates it and copies the data out.
+    fn complete(&mut self, rsp: Response, buf: &mut [u8]) -> Result<(), IoError> {
+        let slot = usize::try_from(rsp.id & 0xffff_ffff).unwrap_or(usize::MAX);
+        let gen = u32::try_from(rsp.id >> 32).unwrap_or(0);
+        let entry = self.inflight.get_mut(slot).ok_or(IoError::Device)?;
+        let inflight = match entry.take() {
+            Some(i) if i.gen == gen => i,
+            other => {
+                *entry = other;
+                log::warn!("{}: response with unknown id {:#x}", self.front, rsp.id);
+                self.broken = Some(IoError::Device);
+                return Err(IoError::Device);
+            }
+        };
+        let ok = rsp.status == blkif::RSP_OKAY
+            && (rsp.operation == blkif::OP_READ || rsp.operation == blkif::OP_INDIRECT);
+        if ok {
+            for (i, &idx) in inflight.pages.iter().enumerate() {
+                let off = inflight.buf_off.saturating_add(i * PAGE_SIZE);
+                let n = inflight.len.saturating_sub(i * PAGE_SIZE).min(PAGE_SIZE);
+                if let (Some(dst), Some(dp)) =
+                    (buf.get_mut(off..off.saturating_add(n)), self.pages.get(idx))
+                {
+                    dp.page.read(0, dst);
+                }
+            }
+            self.stats.bytes = self
+                .stats
+                .bytes
+                .saturating_add(u64::try_from(inflight.len).unwrap_or(0));
+        }
+        self.free_pages.extend(inflight.pages.iter().rev());
+        self.free_indirect.extend(inflight.indirect.iter().rev());
+        if ok {
+            Ok(())
+        } else {
+            log::debug!(
+                "{}: request {:#x} failed with status {} op {}",
+                self.front,
+                rsp.id,
+                rsp.status,
+                rsp.operation
+            );
+            Err(IoError::Device)
+        }
+    }
+
+    fn read_inner(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+        if let Some(e) = self.broken {
+            return Err(e);
+        }
+        check_request(self.sector_size, self.sectors, lba, buf.len())?;
+        let start = lba
+            .0
+            .checked_mul(u64::from(self.sector_size))
+            .ok_or(IoError::OutOfRange)?;
+        let max_bytes = self.max_pages_per_request().saturating_mul(PAGE_SIZE);
+        let total = buf.len();
+        let mut next = 0usize;
+        let mut first_err: Option<IoError> = None;
+        let mut deadline = Deadline::after(&self.plat, self.cfg.io_timeout_ns);
+        loop {
+            // Submit while there is room in the ring and pages in the pool.
+            let mut pushed = false;
+            while first_err.is_none() && next < total && self.ring.free_slots() > 0 {
+                let room = self
+                    .free_pages
+                    .len()
+                    .saturating_mul(PAGE_SIZE)
+                    .min(max_bytes);
+                let len = total.saturating_sub(next).min(room);
+                // Keep requests large: wait for pages instead of issuing a tiny request.
+                if len == 0
+                    || (len < total.saturating_sub(next)
+                        && len < max_bytes
+                        && self.ring.outstanding() > 0)
+                {
+                    break;
+                }
+                let byte = start
+                    .checked_add(u64::try_from(next).map_err(|_| IoError::OutOfRange)?)
+                    .ok_or(IoError::OutOfRange)?;
+                self.submit(byte / 512, next, len)?;
+                next = next.saturating_add(len);
+                pushed = true;
+            }
+            if pushed && self.ring.publish() {
+                self.plat.notify(self.port).map_err(|_| IoError::Device)?;
+            }
+            if self.ring.outstanding() == 0 {
+                break;
+            }
+            // Collect responses (in any order).
+            let mut progress = false;
+            loop {
+                match self.ring.poll() {
+                    Ok(Some(rsp)) => {
+                        progress = true;
+                        if let Err(e) = self.complete(rsp, buf) {
+                            first_err.get_or_insert(e);
+                            if self.broken.is_some() {
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(RingError::RspProdOverflow { rsp_prod, rsp_cons }) => {
+                        log::warn!(
+                            "{}: backend rsp_prod {rsp_prod} overruns rsp_cons {rsp_cons}",
+                            self.front
+                        );
+                        self.broken = Some(IoError::Device);
+                        return Err(IoError::Device);
+                    }
+                }
+            }
+            if progress {
+                deadline = Deadline::after(&self.plat, self.cfg.io_timeout_ns);
+                continue;
+            }
+            let Some(left) = deadline.remaining(&self.plat) else {
+                // The backend may still write our pages later: never reuse them.
+                self.broken = Some(IoError::Timeout);
+                return Err(IoError::Timeout);
+            };
+            self.plat
+                .poll(self.port, left.min(1000 * MS))
+                .map_err(|_| IoError::Device)?;
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Clean close (xen-pv-abi.md §7.6): Closing → Closed → Initialising, waiting for the
+    /// backend each time, then withdraws our nodes, ends every grant and closes the port, so
+    /// the next kernel finds the disk as a fresh domain would.
+    ///
+    /// # Errors
+    /// The first failure; the close still runs to the end.
+    pub fn shutdown(self, xs: &mut Xenstore<P>) -> Result<(), BlkError> {
+        let mut first: Option<BlkErrorKind> = None;
+        let front = self.front.clone();
+        let state_path = format!("{}/state", self.backend);
+        let t = self.cfg.connect_timeout_ns;
+        let mut note = |r: Result<(), BlkErrorKind>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
+        // Requests never outlive read_blocks, so the ring is idle here.
+        note(
+            xs.write(&format!("{front}/state"), "5")
+                .map_err(BlkErrorKind::Xenstore),
+        );
+        note(
+            wait_backend(
+                xs,
+                &state_path,
+                state::CLOSING,
+                t,
+                |s| s >= state::CLOSING || s == 0,
+                |_| false,
+            )
+            .map(drop),
+        );
+        note(
+            xs.write(&format!("{front}/state"), "6")
+                .map_err(BlkErrorKind::Xenstore),
+        );
+        note(
+            wait_backend(
+                xs,
+                &state_path,
+                state::CLOSED,
+                t,
+                |s| s >= state::CLOSED || s == 0,
+                |_| false,
+            )
+            .map(drop),
+        );
+        note(
+            xs.write(&format!("{front}/state"), "1")
+                .map_err(BlkErrorKind::Xenstore),
+        );
+        note(
+            wait_backend(
+                xs,
+                &state_path,
+                state::INIT_WAIT,
+                t,
+                |s| (state::INIT_WAIT..state::CLOSED).contains(&s) || s == 0,
+                |_| false,
+            )
+            .map(drop),
+        );
+        note(
+            xs.unwatch(&state_path, &token(&front))
+                .map_err(BlkErrorKind::Xenstore),
+        );
+        note(
+            xs.rm(&format!("{front}/ring-ref"))
+                .map_err(BlkErrorKind::Xenstore),
+        );
+        note(
+            xs.rm(&format!("{front}/event-channel"))
+                .map_err(BlkErrorKind::Xenstore),
+        );
+        let backend = self.backend.clone();
+        note(self.release());
+        match first {
+            None => Ok(()),
+            Some(kind) => Err(BlkError {
+                path: front,
+                backend: Some(backend),
+                kind,
+            }),
+        }
+    }
+
+    /// Ends every grant (retrying briefly while the backend still maps one) and closes the port.
+    fn release(self) -> Result<(), BlkErrorKind> {
+        let plat = self.plat.clone();
+        let mut result = Ok(());
+        let end = |gref: GrantRef| -> Result<(), PlatformError> {
+            let mut r = plat.end_grant(gref);
+            for _ in 0..50 {
+                if !matches!(r, Err(PlatformError::GrantBusy(_))) {
+                    break;
+                }
+                let _ = plat.poll(self.port, 10 * MS);
+                r = plat.end_grant(gref);
+            }
+            r
+        };
+        let fenced = self.broken.is_some();
+        for p in self.pages.into_iter().chain(self.indirect) {
+            match end(p.gref) {
+                Ok(()) if !fenced => drop(p.page),
+                Ok(()) => core::mem::forget(p.page),
+                Err(e) => {
+                    core::mem::forget(p.page);
+                    result = Err(BlkErrorKind::Platform(e));
+                }
+            }
+        }
+        match end(self.ring_gref) {
+            Ok(()) => drop(self.ring),
+            Err(e) => {
+                core::mem::forget(self.ring);
+                result = Err(BlkErrorKind::Platform(e));
+            }
+        }
+        if let Err(e) = plat.close_port(self.port) {
+            result = Err(BlkErrorKind::Platform(e));
+        }
+        result
+    }
+}
+
+impl<P: Platform> BlockDevice for Blkfront<P> {
+    fn block_size(&self) -> u32 {
+        self.sector_size
+    }
+    fn num_blocks(&self) -> u64 {
+        self.sectors
+    }
+    fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+        self.read_inner(lba, buf)
+    }
+}
+
+/// A disk found in `device/vbd`: connected, or the reason it is not.
+#[derive(Debug)]
+pub struct Disk<P: Platform> {
+    /// The vbd id.
+    pub id: u32,
+    /// `xvda`, ...
+    pub name: String,
+    /// The device, or why it failed.
+    pub dev: Result<Blkfront<P>, BlkError>,
+}
+
+/// Connects every `device/vbd/*` in order; a failing disk does not stop the others.
+///
+/// # Errors
+/// Only when the vbd list itself cannot be read.
+pub fn connect_all<P: Platform>(
+    xs: &mut Xenstore<P>,
+    cfg: Config,
+) -> Result<Vec<Disk<P>>, XsError> {
+    let ids = list_vbds(xs)?;
+    Ok(ids
+        .into_iter()
+        .map(|id| Disk {
+            id,
+            name: vbd_name(id),
+            dev: Blkfront::connect(xs, id, cfg),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::{Behaviour, Fake};
+    use super::*;
+    use fs::MemDisk;
+
+    /// Disk contents no driver logic produced: a byte pattern keyed by position.
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| ((i / 512) as u8).wrapping_mul(31) ^ (i as u8) ^ seed)
+            .collect()
+    }
+
+    fn setup(disks: &[(u32, usize, u32, Behaviour, Option<u32>)]) -> (Fake, Xenstore<Fake>) {
+        let f = Fake::new();
+        for &(id, len, ss, b, ind) in disks {
+            f.add_disk(id, MemDisk::new(pattern(len, id as u8), ss), b, ind);
+        }
+        let xs = Xenstore::new(f.clone()).unwrap();
+        (f, xs)
+    }
+
+    fn read_all(d: &mut Blkfront<Fake>, chunk: usize) -> Vec<u8> {
+        let total = usize::try_from(d.num_blocks()).unwrap() * d.block_size() as usize;
+        let mut out = vec![0u8; total];
+        let bs = d.block_size() as usize;
+        for (i, c) in out.chunks_mut(chunk).enumerate() {
+            d.read_blocks(Lba((i * chunk / bs) as u64), c).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn disks_in_numeric_order_with_names() {
+        let (_f, mut xs) = setup(&[
+            (51728, 1 << 20, 512, Behaviour::Normal, None),
+            (51712, 1 << 20, 512, Behaviour::Normal, None),
+            (268439552, 1 << 16, 512, Behaviour::Normal, None),
+        ]);
+        let disks = connect_all(&mut xs, Config::default()).unwrap();
+        let names: Vec<_> = disks.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["xvda", "xvdb", "xvdq"]);
+        assert_eq!(vbd_name(768), "hda");
+        assert_eq!(vbd_name(2049), "sda1");
+        assert_eq!(vbd_name((1 << 28) | (27 << 8)), "xvdab");
+        let d = disks[0].dev.as_ref().unwrap();
+        assert_eq!(d.backend_path(), "/local/domain/0/backend/vbd/7/51712");
+        assert_eq!((d.block_size(), d.num_blocks()), (512, 2048));
+    }
+
+    #[test]
+    fn large_read_uses_few_direct_requests_in_flight() {
+        let (f, mut xs) = setup(&[(51712, 3 << 20, 512, Behaviour::Normal, None)]);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        let all = read_all(&mut d, 3 << 20);
+        assert!(all == pattern(3 << 20, 0), "data differs from the disk");
+        // 3 MiB / 44 KiB per request.
+        assert_eq!(d.stats.requests, (3u64 << 20).div_ceil(11 * 4096));
+        assert!(d.stats.max_in_flight > 1);
+        assert!(f.seen(51712).iter().all(|&(ind, n)| !ind && n <= 11));
+    }
+
+    #[test]
+    fn indirect_requests_when_offered() {
+        let (f, mut xs) = setup(&[(51712, 2 << 20, 512, Behaviour::Normal, Some(32))]);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        assert_eq!(d.indirect_segments(), 32);
+        let all = read_all(&mut d, 2 << 20);
+        assert!(all == pattern(2 << 20, 0));
+        assert_eq!(d.stats.requests, 16);
+        assert!(f.seen(51712).iter().all(|&(ind, n)| ind && n == 32));
+        // Unaligned tail: 7 sectors at an odd place, through a 1-segment direct request.
+        let mut b = vec![0u8; 7 * 512];
+        d.read_blocks(Lba(1001), &mut b).unwrap();
+        assert!(b[..] == pattern(2 << 20, 0)[1001 * 512..1008 * 512]);
+    }
+
+    #[test]
+    fn sector_size_4096() {
+        let (_f, mut xs) = setup(&[(51712, 1 << 20, 4096, Behaviour::Normal, None)]);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        assert_eq!((d.block_size(), d.num_blocks()), (4096, 256));
+        let mut b = vec![0u8; 4096 * 3];
+        d.read_blocks(Lba(100), &mut b).unwrap();
+        assert!(b[..] == pattern(1 << 20, 0)[100 * 4096..103 * 4096]);
+        assert_eq!(
+            d.read_blocks(Lba(0), &mut [0u8; 512]),
+            Err(IoError::Misaligned)
+        );
+        assert_eq!(d.read_blocks(Lba(255), &mut b), Err(IoError::OutOfRange));
+    }
+
+    #[test]
+    fn out_of_order_responses_and_ring_wraparound() {
+        let (_f, mut xs) = setup(&[(51712, 4 << 20, 512, Behaviour::Reverse, None)]);
+        let mut d = Blkfront::connect(
+            &mut xs,
+            51712,
+            Config {
+                data_pages: 256,
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let all = read_all(&mut d, 4 << 20);
+        assert!(all == pattern(4 << 20, 0));
+        // Many single-sector reads: the 32-slot ring wraps many times.
+        for s in (0..8192).step_by(37) {
+            let mut b = [0u8; 512];
+            d.read_blocks(Lba(s), &mut b).unwrap();
+            assert!(b[..] == pattern(4 << 20, 0)[s as usize * 512..][..512]);
+        }
+        assert!(d.stats.requests > 300);
+    }
+
+    #[test]
+    fn device_error_fails_that_read_only() {
+        let (_f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::ErrorAt(300), None)]);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        let mut b = vec![0u8; 256 << 10];
+        assert_eq!(d.read_blocks(Lba(0), &mut b), Err(IoError::Device));
+        d.read_blocks(Lba(1024), &mut b).unwrap();
+        assert!(b[..] == pattern(1 << 20, 0)[1024 * 512..][..256 << 10]);
+    }
+
+    #[test]
+    fn protocol_violations_fence_the_device() {
+        for beh in [Behaviour::BadId, Behaviour::Overflow] {
+            let (_f, mut xs) = setup(&[(51712, 1 << 20, 512, beh, None)]);
+            let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+            let mut b = vec![0u8; 4096];
+            assert_eq!(
+                d.read_blocks(Lba(0), &mut b),
+                Err(IoError::Device),
+                "{beh:?}"
+            );
+            assert_eq!(
+                d.read_blocks(Lba(8), &mut b),
+                Err(IoError::Device),
+                "{beh:?} stays fenced"
+            );
+        }
+    }
+
+    #[test]
+    fn silent_backend_times_out() {
+        let (_f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Silent, None)]);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        assert_eq!(
+            d.read_blocks(Lba(0), &mut [0u8; 512]),
+            Err(IoError::Timeout)
+        );
+    }
+
+    #[test]
+    fn failing_backends_are_reported_and_others_work() {
+        let (f, mut xs) = setup(&[
+            (51712, 1 << 20, 512, Behaviour::NeverConnect, None),
+            (51728, 1 << 20, 512, Behaviour::FailConnect, None),
+            (51744, 1 << 20, 512, Behaviour::Normal, None),
+        ]);
+        let mut disks = connect_all(&mut xs, Config::default()).unwrap();
+        let e = disks[0].dev.as_ref().unwrap_err();
+        assert_eq!(e.path, "device/vbd/51712");
+        assert_eq!(
+            e.kind,
+            BlkErrorKind::Timeout {
+                want: state::INIT_WAIT,
+                last: 1
+            }
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("device/vbd/51712") && msg.contains("/local/domain/0/backend/vbd/7/51712"),
+            "{msg}"
+        );
+        assert_eq!(
+            disks[1].dev.as_ref().unwrap_err().kind,
+            BlkErrorKind::BackendState(state::CLOSED)
+        );
+        let mut b = [0u8; 512];
+        disks[2]
+            .dev
+            .as_mut()
+            .unwrap()
+            .read_blocks(Lba(3), &mut b)
+            .unwrap();
+        assert!(b[..] == pattern(1 << 20, (51744u32 & 0xff) as u8)[1536..2048]);
+        // The failed disks gave back what they took.
+        drop(disks.remove(2));
+        assert_eq!(f.live_ports(), 1);
+        assert_eq!(f.get("device/vbd/51728/state").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn clean_close_leaves_disk_for_next_kernel() {
+        let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Normal, Some(64))]);
+        for _ in 0..2 {
+            let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+            assert_eq!(f.get("device/vbd/51712/state").as_deref(), Some("4"));
+            let mut b = vec![0u8; 64 << 10];
+            d.read_blocks(Lba(0), &mut b).unwrap();
+            d.shutdown(&mut xs).unwrap();
+            assert_eq!(f.get("device/vbd/51712/state").as_deref(), Some("1"));
+            assert_eq!(
+                f.get("/local/domain/0/backend/vbd/7/51712/state")
+                    .as_deref(),
+                Some("2")
+            );
+            assert_eq!(f.get("device/vbd/51712/ring-ref"), None);
+            assert_eq!(f.get("device/vbd/51712/event-channel"), None);
+            assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
+        }
+    }
+}
