@@ -1,1 +1,768 @@
 //! ext2/3/4 through the `ext4-view` crate, behind the [`crate::Filesystem`] trait.
+//!
+//! ext4-view does the on-disk work; this module adds what a bootloader needs around it:
+//! - a cheap probe (superblock magic) that answers [`Error::NotRecognized`] without loading;
+//! - clear [`Error::Unsupported`] answers, before loading, for what ext4-view refuses:
+//!   revision-0 filesystems, directories without file types (`^filetype`), and the
+//!   incompatible features it does not implement (`inline_data`, `meta_bg`, `casefold`, ...);
+//! - limits ext4-view does not have: filesystem larger than the device, the number of block
+//!   groups (descriptor memory), directory sizes scanned during lookups;
+//! - byte reads mapped onto sector reads (a bounce buffer only for unaligned edges; large
+//!   aligned middles go straight into the destination, and ext4-view's block cache asks for
+//!   many blocks at once);
+//! - path resolution of its own, so symlinks follow [`MAX_SYMLINK_HOPS`] like the other
+//!   filesystems (ext4-view allows 40), and every path handed to ext4-view is canonical.
+//!
+//! ext4-view is path-based, so a [`NodeId`] names an entry of a bounded table of canonical
+//! paths (only the last component may be a symlink). When the table is full it is emptied;
+//! older ids then answer [`Error::NotFound`], never a different file.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use ext4_view::{Ext4, Ext4Error, Ext4Read};
+use hashbrown::HashMap;
+
+use crate::block::{BlockDevice, Lba};
+use crate::error::{Error, IoError, Location};
+use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId, MAX_SYMLINK_HOPS};
+
+/// Byte offset of the primary superblock.
+const SUPERBLOCK_OFFSET: u64 = 1024;
+/// The superblock magic (`s_magic` at offset 0x38 of the superblock).
+const EXT_MAGIC: u16 = 0xEF53;
+/// Most block groups we accept (their descriptors are held in memory: up to 64 MiB).
+const MAX_BLOCK_GROUPS: u64 = 1 << 20;
+/// Largest directory a lookup or listing scans; bigger ones are refused (a corrupt size could
+/// otherwise make a lookup walk billions of blocks).
+const MAX_DIR_BYTES: u64 = 64 << 20;
+/// Largest symlink target we follow (Linux's PATH_MAX).
+const MAX_LINK_LEN: usize = 4096;
+/// Most paths remembered for [`NodeId`]s before the table is emptied.
+const MAX_NODES: usize = 1 << 14;
+/// The root's id.
+const ROOT: NodeId = NodeId(1);
+
+// Feature bits (ext4 on-disk format documentation, "The Super Block").
+const COMPAT_HAS_JOURNAL: u32 = 0x4;
+const INCOMPAT_FILETYPE: u32 = 0x2;
+const INCOMPAT_64BIT: u32 = 0x80;
+/// Incompatible features ext4-view reads, other than `filetype` (which it requires):
+/// recover, extents, 64bit, flex_bg, csum_seed, encrypt.
+const INCOMPAT_SUPPORTED: u32 =
+    INCOMPAT_FILETYPE | 0x4 | 0x40 | INCOMPAT_64BIT | 0x200 | 0x2000 | 0x1_0000;
+/// Incompatible features that only ext4 (not ext2/ext3) sets.
+const INCOMPAT_EXT4_ONLY: u32 =
+    0x40 | INCOMPAT_64BIT | 0x100 | 0x200 | 0x400 | 0x2000 | 0x8000 | 0x1_0000;
+/// Read-only-compatible features that only ext4 sets: huge_file, gdt_csum, dir_nlink,
+/// extra_isize, metadata_csum.
+const RO_COMPAT_EXT4_ONLY: u32 = 0x8 | 0x10 | 0x20 | 0x40 | 0x400;
+
+/// Names of the incompatible feature bits, for messages.
+const INCOMPAT_NAMES: [(u32, &str); 17] = [
+    (0x1, "compression"),
+    (0x2, "filetype"),
+    (0x4, "needs_recovery"),
+    (0x8, "journal_dev"),
+    (0x10, "meta_bg"),
+    (0x40, "extent"),
+    (0x80, "64bit"),
+    (0x100, "mmp"),
+    (0x200, "flex_bg"),
+    (0x400, "ea_inode"),
+    (0x1000, "dirdata"),
+    (0x2000, "metadata_csum_seed"),
+    (0x4000, "large_dir"),
+    (0x8000, "inline_data"),
+    (0x1_0000, "encrypt"),
+    (0x2_0000, "casefold"),
+    (0x4_0000, "stable_inodes"),
+];
+
+/// Feature names of `bits`, unknown bits in hex.
+fn feature_names(bits: u32) -> String {
+    let mut out = String::new();
+    let mut rest = bits;
+    for (bit, name) in INCOMPAT_NAMES {
+        if bits & bit != 0 {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(name);
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!("unknown({rest:#x})"));
+    }
+    out
+}
+
+/// Adapts a sector device to ext4-view's byte reads.
+struct DevReader {
+    dev: Box<dyn BlockDevice>,
+    bounce: Vec<u8>,
+}
+
+impl DevReader {
+    fn new(dev: Box<dyn BlockDevice>) -> Self {
+        let ss = usize::try_from(dev.block_size()).unwrap_or(512).max(1);
+        Self {
+            dev,
+            bounce: vec![0; ss],
+        }
+    }
+
+    /// Device size in bytes.
+    fn len(&self) -> u64 {
+        self.dev
+            .num_blocks()
+            .saturating_mul(u64::from(self.dev.block_size()))
+    }
+
+    /// Reads `dst.len()` bytes at byte `start`: whole aligned sectors straight into `dst`,
+    /// partial ones through the bounce buffer.
+    fn read_bytes(&mut self, start: u64, dst: &mut [u8]) -> Result<(), IoError> {
+        let ss = u64::from(self.dev.block_size());
+        let ss_usize = self.bounce.len();
+        if ss == 0 || u64::try_from(ss_usize).ok() != Some(ss) {
+            return Err(IoError::Misaligned);
+        }
+        let mut pos = start;
+        let mut done = 0usize;
+        while done < dst.len() {
+            let lba = Lba(pos / ss);
+            let within = usize::try_from(pos % ss).map_err(|_| IoError::OutOfRange)?;
+            let rest = dst.get_mut(done..).ok_or(IoError::OutOfRange)?;
+            let n = if within == 0 && rest.len() >= ss_usize {
+                let whole = rest.len() - rest.len() % ss_usize;
+                let out = rest.get_mut(..whole).ok_or(IoError::OutOfRange)?;
+                self.dev.read_blocks(lba, out)?;
+                whole
+            } else {
+                self.dev.read_blocks(lba, &mut self.bounce)?;
+                let take = (ss_usize - within).min(rest.len());
+                let src = self
+                    .bounce
+                    .get(within..within + take)
+                    .ok_or(IoError::OutOfRange)?;
+                rest.get_mut(..take)
+                    .ok_or(IoError::OutOfRange)?
+                    .copy_from_slice(src);
+                take
+            };
+            done += n;
+            pos = pos.checked_add(n as u64).ok_or(IoError::OutOfRange)?;
+        }
+        Ok(())
+    }
+}
+
+impl Ext4Read for DevReader {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> Result<(), Box<dyn core::error::Error + Send + Sync + 'static>> {
+        self.read_bytes(start_byte, dst)
+            .map_err(|e| Box::new(e) as _)
+    }
+}
+
+/// Maps ext4-view's errors onto ours, keeping device errors typed.
+fn map_err(e: Ext4Error) -> Error {
+    match e {
+        Ext4Error::NotFound => Error::NotFound,
+        Ext4Error::NotADirectory => Error::NotADirectory,
+        Ext4Error::IsADirectory => Error::IsADirectory,
+        Ext4Error::TooManySymlinks => Error::SymlinkLoop,
+        Ext4Error::Io(inner) => Error::Io(
+            inner
+                .downcast_ref::<IoError>()
+                .copied()
+                .unwrap_or(IoError::Device),
+        ),
+        Ext4Error::Incompatible(i) => Error::Unsupported(format!("ext: {i}")),
+        Ext4Error::Corrupt(c) => Error::corrupt("ext", c.to_string(), Location::default()),
+        Ext4Error::Encrypted => Error::Unsupported("ext: encrypted file".into()),
+        Ext4Error::IsASpecialFile => Error::Unsupported("ext: device, fifo or socket".into()),
+        Ext4Error::NotAbsolute | Ext4Error::MalformedPath | Ext4Error::PathTooLong => {
+            Error::InvalidPath(format!("ext: {e}"))
+        }
+        other => Error::Unsupported(format!("ext: {other}")),
+    }
+}
+
+/// Like [`map_err`], naming a known ext4-view 1.0 gap: in a block-mapped (ext2/ext3) file, a
+/// hole that covers a whole indirect block has a zero indirect pointer, which ext4-view reads
+/// as block 0 instead of as zeros.
+fn map_read_err(e: Ext4Error) -> Error {
+    if let Ext4Error::Corrupt(c) = &e {
+        let msg = c.to_string();
+        if msg.starts_with("invalid read of length")
+            && msg.contains(" from block 0 (originally 0) at offset 0")
+        {
+            return Error::Unsupported(
+                "ext: block-mapped file with a hole over a whole indirect block (ext4-view 1.0 \
+                 reads its zero indirect pointer as block 0), or a corrupt zero block pointer"
+                    .into(),
+            );
+        }
+    }
+    map_err(e)
+}
+
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    b.get(off..off + 2)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u16::from_le_bytes)
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+/// What the superblock says, checked before ext4-view sees it.
+fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
+    if reader.len() < SUPERBLOCK_OFFSET + 1024 {
+        return Err(Error::NotRecognized);
+    }
+    let mut sb = [0u8; 1024];
+    reader.read_bytes(SUPERBLOCK_OFFSET, &mut sb)?;
+    if u16_at(&sb, 0x38) != EXT_MAGIC {
+        return Err(Error::NotRecognized);
+    }
+    let at = Location::offset(SUPERBLOCK_OFFSET);
+    let rev = u32_at(&sb, 0x4C);
+    if rev == 0 {
+        return Err(Error::Unsupported(
+            "ext: revision-0 (original format) filesystem; ext4-view reads revision 1 only \
+             (convert with `tune2fs -O filetype` on a revision-1 copy, or recreate it)"
+                .into(),
+        ));
+    }
+    let compat = u32_at(&sb, 0x5C);
+    let incompat = u32_at(&sb, 0x60);
+    let ro_compat = u32_at(&sb, 0x64);
+    if incompat & INCOMPAT_FILETYPE == 0 {
+        return Err(Error::Unsupported(
+            "ext: directories without file types (feature `filetype` off); ext4-view needs it \
+             (`tune2fs -O filetype` adds it)"
+                .into(),
+        ));
+    }
+    let unsupported = incompat & !INCOMPAT_SUPPORTED;
+    if unsupported != 0 {
+        return Err(Error::Unsupported(format!(
+            "ext: incompatible features ext4-view cannot read: {}",
+            feature_names(unsupported)
+        )));
+    }
+    let log_bs = u32_at(&sb, 0x18);
+    if log_bs > 6 {
+        return Err(Error::corrupt(
+            "ext",
+            format!("block size 1024 << {log_bs}"),
+            at,
+        ));
+    }
+    let block_size = 1024u32 << log_bs;
+    let hi = if incompat & INCOMPAT_64BIT != 0 {
+        u32_at(&sb, 0x150)
+    } else {
+        0
+    };
+    let blocks = (u64::from(hi) << 32) | u64::from(u32_at(&sb, 0x4));
+    let fs_bytes = blocks.checked_mul(u64::from(block_size));
+    if fs_bytes.is_none_or(|b| b > reader.len()) {
+        return Err(Error::corrupt(
+            "ext",
+            format!(
+                "{blocks} blocks of {block_size} bytes do not fit on a device of {} bytes",
+                reader.len()
+            ),
+            at,
+        ));
+    }
+    let per_group = u64::from(u32_at(&sb, 0x20));
+    if per_group == 0 {
+        return Err(Error::corrupt("ext", "zero blocks per group", at));
+    }
+    let groups = blocks.div_ceil(per_group);
+    if groups > MAX_BLOCK_GROUPS {
+        return Err(Error::TooLarge {
+            requested: groups.saturating_mul(64),
+            limit: MAX_BLOCK_GROUPS * 64,
+        });
+    }
+    let kind = if incompat & INCOMPAT_EXT4_ONLY != 0 || ro_compat & RO_COMPAT_EXT4_ONLY != 0 {
+        "ext4"
+    } else if compat & COMPAT_HAS_JOURNAL != 0 {
+        "ext3"
+    } else {
+        "ext2"
+    };
+    let label_bytes = sb.get(0x78..0x88).unwrap_or_default();
+    let label_end = label_bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(label_bytes.len());
+    let label =
+        String::from_utf8_lossy(label_bytes.get(..label_end).unwrap_or_default()).into_owned();
+    let u = sb.get(0x68..0x78).unwrap_or_default();
+    let mut uuid = String::new();
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            uuid.push('-');
+        }
+        uuid.push_str(&format!("{b:02x}"));
+    }
+    Ok(FsInfo {
+        kind: kind.into(),
+        version: format!("revision {rev}"),
+        block_size,
+        fragment_size: 0,
+        label: if label.is_empty() { None } else { Some(label) },
+        uuid: if u.iter().all(|&b| b == 0) {
+            None
+        } else {
+            Some(uuid)
+        },
+    })
+}
+
+/// Canonical paths behind [`NodeId`]s.
+struct NodeTable {
+    by_id: HashMap<u64, String>,
+    by_path: HashMap<String, u64>,
+    next: u64,
+}
+
+impl NodeTable {
+    fn new() -> Self {
+        let mut t = Self {
+            by_id: HashMap::new(),
+            by_path: HashMap::new(),
+            next: ROOT.0 + 1,
+        };
+        t.by_id.insert(ROOT.0, "/".into());
+        t.by_path.insert("/".into(), ROOT.0);
+        t
+    }
+
+    fn id_for(&mut self, path: &str) -> NodeId {
+        if let Some(&id) = self.by_path.get(path) {
+            return NodeId(id);
+        }
+        if self.by_id.len() >= MAX_NODES {
+            // Forget everything but the root; ids keep increasing, so old ones stay invalid.
+            let next = self.next;
+            *self = Self::new();
+            self.next = next;
+        }
+        let id = self.next;
+        self.next = self.next.wrapping_add(1).max(ROOT.0 + 1);
+        self.by_id.insert(id, path.into());
+        self.by_path.insert(path.into(), id);
+        NodeId(id)
+    }
+
+    fn path(&self, id: NodeId) -> Result<String, Error> {
+        self.by_id.get(&id.0).cloned().ok_or(Error::NotFound)
+    }
+}
+
+/// `parent` joined with a name.
+fn join(parent: &str, name: &str) -> String {
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+/// The parent of a canonical path (the root is its own parent).
+fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => path.get(..i).unwrap_or("/"),
+    }
+}
+
+fn file_type_of(meta: &ext4_view::Metadata) -> FileType {
+    let ft = meta.file_type();
+    if ft.is_regular_file() {
+        FileType::File
+    } else if ft.is_dir() {
+        FileType::Directory
+    } else if ft.is_symlink() {
+        FileType::Symlink
+    } else {
+        FileType::Other
+    }
+}
+
+/// An ext2/3/4 filesystem on a block device.
+pub struct Ext {
+    fs: Ext4,
+    info: FsInfo,
+    nodes: NodeTable,
+    /// The file last read, kept open so sequential `read_at` calls do not seek.
+    open: Option<(NodeId, ext4_view::File)>,
+}
+
+impl core::fmt::Debug for Ext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ext")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ext {
+    /// Opens the ext filesystem on `dev`.
+    ///
+    /// # Errors
+    /// [`Error::NotRecognized`] without the ext magic; [`Error::Unsupported`] for what
+    /// ext4-view cannot read (revision 0, no `filetype`, some incompatible features);
+    /// corruption or I/O.
+    pub fn open(dev: Box<dyn BlockDevice>) -> Result<Self, Error> {
+        let mut reader = DevReader::new(dev);
+        let info = check_superblock(&mut reader)?;
+        let fs = Ext4::load(Box::new(reader)).map_err(map_err)?;
+        Ok(Self {
+            fs,
+            info,
+            nodes: NodeTable::new(),
+            open: None,
+        })
+    }
+
+    fn meta_of(&self, path: &str) -> Result<ext4_view::Metadata, Error> {
+        self.fs.symlink_metadata(path).map_err(|e| match e {
+            // A name longer than 255 bytes or with a NUL cannot exist.
+            Ext4Error::MalformedPath => Error::NotFound,
+            e => map_err(e),
+        })
+    }
+
+    /// Refuses directories too large to scan.
+    fn check_dir(meta: &ext4_view::Metadata) -> Result<(), Error> {
+        if !meta.is_dir() {
+            return Err(Error::NotADirectory);
+        }
+        if meta.len() > MAX_DIR_BYTES {
+            return Err(Error::TooLarge {
+                requested: meta.len(),
+                limit: MAX_DIR_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    /// Resolves `path` component by component to a canonical path (no symlinks except, with
+    /// `follow_last` false, the last component) and its metadata.
+    fn resolve(
+        &self,
+        path: &str,
+        follow_last: bool,
+    ) -> Result<(String, ext4_view::Metadata), Error> {
+        if path.len() > MAX_LINK_LEN {
+            return Err(Error::InvalidPath(
+                "ext: path longer than 4096 bytes".into(),
+            ));
+        }
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .rev()
+            .map(String::from)
+            .collect();
+        let mut cur = String::from("/");
+        let mut cur_meta = self.meta_of("/")?;
+        let mut hops = 0u32;
+        while let Some(comp) = todo.pop() {
+            match comp.as_str() {
+                "." => continue,
+                ".." => {
+                    cur = parent_of(&cur).into();
+                    cur_meta = self.meta_of(&cur)?;
+                    continue;
+                }
+                _ => {}
+            }
+            Self::check_dir(&cur_meta)?;
+            let is_last = todo.is_empty();
+            let candidate = join(&cur, &comp);
+            let meta = self.meta_of(&candidate)?;
+            if meta.is_symlink() && (follow_last || !is_last) {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return Err(Error::SymlinkLoop);
+                }
+                if meta.len() > MAX_LINK_LEN as u64 {
+                    return Err(Error::TooLarge {
+                        requested: meta.len(),
+                        limit: MAX_LINK_LEN as u64,
+                    });
+                }
+                let target = self.fs.read_link(candidate.as_str()).map_err(map_err)?;
+                let target = target.to_str().map_err(|_| {
+                    Error::Unsupported(format!("ext: symlink {candidate} target is not UTF-8"))
+                })?;
+                if target.is_empty() {
+                    return Err(Error::NotFound);
+                }
+                if target.starts_with('/') {
+                    cur = "/".into();
+                    cur_meta = self.meta_of("/")?;
+                }
+                todo.extend(
+                    target
+                        .split('/')
+                        .filter(|c| !c.is_empty())
+                        .rev()
+                        .map(String::from),
+                );
+                if todo.len() > MAX_LINK_LEN {
+                    return Err(Error::InvalidPath(
+                        "ext: path grows too long through symlinks".into(),
+                    ));
+                }
+                continue;
+            }
+            cur = candidate;
+            cur_meta = meta;
+        }
+        Ok((cur, cur_meta))
+    }
+
+    fn metadata_for(&mut self, path: &str, meta: &ext4_view::Metadata) -> Metadata {
+        let id = self.nodes.id_for(path);
+        Metadata {
+            id,
+            file_type: file_type_of(meta),
+            size: meta.len(),
+        }
+    }
+}
+
+impl Filesystem for Ext {
+    fn info(&self) -> FsInfo {
+        self.info.clone()
+    }
+
+    fn root(&self) -> NodeId {
+        ROOT
+    }
+
+    fn lookup(&mut self, path: &str) -> Result<Metadata, Error> {
+        let (path, meta) = self.resolve(path, true)?;
+        Ok(self.metadata_for(&path, &meta))
+    }
+
+    fn lookup_nofollow(&mut self, path: &str) -> Result<Metadata, Error> {
+        let (path, meta) = self.resolve(path, false)?;
+        Ok(self.metadata_for(&path, &meta))
+    }
+
+    fn metadata(&mut self, id: NodeId) -> Result<Metadata, Error> {
+        let path = self.nodes.path(id)?;
+        let meta = self.meta_of(&path)?;
+        Ok(Metadata {
+            id,
+            file_type: file_type_of(&meta),
+            size: meta.len(),
+        })
+    }
+
+    fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let mut file = match self.open.take() {
+            Some((open_id, file)) if open_id == id => file,
+            _ => {
+                let path = self.nodes.path(id)?;
+                let meta = self.meta_of(&path)?;
+                match file_type_of(&meta) {
+                    FileType::Directory => return Err(Error::IsADirectory),
+                    FileType::Symlink => {
+                        return Err(Error::Unsupported(
+                            "ext: read_at on a symbolic link (look the path up to follow it)"
+                                .into(),
+                        ))
+                    }
+                    _ => {}
+                }
+                self.fs.open(path.as_str()).map_err(map_err)?
+            }
+        };
+        let size = file.metadata().len();
+        if offset >= size || buf.is_empty() {
+            self.open = Some((id, file));
+            return Ok(0);
+        }
+        if file.position() != offset {
+            file.seek_to(offset).map_err(map_err)?;
+        }
+        let mut done = 0usize;
+        let result = loop {
+            let Some(rest) = buf.get_mut(done..) else {
+                break Ok(done);
+            };
+            if rest.is_empty() {
+                break Ok(done);
+            }
+            match file.read_bytes(rest) {
+                Ok(0) => break Ok(done),
+                Ok(n) => done = done.saturating_add(n),
+                Err(e) => break Err(map_read_err(e)),
+            }
+        };
+        if result.is_ok() {
+            self.open = Some((id, file));
+        }
+        result
+    }
+
+    fn read_dir(&mut self, id: NodeId) -> Result<Vec<DirEntry>, Error> {
+        let path = self.nodes.path(id)?;
+        let meta = self.meta_of(&path)?;
+        Self::check_dir(&meta)?;
+        let mut out = Vec::new();
+        let iter = self.fs.read_dir(path.as_str()).map_err(map_err)?;
+        for entry in iter {
+            let entry = entry.map_err(map_err)?;
+            let name = String::from_utf8_lossy(entry.file_name().as_ref()).into_owned();
+            let ft = entry.file_type().map_err(map_err)?;
+            let file_type = if ft.is_regular_file() {
+                FileType::File
+            } else if ft.is_dir() {
+                FileType::Directory
+            } else if ft.is_symlink() {
+                FileType::Symlink
+            } else {
+                FileType::Other
+            };
+            let id = match name.as_str() {
+                "." => id,
+                ".." => self.nodes.id_for(parent_of(&path)),
+                _ => self.nodes.id_for(&join(&path, &name)),
+            };
+            out.push(DirEntry {
+                name,
+                id,
+                file_type,
+            });
+        }
+        Ok(out)
+    }
+
+    fn read_link(&mut self, id: NodeId) -> Result<String, Error> {
+        let path = self.nodes.path(id)?;
+        let meta = self.meta_of(&path)?;
+        if !meta.is_symlink() {
+            return Err(Error::InvalidPath(format!(
+                "ext: {path} is not a symbolic link"
+            )));
+        }
+        if meta.len() > MAX_LINK_LEN as u64 {
+            return Err(Error::TooLarge {
+                requested: meta.len(),
+                limit: MAX_LINK_LEN as u64,
+            });
+        }
+        let target = self.fs.read_link(path.as_str()).map_err(map_err)?;
+        Ok(String::from_utf8_lossy(target.as_ref()).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::MemDisk;
+
+    #[test]
+    fn no_magic_is_not_recognized() {
+        let disk = MemDisk::new(vec![0u8; 64 * 1024], 512);
+        assert_eq!(Ext::open(Box::new(disk)).err(), Some(Error::NotRecognized));
+        let tiny = MemDisk::new(vec![0u8; 1024], 512);
+        assert_eq!(Ext::open(Box::new(tiny)).err(), Some(Error::NotRecognized));
+    }
+
+    fn sb_disk(edit: impl FnOnce(&mut [u8])) -> MemDisk {
+        let mut data = vec![0u8; 64 * 1024];
+        let sb = &mut data[1024..2048];
+        sb[0x38..0x3A].copy_from_slice(&EXT_MAGIC.to_le_bytes());
+        sb[0x4C] = 1;
+        sb[0x60] = INCOMPAT_FILETYPE as u8;
+        sb[0x04] = 64; // 64 blocks of 1 KiB
+        sb[0x20] = 64;
+        edit(sb);
+        MemDisk::new(data, 512)
+    }
+
+    fn unsupported_msg(disk: MemDisk) -> String {
+        match Ext::open(Box::new(disk)) {
+            Err(Error::Unsupported(m)) => m,
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_are_named() {
+        assert!(unsupported_msg(sb_disk(|sb| sb[0x4C] = 0)).contains("revision-0"));
+        assert!(unsupported_msg(sb_disk(|sb| sb[0x60] = 0)).contains("filetype"));
+        let m = unsupported_msg(sb_disk(|sb| sb[0x61] = 0x80)); // 0x8000 inline_data
+        assert!(m.contains("inline_data"), "{m}");
+        let m = unsupported_msg(sb_disk(|sb| sb[0x63] = 0x80)); // unknown high bit
+        assert!(m.contains("unknown(0x80000000)"), "{m}");
+    }
+
+    #[test]
+    fn filesystem_larger_than_device_is_corrupt() {
+        let disk = sb_disk(|sb| sb[0x06] = 1); // 64 Ki blocks on a 64 KiB disk
+        assert!(matches!(Ext::open(Box::new(disk)), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn unaligned_reads_span_sectors() {
+        let data: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
+        for ss in [512u32, 4096] {
+            let mut r = DevReader::new(Box::new(MemDisk::new(data.clone(), ss)));
+            for (start, len) in [
+                (0usize, 8192usize),
+                (1, 10),
+                (510, 1030),
+                (1024, 4096),
+                (4000, 4192),
+                (8191, 1),
+            ] {
+                let mut buf = vec![0u8; len];
+                r.read_bytes(start as u64, &mut buf).unwrap();
+                assert_eq!(
+                    &buf[..],
+                    &data[start..start + len],
+                    "ss {ss} start {start} len {len}"
+                );
+            }
+            let mut buf = [0u8; 2];
+            assert_eq!(r.read_bytes(8191, &mut buf), Err(IoError::OutOfRange));
+        }
+    }
+
+    #[test]
+    fn path_helpers() {
+        assert_eq!(parent_of("/"), "/");
+        assert_eq!(parent_of("/a"), "/");
+        assert_eq!(parent_of("/a/b"), "/a");
+        assert_eq!(join("/", "a"), "/a");
+        assert_eq!(join("/a", "b"), "/a/b");
+    }
+}

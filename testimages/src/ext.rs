@@ -122,6 +122,16 @@ pub fn recipes() -> Vec<Recipe> {
             readable: true,
         },
         Recipe {
+            name: "ext4-small",
+            fs_type: "ext4",
+            block_size: 1024,
+            size_mib: 4,
+            features: "",
+            revision: None,
+            spec: small.clone(),
+            readable: true,
+        },
+        Recipe {
             name: "ext2-rev0",
             fs_type: "ext2",
             block_size: 1024,
