@@ -5,4 +5,5 @@ pub mod disk;
 pub mod ext;
 pub mod fat;
 pub mod ffs;
+pub mod kernels;
 pub mod tree;

@@ -1,1 +1,3 @@
 //! The new domain: memory layout planning (pure, host-tested) and the handover.
+
+pub mod layout;

@@ -1,1 +1,105 @@
-//! Kernel images: format detection, decompression, Xen ELF notes, bzImage, BSD symbol table.
+//! Kernel images: format detection, decompression, Xen ELF notes, bzImage, BSD symtab.
+//!
+//! The pipeline is pure (no_std + alloc, host-tested): [`unwrap`] peels compression and
+//! bzImage layers off a kernel file until an ELF64 remains, [`elf::Elf64`] parses it,
+//! [`kernel::PvKernel`] applies Xen's loader rules and produces the image bytes.
+
+mod bytes;
+pub mod bzimage;
+mod crc32;
+pub mod detect;
+pub mod elf;
+pub mod error;
+pub mod gzip;
+pub mod kernel;
+pub mod lz4;
+pub mod notes;
+mod out;
+pub mod symtab;
+pub mod xz;
+pub mod zstd;
+
+pub use detect::{detect, Detected, Format};
+pub use error::{Error, Result};
+pub use kernel::PvKernel;
+
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
+
+/// How many layers [`unwrap`] follows (bzImage + compression + one spare).
+pub const MAX_LAYERS: usize = 4;
+
+/// A kernel file with its layers removed.
+#[derive(Debug, Clone)]
+pub struct Unwrapped<'a> {
+    /// Layers found, outermost first, ending with [`Format::Elf64`]
+    /// (e.g. `[BzImage, Xz, Elf64]`).
+    pub formats: Vec<Format>,
+    /// The ELF64 bytes (borrowed when the file was a plain ELF).
+    pub elf: Cow<'a, [u8]>,
+}
+
+impl Unwrapped<'_> {
+    /// Layer names, outermost first (`["bzImage", "xz", "elf64"]`).
+    pub fn format_names(&self) -> Vec<&'static str> {
+        self.formats.iter().map(|f| f.name()).collect()
+    }
+}
+
+/// Decompress one layer of `format` (a compression format) with an output limit.
+pub fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>> {
+    let (v, _used) = match format {
+        Format::Gzip => gzip::decompress_gzip(input, limit)?,
+        Format::Xz => xz::decompress_xz(input, limit)?,
+        Format::Zstd => zstd::decompress_zstd(input, limit)?,
+        Format::Lz4 => lz4::decompress_lz4(input, limit)?,
+        Format::Elf64 | Format::BzImage => {
+            return Err(Error::Unsupported {
+                what: alloc::format!("{} is not a compression format", format.name()),
+            })
+        }
+    };
+    Ok(v)
+}
+
+fn first8(d: &[u8]) -> [u8; 8] {
+    let mut m = [0u8; 8];
+    for (dst, src) in m.iter_mut().zip(d) {
+        *dst = *src;
+    }
+    m
+}
+
+/// Peel layers off `input` until an ELF64 x86_64 remains. No layer may produce more than
+/// `limit` bytes (the caller passes what the domain can hold).
+pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
+    let mut formats = Vec::new();
+    let mut cur: Cow<'_, [u8]> = Cow::Borrowed(input);
+    for _ in 0..MAX_LAYERS {
+        let f = match detect(&cur) {
+            Detected::Known(f) => f,
+            Detected::Unsupported(what) => {
+                return Err(Error::Unsupported { what: what.into() })
+            }
+            Detected::Unknown => {
+                return Err(Error::UnknownFormat {
+                    magic: first8(&cur),
+                    len: cur.len() as u64,
+                })
+            }
+        };
+        formats.push(f);
+        cur = match f {
+            Format::Elf64 => return Ok(Unwrapped { formats, elf: cur }),
+            Format::BzImage => {
+                let (start, len) = bzimage::payload_range(&cur)?;
+                match cur {
+                    Cow::Borrowed(b) => Cow::Borrowed(b.get(start..start + len).unwrap_or_default()),
+                    Cow::Owned(v) => Cow::Owned(v.get(start..start + len).unwrap_or_default().to_vec()),
+                }
+            }
+            other => Cow::Owned(decompress(other, &cur, limit)?),
+        };
+    }
+    Err(Error::TooManyLayers)
+}

@@ -1,0 +1,254 @@
+//! A Xen PV kernel ready to load: libelf's `elf_parse_binary` + `elf_xen_addr_calc_check`,
+//! libxc's placement rules, and the loader that produces the image bytes (segments relative to
+//! the virtual base, BSS zeroed, BSD symbol block appended).
+
+use super::elf::{Elf64, Phdr};
+use super::error::{Error, Result};
+use super::notes::XenNotes;
+use super::symtab::{self, BsdSymtab};
+use alloc::format;
+use alloc::vec::Vec;
+
+/// Page size of x86 PV guests.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// One loadable segment, already placed at its final VA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadSegment {
+    /// Destination VA (`p_paddr + virt_offset`).
+    pub va: u64,
+    /// File offset of the data.
+    pub offset: u64,
+    /// Bytes copied from the file.
+    pub filesz: u64,
+    /// Bytes in memory (the rest is zeroed).
+    pub memsz: u64,
+}
+
+/// The kernel's placement and entry, as the domain builder computes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PvKernel {
+    /// All declared Xen parameters.
+    pub notes: XenNotes,
+    /// VA of PFN 0.
+    pub virt_base: u64,
+    /// `PADDR_OFFSET` after defaults.
+    pub paddr_offset: u64,
+    /// `virt_base - paddr_offset` (wrapping, as in C).
+    pub virt_offset: u64,
+    /// Lowest loadable `p_paddr`.
+    pub pstart: u64,
+    /// Highest loadable `p_paddr + p_memsz`.
+    pub pend: u64,
+    /// First VA of the kernel image.
+    pub virt_kstart: u64,
+    /// End VA of the image, including the BSD symbol block.
+    pub virt_kend: u64,
+    /// Entry VA.
+    pub entry: u64,
+    /// Hypercall page VA, if declared.
+    pub hypercall_page: Option<u64>,
+    /// Loadable segments in file order.
+    pub segments: Vec<LoadSegment>,
+    /// The BSD symbol block, if requested and possible.
+    pub bsd_symtab: Option<BsdSymtab>,
+}
+
+fn not_pv(what: alloc::string::String) -> Error {
+    Error::NotPvKernel { what }
+}
+
+impl PvKernel {
+    /// Parse notes, check them, compute addresses. Fails with a message naming the first
+    /// problem, like libelf/libxc would refuse the kernel.
+    pub fn parse(elf: &Elf64<'_>) -> Result<Self> {
+        let notes = XenNotes::from_elf(elf)?;
+        notes.check()?;
+        if elf.ehdr.e_type != 2 {
+            return Err(Error::BadElf {
+                what: "not an executable (e_type)",
+                value: u64::from(elf.ehdr.e_type),
+            });
+        }
+        // elf_parse_binary.
+        let loadable: Vec<&Phdr> = elf.phdrs.iter().filter(|p| p.is_loadable()).collect();
+        if loadable.is_empty() {
+            return Err(Error::BadElf {
+                what: "no loadable segments",
+                value: 0,
+            });
+        }
+        let mut pstart = u64::MAX;
+        let mut pend = 0u64;
+        let mut total = 0u64;
+        for p in &loadable {
+            let end = p.p_paddr.checked_add(p.p_memsz).ok_or(Error::BadElf {
+                what: "segment end overflows (p_paddr + p_memsz)",
+                value: p.p_paddr,
+            })?;
+            if p.p_filesz > p.p_memsz {
+                return Err(Error::BadElf {
+                    what: "p_filesz larger than p_memsz",
+                    value: p.p_filesz,
+                });
+            }
+            elf.segment_data(p)?;
+            pstart = pstart.min(p.p_paddr);
+            pend = pend.max(end);
+            total = total.saturating_add(p.p_memsz);
+        }
+        // libelf's guard against images that make the loader copy the same range many times.
+        if total > (pend - pstart).saturating_mul(2) {
+            return Err(Error::BadElf {
+                what: "program segments total more than twice the image size",
+                value: total,
+            });
+        }
+        // elf_xen_addr_calc_check.
+        if notes.paddr_offset.is_some() && notes.virt_base.is_none() {
+            return Err(not_pv("PADDR_OFFSET set, VIRT_BASE unset".into()));
+        }
+        let virt_base = notes.virt_base.unwrap_or(0);
+        let paddr_offset = notes.paddr_offset.unwrap_or(
+            if notes.source == super::notes::NoteSource::LegacyGuestSection {
+                virt_base
+            } else {
+                0
+            },
+        );
+        let virt_offset = virt_base.wrapping_sub(paddr_offset);
+        let virt_kstart = pstart.wrapping_add(virt_offset);
+        let mut virt_kend = pend.wrapping_add(virt_offset);
+        let entry = notes.entry.unwrap_or(elf.ehdr.e_entry);
+        let bsd_symtab = if notes.bsd_symtab {
+            let plan = symtab::plan(elf, pend)?;
+            if let Some(s) = plan {
+                virt_kend = (s.pstart + s.size).wrapping_add(virt_offset);
+            }
+            plan
+        } else {
+            None
+        };
+        if virt_kstart > virt_kend
+            || entry < virt_kstart
+            || entry > virt_kend
+            || virt_base > virt_kstart
+        {
+            return Err(not_pv(format!(
+                "ELF start or entry out of bounds (virt_base {virt_base:#x}, kernel {virt_kstart:#x}-{virt_kend:#x}, entry {entry:#x})"
+            )));
+        }
+        if let Some(p2m) = notes.init_p2m {
+            if p2m >= virt_kstart && p2m < virt_kend {
+                return Err(not_pv(format!("INIT_P2M {p2m:#x} inside the kernel image")));
+            }
+        }
+        // libxc: the padding before the kernel is whole pages (xc_dom_alloc_pad).
+        if !virt_kstart.is_multiple_of(PAGE_SIZE) {
+            return Err(not_pv(format!(
+                "kernel start {virt_kstart:#x} is not page-aligned"
+            )));
+        }
+        // Xen writes the hypercall page at its PFN: it must be inside the image.
+        if let Some(hp) = notes.hypercall_page {
+            if hp < virt_kstart || hp >= virt_kend {
+                return Err(not_pv(format!(
+                    "HYPERCALL_PAGE {hp:#x} outside the kernel image {virt_kstart:#x}-{virt_kend:#x}"
+                )));
+            }
+        }
+        let segments = loadable
+            .iter()
+            .map(|p| LoadSegment {
+                va: p.p_paddr.wrapping_add(virt_offset),
+                offset: p.p_offset,
+                filesz: p.p_filesz,
+                memsz: p.p_memsz,
+            })
+            .collect();
+        Ok(PvKernel {
+            hypercall_page: notes.hypercall_page,
+            notes,
+            virt_base,
+            paddr_offset,
+            virt_offset,
+            pstart,
+            pend,
+            virt_kstart,
+            virt_kend,
+            entry,
+            segments,
+            bsd_symtab,
+        })
+    }
+
+    /// Image size in bytes (`virt_kend - virt_kstart`).
+    pub fn image_len(&self) -> u64 {
+        self.virt_kend - self.virt_kstart
+    }
+
+    /// The BSD symbol block's bytes (empty if none).
+    pub fn bsd_block(&self, elf: &Elf64<'_>) -> Result<Vec<u8>> {
+        match &self.bsd_symtab {
+            Some(p) => symtab::build(elf, p),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// VA of the BSD symbol block (NetBSD's `&end`).
+    pub fn bsd_block_va(&self) -> Option<u64> {
+        self.bsd_symtab
+            .as_ref()
+            .map(|s| s.pstart.wrapping_add(self.virt_offset))
+    }
+
+    /// Write the image bytes for VAs `[va, va + dst.len())` into `dst` (zero where nothing is
+    /// loaded). Lets the handover fill target pages one at a time, without an image-sized
+    /// buffer. `block` is [`PvKernel::bsd_block`]'s result.
+    pub fn fill(&self, elf: &Elf64<'_>, block: &[u8], va: u64, dst: &mut [u8]) -> Result<()> {
+        dst.fill(0);
+        let win_end = va.saturating_add(dst.len() as u64);
+        let copy = |src_va: u64, src: Option<&[u8]>, len: u64, dst: &mut [u8]| {
+            let s = src_va.max(va);
+            let e = src_va.saturating_add(len).min(win_end);
+            if s >= e {
+                return;
+            }
+            let d = dst.get_mut((s - va) as usize..(e - va) as usize);
+            match (d, src) {
+                (Some(d), Some(src)) => {
+                    if let Some(from) = src.get((s - src_va) as usize..(e - src_va) as usize) {
+                        d.copy_from_slice(from);
+                    }
+                }
+                (Some(d), None) => d.fill(0),
+                _ => {}
+            }
+        };
+        for s in &self.segments {
+            let data = super::bytes::range(elf.data, s.offset, s.filesz).ok_or(Error::BadElf {
+                what: "segment data outside the file",
+                value: s.offset,
+            })?;
+            copy(s.va, Some(data), s.filesz, dst);
+            copy(s.va + s.filesz, None, s.memsz - s.filesz, dst);
+        }
+        if let Some(bva) = self.bsd_block_va() {
+            copy(bva, Some(block), block.len() as u64, dst);
+        }
+        Ok(())
+    }
+
+    /// The whole image `[virt_kstart, virt_kend)` in one buffer (host tools and tests).
+    pub fn load(&self, elf: &Elf64<'_>) -> Result<Vec<u8>> {
+        let len = self.image_len();
+        let n = usize::try_from(len).map_err(|_| Error::OutOfMemory { bytes: len })?;
+        let mut v = Vec::new();
+        v.try_reserve_exact(n)
+            .map_err(|_| Error::OutOfMemory { bytes: len })?;
+        v.resize(n, 0);
+        let block = self.bsd_block(elf)?;
+        self.fill(elf, &block, self.virt_kstart, &mut v)?;
+        Ok(v)
+    }
+}

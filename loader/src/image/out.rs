@@ -1,0 +1,77 @@
+//! A growable output buffer with a hard memory limit: decompressors never trust a size from a
+//! header beyond it, and allocation failure becomes an error instead of an abort.
+
+use super::error::{Error, Result};
+use alloc::vec::Vec;
+
+/// Decompressed bytes: `buf[..len]` are valid; the tail is zeroed scratch space.
+pub(crate) struct OutBuf {
+    pub buf: Vec<u8>,
+    pub len: usize,
+    limit: usize,
+    format: &'static str,
+}
+
+impl OutBuf {
+    /// `hint` is a size announced by the stream (untrusted): used only below `limit`.
+    pub fn new(format: &'static str, limit: usize, hint: usize) -> Result<Self> {
+        let mut o = OutBuf {
+            buf: Vec::new(),
+            len: 0,
+            limit,
+            format,
+        };
+        o.resize(hint.clamp(64 * 1024, limit.max(1)))?;
+        Ok(o)
+    }
+
+    fn resize(&mut self, n: usize) -> Result<()> {
+        let extra = n.saturating_sub(self.buf.len());
+        self.buf
+            .try_reserve_exact(extra)
+            .map_err(|_| Error::OutOfMemory { bytes: n as u64 })?;
+        self.buf.resize(n, 0);
+        Ok(())
+    }
+
+    /// Make room for at least `min_free` more bytes after `len` (doubling, capped at the limit).
+    pub fn grow(&mut self, min_free: usize) -> Result<()> {
+        let need = self.len.checked_add(min_free).ok_or(Error::TooLarge {
+            format: self.format,
+            limit: self.limit as u64,
+        })?;
+        if need <= self.buf.len() {
+            return Ok(());
+        }
+        if self.buf.len() >= self.limit || need > self.limit {
+            return Err(Error::TooLarge {
+                format: self.format,
+                limit: self.limit as u64,
+            });
+        }
+        let target = self
+            .buf
+            .len()
+            .saturating_mul(2)
+            .max(need)
+            .min(self.limit);
+        self.resize(target)
+    }
+
+    /// Free space after `len`.
+    pub fn free(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.len..).unwrap_or_default()
+    }
+
+    /// Commit `n` bytes written into `free()`.
+    pub fn advance(&mut self, n: usize) {
+        self.len = self.len.saturating_add(n).min(self.buf.len());
+    }
+
+    /// The output, trimmed.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf.truncate(self.len);
+        self.buf.shrink_to_fit();
+        self.buf
+    }
+}
