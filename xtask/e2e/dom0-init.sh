@@ -63,7 +63,8 @@ while read -r name tmo disks <&3; do
   echo
   echo "E2E-XL-EXIT $name rc=$rc uptime=$(up)"
   to=0; { [ $rc -eq 124 ] || [ $rc -eq 143 ] || [ $rc -eq 137 ]; } && to=1
-  n=0; while ! gone "$name" && [ $n -lt 20 ]; do sleep 0.25; n=$((n+1)); done
+  n=0; [ $to = 1 ] && n=20
+  while ! gone "$name" && [ $n -lt 20 ]; do sleep 0.25; n=$((n+1)); done
   left=0
   if ! gone "$name"; then left=1; xl destroy "$name" || echo "E2E-DOM0-FAILED xl destroy $name"; fi
   # xl's monitor process logs the shutdown reason just after the domain died

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::setup::{self, E2eArtifacts};
+use crate::setup;
 use crate::util::{self, e2e_dir, mkdirp, write_file};
 use scenarios::{Disk, Kernel, Scenario};
 
@@ -163,7 +163,7 @@ pub struct RunOpts {
 }
 
 /// Builds rpvboot through the build module (owned by the PV kernel's engineer).
-fn rpvboot() -> Result<PathBuf> {
+pub fn rpvboot() -> Result<PathBuf> {
     // TODO(harness): switch to crate::build::build_rpvboot() once the PV kernel build lands.
     bail!("rpvboot is not buildable yet (xtask build::build_rpvboot missing); pass --kernel ELF")
 }
@@ -503,11 +503,6 @@ pub fn unescape(s: &str) -> Result<Vec<u8>> {
         }
     }
     Ok(out)
-}
-
-/// The artefacts, for the demo.
-pub fn artifacts() -> Result<E2eArtifacts> {
-    setup::ensure_e2e()
 }
 
 #[cfg(test)]

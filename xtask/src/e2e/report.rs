@@ -11,7 +11,6 @@ use super::scenarios::{Scenario, Shutdown};
 
 /// The verdict for one scenario.
 pub struct Verdict {
-    pub name: String,
     pub failures: Vec<String>,
     /// The guest console text the expectations were checked against.
     pub console: String,
@@ -46,7 +45,6 @@ pub fn compile(re: &str) -> Result<Regex, regex::Error> {
 /// Judges `s` from the serial `lines`. `qemu_note` explains an early end (timeout, exit).
 pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
     let mut v = Verdict {
-        name: s.name.clone(),
         failures: Vec::new(),
         console: String::new(),
         secs: None,
@@ -100,11 +98,11 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
         }
     }
     let logged_text = logged.join("\n");
-    v.console = if logged_text.trim().is_empty() {
-        live.join("\n")
+    v.console = strip_ansi(if logged_text.trim().is_empty() {
+        &live
     } else {
-        logged_text
-    };
+        &logged
+    });
 
     let Some(end_line) = end_line else {
         v.failures.push(format!(
@@ -155,6 +153,36 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
     v
 }
 
+/// Joins console lines, dropping ANSI escape sequences (GRUB and Linux colour their output)
+/// so that expectations see plain text.
+pub fn strip_ansi(lines: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut chars = l.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '\u{1b}' {
+                out.push(c);
+                continue;
+            }
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // CSI: parameters and intermediates, then one final byte in @..~
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+        }
+    }
+    out
+}
+
 fn check_expect(s: &Scenario, v: &mut Verdict) {
     for re in &s.expect {
         match compile(re) {
@@ -199,12 +227,12 @@ mod tests {
     #[test]
     fn wrong_reason_crash_and_missing_regex() {
         let text = OK
+            .replace("rpvboot 0.1.0 (", "nope (")
             .replace("reason=0", "reason=3")
             .replace(
                 "(Xen PV",
                 "x\n(XEN) Domain 3 (vcpu#0) crashed on cpu#1:\n(Xen PV",
-            )
-            .replace("rpvboot 0.1.0 (", "nope (");
+            );
         let v = judge(&scen(), &lines(&text), None);
         assert_eq!(v.failures.len(), 3, "{:?}", v.failures);
         assert!(v
@@ -216,6 +244,14 @@ mod tests {
             .iter()
             .any(|f| f.contains("Domain 3 (vcpu#0) crashed")));
         assert!(v.failures.iter().any(|f| f.contains("not found")));
+    }
+
+    #[test]
+    fn ansi_is_stripped() {
+        assert_eq!(
+            strip_ansi(&["\u{1b}[30m\u{1b}[47mWelcome", "\u{1b}[1;1H  Boot"]),
+            "Welcome\n  Boot"
+        );
     }
 
     #[test]

@@ -11,8 +11,6 @@ use anyhow::Result;
 pub enum Shutdown {
     /// `SHUTDOWN_poweroff` (0).
     Poweroff,
-    /// `SHUTDOWN_reboot` (1).
-    Reboot,
     /// `SHUTDOWN_crash` (3): a panic, or Xen crashing the domain.
     Crash,
 }
@@ -22,7 +20,6 @@ impl Shutdown {
     pub fn code(self) -> u32 {
         match self {
             Shutdown::Poweroff => 0,
-            Shutdown::Reboot => 1,
             Shutdown::Crash => 3,
         }
     }
