@@ -67,7 +67,15 @@ fn block(src: &[u8], out: &mut OutBuf, max: usize, dict: bool, at: usize) -> Res
 fn legacy(input: &[u8], mut pos: usize, out: &mut OutBuf) -> Result<usize> {
     loop {
         let Some(size) = u32_at(input, pos) else {
-            return Ok(pos.min(input.len()));
+            // The legacy format has no end mark: the input's end is the frame's end, but not
+            // in the middle of a block-size word.
+            if pos < input.len() {
+                return Err(Error::Truncated {
+                    what: "lz4 block size",
+                    offset: input.len() as u64,
+                });
+            }
+            return Ok(pos);
         };
         if size == LEGACY_MAGIC || size == FRAME_MAGIC {
             return Ok(pos);

@@ -37,7 +37,9 @@ pub fn decompress_xz(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
                 out.grow(64 * 1024)?;
             }
             let inp = input.get(pos..).unwrap_or_default();
-            let res = dec.decode(inp, out.free()).map_err(|e| err(e, pos, input.len()))?;
+            let res = dec
+                .decode(inp, out.free())
+                .map_err(|e| err(e, pos, input.len(), limit))?;
             pos += res.input_consumed();
             out.advance(res.output_produced());
             match res {
@@ -67,15 +69,16 @@ pub fn decompress_xz(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
     Ok((out.finish(), pos))
 }
 
-fn err(e: XzError, pos: usize, len: usize) -> Error {
+fn err(e: XzError, pos: usize, len: usize, limit: usize) -> Error {
     match e {
         XzError::NeedsLargerInputBuffer => Error::Truncated {
             what: "xz stream",
             offset: len as u64,
         },
-        XzError::DictionaryOverflow => Error::TooLarge {
+        // The dictionary is allocated whole, so it is bounded by the output limit too.
+        XzError::DictionaryOverflow | XzError::DictionaryTooLarge(_) => Error::TooLarge {
             format: FORMAT,
-            limit: 0,
+            limit: limit as u64,
         },
         other => Error::Corrupt {
             format: FORMAT,
