@@ -441,9 +441,20 @@ fn add_label(
 /// An opener: `Ffs::open`, `Ext::open`, `Fat::open` behind one signature.
 type Opener = fn(Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error>;
 
+fn open_ffs(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
+    Ok(Box::new(crate::ffs::Ffs::open(dev)?))
+}
+
+fn open_ext(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
+    Ok(Box::new(crate::ext::Ext::open(dev)?))
+}
+
 /// The filesystem readers tried, in order.
-fn openers() -> &'static [(&'static str, Opener)] {
-    &[]
+const OPENERS: &[(&str, Opener)] = &[("ffs", open_ffs), ("ext", open_ext)];
+
+/// Names of the filesystem readers [`open_fs`] tries, in order.
+pub fn readers() -> impl Iterator<Item = &'static str> {
+    OPENERS.iter().map(|(n, _)| *n)
 }
 
 /// Opens the filesystem on a block device: FFS, then ext2/3/4, then FAT.
@@ -453,7 +464,7 @@ fn openers() -> &'static [(&'static str, Opener)] {
 /// `NotRecognized` (a recognised but broken filesystem) wins over that.
 pub fn open_fs_on(dev: &PartitionDevice) -> Result<Box<dyn Filesystem>, Error> {
     let mut first_err = None;
-    for (name, open) in openers() {
+    for (name, open) in OPENERS {
         match open(Box::new(dev.clone())) {
             Ok(fs) => return Ok(fs),
             Err(Error::NotRecognized) => {}
