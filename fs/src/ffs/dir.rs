@@ -92,3 +92,64 @@ pub(crate) fn walk_chunk<'a, T>(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffs::endian::Endian;
+    use crate::ffs::superblock::tests::synthetic;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn entry(chunk: &mut [u8], off: usize, ino: u32, reclen: u16, dtype: u8, name: &[u8]) {
+        chunk[off..off + 4].copy_from_slice(&ino.to_le_bytes());
+        chunk[off + 4..off + 6].copy_from_slice(&reclen.to_le_bytes());
+        chunk[off + 6] = dtype;
+        chunk[off + 7] = name.len() as u8;
+        chunk[off + 8..off + 8 + name.len()].copy_from_slice(name);
+    }
+
+    fn names(chunk: &[u8]) -> Result<Vec<(u64, Vec<u8>)>, Error> {
+        let sb = Superblock::parse(&synthetic(Endian::Little), 65536).unwrap();
+        let mut out = Vec::new();
+        walk_chunk(&sb, chunk, 2, 0, |e| {
+            out.push((e.ino, e.name.to_vec()));
+            None::<()>
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn walks_records_and_skips_free_ones() {
+        let mut c = vec![0u8; DIRBLKSIZ];
+        entry(&mut c, 0, 2, 12, 4, b".");
+        entry(&mut c, 12, 0, 20, 0, b"gone");
+        entry(&mut c, 32, 5, 480, 8, b"file");
+        assert_eq!(
+            names(&c).unwrap(),
+            vec![(2, b".".to_vec()), (5, b"file".to_vec())]
+        );
+    }
+
+    #[test]
+    fn bad_records_are_errors_not_loops() {
+        let bad_reclens: [u16; 4] = [0, 6, 13, 600];
+        for reclen in bad_reclens {
+            let mut c = vec![0u8; DIRBLKSIZ];
+            entry(&mut c, 0, 2, reclen, 4, b".");
+            assert!(
+                matches!(names(&c), Err(Error::Corrupt(_))),
+                "reclen {reclen}"
+            );
+        }
+        let mut c = vec![0u8; DIRBLKSIZ];
+        entry(&mut c, 0, 2, 12, 4, b"toolongforrecord");
+        assert!(matches!(names(&c), Err(Error::Corrupt(_))));
+        let mut c = vec![0u8; DIRBLKSIZ];
+        entry(&mut c, 0, 1_000_000, 512, 4, b"x");
+        assert!(
+            matches!(names(&c), Err(Error::Corrupt(_))),
+            "inode out of range"
+        );
+    }
+}

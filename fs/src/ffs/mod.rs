@@ -33,7 +33,7 @@ use superblock::{Superblock, SBLOCKSEARCH, SBLOCKSIZE};
 pub const ROOT_INO: u64 = 2;
 /// Longest symlink target followed or returned (NetBSD's `MAXPATHLEN` is 1024).
 const MAX_LINK_LEN: u64 = 4096;
-/// Largest directory `read_dir` loads into memory.
+/// Largest directory scanned or listed (FFS directories this big do not occur in practice).
 const MAX_DIR_SIZE: u64 = 64 * 1024 * 1024;
 
 pub(crate) fn corrupt(what: impl Into<String>, location: Location) -> Error {
@@ -247,6 +247,14 @@ impl Ffs {
     ) -> Result<Option<T>, Error> {
         if dir.file_type() != FileType::Directory {
             return Err(Error::NotADirectory);
+        }
+        // Without a cap, a directory whose pointers repeat one valid block could be scanned
+        // for as long as its claimed size.
+        if dir.size > MAX_DIR_SIZE {
+            return Err(Error::TooLarge {
+                requested: dir.size,
+                limit: MAX_DIR_SIZE,
+            });
         }
         let bsize = u64::from(self.sb.bsize);
         let mut block = vec![0u8; usize::try_from(bsize).unwrap_or(usize::MAX)];

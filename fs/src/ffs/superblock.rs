@@ -347,3 +347,122 @@ fn volname(buf: &[u8]) -> Option<String> {
     }
     core::str::from_utf8(name).ok().map(String::from)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// A consistent synthetic UFS2 superblock: 8 KiB blocks, 1 KiB fragments, 2 groups.
+    pub(crate) fn synthetic(endian: Endian) -> Vec<u8> {
+        let mut b = vec![0u8; SBLOCKSIZE];
+        let mut put32 = |b: &mut Vec<u8>, off: usize, v: u32| {
+            let bytes = match endian {
+                Endian::Little => v.to_le_bytes(),
+                Endian::Big => v.to_be_bytes(),
+            };
+            b[off..off + 4].copy_from_slice(&bytes);
+        };
+        for (off, v) in [
+            (FS_SBLKNO, 64),
+            (FS_IBLKNO, 80),
+            (FS_DBLKNO, 96),
+            (FS_NCG, 2),
+            (FS_BSIZE, 8192),
+            (FS_FSIZE, 1024),
+            (FS_FRAG, 8),
+            (FS_BSHIFT, 13),
+            (FS_FSHIFT, 10),
+            (FS_FRAGSHIFT, 3),
+            (FS_SBSIZE, 2048),
+            (FS_NINDIR, 1024),
+            (FS_INOPB, 32),
+            (FS_IPG, 64),
+            (FS_FPG, 1024),
+            (FS_MAXSYMLINKLEN, 120),
+            (FS_MAGIC, FS_UFS2_MAGIC),
+        ] {
+            put32(&mut b, off, v);
+        }
+        let put64 = |b: &mut Vec<u8>, off: usize, v: u64| {
+            let bytes = match endian {
+                Endian::Little => v.to_le_bytes(),
+                Endian::Big => v.to_be_bytes(),
+            };
+            b[off..off + 8].copy_from_slice(&bytes);
+        };
+        put64(&mut b, FS_SBLOCKLOC, 65536);
+        put64(&mut b, FS_SIZE, 2048);
+        b
+    }
+
+    fn set32(b: &mut [u8], off: usize, v: u32) {
+        b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[test]
+    fn synthetic_superblock_parses_in_both_byte_orders() {
+        for e in [Endian::Little, Endian::Big] {
+            let sb = Superblock::parse(&synthetic(e), 65536).unwrap();
+            assert_eq!(
+                (sb.endian, sb.flavor, sb.bsize, sb.fsize, sb.nindir),
+                (e, Flavor::Ufs2, 8192, 1024, 1024)
+            );
+            assert_eq!(sb.inode_count(), 128);
+            // Inode 70: group 1, index 6.
+            assert_eq!(sb.inode_offset(70), Some((1024 + 80) * 1024 + 6 * 256));
+        }
+    }
+
+    #[test]
+    fn wrong_location_or_magic_is_not_recognized() {
+        let b = synthetic(Endian::Little);
+        assert_eq!(
+            Superblock::parse(&b, 8192).err(),
+            Some(Error::NotRecognized)
+        );
+        let mut no_magic = b.clone();
+        set32(&mut no_magic, FS_MAGIC, 0x1234_5678);
+        assert_eq!(
+            Superblock::parse(&no_magic, 65536).err(),
+            Some(Error::NotRecognized)
+        );
+        assert_eq!(
+            Superblock::parse(&b[..100], 65536).err(),
+            Some(Error::NotRecognized)
+        );
+    }
+
+    #[test]
+    fn impossible_geometry_is_corrupt() {
+        let cases: [(usize, u32); 12] = [
+            (FS_BSIZE, 3000),
+            (FS_BSIZE, 131_072),
+            (FS_FSIZE, 256),
+            (FS_FRAG, 4),
+            (FS_BSHIFT, 12),
+            (FS_SBSIZE, 100_000),
+            (FS_NINDIR, 2048),
+            (FS_INOPB, 31),
+            (FS_NCG, 0),
+            (FS_IPG, 0x8000_0000),
+            (FS_IBLKNO, 1020),
+            (FS_MAXSYMLINKLEN, 121),
+        ];
+        for (off, v) in cases {
+            let mut b = synthetic(Endian::Little);
+            set32(&mut b, off, v);
+            assert!(
+                matches!(Superblock::parse(&b, 65536), Err(Error::Corrupt(_))),
+                "field at {off} = {v} must be refused"
+            );
+        }
+        let mut big = synthetic(Endian::Little);
+        big[FS_SIZE..FS_SIZE + 8].copy_from_slice(&5000u64.to_le_bytes());
+        assert!(matches!(
+            Superblock::parse(&big, 65536),
+            Err(Error::Corrupt(_))
+        ));
+    }
+}

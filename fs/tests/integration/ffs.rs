@@ -712,3 +712,16 @@ fn ffs2_triple_indirect_over_1gib() {
         }
     }
 }
+
+/// A 4096-byte-sector device under filesystems with smaller fragments: reads are aligned
+/// to the device's sectors, whatever the filesystem's units.
+#[test]
+fn reads_through_4096_byte_sectors() {
+    for name in ["ffs2-4k-512-be", "ffs1-8k-1k-be", "ffs1-32k-32k-le"] {
+        let img = image(name);
+        let mut bytes = std::fs::read(&img.path).unwrap();
+        bytes.resize(bytes.len().next_multiple_of(4096), 0);
+        let mut fs = Ffs::open(Box::new(MemDisk::new(bytes, 4096))).unwrap();
+        check_tree(&mut fs, &img.tree);
+    }
+}
