@@ -508,6 +508,7 @@ fn corruption_never_panics_or_hangs() {
         let mut fs = open_mem(bytes.clone()).unwrap();
         let mut dirs = Vec::new();
         let mut indirect = Vec::new();
+        let mut double = 0;
         for e in &entries {
             let id = fs.lookup_nofollow(&e.path).unwrap().id.0;
             match e.kind {
@@ -517,6 +518,17 @@ fn corruption_never_panics_or_hangs() {
                         let p = raw.ptr(&bytes, id, i);
                         if p != 0 {
                             indirect.push(p * raw.fsize);
+                            if i == 13 {
+                                // The first second-level block under the double indirect.
+                                let at = (p * raw.fsize) as usize;
+                                let q = if raw.v2 {
+                                    rd64(&bytes, at, raw.big)
+                                } else {
+                                    rd32(&bytes, at, raw.big).into()
+                                };
+                                indirect.push(q * raw.fsize);
+                                double += 1;
+                            }
                         }
                     }
                 }
@@ -531,14 +543,15 @@ fn corruption_never_panics_or_hangs() {
         let inodes = raw.iblkno * raw.fsize..raw.iblkno * raw.fsize + 64 * raw.dinode_size();
         let base = Arc::new(bytes);
         let mut rng = Rng(0x00c0_ffee ^ seed);
-        let iterations = 150;
+        let iterations = 500;
         let mut mounted = 0;
         let mut found = 0;
         for it in 0..iterations {
             let mut patches = Vec::new();
             let flips = 1 + rng.below(8);
             for _ in 0..flips {
-                let off = match rng.below(4) {
+                let off = match rng.below(5) {
+                    4 => rng.below(base.len() as u64 / 4), // anywhere in the first quarter
                     0 => sb.start + rng.below(sb.end - sb.start),
                     1 => inodes.start + rng.below(inodes.end - inodes.start),
                     2 => dirs[rng.below(dirs.len() as u64) as usize] + rng.below(raw.bsize),
