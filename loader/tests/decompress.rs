@@ -59,12 +59,27 @@ fn roundtrip(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) {
     let oracle = tool(comp, dargs, &packed);
     assert_eq!(oracle, data, "{comp} round trip");
     let ours = image::decompress(format, &packed, LIMIT).unwrap();
-    assert!(ours == oracle, "{comp} {cargs:?}: our output differs from {comp} -d");
+    assert!(
+        ours == oracle,
+        "{comp} {cargs:?}: our output differs from {comp} -d"
+    );
     assert_eq!(image::detect(&packed), image::Detected::Known(format));
     // Truncated: an error at every cut, never a panic.
-    for cut in [1, 5, 12, packed.len() / 3, packed.len() / 2, packed.len() - 5, packed.len() - 1] {
+    for cut in [
+        1,
+        5,
+        12,
+        packed.len() / 3,
+        packed.len() / 2,
+        packed.len() - 5,
+        packed.len() - 1,
+    ] {
         let r = image::decompress(format, &packed[..cut], LIMIT);
-        assert!(r.is_err(), "{comp} {cargs:?}: truncated at {cut}/{} accepted", packed.len());
+        assert!(
+            r.is_err(),
+            "{comp} {cargs:?}: truncated at {cut}/{} accepted",
+            packed.len()
+        );
     }
     // Corrupt: with a checksum, an error; without, at least no panic.
     for at in [packed.len() / 4, packed.len() / 2, packed.len() * 3 / 4] {
@@ -74,7 +89,10 @@ fn roundtrip(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) {
     }
     // The memory limit holds.
     let r = image::decompress(format, &packed, data.len() / 2);
-    assert!(matches!(r, Err(Error::TooLarge { .. })), "{comp}: limit not enforced: {r:?}");
+    assert!(
+        matches!(r, Err(Error::TooLarge { .. })),
+        "{comp}: limit not enforced: {r:?}"
+    );
 }
 
 /// Flip bytes in the compressed body: whenever we accept the stream, the reference tool must
@@ -91,11 +109,17 @@ fn corrupt_is_error(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) 
             Err(_) => errors += 1,
             Ok(ours) => {
                 let (ok, theirs) = tool_status(comp, dargs, &bad);
-                assert!(ok && ours == theirs, "{comp}: corrupt byte {at} accepted, tool disagrees");
+                assert!(
+                    ok && ours == theirs,
+                    "{comp}: corrupt byte {at} accepted, tool disagrees"
+                );
             }
         }
     }
-    assert!(errors >= 12, "{comp} {cargs:?}: only {errors}/16 corruptions detected");
+    assert!(
+        errors >= 12,
+        "{comp} {cargs:?}: only {errors}/16 corruptions detected"
+    );
 }
 
 #[test]
@@ -122,9 +146,19 @@ fn gzip_multi_member_and_trailing_zeros() {
 fn xz_matches_xz() {
     roundtrip(Format::Xz, "xz", &["-c"], &["-dc"]);
     // As Linux compresses itself: x86 BCJ filter, CRC32 check.
-    roundtrip(Format::Xz, "xz", &["-c", "--check=crc32", "--x86", "--lzma2=preset=6"], &["-dc"]);
+    roundtrip(
+        Format::Xz,
+        "xz",
+        &["-c", "--check=crc32", "--x86", "--lzma2=preset=6"],
+        &["-dc"],
+    );
     roundtrip(Format::Xz, "xz", &["-c", "--check=none", "-0"], &["-dc"]);
-    roundtrip(Format::Xz, "xz", &["-c", "--delta=dist=4", "--lzma2=preset=1"], &["-dc"]);
+    roundtrip(
+        Format::Xz,
+        "xz",
+        &["-c", "--delta=dist=4", "--lzma2=preset=1"],
+        &["-dc"],
+    );
     corrupt_is_error(Format::Xz, "xz", &["-c"], &["-dc"]);
 }
 
@@ -141,7 +175,12 @@ fn xz_concatenated_streams() {
 #[test]
 fn zstd_matches_zstd() {
     roundtrip(Format::Zstd, "zstd", &["-c", "-q", "-19"], &["-dc", "-q"]);
-    roundtrip(Format::Zstd, "zstd", &["-c", "-q", "-3", "--no-check"], &["-dc", "-q"]);
+    roundtrip(
+        Format::Zstd,
+        "zstd",
+        &["-c", "-q", "-3", "--no-check"],
+        &["-dc", "-q"],
+    );
     corrupt_is_error(Format::Zstd, "zstd", &["-c", "-q", "-3"], &["-dc", "-q"]);
     let a = b"frame one ".repeat(5000);
     let mut cat = tool("zstd", &["-c", "-q"], &a);
@@ -153,10 +192,25 @@ fn zstd_matches_zstd() {
 #[test]
 fn lz4_matches_lz4() {
     // Linux uses the legacy format (lz4 -l).
-    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "-l", "-9"], &["-dc", "-q"]);
+    roundtrip(
+        Format::Lz4,
+        "lz4",
+        &["-c", "-q", "-l", "-9"],
+        &["-dc", "-q"],
+    );
     roundtrip(Format::Lz4, "lz4", &["-c", "-q"], &["-dc", "-q"]);
-    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "-BD", "-B4"], &["-dc", "-q"]);
-    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "--content-size", "-BX"], &["-dc", "-q"]);
+    roundtrip(
+        Format::Lz4,
+        "lz4",
+        &["-c", "-q", "-BD", "-B4"],
+        &["-dc", "-q"],
+    );
+    roundtrip(
+        Format::Lz4,
+        "lz4",
+        &["-c", "-q", "--content-size", "-BX"],
+        &["-dc", "-q"],
+    );
 }
 
 #[test]

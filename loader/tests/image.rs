@@ -74,9 +74,18 @@ fn loaded_image_matches_object_segments_and_bss_is_zero() {
     for s in obj.segments() {
         let off = (s.address() - k.virt_kstart) as usize;
         let data = s.data().unwrap();
-        assert_eq!(&img[off..off + data.len()], data, "segment at {:#x}", s.address());
+        assert_eq!(
+            &img[off..off + data.len()],
+            data,
+            "segment at {:#x}",
+            s.address()
+        );
         let bss = &img[off + data.len()..off + s.size() as usize];
-        assert!(bss.iter().all(|&b| b == 0), "bss of segment at {:#x}", s.address());
+        assert!(
+            bss.iter().all(|&b| b == 0),
+            "bss of segment at {:#x}",
+            s.address()
+        );
         segs += 1;
     }
     assert_eq!(segs, k.segments.len());
@@ -121,10 +130,11 @@ fn check_block(bytes: &[u8]) {
     assert_eq!(hdr.e_phnum.get(e), 0);
     assert_eq!(hdr.e_shoff.get(e), 64);
     let headers = hdr.section_headers(e, inner).expect("section headers");
-    let sections = object::read::elf::SectionTable::<object::elf::FileHeader64<object::Endianness>>::new(
-        headers,
-        object::read::StringTable::default(),
-    );
+    let sections =
+        object::read::elf::SectionTable::<object::elf::FileHeader64<object::Endianness>>::new(
+            headers,
+            object::read::StringTable::default(),
+        );
     let sh1 = sections.section(object::SectionIndex(1)).unwrap();
     assert_eq!(sh1.sh_type(e), object::elf::SHT_SYMTAB);
     assert_eq!(sh1.sh_link(e), 2);
@@ -202,8 +212,9 @@ fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
 #[test]
 fn xen_checks_like_libelf() {
     let good = build(&KernelSpec::netbsd());
-    let parse = |b: &[u8]| PvKernel::parse(&Elf64::parse(b).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string());
+    let parse = |b: &[u8]| {
+        PvKernel::parse(&Elf64::parse(b).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    };
     let mut b = good.clone();
     patch(&mut b, b"xen-3.0\0", b"xen-2.0\0");
     assert!(parse(&b).unwrap_err().contains("XEN_VERSION"));

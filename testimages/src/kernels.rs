@@ -214,15 +214,31 @@ pub fn build(out_dir: &Path, spec: &KernelSpec) -> Result<PathBuf, String> {
     let tmp_ld = tmp.with_extension("ld");
     fs::write(&tmp_s, &src).map_err(|e| e.to_string())?;
     fs::write(&tmp_ld, &lds).map_err(|e| e.to_string())?;
-    run(Command::new("as").arg("--64").arg("-o").arg(&obj).arg(&tmp_s))?;
-    let mut ld = Command::new("ld");
-    ld.args(["-m", "elf_x86_64", "-static", "-nostdlib", "-z", "max-page-size=0x1000"])
-        .args(["-z", "noexecstack", "--no-warn-rwx-segments", "--build-id=none"])
-        .arg("-T")
-        .arg(&tmp_ld)
+    run(Command::new("as")
+        .arg("--64")
         .arg("-o")
-        .arg(tmp.with_extension("elf"))
-        .arg(&obj);
+        .arg(&obj)
+        .arg(&tmp_s))?;
+    let mut ld = Command::new("ld");
+    ld.args([
+        "-m",
+        "elf_x86_64",
+        "-static",
+        "-nostdlib",
+        "-z",
+        "max-page-size=0x1000",
+    ])
+    .args([
+        "-z",
+        "noexecstack",
+        "--no-warn-rwx-segments",
+        "--build-id=none",
+    ])
+    .arg("-T")
+    .arg(&tmp_ld)
+    .arg("-o")
+    .arg(tmp.with_extension("elf"))
+    .arg(&obj);
     if spec.strip {
         ld.arg("-s");
     }

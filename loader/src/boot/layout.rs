@@ -189,7 +189,10 @@ struct Alloc {
 
 impl Alloc {
     fn check(&self, pages: u64) -> Result<(), LayoutError> {
-        let end = self.pfn.checked_add(pages).ok_or(LayoutError::AddressOverflow)?;
+        let end = self
+            .pfn
+            .checked_add(pages)
+            .ok_or(LayoutError::AddressOverflow)?;
         if end > self.nr_pages {
             return Err(LayoutError::DomainTooSmall {
                 region_pages: end,
@@ -202,8 +205,13 @@ impl Alloc {
 
     fn take(&mut self, pages: u64) -> Result<(), LayoutError> {
         self.check(pages)?;
-        let bytes = pages.checked_mul(PAGE_SIZE).ok_or(LayoutError::AddressOverflow)?;
-        self.va = self.va.checked_add(bytes).ok_or(LayoutError::AddressOverflow)?;
+        let bytes = pages
+            .checked_mul(PAGE_SIZE)
+            .ok_or(LayoutError::AddressOverflow)?;
+        self.va = self
+            .va
+            .checked_add(bytes)
+            .ok_or(LayoutError::AddressOverflow)?;
         self.pfn += pages;
         Ok(())
     }
@@ -235,7 +243,10 @@ impl Alloc {
             pfn: self.pfn,
             pages,
             vstart: self.va,
-            vend: self.va.checked_add(size).ok_or(LayoutError::AddressOverflow)?,
+            vend: self
+                .va
+                .checked_add(size)
+                .ok_or(LayoutError::AddressOverflow)?,
         };
         self.take(pages)?;
         Ok(seg)

@@ -28,7 +28,11 @@ pub struct SetupHeader {
 impl SetupHeader {
     /// Byte offset of the payload in the file.
     pub fn payload_start(&self) -> u64 {
-        let sects = if self.setup_sects == 0 { 4 } else { self.setup_sects };
+        let sects = if self.setup_sects == 0 {
+            4
+        } else {
+            self.setup_sects
+        };
         (u64::from(sects) + 1) * 512 + u64::from(self.payload_offset)
     }
 }

@@ -69,8 +69,7 @@ pub fn detect(d: &[u8]) -> Detected {
             _ => Unsupported("ELF with an invalid class or data encoding"),
         };
     }
-    if u32_at(d, 0x202) == Some(u32::from_le_bytes(*b"HdrS")) && u16_at(d, 0x1fe) == Some(0xAA55)
-    {
+    if u32_at(d, 0x202) == Some(u32::from_le_bytes(*b"HdrS")) && u16_at(d, 0x1fe) == Some(0xAA55) {
         return Known(Format::BzImage);
     }
     if super::gzip::is_gzip(d) {

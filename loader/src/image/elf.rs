@@ -160,8 +160,15 @@ impl<'a> Elf64<'a> {
             if usize::from(phentsize) != PHDR_SIZE {
                 return Err(bad("e_phentsize", u64::from(phentsize)));
             }
-            let table = range(data, ehdr.e_phoff, u64::from(ehdr.e_phnum) * PHDR_SIZE as u64)
-                .ok_or(bad("program headers outside the file (e_phoff)", ehdr.e_phoff))?;
+            let table = range(
+                data,
+                ehdr.e_phoff,
+                u64::from(ehdr.e_phnum) * PHDR_SIZE as u64,
+            )
+            .ok_or(bad(
+                "program headers outside the file (e_phoff)",
+                ehdr.e_phoff,
+            ))?;
             for p in table.chunks_exact(PHDR_SIZE) {
                 phdrs.push(Phdr {
                     p_type: u32_at(p, 0).unwrap_or(0),
@@ -180,8 +187,15 @@ impl<'a> Elf64<'a> {
             if usize::from(shentsize) != SHDR_SIZE {
                 return Err(bad("e_shentsize", u64::from(shentsize)));
             }
-            let table = range(data, ehdr.e_shoff, u64::from(ehdr.e_shnum) * SHDR_SIZE as u64)
-                .ok_or(bad("section headers outside the file (e_shoff)", ehdr.e_shoff))?;
+            let table = range(
+                data,
+                ehdr.e_shoff,
+                u64::from(ehdr.e_shnum) * SHDR_SIZE as u64,
+            )
+            .ok_or(bad(
+                "section headers outside the file (e_shoff)",
+                ehdr.e_shoff,
+            ))?;
             for s in table.chunks_exact(SHDR_SIZE) {
                 shdrs.push(Shdr {
                     sh_name: u32_at(s, 0).unwrap_or(0),

@@ -54,7 +54,10 @@ fn header_len(d: &[u8]) -> Result<usize> {
     for flag in [FNAME, FCOMMENT] {
         if flg & flag != 0 {
             let rest = d.get(pos..).ok_or_else(|| trunc(pos))?;
-            let nul = rest.iter().position(|&b| b == 0).ok_or_else(|| trunc(d.len()))?;
+            let nul = rest
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| trunc(d.len()))?;
             pos = pos + nul + 1;
         }
     }

@@ -53,7 +53,9 @@ fn block(src: &[u8], out: &mut OutBuf, max: usize, dict: bool, at: usize) -> Res
     let (before, after) = out.buf.split_at_mut(start);
     let dst = after.get_mut(..max).unwrap_or_default();
     let n = if dict {
-        let d = before.get(start.saturating_sub(64 * 1024)..).unwrap_or_default();
+        let d = before
+            .get(start.saturating_sub(64 * 1024)..)
+            .unwrap_or_default();
         lz4_flex::block::decompress_into_with_dict(src, dst, d)
     } else {
         lz4_flex::block::decompress_into(src, dst)
@@ -111,7 +113,10 @@ fn frame(input: &[u8], pos: usize, out: &mut OutBuf) -> Result<usize> {
     let flg = u8_at(input, pos).ok_or_else(|| trunc(pos))?;
     let bd = u8_at(input, pos + 1).ok_or_else(|| trunc(pos + 1))?;
     if flg >> 6 != 1 {
-        return Err(corrupt(format!("unsupported frame version in FLG {flg:#x}"), pos));
+        return Err(corrupt(
+            format!("unsupported frame version in FLG {flg:#x}"),
+            pos,
+        ));
     }
     let independent = flg & 0x20 != 0;
     let block_checksum = flg & 0x10 != 0;
@@ -138,7 +143,10 @@ fn frame(input: &[u8], pos: usize, out: &mut OutBuf) -> Result<usize> {
         let raw = word & 0x8000_0000 != 0;
         let size = (word & 0x7fff_ffff) as usize;
         if size > max {
-            return Err(corrupt(format!("block size {size} above the frame's {max}"), p - 4));
+            return Err(corrupt(
+                format!("block size {size} above the frame's {max}"),
+                p - 4,
+            ));
         }
         let src = input.get(p..p + size).ok_or_else(|| trunc(input.len()))?;
         if raw {

@@ -78,9 +78,7 @@ pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
     for _ in 0..MAX_LAYERS {
         let f = match detect(&cur) {
             Detected::Known(f) => f,
-            Detected::Unsupported(what) => {
-                return Err(Error::Unsupported { what: what.into() })
-            }
+            Detected::Unsupported(what) => return Err(Error::Unsupported { what: what.into() }),
             Detected::Unknown => {
                 return Err(Error::UnknownFormat {
                     magic: first8(&cur),
@@ -94,8 +92,12 @@ pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
             Format::BzImage => {
                 let (start, len) = bzimage::payload_range(&cur)?;
                 match cur {
-                    Cow::Borrowed(b) => Cow::Borrowed(b.get(start..start + len).unwrap_or_default()),
-                    Cow::Owned(v) => Cow::Owned(v.get(start..start + len).unwrap_or_default().to_vec()),
+                    Cow::Borrowed(b) => {
+                        Cow::Borrowed(b.get(start..start + len).unwrap_or_default())
+                    }
+                    Cow::Owned(v) => {
+                        Cow::Owned(v.get(start..start + len).unwrap_or_default().to_vec())
+                    }
                 }
             }
             other => Cow::Owned(decompress(other, &cur, limit)?),

@@ -172,10 +172,7 @@ impl XenNotes {
             ty::BSD_SYMTAB if string_of(desc) == "yes" => self.bsd_symtab = true,
             ty::HV_START_LOW => self.hv_start_low = Some(numeric(desc)),
             ty::L1_MFN_VALID => {
-                let v = desc
-                    .chunks_exact(8)
-                    .filter_map(|c| u64_at(c, 0))
-                    .collect();
+                let v = desc.chunks_exact(8).filter_map(|c| u64_at(c, 0)).collect();
                 self.l1_mfn_valid = Some(v);
             }
             ty::SUSPEND_CANCEL => self.suspend_cancel = Some(numeric(desc)),
@@ -233,7 +230,11 @@ impl XenNotes {
         let mut n = XenNotes::default();
         let mut total = 0u32;
         let mut xen = 0u32;
-        for p in elf.phdrs.iter().filter(|p| p.p_type == PT_NOTE && p.p_offset != 0) {
+        for p in elf
+            .phdrs
+            .iter()
+            .filter(|p| p.p_type == PT_NOTE && p.p_offset != 0)
+        {
             if let Some(d) = super::bytes::range(elf.data, p.p_offset, p.p_filesz) {
                 xen += n.parse_notes(d, &mut total)?;
             }
@@ -368,7 +369,8 @@ pub fn strtoull(s: &[u8]) -> u64 {
     }
     let mut base = 10u64;
     if s.get(i) == Some(&b'0') {
-        if matches!(s.get(i + 1), Some(b'x' | b'X')) && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        if matches!(s.get(i + 1), Some(b'x' | b'X'))
+            && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
         {
             base = 16;
             i += 2;
@@ -379,7 +381,10 @@ pub fn strtoull(s: &[u8]) -> u64 {
     let mut v: u64 = 0;
     let mut overflow = false;
     while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(base as u32)) {
-        match v.checked_mul(base).and_then(|x| x.checked_add(u64::from(d))) {
+        match v
+            .checked_mul(base)
+            .and_then(|x| x.checked_add(u64::from(d)))
+        {
             Some(n) => v = n,
             None => overflow = true,
         }

@@ -49,12 +49,7 @@ impl OutBuf {
                 limit: self.limit as u64,
             });
         }
-        let target = self
-            .buf
-            .len()
-            .saturating_mul(2)
-            .max(need)
-            .min(self.limit);
+        let target = self.buf.len().saturating_mul(2).max(need).min(self.limit);
         self.resize(target)
     }
 

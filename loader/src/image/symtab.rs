@@ -67,10 +67,16 @@ pub fn plan(elf: &Elf64<'_>, pend: u64) -> Result<Option<BsdSymtab>> {
         value: sym.sh_size,
     };
     let pstart = round_up(pend, ALIGN).ok_or_else(overflow)?;
-    let strtab_offset =
-        round_up(SYMTAB_OFFSET.checked_add(sym.sh_size).ok_or_else(overflow)?, ALIGN)
-            .ok_or_else(overflow)?;
-    let str_end = strtab_offset.checked_add(str_.sh_size).ok_or_else(overflow)?;
+    let strtab_offset = round_up(
+        SYMTAB_OFFSET
+            .checked_add(sym.sh_size)
+            .ok_or_else(overflow)?,
+        ALIGN,
+    )
+    .ok_or_else(overflow)?;
+    let str_end = strtab_offset
+        .checked_add(str_.sh_size)
+        .ok_or_else(overflow)?;
     let size = round_up(str_end, ALIGN).ok_or_else(overflow)?;
     pstart.checked_add(size).ok_or_else(overflow)?;
     let size_word = u32::try_from(str_end - EHDR_OFFSET as u64).map_err(|_| overflow())?;
@@ -118,14 +124,18 @@ pub fn build(elf: &Elf64<'_>, plan: &BsdSymtab) -> Result<Vec<u8>> {
     put(&mut b, e + 58, &(SHDR_SIZE as u16).to_le_bytes()); // e_shentsize
     put(&mut b, e + 60, &3u16.to_le_bytes()); // e_shnum
     put(&mut b, e + 62, &0u16.to_le_bytes()); // e_shstrndx
-    // Section header 0 stays zero (libelf leaves it uninitialised: we write zeros).
+                                              // Section header 0 stays zero (libelf leaves it uninitialised: we write zeros).
     let sh1 = e + EHDR_SIZE + SHDR_SIZE;
     put(&mut b, sh1, &sym.raw);
     put(&mut b, sh1 + 24, &(SYMTAB_OFFSET - e as u64).to_le_bytes());
     put(&mut b, sh1 + 40, &2u32.to_le_bytes());
     let sh2 = sh1 + SHDR_SIZE;
     put(&mut b, sh2, &strs.raw);
-    put(&mut b, sh2 + 24, &(plan.strtab_offset - e as u64).to_le_bytes());
+    put(
+        &mut b,
+        sh2 + 24,
+        &(plan.strtab_offset - e as u64).to_le_bytes(),
+    );
     put(&mut b, SYMTAB_OFFSET as usize, elf.section_data(sym)?);
     put(&mut b, plan.strtab_offset as usize, elf.section_data(strs)?);
     Ok(b)
