@@ -164,8 +164,7 @@ pub struct RunOpts {
 
 /// Builds rpvboot through the build module (owned by the PV kernel's engineer).
 pub fn rpvboot() -> Result<PathBuf> {
-    // TODO(harness): switch to crate::build::build_rpvboot() once the PV kernel build lands.
-    bail!("rpvboot is not buildable yet (xtask build::build_rpvboot missing); pass --kernel ELF")
+    crate::build::build_rpvboot()
 }
 
 /// Runs the scenarios in one QEMU boot, prints a verdict per scenario and the closing

@@ -237,8 +237,21 @@ fn ensure_backports_source() -> Result<bool> {
     Ok(true)
 }
 
-/// Host packages, QEMU from bookworm-backports and the Rust target.
+static HOST_READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static E2E_READY: std::sync::OnceLock<E2eArtifacts> = std::sync::OnceLock::new();
+
+/// Host packages, QEMU from bookworm-backports and the Rust target (checked once per process).
 pub fn ensure_host() -> Result<()> {
+    use std::sync::atomic::Ordering;
+    if HOST_READY.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    ensure_host_once()?;
+    HOST_READY.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+fn ensure_host_once() -> Result<()> {
     let mut apt = Apt { updated: false };
     if !lists_have("_dists_bookworm_InRelease") {
         apt.update();
@@ -316,8 +329,16 @@ fn deb_of(debs: &Path, pkg: &str) -> Option<PathBuf> {
     found.pop().map(|(_, p)| p)
 }
 
-/// Downloads, extracts and builds everything `cargo xtask e2e` boots.
+/// Downloads, extracts and builds everything `cargo xtask e2e` boots (once per process).
 pub fn ensure_e2e() -> Result<E2eArtifacts> {
+    if let Some(a) = E2E_READY.get() {
+        return Ok(a.clone());
+    }
+    let a = ensure_e2e_once()?;
+    Ok(E2E_READY.get_or_init(|| a).clone())
+}
+
+fn ensure_e2e_once() -> Result<E2eArtifacts> {
     let dir = e2e_dir();
     let debs = dir.join("debs");
     let x = dir.join("x");

@@ -12,9 +12,13 @@ pub fn project_root() -> PathBuf {
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
 
-/// `target/e2e/`: everything the Xen-in-QEMU harness downloads, builds and logs.
+/// `target/e2e/` (or `$RPV_E2E_DIR`): everything the Xen-in-QEMU harness downloads,
+/// builds and logs.
 pub fn e2e_dir() -> PathBuf {
-    project_root().join("target").join("e2e")
+    match std::env::var_os("RPV_E2E_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => project_root().join("target").join("e2e"),
+    }
 }
 
 /// Runs a command, echoing it, and fails with its exit status when it fails.
