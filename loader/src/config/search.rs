@@ -1,0 +1,516 @@
+//! Where the configuration comes from, in this order (the first found wins):
+//!
+//! 1. `rpvboot.kernel=PATH [args]` on the `extra=` line: that kernel, no menu;
+//! 2. the file the `extra=` line names (pvgrub's `(hd0,0)/boot/grub/menu.lst`, or
+//!    `rpvboot.config=`); without a device, every partition is tried in order;
+//! 3. on each partition of each disk, disks in xenstore order and partitions in table order:
+//!    [`SEARCH_PATHS`] — `/boot/grub/menu.lst`, `/grub/menu.lst`, `/boot/grub/grub.cfg`,
+//!    `/grub/grub.cfg`, `/boot.cfg`;
+//! 4. nothing found: `/netbsd`, then `/netbsd.gz`, from the first FFS partition, as NetBSD's
+//!    own /boot does.
+//!
+//! The disks are abstract ([`Volumes`]) so that the PV kernel, `rpvboot-inspect` and the tests
+//! run the very same search.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::error::{DiagKind, Diagnostic, Diags, Severity};
+use super::extra::{self, ExtraOptions, EXTRA_FILE};
+use super::{
+    looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES,
+};
+
+/// The configuration files looked for on each partition, in order.
+pub const SEARCH_PATHS: [&str; 5] = [
+    "/boot/grub/menu.lst",
+    "/grub/menu.lst",
+    "/boot/grub/grub.cfg",
+    "/grub/grub.cfg",
+    "/boot.cfg",
+];
+
+/// The filesystem on a partition, as far as the search cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    /// FFSv1/FFSv2: where NetBSD's kernel lives when there is no configuration.
+    Ffs,
+    /// ext2/3/4.
+    Ext,
+    /// FAT.
+    Fat,
+    /// Anything else readable.
+    Other,
+}
+
+/// A partition with a filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// Its GRUB-legacy name.
+    pub device: Device,
+    /// What is on it.
+    pub fs: FsKind,
+}
+
+/// Why a file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// No such file (or no such device).
+    NotFound,
+    /// Anything else (I/O, corrupt filesystem), said in words.
+    Other(String),
+}
+
+/// The domU's disks as the search sees them.
+pub trait Volumes {
+    /// Every partition with a filesystem: disks in xenstore order, partitions in table order.
+    fn volumes(&self) -> Vec<Volume>;
+    /// Reads a whole file, at most `limit` bytes (a longer file is cut at `limit`).
+    ///
+    /// # Errors
+    /// [`ReadError::NotFound`] when the device or file does not exist.
+    fn read(&mut self, device: &Device, path: &str, limit: usize) -> Result<Vec<u8>, ReadError>;
+    /// Whether a file exists (without reading it).
+    fn exists(&mut self, device: &Device, path: &str) -> bool;
+}
+
+/// Where the menu came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSource {
+    /// The device the file was read from; `None` for `extra=` kernels and when nothing exists.
+    pub device: Option<Device>,
+    /// The path on it, or `extra=` / `builtin`.
+    pub path: String,
+    /// Its format.
+    pub format: Format,
+}
+
+/// How the configuration was chosen, for "what would boot and why".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// `rpvboot.kernel=` on the `extra=` line.
+    ExtraKernel,
+    /// The file the `extra=` line names.
+    ExtraConfig,
+    /// Found by the search order.
+    Searched,
+    /// No configuration: NetBSD's default kernel from the first FFS partition.
+    Builtin,
+    /// Nothing bootable was found at all.
+    Nothing,
+}
+
+impl Reason {
+    /// Words for `rpvboot-inspect menu`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::ExtraKernel => "kernel named by rpvboot.kernel= on the extra= line",
+            Reason::ExtraConfig => "configuration named on the extra= line",
+            Reason::Searched => "first configuration file found by the search order",
+            Reason::Builtin => "no configuration file: NetBSD kernel from the first FFS partition",
+            Reason::Nothing => "no configuration file and no FFS partition",
+        }
+    }
+}
+
+/// The result of the search: the menu, where it came from, and the `extra=` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The configuration file.
+    pub source: ConfigSource,
+    /// Why this one.
+    pub reason: Reason,
+    /// The menu, with `rpvboot.entry=`/`rpvboot.timeout=` already applied.
+    pub menu: Menu,
+    /// The parsed `extra=` line.
+    pub options: ExtraOptions,
+    /// Problems with the `extra=` line and the search (the menu has its own).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// Every diagnostic: `extra=` and search first, then the file's.
+    pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().chain(self.menu.diagnostics.iter())
+    }
+
+    /// What booting entry `index` reads and passes on (see [`Menu::plan`]).
+    ///
+    /// # Errors
+    /// See [`Menu::plan`].
+    pub fn plan(&self, index: usize, os: Option<OsHint>) -> Result<BootPlan, DiagKind> {
+        self.menu.plan(
+            index,
+            self.source.device.as_ref(),
+            os,
+            self.options.nobootdev,
+        )
+    }
+}
+
+fn file_name(dev: &Device, path: &str) -> String {
+    let mut s = String::from(dev.as_str());
+    s.push_str(path);
+    s
+}
+
+/// Reads and parses one candidate; `None` when it does not exist.
+fn try_read(
+    v: &mut impl Volumes,
+    dev: &Device,
+    path: &str,
+    d: &mut Diags,
+) -> Option<(ConfigSource, Menu)> {
+    let name = file_name(dev, path);
+    match v.read(dev, path, MAX_CONFIG_BYTES.saturating_add(1)) {
+        Ok(bytes) => {
+            let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&bytes));
+            let menu = super::parse(format, &bytes, &name);
+            Some((
+                ConfigSource {
+                    device: Some(dev.clone()),
+                    path: String::from(path),
+                    format,
+                },
+                menu,
+            ))
+        }
+        Err(ReadError::NotFound) => None,
+        Err(ReadError::Other(why)) => {
+            d.warn(0, 0, DiagKind::ReadFailed(name, why));
+            None
+        }
+    }
+}
+
+/// Finds and parses the configuration as rpvboot does at boot. `extra_line` is the domU's
+/// `extra=` text (rpvboot's command line).
+pub fn load(extra_line: &str, v: &mut impl Volumes) -> Loaded {
+    let options = extra::parse(extra_line);
+    let mut d = Diags::new(EXTRA_FILE);
+    let vols = v.volumes();
+
+    let (source, reason, mut menu) = 'found: {
+        if let Some((file, args)) = &options.kernel {
+            break 'found extra_kernel(file, args, &vols, v, &mut d);
+        }
+        if let Some(cfg) = &options.config {
+            let devs: Vec<Device> = match &cfg.device {
+                Some(dev) => alloc::vec![dev.clone()],
+                None => vols.iter().map(|x| x.device.clone()).collect(),
+            };
+            for dev in &devs {
+                if let Some((src, menu)) = try_read(v, dev, &cfg.path, &mut d) {
+                    break 'found (src, Reason::ExtraConfig, menu);
+                }
+            }
+            let name = match &cfg.device {
+                Some(dev) => file_name(dev, &cfg.path),
+                None => cfg.path.clone(),
+            };
+            d.error(1, 0, DiagKind::ConfigNotFound(name));
+        }
+        for vol in &vols {
+            for path in SEARCH_PATHS {
+                if let Some((src, menu)) = try_read(v, &vol.device, path, &mut d) {
+                    break 'found (src, Reason::Searched, menu);
+                }
+            }
+        }
+        builtin(&vols, v, &mut d)
+    };
+
+    if let Some(t) = options.timeout {
+        menu.timeout = Some(t);
+    }
+    if let Some(i) = options.entry {
+        if i < menu.entries.len() {
+            menu.default = i;
+        } else {
+            d.warn(
+                1,
+                0,
+                DiagKind::DefaultOutOfRange(
+                    alloc::format!("rpvboot.entry={i}"),
+                    menu.entries.len(),
+                ),
+            );
+        }
+    }
+    let mut diagnostics = options.diagnostics.clone();
+    diagnostics.append(&mut d.list);
+    Loaded {
+        source,
+        reason,
+        menu,
+        options,
+        diagnostics,
+    }
+}
+
+fn one_entry(format: Format, title: String, kernel: Kernel, os: OsHint) -> Menu {
+    let mut menu = super::parse(format, b"", "");
+    menu.diagnostics.clear();
+    let mut e = Entry::new(title, 0);
+    e.kernel = Some(kernel);
+    e.os = os;
+    menu.entries.push(e);
+    menu
+}
+
+fn extra_kernel(
+    file: &FileRef,
+    args: &str,
+    vols: &[Volume],
+    v: &mut impl Volumes,
+    d: &mut Diags,
+) -> (ConfigSource, Reason, Menu) {
+    let device = match &file.device {
+        Some(dev) => Some(dev.clone()),
+        None => {
+            let found = vols
+                .iter()
+                .find(|x| v.exists(&x.device, &file.path))
+                .map(|x| x.device.clone());
+            if found.is_none() {
+                d.error(1, 0, DiagKind::ConfigNotFound(file.path.clone()));
+            }
+            found
+        }
+    };
+    let os = if looks_netbsd(&file.path) {
+        OsHint::NetBsd
+    } else {
+        OsHint::Unknown
+    };
+    let kernel = Kernel {
+        file: FileRef {
+            device: device.clone(),
+            path: file.path.clone(),
+        },
+        args: String::from(args),
+        alternatives: Vec::new(),
+    };
+    let menu = one_entry(
+        Format::Extra,
+        alloc::format!("extra= kernel {}", file.path),
+        kernel,
+        os,
+    );
+    (
+        ConfigSource {
+            device,
+            path: String::from(EXTRA_FILE),
+            format: Format::Extra,
+        },
+        Reason::ExtraKernel,
+        menu,
+    )
+}
+
+fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSource, Reason, Menu) {
+    let Some(ffs) = vols.iter().find(|x| x.fs == FsKind::Ffs) else {
+        d.push(
+            0,
+            0,
+            Severity::Error,
+            DiagKind::Other(String::from(
+                "no configuration file and no FFS partition: nothing to boot",
+            )),
+        );
+        let menu = super::parse(Format::Builtin, b"", "builtin");
+        let src = ConfigSource {
+            device: None,
+            path: String::from("builtin"),
+            format: Format::Builtin,
+        };
+        return (src, Reason::Nothing, menu);
+    };
+    let dev = ffs.device.clone();
+    let path = if v.exists(&dev, "/netbsd") || !v.exists(&dev, "/netbsd.gz") {
+        "/netbsd"
+    } else {
+        "/netbsd.gz"
+    };
+    let alternatives = if path == "/netbsd" {
+        alloc::vec![String::from("/netbsd.gz")]
+    } else {
+        Vec::new()
+    };
+    let kernel = Kernel {
+        file: FileRef {
+            device: Some(dev.clone()),
+            path: String::from(path),
+        },
+        args: String::new(),
+        alternatives,
+    };
+    let menu = one_entry(
+        Format::Builtin,
+        String::from("NetBSD"),
+        kernel,
+        OsHint::NetBsd,
+    );
+    let src = ConfigSource {
+        device: Some(dev),
+        path: String::from("builtin"),
+        format: Format::Builtin,
+    };
+    (src, Reason::Builtin, menu)
+}
+
+/// Files of one in-memory volume: `(path, contents)`.
+pub type MemFiles = Vec<(String, Vec<u8>)>;
+
+/// Volumes held in memory, for tests and fuzzing.
+#[derive(Debug, Clone, Default)]
+pub struct MemVolumes {
+    /// The partitions and their files.
+    pub vols: Vec<(Volume, MemFiles)>,
+}
+
+impl MemVolumes {
+    /// Adds a partition with files.
+    pub fn with(mut self, dev: &str, fs: FsKind, files: &[(&str, &[u8])]) -> Self {
+        if let Some(device) = Device::parse(dev) {
+            let files = files
+                .iter()
+                .map(|(p, b)| (String::from(*p), b.to_vec()))
+                .collect();
+            self.vols.push((Volume { device, fs }, files));
+        }
+        self
+    }
+}
+
+impl Volumes for MemVolumes {
+    fn volumes(&self) -> Vec<Volume> {
+        self.vols.iter().map(|(v, _)| v.clone()).collect()
+    }
+    fn read(&mut self, device: &Device, path: &str, limit: usize) -> Result<Vec<u8>, ReadError> {
+        let (_, files) = self
+            .vols
+            .iter()
+            .find(|(v, _)| &v.device == device)
+            .ok_or(ReadError::NotFound)?;
+        let (_, bytes) = files
+            .iter()
+            .find(|(p, _)| p == path)
+            .ok_or(ReadError::NotFound)?;
+        Ok(bytes
+            .get(..limit.min(bytes.len()))
+            .unwrap_or(bytes)
+            .to_vec())
+    }
+    fn exists(&mut self, device: &Device, path: &str) -> bool {
+        self.read(device, path, 0).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MENU: &[u8] = b"title a\nkernel /vmlinuz ro\n";
+    const BOOTCFG: &[u8] = b"menu=Boot:boot netbsd -s\n";
+
+    #[test]
+    fn order_within_and_across_partitions() {
+        // grub.cfg on the first partition beats menu.lst on the second: partitions come first.
+        let mut v = MemVolumes::default()
+            .with(
+                "(hd0,0)",
+                FsKind::Ext,
+                &[
+                    ("/grub/grub.cfg", b"menuentry 'g' { linux /g }\n"),
+                    ("/boot.cfg", BOOTCFG),
+                ],
+            )
+            .with("(hd0,1)", FsKind::Ext, &[("/boot/grub/menu.lst", MENU)]);
+        let l = load("", &mut v);
+        assert_eq!(l.reason, Reason::Searched);
+        assert_eq!(l.source.path, "/grub/grub.cfg");
+        assert_eq!(l.source.format, Format::GrubCfg);
+        assert_eq!(l.source.device.as_ref().unwrap().as_str(), "(hd0,0)");
+        // The root defaults to the configuration's device, as in pvgrub.
+        assert_eq!(
+            l.plan(0, None).unwrap().kernel.device.unwrap().as_str(),
+            "(hd0,0)"
+        );
+
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[("/boot.cfg", BOOTCFG), ("/grub/menu.lst", MENU)],
+        );
+        assert_eq!(load("", &mut v).source.path, "/grub/menu.lst");
+    }
+
+    #[test]
+    fn extra_config_first_then_search() {
+        let mut v = MemVolumes::default()
+            .with("(hd0,0)", FsKind::Ext, &[("/boot/grub/menu.lst", MENU)])
+            .with("(hd1,a)", FsKind::Ffs, &[("/my.cfg", BOOTCFG)]);
+        let l = load("(hd1,a)/my.cfg", &mut v);
+        assert_eq!(l.reason, Reason::ExtraConfig);
+        assert_eq!(l.source.format, Format::BootCfg);
+        assert_eq!(l.plan(0, None).unwrap().cmdline, "-s bootdev=xbd1a");
+        let l = load(
+            "rpvboot.config=/my.cfg rpvboot.nobootdev rpvboot.timeout=3",
+            &mut v,
+        );
+        assert_eq!(l.source.device.as_ref().unwrap().as_str(), "(hd1,a)");
+        assert_eq!(l.plan(0, None).unwrap().cmdline, "-s");
+        assert_eq!(l.menu.timeout, Some(3));
+        // Named but missing: an error, then the normal search.
+        let l = load("(hd0,0)/nope.lst", &mut v);
+        assert_eq!(l.reason, Reason::Searched);
+        assert_eq!(
+            l.diagnostics[0].kind,
+            DiagKind::ConfigNotFound("(hd0,0)/nope.lst".into())
+        );
+    }
+
+    #[test]
+    fn extra_kernel_and_entry() {
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[
+                (
+                    "/boot/grub/menu.lst",
+                    b"title a\nkernel /a\ntitle b\nkernel /b\n",
+                ),
+                ("/vmlinuz", b"x"),
+            ],
+        );
+        let l = load("rpvboot.kernel=/vmlinuz root=/dev/xvda1 ro", &mut v);
+        assert_eq!(l.reason, Reason::ExtraKernel);
+        let p = l.plan(0, None).unwrap();
+        assert_eq!(p.kernel.device.unwrap().as_str(), "(hd0,0)");
+        assert_eq!(p.cmdline, "root=/dev/xvda1 ro");
+        let l = load("rpvboot.entry=1", &mut v);
+        assert_eq!(l.menu.default, 1);
+        let l = load("rpvboot.entry=5", &mut v);
+        assert_eq!(l.menu.default, 0);
+        assert_eq!(l.diagnostics.len(), 1);
+    }
+
+    #[test]
+    fn nothing_found() {
+        let mut v = MemVolumes::default()
+            .with("(hd0,0)", FsKind::Fat, &[])
+            .with("(hd0,1,a)", FsKind::Ffs, &[("/netbsd.gz", b"k")])
+            .with("(hd1,a)", FsKind::Ffs, &[("/netbsd", b"k")]);
+        let l = load("", &mut v);
+        assert_eq!(l.reason, Reason::Builtin);
+        let p = l.plan(0, None).unwrap();
+        assert_eq!(p.kernel.device.as_ref().unwrap().as_str(), "(hd0,1,a)");
+        assert_eq!(p.kernel.path, "/netbsd.gz");
+        assert_eq!(p.cmdline, "bootdev=xbd0a");
+        let mut v = MemVolumes::default().with("(hd0,0)", FsKind::Ext, &[]);
+        let l = load("", &mut v);
+        assert_eq!(l.reason, Reason::Nothing);
+        assert!(l.all_diagnostics().any(|d| d.severity == Severity::Error));
+    }
+}
