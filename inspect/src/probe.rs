@@ -1,16 +1,312 @@
-//! `probe`, `ls` and `cat`: partitions, filesystems and files of disk images.
+//! `probe`, `ls` and `cat`: partitions, filesystems and files of disk images, through the same
+//! `fs::probe` discovery and GRUB-legacy naming the PV loader uses over blkfront.
+//!
+//! Images are disks `hd0`, `hd1`, ... in argument order. The sector size is 512 unless
+//! `--sector-size 4096` is given or the image is a 4Kn GPT disk (protective MBR and the GPT
+//! header at byte 4096 rather than 512).
 
-/// `rpvboot-inspect probe IMG...`
-pub fn probe(_args: &[String]) -> Result<(), String> {
-    Err("probe: not implemented yet".into())
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use fs::block::FileDisk;
+use fs::probe::{self, Disk, PartType, Partition, Role};
+use fs::vfs::FileType;
+use fs::{Filesystem, FsInfo};
+
+/// Options shared by the subcommands.
+struct Opts {
+    json: bool,
+    sector_size: Option<u32>,
+    rest: Vec<String>,
 }
 
-/// `rpvboot-inspect ls IMG PATH`
-pub fn ls(_args: &[String]) -> Result<(), String> {
-    Err("ls: not implemented yet".into())
+fn parse_opts(args: &[String], allow_json: bool) -> Result<Opts, String> {
+    let mut o = Opts { json: false, sector_size: None, rest: Vec::new() };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" if allow_json => o.json = true,
+            "--sector-size" => {
+                let v = it.next().ok_or("--sector-size needs a value (512 or 4096)")?;
+                let n: u32 = v.parse().map_err(|_| format!("--sector-size {v}: not a number"))?;
+                if n != 512 && n != 4096 {
+                    return Err(format!("--sector-size {n}: must be 512 or 4096"));
+                }
+                o.sector_size = Some(n);
+            }
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            _ => o.rest.push(a.clone()),
+        }
+    }
+    Ok(o)
 }
 
-/// `rpvboot-inspect cat IMG PATH`
-pub fn cat(_args: &[String]) -> Result<(), String> {
-    Err("cat: not implemented yet".into())
+/// 4096 when the image is a 4Kn GPT disk, else 512.
+fn guess_sector_size(path: &Path) -> u32 {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else { return 512 };
+    let mut at = |off: u64| -> Option<[u8; 8]> {
+        let mut b = [0u8; 8];
+        f.seek(SeekFrom::Start(off)).ok()?;
+        f.read_exact(&mut b).ok()?;
+        Some(b)
+    };
+    let sig = Some(*b"EFI PART");
+    if at(512) != sig && at(4096) == sig {
+        4096
+    } else {
+        512
+    }
+}
+
+fn open_disks(images: &[String], sector_size: Option<u32>) -> Result<Vec<Disk>, String> {
+    images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| {
+            let path = Path::new(img);
+            let bs = sector_size.unwrap_or_else(|| guess_sector_size(path));
+            let dev = FileDisk::open_with_block_size(path, bs).map_err(|e| format!("{img}: {e}"))?;
+            let index = u32::try_from(i).map_err(|_| "too many images".to_string())?;
+            Ok(probe::scan_disk(index, Box::new(dev)))
+        })
+        .collect()
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Data => "data",
+        Role::Container => "container",
+        Role::Raw => "raw",
+    }
+}
+
+fn type_code(t: &PartType) -> String {
+    match t {
+        PartType::Whole => String::new(),
+        PartType::Mbr(b) => format!("{b:#04x}"),
+        PartType::Gpt { type_guid, .. } => type_guid.to_string(),
+        PartType::Disklabel(f) => f.to_string(),
+    }
+}
+
+/// The filesystem found on a partition, or why none.
+fn fs_of(p: &Partition) -> Result<FsInfo, String> {
+    if p.role != Role::Data {
+        return Err(format!("not probed ({})", role_name(p.role)));
+    }
+    probe::open_fs(p).map(|fs| fs.info()).map_err(|e| match e {
+        fs::Error::NotRecognized => "no filesystem recognized".to_string(),
+        e => e.to_string(),
+    })
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_opt(s: Option<&str>) -> String {
+    s.map_or_else(|| "null".to_string(), json_str)
+}
+
+/// `rpvboot-inspect probe [--json] [--sector-size N] IMG...`
+pub fn probe(args: &[String]) -> Result<(), String> {
+    let o = parse_opts(args, true)?;
+    if o.rest.is_empty() {
+        return Err("usage: rpvboot-inspect probe [--json] [--sector-size 512|4096] IMG [IMG2 ...]".into());
+    }
+    let disks = open_disks(&o.rest, o.sector_size)?;
+    let mut out = String::new();
+    if o.json {
+        out.push_str("{\"disks\":[");
+        for (di, (disk, img)) in disks.iter().zip(&o.rest).enumerate() {
+            if di > 0 {
+                out.push(',');
+            }
+            let notes: Vec<String> = disk.notes.iter().map(|n| json_str(n)).collect();
+            let _ = write!(
+                out,
+                "{{\"image\":{},\"disk\":\"(hd{})\",\"map\":\"{}\",\"sector_size\":{},\"sectors\":{},\"notes\":[{}],\"partitions\":[",
+                json_str(img),
+                disk.index,
+                disk.map.name(),
+                disk.block_size,
+                disk.num_blocks,
+                notes.join(",")
+            );
+            for (pi, p) in disk.partitions.iter().enumerate() {
+                if pi > 0 {
+                    out.push(',');
+                }
+                let name = match &p.ptype {
+                    PartType::Gpt { name, .. } => Some(name.as_str()),
+                    _ => None,
+                };
+                let _ = write!(
+                    out,
+                    "{{\"name\":{},\"map\":\"{}\",\"index\":{},\"letter\":{},\"start\":{},\"size\":{},\"type\":{},\"type_name\":{},\"part_name\":{},\"role\":\"{}\",",
+                    json_str(&p.grub_name()),
+                    p.map.name(),
+                    p.index.map_or_else(|| "null".into(), |i| i.to_string()),
+                    json_opt(p.letter.map(String::from).as_deref()),
+                    p.start,
+                    p.size,
+                    json_str(&type_code(&p.ptype)),
+                    json_str(&p.ptype.to_string()),
+                    json_opt(name),
+                    role_name(p.role)
+                );
+                match fs_of(p) {
+                    Ok(i) => {
+                        let _ = write!(
+                            out,
+                            "\"fs\":{{\"kind\":{},\"version\":{},\"block_size\":{},\"fragment_size\":{},\"label\":{},\"uuid\":{}}},\"fs_error\":null}}",
+                            json_str(&i.kind),
+                            json_str(&i.version),
+                            i.block_size,
+                            i.fragment_size,
+                            json_opt(i.label.as_deref()),
+                            json_opt(i.uuid.as_deref())
+                        );
+                    }
+                    Err(e) => {
+                        let _ = write!(out, "\"fs\":null,\"fs_error\":{}}}", json_str(&e));
+                    }
+                }
+            }
+            out.push_str("]}");
+        }
+        out.push_str("]}\n");
+    } else {
+        for (disk, img) in disks.iter().zip(&o.rest) {
+            let _ = writeln!(
+                out,
+                "disk (hd{}) {img}: {} sectors of {} bytes, map {}",
+                disk.index,
+                disk.num_blocks,
+                disk.block_size,
+                disk.map.name()
+            );
+            for n in &disk.notes {
+                let _ = writeln!(out, "  note: {n}");
+            }
+            for p in &disk.partitions {
+                let idx = p.index.map_or_else(|| "-".to_string(), |i| i.to_string());
+                let _ = writeln!(
+                    out,
+                    "  {:<11} {:<9} index {:<3} start {:<10} size {:<10} type {}",
+                    p.grub_name(),
+                    p.map.name(),
+                    idx,
+                    p.start,
+                    p.size,
+                    p.ptype
+                );
+                match fs_of(p) {
+                    Ok(i) => {
+                        let _ = write!(out, "      {} ({}), block {}", i.kind, i.version, i.block_size);
+                        if i.fragment_size != 0 {
+                            let _ = write!(out, ", fragment {}", i.fragment_size);
+                        }
+                        if let Some(l) = &i.label {
+                            let _ = write!(out, ", label \"{l}\"");
+                        }
+                        if let Some(u) = &i.uuid {
+                            let _ = write!(out, ", uuid {u}");
+                        }
+                        out.push('\n');
+                    }
+                    Err(e) => {
+                        let _ = writeln!(out, "      {e}");
+                    }
+                }
+            }
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes()).map_err(|e| format!("stdout: {e}"))
+}
+
+/// Splits `IMG... PATH`.
+fn images_and_path(cmd: &str, args: &[String]) -> Result<(Vec<Disk>, String), String> {
+    let o = parse_opts(args, false)?;
+    let Some((path, images)) = o.rest.split_last() else {
+        return Err(format!("usage: rpvboot-inspect {cmd} [--sector-size 512|4096] IMG [IMG2 ...] PATH"));
+    };
+    if images.is_empty() {
+        return Err(format!("usage: rpvboot-inspect {cmd} [--sector-size 512|4096] IMG [IMG2 ...] PATH"));
+    }
+    Ok((open_disks(images, o.sector_size)?, path.clone()))
+}
+
+fn type_char(t: FileType) -> char {
+    match t {
+        FileType::File => '-',
+        FileType::Directory => 'd',
+        FileType::Symlink => 'l',
+        FileType::Other => '?',
+    }
+}
+
+/// `rpvboot-inspect ls IMG PATH`: one entry per line, `TYPE SIZE NAME` (`-> TARGET` for links).
+pub fn ls(args: &[String]) -> Result<(), String> {
+    let (disks, path) = images_and_path("ls", args)?;
+    let mut r = probe::resolve(&disks, &path).map_err(|e| format!("{path}: {e}"))?;
+    let fs: &mut dyn Filesystem = r.fs.as_mut();
+    let mut out = String::new();
+    if r.meta.file_type != FileType::Directory {
+        let name = r.path.rsplit('/').next().unwrap_or(&r.path);
+        let _ = writeln!(out, "{} {:>12} {name}", type_char(r.meta.file_type), r.meta.size);
+    } else {
+        let mut entries = fs.read_dir(r.meta.id).map_err(|e| format!("{path}: {e}"))?;
+        entries.retain(|e| e.name != "." && e.name != "..");
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        for e in entries {
+            let meta = fs.metadata(e.id);
+            let size = meta.as_ref().map_or(0, |m| m.size);
+            let _ = write!(out, "{} {size:>12} {}", type_char(e.file_type), e.name);
+            if e.file_type == FileType::Symlink {
+                if let Ok(t) = fs.read_link(e.id) {
+                    let _ = write!(out, " -> {t}");
+                }
+            }
+            out.push('\n');
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes()).map_err(|e| format!("stdout: {e}"))
+}
+
+/// `rpvboot-inspect cat IMG PATH`: the file's bytes to stdout.
+pub fn cat(args: &[String]) -> Result<(), String> {
+    let (disks, path) = images_and_path("cat", args)?;
+    let mut r = probe::resolve(&disks, &path).map_err(|e| format!("{path}: {e}"))?;
+    if r.meta.file_type == FileType::Directory {
+        return Err(format!("{path}: is a directory"));
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off = 0u64;
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    while off < r.meta.size {
+        let n = r.fs.read_at(r.meta.id, off, &mut buf).map_err(|e| format!("{path}: at offset {off}: {e}"))?;
+        if n == 0 {
+            return Err(format!("{path}: file ends at {off}, its size says {}", r.meta.size));
+        }
+        lock.write_all(buf.get(..n).unwrap_or_default()).map_err(|e| format!("stdout: {e}"))?;
+        off += n as u64;
+    }
+    lock.flush().map_err(|e| format!("stdout: {e}"))
 }
