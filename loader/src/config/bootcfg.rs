@@ -14,7 +14,7 @@ use nom::bytes::complete::take_till;
 use nom::character::complete::char as nchar;
 use nom::{IResult, Parser};
 
-use super::device::{DevSpec, Device};
+use super::device::{Device, DeviceSpec};
 use super::error::{DiagKind, Diags};
 use super::{
     col_of, first_word, line_text, lines, Entry, FileRef, Format, Kernel, Menu, Module, ModuleKind,
@@ -269,10 +269,10 @@ fn netbsd_device(s: &str) -> Option<Device> {
     if rest.len() > digits && label.is_none() {
         return None;
     }
-    Some(Device::from_spec(DevSpec {
+    Some(Device::from_spec(DeviceSpec {
         disk,
         part: None,
-        label,
+        letter: label,
     }))
 }
 

@@ -14,7 +14,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::device::{DevSpec, Device, PartSel};
+use super::device::{Device, DeviceSpec};
 use super::error::{DiagKind, Diags};
 use super::{Entry, FileRef, Format, Kernel, Menu, Module, ModuleKind, OsHint, MAX_ENTRIES};
 
@@ -886,7 +886,8 @@ fn is_assignment(c: &Cmd) -> bool {
 }
 
 /// A GRUB 2 device (`hd0,msdos1`, `(hd0,gpt2)`, `hd0`, `xen/xvda,1`, `hd0,msdos1,bsd1`) as a
-/// GRUB-legacy [`Device`]: MBR partitions count from 1 in GRUB 2 and from 0 in GRUB legacy.
+/// GRUB-legacy [`Device`]: partitions count from 1 in GRUB 2 (a bare `(hd0,1)` too) and from 0
+/// in GRUB legacy and rpvboot.
 pub fn grub2_device(s: &str) -> Option<Device> {
     let s = s.trim();
     let s = s
@@ -910,31 +911,26 @@ pub fn grub2_device(s: &str) -> Option<Device> {
     } else {
         return None;
     };
-    let mut spec = DevSpec {
+    let mut spec = DeviceSpec {
         disk,
         part: None,
-        label: None,
+        letter: None,
     };
     if let Some(p) = parts.next() {
-        spec.part = Some(if let Some(g) = p.strip_prefix("gpt") {
-            PartSel::Gpt(
-                u32::try_from(super::small_number(g)?)
-                    .ok()
-                    .filter(|&n| n >= 1)?,
-            )
-        } else {
-            let n = p.strip_prefix("msdos").unwrap_or(p);
-            PartSel::Mbr(
-                u32::try_from(super::small_number(n)?)
-                    .ok()?
-                    .checked_sub(1)?,
-            )
-        });
+        let n = p
+            .strip_prefix("gpt")
+            .or_else(|| p.strip_prefix("msdos"))
+            .unwrap_or(p);
+        spec.part = Some(
+            u32::try_from(super::small_number(n)?)
+                .ok()?
+                .checked_sub(1)?,
+        );
     }
     if let Some(b) = parts.next() {
         let n = super::small_number(b.strip_prefix("bsd")?)?;
         let letter = u8::try_from(n).ok().filter(|&n| (1..=16).contains(&n))?;
-        spec.label = Some(char::from(b'a'.saturating_add(letter.saturating_sub(1))));
+        spec.letter = Some(char::from(b'a'.saturating_add(letter.saturating_sub(1))));
     }
     if parts.next().is_some() {
         return None;
@@ -1215,7 +1211,7 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
         assert_eq!(g("hd0,msdos1").as_deref(), Some("(hd0,0)"));
         assert_eq!(g("(hd0,1)").as_deref(), Some("(hd0,0)"));
         assert_eq!(g("hd2").as_deref(), Some("(hd2)"));
-        assert_eq!(g("hd0,gpt3").as_deref(), Some("(hd0,gpt3)"));
+        assert_eq!(g("hd0,gpt3").as_deref(), Some("(hd0,2)"));
         assert_eq!(g("xen/xvdc,msdos2").as_deref(), Some("(hd2,1)"));
         assert_eq!(g("hd0,msdos0"), None);
         assert_eq!(g("hd0,gpt0"), None);
