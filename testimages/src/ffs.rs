@@ -109,6 +109,13 @@ pub fn recipes() -> Vec<Recipe> {
         Recipe::new("ffs2-64k-8k-le", 2, 65536, 8192, false),
         small(Recipe::new("ffs1-32k-32k-le", 1, 32768, 32768, false)),
         small(Recipe::new("ffs2-8k-8k-be", 2, 8192, 8192, true)),
+        // Two and four fragments per block, and the extremes 4 KiB/4 KiB and 64 KiB/64 KiB.
+        small(Recipe::new("ffs1-4k-1k-le", 1, 4096, 1024, false)),
+        small(Recipe::new("ffs2-16k-4k-be", 2, 16384, 4096, true)),
+        small(Recipe::new("ffs1-32k-16k-be", 1, 32768, 16384, true)),
+        small(Recipe::new("ffs2-4k-2k-le", 2, 4096, 2048, false)),
+        small(Recipe::new("ffs2-4k-4k-be", 2, 4096, 4096, true)),
+        small(Recipe::new("ffs1-64k-64k-le", 1, 65536, 65536, false)),
         // Many free inodes: the inode table covers 64 KiB and 256 KiB, where the tests put
         // copies of the superblock to exercise the other search locations.
         // Their files reach the double-indirect range: the corruption tests use them.

@@ -218,6 +218,12 @@ image_tests! {
     ffs2_32k_4k_le => "ffs2-32k-4k-le",
     ffs2_64k_8k_le => "ffs2-64k-8k-le",
     ffs2_8k_8k_be => "ffs2-8k-8k-be",
+    ffs1_4k_1k_le => "ffs1-4k-1k-le",
+    ffs2_16k_4k_be => "ffs2-16k-4k-be",
+    ffs1_32k_16k_be => "ffs1-32k-16k-be",
+    ffs2_4k_2k_le => "ffs2-4k-2k-le",
+    ffs2_4k_4k_be => "ffs2-4k-4k-be",
+    ffs1_64k_64k_le => "ffs1-64k-64k-le",
     ffs2_4k_512_le_inodes => "ffs2-4k-512-le-inodes",
     ffs1_4k_512_be_inodes => "ffs1-4k-512-be-inodes",
 }
