@@ -55,6 +55,7 @@ impl Demo {
         let opts = RunOpts {
             stream: Stream::Console,
             kernel: None,
+            qemu_timeout: None,
         };
         if e2e::run_scenarios(&[s], &opts)? > 0 {
             std::process::exit(1);

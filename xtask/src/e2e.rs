@@ -66,6 +66,10 @@ pub struct E2e {
     /// Boot this PV kernel instead of building rpvboot (harness development, comparisons).
     #[arg(long, value_name = "ELF")]
     kernel: Option<PathBuf>,
+    /// Hard limit for the whole QEMU run in seconds (default: a boot budget plus each
+    /// scenario's timeout and slack).
+    #[arg(long, value_name = "SECS")]
+    qemu_timeout: Option<u64>,
     /// Print the whole serial console (Xen, dom0), not only the guests' consoles.
     #[arg(long, short)]
     verbose: bool,
@@ -135,6 +139,7 @@ impl E2e {
                 Stream::Progress
             },
             kernel: self.kernel,
+            qemu_timeout: self.qemu_timeout,
         };
         let failed = run_scenarios(&list, &opts)?;
         if failed > 0 {
@@ -160,6 +165,26 @@ pub struct RunOpts {
     pub stream: Stream,
     /// PV kernel to boot instead of rpvboot.
     pub kernel: Option<PathBuf>,
+    /// Overrides the computed hard limit for the QEMU run (seconds).
+    pub qemu_timeout: Option<u64>,
+}
+
+/// How many run directories (`target/e2e/runs/*`) to keep.
+const KEEP_RUNS: usize = 20;
+
+/// Removes all but the newest [`KEEP_RUNS`] run directories (names sort by time).
+fn prune_runs(runs: &Path) {
+    let Ok(rd) = fs::read_dir(runs) else { return };
+    let mut dirs: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let excess = dirs.len().saturating_sub(KEEP_RUNS);
+    for d in dirs.iter().take(excess) {
+        let _ = fs::remove_dir_all(d);
+    }
 }
 
 /// Builds rpvboot through the build module (owned by the PV kernel's engineer).
@@ -193,6 +218,7 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
     let art = setup::ensure_e2e()?;
 
     let stamp = util::output(Command::new("date").arg("+%Y%m%d-%H%M%S"))?;
+    prune_runs(&e2e_dir().join("runs"));
     let run_dir = e2e_dir().join("runs").join(stamp.trim());
     let root = run_dir.join("root");
     if run_dir.exists() {
@@ -277,6 +303,9 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
         timeout_secs += u64::from(s.timeout_secs) + SCENARIO_SLACK_SECS;
     }
     fs::write(root.join("guest/scenarios"), list_file)?;
+    if let Some(t) = opts.qemu_timeout {
+        timeout_secs = t;
+    }
 
     // The images live in dom0's RAM twice while the initramfs unpacks.
     let image_mib = image_bytes.div_ceil(1 << 20);
@@ -347,7 +376,11 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
         let v = report::judge(s, &outcome.lines, note.as_deref());
         let console_log = run_dir.join(format!("{}.console.log", s.name));
         fs::write(&console_log, format!("{}\n", v.console))?;
-        let secs = v.secs.map(|x| format!(" ({x:.1} s)")).unwrap_or_default();
+        let secs = match (v.secs, &v.reason) {
+            (Some(x), Some(r)) => format!(" ({x:.1} s, {r})"),
+            (Some(x), None) => format!(" ({x:.1} s)"),
+            _ => String::new(),
+        };
         if v.passed() {
             passed += 1;
             println!("PASS {}{secs}", s.name);

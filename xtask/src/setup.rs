@@ -291,15 +291,18 @@ fn ensure_host_once() -> Result<()> {
     Ok(())
 }
 
-/// The kernel ABI to use: `KVER` from the environment, else the one already extracted,
-/// else what `linux-image-amd64` points to.
-fn kernel_abi(x: &Path) -> String {
+/// The kernel ABI to use: `KVER` from the environment, else the one already extracted
+/// (unless `fresh`), else what `linux-image-amd64` points to.
+fn kernel_abi(x: &Path, fresh: bool) -> String {
     if let Ok(k) = std::env::var("KVER") {
         if !k.is_empty() {
             return k;
         }
     }
-    if let Ok(s) = fs::read_to_string(x.join(".stamp")) {
+    if let Ok(s) = fs::read_to_string(x.join(".stamp"))
+        .map_err(|_| ())
+        .and_then(|s| if fresh { Err(()) } else { Ok(s) })
+    {
         if let Some(k) = s.lines().next().filter(|k| !k.is_empty()) {
             return k.to_string();
         }
@@ -344,23 +347,33 @@ fn ensure_e2e_once() -> Result<E2eArtifacts> {
     let x = dir.join("x");
     let out = dir.join("out");
     mkdirp(&debs)?;
-    let kver = kernel_abi(&x);
-    let mut pkgs: Vec<String> = GUEST_DEBS.iter().map(|s| s.to_string()).collect();
-    pkgs.push(format!("linux-image-{kver}"));
-
-    let missing: Vec<&String> = pkgs.iter().filter(|p| deb_of(&debs, p).is_none()).collect();
+    let mut kver = kernel_abi(&x, false);
+    let pkgs_for = |kver: &str| -> Vec<String> {
+        let mut p: Vec<String> = GUEST_DEBS.iter().map(|s| s.to_string()).collect();
+        p.push(format!("linux-image-{kver}"));
+        p
+    };
+    let mut pkgs = pkgs_for(&kver);
+    let missing: Vec<String> = pkgs
+        .iter()
+        .filter(|p| deb_of(&debs, p).is_none())
+        .cloned()
+        .collect();
     if !missing.is_empty() {
         println!(
             "setup: downloading {} debs into {}",
             missing.len(),
             debs.display()
         );
-        let mut apt = Apt { updated: false };
         let mut dl = Apt::cmd();
         dl.current_dir(&debs).arg("download").args(&missing);
         if run(&mut dl).is_err() {
-            // Stale or missing package lists: refresh once and retry.
-            apt.update();
+            // Stale package lists (e.g. the kernel ABI moved on): refresh once, re-resolve, retry.
+            Apt { updated: false }.update();
+            kver = kernel_abi(&x, true);
+            pkgs = pkgs_for(&kver);
+            let missing: Vec<&String> =
+                pkgs.iter().filter(|p| deb_of(&debs, p).is_none()).collect();
             let mut dl = Apt::cmd();
             dl.current_dir(&debs).arg("download").args(&missing);
             run(&mut dl)?;

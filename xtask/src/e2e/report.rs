@@ -16,6 +16,8 @@ pub struct Verdict {
     pub console: String,
     /// Seconds from `E2E-BEGIN` to `E2E-END` on the serial line.
     pub secs: Option<f64>,
+    /// How the domain ended (`poweroff`, `crash`, …) when xl logged it.
+    pub reason: Option<String>,
 }
 
 impl Verdict {
@@ -48,6 +50,7 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
         failures: Vec::new(),
         console: String::new(),
         secs: None,
+        reason: None,
     };
     let begin = lines
         .iter()
@@ -113,6 +116,9 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
         return v;
     };
     let e = end_line.text.as_str();
+    v.reason = field(e, "reason")
+        .and_then(|r| r.parse::<u32>().ok())
+        .map(|c| Shutdown::name_of(c).to_string());
     if field(e, "timeout") == Some("1") {
         v.failures
             .push(format!("timeout: still running after {} s", s.timeout_secs));
