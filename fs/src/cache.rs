@@ -49,6 +49,27 @@ impl BlockCache {
         })
     }
 
+    /// The block under `key`, loading and caching it with `load` on a miss. A loaded block
+    /// larger than the whole budget cannot be kept, so that case is an error from `too_big`.
+    ///
+    /// # Errors
+    /// Whatever `load` returns, or `too_big()` when the loaded block exceeds the budget.
+    pub fn get_or_load<E>(
+        &mut self,
+        key: u64,
+        load: impl FnOnce() -> Result<Vec<u8>, E>,
+        too_big: impl FnOnce() -> E,
+    ) -> Result<&[u8], E> {
+        if !self.map.contains_key(&key) {
+            let data = load()?;
+            if data.len() > self.max_bytes {
+                return Err(too_big());
+            }
+            self.insert(key, data);
+        }
+        self.get(key).ok_or_else(too_big)
+    }
+
     /// Whether `key` is cached (does not touch its age).
     pub fn contains(&self, key: u64) -> bool {
         self.map.contains_key(&key)
@@ -139,5 +160,31 @@ mod tests {
         c.insert(3, vec![9; 8]);
         assert!(c.bytes() <= 12);
         assert_eq!(c.get(3), Some(&[9u8; 8][..]));
+    }
+
+    #[test]
+    fn get_or_load_loads_once_and_refuses_oversized() {
+        let mut c = BlockCache::new(8);
+        let mut loads = 0;
+        for _ in 0..3 {
+            let got = c.get_or_load(
+                7,
+                || {
+                    loads += 1;
+                    Ok::<_, ()>(vec![7; 4])
+                },
+                || (),
+            );
+            assert_eq!(got, Ok(&[7u8; 4][..]));
+        }
+        assert_eq!(loads, 1);
+        assert_eq!(
+            c.get_or_load(8, || Ok(vec![0; 9]), || "too big"),
+            Err("too big")
+        );
+        assert_eq!(
+            c.get_or_load(9, || Err::<Vec<u8>, _>("io"), || "too big"),
+            Err("io")
+        );
     }
 }

@@ -13,10 +13,15 @@ use crate::error::{Error, IoError};
 /// Bytes of metadata blocks (inode and indirect blocks) kept in memory.
 const META_CACHE_BYTES: usize = 1024 * 1024;
 
-pub(crate) struct Disk {
+/// The device and its geometry in bytes.
+struct Device {
     dev: Box<dyn BlockDevice>,
     sector: u64,
     len: u64,
+}
+
+pub(crate) struct Disk {
+    dev: Device,
     cache: BlockCache,
 }
 
@@ -28,21 +33,46 @@ impl Disk {
         }
         let len = dev.num_blocks().saturating_mul(sector);
         Ok(Self {
-            dev,
-            sector,
-            len,
+            dev: Device { dev, sector, len },
             cache: BlockCache::new(META_CACHE_BYTES),
         })
     }
 
     /// Device size in bytes.
     pub(crate) fn len(&self) -> u64 {
-        self.len
+        self.dev.len
     }
 
+    /// Fills `buf` from byte offset `off` (see [`Device::read_bytes`]).
+    pub(crate) fn read_bytes(&mut self, off: u64, buf: &mut [u8]) -> Result<(), Error> {
+        self.dev.read_bytes(off, buf)
+    }
+
+    /// A metadata block of `len` bytes at byte offset `off`, through the cache.
+    pub(crate) fn meta(&mut self, off: u64, len: usize) -> Result<&[u8], Error> {
+        if self.cache.get(off).is_some_and(|b| b.len() != len) {
+            self.cache.remove(off);
+        }
+        let dev = &mut self.dev;
+        self.cache.get_or_load(
+            off,
+            || {
+                let mut block = vec![0u8; len];
+                dev.read_bytes(off, &mut block).map(|()| block)
+            },
+            || {
+                Error::Unsupported(alloc::string::String::from(
+                    "metadata block larger than the cache",
+                ))
+            },
+        )
+    }
+}
+
+impl Device {
     /// Fills `buf` from byte offset `off`: one device read for the aligned middle, plus one
     /// bounce read for each unaligned end.
-    pub(crate) fn read_bytes(&mut self, off: u64, buf: &mut [u8]) -> Result<(), Error> {
+    fn read_bytes(&mut self, off: u64, buf: &mut [u8]) -> Result<(), Error> {
         if buf.is_empty() {
             return Ok(());
         }
@@ -92,19 +122,5 @@ impl Disk {
             .ok_or(IoError::OutOfRange)?;
         buf.copy_from_slice(src);
         Ok(())
-    }
-
-    /// A metadata block of `len` bytes at byte offset `off`, through the cache.
-    pub(crate) fn meta(&mut self, off: u64, len: usize) -> Result<&[u8], Error> {
-        let cached_len = self.cache.get(off).map(<[u8]>::len);
-        if cached_len != Some(len) {
-            let mut block = vec![0u8; len];
-            self.read_bytes(off, &mut block)?;
-            self.cache.insert(off, block);
-        }
-        self.cache
-            .get(off)
-            .filter(|b| b.len() == len)
-            .ok_or(Error::Io(IoError::Device))
     }
 }
