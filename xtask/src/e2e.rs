@@ -493,7 +493,7 @@ impl View {
                     if matches!(marker, Some("E2E-DOM0-READY" | "E2E-DOM0-FAILED")) {
                         eprintln!("[{:6.1}] {t}", l.t);
                     }
-                } else if self.current.is_some() {
+                } else if self.current.is_some() && !t.starts_with("Parsing config from ") {
                     println!("{t}");
                 }
             }
