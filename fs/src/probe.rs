@@ -245,6 +245,42 @@ impl Disk {
             .ok_or(Error::NotFound)
     }
 
+    /// The letter NetBSD's kernel gives `p` on this disk (for `bootdev=xbdN<letter>`), after
+    /// `readdisklabel` in NetBSD sys/kern/subr_disk_mbr.c: the first disklabel found (NetBSD
+    /// slots in MBR order, then the start of the disk) names its own partitions; without one,
+    /// MBR primaries become `e`–`h` (counting used non-extended entries) and logicals `i`–`p`;
+    /// a disk with neither is `a`. `None` for GPT disks (NetBSD names those `dkN` wedges), for
+    /// partitions of a second label and for extended containers.
+    pub fn netbsd_letter(&self, p: &Partition) -> Option<char> {
+        if self.map == MapKind::Gpt || p.disk != self.index {
+            return None;
+        }
+        if let Some(first) = self.partitions.iter().find(|q| q.map == MapKind::Disklabel) {
+            return if p.map == MapKind::Disklabel && p.index == first.index { p.letter } else { None };
+        }
+        let letter = |slot: usize| u8::try_from(slot).ok().filter(|&s| s < 16).map(|s| char::from(b'a' + s));
+        match p.map {
+            MapKind::None => Some('a'),
+            MapKind::Mbr => {
+                let data_mbr = |q: &&Partition| {
+                    q.map == MapKind::Mbr && !matches!(q.ptype, PartType::Mbr(t) if mbr::is_extended(t))
+                };
+                let pos = |pred: &dyn Fn(&Partition) -> bool| {
+                    self.partitions.iter().filter(data_mbr).filter(|q| pred(q)).position(|q| q.index == p.index)
+                };
+                if !data_mbr(&p) {
+                    return None;
+                }
+                if p.index.is_some_and(|i| i < 4) {
+                    pos(&|q| q.index.is_some_and(|i| i < 4)).and_then(|j| letter(4 + j))
+                } else {
+                    pos(&|q| q.index.is_some_and(|i| i >= 4)).and_then(|k| letter(8 + k))
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// Partitions searched by plain paths, in order.
     pub fn candidates(&self) -> impl Iterator<Item = &Partition> {
         self.partitions.iter().filter(|p| p.role == Role::Data)
@@ -604,6 +640,32 @@ mod tests {
         assert_eq!(d.find(&DeviceSpec::parse("(hd1,1,e)").unwrap()).unwrap().start, 3000);
         assert_eq!(d.find(&DeviceSpec::parse("(hd1,4)").unwrap()).unwrap().start, 6010);
         assert!(d.find(&DeviceSpec::parse("(hd1,3)").unwrap()).is_err());
+        let letters: Vec<Option<char>> = d.partitions.iter().map(|p| d.netbsd_letter(p)).collect();
+        assert_eq!(letters, vec![None, None, Some('a'), Some('b'), Some('c'), Some('d'), Some('e'), None, None]);
+    }
+
+    #[test]
+    fn netbsd_letters_without_a_label() {
+        let mut img = vec![0u8; 512 * 8192];
+        put_entry(&mut img, 0, 0, 0, 0x0C, 64, 100);
+        put_entry(&mut img, 0, 1, 0, 0x05, 6000, 2000);
+        put_entry(&mut img, 0, 3, 0, 0x83, 1024, 100);
+        put_entry(&mut img, 6000 * 512, 0, 0, 0x83, 10, 50);
+        put_entry(&mut img, 6000 * 512, 1, 0, 0x05, 100, 100);
+        put_entry(&mut img, 6100 * 512, 0, 0, 0x83, 10, 50);
+        let d = scan_disk(0, boxed(img, 512));
+        let got: Vec<(String, Option<char>)> =
+            d.partitions.iter().map(|p| (p.grub_name(), d.netbsd_letter(p))).collect();
+        let want: Vec<(String, Option<char>)> = vec![
+            ("(hd0,0)".into(), Some('e')),
+            ("(hd0,1)".into(), None),
+            ("(hd0,3)".into(), Some('f')),
+            ("(hd0,4)".into(), Some('i')),
+            ("(hd0,5)".into(), Some('j')),
+        ];
+        assert_eq!(got, want);
+        let bare = scan_disk(0, boxed(vec![0u8; 512 * 64], 512));
+        assert_eq!(bare.netbsd_letter(&bare.partitions[0]), Some('a'));
     }
 
     #[test]
