@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; they share rpvboot's own code (the `fs` and
 //! `loader` crates), so what this tool says is what the PV kernel would do.
 
+mod menu;
 mod probe;
 
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         "probe" => probe::probe(rest),
         "ls" => probe::ls(rest),
         "cat" => probe::cat(rest),
+        "menu" => menu::menu(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

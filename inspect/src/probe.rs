@@ -60,7 +60,7 @@ fn guess_sector_size(path: &Path) -> u32 {
     }
 }
 
-fn open_disks(images: &[String], sector_size: Option<u32>) -> Result<Vec<Disk>, String> {
+pub(crate) fn open_disks(images: &[String], sector_size: Option<u32>) -> Result<Vec<Disk>, String> {
     images
         .iter()
         .enumerate()

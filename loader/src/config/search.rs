@@ -359,6 +359,116 @@ fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSourc
     (src, Reason::Builtin, menu)
 }
 
+/// The domU's disks as scanned by `fs::probe`: what the PV loader (over blkfront) and
+/// `rpvboot-inspect` (over image files) both search, so they find the same configuration.
+pub struct DiskVolumes<'a> {
+    disks: &'a [fs::probe::Disk],
+    /// Filesystems opened so far, by device; `None` when the partition holds none we read.
+    open: Vec<(Device, Option<alloc::boxed::Box<dyn fs::Filesystem>>)>,
+}
+
+impl<'a> DiskVolumes<'a> {
+    /// Wraps scanned disks (disk `hdN` is `disks[N]`, in xenstore order).
+    pub fn new(disks: &'a [fs::probe::Disk]) -> Self {
+        DiskVolumes {
+            disks,
+            open: Vec::new(),
+        }
+    }
+
+    /// The open filesystem of a device: a searched partition, or any partition the disk layer
+    /// can name (a NetBSD MBR slot falls back to its `a` partition, as `fs::probe::resolve`).
+    fn fs(&mut self, dev: &Device) -> Option<&mut alloc::boxed::Box<dyn fs::Filesystem>> {
+        let pos = match self.open.iter().position(|(d, _)| d == dev) {
+            Some(p) => p,
+            None => {
+                let opened = self.open_dev(dev);
+                self.open.push((dev.clone(), opened));
+                self.open.len().saturating_sub(1)
+            }
+        };
+        self.open.get_mut(pos).and_then(|(_, f)| f.as_mut())
+    }
+
+    fn open_dev(&self, dev: &Device) -> Option<alloc::boxed::Box<dyn fs::Filesystem>> {
+        let spec = dev.spec()?;
+        let disk = self.disks.iter().find(|d| d.index == spec.disk)?;
+        let part = disk.find(&spec).ok()?;
+        match fs::probe::open_fs(&part) {
+            Ok(f) => Some(f),
+            Err(_) if part.role == fs::probe::Role::Container && spec.letter.is_none() => {
+                let a = fs::probe::DeviceSpec {
+                    letter: Some('a'),
+                    ..spec
+                };
+                fs::probe::open_fs(&disk.find(&a).ok()?).ok()
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Volumes for DiskVolumes<'_> {
+    fn volumes(&self) -> Vec<Volume> {
+        let mut out = Vec::new();
+        for disk in self.disks {
+            for p in disk.candidates() {
+                let Ok(f) = fs::probe::open_fs(p) else {
+                    continue;
+                };
+                let kind = f.info().kind;
+                let fs = if kind == "ffs" {
+                    FsKind::Ffs
+                } else if kind.starts_with("ext") {
+                    FsKind::Ext
+                } else if kind.starts_with("fat") {
+                    FsKind::Fat
+                } else {
+                    FsKind::Other
+                };
+                out.push(Volume {
+                    device: Device::from_spec(p.spec()),
+                    fs,
+                });
+            }
+        }
+        out
+    }
+
+    fn read(&mut self, device: &Device, path: &str, limit: usize) -> Result<Vec<u8>, ReadError> {
+        let f = self.fs(device).ok_or(ReadError::NotFound)?;
+        let meta = match f.lookup(path) {
+            Ok(m) => m,
+            Err(fs::Error::NotFound | fs::Error::NotADirectory) => return Err(ReadError::NotFound),
+            Err(e) => return Err(ReadError::Other(alloc::format!("{e}"))),
+        };
+        if meta.file_type != fs::FileType::File {
+            return Err(ReadError::NotFound);
+        }
+        let len = usize::try_from(meta.size).unwrap_or(usize::MAX).min(limit);
+        let mut out = alloc::vec![0u8; len];
+        let mut done = 0usize;
+        // Each round reads at least one byte or stops: at most `len` rounds.
+        while done < len {
+            let rest = out.get_mut(done..).unwrap_or_default();
+            let off = u64::try_from(done).unwrap_or(u64::MAX);
+            match f.read_at(meta.id, off, rest) {
+                Ok(0) => break,
+                Ok(n) => done = done.saturating_add(n),
+                Err(e) => return Err(ReadError::Other(alloc::format!("{e}"))),
+            }
+        }
+        out.truncate(done);
+        Ok(out)
+    }
+
+    fn exists(&mut self, device: &Device, path: &str) -> bool {
+        self.fs(device)
+            .map(|f| f.lookup(path).is_ok())
+            .unwrap_or(false)
+    }
+}
+
 /// Files of one in-memory volume: `(path, contents)`.
 pub type MemFiles = Vec<(String, Vec<u8>)>;
 

@@ -1,0 +1,347 @@
+//! `menu`: the boot menu rpvboot would show for disk images, found and parsed by the loader's
+//! own `config::load` over the same `fs::probe` disks, and what it would boot.
+//!
+//! `rpvboot-inspect menu IMG [IMG2 ...] [--extra "…"] [--json] [--sector-size N]`, or
+//! `rpvboot-inspect menu --file CONFIG [--json]` to check one configuration file by itself.
+//!
+//! `--json` prints one object: `config` {`device`, `path`, `format`}, `reason`, `default`
+//! (0-based index into `entries`), `timeout` (seconds or null), `fallback` (0-based indexes),
+//! `hidden`, `entries` (list of {`title`, `line`, `root`, `lock`, `kernel` {`device`, `path`,
+//! `args`} or null, `modules` (list of {`kind`, `device`, `path`, `args`})}), `boot` (what the
+//! default entry would boot: `entry`, `kernel` {`device`, `path`}, `cmdline`, `modules`, or
+//! {`error`}), and `diagnostics` (list of {`file`, `line`, `col`, `severity`, `message`}).
+
+use std::fmt::Write as _;
+
+use loader::config::search::{self, DiskVolumes, Loaded, Reason};
+use loader::config::{self, BootPlan, ConfigSource, Device, FileRef, Format, Menu, ModuleKind};
+
+struct Opts {
+    json: bool,
+    extra: String,
+    file: Option<String>,
+    sector_size: Option<u32>,
+    images: Vec<String>,
+}
+
+fn parse_opts(args: &[String]) -> Result<Opts, String> {
+    let mut o = Opts {
+        json: false,
+        extra: String::new(),
+        file: None,
+        sector_size: None,
+        images: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => o.json = true,
+            "--extra" => o.extra = it.next().ok_or("--extra needs a value")?.clone(),
+            "--file" => o.file = Some(it.next().ok_or("--file needs a path")?.clone()),
+            "--sector-size" => {
+                let v = it
+                    .next()
+                    .ok_or("--sector-size needs a value (512 or 4096)")?;
+                let n: u32 = v
+                    .parse()
+                    .map_err(|_| format!("--sector-size {v}: not a number"))?;
+                if n != 512 && n != 4096 {
+                    return Err(format!("--sector-size {n}: must be 512 or 4096"));
+                }
+                o.sector_size = Some(n);
+            }
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            _ => o.images.push(a.clone()),
+        }
+    }
+    Ok(o)
+}
+
+const USAGE: &str = "usage: rpvboot-inspect menu [--extra \"...\"] [--json] [--sector-size 512|4096] IMG [IMG2 ...]\n       rpvboot-inspect menu --file CONFIG [--json]";
+
+/// `rpvboot-inspect menu`.
+pub fn menu(args: &[String]) -> Result<(), String> {
+    let o = parse_opts(args)?;
+    let loaded = if let Some(file) = &o.file {
+        if !o.images.is_empty() {
+            return Err(format!("--file takes no images\n{USAGE}"));
+        }
+        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+        let format = Format::from_path(file).unwrap_or_else(|| Format::sniff(&bytes));
+        let menu = config::parse(format, &bytes, file);
+        Loaded {
+            source: ConfigSource {
+                device: None,
+                path: file.clone(),
+                format,
+            },
+            reason: Reason::ExtraConfig,
+            menu,
+            options: config::extra::parse(&o.extra),
+            diagnostics: Vec::new(),
+        }
+    } else {
+        if o.images.is_empty() {
+            return Err(USAGE.into());
+        }
+        let disks = crate::probe::open_disks(&o.images, o.sector_size)?;
+        let mut vols = DiskVolumes::new(&disks);
+        search::load(&o.extra, &mut vols)
+    };
+    let out = if o.json { json(&loaded) } else { text(&loaded) };
+    print!("{out}");
+    Ok(())
+}
+
+fn dev_str(d: Option<&Device>) -> String {
+    d.map(|d| d.as_str().to_string()).unwrap_or_default()
+}
+
+/// The device a file of entry `e` is read from: its own, the entry's root, the config's.
+fn effective<'a>(
+    f: &'a FileRef,
+    root: Option<&'a Device>,
+    cfg: Option<&'a Device>,
+) -> Option<&'a Device> {
+    f.device.as_ref().or(root).or(cfg)
+}
+
+fn kind_name(k: ModuleKind) -> &'static str {
+    match k {
+        ModuleKind::Initrd => "initrd",
+        ModuleKind::Module => "module",
+        ModuleKind::ModuleNoUnzip => "modulenounzip",
+    }
+}
+
+fn boot_plan(l: &Loaded) -> Result<BootPlan, String> {
+    if l.menu.entries.is_empty() {
+        return Err("no entries".into());
+    }
+    l.plan(l.menu.default, None).map_err(|e| e.to_string())
+}
+
+fn text(l: &Loaded) -> String {
+    let m: &Menu = &l.menu;
+    let cfg = l.source.device.as_ref();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "config: {}{} ({})",
+        dev_str(cfg),
+        l.source.path,
+        l.source.format.name()
+    );
+    let _ = writeln!(s, "  why: {}", l.reason.describe());
+    match m.timeout {
+        Some(t) => {
+            let _ = writeln!(s, "timeout: {t} s");
+        }
+        None => s.push_str("timeout: none (waits for a key)\n"),
+    }
+    let title = |i: usize| m.entries.get(i).map(|e| e.title.as_str()).unwrap_or("");
+    let _ = writeln!(
+        s,
+        "default: {} \"{}\"{}",
+        m.default,
+        title(m.default),
+        if m.default_saved {
+            " (saved: not kept)"
+        } else {
+            ""
+        }
+    );
+    if !m.fallback.is_empty() {
+        let f: Vec<String> = m.fallback.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(s, "fallback: {}", f.join(" "));
+    }
+    if m.hidden {
+        s.push_str("hidden menu: yes\n");
+    }
+    if let Some(p) = &m.password {
+        let _ = writeln!(
+            s,
+            "password: {}",
+            if matches!(p, config::Password::Md5(_)) {
+                "md5"
+            } else {
+                "plain"
+            }
+        );
+    }
+    for b in &m.banner {
+        let _ = writeln!(s, "banner: {b}");
+    }
+    let _ = writeln!(s, "entries: {}", m.entries.len());
+    for (i, e) in m.entries.iter().enumerate() {
+        let mark = if i == m.default { '*' } else { ' ' };
+        let _ = writeln!(
+            s,
+            "{mark}{i:>3} {}{}",
+            e.title,
+            if e.lock { " [locked]" } else { "" }
+        );
+        let root = e.root.as_ref();
+        match &e.kernel {
+            Some(k) => {
+                let _ = writeln!(
+                    s,
+                    "       kernel {}{} {}",
+                    dev_str(effective(&k.file, root, cfg)),
+                    k.file.path,
+                    k.args
+                );
+            }
+            None if e.prompt => s.push_str("       (command line)\n"),
+            None => s.push_str("       (no kernel: cannot boot)\n"),
+        }
+        for md in &e.modules {
+            let _ = writeln!(
+                s,
+                "       {} {}{} {}",
+                kind_name(md.kind),
+                dev_str(effective(&md.file, root, cfg)),
+                md.file.path,
+                md.args
+            );
+        }
+    }
+    match boot_plan(l) {
+        Ok(p) => {
+            let _ = writeln!(s, "would boot: entry {} \"{}\"", p.entry, title(p.entry));
+            let _ = writeln!(
+                s,
+                "  kernel: {}{}",
+                dev_str(p.kernel.device.as_ref()),
+                p.kernel.path
+            );
+            for a in &p.alternatives {
+                let _ = writeln!(s, "  or else: {}{}", dev_str(a.device.as_ref()), a.path);
+            }
+            let _ = writeln!(s, "  command line: {}", p.cmdline);
+            for md in &p.modules {
+                let _ = writeln!(
+                    s,
+                    "  {}: {}{} {}",
+                    kind_name(md.kind),
+                    dev_str(md.file.device.as_ref()),
+                    md.file.path,
+                    md.args
+                );
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(s, "would boot: nothing ({e})");
+        }
+    }
+    let diags: Vec<_> = l.all_diagnostics().collect();
+    if !diags.is_empty() {
+        let _ = writeln!(s, "diagnostics: {}", diags.len());
+        for d in diags {
+            let _ = writeln!(s, "{d}");
+        }
+    }
+    s
+}
+
+fn js(s: &str) -> String {
+    let mut o = String::with_capacity(s.len().saturating_add(2));
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", u32::from(c));
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn js_dev(d: Option<&Device>) -> String {
+    d.map(|d| js(d.as_str())).unwrap_or_else(|| "null".into())
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(",")
+}
+
+fn json(l: &Loaded) -> String {
+    let m = &l.menu;
+    let cfg = l.source.device.as_ref();
+    let entries = join(m.entries.iter().map(|e| {
+        let root = e.root.as_ref();
+        let kernel = match &e.kernel {
+            Some(k) => format!(
+                "{{\"device\":{},\"path\":{},\"args\":{}}}",
+                js_dev(effective(&k.file, root, cfg)),
+                js(&k.file.path),
+                js(&k.args)
+            ),
+            None => "null".into(),
+        };
+        let modules = join(e.modules.iter().map(|md| {
+            format!(
+                "{{\"kind\":{},\"device\":{},\"path\":{},\"args\":{}}}",
+                js(kind_name(md.kind)),
+                js_dev(effective(&md.file, root, cfg)),
+                js(&md.file.path),
+                js(&md.args)
+            )
+        }));
+        format!(
+            "{{\"title\":{},\"line\":{},\"root\":{},\"lock\":{},\"kernel\":{kernel},\"modules\":[{modules}]}}",
+            js(&e.title),
+            e.line,
+            js_dev(root),
+            e.lock
+        )
+    }));
+    let boot = match boot_plan(l) {
+        Ok(p) => format!(
+            "{{\"entry\":{},\"kernel\":{{\"device\":{},\"path\":{}}},\"cmdline\":{},\"modules\":[{}]}}",
+            p.entry,
+            js_dev(p.kernel.device.as_ref()),
+            js(&p.kernel.path),
+            js(&p.cmdline),
+            join(p.modules.iter().map(|md| format!(
+                "{{\"kind\":{},\"device\":{},\"path\":{},\"args\":{}}}",
+                js(kind_name(md.kind)),
+                js_dev(md.file.device.as_ref()),
+                js(&md.file.path),
+                js(&md.args)
+            )))
+        ),
+        Err(e) => format!("{{\"error\":{}}}", js(&e)),
+    };
+    let diags = join(l.all_diagnostics().map(|d| {
+        format!(
+            "{{\"file\":{},\"line\":{},\"col\":{},\"severity\":{},\"message\":{}}}",
+            js(&d.file),
+            d.line,
+            d.col,
+            js(&d.severity.to_string()),
+            js(&d.kind.to_string())
+        )
+    }));
+    let timeout = m
+        .timeout
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "null".into());
+    let fallback = join(m.fallback.iter().map(|i| i.to_string()));
+    format!(
+        "{{\"config\":{{\"device\":{},\"path\":{},\"format\":{}}},\"reason\":{},\"default\":{},\"timeout\":{timeout},\"fallback\":[{fallback}],\"hidden\":{},\"entries\":[{entries}],\"boot\":{boot},\"diagnostics\":[{diags}]}}\n",
+        js_dev(cfg),
+        js(&l.source.path),
+        js(l.source.format.name()),
+        js(l.reason.describe()),
+        m.default,
+        m.hidden
+    )
+}

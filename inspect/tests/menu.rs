@@ -1,0 +1,410 @@
+//! End to end: `rpvboot-inspect menu` on filesystems made by mke2fs -d and makefs holding the
+//! sample configurations of `testimages/configs/`; the JSON must show what those files say.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A minimal JSON value, enough to read the tool's output without a dependency.
+#[derive(Debug, Clone, PartialEq)]
+enum J {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(BTreeMap<String, J>),
+}
+
+impl J {
+    fn get(&self, k: &str) -> &J {
+        match self {
+            J::Obj(m) => m
+                .get(k)
+                .unwrap_or_else(|| panic!("no field {k} in {self:?}")),
+            _ => panic!("not an object: {self:?}"),
+        }
+    }
+    fn at(&self, i: usize) -> &J {
+        match self {
+            J::Arr(a) => &a[i],
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            J::Arr(a) => a.len(),
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+    fn s(&self) -> &str {
+        match self {
+            J::Str(s) => s,
+            _ => panic!("not a string: {self:?}"),
+        }
+    }
+    fn n(&self) -> i64 {
+        match self {
+            J::Num(n) => *n as i64,
+            _ => panic!("not a number: {self:?}"),
+        }
+    }
+}
+
+fn parse_json(s: &str) -> J {
+    fn ws(b: &[u8], i: &mut usize) {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    }
+    fn val(b: &[u8], i: &mut usize) -> J {
+        ws(b, i);
+        match b[*i] {
+            b'{' => {
+                *i += 1;
+                let mut m = BTreeMap::new();
+                ws(b, i);
+                if b[*i] == b'}' {
+                    *i += 1;
+                    return J::Obj(m);
+                }
+                loop {
+                    ws(b, i);
+                    let J::Str(k) = val(b, i) else { panic!("key") };
+                    ws(b, i);
+                    assert_eq!(b[*i], b':');
+                    *i += 1;
+                    let v = val(b, i);
+                    m.insert(k, v);
+                    ws(b, i);
+                    *i += 1;
+                    if b[*i - 1] == b'}' {
+                        return J::Obj(m);
+                    }
+                }
+            }
+            b'[' => {
+                *i += 1;
+                let mut a = Vec::new();
+                ws(b, i);
+                if b[*i] == b']' {
+                    *i += 1;
+                    return J::Arr(a);
+                }
+                loop {
+                    a.push(val(b, i));
+                    ws(b, i);
+                    *i += 1;
+                    if b[*i - 1] == b']' {
+                        return J::Arr(a);
+                    }
+                }
+            }
+            b'"' => {
+                *i += 1;
+                let mut out = String::new();
+                let start = *i;
+                let mut raw = Vec::new();
+                while b[*i] != b'"' {
+                    if b[*i] == b'\\' {
+                        *i += 1;
+                        match b[*i] {
+                            b'n' => raw.push(b'\n'),
+                            b't' => raw.push(b'\t'),
+                            b'r' => raw.push(b'\r'),
+                            b'u' => {
+                                let h = std::str::from_utf8(&b[*i + 1..*i + 5]).unwrap();
+                                let c =
+                                    char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap();
+                                raw.extend_from_slice(c.to_string().as_bytes());
+                                *i += 4;
+                            }
+                            c => raw.push(c),
+                        }
+                    } else {
+                        raw.push(b[*i]);
+                    }
+                    *i += 1;
+                }
+                let _ = start;
+                *i += 1;
+                out.push_str(std::str::from_utf8(&raw).unwrap());
+                J::Str(out)
+            }
+            b'n' => {
+                *i += 4;
+                J::Null
+            }
+            b't' => {
+                *i += 4;
+                J::Bool(true)
+            }
+            b'f' => {
+                *i += 5;
+                J::Bool(false)
+            }
+            _ => {
+                let st = *i;
+                while *i < b.len() && (b[*i] == b'-' || b[*i] == b'.' || b[*i].is_ascii_digit()) {
+                    *i += 1;
+                }
+                J::Num(std::str::from_utf8(&b[st..*i]).unwrap().parse().unwrap())
+            }
+        }
+    }
+    let mut i = 0;
+    let v = val(s.as_bytes(), &mut i);
+    ws(s.as_bytes(), &mut i);
+    assert_eq!(i, s.len(), "trailing data after JSON");
+    v
+}
+
+fn configs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testimages/configs")
+}
+
+fn work(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/testimages/inspect-menu")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A bare filesystem image (`(hdN)`) of `kind` ("ext2" or "ffs") holding `files`.
+fn image(dir: &Path, name: &str, kind: &str, files: &[(&str, Vec<u8>)]) -> String {
+    let tree = dir.join(format!("{name}.d"));
+    for (path, data) in files {
+        let p = tree.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+    }
+    std::fs::create_dir_all(&tree).unwrap();
+    let img = dir.join(format!("{name}.img"));
+    match kind {
+        "ext2" => run(Command::new("mke2fs")
+            .args(["-q", "-F", "-t", "ext2", "-d"])
+            .arg(&tree)
+            .arg(&img)
+            .arg("4M")),
+        "ffs" => run(Command::new("makefs")
+            .args(["-t", "ffs", "-s", "4m"])
+            .arg(&img)
+            .arg(&tree)),
+        _ => unreachable!(),
+    }
+    img.to_str().unwrap().to_string()
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(configs().join(name)).unwrap()
+}
+
+fn inspect(args: &[&str]) -> (String, String, bool) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect"))
+        .arg("menu")
+        .args(args)
+        .output()
+        .expect("run");
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.success(),
+    )
+}
+
+fn json(args: &[&str]) -> J {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let (out, err, ok) = inspect(&a);
+    assert!(ok, "{err}");
+    parse_json(&out)
+}
+
+#[test]
+fn search_order_across_disks_and_extra() {
+    let dir = work("search");
+    let ext = image(
+        &dir,
+        "ext",
+        "ext2",
+        &[("/boot/grub/menu.lst", fixture("debian-lenny-menu.lst"))],
+    );
+    let ffs = image(
+        &dir,
+        "ffs",
+        "ffs",
+        &[
+            ("/boot.cfg", fixture("netbsd-sysinst-boot.cfg")),
+            ("/netbsd", b"k".to_vec()),
+        ],
+    );
+
+    // hd0 is searched before hd1.
+    let j = json(&[&ext, &ffs]);
+    assert_eq!(j.get("config").get("device").s(), "(hd0)");
+    assert_eq!(j.get("config").get("path").s(), "/boot/grub/menu.lst");
+    assert_eq!(j.get("config").get("format").s(), "menu.lst");
+    assert_eq!(j.get("default").n(), 0);
+    assert_eq!(j.get("timeout").n(), 5);
+    let e = j.get("entries");
+    assert_eq!(e.len(), 2);
+    assert_eq!(
+        e.at(1).get("title").s(),
+        "Debian GNU/Linux, kernel 2.6.26-2-xen-amd64 (single-user mode)"
+    );
+    let k = e.at(1).get("kernel");
+    assert_eq!(k.get("device").s(), "(hd0,0)");
+    assert_eq!(k.get("path").s(), "/boot/vmlinuz-2.6.26-2-xen-amd64");
+    assert_eq!(k.get("args").s(), "root=/dev/xvda1 ro console=hvc0 single");
+    assert_eq!(
+        e.at(1).get("modules").at(0).get("path").s(),
+        "/boot/initrd.img-2.6.26-2-xen-amd64"
+    );
+    let d = j.get("diagnostics");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d.at(0).get("file").s(), "(hd0)/boot/grub/menu.lst");
+    assert_eq!(d.at(0).get("line").n(), 20); // `color cyan/blue white/blue`
+
+    // Disk order reversed: boot.cfg on hd0 now wins.
+    let j = json(&[&ffs, &ext]);
+    assert_eq!(j.get("config").get("format").s(), "boot.cfg");
+
+    // pvgrub's extra= form names the file on the second disk.
+    let j = json(&["--extra", "(hd1)/boot.cfg", &ext, &ffs]);
+    assert_eq!(j.get("config").get("device").s(), "(hd1)");
+    assert_eq!(j.get("config").get("format").s(), "boot.cfg");
+    assert_eq!(j.get("default").n(), 1); // boot.cfg's default=2 counts from 1
+    assert_eq!(j.get("timeout").n(), 5);
+    let e = j.get("entries");
+    assert_eq!(e.len(), 5);
+    assert_eq!(e.at(1).get("title").s(), "Boot single user");
+    assert_eq!(e.at(1).get("kernel").get("path").s(), "/netbsd");
+    assert_eq!(e.at(1).get("kernel").get("args").s(), "-s");
+    assert_eq!(e.at(4).get("kernel"), &J::Null);
+    let b = j.get("boot");
+    assert_eq!(b.get("kernel").get("device").s(), "(hd1)");
+    assert_eq!(b.get("cmdline").s(), "-s bootdev=xbd1a");
+
+    // rpvboot.* options.
+    let j = json(&[
+        "--extra",
+        "rpvboot.config=/boot.cfg rpvboot.entry=3 rpvboot.timeout=0 rpvboot.nobootdev",
+        &ext,
+        &ffs,
+    ]);
+    assert_eq!(j.get("default").n(), 3);
+    assert_eq!(j.get("timeout").n(), 0);
+    assert_eq!(j.get("boot").get("cmdline").s(), "-12");
+}
+
+#[test]
+fn nothing_found_boots_netbsd_from_first_ffs() {
+    let dir = work("builtin");
+    let ext = image(&dir, "ext", "ext2", &[("/etc/motd", b"hi".to_vec())]);
+    let ffs = image(&dir, "ffs", "ffs", &[("/netbsd.gz", b"k".to_vec())]);
+    let j = json(&[&ext, &ffs]);
+    assert_eq!(j.get("config").get("format").s(), "builtin");
+    assert_eq!(j.get("config").get("device").s(), "(hd1)");
+    let b = j.get("boot");
+    assert_eq!(b.get("kernel").get("path").s(), "/netbsd.gz");
+    assert_eq!(b.get("cmdline").s(), "bootdev=xbd1a");
+}
+
+#[test]
+fn grub_cfg_from_image() {
+    let dir = work("grubcfg");
+    let ext = image(
+        &dir,
+        "ext",
+        "ext2",
+        &[("/boot/grub/grub.cfg", fixture("debian12-grub.cfg"))],
+    );
+    let j = json(&[&ext]);
+    assert_eq!(j.get("config").get("format").s(), "grub.cfg");
+    let e = j.get("entries");
+    assert_eq!(e.len(), 3);
+    assert_eq!(e.at(0).get("title").s(), "Debian GNU/Linux");
+    assert_eq!(e.at(0).get("kernel").get("device").s(), "(hd0,0)"); // set root='hd0,msdos1'
+    assert_eq!(
+        e.at(2).get("modules").at(0).get("path").s(),
+        "/boot/initrd.img-6.1.0-18-amd64"
+    );
+    let d = j.get("diagnostics");
+    for i in 0..d.len() {
+        assert_eq!(d.at(i).get("severity").s(), "note", "{:?}", d.at(i));
+    }
+}
+
+#[test]
+fn diagnostics_text_and_json() {
+    let f = configs().join("broken-menu.lst");
+    let f = f.to_str().unwrap();
+    let (out, err, ok) = inspect(&["--file", f]);
+    assert!(ok, "{err}");
+    let diag_lines: Vec<&str> = out.lines().filter(|l| l.starts_with(f)).collect();
+    let want = [
+        (
+            1,
+            "warning: default '9' is not one of the 3 entries, using the first",
+        ),
+        (2, "error: 'timeout': 'soon' is not a valid number"),
+        (3, "warning: fallback 0 repeats an entry, dropped"),
+        (
+            3,
+            "warning: fallback 7 is not one of the 3 entries, dropped",
+        ),
+        (10, "error: entry 'Chainload' has no kernel and cannot boot"),
+        (12, "error: 'chainloader' is not supported by rpvboot"),
+        (
+            14,
+            "error: entry 'Bad device' has no kernel and cannot boot",
+        ),
+        (15, "error: '(hd0,zz)' is not a device name like (hd0,0)"),
+    ];
+    let want: Vec<String> = want.iter().map(|(l, m)| format!("{f}:{l}: {m}")).collect();
+    assert_eq!(diag_lines, want);
+    assert!(out.contains("would boot: entry 0 \"Good\""), "{out}");
+    let j = json(&["--file", f]);
+    assert_eq!(j.get("fallback"), &J::Arr(vec![J::Num(1.0)]));
+    assert_eq!(j.get("entries").len(), 3);
+    assert_eq!(j.get("diagnostics").len(), 8);
+    assert_eq!(j.get("diagnostics").at(7).get("line").n(), 15);
+    assert_eq!(
+        j.get("diagnostics").at(7).get("message").s(),
+        "'(hd0,zz)' is not a device name like (hd0,0)"
+    );
+}
+
+#[test]
+fn netbsd_crlf_menu_lst_on_ffs() {
+    let dir = work("netbsd");
+    let ffs = image(
+        &dir,
+        "ffs",
+        "ffs",
+        &[
+            ("/grub/menu.lst", fixture("netbsd-domu-menu.lst")),
+            ("/netbsd-XEN3_DOMU.gz", b"k".to_vec()),
+        ],
+    );
+    let j = json(&[&ffs]);
+    assert_eq!(j.get("config").get("path").s(), "/grub/menu.lst");
+    assert_eq!(j.get("timeout").n(), 3);
+    assert_eq!(j.get("fallback"), &J::Arr(vec![J::Num(1.0)]));
+    assert_eq!(j.get("diagnostics").len(), 0);
+    let e = j.get("entries");
+    assert_eq!(e.at(1).get("kernel").get("args").s(), "-s");
+    assert_eq!(e.at(2).get("kernel").get("args").s(), "root=xbd0a");
+    assert_eq!(j.get("boot").get("cmdline").s(), "bootdev=xbd0a");
+}
