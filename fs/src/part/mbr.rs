@@ -150,7 +150,12 @@ pub fn parse_primary(sector: &[u8], num_blocks: u64) -> Result<Mbr, Error> {
 /// one that runs past its end (noted either way).
 fn checked_entry(notes: &mut Vec<String>, index: u32, e: &RawEntry, base: u64, num_blocks: u64) -> Option<MbrEntry> {
     let start = base.checked_add(u64::from(e.start))?;
-    if start >= num_blocks || e.start == 0 {
+    if e.start == 0 {
+        // It would overlap its own partition table.
+        notes.push(format!("mbr partition {index} (type {:#04x}) starts at relative sector 0: ignored", e.ptype));
+        return None;
+    }
+    if start >= num_blocks {
         notes.push(format!(
             "mbr partition {index} (type {:#04x}) starts at sector {start}, outside the disk of {num_blocks} sectors: ignored",
             e.ptype
