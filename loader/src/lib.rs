@@ -7,6 +7,7 @@ extern crate alloc;
 
 pub mod boot;
 pub mod config;
+pub mod devices;
 pub mod image;
 
 #[cfg(target_os = "none")]

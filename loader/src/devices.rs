@@ -1,0 +1,355 @@
+//! The device stage of a boot: xenstore → blkfront for every vbd → partitions and filesystems
+//! (`fs::probe`) → the menu file → clean close of every disk (so the next kernel finds its
+//! disks as a fresh domain would).
+//!
+//! Generic over [`Platform`], so the whole flow runs on the host against the fake xenstored
+//! and blkback; the PV kernel calls [`run_pv`].
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::fmt::Write;
+
+use fs::probe::{self, Disk as ProbedDisk};
+use fs::{BlockDevice, IoError, Lba};
+
+use crate::xen::blkfront::{self, Blkfront, Config};
+use crate::xen::platform::Platform;
+use crate::xen::xenstore::Xenstore;
+
+/// Menu files looked for, in order.
+pub const MENU_PATHS: [&str; 2] = ["/grub/menu.lst", "/boot/grub/menu.lst"];
+/// Largest menu file read.
+const MENU_LIMIT: u64 = 1 << 20;
+
+/// What the caller wants besides the menu.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Measure raw read throughput over this many MiB of the first disk (0: off).
+    pub bench_mib: u32,
+    /// Also time reading this file (`(hdN,M)/path` or `/path`).
+    pub bench_file: Option<String>,
+    /// blkfront tunables.
+    pub blk: Config,
+}
+
+/// What the device stage found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Disks connected.
+    pub connected: usize,
+    /// Disks that failed (reported already).
+    pub failed: usize,
+    /// `(hdN,M)/path` of the menu found, and its bytes.
+    pub menu: Option<(String, Vec<u8>)>,
+    /// Disks not closed cleanly.
+    pub close_errors: usize,
+}
+
+/// Lets `fs::probe` share a blkfront while we keep a handle to close it later.
+struct SharedBlk<P: Platform>(Rc<RefCell<Blkfront<P>>>);
+
+impl<P: Platform> BlockDevice for SharedBlk<P> {
+    fn block_size(&self) -> u32 {
+        self.0.borrow().block_size()
+    }
+    fn num_blocks(&self) -> u64 {
+        self.0.borrow().num_blocks()
+    }
+    fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+        self.0.borrow_mut().read_blocks(lba, buf)
+    }
+}
+
+/// Runs the device stage, printing one line per finding to `out`.
+///
+/// # Errors
+/// Only when xenstore itself is unusable; disk failures are reported and skipped.
+pub fn run<P: Platform + 'static>(
+    plat: P,
+    out: &mut dyn Write,
+    opts: &Options,
+) -> Result<Outcome, crate::xen::xenstore::XsError> {
+    let mut xs = Xenstore::new(plat.clone())?;
+    let mut outcome = Outcome::default();
+    let disks = blkfront::connect_all(&mut xs, opts.blk)?;
+    if disks.is_empty() {
+        let _ = writeln!(out, "rpvboot: no disks (device/vbd is empty)");
+    }
+    let mut open: Vec<(String, Rc<RefCell<Blkfront<P>>>)> = Vec::new();
+    for d in disks {
+        match d.dev {
+            Ok(dev) => {
+                let _ = writeln!(
+                    out,
+                    "rpvboot: disk {}: {} sectors of {} bytes, {}{}",
+                    d.name,
+                    dev.num_blocks(),
+                    dev.block_size(),
+                    dev.backend_path(),
+                    match dev.indirect_segments() {
+                        0 => String::new(),
+                        n => alloc::format!(" (indirect, {n} segments)"),
+                    }
+                );
+                outcome.connected += 1;
+                open.push((d.name, Rc::new(RefCell::new(dev))));
+            }
+            Err(e) => {
+                let _ = writeln!(out, "rpvboot: disk {} unusable: {e}", d.name);
+                outcome.failed += 1;
+            }
+        }
+    }
+
+    let mut probed: Vec<ProbedDisk> = Vec::new();
+    for (i, (name, dev)) in open.iter().enumerate() {
+        let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(dev))));
+        let _ = write!(out, "rpvboot: {name} = (hd{i}): {} map", disk.map.name());
+        for p in disk.candidates() {
+            let _ = write!(out, " {}", p.grub_name());
+        }
+        let _ = writeln!(out);
+        for n in &disk.notes {
+            let _ = writeln!(out, "rpvboot:   note: {n}");
+        }
+        probed.push(disk);
+    }
+
+    for path in MENU_PATHS {
+        let Ok(mut r) = probe::resolve(&probed, path) else { continue };
+        let at = alloc::format!("{}{}", r.partition.grub_name(), r.path);
+        match fs::vfs::read_to_vec(r.fs.as_mut(), &r.path, MENU_LIMIT) {
+            Ok(bytes) => {
+                let _ = writeln!(out, "rpvboot: menu {at} ({} bytes):", bytes.len());
+                for line in String::from_utf8_lossy(&bytes).lines() {
+                    let clean: String = line.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+                    let _ = writeln!(out, "rpvboot: | {clean}");
+                }
+                outcome.menu = Some((at, bytes));
+                break;
+            }
+            Err(e) => {
+                let _ = writeln!(out, "rpvboot: {at}: {e}");
+            }
+        }
+    }
+    if outcome.menu.is_none() {
+        let _ = writeln!(out, "rpvboot: no {} or {} on any disk", MENU_PATHS[0], MENU_PATHS[1]);
+    }
+
+    if opts.bench_mib > 0 {
+        if let Some((name, dev)) = open.first() {
+            bench_raw(&plat, name, &mut dev.borrow_mut(), opts.bench_mib, out);
+        }
+    }
+    if let Some(path) = &opts.bench_file {
+        bench_file(&plat, &probed, path, out);
+    }
+
+    // Close: the probe's handles go first so that each blkfront is ours alone again.
+    drop(probed);
+    for (name, dev) in open {
+        let res = match Rc::try_unwrap(dev) {
+            Ok(cell) => cell.into_inner().shutdown(&mut xs).map_err(|e| alloc::format!("{e}")),
+            Err(_) => Err(String::from("still in use")),
+        };
+        match res {
+            Ok(()) => {
+                let _ = writeln!(out, "rpvboot: disk {name} closed");
+            }
+            Err(e) => {
+                outcome.close_errors += 1;
+                let _ = writeln!(out, "rpvboot: disk {name} not closed cleanly: {e}");
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+fn mib_per_s(bytes: u64, ns: u64) -> (u64, u64) {
+    // MiB/s with one decimal, in integers: bytes * 1e9 / ns / 2^20.
+    let tenths = u128::from(bytes) * 10_000_000_000 / u128::from(ns.max(1)) / (1 << 20);
+    let t = u64::try_from(tenths).unwrap_or(u64::MAX);
+    (t / 10, t % 10)
+}
+
+fn bench_raw<P: Platform>(plat: &P, name: &str, dev: &mut Blkfront<P>, mib: u32, out: &mut dyn Write) {
+    let bs = u64::from(dev.block_size());
+    let total = (u64::from(mib) << 20).min(dev.num_blocks().saturating_mul(bs));
+    let chunk: u64 = 4 << 20;
+    let mut buf = alloc::vec![0u8; usize::try_from(chunk).unwrap_or(1 << 20)];
+    let before = dev.stats;
+    let t0 = plat.now_ns();
+    let mut done = 0u64;
+    while done < total {
+        let n = (total - done).min(chunk);
+        let n = n - n % bs;
+        let Some(b) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else { break };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = dev.read_blocks(Lba(done / bs), b) {
+            let _ = writeln!(out, "rpvboot: bench {name}: read at byte {done}: {e}");
+            return;
+        }
+        done += n;
+    }
+    let ns = plat.now_ns().saturating_sub(t0);
+    let (w, f) = mib_per_s(done, ns);
+    let s = dev.stats;
+    let _ = writeln!(
+        out,
+        "rpvboot: bench {name}: raw read {} MiB in {} ms = {w}.{f} MiB/s ({} requests, {} indirect, up to {} in flight)",
+        done >> 20,
+        ns / 1_000_000,
+        s.requests - before.requests,
+        s.indirect - before.indirect,
+        s.max_in_flight
+    );
+}
+
+fn bench_file<P: Platform>(plat: &P, disks: &[ProbedDisk], path: &str, out: &mut dyn Write) {
+    let mut r = match probe::resolve(disks, path) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(out, "rpvboot: bench file {path}: {e}");
+            return;
+        }
+    };
+    let mut buf = alloc::vec![0u8; 4 << 20];
+    let t0 = plat.now_ns();
+    let mut off = 0u64;
+    // Bounded: at most size/1 + 1 iterations, since each read advances or ends the loop.
+    while off < r.meta.size {
+        match r.fs.read_at(r.meta.id, off, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => off += u64::try_from(n).unwrap_or(0),
+            Err(e) => {
+                let _ = writeln!(out, "rpvboot: bench file {path}: at {off}: {e}");
+                return;
+            }
+        }
+    }
+    let ns = plat.now_ns().saturating_sub(t0);
+    let (w, f) = mib_per_s(off, ns);
+    let _ = writeln!(
+        out,
+        "rpvboot: bench file {}{}: {} bytes in {} ms = {w}.{f} MiB/s",
+        r.partition.grub_name(),
+        r.path,
+        off,
+        ns / 1_000_000
+    );
+}
+
+/// The PV kernel's entry to the device stage: builds the platform from start_info and prints
+/// to the console. Options come from the command line: `rpvboot.bench=<MiB>` and
+/// `rpvboot.benchfile=<path>`.
+#[cfg(target_os = "none")]
+pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared::Shared) -> Outcome {
+    struct Console;
+    impl Write for Console {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            crate::arch::x86_64::console::print(format_args!("{s}"));
+            Ok(())
+        }
+    }
+    let mut opts = Options::default();
+    for word in si.cmd_line().split_ascii_whitespace() {
+        if let Some(v) = word.strip_prefix("rpvboot.bench=") {
+            opts.bench_mib = v.parse().unwrap_or(64);
+        } else if let Some(v) = word.strip_prefix("rpvboot.benchfile=") {
+            opts.bench_file = Some(String::from(v));
+        }
+    }
+    let mut con = Console;
+    let plat = match crate::xen::pv::PvPlatform::new(shared, si.store_mfn, si.store_evtchn) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(con, "rpvboot: grant table: {e}");
+            return Outcome::default();
+        }
+    };
+    match run(plat, &mut con, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(con, "rpvboot: xenstore: {e}");
+            Outcome::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xen::fake::{Behaviour, Fake};
+    use fs::MemDisk;
+
+    /// An ext2 image made by mke2fs from a directory holding `files` (the oracle).
+    fn ext2_image(files: &[(&str, &[u8])], mib: u32) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{}", std::process::id(), files.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (p, data) in files {
+            let f = dir.join("root").join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(&f, data).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("root")).unwrap();
+        let img = dir.join("disk.img");
+        let st = std::process::Command::new("mke2fs")
+            .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
+            .arg(dir.join("root"))
+            .arg(&img)
+            .arg(format!("{}M", mib))
+            .status()
+            .expect("mke2fs (e2fsprogs) must be installed: cargo xtask setup");
+        assert!(st.success());
+        let bytes = std::fs::read(&img).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        bytes
+    }
+
+    #[test]
+    fn finds_menu_on_second_disk_despite_a_dead_one_and_closes_all() {
+        let menu = b"default 0\ntimeout 5\ntitle NetBSD\n  kernel (hd1)/netbsd\n";
+        let f = Fake::new();
+        f.add_disk(51712, MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512), Behaviour::Normal, None);
+        f.add_disk(51728, MemDisk::new(vec![0; 1 << 20], 512), Behaviour::NeverConnect, None);
+        f.add_disk(
+            51744,
+            MemDisk::new(ext2_image(&[("/boot/grub/menu.lst", menu), ("/big", &vec![7u8; 300_000])], 8), 512),
+            Behaviour::Normal,
+            Some(32),
+        );
+        let mut out = String::new();
+        let opts = Options { bench_mib: 2, bench_file: Some("/big".into()), ..Options::default() };
+        let o = run(f.clone(), &mut out, &opts).unwrap();
+        assert_eq!((o.connected, o.failed, o.close_errors), (2, 1, 0), "{out}");
+        let (at, bytes) = o.menu.unwrap();
+        assert_eq!(at, "(hd1)/boot/grub/menu.lst");
+        assert_eq!(bytes, menu);
+        assert!(out.contains("rpvboot: disk xvda: 8192 sectors of 512 bytes, /local/domain/0/backend/vbd/7/51712"), "{out}");
+        assert!(out.contains("disk xvdb unusable: device/vbd/51728 (backend /local/domain/0/backend/vbd/7/51728)"), "{out}");
+        assert!(out.contains("rpvboot: | title NetBSD"), "{out}");
+        assert!(out.contains("bench file (hd1)/big: 300000 bytes"), "{out}");
+        assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
+        assert_eq!(f.get("device/vbd/51744/state").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn garbage_and_no_menu_are_reported() {
+        let f = Fake::new();
+        f.add_disk(51712, MemDisk::new((0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect(), 512), Behaviour::Normal, None);
+        let mut out = String::new();
+        let o = run(f, &mut out, &Options::default()).unwrap();
+        assert!(o.menu.is_none());
+        assert!(out.contains("no /grub/menu.lst or /boot/grub/menu.lst on any disk"), "{out}");
+        let mut out = String::new();
+        let o = run(Fake::new(), &mut out, &Options::default()).unwrap();
+        assert_eq!(o.connected, 0);
+        assert!(out.contains("no disks"), "{out}");
+    }
+}
