@@ -14,7 +14,9 @@
 use std::fmt::Write as _;
 
 use loader::config::search::{self, DiskVolumes, Loaded, Reason};
-use loader::config::{self, BootPlan, ConfigSource, Device, FileRef, Format, Menu, ModuleKind};
+use loader::config::{
+    self, BootPlan, ConfigSource, Device, Diagnostic, FileRef, Format, Menu, ModuleKind,
+};
 
 struct Opts {
     json: bool,
@@ -62,14 +64,14 @@ const USAGE: &str = "usage: rpvboot-inspect menu [--extra \"...\"] [--json] [--s
 /// `rpvboot-inspect menu`.
 pub fn menu(args: &[String]) -> Result<(), String> {
     let o = parse_opts(args)?;
-    let loaded = if let Some(file) = &o.file {
+    let (loaded, plan, checks) = if let Some(file) = &o.file {
         if !o.images.is_empty() {
             return Err(format!("--file takes no images\n{USAGE}"));
         }
         let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
         let format = Format::from_path(file).unwrap_or_else(|| Format::sniff(&bytes));
         let menu = config::parse(format, &bytes, file);
-        Loaded {
+        let loaded = Loaded {
             source: ConfigSource {
                 device: None,
                 path: file.clone(),
@@ -79,16 +81,29 @@ pub fn menu(args: &[String]) -> Result<(), String> {
             menu,
             options: config::extra::parse(&o.extra),
             diagnostics: Vec::new(),
-        }
+        };
+        let plan = boot_plan(&loaded, None);
+        (loaded, plan, Vec::new())
     } else {
         if o.images.is_empty() {
             return Err(USAGE.into());
         }
         let disks = crate::probe::open_disks(&o.images, o.sector_size)?;
         let mut vols = DiskVolumes::new(&disks);
-        search::load(&o.extra, &mut vols)
+        let loaded = search::load(&o.extra, &mut vols);
+        let plan = boot_plan(&loaded, Some(&vols));
+        // Would the boot find its files? The same lookups the loader makes.
+        let checks = match &plan {
+            Ok(p) => loaded.check(p, &mut vols),
+            Err(_) => Vec::new(),
+        };
+        (loaded, plan, checks)
     };
-    let out = if o.json { json(&loaded) } else { text(&loaded) };
+    let out = if o.json {
+        json(&loaded, &plan, &checks)
+    } else {
+        text(&loaded, &plan, &checks)
+    };
     print!("{out}");
     Ok(())
 }
@@ -114,14 +129,18 @@ fn kind_name(k: ModuleKind) -> &'static str {
     }
 }
 
-fn boot_plan(l: &Loaded) -> Result<BootPlan, String> {
+fn boot_plan(l: &Loaded, vols: Option<&DiskVolumes<'_>>) -> Result<BootPlan, String> {
     if l.menu.entries.is_empty() {
         return Err("no entries".into());
     }
-    l.plan(l.menu.default, None).map_err(|e| e.to_string())
+    let r = match vols {
+        Some(v) => l.plan_on(l.menu.default, None, v),
+        None => l.plan(l.menu.default, None),
+    };
+    r.map_err(|e| e.to_string())
 }
 
-fn text(l: &Loaded) -> String {
+fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
     let m: &Menu = &l.menu;
     let cfg = l.source.device.as_ref();
     let mut s = String::new();
@@ -206,7 +225,7 @@ fn text(l: &Loaded) -> String {
             );
         }
     }
-    match boot_plan(l) {
+    match plan {
         Ok(p) => {
             let _ = writeln!(s, "would boot: entry {} \"{}\"", p.entry, title(p.entry));
             let _ = writeln!(
@@ -234,7 +253,7 @@ fn text(l: &Loaded) -> String {
             let _ = writeln!(s, "would boot: nothing ({e})");
         }
     }
-    let diags: Vec<_> = l.all_diagnostics().collect();
+    let diags: Vec<_> = l.all_diagnostics().chain(checks).collect();
     if !diags.is_empty() {
         let _ = writeln!(s, "diagnostics: {}", diags.len());
         for d in diags {
@@ -272,7 +291,7 @@ fn join(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join(",")
 }
 
-fn json(l: &Loaded) -> String {
+fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
     let m = &l.menu;
     let cfg = l.source.device.as_ref();
     let entries = join(m.entries.iter().map(|e| {
@@ -303,7 +322,7 @@ fn json(l: &Loaded) -> String {
             e.lock
         )
     }));
-    let boot = match boot_plan(l) {
+    let boot = match plan {
         Ok(p) => format!(
             "{{\"entry\":{},\"kernel\":{{\"device\":{},\"path\":{}}},\"cmdline\":{},\"modules\":[{}]}}",
             p.entry,
@@ -318,9 +337,9 @@ fn json(l: &Loaded) -> String {
                 js(&md.args)
             )))
         ),
-        Err(e) => format!("{{\"error\":{}}}", js(&e)),
+        Err(e) => format!("{{\"error\":{}}}", js(e)),
     };
-    let diags = join(l.all_diagnostics().map(|d| {
+    let diags = join(l.all_diagnostics().chain(checks).map(|d| {
         format!(
             "{{\"file\":{},\"line\":{},\"col\":{},\"severity\":{},\"message\":{}}}",
             js(&d.file),

@@ -206,6 +206,47 @@ fn image(dir: &Path, name: &str, kind: &str, files: &[(&str, Vec<u8>)]) -> Strin
     img.to_str().unwrap().to_string()
 }
 
+/// An MBR disk (made by sfdisk) whose partitions hold the given filesystem images, each
+/// starting at a 1 MiB boundary: `(image, MBR type)`.
+fn mbr_disk(dir: &Path, name: &str, parts: &[(&str, &str)]) -> String {
+    let mut script = String::from("label: dos\n");
+    let mut at = 2048u64;
+    let mut places = Vec::new();
+    for (img, ty) in parts {
+        let sectors = std::fs::metadata(img).unwrap().len() / 512;
+        script.push_str(&format!("start={at}, size={sectors}, type={ty}\n"));
+        places.push((img, at));
+        at += sectors.div_ceil(2048) * 2048;
+    }
+    let disk = dir.join(format!("{name}.img"));
+    let f = std::fs::File::create(&disk).unwrap();
+    f.set_len(at * 512 + (1 << 20)).unwrap();
+    drop(f);
+    let mut child = Command::new("sfdisk")
+        .arg("--quiet")
+        .arg(&disk)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("sfdisk");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "sfdisk {script}");
+    for (img, start) in places {
+        let data = std::fs::read(img).unwrap();
+        let mut f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+        use std::io::{Seek, SeekFrom};
+        f.seek(SeekFrom::Start(start * 512)).unwrap();
+        f.write_all(&data).unwrap();
+    }
+    disk.to_str().unwrap().to_string()
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(configs().join(name)).unwrap()
 }
@@ -234,12 +275,17 @@ fn json(args: &[&str]) -> J {
 #[test]
 fn search_order_across_disks_and_extra() {
     let dir = work("search");
-    let ext = image(
+    let fs = image(
         &dir,
         "ext",
         "ext2",
-        &[("/boot/grub/menu.lst", fixture("debian-lenny-menu.lst"))],
+        &[
+            ("/boot/grub/menu.lst", fixture("debian-lenny-menu.lst")),
+            ("/boot/vmlinuz-2.6.26-2-xen-amd64", b"k".to_vec()),
+            ("/boot/initrd.img-2.6.26-2-xen-amd64", b"i".to_vec()),
+        ],
     );
+    let ext = mbr_disk(&dir, "disk0", &[(&fs, "83")]);
     let ffs = image(
         &dir,
         "ffs",
@@ -252,7 +298,7 @@ fn search_order_across_disks_and_extra() {
 
     // hd0 is searched before hd1.
     let j = json(&[&ext, &ffs]);
-    assert_eq!(j.get("config").get("device").s(), "(hd0)");
+    assert_eq!(j.get("config").get("device").s(), "(hd0,0)");
     assert_eq!(j.get("config").get("path").s(), "/boot/grub/menu.lst");
     assert_eq!(j.get("config").get("format").s(), "menu.lst");
     assert_eq!(j.get("default").n(), 0);
@@ -273,7 +319,7 @@ fn search_order_across_disks_and_extra() {
     );
     let d = j.get("diagnostics");
     assert_eq!(d.len(), 1);
-    assert_eq!(d.at(0).get("file").s(), "(hd0)/boot/grub/menu.lst");
+    assert_eq!(d.at(0).get("file").s(), "(hd0,0)/boot/grub/menu.lst");
     assert_eq!(d.at(0).get("line").n(), 20); // `color cyan/blue white/blue`
 
     // Disk order reversed: boot.cfg on hd0 now wins.
@@ -324,12 +370,17 @@ fn nothing_found_boots_netbsd_from_first_ffs() {
 #[test]
 fn grub_cfg_from_image() {
     let dir = work("grubcfg");
-    let ext = image(
+    let fs = image(
         &dir,
         "ext",
         "ext2",
-        &[("/boot/grub/grub.cfg", fixture("debian12-grub.cfg"))],
+        &[
+            ("/boot/grub/grub.cfg", fixture("debian12-grub.cfg")),
+            ("/boot/vmlinuz-6.1.0-18-amd64", b"k".to_vec()),
+            ("/boot/initrd.img-6.1.0-18-amd64", b"i".to_vec()),
+        ],
     );
+    let ext = mbr_disk(&dir, "disk", &[(&fs, "83")]);
     let j = json(&[&ext]);
     assert_eq!(j.get("config").get("format").s(), "grub.cfg");
     let e = j.get("entries");
@@ -344,6 +395,47 @@ fn grub_cfg_from_image() {
     for i in 0..d.len() {
         assert_eq!(d.at(i).get("severity").s(), "note", "{:?}", d.at(i));
     }
+    // Without its initrd the boot would fail: said at the entry's line.
+    let fs = image(
+        &dir,
+        "ext-noinitrd",
+        "ext2",
+        &[
+            ("/boot/grub/grub.cfg", fixture("debian12-grub.cfg")),
+            ("/boot/vmlinuz-6.1.0-18-amd64", b"k".to_vec()),
+        ],
+    );
+    let ext = mbr_disk(&dir, "disk-noinitrd", &[(&fs, "83")]);
+    let (out, _, ok) = inspect(&[&ext]);
+    assert!(ok);
+    assert!(
+        out.lines().any(|l| l == "(hd0,0)/boot/grub/grub.cfg:61: error: module (hd0,0)/boot/initrd.img-6.1.0-18-amd64 not found"),
+        "{out}"
+    );
+}
+
+#[test]
+fn netbsd_mbr_partition_without_label_is_e() {
+    // FFS straight in an MBR slot of type 0xA9 with no disklabel: NetBSD calls it xbd0e.
+    let dir = work("mbr-ffs");
+    let fs = image(
+        &dir,
+        "ffs",
+        "ffs",
+        &[
+            ("/boot.cfg", fixture("netbsd-sysinst-boot.cfg")),
+            ("/netbsd", b"k".to_vec()),
+        ],
+    );
+    let disk = mbr_disk(&dir, "disk", &[(&fs, "a9")]);
+    let j = json(&[&disk]);
+    assert_eq!(j.get("config").get("device").s(), "(hd0,0)");
+    assert_eq!(j.get("boot").get("cmdline").s(), "-s bootdev=xbd0e");
+    assert_eq!(
+        j.get("diagnostics").len(),
+        5,
+        "rndseed x4 and clear: notes only"
+    );
 }
 
 #[test]

@@ -305,6 +305,22 @@ impl Menu {
         os: Option<OsHint>,
         nobootdev: bool,
     ) -> Result<BootPlan, DiagKind> {
+        self.plan_with(index, config_dev, os, nobootdev, &netbsd_bootdev)
+    }
+
+    /// [`Menu::plan`] with the disk layer's NetBSD naming: `bootdev` gives the `xbdN<letter>`
+    /// NetBSD's kernel will call a device (see [`search::Volumes::netbsd_bootdev`]).
+    ///
+    /// # Errors
+    /// As [`Menu::plan`].
+    pub fn plan_with(
+        &self,
+        index: usize,
+        config_dev: Option<&Device>,
+        os: Option<OsHint>,
+        nobootdev: bool,
+        bootdev: &dyn Fn(&Device) -> Option<String>,
+    ) -> Result<BootPlan, DiagKind> {
         let e = self
             .entries
             .get(index)
@@ -322,7 +338,7 @@ impl Menu {
         let kdev = dev_of(&k.file);
         let mut cmdline = k.args.clone();
         if os.unwrap_or(e.os) == OsHint::NetBsd && !nobootdev && !has_netbsd_root(&cmdline) {
-            if let Some(bd) = kdev.as_ref().and_then(netbsd_bootdev) {
+            if let Some(bd) = kdev.as_ref().and_then(bootdev) {
                 if !cmdline.is_empty() {
                     cmdline.push(' ');
                 }

@@ -72,6 +72,11 @@ pub trait Volumes {
     fn read(&mut self, device: &Device, path: &str, limit: usize) -> Result<Vec<u8>, ReadError>;
     /// Whether a file exists (without reading it).
     fn exists(&mut self, device: &Device, path: &str) -> bool;
+    /// The `bootdev=` value NetBSD's kernel understands for a device (`xbd0a`), when known.
+    /// The default only knows names with a disklabel letter and bare disks.
+    fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
+        super::netbsd_bootdev(device)
+    }
 }
 
 /// Where the menu came from.
@@ -145,6 +150,68 @@ impl Loaded {
             os,
             self.options.nobootdev,
         )
+    }
+
+    /// [`Loaded::plan`] with the disks' own NetBSD partition letters (what the loader uses).
+    ///
+    /// # Errors
+    /// See [`Menu::plan`].
+    pub fn plan_on(
+        &self,
+        index: usize,
+        os: Option<OsHint>,
+        v: &impl Volumes,
+    ) -> Result<BootPlan, DiagKind> {
+        self.menu.plan_with(
+            index,
+            self.source.device.as_ref(),
+            os,
+            self.options.nobootdev,
+            &|d: &Device| v.netbsd_bootdev(d),
+        )
+    }
+
+    /// Whether the files a plan needs exist: one error per missing kernel (when no alternative
+    /// exists either) or module, at the entry's line.
+    pub fn check(&self, plan: &BootPlan, v: &mut impl Volumes) -> Vec<Diagnostic> {
+        let file = match &self.source.device {
+            Some(d) => file_name(d, &self.source.path),
+            None => self.source.path.clone(),
+        };
+        let line = self
+            .menu
+            .entries
+            .get(plan.entry)
+            .map(|e| e.line)
+            .unwrap_or(0);
+        let mut d = Diags::new(&file);
+        let missing = |what: &str, f: &super::PlannedFile, d: &mut Diags| {
+            let name = match &f.device {
+                Some(dev) => file_name(dev, &f.path),
+                None => f.path.clone(),
+            };
+            d.error(
+                line,
+                0,
+                DiagKind::Other(alloc::format!("{what} {name} not found")),
+            );
+        };
+        let found = |f: &super::PlannedFile, v: &mut dyn FnMut(&Device, &str) -> bool| {
+            f.device
+                .as_ref()
+                .map(|dev| v(dev, &f.path))
+                .unwrap_or(false)
+        };
+        let mut ex = |dev: &Device, path: &str| v.exists(dev, path);
+        if !found(&plan.kernel, &mut ex) && !plan.alternatives.iter().any(|a| found(a, &mut ex)) {
+            missing("kernel", &plan.kernel, &mut d);
+        }
+        for m in &plan.modules {
+            if !found(&m.file, &mut ex) {
+                missing("module", &m.file, &mut d);
+            }
+        }
+        d.list
     }
 }
 
@@ -466,6 +533,26 @@ impl Volumes for DiskVolumes<'_> {
         self.fs(device)
             .map(|f| f.lookup(path).is_ok())
             .unwrap_or(false)
+    }
+
+    /// NetBSD's own letter for the partition (`fs::probe::Disk::netbsd_letter`), so MBR
+    /// partitions without a disklabel get `e`.. as NetBSD's kernel names them.
+    fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
+        let spec = device.spec()?;
+        let disk = self.disks.iter().find(|d| d.index == spec.disk)?;
+        let mut part = disk.find(&spec).ok()?;
+        if part.role == fs::probe::Role::Container && spec.letter.is_none() {
+            // The filesystem is read from the slot's `a` partition (see `open_dev`).
+            if fs::probe::open_fs(&part).is_err() {
+                let a = fs::probe::DeviceSpec {
+                    letter: Some('a'),
+                    ..spec
+                };
+                part = disk.find(&a).ok()?;
+            }
+        }
+        let letter = disk.netbsd_letter(&part)?;
+        Some(alloc::format!("xbd{}{letter}", spec.disk))
     }
 }
 
