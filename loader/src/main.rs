@@ -1,8 +1,124 @@
-//! The `rpvboot` PV kernel entry. On the host this binary only explains what it is.
+//! The `rpvboot` PV kernel: start-up, banner, and (for now) a clean power-off.
+//!
+//! On the host this binary only explains what it is; the real one is built for
+//! `x86_64-unknown-none` by `cargo xtask build`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(not(target_os = "none"))]
 fn main() {
     eprintln!("rpvboot is a Xen PV kernel image; build it with `cargo xtask build`");
     std::process::exit(2);
+}
+
+#[cfg(target_os = "none")]
+mod pv {
+    use core::fmt;
+
+    use loader::arch::x86_64::{self as arch, traps};
+    use loader::println;
+    use loader::xen::hypercall;
+    use loader::xen::raw::ShutdownReason;
+
+    /// Shown on the first line of the console.
+    const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    /// Command-line bytes for display: printable ASCII as is, the rest as `\xNN`.
+    struct Shown<'a>(&'a [u8]);
+
+    impl fmt::Display for Shown<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            for &b in self.0 {
+                if (0x20..0x7f).contains(&b) {
+                    fmt::Write::write_char(f, char::from(b))?;
+                } else {
+                    write!(f, "\\x{b:02x}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Called by the entry stub (arch/x86_64/entry.rs) on our own stack, .bss zeroed.
+    #[no_mangle]
+    extern "C" fn rust_start(start_info_va: u64) -> ! {
+        // SAFETY: called once, from _start, with Xen's rsi.
+        let boot = match unsafe { arch::init(start_info_va) } {
+            Ok(b) => b,
+            Err(e) => {
+                println!("rpvboot: start-up failed: {e}");
+                arch::shutdown(ShutdownReason::Crash);
+            }
+        };
+        let si = &boot.start_info;
+        let (major, minor) = hypercall::xen_version();
+        println!("rpvboot {VERSION} (Xen PV bootloader)");
+        println!(
+            "rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}",
+            si.memory_mib(),
+            si.nr_pages
+        );
+        println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
+        println!("rpvboot: t={}", boot.shared.now_ns());
+        let m = &boot.memory;
+        log::info!(
+            "mapped pfn 0..{:#x} (bootstrap to {:#x}, {} new page tables), heap from pfn {:#x}, start-up {} us",
+            m.nr_pages,
+            m.bootstrap_end,
+            m.new_tables.end - m.new_tables.start,
+            m.free.start,
+            boot.shared.now_ns().saturating_sub(boot.t0_ns) / 1000
+        );
+
+        if si.has_word("rpvboot.test=panic") {
+            panic!("test panic requested");
+        }
+        if si.has_word("rpvboot.test=fault") {
+            let v = traps::fault_by_reading_page_zero();
+            println!("rpvboot: read page 0 without a fault ({v:#x}): page 0 is mapped!");
+            arch::shutdown(ShutdownReason::Crash);
+        }
+        if si.has_word("rpvboot.test=heap") {
+            heap_check();
+        }
+
+        println!("rpvboot: no boot path yet, powering off");
+        arch::shutdown(ShutdownReason::Poweroff)
+    }
+
+    /// `rpvboot.test=heap`: allocate, fill and verify a 64 MiB buffer (the size of a big kernel),
+    /// plus many small allocations, and report how far the heap grew.
+    fn heap_check() {
+        extern crate alloc;
+        use alloc::vec::Vec;
+        let t = arch::console::get().map(|c| pvconsole::Platform::now_ns(c.platform()));
+        let n = 64usize << 20;
+        let mut big: Vec<u8> = Vec::new();
+        if big.try_reserve_exact(n).is_err() {
+            println!("rpvboot: heap: cannot allocate {n} bytes");
+            return;
+        }
+        big.extend((0..n).map(|i| (i % 251) as u8));
+        let ok = big.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
+        let small: Vec<Vec<u32>> = (0..10_000u32)
+            .map(|i| alloc::vec![i; (i % 64) as usize])
+            .collect();
+        let ok2 = small
+            .iter()
+            .enumerate()
+            .all(|(i, v)| v.iter().all(|&x| x as usize == i));
+        let dt = t.zip(arch::console::get().map(|c| pvconsole::Platform::now_ns(c.platform())));
+        println!(
+            "rpvboot: heap: 64 MiB at {:#x} {}, 10000 small {}, heap top pfn {:#x}, {} ms",
+            big.as_ptr() as usize,
+            if ok { "ok" } else { "CORRUPT" },
+            if ok2 { "ok" } else { "CORRUPT" },
+            arch::heap::heap_top_pfn(),
+            dt.map_or(0, |(a, b)| b.saturating_sub(a) / 1_000_000)
+        );
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        arch::panic_report(info)
+    }
 }

@@ -1,1 +1,4 @@
-//! x86_64 PV entry, ELF notes, hypercall page, page tables: the code that touches the CPU.
+//! The code that touches the CPU and the PV MMU: entry, ELF notes, hypercall page, traps,
+//! page tables, heap, the console instance. Only built for the PV kernel (`target_os = "none"`).
+
+pub mod x86_64;

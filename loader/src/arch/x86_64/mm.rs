@@ -1,0 +1,362 @@
+//! rpvboot's view of memory: one mapping of the whole domain at `VA = PFN << 12`.
+//!
+//! Xen/libxc map only the bootstrap region `[0, F0)` (image, p2m, start_info, xenstore and
+//! console rings, bootstrap page tables, boot stack, padding up to a 4 MiB boundary). At start
+//! rpvboot adds page tables so that every PFN `< nr_pages` is mapped at `pfn << 12` too:
+//!
+//! ```text
+//! VA = PFN<<12   what
+//! 0              page 0: unmapped (NULL faults)
+//! 0x1000..       rpvboot image (.text, hypercall page, .rodata/notes, .data, .bss with the
+//!                stack, its unmapped guard page, the shared_info page, the map window)
+//! ...            libxc's p2m, start_info, xenstore ring, console ring, bootstrap page
+//!                tables (read-only), boot stack, padding          — up to F0 (4 MiB aligned)
+//! F0..F0+k       the k page tables rpvboot added (L1s, then L2s), mapped read-only
+//! F0+k..         free RAM: the heap grows upwards from here on demand (heap.rs);
+//!                handover/DMA pages can be taken from the top down (heap::take_top_pages)
+//! nr_pages<<12   end of RAM; everything above is unmapped (L4 slot 0 covers up to 512 GiB)
+//! ```
+//! New frames are filled through a one-page window (a `.bss` page temporarily re-pointed with
+//! `update_va_mapping`), then hooked into the live tree with one batched `mmu_update`, so no
+//! page-table frame ever keeps a writable mapping (Xen would refuse to type it).
+
+use core::ops::Range;
+
+use crate::xen::hypercall::{self, XenError};
+use crate::xen::raw::{pte, MmuUpdate, M2P_VIRT_START, MMU_NORMAL_PT_UPDATE};
+use crate::xen::start_info::StartInfo;
+
+/// Page size.
+pub const PAGE_SIZE: u64 = 4096;
+const ENTRIES: u64 = 512;
+/// PFNs per L1 table (2 MiB).
+const L1_SPAN: u64 = ENTRIES;
+
+/// What went wrong while taking over memory.
+#[derive(Clone, Debug)]
+pub enum MmError {
+    /// A page-table entry that should be present is not, or points outside the known tables.
+    BadTable(&'static str, u64),
+    /// The bootstrap mapping does not cover what start_info says it holds.
+    BadBootstrap(&'static str, u64),
+    /// Too little RAM beyond the bootstrap region for page tables and a heap.
+    NotEnoughMemory { nr_pages: u64, needed: u64 },
+    /// A hypercall failed.
+    Xen(&'static str, XenError),
+}
+
+impl core::fmt::Display for MmError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadTable(what, v) => write!(f, "page tables: {what} ({v:#x})"),
+            Self::BadBootstrap(what, v) => write!(f, "bootstrap mapping: {what} ({v:#x})"),
+            Self::NotEnoughMemory { nr_pages, needed } => {
+                write!(
+                    f,
+                    "not enough memory: {nr_pages} pages, need at least {needed}"
+                )
+            }
+            Self::Xen(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+/// The layout established by [`init`]. All ranges are PFNs; VA = PFN << 12.
+#[derive(Clone, Debug)]
+pub struct MemoryMap {
+    /// Pages of the domain.
+    pub nr_pages: u64,
+    /// End of libxc's bootstrap mapping (`virt_pgtab_end >> 12`).
+    pub bootstrap_end: u64,
+    /// Page-table frames rpvboot added (read-only mapped).
+    pub new_tables: Range<u64>,
+    /// Free RAM: `[free.start, free.end)`, all mapped read-write. The heap uses it.
+    pub free: Range<u64>,
+}
+
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+
+/// The window through which new page-table frames are filled.
+static mut WINDOW: Page = Page([0; 4096]);
+/// The page whose VA shared_info is mapped over.
+static mut SHARED_INFO_PAGE: Page = Page([0; 4096]);
+
+static P2M: spin::Once<(u64, u64)> = spin::Once::new(); // (VA of mfn_list, nr_pages)
+
+/// The MFN of `pfn` from the p2m list.
+pub fn pfn_to_mfn(pfn: u64) -> Option<u64> {
+    let &(list, n) = P2M.get()?;
+    if pfn >= n {
+        return None;
+    }
+    // SAFETY: init checked that [list, list + 8n) is inside the bootstrap mapping; pfn < n.
+    Some(unsafe { core::ptr::read_volatile((list + pfn * 8) as *const u64) })
+}
+
+/// The PFN Xen's machine-to-phys table records for `mfn` (not checked against our p2m).
+///
+/// # Safety
+/// `mfn` must be a frame of this domain (Xen's m2p is mapped only up to the host's max MFN).
+pub unsafe fn m2p(mfn: u64) -> u64 {
+    // SAFETY: the read-only m2p is mapped by Xen in every PV guest at M2P_VIRT_START; the
+    // caller guarantees the MFN is in range.
+    unsafe { core::ptr::read_volatile((M2P_VIRT_START + mfn * 8) as *const u64) }
+}
+
+/// The PFN of one of our own MFNs, checked against the p2m.
+pub fn mfn_to_pfn(mfn: u64) -> Option<u64> {
+    // SAFETY: only used on MFNs Xen handed us (start_info, our own page-table entries); the
+    // answer is verified below.
+    let pfn = unsafe { m2p(mfn) };
+    (pfn_to_mfn(pfn) == Some(mfn)).then_some(pfn)
+}
+
+/// VA of a PFN (VIRT_BASE 0: the identity).
+pub const fn pfn_to_va(pfn: u64) -> u64 {
+    pfn << 12
+}
+
+/// MFN backing the page at `va` (for grants and DMA-style sharing).
+pub fn virt_to_mfn(va: u64) -> Option<u64> {
+    pfn_to_mfn(va >> 12)
+}
+
+fn read_entry(table_va: u64, idx: u64) -> u64 {
+    // SAFETY: callers pass the VA of a mapped page-table frame (checked by `table_va_of`) and
+    // idx < 512; page tables are read-only for us but readable.
+    unsafe { core::ptr::read_volatile((table_va + idx * 8) as *const u64) }
+}
+
+/// VA of the table a present entry points to, if it lies in `known` (a PFN range).
+fn table_va_of(entry: u64, known: &Range<u64>) -> Result<u64, MmError> {
+    if entry & pte::P == 0 {
+        return Err(MmError::BadTable("entry not present", entry));
+    }
+    let mfn = (entry & pte::ADDR_MASK) >> 12;
+    let pfn = mfn_to_pfn(mfn).ok_or(MmError::BadTable("table MFN not ours", mfn))?;
+    if !known.contains(&pfn) {
+        return Err(MmError::BadTable("table outside the bootstrap tables", pfn));
+    }
+    Ok(pfn_to_va(pfn))
+}
+
+/// Maps shared_info (a machine address) over a page of our .bss and returns its VA.
+pub fn map_shared_info(ma: u64) -> Result<u64, XenError> {
+    let va = &raw mut SHARED_INFO_PAGE as u64;
+    // SAFETY: the page is ours and nothing references its old contents.
+    unsafe { hypercall::update_va_mapping(va, (ma & pte::ADDR_MASK) | pte::L1_RW | pte::D) }?;
+    Ok(va)
+}
+
+/// Unmaps the page at `va` (page 0, the stack guard).
+///
+/// # Safety
+/// Nothing may use the page afterwards.
+pub unsafe fn unmap(va: u64) -> Result<(), XenError> {
+    // SAFETY: forwarded contract.
+    unsafe { hypercall::update_va_mapping(va, 0) }
+}
+
+/// Records where the p2m list is (start_info.mfn_list), so that [`pfn_to_mfn`] and
+/// [`mfn_to_pfn`] work. [`init`] checks afterwards that the list lies in the bootstrap mapping.
+pub fn set_p2m(si: &StartInfo) {
+    P2M.call_once(|| (si.mfn_list, si.nr_pages));
+}
+
+/// Takes over memory: records the p2m, finds the bootstrap mapping, and maps every other
+/// page of the domain at `pfn << 12` (module docs). Call once, early.
+pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
+    let nr = si.nr_pages;
+    // Bootstrap tables: [pt_base, +nr_pt_frames) as PFNs.
+    let pt_pfn = si.pt_base >> 12;
+    let boot_tables = pt_pfn..pt_pfn.saturating_add(si.nr_pt_frames);
+    set_p2m(si);
+
+    let l4 = si.pt_base;
+    let l3 = table_va_of(read_entry(l4, 0), &boot_tables)?;
+    // Walk L3[0..] / L2[..] of slot 0 until the first absent L2 entry: that is F0.
+    let mut chunks = 0u64;
+    'outer: for g in 0..ENTRIES {
+        let l3e = read_entry(l3, g);
+        if l3e & pte::P == 0 {
+            break;
+        }
+        let l2 = table_va_of(l3e, &boot_tables)?;
+        for j in 0..ENTRIES {
+            if read_entry(l2, j) & pte::P == 0 {
+                break 'outer;
+            }
+            chunks += 1;
+        }
+    }
+    let bootstrap_end = chunks * L1_SPAN;
+    let p2m_end = si.mfn_list.saturating_add(nr.saturating_mul(8));
+    if bootstrap_end == 0 || pfn_to_va(bootstrap_end) < p2m_end || bootstrap_end > nr {
+        return Err(MmError::BadBootstrap(
+            "end of mapping vs p2m / nr_pages",
+            bootstrap_end,
+        ));
+    }
+    if boot_tables.end > bootstrap_end {
+        return Err(MmError::BadBootstrap(
+            "page tables beyond the mapping",
+            boot_tables.end,
+        ));
+    }
+    // The last bootstrap L1 must be full (libxc maps up to a 4 MiB boundary).
+    let last_l2 = table_va_of(read_entry(l3, (chunks - 1) / ENTRIES), &boot_tables)?;
+    let last_l1 = table_va_of(read_entry(last_l2, (chunks - 1) % ENTRIES), &boot_tables)?;
+    if read_entry(last_l1, ENTRIES - 1) & pte::P == 0 {
+        return Err(MmError::BadBootstrap("last bootstrap L1 not full", chunks));
+    }
+
+    // Plan: one L1 per 2 MiB chunk in [c0, c1), one L2 per GiB lacking one.
+    let c0 = chunks;
+    let c1 = nr.div_ceil(L1_SPAN);
+    let n_l1 = c1.saturating_sub(c0);
+    let g0 = c0 / ENTRIES;
+    let g1 = c1.div_ceil(ENTRIES);
+    let mut missing_l2 = [false; ENTRIES as usize];
+    let mut n_l2 = 0u64;
+    for g in g0..g1 {
+        if read_entry(l3, g) & pte::P == 0 {
+            if let Some(m) = missing_l2.get_mut(g as usize) {
+                *m = true;
+                n_l2 += 1;
+            }
+        }
+    }
+    let k = n_l1 + n_l2;
+    let tables = bootstrap_end..bootstrap_end + k;
+    let needed = tables.end + 256; // at least 1 MiB of heap
+    if needed > nr {
+        return Err(MmError::NotEnoughMemory {
+            nr_pages: nr,
+            needed,
+        });
+    }
+    let l1_pfn = |c: u64| bootstrap_end + (c - c0);
+    // PFN of the new L2 for GiB g (the i-th missing one).
+    let l2_pfn = |g: u64| {
+        let before = missing_l2.iter().take(g as usize).filter(|&&m| m).count() as u64;
+        bootstrap_end + n_l1 + before
+    };
+    let mfn = |pfn: u64| pfn_to_mfn(pfn).ok_or(MmError::BadBootstrap("PFN without MFN", pfn));
+
+    // Fill every new frame through the window.
+    let window = &raw mut WINDOW as u64;
+    let window_pte = (mfn(window >> 12)? << 12) | pte::L1_RW;
+    for c in c0..c1 {
+        let mut entries = [0u64; ENTRIES as usize];
+        for (i, e) in entries.iter_mut().enumerate() {
+            let pfn = c * L1_SPAN + i as u64;
+            if pfn >= nr {
+                break;
+            }
+            let m = mfn(pfn)?;
+            let flags = if tables.contains(&pfn) {
+                pte::L1_RO
+            } else {
+                pte::L1_RW
+            };
+            *e = (m << 12) | flags;
+        }
+        fill(window, mfn(l1_pfn(c))?, &entries)?;
+    }
+    for g in g0..g1 {
+        if !missing_l2.get(g as usize).copied().unwrap_or(false) {
+            continue;
+        }
+        let mut entries = [0u64; ENTRIES as usize];
+        for (j, e) in entries.iter_mut().enumerate() {
+            let c = g * ENTRIES + j as u64;
+            if (c0..c1).contains(&c) {
+                *e = (mfn(l1_pfn(c))? << 12) | pte::TABLE;
+            }
+        }
+        fill(window, mfn(l2_pfn(g))?, &entries)?;
+    }
+    // Drop the last writable mapping of a new table before Xen types it.
+    // SAFETY: the window page is ours; its own frame comes back.
+    unsafe { hypercall::update_va_mapping(window, window_pte) }
+        .map_err(|e| MmError::Xen("window restore", e))?;
+
+    // Hook: L1s into existing L2s, then new L2s into the L3.
+    let l3_mfn = (read_entry(l4, 0) & pte::ADDR_MASK) >> 12;
+    let mut batch = Batch::new();
+    for c in c0..c1 {
+        let g = c / ENTRIES;
+        if missing_l2.get(g as usize).copied().unwrap_or(false) {
+            continue;
+        }
+        let l2_mfn = (read_entry(l3, g) & pte::ADDR_MASK) >> 12;
+        batch.push(l2_mfn, c % ENTRIES, (mfn(l1_pfn(c))? << 12) | pte::TABLE)?;
+    }
+    for g in g0..g1 {
+        if missing_l2.get(g as usize).copied().unwrap_or(false) {
+            batch.push(l3_mfn, g, (mfn(l2_pfn(g))? << 12) | pte::TABLE)?;
+        }
+    }
+    batch.flush()?;
+    Ok(MemoryMap {
+        nr_pages: nr,
+        bootstrap_end,
+        new_tables: tables.clone(),
+        free: tables.end..nr,
+    })
+}
+
+/// Writes `entries` into frame `mfn` through the window page.
+fn fill(window: u64, mfn: u64, entries: &[u64; ENTRIES as usize]) -> Result<(), MmError> {
+    // SAFETY: the window is a .bss page nobody references; it now shows frame `mfn`.
+    unsafe { hypercall::update_va_mapping(window, (mfn << 12) | pte::L1_RW) }
+        .map_err(|e| MmError::Xen("window map", e))?;
+    for (i, &e) in entries.iter().enumerate() {
+        // SAFETY: window..window+4096 is mapped RW to the new frame; i < 512.
+        unsafe { core::ptr::write_volatile((window as *mut u64).add(i), e) };
+    }
+    Ok(())
+}
+
+/// Batched `MMU_NORMAL_PT_UPDATE`s.
+struct Batch {
+    reqs: [MmuUpdate; 64],
+    n: usize,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self {
+            reqs: [MmuUpdate::default(); 64],
+            n: 0,
+        }
+    }
+    fn push(&mut self, table_mfn: u64, idx: u64, val: u64) -> Result<(), MmError> {
+        if self.n == self.reqs.len() {
+            self.flush()?;
+        }
+        if let Some(r) = self.reqs.get_mut(self.n) {
+            *r = MmuUpdate {
+                ptr: ((table_mfn << 12) + idx * 8) | MMU_NORMAL_PT_UPDATE,
+                val,
+            };
+            self.n += 1;
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), MmError> {
+        let reqs = self.reqs.get(..self.n).unwrap_or(&[]);
+        if !reqs.is_empty() {
+            // SAFETY: each request installs a freshly filled, read-only-mapped table into an
+            // empty slot: no existing mapping changes.
+            let done = unsafe { hypercall::mmu_update(reqs) }
+                .map_err(|e| MmError::Xen("mmu_update hook", e))?;
+            if done != reqs.len() {
+                return Err(MmError::Xen("mmu_update hook (partial)", XenError(-22)));
+            }
+        }
+        self.n = 0;
+        Ok(())
+    }
+}
