@@ -744,3 +744,46 @@ fn reads_through_4096_byte_sectors() {
         check_tree(&mut fs, &img.tree);
     }
 }
+
+/// A 4.2BSD-format filesystem (`fs_old_inodefmt` = -1): directory records carry a 16-bit
+/// `d_namlen` and no `d_type`, and symlinks are fast only when they own no blocks. Made
+/// from a makefs UFS1 image by rewriting every directory record and the format field.
+#[test]
+fn old_42bsd_format() {
+    let img = image("ffs1-4k-512-le");
+    let mut bytes = std::fs::read(&img.path).unwrap();
+    let raw = Raw::parse(&bytes, &img.recipe);
+    let mut fs = open_mem(bytes.clone()).unwrap();
+    let mut chunks = Vec::new();
+    for e in tree::walk(&img.tree).unwrap() {
+        if e.kind != Kind::Dir {
+            continue;
+        }
+        let m = fs.lookup_nofollow(&e.path).unwrap();
+        assert!(
+            m.size <= 12 * raw.bsize,
+            "{}: directory beyond the direct blocks",
+            e.path
+        );
+        for i in 0..m.size.div_ceil(raw.bsize) {
+            let start = raw.ptr(&bytes, m.id.0, i as usize) * raw.fsize;
+            let len = (m.size - i * raw.bsize).min(raw.bsize);
+            chunks.extend((start..start + len).step_by(512));
+        }
+    }
+    for c in chunks {
+        let c = c as usize;
+        let mut off = 0;
+        while off < 512 {
+            let reclen = u16::from_le_bytes([bytes[c + off + 4], bytes[c + off + 5]]) as usize;
+            let namlen = bytes[c + off + 7];
+            bytes[c + off + 6] = namlen;
+            bytes[c + off + 7] = 0;
+            assert!(reclen >= 8);
+            off += reclen;
+        }
+    }
+    wr32(&mut bytes, 8192 + 1324, (-1i32) as u32, false);
+    let mut fs = open_mem(bytes).unwrap();
+    check_tree(&mut fs, &img.tree);
+}
