@@ -702,6 +702,46 @@ mod tests {
         assert_eq!(d.notes.len(), 2, "{:?}", d.notes);
     }
 
+    /// Random map sectors with valid signatures and magics planted, so the parsers go deep.
+    #[test]
+    fn random_map_sectors_never_panic() {
+        let mut seed = 0xdead_beef_cafe_f00du64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..3000u32 {
+            let bs = if round % 3 == 0 { 4096usize } else { 512 };
+            let mut img = vec![0u8; bs * 64];
+            for b in img.iter_mut().take(bs * 4) {
+                *b = rnd() as u8;
+            }
+            for e in 0..4 {
+                img[446 + 16 * e] = if rnd() % 2 == 0 { 0 } else { 0x80 };
+                img[446 + 16 * e + 4] = [0x05, 0x0F, 0xA9, 0xEE, 0x83][(rnd() % 5) as usize];
+                img[446 + 16 * e + 8..446 + 16 * e + 12].copy_from_slice(&((rnd() % 70) as u32).to_le_bytes());
+            }
+            img[510] = 0x55;
+            img[511] = 0xAA;
+            if round % 2 == 0 {
+                img[bs..bs + 8].copy_from_slice(b"EFI PART");
+            }
+            let at = 4 * (rnd() as usize % (bs / 4)) % (bs * 3 - 404);
+            img[at..at + 4].copy_from_slice(&disklabel::DISKMAGIC.to_le_bytes());
+            img[at + 132..at + 136].copy_from_slice(&disklabel::DISKMAGIC.to_le_bytes());
+            img[at + 138] = (rnd() % 20) as u8;
+            img[at + 139] = 0;
+            let d = scan_disk(0, boxed(img, bs as u32));
+            assert!(!d.partitions.is_empty());
+            for p in &d.partitions {
+                let _ = d.netbsd_letter(p);
+                assert!(p.start.saturating_add(p.size) <= d.num_blocks || p.size == 0);
+            }
+        }
+    }
+
     /// Seeded byte flips in the map sectors: scanning never panics or hangs.
     #[test]
     fn corrupted_maps_never_panic() {
