@@ -356,7 +356,7 @@ fn tree(
                     "if" => {
                         let (line, col) = (c.line, c.col);
                         if depth >= MAX_DEPTH {
-                            let _ = tree(items, i, depth, false, &["fi"], d);
+                            skip_flat(items, i, "if", "fi");
                             nodes.push(Node::Skipped("if", line, col));
                             continue;
                         }
@@ -396,7 +396,11 @@ fn tree(
                         });
                     }
                     "for" | "while" | "until" => {
-                        let _ = tree(items, i, depth.saturating_add(1), false, &["done"], d);
+                        if depth >= MAX_DEPTH {
+                            skip_flat(items, i, head, "done");
+                        } else {
+                            let _ = tree(items, i, depth.saturating_add(1), false, &["done"], d);
+                        }
                         nodes.push(Node::Skipped("loop", c.line, c.col));
                     }
                     _ => nodes.push(Node::Cmd(c.clone())),
@@ -405,6 +409,27 @@ fn tree(
         }
     }
     (nodes, None)
+}
+
+/// Skips past the `close` keyword matching an already consumed `open` one, without recursion
+/// (blocks nested deeper than [`MAX_DEPTH`] must not grow the stack).
+fn skip_flat(items: &[Item], i: &mut usize, open: &str, close: &str) {
+    let mut level = 1u32;
+    while let Some(item) = items.get(*i) {
+        *i = i.saturating_add(1);
+        if let Item::Cmd(c) = item {
+            let h = c.head().unwrap_or("");
+            let opens = h == open || (close == "done" && matches!(h, "for" | "while" | "until"));
+            if opens {
+                level = level.saturating_add(1);
+            } else if h == close {
+                level = level.saturating_sub(1);
+                if level == 0 {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Skips to the `}` matching an already consumed `{` without building nodes (too deep).

@@ -317,6 +317,95 @@ pub(crate) fn file_ref(path: &str) -> Result<super::FileRef, DiagKind> {
     }
 }
 
+/// `(dev)/path` as menu.lst writes it.
+fn file_text(f: &super::FileRef) -> String {
+    let mut s = String::new();
+    if let Some(d) = &f.device {
+        s.push_str(d.as_str());
+    }
+    s.push_str(&f.path);
+    s
+}
+
+fn with_args(cmd: &str, f: &super::FileRef, args: &str) -> String {
+    let mut s = alloc::format!("{cmd} {}", file_text(f));
+    if !args.is_empty() {
+        s.push(' ');
+        s.push_str(args);
+    }
+    s
+}
+
+fn password_line(p: &Password) -> String {
+    match p {
+        Password::Plain(t) => alloc::format!("password {t}"),
+        Password::Md5(h) => alloc::format!("password --md5 {h}"),
+    }
+}
+
+/// An entry's lines in menu.lst syntax, after its `title` line: what the menu's `e` editor
+/// shows, and what [`parse`] reads back into the same entry.
+pub fn entry_lines(e: &Entry) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(r) = &e.root {
+        out.push(alloc::format!("root {r}"));
+    }
+    if let Some(k) = &e.kernel {
+        out.push(with_args("kernel", &k.file, &k.args));
+    }
+    for m in &e.modules {
+        let cmd = match m.kind {
+            ModuleKind::Initrd => "initrd",
+            ModuleKind::Module => "module",
+            ModuleKind::ModuleNoUnzip => "modulenounzip",
+        };
+        out.push(with_args(cmd, &m.file, &m.args));
+    }
+    if let Some(p) = &e.password {
+        out.push(password_line(p));
+    }
+    if e.lock {
+        out.push(String::from("lock"));
+    }
+    out
+}
+
+/// Prints a menu as menu.lst (any format's menu: a boot.cfg or grub.cfg menu becomes the
+/// equivalent menu.lst, without what menu.lst cannot say: banners, prompt entries' meaning).
+pub fn print(m: &Menu) -> String {
+    let mut s = String::new();
+    let mut line = |l: &str| {
+        s.push_str(l);
+        s.push('\n');
+    };
+    if m.default_saved {
+        line("default saved");
+    } else {
+        line(&alloc::format!("default {}", m.default));
+    }
+    if let Some(t) = m.timeout {
+        line(&alloc::format!("timeout {t}"));
+    }
+    if !m.fallback.is_empty() {
+        let f: Vec<String> = m.fallback.iter().map(|i| alloc::format!("{i}")).collect();
+        line(&alloc::format!("fallback {}", f.join(" ")));
+    }
+    if m.hidden {
+        line("hiddenmenu");
+    }
+    if let Some(p) = &m.password {
+        line(&password_line(p));
+    }
+    for e in &m.entries {
+        line("");
+        line(&alloc::format!("title {}", e.title));
+        for l in entry_lines(e) {
+            line(&alloc::format!("\t{l}"));
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,6 +623,116 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
         let m = p(&s);
         assert_eq!(m.entries.len(), MAX_ENTRIES);
         assert_eq!(m.diagnostics.len(), 1);
+    }
+
+    /// parse(print(m)) == m for random models, and printing is stable.
+    #[test]
+    fn print_parse_roundtrip() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: usize| -> usize {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % u64::try_from(n.max(1)).unwrap()).unwrap()
+        };
+        const WORDS: &[&str] = &[
+            "ro",
+            "quiet",
+            "root=/dev/xvda1",
+            "console=hvc0",
+            "-s",
+            "a=b=c",
+            "x#y",
+            "caf\u{e9}",
+            "(hd0,0)",
+            "--x",
+        ];
+        const DEVS: &[&str] = &["(hd0)", "(hd0,0)", "(hd1,4)", "(hd0,a)", "(hd2,0,e)"];
+        for _ in 0..500 {
+            let mut text = String::new();
+            let words = |rnd: &mut dyn FnMut(usize) -> usize| -> String {
+                let n = rnd(4);
+                (0..n)
+                    .map(|_| WORDS[rnd(WORDS.len())])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let file = |rnd: &mut dyn FnMut(usize) -> usize| -> String {
+                let dev = if rnd(2) == 0 {
+                    DEVS[rnd(DEVS.len())]
+                } else {
+                    ""
+                };
+                alloc::format!(
+                    "{dev}/boot/{}-{}",
+                    ["vmlinuz", "netbsd", "initrd"][rnd(3)],
+                    rnd(100)
+                )
+            };
+            let n = rnd(6);
+            if n > 0 {
+                let def = rnd(n);
+                text.push_str(&alloc::format!("default {def}\n"));
+                let mut fb: Vec<usize> = (0..n).filter(|&i| i != def && rnd(2) == 0).collect();
+                if !fb.is_empty() {
+                    fb.reverse();
+                    let f: Vec<String> = fb.iter().map(|i| alloc::format!("{i}")).collect();
+                    text.push_str(&alloc::format!("fallback {}\n", f.join(" ")));
+                }
+            }
+            if rnd(2) == 0 {
+                text.push_str(&alloc::format!("timeout {}\n", rnd(30)));
+            }
+            if rnd(3) == 0 {
+                text.push_str("hiddenmenu\npassword --md5 $1$abc$xyz\n");
+            }
+            for i in 0..n {
+                text.push_str(&alloc::format!("title Entry {i} {}\n", words(&mut rnd)));
+                if rnd(2) == 0 {
+                    text.push_str(&alloc::format!("root {}\n", DEVS[rnd(DEVS.len())]));
+                }
+                if rnd(5) != 0 {
+                    text.push_str(&alloc::format!(
+                        "kernel {} {}\n",
+                        file(&mut rnd),
+                        words(&mut rnd)
+                    ));
+                }
+                for _ in 0..rnd(3) {
+                    let cmd = ["initrd", "module", "modulenounzip"][rnd(3)];
+                    text.push_str(&alloc::format!(
+                        "{cmd} {} {}\n",
+                        file(&mut rnd),
+                        words(&mut rnd)
+                    ));
+                }
+                if rnd(4) == 0 {
+                    text.push_str("lock\n");
+                }
+                if rnd(4) == 0 {
+                    text.push_str("password s3cret\n");
+                }
+            }
+            let m1 = p(&text);
+            let printed = print(&m1);
+            let m2 = p(&printed);
+            let strip = |m: &Menu| {
+                let mut m = m.clone();
+                m.diagnostics.clear();
+                for e in &mut m.entries {
+                    e.line = 0;
+                }
+                m
+            };
+            assert_eq!(strip(&m1), strip(&m2), "{text}\n---\n{printed}");
+            assert_eq!(print(&m2), printed);
+            assert!(
+                m1.diagnostics.iter().all(|d| d.severity != Severity::Error
+                    || matches!(d.kind, DiagKind::NoKernel(_) | DiagKind::NoEntries)),
+                "{text}: {:?}",
+                m1.diagnostics
+            );
+        }
     }
 
     #[test]

@@ -509,6 +509,210 @@ pub(crate) fn looks_netbsd(path: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// xorshift64: a fixed seed makes every run test the same inputs.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
+        }
+    }
+
+    /// The model's invariants after any input: bounded, consistent, plannable.
+    fn check(m: &Menu) {
+        assert!(m.entries.len() <= MAX_ENTRIES);
+        assert!(m.entries.is_empty() || m.default < m.entries.len());
+        assert!(m
+            .fallback
+            .iter()
+            .all(|&f| f < m.entries.len() && f != m.default));
+        let mut f = m.fallback.clone();
+        f.sort_unstable();
+        f.dedup();
+        assert_eq!(f.len(), m.fallback.len());
+        assert!(m.diagnostics.len() <= error::MAX_DIAGNOSTICS + 1);
+        assert!(m.entries.iter().all(|e| e.modules.len() <= MAX_MODULES));
+        for i in 0..m.entries.len() {
+            let _ = m.plan(
+                i,
+                Device::parse("(hd0,0)").as_ref(),
+                Some(OsHint::NetBsd),
+                false,
+            );
+        }
+    }
+
+    fn all_formats(bytes: &[u8]) {
+        for f in [Format::MenuLst, Format::GrubCfg, Format::BootCfg] {
+            check(&parse(f, bytes, "fuzz"));
+        }
+        let _ = Format::sniff(bytes);
+        let text = String::from_utf8_lossy(bytes);
+        let _ = extra::parse(&text);
+        let _ = grubcfg::grub2_device(&text);
+        let _ = split_path(&text);
+    }
+
+    const VOCAB: &[&str] = &[
+        "title",
+        "kernel",
+        "initrd",
+        "module",
+        "root",
+        "(hd0,0)",
+        "(hd0,",
+        "(hd1,0,a)",
+        "default",
+        "saved",
+        "fallback",
+        "timeout",
+        "password",
+        "--md5",
+        "lock",
+        "hiddenmenu",
+        "chainloader",
+        "menuentry",
+        "submenu",
+        "set",
+        "root=",
+        "default=",
+        "timeout=",
+        "linux",
+        "if",
+        "then",
+        "elif",
+        "else",
+        "fi",
+        "for",
+        "do",
+        "done",
+        "function",
+        "{",
+        "}",
+        "'",
+        "\"",
+        "\\",
+        "$",
+        "${",
+        "$root",
+        ";",
+        "\n",
+        "\r\n",
+        "\t",
+        " ",
+        "=",
+        ":",
+        "menu=",
+        "boot",
+        "load",
+        "dev",
+        "hd0a:",
+        "netbsd",
+        "-s",
+        "#",
+        "/",
+        "/boot/netbsd",
+        "9",
+        "0",
+        "-1",
+        "99999999999999999999",
+        ">",
+        "1>0",
+        "rpvboot.kernel=",
+        "rpvboot.entry=",
+        "\u{e9}",
+        "\0",
+        "\u{fffd}",
+        "knetbsd",
+        "--id",
+        "--class",
+    ];
+
+    /// Random bytes, random keyword soup and mutated real samples: never a panic, a hang or a
+    /// broken invariant. (The fuzz targets run the same `all_formats` body.)
+    #[test]
+    fn random_inputs_never_panic() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let samples: [&[u8]; 4] = [
+            include_bytes!("../../../testimages/configs/debian-lenny-menu.lst"),
+            include_bytes!("../../../testimages/configs/debian12-grub.cfg"),
+            include_bytes!("../../../testimages/configs/netbsd-sysinst-boot.cfg"),
+            include_bytes!("../../../testimages/configs/netbsd-domu-menu.lst"),
+        ];
+        for round in 0..3000 {
+            let mut buf: Vec<u8> = Vec::new();
+            match round % 3 {
+                0 => {
+                    for _ in 0..r.below(600) {
+                        buf.push(u8::try_from(r.next() & 0xff).unwrap());
+                    }
+                }
+                1 => {
+                    for _ in 0..r.below(300) {
+                        buf.extend_from_slice(VOCAB[r.below(VOCAB.len())].as_bytes());
+                        if r.below(3) == 0 {
+                            buf.push(b' ');
+                        }
+                    }
+                }
+                _ => {
+                    buf.extend_from_slice(samples[r.below(samples.len())]);
+                    for _ in 0..1 + r.below(8) {
+                        let i = r.below(buf.len());
+                        match r.below(3) {
+                            0 => buf[i] = u8::try_from(r.next() & 0xff).unwrap(),
+                            1 => buf.truncate(i),
+                            _ => {
+                                let w = VOCAB[r.below(VOCAB.len())].as_bytes();
+                                let tail = buf.split_off(i);
+                                buf.extend_from_slice(w);
+                                buf.extend_from_slice(&tail);
+                            }
+                        }
+                        if buf.is_empty() {
+                            break;
+                        }
+                    }
+                }
+            }
+            all_formats(&buf);
+        }
+    }
+
+    /// Deep nesting, long lines, many entries and diagnostics stay bounded.
+    #[test]
+    fn pathological_inputs_are_bounded() {
+        let deep_if = "if x; then\n".repeat(100_000);
+        check(&parse(Format::GrubCfg, deep_if.as_bytes(), "f"));
+        let deep_brace = "submenu 'x' {\n".repeat(100_000);
+        check(&parse(Format::GrubCfg, deep_brace.as_bytes(), "f"));
+        let deep_loop = "for x in y; do\n".repeat(100_000);
+        check(&parse(Format::GrubCfg, deep_loop.as_bytes(), "f"));
+        let mixed = "if a; then { for b; do\n".repeat(30_000);
+        check(&parse(Format::GrubCfg, mixed.as_bytes(), "f"));
+        let blowup = "set a=xxxxxxxx\n".to_string()
+            + &"set a=$a$a$a$a\n".repeat(1000)
+            + "menuentry $a { linux /$a$a$a }\n";
+        let m = parse(Format::GrubCfg, blowup.as_bytes(), "f");
+        assert!(m.entries[0].title.len() <= 4200);
+        let junk = "junk\n".repeat(10_000);
+        let m = parse(Format::MenuLst, junk.as_bytes(), "f");
+        assert_eq!(m.diagnostics.len(), error::MAX_DIAGNOSTICS + 1);
+        let many = "menu=x:boot\n".repeat(1000);
+        check(&parse(Format::BootCfg, many.as_bytes(), "f"));
+        let huge = alloc::vec![b'a'; MAX_CONFIG_BYTES + 10];
+        let m = parse(Format::MenuLst, &huge, "f");
+        assert_eq!(m.diagnostics[0].kind, DiagKind::TooLarge(MAX_CONFIG_BYTES));
+        let modules = "title t\nkernel /k\n".to_string() + &"module /m\n".repeat(100);
+        let m = parse(Format::MenuLst, modules.as_bytes(), "f");
+        assert_eq!(m.entries[0].modules.len(), MAX_MODULES);
+    }
+
     #[test]
     fn netbsd_root_detection() {
         assert!(has_netbsd_root("root=xbd0a"));
