@@ -357,7 +357,7 @@ pub(crate) mod tests {
     /// A consistent synthetic UFS2 superblock: 8 KiB blocks, 1 KiB fragments, 2 groups.
     pub(crate) fn synthetic(endian: Endian) -> Vec<u8> {
         let mut b = vec![0u8; SBLOCKSIZE];
-        let mut put32 = |b: &mut Vec<u8>, off: usize, v: u32| {
+        let put32 = |b: &mut Vec<u8>, off: usize, v: u32| {
             let bytes = match endian {
                 Endian::Little => v.to_le_bytes(),
                 Endian::Big => v.to_be_bytes(),
