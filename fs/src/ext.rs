@@ -44,7 +44,7 @@ const MAX_LINK_LEN: usize = 4096;
 /// Most paths remembered for [`NodeId`]s before the table is emptied.
 const MAX_NODES: usize = 1 << 14;
 /// The root's id.
-const ROOT: NodeId = NodeId(1);
+pub(crate) const ROOT: NodeId = NodeId(1);
 
 // Feature bits (ext4 on-disk format documentation, "The Super Block").
 const COMPAT_HAS_JOURNAL: u32 = 0x4;
@@ -126,42 +126,54 @@ impl DevReader {
             .saturating_mul(u64::from(self.dev.block_size()))
     }
 
-    /// Reads `dst.len()` bytes at byte `start`: whole aligned sectors straight into `dst`,
-    /// partial ones through the bounce buffer.
+    /// Reads `dst.len()` bytes at byte `start` (see [`read_bytes`]).
     fn read_bytes(&mut self, start: u64, dst: &mut [u8]) -> Result<(), IoError> {
-        let ss = u64::from(self.dev.block_size());
-        let ss_usize = self.bounce.len();
-        if ss == 0 || u64::try_from(ss_usize).ok() != Some(ss) {
-            return Err(IoError::Misaligned);
-        }
-        let mut pos = start;
-        let mut done = 0usize;
-        while done < dst.len() {
-            let lba = Lba(pos / ss);
-            let within = usize::try_from(pos % ss).map_err(|_| IoError::OutOfRange)?;
-            let rest = dst.get_mut(done..).ok_or(IoError::OutOfRange)?;
-            let n = if within == 0 && rest.len() >= ss_usize {
-                let whole = rest.len() - rest.len() % ss_usize;
-                let out = rest.get_mut(..whole).ok_or(IoError::OutOfRange)?;
-                self.dev.read_blocks(lba, out)?;
-                whole
-            } else {
-                self.dev.read_blocks(lba, &mut self.bounce)?;
-                let take = (ss_usize - within).min(rest.len());
-                let src = self
-                    .bounce
-                    .get(within..within + take)
-                    .ok_or(IoError::OutOfRange)?;
-                rest.get_mut(..take)
-                    .ok_or(IoError::OutOfRange)?
-                    .copy_from_slice(src);
-                take
-            };
-            done += n;
-            pos = pos.checked_add(n as u64).ok_or(IoError::OutOfRange)?;
-        }
-        Ok(())
+        read_bytes(&mut *self.dev, &mut self.bounce, start, dst)
     }
+}
+
+/// Reads `dst.len()` bytes at byte `start` of `dev`: whole aligned sectors straight into
+/// `dst`, partial ones through `bounce` (resized to one sector). Shared with the FAT reader.
+pub(crate) fn read_bytes(
+    dev: &mut dyn BlockDevice,
+    bounce: &mut Vec<u8>,
+    start: u64,
+    dst: &mut [u8],
+) -> Result<(), IoError> {
+    let ss = u64::from(dev.block_size());
+    let ss_usize = usize::try_from(ss).map_err(|_| IoError::Misaligned)?;
+    if ss_usize == 0 {
+        return Err(IoError::Misaligned);
+    }
+    if bounce.len() != ss_usize {
+        bounce.resize(ss_usize, 0);
+    }
+    let mut pos = start;
+    let mut done = 0usize;
+    while done < dst.len() {
+        let lba = Lba(pos / ss);
+        let within = usize::try_from(pos % ss).map_err(|_| IoError::OutOfRange)?;
+        let rest = dst.get_mut(done..).ok_or(IoError::OutOfRange)?;
+        let n = if within == 0 && rest.len() >= ss_usize {
+            let whole = rest.len() - rest.len() % ss_usize;
+            let out = rest.get_mut(..whole).ok_or(IoError::OutOfRange)?;
+            dev.read_blocks(lba, out)?;
+            whole
+        } else {
+            dev.read_blocks(lba, bounce)?;
+            let take = (ss_usize - within).min(rest.len());
+            let src = bounce
+                .get(within..within + take)
+                .ok_or(IoError::OutOfRange)?;
+            rest.get_mut(..take)
+                .ok_or(IoError::OutOfRange)?
+                .copy_from_slice(src);
+            take
+        };
+        done += n;
+        pos = pos.checked_add(n as u64).ok_or(IoError::OutOfRange)?;
+    }
+    Ok(())
 }
 
 impl Ext4Read for DevReader {
@@ -339,15 +351,15 @@ fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
     })
 }
 
-/// Canonical paths behind [`NodeId`]s.
-struct NodeTable {
+/// Canonical paths behind [`NodeId`]s (shared with the FAT reader).
+pub(crate) struct NodeTable {
     by_id: HashMap<u64, String>,
     by_path: HashMap<String, u64>,
     next: u64,
 }
 
 impl NodeTable {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut t = Self {
             by_id: HashMap::new(),
             by_path: HashMap::new(),
@@ -358,7 +370,7 @@ impl NodeTable {
         t
     }
 
-    fn id_for(&mut self, path: &str) -> NodeId {
+    pub(crate) fn id_for(&mut self, path: &str) -> NodeId {
         if let Some(&id) = self.by_path.get(path) {
             return NodeId(id);
         }
@@ -375,13 +387,13 @@ impl NodeTable {
         NodeId(id)
     }
 
-    fn path(&self, id: NodeId) -> Result<String, Error> {
+    pub(crate) fn path(&self, id: NodeId) -> Result<String, Error> {
         self.by_id.get(&id.0).cloned().ok_or(Error::NotFound)
     }
 }
 
 /// `parent` joined with a name.
-fn join(parent: &str, name: &str) -> String {
+pub(crate) fn join(parent: &str, name: &str) -> String {
     if parent == "/" {
         format!("/{name}")
     } else {
@@ -390,7 +402,7 @@ fn join(parent: &str, name: &str) -> String {
 }
 
 /// The parent of a canonical path (the root is its own parent).
-fn parent_of(path: &str) -> &str {
+pub(crate) fn parent_of(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => path.get(..i).unwrap_or("/"),

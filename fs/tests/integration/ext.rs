@@ -4,13 +4,13 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fs::block::FileDisk;
 use fs::ext::Ext;
 use fs::vfs::{read_to_vec, MAX_SYMLINK_HOPS};
-use fs::{Error, FileType, Filesystem, MemDisk};
+use fs::{BlockDevice, Error, FileType, Filesystem, IoError, Lba, MemDisk};
 use testimages::tree::{self, Entry, Kind, ResolveError};
 
 /// Image builds are serialized inside this test binary (they share the tree directories).
@@ -324,19 +324,48 @@ pub(crate) fn exercise(fs: &mut dyn Filesystem) -> usize {
     visited
 }
 
-/// Seeded byte flips over in-memory copies of `image`: `regions` (byte ranges) get most of the
-/// flips, the rest land anywhere. Every open and read must end in data or an error.
+/// An image in memory with a few bytes changed: shares the pristine bytes between runs, so
+/// a corruption run costs no copy of the image.
+pub(crate) struct FlipDisk {
+    base: Arc<Vec<u8>>,
+    flips: Vec<(usize, u8)>,
+}
+
+impl BlockDevice for FlipDisk {
+    fn block_size(&self) -> u32 {
+        512
+    }
+    fn num_blocks(&self) -> u64 {
+        self.base.len() as u64 / 512
+    }
+    fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+        fs::block::check_request(512, self.num_blocks(), lba, buf.len())?;
+        let start = lba.0 as usize * 512;
+        buf.copy_from_slice(&self.base[start..start + buf.len()]);
+        for &(pos, val) in &self.flips {
+            if pos >= start && pos < start + buf.len() {
+                buf[pos - start] = val;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Mounts a filesystem of one kind on a device.
+pub(crate) type OpenFn = fn(Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error>;
+
+/// Seeded byte flips over `image`: `regions` (byte ranges) get most of the flips, the rest
+/// land anywhere. Every open and read must end in data or an error.
 pub(crate) fn corruption_run(
     image: &[u8],
     regions: &[(usize, usize)],
     iterations: u64,
-    open: fn(MemDisk) -> Result<Box<dyn Filesystem>, Error>,
+    open: OpenFn,
 ) {
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
     let current = Arc::new(AtomicU64::new(0));
     let cur = Arc::clone(&current);
-    let image = image.to_vec();
+    let image = Arc::new(image.to_vec());
     let regions = regions.to_vec();
     let (tx, rx) = std::sync::mpsc::channel();
     let worker = std::thread::spawn(move || {
@@ -345,23 +374,27 @@ pub(crate) fn corruption_run(
         for seed in 1..=iterations {
             cur.store(seed, Ordering::Relaxed);
             let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let mut data = image.clone();
-            let flips = 1 + rng.next() % 8;
-            for _ in 0..flips {
+            let mut flips: Vec<(usize, u8)> = Vec::new();
+            for _ in 0..1 + rng.next() % 8 {
                 let pos = if !regions.is_empty() && !rng.next().is_multiple_of(4) {
                     let (start, len) = regions[(rng.next() % regions.len() as u64) as usize];
                     start + (rng.next() % len.max(1) as u64) as usize
                 } else {
-                    (rng.next() % data.len() as u64) as usize
+                    (rng.next() % image.len() as u64) as usize
                 };
-                if let Some(b) = data.get_mut(pos) {
-                    *b ^= 1 << (rng.next() % 8);
-                    if rng.next().is_multiple_of(4) {
-                        *b = rng.next() as u8;
-                    }
-                }
+                let Some(&old) = image.get(pos) else { continue };
+                let new = if rng.next().is_multiple_of(4) {
+                    rng.next() as u8
+                } else {
+                    old ^ (1 << (rng.next() % 8))
+                };
+                flips.push((pos, new));
             }
-            if let Ok(mut fs) = open(MemDisk::new(data, 512)) {
+            let disk = FlipDisk {
+                base: Arc::clone(&image),
+                flips,
+            };
+            if let Ok(mut fs) = open(Box::new(disk)) {
                 opened += 1;
                 let _ = fs.info();
                 visited += exercise(&mut *fs);
@@ -511,15 +544,15 @@ fn ext_metadata_regions(data: &[u8]) -> Vec<(usize, usize)> {
     ]
 }
 
-fn open_ext(d: MemDisk) -> Result<Box<dyn Filesystem>, Error> {
-    Ext::open(Box::new(d)).map(|f| Box::new(f) as Box<dyn Filesystem>)
+fn open_ext(d: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
+    Ext::open(d).map(|f| Box::new(f) as Box<dyn Filesystem>)
 }
 
 #[test]
 fn corrupt_ext2_never_panics_or_hangs() {
     let img = image("ext2-small");
     let data = std::fs::read(&img.path).expect("image");
-    let mut fs = open_ext(MemDisk::new(data.clone(), 512)).expect("pristine image opens");
+    let mut fs = open_ext(Box::new(MemDisk::new(data.clone(), 512))).expect("pristine image opens");
     assert!(exercise(&mut *fs) > 30);
     corruption_run(&data, &ext_metadata_regions(&data), 400, open_ext);
 }
@@ -528,7 +561,7 @@ fn corrupt_ext2_never_panics_or_hangs() {
 fn corrupt_ext4_never_panics_or_hangs() {
     let img = image("ext4-small");
     let data = std::fs::read(&img.path).expect("image");
-    let mut fs = open_ext(MemDisk::new(data.clone(), 512)).expect("pristine image opens");
+    let mut fs = open_ext(Box::new(MemDisk::new(data.clone(), 512))).expect("pristine image opens");
     assert!(exercise(&mut *fs) > 30);
     corruption_run(&data, &ext_metadata_regions(&data), 400, open_ext);
 }
