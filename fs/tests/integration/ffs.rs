@@ -128,6 +128,14 @@ fn check_tree(fs: &mut Ffs, root: &Path) {
                 assert_eq!(meta.file_type, FileType::Symlink, "{}", e.path);
                 assert_eq!(meta.size, target.len() as u64, "{}", e.path);
                 assert_eq!(&fs.read_link(meta.id).unwrap(), target, "{}", e.path);
+                let mut raw = vec![0u8; target.len() + 8];
+                let n = fs.read_at(meta.id, 0, &mut raw).unwrap();
+                assert_eq!(
+                    &raw[..n],
+                    target.as_bytes(),
+                    "{}: read_at of the link",
+                    e.path
+                );
                 let got = fs.lookup(&e.path);
                 match tree::resolve(root, &e.path, true, fs::vfs::MAX_SYMLINK_HOPS) {
                     Ok(p) => {
