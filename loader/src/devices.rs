@@ -27,7 +27,7 @@ const MENU_LIMIT: u64 = 1 << 20;
 /// What the caller wants besides the menu.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Measure raw read throughput over this many MiB of the first disk (0: off).
+    /// Measure raw read throughput over this many MiB of each disk (0: off).
     pub bench_mib: u32,
     /// Also time reading this file (`(hdN,M)/path` or `/path`).
     pub bench_file: Option<String>,
@@ -106,7 +106,10 @@ pub fn run<P: Platform + 'static>(
 
     let mut probed: Vec<ProbedDisk> = Vec::new();
     for (i, (name, dev)) in open.iter().enumerate() {
-        let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(dev))));
+        let disk = probe::scan_disk(
+            u32::try_from(i).unwrap_or(u32::MAX),
+            Box::new(SharedBlk(Rc::clone(dev))),
+        );
         let _ = write!(out, "rpvboot: {name} = (hd{i}): {} map", disk.map.name());
         for p in disk.candidates() {
             let _ = write!(out, " {}", p.grub_name());
@@ -119,13 +122,18 @@ pub fn run<P: Platform + 'static>(
     }
 
     for path in MENU_PATHS {
-        let Ok(mut r) = probe::resolve(&probed, path) else { continue };
+        let Ok(mut r) = probe::resolve(&probed, path) else {
+            continue;
+        };
         let at = alloc::format!("{}{}", r.partition.grub_name(), r.path);
         match fs::vfs::read_to_vec(r.fs.as_mut(), &r.path, MENU_LIMIT) {
             Ok(bytes) => {
                 let _ = writeln!(out, "rpvboot: menu {at} ({} bytes):", bytes.len());
                 for line in String::from_utf8_lossy(&bytes).lines() {
-                    let clean: String = line.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+                    let clean: String = line
+                        .chars()
+                        .map(|c| if c.is_control() { '?' } else { c })
+                        .collect();
                     let _ = writeln!(out, "rpvboot: | {clean}");
                 }
                 outcome.menu = Some((at, bytes));
@@ -137,23 +145,44 @@ pub fn run<P: Platform + 'static>(
         }
     }
     if outcome.menu.is_none() {
-        let _ = writeln!(out, "rpvboot: no {} or {} on any disk", MENU_PATHS[0], MENU_PATHS[1]);
+        let _ = writeln!(
+            out,
+            "rpvboot: no {} or {} on any disk",
+            MENU_PATHS[0], MENU_PATHS[1]
+        );
     }
 
     if opts.bench_mib > 0 {
-        if let Some((name, dev)) = open.first() {
+        for (name, dev) in &open {
             bench_raw(&plat, name, &mut dev.borrow_mut(), opts.bench_mib, out);
         }
     }
     if let Some(path) = &opts.bench_file {
         bench_file(&plat, &probed, path, out);
     }
+    if opts.bench_mib > 0 || opts.bench_file.is_some() {
+        for (name, dev) in &open {
+            let s = dev.borrow().stats;
+            let _ = writeln!(
+                out,
+                "rpvboot: stats {name}: {} requests ({} indirect), {} MiB, up to {} in flight, {} read-ahead hits",
+                s.requests,
+                s.indirect,
+                s.bytes >> 20,
+                s.max_in_flight,
+                s.ra_hits
+            );
+        }
+    }
 
     // Close: the probe's handles go first so that each blkfront is ours alone again.
     drop(probed);
     for (name, dev) in open {
         let res = match Rc::try_unwrap(dev) {
-            Ok(cell) => cell.into_inner().shutdown(&mut xs).map_err(|e| alloc::format!("{e}")),
+            Ok(cell) => cell
+                .into_inner()
+                .shutdown(&mut xs)
+                .map_err(|e| alloc::format!("{e}")),
             Err(_) => Err(String::from("still in use")),
         };
         match res {
@@ -176,7 +205,13 @@ fn mib_per_s(bytes: u64, ns: u64) -> (u64, u64) {
     (t / 10, t % 10)
 }
 
-fn bench_raw<P: Platform>(plat: &P, name: &str, dev: &mut Blkfront<P>, mib: u32, out: &mut dyn Write) {
+fn bench_raw<P: Platform>(
+    plat: &P,
+    name: &str,
+    dev: &mut Blkfront<P>,
+    mib: u32,
+    out: &mut dyn Write,
+) {
     let bs = u64::from(dev.block_size());
     let total = (u64::from(mib) << 20).min(dev.num_blocks().saturating_mul(bs));
     let chunk: u64 = 4 << 20;
@@ -187,7 +222,9 @@ fn bench_raw<P: Platform>(plat: &P, name: &str, dev: &mut Blkfront<P>, mib: u32,
     while done < total {
         let n = (total - done).min(chunk);
         let n = n - n % bs;
-        let Some(b) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else { break };
+        let Some(b) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
+            break;
+        };
         if n == 0 {
             break;
         }
@@ -246,10 +283,14 @@ fn bench_file<P: Platform>(plat: &P, disks: &[ProbedDisk], path: &str, out: &mut
 }
 
 /// The PV kernel's entry to the device stage: builds the platform from start_info and prints
-/// to the console. Options come from the command line: `rpvboot.bench=<MiB>` and
-/// `rpvboot.benchfile=<path>`.
+/// to the console. Options come from the command line: `rpvboot.bench=<MiB>`,
+/// `rpvboot.benchfile=<path>`, and for tuning `rpvboot.blkpages=<n>`, `rpvboot.blksegs=<n>`
+/// (0: no indirect requests), `rpvboot.readahead=<KiB>`.
 #[cfg(target_os = "none")]
-pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared::Shared) -> Outcome {
+pub fn run_pv(
+    si: &crate::xen::start_info::StartInfo,
+    shared: crate::xen::shared::Shared,
+) -> Outcome {
     struct Console;
     impl Write for Console {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -263,6 +304,12 @@ pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared
             opts.bench_mib = v.parse().unwrap_or(64);
         } else if let Some(v) = word.strip_prefix("rpvboot.benchfile=") {
             opts.bench_file = Some(String::from(v));
+        } else if let Some(v) = word.strip_prefix("rpvboot.blkpages=") {
+            opts.blk.data_pages = v.parse().unwrap_or(opts.blk.data_pages).clamp(11, 1024);
+        } else if let Some(v) = word.strip_prefix("rpvboot.blksegs=") {
+            opts.blk.max_indirect_segments = v.parse().unwrap_or(0);
+        } else if let Some(v) = word.strip_prefix("rpvboot.readahead=") {
+            opts.blk.read_ahead = v.parse::<usize>().unwrap_or(256).saturating_mul(1024);
         }
     }
     let mut con = Console;
@@ -290,7 +337,11 @@ mod tests {
 
     /// An ext2 image made by mke2fs from a directory holding `files` (the oracle).
     fn ext2_image(files: &[(&str, &[u8])], mib: u32) -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{}", std::process::id(), files.len()));
+        let dir = std::env::temp_dir().join(format!(
+            "rpvboot-devices-{}-{}",
+            std::process::id(),
+            files.len()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         for (p, data) in files {
             let f = dir.join("root").join(p.trim_start_matches('/'));
@@ -316,16 +367,36 @@ mod tests {
     fn finds_menu_on_second_disk_despite_a_dead_one_and_closes_all() {
         let menu = b"default 0\ntimeout 5\ntitle NetBSD\n  kernel (hd1)/netbsd\n";
         let f = Fake::new();
-        f.add_disk(51712, MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512), Behaviour::Normal, None);
-        f.add_disk(51728, MemDisk::new(vec![0; 1 << 20], 512), Behaviour::NeverConnect, None);
+        f.add_disk(
+            51712,
+            MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512),
+            Behaviour::Normal,
+            None,
+        );
+        f.add_disk(
+            51728,
+            MemDisk::new(vec![0; 1 << 20], 512),
+            Behaviour::NeverConnect,
+            None,
+        );
         f.add_disk(
             51744,
-            MemDisk::new(ext2_image(&[("/boot/grub/menu.lst", menu), ("/big", &vec![7u8; 300_000])], 8), 512),
+            MemDisk::new(
+                ext2_image(
+                    &[("/boot/grub/menu.lst", menu), ("/big", &vec![7u8; 300_000])],
+                    8,
+                ),
+                512,
+            ),
             Behaviour::Normal,
             Some(32),
         );
         let mut out = String::new();
-        let opts = Options { bench_mib: 2, bench_file: Some("/big".into()), ..Options::default() };
+        let opts = Options {
+            bench_mib: 2,
+            bench_file: Some("/big".into()),
+            ..Options::default()
+        };
         let o = run(f.clone(), &mut out, &opts).unwrap();
         assert_eq!((o.connected, o.failed, o.close_errors), (2, 1, 0), "{out}");
         let (at, bytes) = o.menu.unwrap();
@@ -342,11 +413,24 @@ mod tests {
     #[test]
     fn garbage_and_no_menu_are_reported() {
         let f = Fake::new();
-        f.add_disk(51712, MemDisk::new((0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect(), 512), Behaviour::Normal, None);
+        f.add_disk(
+            51712,
+            MemDisk::new(
+                (0..1u32 << 20)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+                    .collect(),
+                512,
+            ),
+            Behaviour::Normal,
+            None,
+        );
         let mut out = String::new();
         let o = run(f, &mut out, &Options::default()).unwrap();
         assert!(o.menu.is_none());
-        assert!(out.contains("no /grub/menu.lst or /boot/grub/menu.lst on any disk"), "{out}");
+        assert!(
+            out.contains("no /grub/menu.lst or /boot/grub/menu.lst on any disk"),
+            "{out}"
+        );
         let mut out = String::new();
         let o = run(Fake::new(), &mut out, &Options::default()).unwrap();
         assert_eq!(o.connected, 0);

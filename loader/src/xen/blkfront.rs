@@ -55,6 +55,9 @@ pub struct Config {
     pub data_pages: usize,
     /// Upper bound on segments per indirect request we use, below the backend's offer.
     pub max_indirect_segments: u32,
+    /// Read-ahead for small sequential reads, in bytes (0: off). Filesystems that read one
+    /// block at a time then still cause large requests.
+    pub read_ahead: usize,
 }
 
 impl Default for Config {
@@ -62,8 +65,9 @@ impl Default for Config {
         Self {
             connect_timeout_ns: 10_000 * MS,
             io_timeout_ns: 30_000 * MS,
-            data_pages: 128,
+            data_pages: 256,
             max_indirect_segments: 64,
+            read_ahead: 256 << 10,
         }
     }
 }
@@ -213,6 +217,11 @@ pub struct Blkfront<P: Platform> {
     inflight: Vec<Option<Inflight>>,
     gen: u32,
     broken: Option<IoError>,
+    /// Read-ahead window for small sequential reads: `[ra_lba, ra_lba + ra.len()/sector)`.
+    ra: Vec<u8>,
+    ra_lba: u64,
+    /// End of the previous read, to detect sequential access.
+    last_end: u64,
     /// Counters for the report: requests issued and bytes read.
     pub stats: Stats,
 }
@@ -228,6 +237,8 @@ pub struct Stats {
     pub bytes: u64,
     /// Most requests in flight at once.
     pub max_in_flight: u32,
+    /// Small reads served from the read-ahead window.
+    pub ra_hits: u64,
 }
 
 impl<P: Platform> fmt::Debug for Blkfront<P> {
@@ -508,6 +519,9 @@ impl<P: Platform> Blkfront<P> {
             inflight: (0..slots).map(|_| None).collect(),
             gen: 1,
             broken: None,
+            ra: Vec::new(),
+            ra_lba: 0,
+            last_end: u64::MAX,
             stats: Stats::default(),
         })
     }
@@ -764,6 +778,27 @@ impl<P: Platform> Blkfront<P> {
         }
     }
 
+    /// Copies `buf` from the read-ahead window if it lies inside.
+    fn ra_hit(&mut self, lba: u64, buf: &mut [u8]) -> bool {
+        let bs = u64::from(self.sector_size);
+        let Some(off) = lba.checked_sub(self.ra_lba).and_then(|d| d.checked_mul(bs)) else {
+            return false;
+        };
+        let Ok(off) = usize::try_from(off) else {
+            return false;
+        };
+        match off
+            .checked_add(buf.len())
+            .and_then(|end| self.ra.get(off..end))
+        {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Clean close (xen-pv-abi.md §7.6): Closing → Closed → Initialising, waiting for the
     /// backend each time, then withdraws our nodes, ends every grant and closes the port, so
     /// the next kernel finds the disk as a fresh domain would.
@@ -898,7 +933,39 @@ impl<P: Platform> BlockDevice for Blkfront<P> {
         self.sectors
     }
     fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
-        self.read_inner(lba, buf)
+        let count = check_request(self.sector_size, self.sectors, lba, buf.len())?;
+        let sequential = lba.0 == self.last_end;
+        self.last_end = lba.0.saturating_add(count);
+        if buf.len() >= self.cfg.read_ahead {
+            return self.read_inner(lba, buf);
+        }
+        if !self.ra_hit(lba.0, buf) {
+            if !sequential {
+                return self.read_inner(lba, buf);
+            }
+            // Sequential small read: fetch a whole window starting here.
+            let bs = u64::from(self.sector_size);
+            let window = u64::try_from(self.cfg.read_ahead).unwrap_or(0) / bs;
+            let n = window.min(self.sectors.saturating_sub(lba.0)).max(count);
+            let mut ra = core::mem::take(&mut self.ra);
+            ra.resize(
+                usize::try_from(n.saturating_mul(bs)).map_err(|_| IoError::OutOfRange)?,
+                0,
+            );
+            if self.read_inner(lba, &mut ra).is_err() {
+                // The window may reach a bad sector the caller did not ask for.
+                ra.clear();
+                self.ra = ra;
+                return self.read_inner(lba, buf);
+            }
+            self.ra = ra;
+            self.ra_lba = lba.0;
+            if !self.ra_hit(lba.0, buf) {
+                return self.read_inner(lba, buf);
+            }
+        }
+        self.stats.ra_hits += 1;
+        Ok(())
     }
 }
 
@@ -1007,6 +1074,33 @@ mod tests {
         let mut b = vec![0u8; 7 * 512];
         d.read_blocks(Lba(1001), &mut b).unwrap();
         assert!(b[..] == pattern(2 << 20, 0)[1001 * 512..1008 * 512]);
+    }
+
+    #[test]
+    fn small_sequential_reads_are_read_ahead() {
+        let (_f, mut xs) = setup(&[(51712, 4 << 20, 512, Behaviour::ErrorAt(8000), Some(64))]);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        let disk = pattern(4 << 20, 0);
+        // 1 KiB at a time over 2 MiB: one (indirect) request per 256 KiB window (+1 for the first read,
+        // which is not yet known to be sequential).
+        let mut b = [0u8; 1024];
+        for s in (100..4196).step_by(2) {
+            d.read_blocks(Lba(s), &mut b).unwrap();
+            assert!(b[..] == disk[s as usize * 512..][..1024]);
+        }
+        assert_eq!(d.stats.requests, 1 + 2 * 2048 * 512 / (256 << 10));
+        // Random small reads do not trigger it.
+        let before = d.stats.requests;
+        for s in [7000u64, 50, 3000, 10] {
+            d.read_blocks(Lba(s), &mut b).unwrap();
+            assert!(b[..] == disk[s as usize * 512..][..1024]);
+        }
+        assert_eq!(d.stats.requests - before, 4);
+        // A window reaching a bad sector falls back to the plain read.
+        d.read_blocks(Lba(7700), &mut b).unwrap();
+        d.read_blocks(Lba(7702), &mut b).unwrap();
+        assert!(b[..] == disk[7702 * 512..][..1024]);
+        assert_eq!(d.read_blocks(Lba(7999), &mut b), Err(IoError::Device));
     }
 
     #[test]
