@@ -61,12 +61,13 @@ mod pv {
         println!("rpvboot: t={}", boot.shared.now_ns());
         let m = &boot.memory;
         log::info!(
-            "mapped pfn 0..{:#x} (bootstrap to {:#x}, {} new page tables), heap from pfn {:#x}, start-up {} us",
+            "mapped pfn 0..{:#x} (bootstrap to {:#x}, {} new page tables) in {} us, heap from pfn {:#x}; start-up {} us",
             m.nr_pages,
             m.bootstrap_end,
             m.new_tables.end - m.new_tables.start,
+            boot.map_ns / 1000,
             m.free.start,
-            boot.shared.now_ns().saturating_sub(boot.t0_ns) / 1000
+            boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
         );
 
         if si.has_word("rpvboot.test=panic") {
@@ -79,6 +80,15 @@ mod pv {
         }
         if si.has_word("rpvboot.test=heap") {
             heap_check();
+        }
+        if si.has_word("rpvboot.test=flood") {
+            // 400 numbered lines (~32 KiB) through the 2 KiB ring: flow control must not drop any.
+            let t = boot.shared.now_ns();
+            for i in 0..400 {
+                println!("rpvboot: flood line {i:03} ........................................");
+            }
+            let ms = boot.shared.now_ns().saturating_sub(t) / 1_000_000;
+            println!("rpvboot: flood done, 400 lines in {ms} ms");
         }
 
         println!("rpvboot: no boot path yet, powering off");

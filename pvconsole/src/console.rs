@@ -42,9 +42,34 @@ impl<'a, P: Platform> Console<'a, P> {
         &self.platform
     }
 
-    /// Writes all of `data`, byte for byte. When the ring is full it notifies the daemon and
-    /// waits for space: output is never dropped (a dead daemon therefore stalls the writer).
-    pub fn write_bytes(&self, mut data: &[u8]) {
+    /// Writes all of `data`, byte for byte, then notifies the daemon once. When the ring is
+    /// full it notifies and waits for space: output is never dropped (so a dead daemon stalls
+    /// the writer).
+    pub fn write_bytes(&self, data: &[u8]) {
+        self.write_raw(data);
+        self.platform.notify();
+    }
+
+    /// Writes text, turning each `\n` into `\r\n` (the pty on the other side is raw).
+    pub fn write_text(&self, s: &str) {
+        self.write_text_raw(s);
+        self.platform.notify();
+    }
+
+    /// Formats into the console (with `\n` → `\r\n`), with one notification at the end.
+    pub fn write_fmt_args(&self, args: fmt::Arguments<'_>) {
+        let mut w = Writer(self);
+        let _ = fmt::write(&mut w, args);
+        self.platform.notify();
+    }
+
+    /// Tells the daemon to look at the ring (after [`Writer`] output).
+    pub fn notify(&self) {
+        self.platform.notify();
+    }
+
+    /// Copies `data` into the ring, waiting for space as needed; notifies only to get space.
+    fn write_raw(&self, mut data: &[u8]) {
         while !data.is_empty() {
             let n = self.ring.write_some(data);
             data = data.get(n..).unwrap_or(&[]);
@@ -56,25 +81,17 @@ impl<'a, P: Platform> Console<'a, P> {
             let deadline = self.platform.now_ns().saturating_add(POLL_SLICE_NS);
             self.platform.wait_until(deadline);
         }
-        self.platform.notify();
     }
 
-    /// Writes text, turning each `\n` into `\r\n` (the pty on the other side is raw).
-    pub fn write_text(&self, s: &str) {
+    fn write_text_raw(&self, s: &str) {
         let mut parts = s.split('\n');
         if let Some(first) = parts.next() {
-            self.write_bytes(first.as_bytes());
+            self.write_raw(first.as_bytes());
         }
         for part in parts {
-            self.write_bytes(b"\r\n");
-            self.write_bytes(part.as_bytes());
+            self.write_raw(b"\r\n");
+            self.write_raw(part.as_bytes());
         }
-    }
-
-    /// Formats into the console (with `\n` → `\r\n`).
-    pub fn write_fmt_args(&self, args: fmt::Arguments<'_>) {
-        let mut w = Writer(self);
-        let _ = fmt::write(&mut w, args);
     }
 
     /// Waits until the daemon has consumed everything written, or `timeout_ns` passes.
@@ -127,12 +144,14 @@ impl<'a, P: Platform> Console<'a, P> {
     }
 }
 
-/// `core::fmt::Write` for a shared console reference.
+/// `core::fmt::Write` for a shared console reference. It does not notify the daemon (except to
+/// wait for space): call [`Console::notify`] when done, so a formatted line costs one
+/// notification instead of one per piece.
 pub struct Writer<'c, 'a, P>(pub &'c Console<'a, P>);
 
 impl<P: Platform> fmt::Write for Writer<'_, '_, P> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write_text(s);
+        self.0.write_text_raw(s);
         Ok(())
     }
 }
@@ -233,9 +252,11 @@ pub(crate) mod tests {
         let page = XenconsInterface::new();
         let d = FakeDaemon::new(&page, 0);
         let con = Console::new(Ring::new(&page), &d);
-        con.write_bytes(&[b'z'; OUT_SIZE]);
+        con.write_bytes(&[b'z'; OUT_SIZE - 20]);
         assert_eq!(d.waits.get(), 0);
         assert_eq!(d.notifies.get(), 1);
+        con.write_fmt_args(format_args!("{} {} {}\n", 1, "two", 3));
+        assert_eq!(d.notifies.get(), 2, "one notification per formatted write");
     }
 
     #[test]

@@ -42,6 +42,7 @@ impl<P: Platform + Sync + Send> log::Log for Logger<'_, P> {
         } else {
             writeln!(w, "{}{}: {}", self.prefix, record.level(), record.args())
         };
+        self.console.notify();
     }
 
     fn flush(&self) {}

@@ -86,9 +86,8 @@ impl<'a> Ring<'a> {
         // SAFETY: the caller guarantees a live, aligned, 'static mapping; the peer only changes
         // it with single aligned stores, which atomics model; AtomicU8/AtomicU32 have the same
         // layout as u8/u32.
-        Ring {
-            page: unsafe { &*va.cast::<XenconsInterface>() },
-        }
+        let page = unsafe { &*va.cast::<XenconsInterface>() };
+        Ring { page }
     }
 
     /// The page.

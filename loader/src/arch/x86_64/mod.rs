@@ -31,8 +31,12 @@ pub struct Boot {
     pub console: &'static console::XenConsole,
     /// Where memory is mapped.
     pub memory: mm::MemoryMap,
-    /// Xen system time (ns) when `init` started.
+    /// Xen system time (ns) when `init` started (just after mapping shared_info).
     pub t0_ns: u64,
+    /// Xen system time (ns) when `init` finished.
+    pub t_ready_ns: u64,
+    /// How long mapping all memory took (ns).
+    pub map_ns: u64,
 }
 
 /// Why start-up failed.
@@ -84,19 +88,24 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     // the p2m above) and stays mapped; the port is the console's.
     let console = unsafe { console::init(mm::pfn_to_va(con_pfn), Port(si.console_evtchn), shared) };
     traps::install(shared).map_err(|e| InitError::Xen("set_trap_table", e))?;
+    let t_map = shared.now_ns();
     let memory = mm::init(&si).map_err(InitError::Memory)?;
+    let map_ns = shared.now_ns().saturating_sub(t_map);
     // SAFETY: nothing lives in page 0 (libxc padding) or in the guard page below our stack.
     unsafe {
         mm::unmap(0).map_err(|e| InitError::Xen("unmap page 0", e))?;
         mm::unmap(entry::stack_guard_va()).map_err(|e| InitError::Xen("unmap stack guard", e))?;
     }
     heap::init(memory.free.clone());
+    let t_ready_ns = shared.now_ns();
     Ok(Boot {
         start_info: si,
         shared,
         console,
         memory,
         t0_ns,
+        t_ready_ns,
+        map_ns,
     })
 }
 
