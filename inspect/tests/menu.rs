@@ -500,3 +500,40 @@ fn netbsd_crlf_menu_lst_on_ffs() {
     assert_eq!(e.at(2).get("kernel").get("args").s(), "root=xbd0a");
     assert_eq!(j.get("boot").get("cmdline").s(), "bootdev=xbd0a");
 }
+
+#[test]
+fn centos_boot_partition_with_symlinked_menu_lst() {
+    // anaconda: /boot is (hd0,0), /boot/grub/menu.lst -> ./grub.conf, root LV on (hd0,1).
+    let dir = work("centos");
+    let tree = dir.join("boot.d");
+    std::fs::create_dir_all(tree.join("grub")).unwrap();
+    std::fs::write(tree.join("grub/grub.conf"), fixture("centos5-grub.conf")).unwrap();
+    std::os::unix::fs::symlink("./grub.conf", tree.join("grub/menu.lst")).unwrap();
+    std::fs::write(tree.join("vmlinuz-2.6.18-398.el5xen"), b"k").unwrap();
+    std::fs::write(tree.join("initrd-2.6.18-398.el5xen.img"), b"i").unwrap();
+    let boot = image(&dir, "boot", "ext2", &[]);
+    let root = image(
+        &dir,
+        "root",
+        "ext2",
+        &[("/etc/fstab", b"/dev/xvda2 / ext3 defaults 1 1\n".to_vec())],
+    );
+    let disk = mbr_disk(&dir, "disk", &[(&boot, "83"), (&root, "8e")]);
+    let j = json(&[&disk]);
+    assert_eq!(j.get("config").get("device").s(), "(hd0,0)");
+    assert_eq!(j.get("config").get("path").s(), "/grub/menu.lst");
+    assert!(matches!(j.get("hidden"), J::Bool(true)));
+    let b = j.get("boot");
+    assert_eq!(
+        b.get("kernel").get("path").s(),
+        "/vmlinuz-2.6.18-398.el5xen"
+    );
+    assert_eq!(b.get("cmdline").s(), "ro root=/dev/VolGroup00/LogVol00");
+    assert_eq!(
+        b.get("modules").at(0).get("path").s(),
+        "/initrd-2.6.18-398.el5xen.img"
+    );
+    let d = j.get("diagnostics");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d.at(0).get("line").n(), 12);
+}

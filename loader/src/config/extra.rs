@@ -11,7 +11,8 @@
 //! - `rpvboot.verbose`: debug logging;
 //! - `rpvboot.nobootdev`: do not add `bootdev=` to NetBSD command lines.
 //!
-//! Anything else is reported and ignored.
+//! pvgrub's `--vtpm-label=` is accepted and ignored with a note (rpvboot has no vTPM); anything
+//! else is reported and ignored.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -58,6 +59,10 @@ pub fn parse(line: &str) -> ExtraOptions {
             Some((k, v)) => (k, Some(v)),
             None => (word, None),
         };
+        if key == "--vtpm-label" && !in_kernel_args {
+            d.note(1, col, DiagKind::Ignored(String::from("--vtpm-label")));
+            continue;
+        }
         if !key.starts_with("rpvboot.") {
             if in_kernel_args {
                 if let Some((_, args)) = o.kernel.as_mut() {
@@ -147,6 +152,14 @@ mod tests {
         assert!(o.diagnostics.is_empty());
         let o = parse("/grub/menu.lst");
         assert_eq!(o.config.unwrap().device, None);
+    }
+
+    #[test]
+    fn pvgrub_vtpm_label_then_config() {
+        let o = parse("--vtpm-label=domu1 (hd0,1)/grub/menu.lst");
+        assert_eq!(o.config.unwrap().path, "/grub/menu.lst");
+        assert_eq!(o.diagnostics.len(), 1);
+        assert_eq!(o.diagnostics[0].severity, crate::config::Severity::Note);
     }
 
     #[test]
