@@ -85,3 +85,43 @@ pub fn payload_range(d: &[u8]) -> Result<(usize, usize)> {
     }
     Ok((start as usize, h.payload_length as usize))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(
+        version: u16,
+        setup_sects: u8,
+        off: u32,
+        len: u32,
+        total: usize,
+    ) -> alloc::vec::Vec<u8> {
+        let mut d = alloc::vec![0u8; total];
+        d[0x1f1] = setup_sects;
+        d[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
+        d[0x202..0x206].copy_from_slice(b"HdrS");
+        d[0x206..0x208].copy_from_slice(&version.to_le_bytes());
+        d[0x248..0x24c].copy_from_slice(&off.to_le_bytes());
+        d[0x24c..0x250].copy_from_slice(&len.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn payload_position() {
+        let d = header(0x020f, 3, 0x10, 0x20, 0x1000);
+        assert_eq!(payload_range(&d).unwrap(), (4 * 512 + 0x10, 0x20));
+        // setup_sects 0 means 4.
+        let d = header(0x020f, 0, 0, 0x20, 0x1000);
+        assert_eq!(payload_range(&d).unwrap(), (5 * 512, 0x20));
+    }
+
+    #[test]
+    fn bad_headers_are_errors() {
+        assert!(payload_range(&header(0x0206, 3, 0, 0x20, 0x1000)).is_err());
+        assert!(payload_range(&header(0x020f, 3, 0, 0x2000, 0x1000)).is_err());
+        assert!(payload_range(&header(0x020f, 3, u32::MAX, u32::MAX, 0x1000)).is_err());
+        assert!(payload_range(&header(0x020f, 3, 0, 0, 0x1000)).is_err());
+        assert!(parse(&[0u8; 0x100]).is_err());
+    }
+}

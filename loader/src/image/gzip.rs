@@ -75,12 +75,17 @@ fn header_len(d: &[u8]) -> Result<usize> {
 /// number of input bytes used.
 pub fn decompress_gzip(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
     // ISIZE of a single-member file is a good (untrusted, mod 2^32) size hint.
-    let hint = input
+    let isize_hint = input
         .len()
         .checked_sub(4)
         .and_then(|p| u32_at(input, p))
         .map_or(0, |v| v as usize);
-    let mut out = OutBuf::new(FORMAT, limit, hint.max(input.len().saturating_mul(3)))?;
+    let hint = if isize_hint >= input.len() / 2 {
+        isize_hint
+    } else {
+        input.len().saturating_mul(3)
+    };
+    let mut out = OutBuf::new(FORMAT, limit, hint)?;
     let mut pos = 0usize;
     let mut members = 0u32;
     let mut decomp: Box<DecompressorOxide> = Box::default();

@@ -31,8 +31,14 @@ fn corrupt(detail: alloc::string::String, offset: usize) -> Error {
 }
 
 /// Decompress the LZ4 frames at the start of `input`. Returns the output and the input used.
-pub fn decompress_lz4(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
-    let mut out = OutBuf::new(FORMAT, limit, input.len().saturating_mul(3))?;
+/// `hint`: expected output size (untrusted; 0 = unknown).
+pub fn decompress_lz4(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
+    let guess = if hint > 0 {
+        hint
+    } else {
+        input.len().saturating_mul(3)
+    };
+    let mut out = OutBuf::new(FORMAT, limit, guess)?;
     let mut pos = 0usize;
     let mut frames = 0u32;
     loop {

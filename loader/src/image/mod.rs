@@ -10,6 +10,7 @@ mod crc32;
 pub mod detect;
 pub mod elf;
 pub mod error;
+pub mod fuzz;
 pub mod gzip;
 pub mod kernel;
 pub mod lz4;
@@ -48,11 +49,23 @@ impl Unwrapped<'_> {
 
 /// Decompress one layer of `format` (a compression format) with an output limit.
 pub fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>> {
+    decompress_hinted(format, input, limit, 0)
+}
+
+/// [`decompress`] with an expected output size (untrusted, 0 = unknown): an exact hint means
+/// one allocation of the right size instead of doubling (which needs up to 3x the output
+/// while the allocator copies).
+pub fn decompress_hinted(
+    format: Format,
+    input: &[u8],
+    limit: usize,
+    hint: usize,
+) -> Result<Vec<u8>> {
     let (v, _used) = match format {
         Format::Gzip => gzip::decompress_gzip(input, limit)?,
-        Format::Xz => xz::decompress_xz(input, limit)?,
-        Format::Zstd => zstd::decompress_zstd(input, limit)?,
-        Format::Lz4 => lz4::decompress_lz4(input, limit)?,
+        Format::Xz => xz::decompress_xz(input, limit, hint)?,
+        Format::Zstd => zstd::decompress_zstd(input, limit, hint)?,
+        Format::Lz4 => lz4::decompress_lz4(input, limit, hint)?,
         Format::Elf64 | Format::BzImage => {
             return Err(Error::Unsupported {
                 what: alloc::format!("{} is not a compression format", format.name()),
@@ -75,6 +88,7 @@ fn first8(d: &[u8]) -> [u8; 8] {
 pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
     let mut formats = Vec::new();
     let mut cur: Cow<'_, [u8]> = Cow::Borrowed(input);
+    let mut hint = 0usize;
     for _ in 0..MAX_LAYERS {
         let f = match detect(&cur) {
             Detected::Known(f) => f,
@@ -91,6 +105,11 @@ pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
             Format::Elf64 => return Ok(Unwrapped { formats, elf: cur }),
             Format::BzImage => {
                 let (start, len) = bzimage::payload_range(&cur)?;
+                // Linux appends the uncompressed size to every payload (`size_append`).
+                hint = len
+                    .checked_sub(4)
+                    .and_then(|p| bytes::u32_at(&cur, start + p))
+                    .map_or(0, |v| v as usize);
                 match cur {
                     Cow::Borrowed(b) => {
                         Cow::Borrowed(b.get(start..start + len).unwrap_or_default())
@@ -100,7 +119,12 @@ pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
                     }
                 }
             }
-            other => Cow::Owned(decompress(other, &cur, limit)?),
+            other => Cow::Owned(decompress_hinted(
+                other,
+                &cur,
+                limit,
+                core::mem::take(&mut hint),
+            )?),
         };
     }
     Err(Error::TooManyLayers)

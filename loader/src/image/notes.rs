@@ -398,3 +398,74 @@ pub fn strtoull(s: &[u8]) -> u64 {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strtoull_like_c() {
+        assert_eq!(strtoull(b"0xffffffff80000000"), 0xffff_ffff_8000_0000);
+        assert_eq!(strtoull(b"010"), 8);
+        assert_eq!(strtoull(b"  42junk"), 42);
+        assert_eq!(strtoull(b"0x"), 0);
+        assert_eq!(strtoull(b""), 0);
+        assert_eq!(strtoull(b"-1"), u64::MAX);
+        assert_eq!(strtoull(b"99999999999999999999999"), u64::MAX);
+    }
+
+    #[test]
+    fn guest_info_like_libelf() {
+        let mut n = XenNotes::default();
+        n.parse_guest_info(
+            b"GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0xffffffff80000000,HYPERCALL_PAGE=0x2,LOADER=generic,BSD_SYMTAB\0ignored",
+        )
+        .unwrap();
+        assert_eq!(n.guest_os.as_deref(), Some("linux"));
+        assert_eq!(n.xen_version.as_deref(), Some("xen-3.0"));
+        assert_eq!(n.virt_base, Some(0xffff_ffff_8000_0000));
+        // HYPERCALL_PAGE is a PFN, scaled and rebased.
+        assert_eq!(n.hypercall_page, Some(0xffff_ffff_8000_2000));
+        assert!(n.bsd_symtab);
+        // Over-long names and values are cut where libelf cuts them, without panicking.
+        let long = [b'A'; 300];
+        let mut n = XenNotes::default();
+        n.parse_guest_info(&long).unwrap();
+        let mut v = b"LOADER=".to_vec();
+        v.extend([b'g'; 200]);
+        let mut n = XenNotes::default();
+        n.parse_guest_info(&v).unwrap();
+        assert_eq!(n.loader.map(|s| s.len()), Some(127));
+    }
+
+    #[test]
+    fn features_required_and_unknown() {
+        let (mut s, mut r) = (0, 0);
+        parse_features(
+            "!writable_page_tables|pae_pgdir_above_4gb|whatever",
+            &mut s,
+            &mut r,
+        )
+        .unwrap();
+        assert_eq!((s, r), (0b10001, 0b1));
+        let e = parse_features("!frobnicate", &mut s, &mut r).unwrap_err();
+        assert!(e.to_string().contains("frobnicate"));
+    }
+
+    #[test]
+    fn note_walk_survives_garbage() {
+        let mut n = XenNotes::default();
+        let mut total = 0;
+        // namesz huge, descsz huge, truncated: stops, no panic.
+        let d = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, b'X',
+        ];
+        assert_eq!(n.parse_notes(&d, &mut total).unwrap(), 0);
+        // A well-formed ENTRY note with an odd descsz reads as 0, as in libelf.
+        let mut d = vec![4, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0];
+        d.extend(b"Xen\0");
+        d.extend([1, 2, 3, 0]);
+        assert_eq!(n.parse_notes(&d, &mut total).unwrap(), 1);
+        assert_eq!(n.entry, Some(0));
+    }
+}

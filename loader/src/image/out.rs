@@ -66,7 +66,10 @@ impl OutBuf {
     /// The output, trimmed.
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.truncate(self.len);
-        self.buf.shrink_to_fit();
+        // Give back large slack only: shrinking copies, and an exact size hint leaves none.
+        if self.buf.capacity() - self.len > self.len / 8 {
+            self.buf.shrink_to_fit();
+        }
         self.buf
     }
 }

@@ -18,7 +18,8 @@ pub fn is_xz(d: &[u8]) -> bool {
 }
 
 /// Decompress the xz streams at the start of `input`. Returns the output and the input used.
-pub fn decompress_xz(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
+/// `hint`: expected output size (untrusted; 0 = unknown; the stream index is read too).
+pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
     if !is_xz(input) {
         return Err(Error::Corrupt {
             format: FORMAT,
@@ -26,7 +27,12 @@ pub fn decompress_xz(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
             offset: 0,
         });
     }
-    let mut out = OutBuf::new(FORMAT, limit, input.len().saturating_mul(4))?;
+    let guess = match (index_size(input), hint) {
+        (Some(n), _) => n,
+        (None, h) if h > 0 => h,
+        _ => input.len().saturating_mul(4),
+    };
+    let mut out = OutBuf::new(FORMAT, limit, guess)?;
     // The dictionary grows on demand up to what the stream declares, never beyond our limit.
     let mut dec = XzDecoder::in_heap_with_alloc_dict_size(64 * 1024, limit.max(4096));
     let mut pos = 0usize;
@@ -67,6 +73,42 @@ pub fn decompress_xz(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
         dec.reset();
     }
     Ok((out.finish(), pos))
+}
+
+/// The uncompressed size recorded in the index of the stream that ends `d` (a hint: the
+/// index is verified by the decoder only later).
+fn index_size(d: &[u8]) -> Option<usize> {
+    let n = d.len();
+    let footer = d.get(n.checked_sub(12)?..)?;
+    if footer.get(10..12)? != b"YZ" {
+        return None;
+    }
+    let backward = u64::from(u32_at(footer, 4)?);
+    let index_len = usize::try_from((backward + 1) * 4).ok()?;
+    let index = d.get(n.checked_sub(12)?.checked_sub(index_len)?..n - 12)?;
+    if index.first() != Some(&0) {
+        return None;
+    }
+    let mut pos = 1usize;
+    let mut vli = || -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..9 {
+            let b = *index.get(pos)?;
+            pos += 1;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    let records = vli()?;
+    let mut total = 0u64;
+    for _ in 0..records.min(index_len as u64) {
+        let _unpadded = vli()?;
+        total = total.checked_add(vli()?)?;
+    }
+    usize::try_from(total).ok()
 }
 
 fn err(e: XzError, pos: usize, len: usize, limit: usize) -> Error {

@@ -23,8 +23,14 @@ fn is_skippable(d: &[u8]) -> bool {
 }
 
 /// Decompress the zstd frames at the start of `input`. Returns the output and the input used.
-pub fn decompress_zstd(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
-    let mut out = OutBuf::new(FORMAT, limit, input.len().saturating_mul(4))?;
+/// `hint`: expected output size (untrusted; 0 = unknown; the frame's content size is used too).
+pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
+    let guess = if hint > 0 {
+        hint
+    } else {
+        input.len().saturating_mul(4)
+    };
+    let mut out = OutBuf::new(FORMAT, limit, guess)?;
     let mut dec = FrameDecoder::new();
     let mut src: &[u8] = input;
     let used = |src: &[u8]| input.len() - src.len();
@@ -54,9 +60,18 @@ pub fn decompress_zstd(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
         }
         let at = used(src);
         dec.init(&mut src).map_err(|e| err(e, at))?;
+        // The declared content size, trusted only up to the limit (grow() caps it).
+        if let Ok(n) = usize::try_from(dec.content_size()) {
+            if n > 0 && out.grow(n).is_err() {
+                return Err(Error::TooLarge {
+                    format: FORMAT,
+                    limit: limit as u64,
+                });
+            }
+        }
         loop {
             let at = used(src);
-            dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(1 << 20))
+            dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(8 << 20))
                 .map_err(|e| err(e, at))?;
             let n = dec.can_collect();
             out.grow(n)?;
