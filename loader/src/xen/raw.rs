@@ -70,8 +70,8 @@ pub mod pte {
 pub mod schedop {
     /// Give up the CPU.
     pub const YIELD: usize = 0;
-    /// Never use: it unmasks event delivery (see rust-pv-notes.md / e2e-harness.md pitfall 10).
-    pub const BLOCK_NEVER_USE: usize = 1;
+    // 1 is SCHEDOP_block: deliberately absent. It unmasks event delivery, and without an event
+    // callback Xen then crashes the domain (e2e-harness.md pitfall 10).
     /// Shut the domain down with a reason.
     pub const SHUTDOWN: usize = 2;
     /// Wait for one of a set of event channels, with a timeout.

@@ -23,8 +23,12 @@ impl Platform for XenPlatform {
         self.shared.now_ns()
     }
     fn wait_until(&self, deadline_ns: u64) {
-        // Clear first so that a notification arriving from now on ends the next poll at once.
-        let _ = self.port.take_pending(&self.shared);
+        // An event that came since the caller looked at the ring: return at once so it looks
+        // again (clearing the bit). Otherwise poll; a notification arriving after the caller's
+        // check sets the bit, and poll returns at once for a pending port: no lost wake-up.
+        if self.port.take_pending(&self.shared) {
+            return;
+        }
         let _ = self.port.wait(deadline_ns);
     }
 }
