@@ -121,15 +121,13 @@ fn debian_vmlinuz_unwraps_like_xz_and_loads() {
 
     // The handover run's layout (handover-notes §6) for this kernel with its 1676 KiB initrd.
     let initrd = [1676 * 1024];
-    let l = layout::plan(&LayoutInput {
-        virt_base: k.virt_base,
-        kernel_start: k.virt_kstart,
-        kernel_end: k.virt_kend,
-        modules: &initrd,
-        nr_pages: 65536,
-        pages_in_use: 0,
-        cmdline: b"root=/dev/xvda console=hvc0",
-    })
+    let l = layout::plan(&LayoutInput::for_kernel(
+        &k,
+        &initrd,
+        65536,
+        0,
+        b"root=/dev/xvda console=hvc0",
+    ))
     .unwrap();
     eprintln!(
         "{}: kernel {:#x}-{:#x}, entry {:#x}, module at {:#x}, p2m {:#x}, {} tables, end {:#x}",

@@ -295,3 +295,36 @@ fn mutated_kernels_never_panic() {
         }
     }
 }
+
+/// Find the Xen note of `ty` with an 8-byte descriptor; returns the offset of its type word.
+fn note_at(b: &[u8], ty: u8) -> usize {
+    let pat = [4, 0, 0, 0, 8, 0, 0, 0, ty, 0, 0, 0, b'X', b'e', b'n', 0];
+    b.windows(pat.len()).position(|w| w == pat).unwrap() + 8
+}
+
+#[test]
+fn address_checks_like_elf_xen_addr_calc_check() {
+    let good = build(&KernelSpec::netbsd());
+    let parse = |b: &[u8]| PvKernel::parse(&Elf64::parse(b).unwrap()).map_err(|e| e.to_string());
+    // VIRT_BASE turned into an ignored INFO note: PADDR_OFFSET without VIRT_BASE.
+    let mut b = good.clone();
+    let at = note_at(&b, 3);
+    b[at] = 0;
+    assert!(parse(&b).unwrap_err().contains("VIRT_BASE unset"));
+    // ENTRY outside the image.
+    let mut b = good.clone();
+    let at = note_at(&b, 1) + 8;
+    b[at..at + 8].copy_from_slice(&(KERNBASE + 0x10_0000).to_le_bytes());
+    assert!(parse(&b).unwrap_err().contains("entry out of bounds"));
+    // HYPERCALL_PAGE outside the image.
+    let mut b = good.clone();
+    let at = note_at(&b, 2) + 8;
+    b[at..at + 8].copy_from_slice(&(KERNBASE + 0x4000_0000).to_le_bytes());
+    assert!(parse(&b).unwrap_err().contains("HYPERCALL_PAGE"));
+    // Without PADDR_OFFSET the default is 0 for notes: the image would start at
+    // VIRT_BASE + p_paddr, far above, and the entry (still a link VA) is then out of bounds.
+    let mut b = good.clone();
+    let at = note_at(&b, 4);
+    b[at] = 0;
+    assert!(parse(&b).is_err());
+}

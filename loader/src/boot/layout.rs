@@ -54,6 +54,27 @@ pub struct LayoutInput<'a> {
     pub cmdline: &'a [u8],
 }
 
+impl<'a> LayoutInput<'a> {
+    /// The input for a parsed PV kernel (its virt base and image range).
+    pub fn for_kernel(
+        k: &crate::image::PvKernel,
+        modules: &'a [u64],
+        nr_pages: u64,
+        pages_in_use: u64,
+        cmdline: &'a [u8],
+    ) -> Self {
+        LayoutInput {
+            virt_base: k.virt_base,
+            kernel_start: k.virt_kstart,
+            kernel_end: k.virt_kend,
+            modules,
+            nr_pages,
+            pages_in_use,
+            cmdline,
+        }
+    }
+}
+
 /// A run of pages in the region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
