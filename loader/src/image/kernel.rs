@@ -64,12 +64,6 @@ impl PvKernel {
     pub fn parse(elf: &Elf64<'_>) -> Result<Self> {
         let notes = XenNotes::from_elf(elf)?;
         notes.check()?;
-        if elf.ehdr.e_type != 2 {
-            return Err(Error::BadElf {
-                what: "not an executable (e_type)",
-                value: u64::from(elf.ehdr.e_type),
-            });
-        }
         // elf_parse_binary.
         let loadable: Vec<&Phdr> = elf.phdrs.iter().filter(|p| p.is_loadable()).collect();
         if loadable.is_empty() {

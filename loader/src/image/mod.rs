@@ -3,6 +3,14 @@
 //! The pipeline is pure (no_std + alloc, host-tested): [`unwrap`] peels compression and
 //! bzImage layers off a kernel file until an ELF64 remains, [`elf::Elf64`] parses it,
 //! [`kernel::PvKernel`] applies Xen's loader rules and produces the image bytes.
+//!
+//! Where rpvboot is stricter than Xen's libelf/libxc, and why (hostile input, no dom0 to log
+//! a warning to): program/section headers must have the standard entry sizes and lie inside
+//! the file; loadable segment data must lie inside the file and `p_filesz <= p_memsz`; the
+//! hypercall page must be inside the image (Xen would fail later); required XENFEAT
+//! `supervisor_mode_kernel` and `hvm_callback_vector` are refused by name along with `dom0`
+//! and `auto_translated_physmap`; 32-bit and PAE kernels are refused. Like libelf, a kernel
+//! that asks for BSD_SYMTAB but has no usable symbol table is loaded without the block.
 
 mod bytes;
 pub mod bzimage;
