@@ -5,10 +5,12 @@
 //! `linux`/`linux16`, `initrd`/`initrd16` (several files), `multiboot`/`multiboot2` with
 //! `module`/`module2`, `knetbsd` with `knetbsd_module`; `submenu` bodies are flattened into the
 //! entry list. Shell syntax follows the GRUB manual's "Shell-like scripting": `'…'`, `"…"`,
-//! `\`, `$var`/`${var}`, `#` comments, `;` and newlines. `if` blocks are not evaluated: the
-//! `else` branch is used (grub-mkconfig puts the plain case there) and the others are skipped
-//! with a note; `function`, loops and every other command are noted with their line and
-//! skipped. GRUB 2 devices (`hd0,msdos1`, `hd0,gpt2`, `xen/xvda,1`) count partitions from 1;
+//! `\`, `$var`/`${var}`, `#` comments, `;` and newlines. `if`/`elif`/`else` conditions are
+//! evaluated as GRUB 2 running on Xen would (`[ … ]`/`test` on strings and numbers; every
+//! `feature_*` is `y`, `grub_platform` is `xen`, file tests are false; any other command is
+//! assumed to succeed, with a note), so grub-mkconfig's `if [ "${next_entry}" ]` and
+//! `if [ x$feature_timeout_style = xy ]` pick the branch a real GRUB picks; `function`, loops
+//! and every other command are noted with their line and skipped. GRUB 2 devices (`hd0,msdos1`, `hd0,gpt2`, `xen/xvda,1`) count partitions from 1;
 //! they become GRUB-legacy names (`(hd0,0)`, `(hd0,gpt2)`).
 
 use alloc::string::String;
@@ -303,10 +305,11 @@ fn items(cmds: Vec<Cmd>) -> Vec<Item> {
 enum Node {
     Cmd(Cmd),
     Block(Cmd, Vec<Node>),
+    /// `if`/`elif` branches with their condition command, then `else` (condition `None`).
     If {
         line: u32,
         col: u32,
-        else_branch: Option<Vec<Node>>,
+        branches: Vec<(Option<Cmd>, Vec<Node>)>,
     },
     Skipped(&'static str, u32, u32),
 }
@@ -360,39 +363,44 @@ fn tree(
                             nodes.push(Node::Skipped("if", line, col));
                             continue;
                         }
-                        let mut else_branch = None;
+                        let mut branches: Vec<(Option<Cmd>, Vec<Node>)> = Vec::new();
+                        let mut cond = Some(c.clone());
+                        let deeper = depth.saturating_add(1);
                         loop {
-                            let (body, end) = tree(
-                                items,
-                                i,
-                                depth.saturating_add(1),
-                                false,
-                                &["then", "elif", "else", "fi"],
-                                d,
-                            );
+                            let (_, end) =
+                                tree(items, i, deeper, false, &["then", "elif", "else", "fi"], d);
+                            if end.as_deref() != Some("then") {
+                                d.error(line, col, DiagKind::Syntax("'if' without 'then'"));
+                                break;
+                            }
+                            let (body, end) =
+                                tree(items, i, deeper, false, &["elif", "else", "fi"], d);
+                            branches.push((cond.take(), body));
                             match end.as_deref() {
+                                Some("elif") => {
+                                    if let Some(Item::Cmd(e)) = items.get(i.saturating_sub(1)) {
+                                        cond = Some(e.clone());
+                                    }
+                                }
                                 Some("else") => {
-                                    let (b, e) =
-                                        tree(items, i, depth.saturating_add(1), false, &["fi"], d);
-                                    else_branch = Some(b);
+                                    let (b, e) = tree(items, i, deeper, false, &["fi"], d);
+                                    branches.push((None, b));
                                     if e.is_none() {
                                         d.error(line, col, DiagKind::Syntax("'if' without 'fi'"));
                                     }
                                     break;
                                 }
-                                Some("fi") => break,
-                                Some(_) => {}
+                                Some(_) => break,
                                 None => {
                                     d.error(line, col, DiagKind::Syntax("'if' without 'fi'"));
                                     break;
                                 }
                             }
-                            let _ = body;
                         }
                         nodes.push(Node::If {
                             line,
                             col,
-                            else_branch,
+                            branches,
                         });
                     }
                     "for" | "while" | "until" => {
@@ -478,13 +486,38 @@ struct Run {
 }
 
 impl Run {
+    /// A variable; unset ones are empty, except what GRUB 2 itself sets on Xen: every
+    /// `feature_*` flag is `y` (a current GRUB has them all) and `grub_platform` is `xen`.
     fn get(&self, name: &str) -> &str {
-        self.env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+        match self.env.iter().rev().find(|(k, _)| k == name) {
+            Some((_, v)) => v.as_str(),
+            None if name.starts_with("feature_") => "y",
+            None if name == "grub_platform" => "xen",
+            None if name == "grub_cpu" => "x86_64",
+            None => "",
+        }
+    }
+
+    /// The truth of an `if`/`elif` condition as GRUB on Xen would see it: `[ … ]`/`test`
+    /// with string and number comparisons, `true`/`false`; file tests are false (no such files
+    /// are looked at); anything else is `None` (unknown).
+    fn eval(&self, c: &Cmd) -> Option<bool> {
+        let words: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
+        let (neg, words) = match words.split_first() {
+            Some((f, rest)) if f == "!" => (true, rest),
+            _ => (false, words.as_slice()),
+        };
+        let r = match words.split_first() {
+            Some((f, rest)) if f == "[" => match rest.split_last() {
+                Some((l, inner)) if l == "]" => test(inner),
+                _ => None,
+            },
+            Some((f, rest)) if f == "test" => test(rest),
+            Some((f, _)) if f == "true" => Some(true),
+            Some((f, _)) if f == "false" => Some(false),
+            _ => None,
+        };
+        r.map(|b| b != neg)
     }
 
     fn set(&mut self, name: &str, value: &str) {
@@ -539,22 +572,36 @@ impl Run {
                 Node::If {
                     line,
                     col,
-                    else_branch,
-                } => match else_branch {
-                    Some(b) => {
-                        self.d.note(
-                            *line,
-                            *col,
-                            DiagKind::Other(String::from(
-                                "'if' not evaluated: using its 'else' branch",
-                            )),
-                        );
-                        self.exec(b, entry.as_deref_mut(), sub.as_deref_mut());
+                    branches,
+                } => {
+                    for (cond, body) in branches {
+                        let take = match cond {
+                            None => true,
+                            Some(c) => match self.eval(c) {
+                                Some(t) => t,
+                                None => {
+                                    self.d.note(
+                                        c.line,
+                                        c.col,
+                                        DiagKind::Other(alloc::format!(
+                                            "condition '{}' not evaluated, assumed true",
+                                            self.args(c)
+                                                .get(1)
+                                                .map(|(w, _)| w.as_str())
+                                                .unwrap_or("")
+                                        )),
+                                    );
+                                    true
+                                }
+                            },
+                        };
+                        if take {
+                            self.exec(body, entry.as_deref_mut(), sub.as_deref_mut());
+                            break;
+                        }
                     }
-                    None => self
-                        .d
-                        .note(*line, *col, DiagKind::SkippedBlock(String::from("if"))),
-                },
+                    let _ = (line, col);
+                }
                 Node::Block(head, body) => {
                     let name = head.head().unwrap_or("");
                     match (name, entry.is_some()) {
@@ -895,6 +942,31 @@ impl Run {
     }
 }
 
+/// GRUB's `test` on already expanded words.
+fn test(a: &[String]) -> Option<bool> {
+    let num = |s: &str| s.trim().parse::<i64>().ok();
+    match a {
+        [] => Some(false),
+        [x] => Some(!x.is_empty()),
+        [op, x] if op == "-z" => Some(x.is_empty()),
+        [op, x] if op == "-n" => Some(!x.is_empty()),
+        [op, _] if matches!(op.as_str(), "-e" | "-f" | "-d" | "-s") => Some(false),
+        [n, rest @ ..] if n == "!" => test(rest).map(|b| !b),
+        [x, op, y] => match op.as_str() {
+            "=" | "==" => Some(x == y),
+            "!=" => Some(x != y),
+            "-eq" => Some(num(x)? == num(y)?),
+            "-ne" => Some(num(x)? != num(y)?),
+            "-lt" => Some(num(x)? < num(y)?),
+            "-le" => Some(num(x)? <= num(y)?),
+            "-gt" => Some(num(x)? > num(y)?),
+            "-ge" => Some(num(x)? >= num(y)?),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// `name=value` as a command of its own.
 fn is_assignment(c: &Cmd) -> bool {
     match c.words.first().and_then(|w| w.segs.first()) {
@@ -1176,6 +1248,80 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
             .diagnostics
             .iter()
             .any(|d| d.line == 63 && d.kind == DiagKind::Ignored("insmod".into())));
+    }
+
+    /// Ubuntu 22.04's header: hidden menu with timeout 0, chosen through `if`/`elif` chains
+    /// that only a condition evaluator gets right.
+    #[test]
+    fn ubuntu_hidden_timeout_and_conditions() {
+        let s = r#"if [ -s $prefix/grubenv ]; then
+  set have_grubenv=true
+  load_env
+fi
+if [ "${initrdfail}" = 2 ]; then
+   set initrdfail=
+elif [ "${initrdfail}" = 1 ]; then
+   set next_entry="${prev_entry}"
+   set prev_entry=
+   save_env prev_entry
+   if [ "${next_entry}" ]; then
+      set initrdfail=2
+   fi
+fi
+if [ "${next_entry}" ] ; then
+   set default="${next_entry}"
+   set next_entry=
+   save_env next_entry
+   set boot_once=true
+else
+   set default="${saved_entry}"
+fi
+function recordfail {
+  set recordfail=1
+  if [ -n "${have_grubenv}" ]; then if [ -z "${boot_once}" ]; then save_env recordfail; fi; fi
+}
+if [ "${recordfail}" = 1 ] ; then
+  set timeout=30
+else
+  if [ x$feature_timeout_style = xy ] ; then
+    set timeout_style=hidden
+    set timeout=0
+  # Fallback hidden-timeout code in case the timeout_style feature is
+  # unavailable.
+  elif sleep --interruptible 0 ; then
+    set timeout=0
+  fi
+fi
+menuentry 'Ubuntu' --class ubuntu --class gnu-linux --class gnu --class os $menuentry_id_option 'gnulinux-simple-0a1b' {
+	recordfail
+	load_video
+	gfxmode $linux_gfx_mode
+	insmod gzio
+	if [ x$grub_platform = xxen ]; then insmod xzio; insmod lzopio; fi
+	insmod part_gpt
+	insmod ext2
+	set root='hd0,gpt1'
+	linux	/boot/vmlinuz-5.15.0-91-generic root=PARTUUID=0a1b ro console=tty1 console=ttyS0 console=hvc0
+	initrd	/boot/initrd.img-5.15.0-91-generic
+}
+if test 3 -gt 2; then set x=1; else menuentry 'never' { linux /never }; fi
+if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
+"#;
+        let m = p(s);
+        assert_eq!(m.timeout, Some(0));
+        assert!(m.hidden);
+        assert_eq!(m.default, 0);
+        let titles: Vec<_> = m.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["Ubuntu", "shown"]);
+        assert_eq!(m.entries[0].root.as_ref().unwrap().as_str(), "(hd0,0)");
+        // `default="${saved_entry}"` with nothing saved, and nothing worse than notes.
+        let warn: Vec<_> = m
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity != Severity::Note)
+            .collect();
+        assert_eq!(warn.len(), 1, "{warn:?}");
+        assert_eq!((warn[0].line, &warn[0].kind), (21, &DiagKind::SavedDefault));
     }
 
     #[test]
