@@ -225,10 +225,8 @@ impl Platform for PvPlatform {
         };
         // SAFETY: a fresh, page-aligned heap page owned by the returned PvPage only; `mfn`
         // backs it (VA = PFN << 12, p2m lookup).
-        Ok(PvPage {
-            raw: unsafe { RawPage::new(p, Mfn(mfn)) },
-            owned: true,
-        })
+        let raw = unsafe { RawPage::new(p, Mfn(mfn)) };
+        Ok(PvPage { raw, owned: true })
     }
 
     fn xenstore(&self) -> Result<(PvPage, Port), PlatformError> {
