@@ -91,6 +91,10 @@ mod pv {
             println!("rpvboot: flood done, 400 lines in {ms} ms");
         }
 
+        if si.has_word("rpvboot.test=keys") {
+            keys_echo(boot.console);
+        }
+
         loader::devices::run_pv(si, boot.shared);
         println!("rpvboot: no boot path yet, powering off");
         arch::shutdown(ShutdownReason::Poweroff)
@@ -126,6 +130,26 @@ mod pv {
             arch::heap::heap_top_pfn(),
             dt.map_or(0, |(a, b)| b.saturating_sub(a) / 1_000_000)
         );
+    }
+
+    /// `rpvboot.test=keys`: report console input bytes until `q` or 30 s without input.
+    fn keys_echo(con: &arch::console::XenConsole) {
+        println!("rpvboot: keys: waiting for input (q ends)");
+        let mut buf = [0u8; 64];
+        'outer: loop {
+            let n = con.read_timeout(&mut buf, 30_000_000_000);
+            if n == 0 {
+                println!("rpvboot: keys: timeout");
+                break;
+            }
+            for &b in buf.iter().take(n) {
+                println!("rpvboot: key {b:#04x}");
+                if b == b'q' {
+                    break 'outer;
+                }
+            }
+        }
+        println!("rpvboot: keys done");
     }
 
     #[panic_handler]
