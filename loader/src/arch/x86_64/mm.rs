@@ -164,6 +164,18 @@ pub fn set_p2m(si: &StartInfo) {
     P2M.call_once(|| (si.mfn_list, si.nr_pages));
 }
 
+/// Makes our mapping of `pfn` read-only. The handover needs this for every frame that will
+/// become a page table of the next kernel (Xen refuses to type a frame that has a writable
+/// mapping anywhere: handover-notes P2); the whole domain is mapped RW at `pfn << 12`.
+///
+/// # Safety
+/// Nothing may write the page through this mapping afterwards (writes fault).
+pub unsafe fn map_readonly(pfn: u64) -> Result<(), XenError> {
+    let mfn = pfn_to_mfn(pfn).ok_or(XenError(-22))?;
+    // SAFETY: same frame, fewer rights; the caller guarantees no writer remains.
+    unsafe { hypercall::update_va_mapping(pfn_to_va(pfn), (mfn << 12) | pte::L1_RO) }
+}
+
 /// Takes over memory: records the p2m, finds the bootstrap mapping, and maps every other
 /// page of the domain at `pfn << 12` (module docs). Call once, early.
 pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {

@@ -10,6 +10,7 @@ pub mod entry;
 pub mod heap;
 pub mod mm;
 pub mod traps;
+pub mod trampoline;
 
 use core::fmt;
 use core::ptr::NonNull;
