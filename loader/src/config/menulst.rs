@@ -317,6 +317,30 @@ pub(crate) fn file_ref(path: &str) -> Result<super::FileRef, DiagKind> {
     }
 }
 
+/// Parses one entry's lines (menu.lst commands, as [`entry_lines`] prints them and as the
+/// menu's `e` editor or `c` command line collects them) into an entry, with the problems found;
+/// `file` names the source in diagnostics (e.g. `editor`). Line numbers count from 1 at the
+/// first of `lines`.
+pub fn parse_entry(
+    title: &str,
+    lines: &[&str],
+    file: &str,
+) -> (Option<Entry>, Vec<super::Diagnostic>) {
+    let mut text = String::from("title ");
+    text.push_str(title);
+    for l in lines {
+        text.push('\n');
+        text.push_str(l);
+    }
+    text.push('\n');
+    let mut m = parse(text.as_bytes(), Diags::new(file));
+    let mut diags = core::mem::take(&mut m.diagnostics);
+    for d in &mut diags {
+        d.line = d.line.saturating_sub(1);
+    }
+    (m.entries.into_iter().next(), diags)
+}
+
 /// `(dev)/path` as menu.lst writes it.
 fn file_text(f: &super::FileRef) -> String {
     let mut s = String::new();
@@ -755,6 +779,28 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
                 m1.diagnostics
             );
         }
+    }
+
+    #[test]
+    fn edited_entry_lines() {
+        let m = p(DEBIAN);
+        let lines = entry_lines(&m.entries[0]);
+        assert_eq!(
+            lines,
+            [
+                "root (hd0,0)",
+                "kernel /boot/vmlinuz-2.6.26-2-xen-amd64 root=/dev/xvda1 ro console=hvc0",
+                "initrd /boot/initrd.img-2.6.26-2-xen-amd64"
+            ]
+        );
+        let mut edited: Vec<&str> = lines.iter().map(String::as_str).collect();
+        edited[1] = "kernel /boot/vmlinuz-2.6.26-2-xen-amd64 root=/dev/xvda1 ro single";
+        let (e, d) = parse_entry(&m.entries[0].title, &edited, "editor");
+        assert!(d.is_empty());
+        assert_eq!(e.unwrap().kernel.unwrap().args, "root=/dev/xvda1 ro single");
+        let (e, d) = parse_entry("typed", &["root (hd0,0)", "kernal /x"], "command line");
+        assert!(e.unwrap().kernel.is_none());
+        assert_eq!((d[0].line, d[1].line), (0, 2)); // no kernel (the entry), typo on line 2
     }
 
     #[test]
