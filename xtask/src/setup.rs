@@ -131,7 +131,9 @@ struct Apt {
 impl Apt {
     fn cmd() -> Command {
         let mut c = Command::new("apt-get");
-        c.env("DEBIAN_FRONTEND", "noninteractive")
+        // A fresh machine may still run apt in the background: wait for its lock.
+        c.args(["-o", "DPkg::Lock::Timeout=600"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null());
         c
     }

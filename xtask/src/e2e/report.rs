@@ -131,6 +131,15 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
             v.failures.push(format!("xl create -c exited with rc={rc}"));
         }
     }
+    for l in window {
+        if let Some(i) = l.text.find("E2E-DOM0-FAILED") {
+            let msg = l
+                .text
+                .get(i + "E2E-DOM0-FAILED".len()..)
+                .unwrap_or_default();
+            v.failures.push(format!("dom0:{msg}"));
+        }
+    }
     if !s.allow_crash {
         let crash = Regex::new(r"\(XEN\) Domain \d+ \(vcpu#\d+\) crashed.*").ok();
         if let Some(m) = crash
@@ -263,7 +272,14 @@ mod tests {
     #[test]
     fn timeout_and_missing() {
         let v = judge(&scen(), &lines(&OK.replace("timeout=0", "timeout=1")), None);
+        assert_eq!(v.failures.len(), 1, "{:?}", v.failures);
         assert!(v.failures.iter().any(|f| f.starts_with("timeout")));
+        let text = OK.replace(
+            "E2E-XL-EXIT",
+            "E2E-DOM0-FAILED losetup /dev/loop0 /guest/img/0\nE2E-XL-EXIT",
+        );
+        let v = judge(&scen(), &lines(&text), None);
+        assert_eq!(v.failures, ["dom0: losetup /dev/loop0 /guest/img/0"]);
         let v = judge(&scen(), &lines("E2E-DOM0-READY\n"), Some("QEMU timeout"));
         assert!(v.failures[0].contains("never started"));
         let cut = &OK[..OK.find("E2E-END").unwrap_or(0)];
