@@ -136,23 +136,88 @@ fn check_elf(b: &[u8]) -> Result<()> {
     let phoff = usize::try_from(u64_at(b, 32)?)?;
     let phentsize = usize::from(u16_at(b, 54)?);
     let phnum = usize::from(u16_at(b, 56)?);
-    let (mut note, mut bss_ok) = (false, false);
+    let (mut bss_ok, mut lo, mut hi) = (false, u64::MAX, 0u64);
+    let mut notes = Vec::new();
     for i in 0..phnum {
         let ph = phoff + i * phentsize;
         let (ty, flags) = (u32_at(b, ph)?, u32_at(b, ph + 4)?);
+        let (off, paddr) = (u64_at(b, ph + 8)?, u64_at(b, ph + 24)?);
         let (filesz, memsz) = (u64_at(b, ph + 32)?, u64_at(b, ph + 40)?);
         match ty {
             2 | 3 => bail!("has a PT_DYNAMIC/PT_INTERP segment"),
-            4 => note = true,
-            1 if flags & 2 != 0 && filesz < memsz => bss_ok = true,
+            4 => notes.extend(xen_notes(
+                b,
+                usize::try_from(off)?,
+                usize::try_from(filesz)?,
+            )?),
+            1 => {
+                if flags & 2 != 0 && filesz < memsz {
+                    bss_ok = true;
+                }
+                lo = lo.min(paddr);
+                hi = hi.max(paddr + memsz);
+            }
             _ => {}
         }
-    }
-    if !note {
-        bail!("no PT_NOTE segment with the Xen notes");
     }
     if !bss_ok {
         bail!("the writable segment stores .bss in the file (orphan .got? rust-pv-notes P3)");
     }
+    let note = |ty: u32| {
+        notes
+            .iter()
+            .find(|(t, _)| *t == ty)
+            .map(|(_, d)| d.as_slice())
+    };
+    let quad = |ty: u32, name: &str| -> Result<u64> {
+        let d = note(ty).with_context(|| format!("no Xen {name} note"))?;
+        Ok(u64::from_le_bytes(
+            d.get(..8)
+                .with_context(|| format!("short {name} note"))?
+                .try_into()?,
+        ))
+    };
+    for (ty, want, name) in [
+        (5, &b"xen-3.0\0"[..], "XEN_VERSION"),
+        (8, b"generic\0", "LOADER"),
+    ] {
+        if note(ty) != Some(want) {
+            bail!("Xen {name} note is not {:?}", String::from_utf8_lossy(want));
+        }
+    }
+    let (entry, hcall) = (quad(1, "ENTRY")?, quad(2, "HYPERCALL_PAGE")?);
+    let (vbase, poff) = (quad(3, "VIRT_BASE")?, quad(4, "PADDR_OFFSET")?);
+    // libelf: virt_kstart = pstart + (virt_base - paddr_offset), entry inside the image.
+    let (kstart, kend) = (
+        lo.wrapping_add(vbase.wrapping_sub(poff)),
+        hi.wrapping_add(vbase.wrapping_sub(poff)),
+    );
+    if !(kstart..kend).contains(&entry) || !(kstart..kend).contains(&hcall) || hcall % 4096 != 0 {
+        bail!("ENTRY {entry:#x} / HYPERCALL_PAGE {hcall:#x} not inside [{kstart:#x}, {kend:#x}) or not aligned");
+    }
     Ok(())
+}
+
+/// The `(type, desc)` pairs of the "Xen" notes in `b[off..off+len]`.
+fn xen_notes(b: &[u8], off: usize, len: usize) -> Result<Vec<(u32, Vec<u8>)>> {
+    let seg = b.get(off..off + len).context("PT_NOTE outside the file")?;
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p + 12 <= seg.len() {
+        let (namesz, descsz, ty) = (
+            u32_at(seg, p)? as usize,
+            u32_at(seg, p + 4)? as usize,
+            u32_at(seg, p + 8)?,
+        );
+        let name_at = p + 12;
+        let desc_at = name_at + namesz.next_multiple_of(4);
+        let desc = seg
+            .get(desc_at..desc_at + descsz)
+            .context("truncated note")?;
+        if seg.get(name_at..name_at + namesz) == Some(&b"Xen\0"[..]) {
+            out.push((ty, desc.to_vec()));
+        }
+        p = desc_at + descsz.next_multiple_of(4);
+    }
+    Ok(out)
 }
