@@ -485,8 +485,12 @@ fn open_ext(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
     Ok(Box::new(crate::ext::Ext::open(dev)?))
 }
 
+fn open_fat(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
+    Ok(Box::new(crate::fat::Fat::open(dev)?))
+}
+
 /// The filesystem readers tried, in order.
-const OPENERS: &[(&str, Opener)] = &[("ffs", open_ffs), ("ext", open_ext)];
+const OPENERS: &[(&str, Opener)] = &[("ffs", open_ffs), ("ext", open_ext), ("fat", open_fat)];
 
 /// Names of the filesystem readers [`open_fs`] tries, in order.
 pub fn readers() -> impl Iterator<Item = &'static str> {
