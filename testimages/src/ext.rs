@@ -46,7 +46,7 @@ pub struct Image {
 pub const UUID: &str = "5f1b6d0c-3a7e-4c21-9d55-8e2f4a6b7c90";
 
 /// Bumped when the recipes change.
-const RECIPE_VERSION: u32 = 1;
+const RECIPE_VERSION: u32 = 3;
 
 /// Every ext recipe: ext2 with 1 KiB (triple indirect) and 4 KiB blocks, ext3, ext4, and
 /// small images of what ext4-view refuses (revision 0, no filetype, inline data).
@@ -240,7 +240,35 @@ fn make(img: &Path, tree: &Path, r: &Recipe) -> Result<(), String> {
         cmd.args(["-O", r.features]);
     }
     cmd.arg("-d").arg(tree).arg(img);
-    run(&mut cmd)
+    run(&mut cmd)?;
+    pin_times(img, tree)
+}
+
+/// `mke2fs -d` copies ctime and atime (and symlinks' mtime) from the host (the time the tree was
+/// built); set them to [`tree::FIXED_MTIME`] with debugfs so images are byte-identical.
+fn pin_times(img: &Path, tree: &Path) -> Result<(), String> {
+    let entries = tree::walk(tree).map_err(|e| format!("walk {}: {e}", tree.display()))?;
+    let mut script = String::new();
+    for e in &entries {
+        for field in ["ctime", "atime", "mtime"] {
+            script.push_str(&format!(
+                "sif \"{}\" {field} @{}\n",
+                e.path,
+                tree::FIXED_MTIME
+            ));
+        }
+    }
+    let script_path = img.with_extension("debugfs");
+    fs::write(&script_path, script).map_err(|e| format!("write {}: {e}", script_path.display()))?;
+    let mut cmd = Command::new(find_tool("debugfs")?);
+    cmd.env("E2FSPROGS_FAKE_TIME", tree::FIXED_MTIME.to_string())
+        .arg("-w")
+        .arg("-f")
+        .arg(&script_path)
+        .arg(img);
+    let result = run(&mut cmd);
+    let _ = fs::remove_file(&script_path);
+    result
 }
 
 /// Runs a tool and turns a failure into a message with its stderr.

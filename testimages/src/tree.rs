@@ -467,6 +467,29 @@ pub fn images_dir() -> PathBuf {
         .join("testimages")
 }
 
+/// The SHA-256 of a file, in lower-case hex (for the image manifest).
+///
+/// # Errors
+/// The file cannot be read.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// The kind of a tree entry, as the host sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
