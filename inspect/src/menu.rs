@@ -144,13 +144,19 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
     let m: &Menu = &l.menu;
     let cfg = l.source.device.as_ref();
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "config: {}{} ({})",
-        dev_str(cfg),
-        l.source.path,
-        l.source.format.name()
-    );
+    match l.source.format {
+        Format::Builtin => s.push_str("config: none\n"),
+        Format::Extra => s.push_str("config: none (kernel from the extra= line)\n"),
+        f => {
+            let _ = writeln!(
+                s,
+                "config: {}{} ({})",
+                dev_str(cfg),
+                l.source.path,
+                f.name()
+            );
+        }
+    }
     let _ = writeln!(s, "  why: {}", l.reason.describe());
     match m.timeout {
         Some(t) => {

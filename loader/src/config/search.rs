@@ -174,9 +174,11 @@ impl Loaded {
     /// Whether the files a plan needs exist: one error per missing kernel (when no alternative
     /// exists either) or module, at the entry's line.
     pub fn check(&self, plan: &BootPlan, v: &mut impl Volumes) -> Vec<Diagnostic> {
-        let file = match &self.source.device {
-            Some(d) => file_name(d, &self.source.path),
-            None => self.source.path.clone(),
+        let file = match (&self.source.device, self.source.format) {
+            (_, Format::Builtin) => String::from("builtin"),
+            (_, Format::Extra) => String::from(EXTRA_FILE),
+            (Some(d), _) => file_name(d, &self.source.path),
+            (None, _) => self.source.path.clone(),
         };
         let line = self
             .menu
@@ -244,7 +246,14 @@ fn try_read(
         }
         Err(ReadError::NotFound) => None,
         Err(ReadError::Other(why)) => {
-            d.warn(0, 0, DiagKind::ReadFailed(name, why));
+            // Said about the file itself, not the `extra=` line.
+            d.list.push(Diagnostic {
+                file: name.clone(),
+                line: 0,
+                col: 0,
+                severity: Severity::Warning,
+                kind: DiagKind::ReadFailed(name, why),
+            });
             None
         }
     }
@@ -377,15 +386,17 @@ fn extra_kernel(
 
 fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSource, Reason, Menu) {
     let Some(ffs) = vols.iter().find(|x| x.fs == FsKind::Ffs) else {
-        d.push(
-            0,
-            0,
-            Severity::Error,
-            DiagKind::Other(String::from(
+        d.list.push(Diagnostic {
+            file: String::from("disks"),
+            line: 0,
+            col: 0,
+            severity: Severity::Error,
+            kind: DiagKind::Other(String::from(
                 "no configuration file and no FFS partition: nothing to boot",
             )),
-        );
-        let menu = super::parse(Format::Builtin, b"", "builtin");
+        });
+        let mut menu = super::parse(Format::Builtin, b"", "builtin");
+        menu.diagnostics.clear();
         let src = ConfigSource {
             device: None,
             path: String::from("builtin"),
