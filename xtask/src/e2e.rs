@@ -80,12 +80,7 @@ impl E2e {
         let all = scenarios::all();
         if self.list {
             for s in &all {
-                println!(
-                    "{:<12} {}{}",
-                    s.name,
-                    if s.default { "" } else { "(opt-in) " },
-                    s.expect.join("  ")
-                );
+                println!("{:<12} {}{}", s.name, if s.default { "" } else { "(opt-in) " }, s.expect.join("  "));
             }
             return Ok(());
         }
@@ -118,10 +113,7 @@ impl E2e {
                     Some(s) => v.push(s.clone()),
                     None => bail!(
                         "no scenario {name:?}; there are: {}",
-                        all.iter()
-                            .map(|s| s.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
                     ),
                 }
             }
@@ -133,11 +125,7 @@ impl E2e {
             }
         }
         let opts = RunOpts {
-            stream: if self.verbose {
-                Stream::All
-            } else {
-                Stream::Progress
-            },
+            stream: if self.verbose { Stream::All } else { Stream::Progress },
             kernel: self.kernel,
             qemu_timeout: self.qemu_timeout,
         };
@@ -175,11 +163,7 @@ const KEEP_RUNS: usize = 20;
 /// Removes all but the newest [`KEEP_RUNS`] run directories (names sort by time).
 fn prune_runs(runs: &Path) {
     let Ok(rd) = fs::read_dir(runs) else { return };
-    let mut dirs: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     let excess = dirs.len().saturating_sub(KEEP_RUNS);
     for d in dirs.iter().take(excess) {
@@ -199,12 +183,7 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
         bail!("no scenarios to run");
     }
     for s in list {
-        if s.name.is_empty()
-            || !s
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
+        if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             bail!("scenario name {:?}: use [a-z0-9-]", s.name);
         }
         if list.iter().filter(|t| t.name == s.name).count() > 1 {
@@ -293,11 +272,7 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
             "{} {} {}",
             s.name,
             s.timeout_secs,
-            if disks.is_empty() {
-                "-".to_string()
-            } else {
-                disks.join(",")
-            }
+            if disks.is_empty() { "-".to_string() } else { disks.join(",") }
         );
         max_mem = max_mem.max(u64::from(s.memory_mib));
         timeout_secs += u64::from(s.timeout_secs) + SCENARIO_SLACK_SECS;
@@ -335,23 +310,14 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
         list.len(),
         list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
     );
-    let mut view = View {
-        stream: opts.stream,
-        current: None,
-    };
+    let mut view = View { stream: opts.stream, current: None };
     let outcome = qemu::boot(&boot, &mut |l| view.show(l))?;
     let _ = fs::remove_file(&initrd);
     let _ = fs::remove_file(&extra);
 
     let note = if outcome.timed_out {
-        Some(format!(
-            "QEMU killed after the overall timeout of {timeout_secs} s"
-        ))
-    } else if !outcome
-        .lines
-        .iter()
-        .any(|l| l.text.contains("E2E-ALL-DONE"))
-    {
+        Some(format!("QEMU killed after the overall timeout of {timeout_secs} s"))
+    } else if !outcome.lines.iter().any(|l| l.text.contains("E2E-ALL-DONE")) {
         Some(format!("QEMU ended early ({})", outcome.status))
     } else {
         None
@@ -398,15 +364,8 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
 
 /// The xl config of one scenario; disks are the loop devices dom0's /init attaches in order.
 fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, ndisks: usize) -> Result<String> {
-    if s.extra
-        .chars()
-        .any(|c| c == '"' || c == '\\' || c.is_control())
-    {
-        bail!(
-            "scenario {}: extra {:?} may not hold '\"', '\\' or control characters",
-            s.name,
-            s.extra
-        );
+    if s.extra.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        bail!("scenario {}: extra {:?} may not hold '\"', '\\' or control characters", s.name, s.extra);
     }
     if ndisks > 8 {
         bail!("scenario {}: at most 8 disks", s.name);
@@ -423,12 +382,7 @@ fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, ndisks: usize) -
     let _ = writeln!(c, "extra = \"{}\"", s.extra);
     let disks: Vec<String> = (0..ndisks)
         .zip(b'a'..)
-        .map(|(i, l)| {
-            format!(
-                "'vdev=xvd{},access=rw,script=block-lite,target=/dev/loop{i}'",
-                char::from(l)
-            )
-        })
+        .map(|(i, l)| format!("'vdev=xvd{},access=rw,script=block-lite,target=/dev/loop{i}'", char::from(l)))
         .collect();
     let _ = writeln!(c, "disk = [ {} ]", disks.join(", "));
     for ev in ["on_poweroff", "on_reboot", "on_crash"] {
@@ -458,11 +412,7 @@ impl View {
         let t = l.text.as_str();
         let marker = t.split_whitespace().find(|w| w.starts_with("E2E-"));
         if let Some(m) = marker {
-            let name = t
-                .split_whitespace()
-                .skip_while(|w| *w != m)
-                .nth(1)
-                .map(str::to_string);
+            let name = t.split_whitespace().skip_while(|w| *w != m).nth(1).map(str::to_string);
             match m {
                 "E2E-BEGIN" => self.current = name,
                 "E2E-XL-EXIT" => self.current = None,

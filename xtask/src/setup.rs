@@ -132,9 +132,7 @@ impl Apt {
     fn cmd() -> Command {
         let mut c = Command::new("apt-get");
         // A fresh machine may still run apt in the background: wait for its lock.
-        c.args(["-o", "DPkg::Lock::Timeout=600"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null());
+        c.args(["-o", "DPkg::Lock::Timeout=600"]).env("DEBIAN_FRONTEND", "noninteractive").stdin(Stdio::null());
         c
     }
 
@@ -155,23 +153,15 @@ impl Apt {
     fn install(&mut self, args: &[&str]) -> Result<()> {
         self.update();
         let mut c = Self::cmd();
-        c.args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "--allow-downgrades",
-        ]);
+        c.args(["install", "-y", "--no-install-recommends", "--allow-downgrades"]);
         c.args(args);
         run(&mut c)
     }
 }
 
 fn dpkg_version(pkg: &str) -> Option<String> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}|${Version}", pkg])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let out =
+        Command::new("dpkg-query").args(["-W", "-f=${Status}|${Version}", pkg]).stderr(Stdio::null()).output().ok()?;
     let s = String::from_utf8_lossy(&out.stdout).into_owned();
     let (status, version) = s.split_once('|')?;
     (out.status.success() && status.ends_with(" installed")).then(|| version.to_string())
@@ -179,10 +169,7 @@ fn dpkg_version(pkg: &str) -> Option<String> {
 
 fn lists_have(pattern: &str) -> bool {
     fs::read_dir("/var/lib/apt/lists")
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains(pattern))
-        })
+        .map(|rd| rd.flatten().any(|e| e.file_name().to_string_lossy().contains(pattern)))
         .unwrap_or(false)
 }
 
@@ -198,9 +185,8 @@ fn ensure_backports_source() -> Result<bool> {
     let entry = fs::read_to_string(deb822).ok().and_then(|text| {
         text.split("\n\n")
             .find(|para| {
-                para.lines().any(|l| {
-                    l.starts_with("Suites:") && l.split_whitespace().any(|w| w == "bookworm")
-                }) && !para.contains("security")
+                para.lines().any(|l| l.starts_with("Suites:") && l.split_whitespace().any(|w| w == "bookworm"))
+                    && !para.contains("security")
             })
             .map(|para| {
                 para.lines()
@@ -218,22 +204,13 @@ fn ensure_backports_source() -> Result<bool> {
     });
     match entry {
         Some(e) => {
-            println!(
-                "setup: adding {} (bookworm-backports, for QEMU)",
-                target.display()
-            );
+            println!("setup: adding {} (bookworm-backports, for QEMU)", target.display());
             fs::write(target, e).with_context(|| format!("writing {}", target.display()))?;
         }
         None => {
-            println!(
-                "setup: adding {} (bookworm-backports, for QEMU)",
-                legacy.display()
-            );
-            fs::write(
-                legacy,
-                "deb http://deb.debian.org/debian bookworm-backports main\n",
-            )
-            .with_context(|| format!("writing {}", legacy.display()))?;
+            println!("setup: adding {} (bookworm-backports, for QEMU)", legacy.display());
+            fs::write(legacy, "deb http://deb.debian.org/debian bookworm-backports main\n")
+                .with_context(|| format!("writing {}", legacy.display()))?;
         }
     }
     Ok(true)
@@ -258,11 +235,7 @@ fn ensure_host_once() -> Result<()> {
     if !lists_have("_dists_bookworm_InRelease") {
         apt.update();
     }
-    let mut need: Vec<&str> = HOST_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| dpkg_version(p).is_none())
-        .collect();
+    let mut need: Vec<&str> = HOST_PACKAGES.iter().copied().filter(|p| dpkg_version(p).is_none()).collect();
     // grub-mkimage must match grub-xen-bin (2.06, bookworm), not backports' 2.12.
     if !dpkg_version("grub-common").is_some_and(|v| v.starts_with("2.06-")) {
         need.push("grub-common/bookworm");
@@ -283,8 +256,7 @@ fn ensure_host_once() -> Result<()> {
         println!("setup: installing qemu-system-x86 from bookworm-backports");
         apt.install(&["-t", "bookworm-backports", "qemu-system-x86"])?;
     }
-    let targets =
-        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    let targets = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if targets.lines().any(|l| l.trim() == "x86_64-unknown-none") {
         println!("setup: rust target x86_64-unknown-none present");
     } else {
@@ -301,16 +273,14 @@ fn kernel_abi(x: &Path, fresh: bool) -> String {
             return k;
         }
     }
-    if let Ok(s) = fs::read_to_string(x.join(".stamp"))
-        .map_err(|_| ())
-        .and_then(|s| if fresh { Err(()) } else { Ok(s) })
+    if let Ok(s) =
+        fs::read_to_string(x.join(".stamp")).map_err(|_| ()).and_then(|s| if fresh { Err(()) } else { Ok(s) })
     {
         if let Some(k) = s.lines().next().filter(|k| !k.is_empty()) {
             return k.to_string();
         }
     }
-    let deps = output(Command::new("apt-cache").args(["depends", "linux-image-amd64"]))
-        .unwrap_or_default();
+    let deps = output(Command::new("apt-cache").args(["depends", "linux-image-amd64"])).unwrap_or_default();
     deps.lines()
         .filter_map(|l| l.trim().strip_prefix("Depends: linux-image-"))
         .find(|k| k.starts_with(|c: char| c.is_ascii_digit()))
@@ -356,17 +326,9 @@ fn ensure_e2e_once() -> Result<E2eArtifacts> {
         p
     };
     let mut pkgs = pkgs_for(&kver);
-    let missing: Vec<String> = pkgs
-        .iter()
-        .filter(|p| deb_of(&debs, p).is_none())
-        .cloned()
-        .collect();
+    let missing: Vec<String> = pkgs.iter().filter(|p| deb_of(&debs, p).is_none()).cloned().collect();
     if !missing.is_empty() {
-        println!(
-            "setup: downloading {} debs into {}",
-            missing.len(),
-            debs.display()
-        );
+        println!("setup: downloading {} debs into {}", missing.len(), debs.display());
         let mut dl = Apt::cmd();
         dl.current_dir(&debs).arg("download").args(&missing);
         if run(&mut dl).is_err() {
@@ -374,8 +336,7 @@ fn ensure_e2e_once() -> Result<E2eArtifacts> {
             Apt { updated: false }.update();
             kver = kernel_abi(&x, true);
             pkgs = pkgs_for(&kver);
-            let missing: Vec<&String> =
-                pkgs.iter().filter(|p| deb_of(&debs, p).is_none()).collect();
+            let missing: Vec<&String> = pkgs.iter().filter(|p| deb_of(&debs, p).is_none()).collect();
             let mut dl = Apt::cmd();
             dl.current_dir(&debs).arg("download").args(&missing);
             run(&mut dl)?;
@@ -386,25 +347,14 @@ fn ensure_e2e_once() -> Result<E2eArtifacts> {
         let f = deb_of(&debs, p).with_context(|| format!("{p}: no .deb in {}", debs.display()))?;
         files.push(f);
     }
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
+    let names: Vec<String> =
+        files.iter().map(|f| f.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
 
     let x_stamp = format!("{kver}\n{}\n", names.join("\n"));
     if util::stamp_ok(&x.join(".stamp"), &x_stamp) {
         println!("setup: debs already extracted in {}", x.display());
     } else {
-        println!(
-            "setup: extracting {} debs into {}",
-            files.len(),
-            x.display()
-        );
+        println!("setup: extracting {} debs into {}", files.len(), x.display());
         if x.exists() {
             fs::remove_dir_all(&x).with_context(|| format!("removing {}", x.display()))?;
         }
@@ -417,24 +367,13 @@ fn ensure_e2e_once() -> Result<E2eArtifacts> {
     }
     util::write_stamp(&dir.join("PACKAGES.txt"), &(names.join("\n") + "\n"))?;
 
-    let recipe = util::fnv64(&[
-        RECIPE_VERSION.as_bytes(),
-        DOMU_INIT.as_bytes(),
-        BLOCK_LITE.as_bytes(),
-        PVGRUB_EMBED.as_bytes(),
-    ]);
+    let recipe =
+        util::fnv64(&[RECIPE_VERSION.as_bytes(), DOMU_INIT.as_bytes(), BLOCK_LITE.as_bytes(), PVGRUB_EMBED.as_bytes()]);
     let out_stamp = format!("{x_stamp}recipe {recipe:016x}\n");
     let art = E2eArtifacts::at(out.clone(), kver.clone());
-    let complete = [
-        &art.xen,
-        &art.vmlinux_dom0,
-        &art.vmlinuz,
-        &art.dom0_initrd,
-        &art.domu_initrd,
-        &art.pvgrub2,
-    ]
-    .iter()
-    .all(|p| p.is_file());
+    let complete = [&art.xen, &art.vmlinux_dom0, &art.vmlinuz, &art.dom0_initrd, &art.domu_initrd, &art.pvgrub2]
+        .iter()
+        .all(|p| p.is_file());
     if complete && util::stamp_ok(&out.join(".stamp"), &out_stamp) {
         println!("setup: harness images up to date in {}", out.display());
         return Ok(art);
@@ -443,10 +382,7 @@ fn ensure_e2e_once() -> Result<E2eArtifacts> {
     println!("setup: building harness images into {}", out.display());
     build_outputs(&art, &x, &dir.join("work"))?;
     util::write_stamp(&out.join(".stamp"), &out_stamp)?;
-    println!(
-        "setup: harness images built ({:.1} s)",
-        t.elapsed().as_secs_f64()
-    );
+    println!("setup: harness images built ({:.1} s)", t.elapsed().as_secs_f64());
     Ok(art)
 }
 
@@ -559,12 +495,8 @@ impl Modules<'_> {
     fn add(&self, root: &Path, mods: &[&str]) -> Result<()> {
         let mut files = BTreeSet::new();
         for m in mods {
-            let deps = output(
-                Command::new("modprobe")
-                    .args(["-S", self.kver, "-d"])
-                    .arg(self.x)
-                    .args(["--show-depends", m]),
-            )?;
+            let deps =
+                output(Command::new("modprobe").args(["-S", self.kver, "-d"]).arg(self.x).args(["--show-depends", m]))?;
             for l in deps.lines() {
                 let mut w = l.split_whitespace();
                 if w.next() == Some("insmod") {
@@ -581,15 +513,8 @@ impl Modules<'_> {
             copy(&f, &root.join(rel))?;
         }
         let moddir = format!("lib/modules/{}", self.kver);
-        for extra in [
-            "modules.order",
-            "modules.builtin",
-            "modules.builtin.modinfo",
-        ] {
-            copy(
-                &self.x.join(&moddir).join(extra),
-                &root.join(&moddir).join(extra),
-            )?;
+        for extra in ["modules.order", "modules.builtin", "modules.builtin.modinfo"] {
+            copy(&self.x.join(&moddir).join(extra), &root.join(&moddir).join(extra))?;
         }
         run(Command::new("depmod").arg("-b").arg(root).arg(self.kver))
     }
@@ -673,38 +598,13 @@ fn build_dom0_root(x: &Path, modules: &Modules, r: &Path) -> Result<()> {
     fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
     fs::write(r.join("etc/group"), "root:x:0:\n")?;
     // glibc dlopen()s libgcc_s for pthread_cancel: xl aborts without it; ldd can't see it.
-    copy(
-        Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1"),
-        &r.join("lib/x86_64-linux-gnu/libgcc_s.so.1"),
-    )?;
+    copy(Path::new("/lib/x86_64-linux-gnu/libgcc_s.so.1"), &r.join("lib/x86_64-linux-gnu/libgcc_s.so.1"))?;
     let xbin = r.join("usr/lib/xen-4.17/bin");
-    let mut bins = vec![
-        PathBuf::from("/bin/bash"),
-        PathBuf::from("/usr/bin/flock"),
-        r.join("usr/bin/xenstore"),
-    ];
-    for b in [
-        "xl",
-        "xenstored",
-        "xenconsoled",
-        "xenconsole",
-        "xen-init-dom0",
-        "libxl-save-helper",
-        "xenstore-control",
-    ] {
+    let mut bins = vec![PathBuf::from("/bin/bash"), PathBuf::from("/usr/bin/flock"), r.join("usr/bin/xenstore")];
+    for b in ["xl", "xenstored", "xenconsoled", "xenconsole", "xen-init-dom0", "libxl-save-helper", "xenstore-control"]
+    {
         bins.push(xbin.join(b));
     }
     add_libs(r, x, &bins)?;
-    modules.add(
-        r,
-        &[
-            "xen-evtchn",
-            "xen-gntdev",
-            "xen-gntalloc",
-            "xen-privcmd",
-            "xenfs",
-            "xen-blkback",
-            "loop",
-        ],
-    )
+    modules.add(r, &["xen-evtchn", "xen-gntdev", "xen-gntalloc", "xen-privcmd", "xenfs", "xen-blkback", "loop"])
 }

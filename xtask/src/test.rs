@@ -23,17 +23,7 @@ impl Test {
         let mut steps: Vec<(&str, Vec<&str>)> = vec![
             ("setup", vec!["xtask", "setup"]),
             ("fmt", vec!["fmt", "--all", "--", "--check"]),
-            (
-                "clippy",
-                vec![
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-            ),
+            ("clippy", vec!["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
             ("test", vec!["test", "--workspace"]),
             ("build", vec!["xtask", "build"]),
             ("e2e", vec!["xtask", "e2e"]),
@@ -47,10 +37,7 @@ impl Test {
         for (i, (name, args)) in steps.iter().enumerate() {
             println!("==> [{}/{n}] {name}: cargo {}", i + 1, args.join(" "));
             let t = Instant::now();
-            let status = Command::new(&cargo)
-                .args(args)
-                .current_dir(project_root())
-                .status();
+            let status = Command::new(&cargo).args(args).current_dir(project_root()).status();
             let secs = t.elapsed().as_secs_f64();
             match status {
                 Ok(s) if s.success() => {

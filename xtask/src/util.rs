@@ -24,9 +24,7 @@ pub fn e2e_dir() -> PathBuf {
 /// Runs a command, echoing it, and fails with its exit status when it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed: {status}");
     }
@@ -35,16 +33,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 /// Runs a command without echoing it and returns its stdout; stderr is shown on failure.
 pub fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot start {cmd:?}"))?;
     if !out.status.success() {
-        bail!(
-            "{cmd:?} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        );
+        bail!("{cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr).trim_end());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -56,9 +47,7 @@ pub fn sh(script: &str) -> Result<()> {
 
 /// Whether `prog` is found on `PATH`.
 pub fn have(prog: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file())).unwrap_or(false)
 }
 
 /// Quotes a path or word for `sh`.
@@ -101,9 +90,7 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
         mkdirp(parent)?;
     }
-    fs::copy(from, to)
-        .map(|_| ())
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))
+    fs::copy(from, to).map(|_| ()).with_context(|| format!("copying {} to {}", from.display(), to.display()))
 }
 
 /// Writes a file (creating parent directories) with the given Unix mode.
@@ -113,8 +100,7 @@ pub fn write_file(path: &Path, data: impl AsRef<[u8]>, mode: u32) -> Result<()> 
         mkdirp(parent)?;
     }
     fs::write(path, data).with_context(|| format!("writing {}", path.display()))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("chmod {}", path.display()))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).with_context(|| format!("chmod {}", path.display()))
 }
 
 /// Packs directory `dir` (symlinks followed) into a gzip'd newc cpio archive at `out`:

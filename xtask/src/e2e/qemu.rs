@@ -54,42 +54,27 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
             bail!("{} missing: run `cargo xtask setup`", p.display());
         }
         if p.to_string_lossy().contains(',') {
-            bail!(
-                "{}: QEMU's multiboot module list cannot hold a ',' in a path",
-                p.display()
-            );
+            bail!("{}: QEMU's multiboot module list cannot hold a ',' in a path", p.display());
         }
     }
     let xen_cmdline = format!(
         "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus=1 loglvl=all guest_loglvl=all",
         m = b.dom0_mem_mib
     );
-    let modules = format!(
-        "{} console=hvc0 earlyprintk=xen rdinit=/init,{}",
-        b.dom0_kernel.display(),
-        b.dom0_initrd.display()
-    );
+    let modules =
+        format!("{} console=hvc0 earlyprintk=xen rdinit=/init,{}", b.dom0_kernel.display(), b.dom0_initrd.display());
     let mut cmd = Command::new("qemu-system-x86_64");
     // NEVER KVM: it hangs on these machines. TCG explicitly.
-    cmd.args([
-        "-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "2",
-    ])
-    .args(["-m", &b.qemu_mem_mib.to_string()])
-    .args([
-        "-nographic",
-        "-no-reboot",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-    ])
-    .arg("-kernel")
-    .arg(b.xen)
-    .args(["-append", &xen_cmdline, "-initrd", &modules])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0);
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "2"])
+        .args(["-m", &b.qemu_mem_mib.to_string()])
+        .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
+        .arg("-kernel")
+        .arg(b.xen)
+        .args(["-append", &xen_cmdline, "-initrd", &modules])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of ours;
     // it makes the kernel kill QEMU if xtask dies (Ctrl-C only reaches our process group).
     unsafe {
@@ -103,9 +88,7 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
     let mut log = File::create(&b.log).with_context(|| format!("creating {}", b.log.display()))?;
     writeln!(log, "# {cmd:?}")?;
     let t0 = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .context("cannot start qemu-system-x86_64 (run `cargo xtask setup`)")?;
+    let mut child = cmd.spawn().context("cannot start qemu-system-x86_64 (run `cargo xtask setup`)")?;
     let pid = child.id();
     let stdout = child.stdout.take().context("qemu stdout")?;
     let mut stderr = child.stderr.take().context("qemu stderr")?;
@@ -144,25 +127,15 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
                 eprintln!("e2e: QEMU did not power off after {ALL_DONE}: killing it");
             } else {
                 timed_out = true;
-                eprintln!(
-                    "e2e: overall timeout ({} s): killing QEMU",
-                    b.timeout.as_secs()
-                );
+                eprintln!("e2e: overall timeout ({} s): killing QEMU", b.timeout.as_secs());
             }
             kill_group(pid);
             killed = true;
         }
-        let wait = if killed {
-            Duration::from_secs(5)
-        } else {
-            deadline.saturating_duration_since(now)
-        };
+        let wait = if killed { Duration::from_secs(5) } else { deadline.saturating_duration_since(now) };
         match rx.recv_timeout(wait) {
             Ok(text) => {
-                let line = Line {
-                    t: t0.elapsed().as_secs_f64(),
-                    text,
-                };
+                let line = Line { t: t0.elapsed().as_secs_f64(), text };
                 writeln!(log, "[{:8.3}] {}", line.t, line.text)?;
                 on_line(&line);
                 if line.text.contains(ALL_DONE) {
@@ -197,12 +170,7 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
     }
     let elapsed = t0.elapsed();
     writeln!(log, "# qemu {status}, {:.1} s", elapsed.as_secs_f64())?;
-    Ok(Outcome {
-        lines,
-        timed_out,
-        status: status.to_string(),
-        elapsed,
-    })
+    Ok(Outcome { lines, timed_out, status: status.to_string(), elapsed })
 }
 
 fn kill_group(pid: u32) {

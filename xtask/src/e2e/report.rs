@@ -28,8 +28,7 @@ impl Verdict {
 
 /// Value of `key=` in a marker line.
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+    line.split_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
 }
 
 /// Whether `line` is the marker `tag` for scenario `name` (markers may share a line with
@@ -46,15 +45,8 @@ pub fn compile(re: &str) -> Result<Regex, regex::Error> {
 
 /// Judges `s` from the serial `lines`. `qemu_note` explains an early end (timeout, exit).
 pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
-    let mut v = Verdict {
-        failures: Vec::new(),
-        console: String::new(),
-        secs: None,
-        reason: None,
-    };
-    let begin = lines
-        .iter()
-        .position(|l| is_marker(&l.text, "E2E-BEGIN", &s.name));
+    let mut v = Verdict { failures: Vec::new(), console: String::new(), secs: None, reason: None };
+    let begin = lines.iter().position(|l| is_marker(&l.text, "E2E-BEGIN", &s.name));
     let Some(begin) = begin else {
         let why = if lines.iter().any(|l| l.text.contains("E2E-DOM0-READY")) {
             "dom0 never started it"
@@ -68,9 +60,7 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
         return v;
     };
     let rest = lines.get(begin..).unwrap_or_default();
-    let end = rest
-        .iter()
-        .position(|l| is_marker(&l.text, "E2E-END", &s.name));
+    let end = rest.iter().position(|l| is_marker(&l.text, "E2E-END", &s.name));
     let window = match end {
         Some(e) => rest.get(..=e).unwrap_or(rest),
         None => rest,
@@ -101,30 +91,19 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
         }
     }
     let logged_text = logged.join("\n");
-    v.console = strip_ansi(if logged_text.trim().is_empty() {
-        &live
-    } else {
-        &logged
-    });
+    v.console = strip_ansi(if logged_text.trim().is_empty() { &live } else { &logged });
 
     let Some(end_line) = end_line else {
-        v.failures.push(format!(
-            "did not finish: {}",
-            qemu_note.unwrap_or("the serial log stops inside it")
-        ));
+        v.failures.push(format!("did not finish: {}", qemu_note.unwrap_or("the serial log stops inside it")));
         check_expect(s, &mut v);
         return v;
     };
     let e = end_line.text.as_str();
-    v.reason = field(e, "reason")
-        .and_then(|r| r.parse::<u32>().ok())
-        .map(|c| Shutdown::name_of(c).to_string());
+    v.reason = field(e, "reason").and_then(|r| r.parse::<u32>().ok()).map(|c| Shutdown::name_of(c).to_string());
     if field(e, "timeout") == Some("1") {
-        v.failures
-            .push(format!("timeout: still running after {} s", s.timeout_secs));
+        v.failures.push(format!("timeout: still running after {} s", s.timeout_secs));
     } else if field(e, "leftover") == Some("1") {
-        v.failures
-            .push("domain still existed after xl create -c returned (destroyed)".to_string());
+        v.failures.push("domain still existed after xl create -c returned (destroyed)".to_string());
     }
     if field(e, "timeout") != Some("1") {
         if let Some(rc) = field(e, "rc").filter(|rc| *rc != "0") {
@@ -133,21 +112,14 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
     }
     for l in window {
         if let Some(i) = l.text.find("E2E-DOM0-FAILED") {
-            let msg = l
-                .text
-                .get(i + "E2E-DOM0-FAILED".len()..)
-                .unwrap_or_default();
+            let msg = l.text.get(i + "E2E-DOM0-FAILED".len()..).unwrap_or_default();
             v.failures.push(format!("dom0:{msg}"));
         }
     }
     if !s.allow_crash {
         let crash = Regex::new(r"\(XEN\) Domain \d+ \(vcpu#\d+\) crashed.*").ok();
-        if let Some(m) = crash
-            .as_ref()
-            .and_then(|re| window.iter().find_map(|l| re.find(&l.text)))
-        {
-            v.failures
-                .push(format!("{} (not expected)", m.as_str().trim()));
+        if let Some(m) = crash.as_ref().and_then(|re| window.iter().find_map(|l| re.find(&l.text))) {
+            v.failures.push(format!("{} (not expected)", m.as_str().trim()));
         }
     }
     if let Some(want) = s.shutdown {
@@ -159,9 +131,7 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
                 want.code(),
                 Shutdown::name_of(want.code())
             )),
-            None => v
-                .failures
-                .push("no shutdown reason logged by xl (domain did not shut down)".to_string()),
+            None => v.failures.push("no shutdown reason logged by xl (domain did not shut down)".to_string()),
         }
     }
     check_expect(s, &mut v);
@@ -202,9 +172,7 @@ fn check_expect(s: &Scenario, v: &mut Verdict) {
     for re in &s.expect {
         match compile(re) {
             Ok(r) if r.is_match(&v.console) => {}
-            Ok(_) => v
-                .failures
-                .push(format!("expected /{re}/ not found in the console")),
+            Ok(_) => v.failures.push(format!("expected /{re}/ not found in the console")),
             Err(e) => v.failures.push(format!("bad regex /{re}/: {e}")),
         }
     }
@@ -215,13 +183,7 @@ mod tests {
     use super::*;
 
     fn lines(text: &str) -> Vec<Line> {
-        text.lines()
-            .enumerate()
-            .map(|(i, t)| Line {
-                t: i as f64,
-                text: t.to_string(),
-            })
-            .collect()
+        text.lines().enumerate().map(|(i, t)| Line { t: i as f64, text: t.to_string() }).collect()
     }
 
     fn scen() -> Scenario {
@@ -244,29 +206,17 @@ mod tests {
         let text = OK
             .replace("rpvboot 0.1.0 (", "nope (")
             .replace("reason=0", "reason=3")
-            .replace(
-                "(Xen PV",
-                "x\n(XEN) Domain 3 (vcpu#0) crashed on cpu#1:\n(Xen PV",
-            );
+            .replace("(Xen PV", "x\n(XEN) Domain 3 (vcpu#0) crashed on cpu#1:\n(Xen PV");
         let v = judge(&scen(), &lines(&text), None);
         assert_eq!(v.failures.len(), 3, "{:?}", v.failures);
-        assert!(v
-            .failures
-            .iter()
-            .any(|f| f.contains("reason code 3 (crash)")));
-        assert!(v
-            .failures
-            .iter()
-            .any(|f| f.contains("Domain 3 (vcpu#0) crashed")));
+        assert!(v.failures.iter().any(|f| f.contains("reason code 3 (crash)")));
+        assert!(v.failures.iter().any(|f| f.contains("Domain 3 (vcpu#0) crashed")));
         assert!(v.failures.iter().any(|f| f.contains("not found")));
     }
 
     #[test]
     fn ansi_is_stripped() {
-        assert_eq!(
-            strip_ansi(&["\u{1b}[30m\u{1b}[47mWelcome", "\u{1b}[1;1H  Boot"]),
-            "Welcome\n  Boot"
-        );
+        assert_eq!(strip_ansi(&["\u{1b}[30m\u{1b}[47mWelcome", "\u{1b}[1;1H  Boot"]), "Welcome\n  Boot");
     }
 
     #[test]
@@ -274,10 +224,7 @@ mod tests {
         let v = judge(&scen(), &lines(&OK.replace("timeout=0", "timeout=1")), None);
         assert_eq!(v.failures.len(), 1, "{:?}", v.failures);
         assert!(v.failures.iter().any(|f| f.starts_with("timeout")));
-        let text = OK.replace(
-            "E2E-XL-EXIT",
-            "E2E-DOM0-FAILED losetup /dev/loop0 /guest/img/0\nE2E-XL-EXIT",
-        );
+        let text = OK.replace("E2E-XL-EXIT", "E2E-DOM0-FAILED losetup /dev/loop0 /guest/img/0\nE2E-XL-EXIT");
         let v = judge(&scen(), &lines(&text), None);
         assert_eq!(v.failures, ["dom0: losetup /dev/loop0 /guest/img/0"]);
         let v = judge(&scen(), &lines("E2E-DOM0-READY\n"), Some("QEMU timeout"));

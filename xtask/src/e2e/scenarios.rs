@@ -134,9 +134,7 @@ pub fn all() -> Vec<Scenario> {
             extra: String::new(),
             timeout_secs: 120,
             default: false,
-            ..Scenario::rpvboot("pvgrub2", "")
-                .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
-                .expect(r"DOMU-BOOTED-OK")
+            ..Scenario::rpvboot("pvgrub2", "").expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42").expect(r"DOMU-BOOTED-OK")
         },
     ]
 }
