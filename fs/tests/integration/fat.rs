@@ -10,18 +10,12 @@ use testimages::tree;
 
 use super::ext::{check_tree, corruption_run, exercise, Expect, BUILD_LOCK};
 
-const FAT: Expect = Expect {
-    symlinks: false,
-    case_insensitive: true,
-    unreadable: &[],
-    extra_in_root: &[],
-};
+const FAT: Expect = Expect { symlinks: false, case_insensitive: true, unreadable: &[], extra_in_root: &[] };
 
 fn image(name: &str) -> testimages::fat::Image {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let recipe = testimages::fat::recipe(name).unwrap_or_else(|| panic!("no recipe {name}"));
-    testimages::fat::build(&tree::images_dir(), &recipe)
-        .unwrap_or_else(|e| panic!("building {name}: {e}"))
+    testimages::fat::build(&tree::images_dir(), &recipe).unwrap_or_else(|e| panic!("building {name}: {e}"))
 }
 
 fn open(path: &Path, sector: u32) -> Result<Fat, Error> {
@@ -46,12 +40,7 @@ fn check_image(name: &str, kind: &str) {
     assert_eq!(fs.lookup("/NAMES/mixedcase.txt").expect("lower"), a);
     assert_eq!(fs.lookup("/Names/MIXEDC~1.TXT").expect("8.3 name"), a);
     assert_eq!(fs.lookup("/SIZES/S-513").expect("upper").size, 513);
-    assert_eq!(
-        fs.read_link(a.id)
-            .err()
-            .map(|e| matches!(e, Error::Unsupported(_))),
-        Some(true)
-    );
+    assert_eq!(fs.read_link(a.id).err().map(|e| matches!(e, Error::Unsupported(_))), Some(true));
     let root = fs.lookup("/").expect("root");
     assert_eq!(root.file_type, FileType::Directory);
 }
@@ -93,25 +82,12 @@ fn fat_metadata_regions(data: &[u8]) -> Vec<(usize, usize)> {
     let reserved = u16_at(14) * bps;
     let fats = data[16] as usize;
     let root_entries = u16_at(17);
-    let fat_sectors = if u16_at(22) != 0 {
-        u16_at(22)
-    } else {
-        u32_at(36)
-    };
+    let fat_sectors = if u16_at(22) != 0 { u16_at(22) } else { u32_at(36) };
     let fat_bytes = fat_sectors * bps;
     let root = reserved + fats * fat_bytes;
-    let root_len = if root_entries != 0 {
-        root_entries * 32
-    } else {
-        64 * 1024
-    };
+    let root_len = if root_entries != 0 { root_entries * 32 } else { 64 * 1024 };
     // The used part of the FAT is at its start; so is the tree's directory data.
-    vec![
-        (0, 512),
-        (reserved, fat_bytes.min(16 * 1024)),
-        (root, root_len),
-        (root + root_len, 256 * 1024),
-    ]
+    vec![(0, 512), (reserved, fat_bytes.min(16 * 1024)), (root, root_len), (root + root_len, 256 * 1024)]
 }
 
 fn open_fat(d: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
@@ -123,9 +99,47 @@ fn corrupt_fat_never_panics_or_hangs() {
     for name in ["fat12", "fat32"] {
         let img = image(name);
         let data = std::fs::read(&img.path).expect("image");
-        let mut fs =
-            open_fat(Box::new(MemDisk::new(data.clone(), 512))).expect("pristine image opens");
+        let mut fs = open_fat(Box::new(MemDisk::new(data.clone(), 512))).expect("pristine image opens");
         assert!(exercise(&mut *fs) > 30);
         corruption_run(&data, &fat_metadata_regions(&data), 200, open_fat);
     }
+}
+
+/// Cluster number 1 (reserved) in a chain and as a first cluster: lamfat subtracts 2 from it
+/// unchecked. Needs `overflow-checks = false` for lamfat in the dev profile (as in release):
+/// then the bogus offsets end in errors or garbage data, never a panic.
+#[test]
+fn reserved_cluster_numbers_do_not_panic() {
+    let img = image("fat16");
+    let pristine = std::fs::read(&img.path).expect("image");
+    let u16_at = |d: &[u8], o: usize| u16::from_le_bytes([d[o], d[o + 1]]) as usize;
+    let bps = u16_at(&pristine, 11);
+    let fat = u16_at(&pristine, 14) * bps;
+    let fat_bytes = u16_at(&pristine, 22) * bps;
+    let root = fat + pristine[16] as usize * fat_bytes;
+
+    // Every link in every chain of the first FAT points at cluster 1.
+    let mut chains = pristine.clone();
+    let mut links = 0;
+    for c in 2..fat_bytes / 2 {
+        let v = u16_at(&chains, fat + 2 * c);
+        if (2..0xFFF0).contains(&v) {
+            chains[fat + 2 * c..fat + 2 * c + 2].copy_from_slice(&1u16.to_le_bytes());
+            links += 1;
+        }
+    }
+    assert!(links > 30, "only {links} chain links");
+    let mut fs = open_fat(Box::new(MemDisk::new(chains, 512))).expect("opens");
+    exercise(&mut *fs);
+    assert!(fs::vfs::read_to_vec(&mut *fs, "/sizes/s-4097", 1 << 20).is_err(), "a broken chain read fine");
+
+    // Every root-directory entry starts at cluster 1.
+    let mut firsts = pristine;
+    for e in (root..root + 512 * 32).step_by(32) {
+        if firsts[e] != 0 && firsts[e] != 0xE5 && firsts[e + 11] != 0x0F {
+            firsts[e + 26..e + 28].copy_from_slice(&1u16.to_le_bytes());
+        }
+    }
+    let mut fs = open_fat(Box::new(MemDisk::new(firsts, 512))).expect("opens");
+    exercise(&mut *fs);
 }
