@@ -8,9 +8,14 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
+
 mod console;
+pub mod editor;
 mod logger;
 pub mod ring;
+pub mod screen;
+pub mod term;
 
 pub use console::{Console, Platform, POLL_SLICE_NS};
 pub use logger::Logger;
