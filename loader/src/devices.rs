@@ -36,6 +36,8 @@ pub struct Options {
     /// After closing, connect every disk again, read its first sector and close it again:
     /// what the next kernel will do (proves the close left the backends reconnectable).
     pub reconnect_check: bool,
+    /// Choose, read and check the kernel to boot while the disks are open (bootflow::select).
+    pub boot: Option<crate::bootflow::SelectArgs>,
 }
 
 /// What the device stage found.
@@ -49,6 +51,8 @@ pub struct Outcome {
     pub menu: Option<(String, Vec<u8>)>,
     /// Disks not closed cleanly.
     pub close_errors: usize,
+    /// The entry chosen by [`Options::boot`], its files read and its kernel accepted.
+    pub selected: Option<crate::bootflow::Selected>,
 }
 
 /// Lets `fs::probe` share a blkfront while we keep a handle to close it later.
@@ -109,10 +113,7 @@ pub fn run<P: Platform + 'static>(
 
     let mut probed: Vec<ProbedDisk> = Vec::new();
     for (i, (name, dev)) in open.iter().enumerate() {
-        let disk = probe::scan_disk(
-            u32::try_from(i).unwrap_or(u32::MAX),
-            Box::new(SharedBlk(Rc::clone(dev))),
-        );
+        let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(dev))));
         let _ = write!(out, "rpvboot: {name} = (hd{i}): {} map", disk.map.name());
         for p in disk.candidates() {
             let _ = write!(out, " {}", p.grub_name());
@@ -133,10 +134,7 @@ pub fn run<P: Platform + 'static>(
             Ok(bytes) => {
                 let _ = writeln!(out, "rpvboot: menu {at} ({} bytes):", bytes.len());
                 for line in String::from_utf8_lossy(&bytes).lines() {
-                    let clean: String = line
-                        .chars()
-                        .map(|c| if c.is_control() { '?' } else { c })
-                        .collect();
+                    let clean: String = line.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
                     let _ = writeln!(out, "rpvboot: | {clean}");
                 }
                 outcome.menu = Some((at, bytes));
@@ -148,11 +146,7 @@ pub fn run<P: Platform + 'static>(
         }
     }
     if outcome.menu.is_none() {
-        let _ = writeln!(
-            out,
-            "rpvboot: no {} or {} on any disk",
-            MENU_PATHS[0], MENU_PATHS[1]
-        );
+        let _ = writeln!(out, "rpvboot: no {} or {} on any disk", MENU_PATHS[0], MENU_PATHS[1]);
     }
 
     if opts.bench_mib > 0 {
@@ -181,14 +175,16 @@ pub fn run<P: Platform + 'static>(
         }
     }
 
+    if let Some(b) = &opts.boot {
+        let mut v = crate::config::search::DiskVolumes::new(&probed);
+        outcome.selected = crate::bootflow::select(&b.extra, &mut v, b.nr_pages, b.pages_in_use, out);
+    }
+
     // Close: the probe's handles go first so that each blkfront is ours alone again.
     drop(probed);
     for (name, dev) in open {
         let res = match Rc::try_unwrap(dev) {
-            Ok(cell) => cell
-                .into_inner()
-                .shutdown(&mut xs)
-                .map_err(|e| alloc::format!("{e}")),
+            Ok(cell) => cell.into_inner().shutdown(&mut xs).map_err(|e| alloc::format!("{e}")),
             Err(_) => Err(String::from("still in use")),
         };
         match res {
@@ -207,12 +203,7 @@ pub fn run<P: Platform + 'static>(
     Ok(outcome)
 }
 
-fn reconnect_check<P: Platform>(
-    xs: &mut Xenstore<P>,
-    out: &mut dyn Write,
-    cfg: Config,
-    outcome: &mut Outcome,
-) {
+fn reconnect_check<P: Platform>(xs: &mut Xenstore<P>, out: &mut dyn Write, cfg: Config, outcome: &mut Outcome) {
     let disks = match blkfront::connect_all(xs, cfg) {
         Ok(d) => d,
         Err(e) => {
@@ -222,28 +213,15 @@ fn reconnect_check<P: Platform>(
         }
     };
     for d in disks {
-        let res = d
-            .dev
-            .map_err(|e| alloc::format!("{e}"))
-            .and_then(|mut dev| {
-                let mut sector = alloc::vec![0u8; usize::try_from(dev.block_size()).unwrap_or(512)];
-                let read = dev
-                    .read_blocks(Lba(0), &mut sector)
-                    .map_err(|e| alloc::format!("read: {e}"));
-                let closed = dev.shutdown(xs).map_err(|e| alloc::format!("close: {e}"));
-                read.and(closed).map(|()| {
-                    sector
-                        .get(510..512)
-                        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
-                })
-            });
+        let res = d.dev.map_err(|e| alloc::format!("{e}")).and_then(|mut dev| {
+            let mut sector = alloc::vec![0u8; usize::try_from(dev.block_size()).unwrap_or(512)];
+            let read = dev.read_blocks(Lba(0), &mut sector).map_err(|e| alloc::format!("read: {e}"));
+            let closed = dev.shutdown(xs).map_err(|e| alloc::format!("close: {e}"));
+            read.and(closed).map(|()| sector.get(510..512).map_or(0, |b| u16::from_le_bytes([b[0], b[1]])))
+        });
         match res {
             Ok(sig) => {
-                let _ = writeln!(
-                    out,
-                    "rpvboot: reconnect {}: ok (sector 0 ends {sig:#06x}), closed again",
-                    d.name
-                );
+                let _ = writeln!(out, "rpvboot: reconnect {}: ok (sector 0 ends {sig:#06x}), closed again", d.name);
             }
             Err(e) => {
                 outcome.close_errors += 1;
@@ -260,13 +238,7 @@ fn mib_per_s(bytes: u64, ns: u64) -> (u64, u64) {
     (t / 10, t % 10)
 }
 
-fn bench_raw<P: Platform>(
-    plat: &P,
-    name: &str,
-    dev: &mut Blkfront<P>,
-    mib: u32,
-    out: &mut dyn Write,
-) {
+fn bench_raw<P: Platform>(plat: &P, name: &str, dev: &mut Blkfront<P>, mib: u32, out: &mut dyn Write) {
     let bs = u64::from(dev.block_size());
     let total = (u64::from(mib) << 20).min(dev.num_blocks().saturating_mul(bs));
     let chunk: u64 = 4 << 20;
@@ -342,10 +314,7 @@ fn bench_file<P: Platform>(plat: &P, disks: &[ProbedDisk], path: &str, out: &mut
 /// `rpvboot.benchfile=<path>`, and for tuning `rpvboot.blkpages=<n>`, `rpvboot.blksegs=<n>`
 /// (0: no indirect requests), `rpvboot.readahead=<KiB>`.
 #[cfg(target_os = "none")]
-pub fn run_pv(
-    si: &crate::xen::start_info::StartInfo,
-    shared: crate::xen::shared::Shared,
-) -> Outcome {
+pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared::Shared) -> Outcome {
     struct Console;
     impl Write for Console {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -354,6 +323,7 @@ pub fn run_pv(
         }
     }
     let mut opts = Options::default();
+    opts.boot = crate::bootflow::select_args(si);
     for word in si.cmd_line().split_ascii_whitespace() {
         if let Some(v) = word.strip_prefix("rpvboot.bench=") {
             opts.bench_mib = v.parse().unwrap_or(64);
@@ -394,11 +364,7 @@ mod tests {
 
     /// An ext2 image made by mke2fs from a directory holding `files` (the oracle).
     fn ext2_image(files: &[(&str, &[u8])], mib: u32) -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!(
-            "rpvboot-devices-{}-{}",
-            std::process::id(),
-            files.len()
-        ));
+        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{}", std::process::id(), files.len()));
         let _ = std::fs::remove_dir_all(&dir);
         for (p, data) in files {
             let f = dir.join("root").join(p.trim_start_matches('/'));
@@ -424,49 +390,32 @@ mod tests {
     fn finds_menu_on_second_disk_despite_a_dead_one_and_closes_all() {
         let menu = b"default 0\ntimeout 5\ntitle NetBSD\n  kernel (hd1)/netbsd\n";
         let f = Fake::new();
-        f.add_disk(
-            51712,
-            MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512),
-            Behaviour::Normal,
-            None,
-        );
-        f.add_disk(
-            51728,
-            MemDisk::new(vec![0; 1 << 20], 512),
-            Behaviour::NeverConnect,
-            None,
-        );
+        f.add_disk(51712, MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512), Behaviour::Normal, None);
+        f.add_disk(51728, MemDisk::new(vec![0; 1 << 20], 512), Behaviour::NeverConnect, None);
         f.add_disk(
             51744,
-            MemDisk::new(
-                ext2_image(
-                    &[("/boot/grub/menu.lst", menu), ("/big", &vec![7u8; 300_000])],
-                    8,
-                ),
-                512,
-            ),
+            MemDisk::new(ext2_image(&[("/boot/grub/menu.lst", menu), ("/big", &vec![7u8; 300_000])], 8), 512),
             Behaviour::Normal,
             Some(32),
         );
         let mut out = String::new();
-        let opts = Options {
-            bench_mib: 2,
-            bench_file: Some("/big".into()),
-            reconnect_check: true,
-            ..Options::default()
-        };
+        let opts =
+            Options { bench_mib: 2, bench_file: Some("/big".into()), reconnect_check: true, ..Options::default() };
         let o = run(f.clone(), &mut out, &opts).unwrap();
         // The dead disk fails again in the reconnect check; that is its only error.
         assert_eq!((o.connected, o.failed, o.close_errors), (2, 1, 1), "{out}");
-        assert!(
-            out.contains("rpvboot: reconnect xvdb: device/vbd/51728"),
-            "{out}"
-        );
+        assert!(out.contains("rpvboot: reconnect xvdb: device/vbd/51728"), "{out}");
         let (at, bytes) = o.menu.unwrap();
         assert_eq!(at, "(hd1)/boot/grub/menu.lst");
         assert_eq!(bytes, menu);
-        assert!(out.contains("rpvboot: disk xvda: 8192 sectors of 512 bytes, /local/domain/0/backend/vbd/7/51712"), "{out}");
-        assert!(out.contains("disk xvdb unusable: device/vbd/51728 (backend /local/domain/0/backend/vbd/7/51728)"), "{out}");
+        assert!(
+            out.contains("rpvboot: disk xvda: 8192 sectors of 512 bytes, /local/domain/0/backend/vbd/7/51712"),
+            "{out}"
+        );
+        assert!(
+            out.contains("disk xvdb unusable: device/vbd/51728 (backend /local/domain/0/backend/vbd/7/51728)"),
+            "{out}"
+        );
         assert!(out.contains("rpvboot: | title NetBSD"), "{out}");
         assert!(out.contains("bench file (hd1)/big: 300000 bytes"), "{out}");
         assert!(out.contains("rpvboot: reconnect xvda: ok"), "{out}");
@@ -480,22 +429,14 @@ mod tests {
         let f = Fake::new();
         f.add_disk(
             51712,
-            MemDisk::new(
-                (0..1u32 << 20)
-                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-                    .collect(),
-                512,
-            ),
+            MemDisk::new((0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect(), 512),
             Behaviour::Normal,
             None,
         );
         let mut out = String::new();
         let o = run(f, &mut out, &Options::default()).unwrap();
         assert!(o.menu.is_none());
-        assert!(
-            out.contains("no /grub/menu.lst or /boot/grub/menu.lst on any disk"),
-            "{out}"
-        );
+        assert!(out.contains("no /grub/menu.lst or /boot/grub/menu.lst on any disk"), "{out}");
         let mut out = String::new();
         let o = run(Fake::new(), &mut out, &Options::default()).unwrap();
         assert_eq!(o.connected, 0);

@@ -22,9 +22,7 @@ use fs::block::check_request;
 use fs::{BlockDevice, IoError, Lba};
 
 use super::blkif::{self, Blkif, Request, Response, Segment};
-use super::platform::{
-    Deadline, DomId, GrantRef, Platform, PlatformError, Port, SharedPage, MS, PAGE_SIZE,
-};
+use super::platform::{Deadline, DomId, GrantRef, Platform, PlatformError, Port, SharedPage, MS, PAGE_SIZE};
 use super::ring::{FrontRing, RingError};
 use super::xenstore::{Xenstore, XsError};
 
@@ -115,10 +113,7 @@ impl fmt::Display for BlkError {
         match &self.kind {
             BlkErrorKind::Xenstore(e) => write!(f, ": {e}"),
             BlkErrorKind::Timeout { want, last } => {
-                write!(
-                    f,
-                    ": backend did not reach state {want} in time (still in state {last})"
-                )
+                write!(f, ": backend did not reach state {want} in time (still in state {last})")
             }
             BlkErrorKind::BackendState(s) => write!(f, ": backend went to state {s}"),
             BlkErrorKind::SectorSize(s) => write!(f, ": unsupported sector-size {s}"),
@@ -309,8 +304,7 @@ fn wait_backend<P: Platform>(
             return Err(BlkErrorKind::Timeout { want, last: st });
         };
         // Any event (ours or not) just means "read again"; the timeout bounds missed events.
-        xs.wait_event(left.min(100 * MS))
-            .map_err(BlkErrorKind::Xenstore)?;
+        xs.wait_event(left.min(100 * MS)).map_err(BlkErrorKind::Xenstore)?;
     }
 }
 
@@ -321,11 +315,7 @@ impl<P: Platform> Blkfront<P> {
     /// [`BlkError`] naming the frontend path, and the backend path once known.
     pub fn connect(xs: &mut Xenstore<P>, id: u32, cfg: Config) -> Result<Self, BlkError> {
         let front = format!("device/vbd/{id}");
-        let mut err = BlkError {
-            path: front.clone(),
-            backend: None,
-            kind: BlkErrorKind::SectorSize(0),
-        };
+        let mut err = BlkError { path: front.clone(), backend: None, kind: BlkErrorKind::SectorSize(0) };
         let backend = match xs.read(&format!("{front}/backend")) {
             Ok(b) => b,
             Err(e) => {
@@ -335,11 +325,7 @@ impl<P: Platform> Blkfront<P> {
         };
         err.backend = Some(backend.clone());
         let plat = xs.platform().clone();
-        let mut partial = Partial::<P> {
-            ring: None,
-            port: None,
-            pages: Vec::new(),
-        };
+        let mut partial = Partial::<P> { ring: None, port: None, pages: Vec::new() };
         match Self::connect_inner(xs, &plat, id, &front, &backend, cfg, &mut partial) {
             Ok(dev) => Ok(dev),
             Err(kind) => {
@@ -366,9 +352,7 @@ impl<P: Platform> Blkfront<P> {
         partial: &mut Partial<P>,
     ) -> Result<Self, BlkErrorKind> {
         let xse = BlkErrorKind::Xenstore;
-        let backend_id: u16 = xs
-            .read_parsed(&format!("{front}/backend-id"))
-            .map_err(xse)?;
+        let backend_id: u16 = xs.read_parsed(&format!("{front}/backend-id")).map_err(xse)?;
         let backend_id = DomId(backend_id);
         let state_path = format!("{backend}/state");
         xs.watch(&state_path, &token(front)).map_err(xse)?;
@@ -382,16 +366,15 @@ impl<P: Platform> Blkfront<P> {
             |s| (state::INIT_WAIT..=state::CONNECTED).contains(&s),
             |s| s >= state::CLOSING,
         )?;
-        let offered: u32 = match xs.read_parsed(&format!("{backend}/feature-max-indirect-segments"))
-        {
+        let offered: u32 = match xs.read_parsed(&format!("{backend}/feature-max-indirect-segments")) {
             Ok(n) => n,
             Err(e) if e.is_not_found() => 0,
             Err(XsError::Parse { .. }) => 0,
             Err(e) => return Err(xse(e)),
         };
-        let indirect_segs = offered.min(cfg.max_indirect_segments).min(
-            u32::try_from(blkif::MAX_INDIRECT_PAGES * blkif::SEGS_PER_INDIRECT_PAGE).unwrap_or(0),
-        );
+        let indirect_segs = offered
+            .min(cfg.max_indirect_segments)
+            .min(u32::try_from(blkif::MAX_INDIRECT_PAGES * blkif::SEGS_PER_INDIRECT_PAGE).unwrap_or(0));
         // Indirect only pays off beyond what a direct request carries.
         let indirect_segs = if indirect_segs > 11 { indirect_segs } else { 0 };
 
@@ -466,10 +449,7 @@ impl<P: Platform> Blkfront<P> {
         if indirect_segs > 0 {
             // Enough descriptor pages for every request that the data pool can fill at once.
             let per_req = usize::try_from(indirect_segs.div_ceil(512)).unwrap_or(1);
-            let reqs = pages
-                .len()
-                .div_ceil(usize::try_from(indirect_segs).unwrap_or(1))
-                .max(1);
+            let reqs = pages.len().div_ceil(usize::try_from(indirect_segs).unwrap_or(1)).max(1);
             for _ in 0..per_req.saturating_mul(reqs).min(64) {
                 match plat.alloc_page().and_then(|page| {
                     let gref = plat.grant(backend_id, page.frame(), true)?;
@@ -480,11 +460,7 @@ impl<P: Platform> Blkfront<P> {
                 }
             }
         }
-        let indirect_segs = if indirect.is_empty() {
-            0
-        } else {
-            indirect_segs
-        };
+        let indirect_segs = if indirect.is_empty() { 0 } else { indirect_segs };
 
         // Step 6.
         if let Err(e) = xs.write(&format!("{front}/state"), "4") {
@@ -492,8 +468,7 @@ impl<P: Platform> Blkfront<P> {
             partial.pages.extend(indirect);
             return Err(xse(e));
         }
-        let (Some((ring, ring_gref)), Some(port)) = (partial.ring.take(), partial.port.take())
-        else {
+        let (Some((ring, ring_gref)), Some(port)) = (partial.ring.take(), partial.port.take()) else {
             return Err(pe(PlatformError::NoMemory));
         };
         let n_pages = pages.len();
@@ -558,11 +533,7 @@ impl<P: Platform> Blkfront<P> {
     /// Pushes one request for `len` bytes at 512-byte sector `sector`; `len` ≤ free pages.
     fn submit(&mut self, sector: u64, buf_off: usize, len: usize) -> Result<(), IoError> {
         let npages = len.div_ceil(PAGE_SIZE);
-        let slot = self
-            .inflight
-            .iter()
-            .position(Option::is_none)
-            .ok_or(IoError::Device)?;
+        let slot = self.inflight.iter().position(Option::is_none).ok_or(IoError::Device)?;
         if npages == 0 || npages > self.free_pages.len() {
             return Err(IoError::Device);
         }
@@ -573,12 +544,7 @@ impl<P: Platform> Blkfront<P> {
             let bytes = len.saturating_sub(i * PAGE_SIZE).min(PAGE_SIZE);
             let last = u8::try_from(bytes / 512).unwrap_or(8).saturating_sub(1);
             let gref = self.pages.get(idx).ok_or(IoError::Device)?.gref;
-            segs.push(Segment {
-                gref: gref.0,
-                first_sect: 0,
-                last_sect: last,
-                pad: 0,
-            });
+            segs.push(Segment { gref: gref.0, first_sect: 0, last_sect: last, pad: 0 });
             pages.push(idx);
         }
         self.gen = self.gen.wrapping_add(1).max(1);
@@ -589,18 +555,10 @@ impl<P: Platform> Blkfront<P> {
             for seg in &segs {
                 s.push(*seg);
             }
-            Request::Direct {
-                id,
-                handle: self.handle,
-                sector,
-                segs: s,
-            }
+            Request::Direct { id, handle: self.handle, sector, segs: s }
         } else {
             let mut grefs = [0u32; blkif::MAX_INDIRECT_PAGES];
-            for (chunk, g) in segs
-                .chunks(blkif::SEGS_PER_INDIRECT_PAGE)
-                .zip(grefs.iter_mut())
-            {
+            for (chunk, g) in segs.chunks(blkif::SEGS_PER_INDIRECT_PAGE).zip(grefs.iter_mut()) {
                 let Some(idx) = self.free_indirect.pop() else {
                     self.free_pages.extend(pages.iter().rev());
                     self.free_indirect.extend(indirect.iter().rev());
@@ -630,13 +588,7 @@ impl<P: Platform> Blkfront<P> {
             return Err(IoError::Device);
         }
         if let Some(e) = self.inflight.get_mut(slot) {
-            *e = Some(Inflight {
-                gen: self.gen,
-                pages,
-                indirect,
-                buf_off,
-                len,
-            });
+            *e = Some(Inflight { gen: self.gen, pages, indirect, buf_off, len });
         }
         self.stats.requests += 1;
         self.stats.max_in_flight = self.stats.max_in_flight.max(self.ring.outstanding());
@@ -657,35 +609,24 @@ impl<P: Platform> Blkfront<P> {
                 return Err(IoError::Device);
             }
         };
-        let ok = rsp.status == blkif::RSP_OKAY
-            && (rsp.operation == blkif::OP_READ || rsp.operation == blkif::OP_INDIRECT);
+        let ok =
+            rsp.status == blkif::RSP_OKAY && (rsp.operation == blkif::OP_READ || rsp.operation == blkif::OP_INDIRECT);
         if ok {
             for (i, &idx) in inflight.pages.iter().enumerate() {
                 let off = inflight.buf_off.saturating_add(i * PAGE_SIZE);
                 let n = inflight.len.saturating_sub(i * PAGE_SIZE).min(PAGE_SIZE);
-                if let (Some(dst), Some(dp)) =
-                    (buf.get_mut(off..off.saturating_add(n)), self.pages.get(idx))
-                {
+                if let (Some(dst), Some(dp)) = (buf.get_mut(off..off.saturating_add(n)), self.pages.get(idx)) {
                     dp.page.read(0, dst);
                 }
             }
-            self.stats.bytes = self
-                .stats
-                .bytes
-                .saturating_add(u64::try_from(inflight.len).unwrap_or(0));
+            self.stats.bytes = self.stats.bytes.saturating_add(u64::try_from(inflight.len).unwrap_or(0));
         }
         self.free_pages.extend(inflight.pages.iter().rev());
         self.free_indirect.extend(inflight.indirect.iter().rev());
         if ok {
             Ok(())
         } else {
-            log::debug!(
-                "{}: request {:#x} failed with status {} op {}",
-                self.front,
-                rsp.id,
-                rsp.status,
-                rsp.operation
-            );
+            log::debug!("{}: request {:#x} failed with status {} op {}", self.front, rsp.id, rsp.status, rsp.operation);
             Err(IoError::Device)
         }
     }
@@ -695,10 +636,7 @@ impl<P: Platform> Blkfront<P> {
             return Err(e);
         }
         check_request(self.sector_size, self.sectors, lba, buf.len())?;
-        let start = lba
-            .0
-            .checked_mul(u64::from(self.sector_size))
-            .ok_or(IoError::OutOfRange)?;
+        let start = lba.0.checked_mul(u64::from(self.sector_size)).ok_or(IoError::OutOfRange)?;
         let max_bytes = self.max_pages_per_request().saturating_mul(PAGE_SIZE);
         let total = buf.len();
         let mut next = 0usize;
@@ -708,18 +646,10 @@ impl<P: Platform> Blkfront<P> {
             // Submit while there is room in the ring and pages in the pool.
             let mut pushed = false;
             while first_err.is_none() && next < total && self.ring.free_slots() > 0 {
-                let room = self
-                    .free_pages
-                    .len()
-                    .saturating_mul(PAGE_SIZE)
-                    .min(max_bytes);
+                let room = self.free_pages.len().saturating_mul(PAGE_SIZE).min(max_bytes);
                 let len = total.saturating_sub(next).min(room);
                 // Keep requests large: wait for pages instead of issuing a tiny request.
-                if len == 0
-                    || (len < total.saturating_sub(next)
-                        && len < max_bytes
-                        && self.ring.outstanding() > 0)
-                {
+                if len == 0 || (len < total.saturating_sub(next) && len < max_bytes && self.ring.outstanding() > 0) {
                     break;
                 }
                 let byte = start
@@ -750,10 +680,7 @@ impl<P: Platform> Blkfront<P> {
                     }
                     Ok(None) => break,
                     Err(RingError::RspProdOverflow { rsp_prod, rsp_cons }) => {
-                        log::warn!(
-                            "{}: backend rsp_prod {rsp_prod} overruns rsp_cons {rsp_cons}",
-                            self.front
-                        );
+                        log::warn!("{}: backend rsp_prod {rsp_prod} overruns rsp_cons {rsp_cons}", self.front);
                         self.broken = Some(IoError::Device);
                         return Err(IoError::Device);
                     }
@@ -768,9 +695,7 @@ impl<P: Platform> Blkfront<P> {
                 self.broken = Some(IoError::Timeout);
                 return Err(IoError::Timeout);
             };
-            self.plat
-                .poll(self.port, left.min(1000 * MS))
-                .map_err(|_| IoError::Device)?;
+            self.plat.poll(self.port, left.min(1000 * MS)).map_err(|_| IoError::Device)?;
         }
         match first_err {
             Some(e) => Err(e),
@@ -787,10 +712,7 @@ impl<P: Platform> Blkfront<P> {
         let Ok(off) = usize::try_from(off) else {
             return false;
         };
-        match off
-            .checked_add(buf.len())
-            .and_then(|end| self.ra.get(off..end))
-        {
+        match off.checked_add(buf.len()).and_then(|end| self.ra.get(off..end)) {
             Some(src) => {
                 buf.copy_from_slice(src);
                 true
@@ -816,40 +738,11 @@ impl<P: Platform> Blkfront<P> {
             }
         };
         // Requests never outlive read_blocks, so the ring is idle here.
-        note(
-            xs.write(&format!("{front}/state"), "5")
-                .map_err(BlkErrorKind::Xenstore),
-        );
-        note(
-            wait_backend(
-                xs,
-                &state_path,
-                state::CLOSING,
-                t,
-                |s| s >= state::CLOSING || s == 0,
-                |_| false,
-            )
-            .map(drop),
-        );
-        note(
-            xs.write(&format!("{front}/state"), "6")
-                .map_err(BlkErrorKind::Xenstore),
-        );
-        note(
-            wait_backend(
-                xs,
-                &state_path,
-                state::CLOSED,
-                t,
-                |s| s >= state::CLOSED || s == 0,
-                |_| false,
-            )
-            .map(drop),
-        );
-        note(
-            xs.write(&format!("{front}/state"), "1")
-                .map_err(BlkErrorKind::Xenstore),
-        );
+        note(xs.write(&format!("{front}/state"), "5").map_err(BlkErrorKind::Xenstore));
+        note(wait_backend(xs, &state_path, state::CLOSING, t, |s| s >= state::CLOSING || s == 0, |_| false).map(drop));
+        note(xs.write(&format!("{front}/state"), "6").map_err(BlkErrorKind::Xenstore));
+        note(wait_backend(xs, &state_path, state::CLOSED, t, |s| s >= state::CLOSED || s == 0, |_| false).map(drop));
+        note(xs.write(&format!("{front}/state"), "1").map_err(BlkErrorKind::Xenstore));
         note(
             wait_backend(
                 xs,
@@ -861,27 +754,14 @@ impl<P: Platform> Blkfront<P> {
             )
             .map(drop),
         );
-        note(
-            xs.unwatch(&state_path, &token(&front))
-                .map_err(BlkErrorKind::Xenstore),
-        );
-        note(
-            xs.rm(&format!("{front}/ring-ref"))
-                .map_err(BlkErrorKind::Xenstore),
-        );
-        note(
-            xs.rm(&format!("{front}/event-channel"))
-                .map_err(BlkErrorKind::Xenstore),
-        );
+        note(xs.unwatch(&state_path, &token(&front)).map_err(BlkErrorKind::Xenstore));
+        note(xs.rm(&format!("{front}/ring-ref")).map_err(BlkErrorKind::Xenstore));
+        note(xs.rm(&format!("{front}/event-channel")).map_err(BlkErrorKind::Xenstore));
         let backend = self.backend.clone();
         note(self.release());
         match first {
             None => Ok(()),
-            Some(kind) => Err(BlkError {
-                path: front,
-                backend: Some(backend),
-                kind,
-            }),
+            Some(kind) => Err(BlkError { path: front, backend: Some(backend), kind }),
         }
     }
 
@@ -948,10 +828,7 @@ impl<P: Platform> BlockDevice for Blkfront<P> {
             let window = u64::try_from(self.cfg.read_ahead).unwrap_or(0) / bs;
             let n = window.min(self.sectors.saturating_sub(lba.0)).max(count);
             let mut ra = core::mem::take(&mut self.ra);
-            ra.resize(
-                usize::try_from(n.saturating_mul(bs)).map_err(|_| IoError::OutOfRange)?,
-                0,
-            );
+            ra.resize(usize::try_from(n.saturating_mul(bs)).map_err(|_| IoError::OutOfRange)?, 0);
             if self.read_inner(lba, &mut ra).is_err() {
                 // The window may reach a bad sector the caller did not ask for.
                 ra.clear();
@@ -984,19 +861,9 @@ pub struct Disk<P: Platform> {
 ///
 /// # Errors
 /// Only when the vbd list itself cannot be read.
-pub fn connect_all<P: Platform>(
-    xs: &mut Xenstore<P>,
-    cfg: Config,
-) -> Result<Vec<Disk<P>>, XsError> {
+pub fn connect_all<P: Platform>(xs: &mut Xenstore<P>, cfg: Config) -> Result<Vec<Disk<P>>, XsError> {
     let ids = list_vbds(xs)?;
-    Ok(ids
-        .into_iter()
-        .map(|id| Disk {
-            id,
-            name: vbd_name(id),
-            dev: Blkfront::connect(xs, id, cfg),
-        })
-        .collect())
+    Ok(ids.into_iter().map(|id| Disk { id, name: vbd_name(id), dev: Blkfront::connect(xs, id, cfg) }).collect())
 }
 
 #[cfg(test)]
@@ -1007,9 +874,7 @@ mod tests {
 
     /// Disk contents no driver logic produced: a byte pattern keyed by position.
     fn pattern(len: usize, seed: u8) -> Vec<u8> {
-        (0..len)
-            .map(|i| ((i / 512) as u8).wrapping_mul(31) ^ (i as u8) ^ seed)
-            .collect()
+        (0..len).map(|i| ((i / 512) as u8).wrapping_mul(31) ^ (i as u8) ^ seed).collect()
     }
 
     fn setup(disks: &[(u32, usize, u32, Behaviour, Option<u32>)]) -> (Fake, Xenstore<Fake>) {
@@ -1111,25 +976,14 @@ mod tests {
         let mut b = vec![0u8; 4096 * 3];
         d.read_blocks(Lba(100), &mut b).unwrap();
         assert!(b[..] == pattern(1 << 20, 0)[100 * 4096..103 * 4096]);
-        assert_eq!(
-            d.read_blocks(Lba(0), &mut [0u8; 512]),
-            Err(IoError::Misaligned)
-        );
+        assert_eq!(d.read_blocks(Lba(0), &mut [0u8; 512]), Err(IoError::Misaligned));
         assert_eq!(d.read_blocks(Lba(255), &mut b), Err(IoError::OutOfRange));
     }
 
     #[test]
     fn out_of_order_responses_and_ring_wraparound() {
         let (_f, mut xs) = setup(&[(51712, 4 << 20, 512, Behaviour::Reverse, None)]);
-        let mut d = Blkfront::connect(
-            &mut xs,
-            51712,
-            Config {
-                data_pages: 256,
-                ..Config::default()
-            },
-        )
-        .unwrap();
+        let mut d = Blkfront::connect(&mut xs, 51712, Config { data_pages: 256, ..Config::default() }).unwrap();
         let all = read_all(&mut d, 4 << 20);
         assert!(all == pattern(4 << 20, 0));
         // Many single-sector reads: the 32-slot ring wraps many times.
@@ -1157,16 +1011,8 @@ mod tests {
             let (_f, mut xs) = setup(&[(51712, 1 << 20, 512, beh, None)]);
             let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
             let mut b = vec![0u8; 4096];
-            assert_eq!(
-                d.read_blocks(Lba(0), &mut b),
-                Err(IoError::Device),
-                "{beh:?}"
-            );
-            assert_eq!(
-                d.read_blocks(Lba(8), &mut b),
-                Err(IoError::Device),
-                "{beh:?} stays fenced"
-            );
+            assert_eq!(d.read_blocks(Lba(0), &mut b), Err(IoError::Device), "{beh:?}");
+            assert_eq!(d.read_blocks(Lba(8), &mut b), Err(IoError::Device), "{beh:?} stays fenced");
         }
     }
 
@@ -1174,10 +1020,7 @@ mod tests {
     fn silent_backend_times_out() {
         let (_f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Silent, None)]);
         let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
-        assert_eq!(
-            d.read_blocks(Lba(0), &mut [0u8; 512]),
-            Err(IoError::Timeout)
-        );
+        assert_eq!(d.read_blocks(Lba(0), &mut [0u8; 512]), Err(IoError::Timeout));
     }
 
     #[test]
@@ -1190,29 +1033,12 @@ mod tests {
         let mut disks = connect_all(&mut xs, Config::default()).unwrap();
         let e = disks[0].dev.as_ref().unwrap_err();
         assert_eq!(e.path, "device/vbd/51712");
-        assert_eq!(
-            e.kind,
-            BlkErrorKind::Timeout {
-                want: state::INIT_WAIT,
-                last: 1
-            }
-        );
+        assert_eq!(e.kind, BlkErrorKind::Timeout { want: state::INIT_WAIT, last: 1 });
         let msg = e.to_string();
-        assert!(
-            msg.contains("device/vbd/51712") && msg.contains("/local/domain/0/backend/vbd/7/51712"),
-            "{msg}"
-        );
-        assert_eq!(
-            disks[1].dev.as_ref().unwrap_err().kind,
-            BlkErrorKind::BackendState(state::CLOSED)
-        );
+        assert!(msg.contains("device/vbd/51712") && msg.contains("/local/domain/0/backend/vbd/7/51712"), "{msg}");
+        assert_eq!(disks[1].dev.as_ref().unwrap_err().kind, BlkErrorKind::BackendState(state::CLOSED));
         let mut b = [0u8; 512];
-        disks[2]
-            .dev
-            .as_mut()
-            .unwrap()
-            .read_blocks(Lba(3), &mut b)
-            .unwrap();
+        disks[2].dev.as_mut().unwrap().read_blocks(Lba(3), &mut b).unwrap();
         assert!(b[..] == pattern(1 << 20, (51744u32 & 0xff) as u8)[1536..2048]);
         // The failed disks gave back what they took.
         drop(disks.remove(2));
@@ -1230,11 +1056,7 @@ mod tests {
             d.read_blocks(Lba(0), &mut b).unwrap();
             d.shutdown(&mut xs).unwrap();
             assert_eq!(f.get("device/vbd/51712/state").as_deref(), Some("1"));
-            assert_eq!(
-                f.get("/local/domain/0/backend/vbd/7/51712/state")
-                    .as_deref(),
-                Some("2")
-            );
+            assert_eq!(f.get("/local/domain/0/backend/vbd/7/51712/state").as_deref(), Some("2"));
             assert_eq!(f.get("device/vbd/51712/ring-ref"), None);
             assert_eq!(f.get("device/vbd/51712/event-channel"), None);
             assert_eq!((f.live_grants(), f.live_ports()), (0, 0));

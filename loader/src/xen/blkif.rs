@@ -188,10 +188,7 @@ pub fn decode_segment(b: &[u8]) -> Segment {
 }
 
 fn put(slot: &mut [u8], off: usize, data: &[u8]) {
-    if let Some(dst) = off
-        .checked_add(data.len())
-        .and_then(|end| slot.get_mut(off..end))
-    {
+    if let Some(dst) = off.checked_add(data.len()).and_then(|end| slot.get_mut(off..end)) {
         dst.copy_from_slice(data);
     }
 }
@@ -216,12 +213,7 @@ impl RingProto for Blkif {
     fn encode(req: &Request, slot: &mut [u8]) {
         slot.fill(0);
         match req {
-            Request::Direct {
-                id,
-                handle,
-                sector,
-                segs,
-            } => {
+            Request::Direct { id, handle, sector, segs } => {
                 let n = segs.as_slice().len();
                 put(slot, 0, &[OP_READ, u8::try_from(n).unwrap_or(0)]);
                 put(slot, 2, &handle.to_le_bytes());
@@ -231,13 +223,7 @@ impl RingProto for Blkif {
                     put(slot, 24 + i * 8, &encode_segment(s));
                 }
             }
-            Request::Indirect {
-                id,
-                handle,
-                sector,
-                nr_segments,
-                grefs,
-            } => {
+            Request::Indirect { id, handle, sector, nr_segments, grefs } => {
                 put(slot, 0, &[OP_INDIRECT, OP_READ]);
                 put(slot, 2, &nr_segments.to_le_bytes());
                 put(slot, 8, &id.to_le_bytes());
@@ -271,12 +257,7 @@ pub fn decode_request(slot: &[u8]) -> Option<Request> {
             for i in 0..n.min(MAX_SEGMENTS) {
                 segs.push(decode_segment(&get::<8>(slot, 24 + i * 8)));
             }
-            Some(Request::Direct {
-                id,
-                handle: u16::from_le_bytes(get(slot, 2)),
-                sector,
-                segs,
-            })
+            Some(Request::Direct { id, handle: u16::from_le_bytes(get(slot, 2)), sector, segs })
         }
         OP_INDIRECT => {
             let mut grefs = [0u32; MAX_INDIRECT_PAGES];
@@ -313,39 +294,20 @@ mod tests {
         assert_eq!(core::mem::offset_of!(RawRequest, seg), 24);
         assert_eq!(core::mem::offset_of!(RawIndirectRequest, id), 8);
         assert_eq!(core::mem::offset_of!(RawIndirectRequest, handle), 24);
-        assert_eq!(
-            core::mem::offset_of!(RawIndirectRequest, indirect_grefs),
-            28
-        );
+        assert_eq!(core::mem::offset_of!(RawIndirectRequest, indirect_grefs), 28);
         assert_eq!(core::mem::offset_of!(RawResponse, status), 10);
     }
 
     #[test]
     fn request_roundtrip() {
         let mut segs = heapless_segs::Segs::default();
-        assert!(segs.push(Segment {
-            gref: 9,
-            first_sect: 0,
-            last_sect: 7,
-            pad: 0
-        }));
-        let r = Request::Direct {
-            id: 77,
-            handle: 51712,
-            sector: 1234,
-            segs,
-        };
+        assert!(segs.push(Segment { gref: 9, first_sect: 0, last_sect: 7, pad: 0 }));
+        let r = Request::Direct { id: 77, handle: 51712, sector: 1234, segs };
         let mut slot = [0u8; 112];
         Blkif::encode(&r, &mut slot);
         assert_eq!(&slot[..2], &[0, 1]);
         assert_eq!(decode_request(&slot), Some(r));
-        let r = Request::Indirect {
-            id: 5,
-            handle: 1,
-            sector: 8,
-            nr_segments: 600,
-            grefs: [1, 2, 0, 0, 0, 0, 0, 0],
-        };
+        let r = Request::Indirect { id: 5, handle: 1, sector: 8, nr_segments: 600, grefs: [1, 2, 0, 0, 0, 0, 0, 0] };
         Blkif::encode(&r, &mut slot);
         assert_eq!(decode_request(&slot), Some(r));
     }

@@ -168,13 +168,7 @@ impl Fake {
     }
 
     /// Adds a disk with the toolstack's nodes, as libxl writes them.
-    pub fn add_disk(
-        &self,
-        devid: u32,
-        disk: MemDisk,
-        behaviour: Behaviour,
-        max_indirect: Option<u32>,
-    ) {
+    pub fn add_disk(&self, devid: u32, disk: MemDisk, behaviour: Behaviour, max_indirect: Option<u32>) {
         let mut w = self.0.borrow_mut();
         let front = abs(&alloc::format!("device/vbd/{devid}"));
         let back = alloc::format!("/local/domain/0/backend/vbd/{DOMID}/{devid}");
@@ -183,20 +177,9 @@ impl Fake {
         st.insert(alloc::format!("{front}/backend-id"), "0".into());
         st.insert(alloc::format!("{front}/state"), "1".into());
         st.insert(alloc::format!("{front}/virtual-device"), devid.to_string());
-        st.insert(
-            alloc::format!("{back}/state"),
-            if behaviour == Behaviour::NeverConnect {
-                "1"
-            } else {
-                "2"
-            }
-            .into(),
-        );
+        st.insert(alloc::format!("{back}/state"), if behaviour == Behaviour::NeverConnect { "1" } else { "2" }.into());
         if let Some(n) = max_indirect {
-            st.insert(
-                alloc::format!("{back}/feature-max-indirect-segments"),
-                n.to_string(),
-            );
+            st.insert(alloc::format!("{back}/feature-max-indirect-segments"), n.to_string());
         }
         w.backends.push(Backend {
             devid,
@@ -222,13 +205,7 @@ impl Fake {
     }
     /// Requests the backend of `devid` saw: (indirect, segments).
     pub fn seen(&self, devid: u32) -> Vec<(bool, usize)> {
-        self.0
-            .borrow()
-            .backends
-            .iter()
-            .find(|b| b.devid == devid)
-            .map(|b| b.seen.clone())
-            .unwrap_or_default()
+        self.0.borrow().backends.iter().find(|b| b.devid == devid).map(|b| b.seen.clone()).unwrap_or_default()
     }
     /// A store value.
     pub fn get(&self, path: &str) -> Option<String> {
@@ -256,10 +233,7 @@ impl World {
     }
 
     fn page(&self, mfn: u64) -> Option<FakePage> {
-        self.pages.get(&mfn).map(|m| FakePage {
-            mfn,
-            mem: m.clone(),
-        })
+        self.pages.get(&mfn).map(|m| FakePage { mfn, mem: m.clone() })
     }
 
     /// Backend maps a grant: checks it exists, is for dom0, writable if needed.
@@ -301,28 +275,15 @@ impl World {
                 let b = &self.backends[i];
                 (b.front.clone(), b.back.clone(), b.behaviour)
             };
-            let fst: u32 = self
-                .store
-                .get(&alloc::format!("{front}/state"))
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let bst: u32 = self
-                .store
-                .get(&alloc::format!("{back}/state"))
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
+            let fst: u32 = self.store.get(&alloc::format!("{front}/state")).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let bst: u32 = self.store.get(&alloc::format!("{back}/state")).and_then(|s| s.parse().ok()).unwrap_or(0);
             let next = match (fst, bst) {
                 (_, 1) if beh == Behaviour::NeverConnect => None,
                 (3, 2) if beh == Behaviour::FailConnect => Some(6),
                 (3, 2) => {
-                    let rr = self
-                        .store
-                        .get(&alloc::format!("{front}/ring-ref"))
-                        .and_then(|s| s.parse::<u32>().ok());
-                    let ev = self
-                        .store
-                        .get(&alloc::format!("{front}/event-channel"))
-                        .and_then(|s| s.parse::<u32>().ok());
+                    let rr = self.store.get(&alloc::format!("{front}/ring-ref")).and_then(|s| s.parse::<u32>().ok());
+                    let ev =
+                        self.store.get(&alloc::format!("{front}/event-channel")).and_then(|s| s.parse::<u32>().ok());
                     let proto = self.store.get(&alloc::format!("{front}/protocol")).cloned();
                     match (rr, ev) {
                         (Some(rr), Some(ev)) if proto.as_deref() == Some("x86_64-abi") => {
@@ -336,12 +297,8 @@ impl World {
                                     b.rsp_prod = 0;
                                     let ss = b.disk.block_size();
                                     let n = b.disk.num_blocks();
-                                    self.store.insert(
-                                        alloc::format!("{back}/sector-size"),
-                                        ss.to_string(),
-                                    );
-                                    self.store
-                                        .insert(alloc::format!("{back}/sectors"), n.to_string());
+                                    self.store.insert(alloc::format!("{back}/sector-size"), ss.to_string());
+                                    self.store.insert(alloc::format!("{back}/sectors"), n.to_string());
                                     self.store.insert(alloc::format!("{back}/info"), "4".into());
                                     Some(4)
                                 }
@@ -362,8 +319,7 @@ impl World {
                 _ => None,
             };
             if let Some(n) = next {
-                self.store
-                    .insert(alloc::format!("{back}/state"), n.to_string());
+                self.store.insert(alloc::format!("{back}/state"), n.to_string());
                 self.fire(&alloc::format!("{back}/state"));
             }
         }
@@ -387,10 +343,7 @@ impl World {
                 let mut kids: Vec<String> = self
                     .store
                     .keys()
-                    .filter_map(|k| {
-                        k.strip_prefix(&prefix)
-                            .map(|r| r.split('/').next().unwrap_or("").to_string())
-                    })
+                    .filter_map(|k| k.strip_prefix(&prefix).map(|r| r.split('/').next().unwrap_or("").to_string()))
                     .collect();
                 kids.dedup();
                 if kids.is_empty() && !self.store.contains_key(&path) {
@@ -440,8 +393,7 @@ impl World {
             }
             13 => {
                 let prefix = alloc::format!("{path}/");
-                self.store
-                    .retain(|k, _| k != &path && !k.starts_with(&prefix));
+                self.store.retain(|k, _| k != &path && !k.starts_with(&prefix));
                 reply(self, 13, b"OK\0");
             }
             _ => err(self, "ENOSYS"),
@@ -541,33 +493,19 @@ impl World {
     fn serve(&mut self, i: usize, slot: &[u8]) -> Response {
         let req = blkif::decode_request(slot);
         let (id, op, sector, segs, indirect) = match req {
-            Some(Request::Direct {
-                id, sector, segs, ..
-            }) => (id, blkif::OP_READ, sector, segs.as_slice().to_vec(), false),
-            Some(Request::Indirect {
-                id,
-                sector,
-                nr_segments,
-                grefs,
-                ..
-            }) => {
+            Some(Request::Direct { id, sector, segs, .. }) => {
+                (id, blkif::OP_READ, sector, segs.as_slice().to_vec(), false)
+            }
+            Some(Request::Indirect { id, sector, nr_segments, grefs, .. }) => {
                 let n = usize::from(nr_segments);
                 let max = self.backends[i].max_indirect.unwrap_or(0) as usize;
                 if n == 0 || n > max {
-                    return Response {
-                        id,
-                        operation: blkif::OP_INDIRECT,
-                        status: -1,
-                    };
+                    return Response { id, operation: blkif::OP_INDIRECT, status: -1 };
                 }
                 let mut segs = Vec::new();
                 for k in 0..n {
                     let Some(pg) = self.map_grant(grefs[k / 512], false) else {
-                        return Response {
-                            id,
-                            operation: blkif::OP_READ,
-                            status: -1,
-                        };
+                        return Response { id, operation: blkif::OP_READ, status: -1 };
                     };
                     let mut d = [0u8; 8];
                     pg.read((k % 512) * 8, &mut d);
@@ -585,37 +523,21 @@ impl World {
         };
         self.backends[i].seen.push((indirect, segs.len()));
         if !indirect && (segs.is_empty() || segs.len() > 11) {
-            return Response {
-                id,
-                operation: op,
-                status: -1,
-            };
+            return Response { id, operation: op, status: -1 };
         }
         let mut sec = sector;
         for s in &segs {
             if s.first_sect > s.last_sect || s.last_sect > 7 {
-                return Response {
-                    id,
-                    operation: op,
-                    status: -1,
-                };
+                return Response { id, operation: op, status: -1 };
             }
             let n = u64::from(s.last_sect - s.first_sect + 1);
             if let Behaviour::ErrorAt(bad) = self.backends[i].behaviour {
                 if (sec..sec + n).contains(&bad) {
-                    return Response {
-                        id,
-                        operation: op,
-                        status: -1,
-                    };
+                    return Response { id, operation: op, status: -1 };
                 }
             }
             let Some(pg) = self.map_grant(s.gref, true) else {
-                return Response {
-                    id,
-                    operation: op,
-                    status: -1,
-                };
+                return Response { id, operation: op, status: -1 };
             };
             let mut data = alloc::vec![0u8; n as usize * 512];
             // The fake backend reads in 512-byte units, like sector_number.
@@ -624,22 +546,12 @@ impl World {
             let start = (sec * 512) as usize;
             match bytes.get(start..start + data.len()) {
                 Some(src) => data.copy_from_slice(src),
-                None => {
-                    return Response {
-                        id,
-                        operation: op,
-                        status: -1,
-                    }
-                }
+                None => return Response { id, operation: op, status: -1 },
             }
             pg.write(usize::from(s.first_sect) * 512, &data);
             sec += n;
         }
-        Response {
-            id,
-            operation: op,
-            status: 0,
-        }
+        Response { id, operation: op, status: 0 }
     }
 
     fn service(&mut self) {
@@ -659,10 +571,7 @@ impl Platform for Fake {
     }
     fn xenstore(&self) -> Result<(FakePage, Port), PlatformError> {
         let w = self.0.borrow();
-        Ok((
-            w.page(w.xs_page).ok_or(PlatformError::NoMemory)?,
-            Port(XS_PORT),
-        ))
+        Ok((w.page(w.xs_page).ok_or(PlatformError::NoMemory)?, Port(XS_PORT)))
     }
     fn grant(&self, domid: DomId, frame: Mfn, readonly: bool) -> Result<GrantRef, PlatformError> {
         let mut w = self.0.borrow_mut();
@@ -676,13 +585,7 @@ impl Platform for Fake {
         if w.mapped.contains(&gref.0) {
             return Err(PlatformError::GrantBusy(gref));
         }
-        w.grants
-            .remove(&gref.0)
-            .map(drop)
-            .ok_or(PlatformError::Hypercall {
-                op: "end unknown grant",
-                code: -3,
-            })
+        w.grants.remove(&gref.0).map(drop).ok_or(PlatformError::Hypercall { op: "end unknown grant", code: -3 })
     }
     fn alloc_unbound(&self, _remote: DomId) -> Result<Port, PlatformError> {
         let mut w = self.0.borrow_mut();
@@ -694,20 +597,14 @@ impl Platform for Fake {
     fn close_port(&self, port: Port) -> Result<(), PlatformError> {
         let mut w = self.0.borrow_mut();
         if port.0 == XS_PORT || !w.ports.remove(&port.0) {
-            return Err(PlatformError::Hypercall {
-                op: "EVTCHNOP_close",
-                code: -22,
-            });
+            return Err(PlatformError::Hypercall { op: "EVTCHNOP_close", code: -22 });
         }
         Ok(())
     }
     fn notify(&self, port: Port) -> Result<(), PlatformError> {
         let mut w = self.0.borrow_mut();
         if !w.ports.contains(&port.0) {
-            return Err(PlatformError::Hypercall {
-                op: "EVTCHNOP_send",
-                code: -22,
-            });
+            return Err(PlatformError::Hypercall { op: "EVTCHNOP_send", code: -22 });
         }
         w.service();
         Ok(())

@@ -46,11 +46,7 @@ impl GrantTable {
         let nr_entries = nr_frames.saturating_mul(ENTRIES_PER_FRAME);
         // Hand out low refs first.
         let free = (NR_RESERVED..nr_entries).rev().collect();
-        Self {
-            base,
-            nr_entries,
-            free,
-        }
+        Self { base, nr_entries, free }
     }
 
     /// Refs still free.
@@ -69,20 +65,14 @@ impl GrantTable {
     }
 
     fn domid(&self, r: u32) -> Option<&AtomicU16> {
-        let off = usize::try_from(r)
-            .ok()?
-            .checked_mul(ENTRY)?
-            .checked_add(2)?;
+        let off = usize::try_from(r).ok()?.checked_mul(ENTRY)?.checked_add(2)?;
         (r < self.nr_entries).then_some(())?;
         // SAFETY: as in `flags`: in the mapped table, 2-aligned.
         Some(unsafe { &*self.base.as_ptr().add(off).cast::<AtomicU16>() })
     }
 
     fn frame(&self, r: u32) -> Option<&AtomicU32> {
-        let off = usize::try_from(r)
-            .ok()?
-            .checked_mul(ENTRY)?
-            .checked_add(4)?;
+        let off = usize::try_from(r).ok()?.checked_mul(ENTRY)?.checked_add(4)?;
         (r < self.nr_entries).then_some(())?;
         // SAFETY: as in `flags`: in the mapped table, 4-aligned.
         Some(unsafe { &*self.base.as_ptr().add(off).cast::<AtomicU32>() })
@@ -93,16 +83,9 @@ impl GrantTable {
     /// # Errors
     /// [`PlatformError::NoGrantRefs`] when the table is full; a frame above 32 bits
     /// (v1 cannot express it) as a hypercall-style error.
-    pub fn grant(
-        &mut self,
-        domid: DomId,
-        frame: Mfn,
-        readonly: bool,
-    ) -> Result<GrantRef, PlatformError> {
-        let f32 = u32::try_from(frame.0).map_err(|_| PlatformError::Hypercall {
-            op: "grant v1 frame above 2^32",
-            code: -22,
-        })?;
+    pub fn grant(&mut self, domid: DomId, frame: Mfn, readonly: bool) -> Result<GrantRef, PlatformError> {
+        let f32 = u32::try_from(frame.0)
+            .map_err(|_| PlatformError::Hypercall { op: "grant v1 frame above 2^32", code: -22 })?;
         let r = self.free.pop().ok_or(PlatformError::NoGrantRefs)?;
         let (Some(fl), Some(dom), Some(fr)) = (self.flags(r), self.domid(r), self.frame(r)) else {
             return Err(PlatformError::NoGrantRefs);
@@ -110,10 +93,7 @@ impl GrantTable {
         fr.store(f32, Ordering::Relaxed);
         dom.store(domid.0, Ordering::Relaxed);
         // wmb (gnttab_grant_access): frame and domid are visible before flags enables the entry.
-        fl.store(
-            GTF_PERMIT_ACCESS | if readonly { GTF_READONLY } else { 0 },
-            Ordering::Release,
-        );
+        fl.store(GTF_PERMIT_ACCESS | if readonly { GTF_READONLY } else { 0 }, Ordering::Release);
         Ok(GrantRef(r))
     }
 
@@ -124,15 +104,9 @@ impl GrantTable {
     pub fn end(&mut self, gref: GrantRef) -> Result<(), PlatformError> {
         let r = gref.0;
         if r < NR_RESERVED {
-            return Err(PlatformError::Hypercall {
-                op: "end of reserved grant",
-                code: -22,
-            });
+            return Err(PlatformError::Hypercall { op: "end of reserved grant", code: -22 });
         }
-        let fl = self.flags(r).ok_or(PlatformError::Hypercall {
-            op: "end of unknown grant",
-            code: -22,
-        })?;
+        let fl = self.flags(r).ok_or(PlatformError::Hypercall { op: "end of unknown grant", code: -22 })?;
         let mut f = fl.load(Ordering::Acquire);
         for _ in 0..4 {
             if f & (GTF_READING | GTF_WRITING) != 0 {
@@ -176,23 +150,14 @@ mod tests {
         assert_eq!(t.grant(DomId(3), Mfn(0x55), true), Ok(GrantRef(9)));
         // Entry layout: flags u16 @0, domid u16 @2, frame u32 @4.
         assert_eq!(entry(8), (0x1234u64 << 32) | u64::from(GTF_PERMIT_ACCESS));
-        assert_eq!(
-            entry(9),
-            (0x55u64 << 32) | (3 << 16) | u64::from(GTF_PERMIT_ACCESS | GTF_READONLY)
-        );
+        assert_eq!(entry(9), (0x55u64 << 32) | (3 << 16) | u64::from(GTF_PERMIT_ACCESS | GTF_READONLY));
         // Xen marks ref 8 as mapped for writing: ending must fail and keep the ref.
         set_entry(8, entry(8) | u64::from(GTF_WRITING));
-        assert_eq!(
-            t.end(GrantRef(8)),
-            Err(PlatformError::GrantBusy(GrantRef(8)))
-        );
+        assert_eq!(t.end(GrantRef(8)), Err(PlatformError::GrantBusy(GrantRef(8))));
         set_entry(8, entry(8) & !u64::from(GTF_WRITING));
         assert_eq!(t.end(GrantRef(8)), Ok(()));
         assert_eq!(entry(8) & 0xffff, 0);
-        assert!(
-            t.end(GrantRef(1)).is_err(),
-            "reserved refs are never touched"
-        );
+        assert!(t.end(GrantRef(1)).is_err(), "reserved refs are never touched");
         assert_eq!(t.grant(DomId(0), Mfn(1), false), Ok(GrantRef(8)));
         assert!(t.grant(DomId(0), Mfn(1 << 33), false).is_err());
         drop(t);

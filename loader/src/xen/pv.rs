@@ -125,30 +125,11 @@ impl PvPlatform {
     /// # Errors
     /// The grant-table hypercalls fail or no memory for the mapping.
     pub fn new(shared: Shared, store_mfn: u64, store_port: u32) -> Result<Self, PlatformError> {
-        let mut q = QuerySize {
-            dom: DOMID_SELF,
-            _pad: 0,
-            nr_frames: 0,
-            max_nr_frames: 0,
-            status: 0,
-            _pad2: 0,
-        };
+        let mut q = QuerySize { dom: DOMID_SELF, _pad: 0, nr_frames: 0, max_nr_frames: 0, status: 0, _pad2: 0 };
         // SAFETY: `q` is a live gnttab_query_size for the call.
-        let rc = unsafe {
-            hypercall5(
-                GRANT_TABLE_OP,
-                GNTTABOP_QUERY_SIZE,
-                core::ptr::addr_of_mut!(q) as u64,
-                1,
-                0,
-                0,
-            )
-        };
+        let rc = unsafe { hypercall5(GRANT_TABLE_OP, GNTTABOP_QUERY_SIZE, core::ptr::addr_of_mut!(q) as u64, 1, 0, 0) };
         if rc < 0 || q.status != 0 {
-            return Err(xen_err(
-                "GNTTABOP_query_size",
-                if rc < 0 { rc } else { i64::from(q.status) },
-            ));
+            return Err(xen_err("GNTTABOP_query_size", if rc < 0 { rc } else { i64::from(q.status) }));
         }
         let n = GNTTAB_FRAMES.min(q.max_nr_frames).max(1);
         let mut frames = [0u64; GNTTAB_FRAMES as usize];
@@ -161,33 +142,17 @@ impl PvPlatform {
             frame_list: frames.as_mut_ptr() as u64,
         };
         // SAFETY: `st` and the `frames` array (room for n ≤ 4 entries) are live for the call.
-        let rc = unsafe {
-            hypercall5(
-                GRANT_TABLE_OP,
-                GNTTABOP_SETUP_TABLE,
-                core::ptr::addr_of_mut!(st) as u64,
-                1,
-                0,
-                0,
-            )
-        };
+        let rc =
+            unsafe { hypercall5(GRANT_TABLE_OP, GNTTABOP_SETUP_TABLE, core::ptr::addr_of_mut!(st) as u64, 1, 0, 0) };
         if rc < 0 || st.status != 0 {
-            return Err(xen_err(
-                "GNTTABOP_setup_table",
-                if rc < 0 { rc } else { i64::from(st.status) },
-            ));
+            return Err(xen_err("GNTTABOP_setup_table", if rc < 0 { rc } else { i64::from(st.status) }));
         }
         let bytes = usize::try_from(n).unwrap_or(1) * PAGE_SIZE;
-        let layout =
-            Layout::from_size_align(bytes, PAGE_SIZE).map_err(|_| PlatformError::NoMemory)?;
+        let layout = Layout::from_size_align(bytes, PAGE_SIZE).map_err(|_| PlatformError::NoMemory)?;
         // SAFETY: non-zero size. The block is never freed: its VAs are re-pointed to the grant
         // frames below and stay so for rpvboot's life.
         let base = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(PlatformError::NoMemory)?;
-        for (i, &mfn) in frames
-            .iter()
-            .take(usize::try_from(n).unwrap_or(0))
-            .enumerate()
-        {
+        for (i, &mfn) in frames.iter().take(usize::try_from(n).unwrap_or(0)).enumerate() {
             let va = base.as_ptr() as u64 + (i * PAGE_SIZE) as u64;
             // SAFETY: `va` is a page of the block we just allocated and nothing references it;
             // after this it maps grant-table frame `mfn`, which Xen lets us map read-write.
@@ -197,12 +162,7 @@ impl PvPlatform {
         // SAFETY: `base` maps the n frames from setup_table read-write, for 'static (never freed),
         // and only this table writes entries ≥ 8.
         let table = unsafe { GrantTable::new(base, n) };
-        Ok(Self(Rc::new(Inner {
-            gnttab: RefCell::new(table),
-            shared,
-            store_mfn,
-            store_port,
-        })))
+        Ok(Self(Rc::new(Inner { gnttab: RefCell::new(table), shared, store_mfn, store_port })))
     }
 
     /// Refs still free (for the log).
@@ -216,8 +176,7 @@ impl Platform for PvPlatform {
 
     fn alloc_page(&self) -> Result<PvPage, PlatformError> {
         // SAFETY: non-zero size layout.
-        let p =
-            NonNull::new(unsafe { alloc_zeroed(page_layout()) }).ok_or(PlatformError::NoMemory)?;
+        let p = NonNull::new(unsafe { alloc_zeroed(page_layout()) }).ok_or(PlatformError::NoMemory)?;
         let Some(mfn) = mm::virt_to_mfn(p.as_ptr() as u64) else {
             // SAFETY: just allocated with this layout.
             unsafe { dealloc(p.as_ptr(), page_layout()) };
@@ -247,15 +206,9 @@ impl Platform for PvPlatform {
     }
 
     fn alloc_unbound(&self, remote: DomId) -> Result<Port, PlatformError> {
-        let mut a = AllocUnbound {
-            dom: DOMID_SELF,
-            remote_dom: remote.0,
-            port: 0,
-        };
+        let mut a = AllocUnbound { dom: DOMID_SELF, remote_dom: remote.0, port: 0 };
         // SAFETY: `a` is a live evtchn_alloc_unbound for the call.
-        let rc = unsafe {
-            hypercall::event_channel_op(EVTCHNOP_ALLOC_UNBOUND, core::ptr::addr_of_mut!(a) as u64)
-        };
+        let rc = unsafe { hypercall::event_channel_op(EVTCHNOP_ALLOC_UNBOUND, core::ptr::addr_of_mut!(a) as u64) };
         if rc < 0 {
             return Err(xen_err("EVTCHNOP_alloc_unbound", rc));
         }
@@ -268,8 +221,7 @@ impl Platform for PvPlatform {
         }
         let p = port.0;
         // SAFETY: `p` is a live evtchn_close (one u32).
-        let rc =
-            unsafe { hypercall::event_channel_op(EVTCHNOP_CLOSE, core::ptr::addr_of!(p) as u64) };
+        let rc = unsafe { hypercall::event_channel_op(EVTCHNOP_CLOSE, core::ptr::addr_of!(p) as u64) };
         if rc < 0 {
             return Err(xen_err("EVTCHNOP_close", rc));
         }
@@ -277,9 +229,7 @@ impl Platform for PvPlatform {
     }
 
     fn notify(&self, port: Port) -> Result<(), PlatformError> {
-        super::evtchn::Port(port.0)
-            .notify()
-            .map_err(|e| xen_err("EVTCHNOP_send", e.0))
+        super::evtchn::Port(port.0).notify().map_err(|e| xen_err("EVTCHNOP_send", e.0))
     }
 
     fn poll(&self, port: Port, timeout_ns: u64) -> Result<bool, PlatformError> {

@@ -65,10 +65,7 @@ impl core::fmt::Display for RingError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::RspProdOverflow { rsp_prod, rsp_cons } => {
-                write!(
-                    f,
-                    "backend rsp_prod {rsp_prod} runs past rsp_cons {rsp_cons} and our requests"
-                )
+                write!(f, "backend rsp_prod {rsp_prod} runs past rsp_cons {rsp_cons} and our requests")
             }
         }
     }
@@ -177,10 +174,7 @@ impl<Pg: SharedPage, P: RingProto> FrontRing<Pg, P> {
             let prod = Wrapping(self.page.load_u32(RSP_PROD));
             let avail = (prod - self.rsp_cons).0;
             if avail > self.outstanding() {
-                return Err(RingError::RspProdOverflow {
-                    rsp_prod: prod.0,
-                    rsp_cons: self.rsp_cons.0,
-                });
+                return Err(RingError::RspProdOverflow { rsp_prod: prod.0, rsp_cons: self.rsp_cons.0 });
             }
             if avail > 0 {
                 let mut slot = [0u8; 128];
@@ -192,8 +186,7 @@ impl<Pg: SharedPage, P: RingProto> FrontRing<Pg, P> {
                 return Ok(Some(P::decode(slot)));
             }
             // Nothing left: ask for an event at the next response, then look once more.
-            self.page
-                .store_u32(RSP_EVENT, (self.rsp_cons + Wrapping(1)).0);
+            self.page.store_u32(RSP_EVENT, (self.rsp_cons + Wrapping(1)).0);
             // mb: rsp_event store before re-reading rsp_prod.
             self.page.full_fence();
         }
@@ -359,8 +352,7 @@ mod tests {
     #[test]
     fn wraps_u32_indices_and_fills_ring() {
         let start = u32::MAX - 40;
-        let mut ring: FrontRing<_, U64Proto> =
-            FrontRing::new_at(VecPage(RefCell::new(vec![0; 4096])), start);
+        let mut ring: FrontRing<_, U64Proto> = FrontRing::new_at(VecPage(RefCell::new(vec![0; 4096])), start);
         let mut cons = start;
         let mut next = 0u64;
         let mut got = Vec::new();
@@ -397,21 +389,11 @@ mod tests {
         ring.push(&1).unwrap();
         ring.publish();
         ring.page.store_u32(RSP_PROD, 2);
-        assert_eq!(
-            ring.poll(),
-            Err(RingError::RspProdOverflow {
-                rsp_prod: 2,
-                rsp_cons: 0
-            })
-        );
+        assert_eq!(ring.poll(), Err(RingError::RspProdOverflow { rsp_prod: 2, rsp_cons: 0 }));
         ring.page.store_u32(RSP_PROD, u32::MAX);
         assert!(ring.poll().is_err());
         ring.page.store_u32(RSP_PROD, 1);
-        assert_eq!(
-            ring.poll(),
-            Ok(Some(1)),
-            "slot 0 still holds the echoed request"
-        );
+        assert_eq!(ring.poll(), Ok(Some(1)), "slot 0 still holds the echoed request");
         // Re-armed for the next response.
         assert_eq!(ring.poll(), Ok(None));
         assert_eq!(ring.page.load_u32(RSP_EVENT), 2);

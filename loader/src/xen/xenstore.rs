@@ -203,14 +203,7 @@ impl<P: Platform> Xenstore<P> {
     /// The platform cannot map the ring.
     pub fn new(plat: P) -> Result<Self, XsError> {
         let (page, port) = plat.xenstore()?;
-        Ok(Self {
-            plat,
-            page,
-            port,
-            next_id: 1,
-            events: VecDeque::new(),
-            broken: false,
-        })
+        Ok(Self { plat, page, port, next_id: 1, events: VecDeque::new(), broken: false })
     }
 
     /// The platform handle.
@@ -219,10 +212,7 @@ impl<P: Platform> Xenstore<P> {
     }
 
     fn send(&mut self, ty: XsOp, req_id: u32, tx: u32, parts: &[&[u8]]) -> Result<(), XsError> {
-        let len = parts
-            .iter()
-            .try_fold(0usize, |a, p| a.checked_add(p.len()))
-            .ok_or(XsError::TooLong)?;
+        let len = parts.iter().try_fold(0usize, |a, p| a.checked_add(p.len())).ok_or(XsError::TooLong)?;
         if len > PAYLOAD_MAX {
             return Err(XsError::TooLong);
         }
@@ -230,11 +220,7 @@ impl<P: Platform> Xenstore<P> {
         msg.extend_from_slice(&(ty as u32).to_le_bytes());
         msg.extend_from_slice(&req_id.to_le_bytes());
         msg.extend_from_slice(&tx.to_le_bytes());
-        msg.extend_from_slice(
-            &u32::try_from(len)
-                .map_err(|_| XsError::TooLong)?
-                .to_le_bytes(),
-        );
+        msg.extend_from_slice(&u32::try_from(len).map_err(|_| XsError::TooLong)?.to_le_bytes());
         for p in parts {
             msg.extend_from_slice(p);
         }
@@ -259,8 +245,7 @@ impl<P: Platform> Xenstore<P> {
             let (chunk, tail) = rest.split_at(n);
             self.page.write(REQ_OFF + pos, chunk);
             // wmb: release store publishes the bytes before the index.
-            self.page
-                .store_u32(REQ_PROD, (prod + Wrapping(u32::try_from(n).unwrap_or(0))).0);
+            self.page.store_u32(REQ_PROD, (prod + Wrapping(u32::try_from(n).unwrap_or(0))).0);
             self.plat.notify(self.port)?;
             rest = tail;
         }
@@ -290,18 +275,12 @@ impl<P: Platform> Xenstore<P> {
             }
             let pos = usize::try_from(cons.0 % RING).unwrap_or(0);
             let want = buf.len().saturating_sub(got);
-            let n = usize::try_from(avail)
-                .unwrap_or(0)
-                .min(want)
-                .min(1024 - pos);
-            let dst = buf
-                .get_mut(got..got.saturating_add(n))
-                .ok_or(XsError::Protocol("reply copy"))?;
+            let n = usize::try_from(avail).unwrap_or(0).min(want).min(1024 - pos);
+            let dst = buf.get_mut(got..got.saturating_add(n)).ok_or(XsError::Protocol("reply copy"))?;
             self.page.read(RSP_OFF + pos, dst);
             // mb: our reads of the bytes must complete before we hand the space back.
             self.page.full_fence();
-            self.page
-                .store_u32(RSP_CONS, (cons + Wrapping(u32::try_from(n).unwrap_or(0))).0);
+            self.page.store_u32(RSP_CONS, (cons + Wrapping(u32::try_from(n).unwrap_or(0))).0);
             self.plat.notify(self.port)?;
             got = got.saturating_add(n);
         }
@@ -323,14 +302,7 @@ impl<P: Platform> Xenstore<P> {
         }
         let mut body = alloc::vec![0u8; len];
         self.recv_exact(&mut body, deadline)?;
-        Ok((
-            Header {
-                ty: word(0),
-                req_id: word(4),
-                len,
-            },
-            body,
-        ))
+        Ok((Header { ty: word(0), req_id: word(4), len }, body))
     }
 
     fn queue_event(&mut self, body: &[u8]) {
@@ -351,9 +323,7 @@ impl<P: Platform> Xenstore<P> {
     /// [`XsError::Errno`] for an error reply, protocol errors, timeouts.
     pub fn request(&mut self, op: XsOp, tx: u32, parts: &[&[u8]]) -> Result<Vec<u8>, XsError> {
         if self.broken {
-            return Err(XsError::Protocol(
-                "connection unusable after an earlier protocol error",
-            ));
+            return Err(XsError::Protocol("connection unusable after an earlier protocol error"));
         }
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -397,15 +367,11 @@ impl<P: Platform> Xenstore<P> {
 
     fn read_tx(&mut self, tx: u32, path: &str) -> Result<String, XsError> {
         let body = self.request(XsOp::Read, tx, &[&Self::path_arg(path)?])?;
-        String::from_utf8(body).map_err(|e| XsError::Parse {
-            path: path.into(),
-            value: lossy64(e.as_bytes()),
-        })
+        String::from_utf8(body).map_err(|e| XsError::Parse { path: path.into(), value: lossy64(e.as_bytes()) })
     }
 
     fn write_tx(&mut self, tx: u32, path: &str, value: &str) -> Result<(), XsError> {
-        self.request(XsOp::Write, tx, &[&Self::path_arg(path)?, value.as_bytes()])
-            .map(drop)
+        self.request(XsOp::Write, tx, &[&Self::path_arg(path)?, value.as_bytes()]).map(drop)
     }
 
     /// `XS_READ`.
@@ -425,10 +391,7 @@ impl<P: Platform> Xenstore<P> {
         v.trim_end_matches('\0')
             .trim()
             .parse()
-            .map_err(|_| XsError::Parse {
-                path: path.into(),
-                value: lossy64(v.as_bytes()),
-            })
+            .map_err(|_| XsError::Parse { path: path.into(), value: lossy64(v.as_bytes()) })
     }
 
     /// `XS_WRITE`.
@@ -444,8 +407,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn rm(&mut self, path: &str) -> Result<(), XsError> {
-        self.request(XsOp::Rm, 0, &[&Self::path_arg(path)?])
-            .map(drop)
+        self.request(XsOp::Rm, 0, &[&Self::path_arg(path)?]).map(drop)
     }
 
     /// `XS_DIRECTORY`: the child names.
@@ -454,11 +416,7 @@ impl<P: Platform> Xenstore<P> {
     /// Error replies, protocol errors.
     pub fn directory(&mut self, path: &str) -> Result<Vec<String>, XsError> {
         let body = self.request(XsOp::Directory, 0, &[&Self::path_arg(path)?])?;
-        Ok(body
-            .split(|&b| b == 0)
-            .filter(|n| !n.is_empty())
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect())
+        Ok(body.split(|&b| b == 0).filter(|n| !n.is_empty()).map(|n| String::from_utf8_lossy(n).into_owned()).collect())
     }
 
     /// `XS_WATCH`. xenstored fires one event at once, which lands in the queue.
@@ -466,12 +424,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn watch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
-        self.request(
-            XsOp::Watch,
-            0,
-            &[&Self::path_arg(path)?, &Self::path_arg(token)?],
-        )
-        .map(drop)
+        self.request(XsOp::Watch, 0, &[&Self::path_arg(path)?, &Self::path_arg(token)?]).map(drop)
     }
 
     /// `XS_UNWATCH`, and drops queued events of that token.
@@ -480,12 +433,7 @@ impl<P: Platform> Xenstore<P> {
     /// Error replies, protocol errors.
     pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
         self.events.retain(|e| e.token != token);
-        self.request(
-            XsOp::Unwatch,
-            0,
-            &[&Self::path_arg(path)?, &Self::path_arg(token)?],
-        )
-        .map(drop)
+        self.request(XsOp::Unwatch, 0, &[&Self::path_arg(path)?, &Self::path_arg(token)?]).map(drop)
     }
 
     /// Returns a queued watch event, or waits up to `timeout_ns` for one.
@@ -499,9 +447,7 @@ impl<P: Platform> Xenstore<P> {
                 return Ok(Some(e));
             }
             if self.broken {
-                return Err(XsError::Protocol(
-                    "connection unusable after an earlier protocol error",
-                ));
+                return Err(XsError::Protocol("connection unusable after an earlier protocol error"));
             }
             let prod = Wrapping(self.page.load_u32(RSP_PROD));
             let cons = Wrapping(self.page.load_u32(RSP_CONS));
@@ -538,10 +484,7 @@ impl<P: Platform> Xenstore<P> {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .filter(|&id| id != 0)
-                .ok_or_else(|| XsError::Parse {
-                    path: "transaction id".into(),
-                    value: lossy64(id_text),
-                })?;
+                .ok_or_else(|| XsError::Parse { path: "transaction id".into(), value: lossy64(id_text) })?;
             let res = f(&mut Transaction { xs: self, id });
             match res {
                 Ok(v) => match self.request(XsOp::TransactionEnd, id, &[b"T\0"]) {
@@ -565,10 +508,7 @@ impl<P: Platform> Xenstore<P> {
 
 impl<P: Platform> fmt::Debug for Xenstore<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Xenstore")
-            .field("port", &self.port)
-            .field("broken", &self.broken)
-            .finish_non_exhaustive()
+        f.debug_struct("Xenstore").field("port", &self.port).field("broken", &self.broken).finish_non_exhaustive()
     }
 }
 
@@ -580,9 +520,7 @@ pub struct Transaction<'a, P: Platform> {
 
 impl<P: Platform> fmt::Debug for Transaction<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transaction")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("Transaction").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -619,10 +557,7 @@ mod tests {
     }
 
     fn header(ty: u32, req_id: u32, len: u32) -> Vec<u8> {
-        [ty, req_id, 0, len]
-            .iter()
-            .flat_map(|w| w.to_le_bytes())
-            .collect()
+        [ty, req_id, 0, len].iter().flat_map(|w| w.to_le_bytes()).collect()
     }
 
     #[test]
@@ -634,14 +569,8 @@ mod tests {
         assert_eq!(xs.read("data/a").unwrap(), "1");
         assert_eq!(xs.directory("data").unwrap(), ["a", "b"]);
         assert_eq!(xs.read_parsed::<u32>("data/a"), Ok(1));
-        assert!(matches!(
-            xs.read_parsed::<u32>("data/b"),
-            Err(XsError::Parse { .. })
-        ));
-        assert!(xs
-            .read_parsed::<u32>("data/none")
-            .unwrap_err()
-            .is_not_found());
+        assert!(matches!(xs.read_parsed::<u32>("data/b"), Err(XsError::Parse { .. })));
+        assert!(xs.read_parsed::<u32>("data/none").unwrap_err().is_not_found());
         xs.rm("data").unwrap();
         assert_eq!(xs.read("data/a"), Err(XsError::Errno(XsErrno::Enoent)));
     }
@@ -651,9 +580,7 @@ mod tests {
         let (f, mut xs) = xs();
         // Replies trickle in 7 bytes at a time, values are larger than the 1 KiB ring.
         f.0.borrow_mut().xs_chunk = 7;
-        let long: String = (0..3000)
-            .map(|i| char::from(b'a' + (i % 26) as u8))
-            .collect();
+        let long: String = (0..3000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
         for i in 0..5 {
             xs.write(&format!("big/{i}"), &long).unwrap();
             assert_eq!(xs.read(&format!("big/{i}")).unwrap(), long);
@@ -673,15 +600,9 @@ mod tests {
         .unwrap();
         assert_eq!(runs, 4);
         f.0.borrow_mut().eagain_commits = 100;
-        assert_eq!(
-            xs.transaction(|tx| tx.write("t/k", "w")),
-            Err(XsError::TooManyRetries)
-        );
+        assert_eq!(xs.transaction(|tx| tx.write("t/k", "w")), Err(XsError::TooManyRetries));
         // An error inside the closure aborts without retry.
-        assert_eq!(
-            xs.transaction(|tx| tx.read("t/missing")),
-            Err(XsError::Errno(XsErrno::Enoent))
-        );
+        assert_eq!(xs.transaction(|tx| tx.read("t/missing")), Err(XsError::Errno(XsErrno::Enoent)));
     }
 
     #[test]
@@ -690,28 +611,16 @@ mod tests {
         xs.write("w/x", "1").unwrap();
         xs.watch("w", "tok").unwrap();
         // The watch fires once at once.
-        assert_eq!(
-            xs.wait_event(0).unwrap().map(|e| e.token),
-            Some("tok".into())
-        );
+        assert_eq!(xs.wait_event(0).unwrap().map(|e| e.token), Some("tok".into()));
         let mut stray = header(2, 999, 4);
         stray.extend_from_slice(b"evil");
         let mut ev = header(15, 0, 8);
         ev.extend_from_slice(b"/p\0tok2\0");
         f.0.borrow_mut().inject = vec![stray, ev];
         assert_eq!(xs.read("w/x").unwrap(), "1");
-        assert_eq!(
-            xs.wait_event(0).unwrap(),
-            Some(WatchEvent {
-                path: "/p".into(),
-                token: "tok2".into()
-            })
-        );
+        assert_eq!(xs.wait_event(0).unwrap(), Some(WatchEvent { path: "/p".into(), token: "tok2".into() }));
         f.set("w/x", "2");
-        assert_eq!(
-            xs.wait_event(1_000_000).unwrap().map(|e| e.path),
-            Some("/local/domain/7/w/x".into())
-        );
+        assert_eq!(xs.wait_event(1_000_000).unwrap().map(|e| e.path), Some("/local/domain/7/w/x".into()));
         assert_eq!(xs.wait_event(1_000_000).unwrap(), None);
     }
 
