@@ -14,9 +14,7 @@
 use std::fmt::Write as _;
 
 use loader::config::search::{self, DiskVolumes, Loaded, Reason};
-use loader::config::{
-    self, BootPlan, ConfigSource, Device, Diagnostic, FileRef, Format, Menu, ModuleKind,
-};
+use loader::config::{self, BootPlan, ConfigSource, Device, Diagnostic, FileRef, Format, Menu, ModuleKind};
 
 struct Opts {
     json: bool,
@@ -27,13 +25,7 @@ struct Opts {
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
-    let mut o = Opts {
-        json: false,
-        extra: String::new(),
-        file: None,
-        sector_size: None,
-        images: Vec::new(),
-    };
+    let mut o = Opts { json: false, extra: String::new(), file: None, sector_size: None, images: Vec::new() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -41,12 +33,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "--extra" => o.extra = it.next().ok_or("--extra needs a value")?.clone(),
             "--file" => o.file = Some(it.next().ok_or("--file needs a path")?.clone()),
             "--sector-size" => {
-                let v = it
-                    .next()
-                    .ok_or("--sector-size needs a value (512 or 4096)")?;
-                let n: u32 = v
-                    .parse()
-                    .map_err(|_| format!("--sector-size {v}: not a number"))?;
+                let v = it.next().ok_or("--sector-size needs a value (512 or 4096)")?;
+                let n: u32 = v.parse().map_err(|_| format!("--sector-size {v}: not a number"))?;
                 if n != 512 && n != 4096 {
                     return Err(format!("--sector-size {n}: must be 512 or 4096"));
                 }
@@ -72,11 +60,7 @@ pub fn menu(args: &[String]) -> Result<(), String> {
         let format = Format::from_path(file).unwrap_or_else(|| Format::sniff(&bytes));
         let menu = config::parse(format, &bytes, file);
         let loaded = Loaded {
-            source: ConfigSource {
-                device: None,
-                path: file.clone(),
-                format,
-            },
+            source: ConfigSource { device: None, path: file.clone(), format },
             reason: Reason::ExtraConfig,
             menu,
             options: config::extra::parse(&o.extra),
@@ -99,11 +83,7 @@ pub fn menu(args: &[String]) -> Result<(), String> {
         };
         (loaded, plan, checks)
     };
-    let out = if o.json {
-        json(&loaded, &plan, &checks)
-    } else {
-        text(&loaded, &plan, &checks)
-    };
+    let out = if o.json { json(&loaded, &plan, &checks) } else { text(&loaded, &plan, &checks) };
     print!("{out}");
     Ok(())
 }
@@ -113,11 +93,7 @@ fn dev_str(d: Option<&Device>) -> String {
 }
 
 /// The device a file of entry `e` is read from: its own, the entry's root, the config's.
-fn effective<'a>(
-    f: &'a FileRef,
-    root: Option<&'a Device>,
-    cfg: Option<&'a Device>,
-) -> Option<&'a Device> {
+fn effective<'a>(f: &'a FileRef, root: Option<&'a Device>, cfg: Option<&'a Device>) -> Option<&'a Device> {
     f.device.as_ref().or(root).or(cfg)
 }
 
@@ -148,13 +124,7 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
         Format::Builtin => s.push_str("config: none\n"),
         Format::Extra => s.push_str("config: none (kernel from the extra= line)\n"),
         f => {
-            let _ = writeln!(
-                s,
-                "config: {}{} ({})",
-                dev_str(cfg),
-                l.source.path,
-                f.name()
-            );
+            let _ = writeln!(s, "config: {}{} ({})", dev_str(cfg), l.source.path, f.name());
         }
     }
     let _ = writeln!(s, "  why: {}", l.reason.describe());
@@ -170,11 +140,7 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
         "default: {} \"{}\"{}",
         m.default,
         title(m.default),
-        if m.default_saved {
-            " (saved: not kept)"
-        } else {
-            ""
-        }
+        if m.default_saved { " (saved: not kept)" } else { "" }
     );
     if !m.fallback.is_empty() {
         let f: Vec<String> = m.fallback.iter().map(|i| i.to_string()).collect();
@@ -184,15 +150,7 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
         s.push_str("hidden menu: yes\n");
     }
     if let Some(p) = &m.password {
-        let _ = writeln!(
-            s,
-            "password: {}",
-            if matches!(p, config::Password::Md5(_)) {
-                "md5"
-            } else {
-                "plain"
-            }
-        );
+        let _ = writeln!(s, "password: {}", if matches!(p, config::Password::Md5(_)) { "md5" } else { "plain" });
     }
     for b in &m.banner {
         let _ = writeln!(s, "banner: {b}");
@@ -200,22 +158,12 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
     let _ = writeln!(s, "entries: {}", m.entries.len());
     for (i, e) in m.entries.iter().enumerate() {
         let mark = if i == m.default { '*' } else { ' ' };
-        let _ = writeln!(
-            s,
-            "{mark}{i:>3} {}{}",
-            e.title,
-            if e.lock { " [locked]" } else { "" }
-        );
+        let _ = writeln!(s, "{mark}{i:>3} {}{}", e.title, if e.lock { " [locked]" } else { "" });
         let root = e.root.as_ref();
         match &e.kernel {
             Some(k) => {
-                let _ = writeln!(
-                    s,
-                    "       kernel {}{} {}",
-                    dev_str(effective(&k.file, root, cfg)),
-                    k.file.path,
-                    k.args
-                );
+                let _ =
+                    writeln!(s, "       kernel {}{} {}", dev_str(effective(&k.file, root, cfg)), k.file.path, k.args);
             }
             None if e.prompt => s.push_str("       (command line)\n"),
             None => s.push_str("       (no kernel: cannot boot)\n"),
@@ -234,12 +182,7 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
     match plan {
         Ok(p) => {
             let _ = writeln!(s, "would boot: entry {} \"{}\"", p.entry, title(p.entry));
-            let _ = writeln!(
-                s,
-                "  kernel: {}{}",
-                dev_str(p.kernel.device.as_ref()),
-                p.kernel.path
-            );
+            let _ = writeln!(s, "  kernel: {}{}", dev_str(p.kernel.device.as_ref()), p.kernel.path);
             for a in &p.alternatives {
                 let _ = writeln!(s, "  or else: {}{}", dev_str(a.device.as_ref()), a.path);
             }
@@ -355,10 +298,7 @@ fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
             js(&d.kind.to_string())
         )
     }));
-    let timeout = m
-        .timeout
-        .map(|t| t.to_string())
-        .unwrap_or_else(|| "null".into());
+    let timeout = m.timeout.map(|t| t.to_string()).unwrap_or_else(|| "null".into());
     let fallback = join(m.fallback.iter().map(|i| i.to_string()));
     format!(
         "{{\"config\":{{\"device\":{},\"path\":{},\"format\":{}}},\"reason\":{},\"default\":{},\"timeout\":{timeout},\"fallback\":[{fallback}],\"hidden\":{},\"entries\":[{entries}],\"boot\":{boot},\"diagnostics\":[{diags}]}}\n",

@@ -19,9 +19,7 @@ enum J {
 impl J {
     fn get(&self, k: &str) -> &J {
         match self {
-            J::Obj(m) => m
-                .get(k)
-                .unwrap_or_else(|| panic!("no field {k} in {self:?}")),
+            J::Obj(m) => m.get(k).unwrap_or_else(|| panic!("no field {k} in {self:?}")),
             _ => panic!("not an object: {self:?}"),
         }
     }
@@ -114,8 +112,7 @@ fn parse_json(s: &str) -> J {
                             b'r' => raw.push(b'\r'),
                             b'u' => {
                                 let h = std::str::from_utf8(&b[*i + 1..*i + 5]).unwrap();
-                                let c =
-                                    char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap();
+                                let c = char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap();
                                 raw.extend_from_slice(c.to_string().as_bytes());
                                 *i += 4;
                             }
@@ -164,9 +161,7 @@ fn configs() -> PathBuf {
 }
 
 fn work(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/testimages/inspect-menu")
-        .join(name);
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testimages/inspect-menu").join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -174,11 +169,7 @@ fn work(name: &str) -> PathBuf {
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A bare filesystem image (`(hdN)`) of `kind` ("ext2" or "ffs") holding `files`.
@@ -192,15 +183,8 @@ fn image(dir: &Path, name: &str, kind: &str, files: &[(&str, Vec<u8>)]) -> Strin
     std::fs::create_dir_all(&tree).unwrap();
     let img = dir.join(format!("{name}.img"));
     match kind {
-        "ext2" => run(Command::new("mke2fs")
-            .args(["-q", "-F", "-t", "ext2", "-d"])
-            .arg(&tree)
-            .arg(&img)
-            .arg("4M")),
-        "ffs" => run(Command::new("makefs")
-            .args(["-t", "ffs", "-s", "4m"])
-            .arg(&img)
-            .arg(&tree)),
+        "ext2" => run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("4M")),
+        "ffs" => run(Command::new("makefs").args(["-t", "ffs", "-s", "4m"]).arg(&img).arg(&tree)),
         _ => unreachable!(),
     }
     img.to_str().unwrap().to_string()
@@ -230,12 +214,7 @@ fn mbr_disk(dir: &Path, name: &str, parts: &[(&str, &str)]) -> String {
         .spawn()
         .expect("sfdisk");
     use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success(), "sfdisk {script}");
     for (img, start) in places {
         let data = std::fs::read(img).unwrap();
@@ -252,16 +231,8 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn inspect(args: &[&str]) -> (String, String, bool) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect"))
-        .arg("menu")
-        .args(args)
-        .output()
-        .expect("run");
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.success(),
-    )
+    let out = Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect")).arg("menu").args(args).output().expect("run");
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.success())
 }
 
 fn json(args: &[&str]) -> J {
@@ -286,15 +257,8 @@ fn search_order_across_disks_and_extra() {
         ],
     );
     let ext = mbr_disk(&dir, "disk0", &[(&fs, "83")]);
-    let ffs = image(
-        &dir,
-        "ffs",
-        "ffs",
-        &[
-            ("/boot.cfg", fixture("netbsd-sysinst-boot.cfg")),
-            ("/netbsd", b"k".to_vec()),
-        ],
-    );
+    let ffs =
+        image(&dir, "ffs", "ffs", &[("/boot.cfg", fixture("netbsd-sysinst-boot.cfg")), ("/netbsd", b"k".to_vec())]);
 
     // hd0 is searched before hd1.
     let j = json(&[&ext, &ffs]);
@@ -305,18 +269,12 @@ fn search_order_across_disks_and_extra() {
     assert_eq!(j.get("timeout").n(), 5);
     let e = j.get("entries");
     assert_eq!(e.len(), 2);
-    assert_eq!(
-        e.at(1).get("title").s(),
-        "Debian GNU/Linux, kernel 2.6.26-2-xen-amd64 (single-user mode)"
-    );
+    assert_eq!(e.at(1).get("title").s(), "Debian GNU/Linux, kernel 2.6.26-2-xen-amd64 (single-user mode)");
     let k = e.at(1).get("kernel");
     assert_eq!(k.get("device").s(), "(hd0,0)");
     assert_eq!(k.get("path").s(), "/boot/vmlinuz-2.6.26-2-xen-amd64");
     assert_eq!(k.get("args").s(), "root=/dev/xvda1 ro console=hvc0 single");
-    assert_eq!(
-        e.at(1).get("modules").at(0).get("path").s(),
-        "/boot/initrd.img-2.6.26-2-xen-amd64"
-    );
+    assert_eq!(e.at(1).get("modules").at(0).get("path").s(), "/boot/initrd.img-2.6.26-2-xen-amd64");
     let d = j.get("diagnostics");
     assert_eq!(d.len(), 1);
     assert_eq!(d.at(0).get("file").s(), "(hd0,0)/boot/grub/menu.lst");
@@ -343,12 +301,8 @@ fn search_order_across_disks_and_extra() {
     assert_eq!(b.get("cmdline").s(), "-s bootdev=xbd1a");
 
     // rpvboot.* options.
-    let j = json(&[
-        "--extra",
-        "rpvboot.config=/boot.cfg rpvboot.entry=3 rpvboot.timeout=0 rpvboot.nobootdev",
-        &ext,
-        &ffs,
-    ]);
+    let j =
+        json(&["--extra", "rpvboot.config=/boot.cfg rpvboot.entry=3 rpvboot.timeout=0 rpvboot.nobootdev", &ext, &ffs]);
     assert_eq!(j.get("default").n(), 3);
     assert_eq!(j.get("timeout").n(), 0);
     assert_eq!(j.get("boot").get("cmdline").s(), "-12");
@@ -387,10 +341,7 @@ fn grub_cfg_from_image() {
     assert_eq!(e.len(), 3);
     assert_eq!(e.at(0).get("title").s(), "Debian GNU/Linux");
     assert_eq!(e.at(0).get("kernel").get("device").s(), "(hd0,0)"); // set root='hd0,msdos1'
-    assert_eq!(
-        e.at(2).get("modules").at(0).get("path").s(),
-        "/boot/initrd.img-6.1.0-18-amd64"
-    );
+    assert_eq!(e.at(2).get("modules").at(0).get("path").s(), "/boot/initrd.img-6.1.0-18-amd64");
     let d = j.get("diagnostics");
     for i in 0..d.len() {
         assert_eq!(d.at(i).get("severity").s(), "note", "{:?}", d.at(i));
@@ -400,16 +351,15 @@ fn grub_cfg_from_image() {
         &dir,
         "ext-noinitrd",
         "ext2",
-        &[
-            ("/boot/grub/grub.cfg", fixture("debian12-grub.cfg")),
-            ("/boot/vmlinuz-6.1.0-18-amd64", b"k".to_vec()),
-        ],
+        &[("/boot/grub/grub.cfg", fixture("debian12-grub.cfg")), ("/boot/vmlinuz-6.1.0-18-amd64", b"k".to_vec())],
     );
     let ext = mbr_disk(&dir, "disk-noinitrd", &[(&fs, "83")]);
     let (out, _, ok) = inspect(&[&ext]);
     assert!(ok);
     assert!(
-        out.lines().any(|l| l == "(hd0,0)/boot/grub/grub.cfg:61: error: module (hd0,0)/boot/initrd.img-6.1.0-18-amd64 not found"),
+        out.lines()
+            .any(|l| l
+                == "(hd0,0)/boot/grub/grub.cfg:61: error: module (hd0,0)/boot/initrd.img-6.1.0-18-amd64 not found"),
         "{out}"
     );
 }
@@ -418,24 +368,13 @@ fn grub_cfg_from_image() {
 fn netbsd_mbr_partition_without_label_is_e() {
     // FFS straight in an MBR slot of type 0xA9 with no disklabel: NetBSD calls it xbd0e.
     let dir = work("mbr-ffs");
-    let fs = image(
-        &dir,
-        "ffs",
-        "ffs",
-        &[
-            ("/boot.cfg", fixture("netbsd-sysinst-boot.cfg")),
-            ("/netbsd", b"k".to_vec()),
-        ],
-    );
+    let fs =
+        image(&dir, "ffs", "ffs", &[("/boot.cfg", fixture("netbsd-sysinst-boot.cfg")), ("/netbsd", b"k".to_vec())]);
     let disk = mbr_disk(&dir, "disk", &[(&fs, "a9")]);
     let j = json(&[&disk]);
     assert_eq!(j.get("config").get("device").s(), "(hd0,0)");
     assert_eq!(j.get("boot").get("cmdline").s(), "-s bootdev=xbd0e");
-    assert_eq!(
-        j.get("diagnostics").len(),
-        5,
-        "rndseed x4 and clear: notes only"
-    );
+    assert_eq!(j.get("diagnostics").len(), 5, "rndseed x4 and clear: notes only");
 }
 
 #[test]
@@ -446,22 +385,13 @@ fn diagnostics_text_and_json() {
     assert!(ok, "{err}");
     let diag_lines: Vec<&str> = out.lines().filter(|l| l.starts_with(f)).collect();
     let want = [
-        (
-            1,
-            "warning: default '9' is not one of the 3 entries, using the first",
-        ),
+        (1, "warning: default '9' is not one of the 3 entries, using the first"),
         (2, "error: 'timeout': 'soon' is not a valid number"),
         (3, "warning: fallback 0 repeats an entry, dropped"),
-        (
-            3,
-            "warning: fallback 7 is not one of the 3 entries, dropped",
-        ),
+        (3, "warning: fallback 7 is not one of the 3 entries, dropped"),
         (10, "error: entry 'Chainload' has no kernel and cannot boot"),
         (12, "error: 'chainloader' is not supported by rpvboot"),
-        (
-            14,
-            "error: entry 'Bad device' has no kernel and cannot boot",
-        ),
+        (14, "error: entry 'Bad device' has no kernel and cannot boot"),
         (15, "error: '(hd0,zz)' is not a device name like (hd0,0)"),
     ];
     let want: Vec<String> = want.iter().map(|(l, m)| format!("{f}:{l}: {m}")).collect();
@@ -472,10 +402,7 @@ fn diagnostics_text_and_json() {
     assert_eq!(j.get("entries").len(), 3);
     assert_eq!(j.get("diagnostics").len(), 8);
     assert_eq!(j.get("diagnostics").at(7).get("line").n(), 15);
-    assert_eq!(
-        j.get("diagnostics").at(7).get("message").s(),
-        "'(hd0,zz)' is not a device name like (hd0,0)"
-    );
+    assert_eq!(j.get("diagnostics").at(7).get("message").s(), "'(hd0,zz)' is not a device name like (hd0,0)");
 }
 
 #[test]
@@ -485,10 +412,7 @@ fn netbsd_crlf_menu_lst_on_ffs() {
         &dir,
         "ffs",
         "ffs",
-        &[
-            ("/grub/menu.lst", fixture("netbsd-domu-menu.lst")),
-            ("/netbsd-XEN3_DOMU.gz", b"k".to_vec()),
-        ],
+        &[("/grub/menu.lst", fixture("netbsd-domu-menu.lst")), ("/netbsd-XEN3_DOMU.gz", b"k".to_vec())],
     );
     let j = json(&[&ffs]);
     assert_eq!(j.get("config").get("path").s(), "/grub/menu.lst");
@@ -512,27 +436,16 @@ fn centos_boot_partition_with_symlinked_menu_lst() {
     std::fs::write(tree.join("vmlinuz-2.6.18-398.el5xen"), b"k").unwrap();
     std::fs::write(tree.join("initrd-2.6.18-398.el5xen.img"), b"i").unwrap();
     let boot = image(&dir, "boot", "ext2", &[]);
-    let root = image(
-        &dir,
-        "root",
-        "ext2",
-        &[("/etc/fstab", b"/dev/xvda2 / ext3 defaults 1 1\n".to_vec())],
-    );
+    let root = image(&dir, "root", "ext2", &[("/etc/fstab", b"/dev/xvda2 / ext3 defaults 1 1\n".to_vec())]);
     let disk = mbr_disk(&dir, "disk", &[(&boot, "83"), (&root, "8e")]);
     let j = json(&[&disk]);
     assert_eq!(j.get("config").get("device").s(), "(hd0,0)");
     assert_eq!(j.get("config").get("path").s(), "/grub/menu.lst");
     assert!(matches!(j.get("hidden"), J::Bool(true)));
     let b = j.get("boot");
-    assert_eq!(
-        b.get("kernel").get("path").s(),
-        "/vmlinuz-2.6.18-398.el5xen"
-    );
+    assert_eq!(b.get("kernel").get("path").s(), "/vmlinuz-2.6.18-398.el5xen");
     assert_eq!(b.get("cmdline").s(), "ro root=/dev/VolGroup00/LogVol00");
-    assert_eq!(
-        b.get("modules").at(0).get("path").s(),
-        "/initrd-2.6.18-398.el5xen.img"
-    );
+    assert_eq!(b.get("modules").at(0).get("path").s(), "/initrd-2.6.18-398.el5xen.img");
     let d = j.get("diagnostics");
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d.at(0).get("line").n(), 12);

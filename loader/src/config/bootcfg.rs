@@ -17,19 +17,12 @@ use nom::{IResult, Parser};
 use super::device::{Device, DeviceSpec};
 use super::error::{DiagKind, Diags};
 use super::{
-    col_of, first_word, line_text, lines, Entry, FileRef, Format, Kernel, Menu, Module, ModuleKind,
-    OsHint, MAX_ENTRIES, MAX_MODULES,
+    col_of, first_word, line_text, lines, Entry, FileRef, Format, Kernel, Menu, Module, ModuleKind, OsHint,
+    MAX_ENTRIES, MAX_MODULES,
 };
 
 /// The kernels NetBSD's /boot tries when `boot` names none (sys/arch/i386/stand/boot/boot2.c).
-const DEFAULT_KERNELS: &[&str] = &[
-    "/netbsd",
-    "/netbsd.gz",
-    "/onetbsd",
-    "/onetbsd.gz",
-    "/netbsd.old",
-    "/netbsd.old.gz",
-];
+const DEFAULT_KERNELS: &[&str] = &["/netbsd", "/netbsd.gz", "/onetbsd", "/onetbsd.gz", "/netbsd.old", "/netbsd.old.gz"];
 /// At most this many `banner=` lines are shown, as in NetBSD.
 const MAX_BANNER: usize = 10;
 
@@ -48,9 +41,7 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
     let mut global_loads: Vec<Module> = Vec::new();
     for (n, raw) in lines(bytes) {
         let text = line_text(raw, n, &mut d);
-        let line = text
-            .trim_start_matches([' ', '\t'])
-            .trim_end_matches([' ', '\t']);
+        let line = text.trim_start_matches([' ', '\t']).trim_end_matches([' ', '\t']);
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -112,9 +103,13 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
                 Err(k) => d.error(n, vcol, k),
             },
             k @ ("clear" | "consdev" | "format") => d.note(n, col, DiagKind::Ignored(String::from(k))),
-            "userconf" => d.note(n, col, DiagKind::Other(String::from(
-                "userconf: NetBSD reads it from bootinfo, which a PV kernel does not get; ignored",
-            ))),
+            "userconf" => d.note(
+                n,
+                col,
+                DiagKind::Other(String::from(
+                    "userconf: NetBSD reads it from bootinfo, which a PV kernel does not get; ignored",
+                )),
+            ),
             k => d.warn(n, col, DiagKind::UnknownCommand(String::from(k))),
         }
     }
@@ -139,21 +134,13 @@ fn command(e: &mut Entry, cmd: &str, text: &str, n: u32, d: &mut Diags) {
     let col = col_of(text, name);
     if e.kernel.is_some() || e.prompt {
         // `boot` does not return: nothing after it runs.
-        d.note(
-            n,
-            col,
-            DiagKind::Other(alloc::format!("'{name}' after boot never runs, ignored")),
-        );
+        d.note(n, col, DiagKind::Other(alloc::format!("'{name}' after boot never runs, ignored")));
         return;
     }
     match name {
         "boot" => {
             let (first, rest) = first_word(args);
-            let (spec, flags) = if first.starts_with('-') {
-                ("", args)
-            } else {
-                (first, rest)
-            };
+            let (spec, flags) = if first.starts_with('-') { ("", args) } else { (first, rest) };
             let (dev, path) = match boot_spec(spec) {
                 Ok(x) => x,
                 Err(k) => {
@@ -163,20 +150,10 @@ fn command(e: &mut Entry, cmd: &str, text: &str, n: u32, d: &mut Diags) {
             };
             let (path, alternatives) = match path {
                 Some(p) => (p, Vec::new()),
-                None => (
-                    String::from("/netbsd"),
-                    DEFAULT_KERNELS
-                        .iter()
-                        .skip(1)
-                        .map(|s| String::from(*s))
-                        .collect(),
-                ),
+                None => (String::from("/netbsd"), DEFAULT_KERNELS.iter().skip(1).map(|s| String::from(*s)).collect()),
             };
             e.kernel = Some(Kernel {
-                file: FileRef {
-                    device: dev.or_else(|| e.root.clone()),
-                    path,
-                },
+                file: FileRef { device: dev.or_else(|| e.root.clone()), path },
                 args: String::from(flags.trim()),
                 alternatives,
             });
@@ -191,11 +168,7 @@ fn command(e: &mut Entry, cmd: &str, text: &str, n: u32, d: &mut Diags) {
             Err(k) => d.error(n, col, k),
         },
         "prompt" => e.prompt = true,
-        "multiboot" => d.error(
-            n,
-            col,
-            DiagKind::Other(String::from("multiboot: a domU cannot start a hypervisor")),
-        ),
+        "multiboot" => d.error(n, col, DiagKind::Other(String::from("multiboot: a domU cannot start a hypervisor"))),
         "userconf" => d.note(
             n,
             col,
@@ -210,8 +183,9 @@ fn command(e: &mut Entry, cmd: &str, text: &str, n: u32, d: &mut Diags) {
                 "rndseed: NetBSD reads it from bootinfo, which a PV kernel does not get; ignored",
             )),
         ),
-        c @ ("consdev" | "splash" | "vesa" | "gop" | "mode" | "modules" | "fs" | "pkboot"
-        | "root") => d.note(n, col, DiagKind::Ignored(String::from(c))),
+        c @ ("consdev" | "splash" | "vesa" | "gop" | "mode" | "modules" | "fs" | "pkboot" | "root") => {
+            d.note(n, col, DiagKind::Ignored(String::from(c)))
+        }
         c => d.warn(n, col, DiagKind::UnknownCommand(String::from(c))),
     }
 }
@@ -225,11 +199,7 @@ fn module(args: &str) -> Result<Module, DiagKind> {
     }
     let (dev, path) = boot_spec(p)?;
     let path = path.ok_or_else(|| DiagKind::MissingArgument(String::from("load")))?;
-    Ok(Module {
-        kind: ModuleKind::Module,
-        file: FileRef { device: dev, path },
-        args: String::from(rest),
-    })
+    Ok(Module { kind: ModuleKind::Module, file: FileRef { device: dev, path }, args: String::from(rest) })
 }
 
 /// NetBSD's `[dev:][path]`: `hd1a:netbsd`, `hd0a:`, `netbsd`, `/netbsd.gz`. `hdNx` (and the PV
@@ -269,11 +239,7 @@ fn netbsd_device(s: &str) -> Option<Device> {
     if rest.len() > digits && label.is_none() {
         return None;
     }
-    Some(Device::from_spec(DeviceSpec {
-        disk,
-        part: None,
-        letter: label,
-    }))
+    Some(Device::from_spec(DeviceSpec { disk, part: None, letter: label }))
 }
 
 #[cfg(test)]
@@ -311,13 +277,7 @@ clear=1
         assert_eq!(k.alternatives[0], "/netbsd.gz");
         assert!(m.entries[4].prompt && m.entries[4].kernel.is_none());
         // rndseed notes for the four entries and clear=1; nothing worse.
-        assert!(
-            m.diagnostics
-                .iter()
-                .all(|d| d.severity == crate::config::Severity::Note),
-            "{:?}",
-            m.diagnostics
-        );
+        assert!(m.diagnostics.iter().all(|d| d.severity == crate::config::Severity::Note), "{:?}", m.diagnostics);
         assert_eq!(m.diagnostics.len(), 5);
     }
 
@@ -328,9 +288,7 @@ clear=1
         assert_eq!(k.file.path, "/netbsd");
         assert_eq!(k.args, "-s");
         assert!(k.alternatives.is_empty());
-        let plan = m
-            .plan(0, Device::parse("(hd0,0,a)").as_ref(), None, false)
-            .unwrap();
+        let plan = m.plan(0, Device::parse("(hd0,0,a)").as_ref(), None, false).unwrap();
         assert_eq!(plan.cmdline, "-s bootdev=xbd0a");
     }
 
@@ -356,12 +314,8 @@ clear=1
         let e7 = &m.entries[7];
         assert_eq!(e7.title, "boot hd1a:netbsd -as");
         assert_eq!(e7.kernel.as_ref().unwrap().args, "-as");
-        let errs: Vec<_> = m
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == crate::config::Severity::Error)
-            .map(|d| d.line)
-            .collect();
+        let errs: Vec<_> =
+            m.diagnostics.iter().filter(|d| d.severity == crate::config::Severity::Error).map(|d| d.line).collect();
         assert_eq!(errs, [10, 10]); // multiboot, and the entry has no kernel
     }
 
@@ -369,11 +323,7 @@ clear=1
     fn problems() {
         let s = "menu=no colon here\ndefault=0\ntimeout=soon\nbogus\nfrob=1\nmenu=Bad dev:boot sd0a:netbsd\nmenu=After:boot;load /x\nmenu=Dev:dev hd1e:;boot netbsd.gz\ndefault=9\n";
         let m = p(s);
-        let got: Vec<_> = m
-            .diagnostics
-            .iter()
-            .map(|d| (d.line, d.kind.to_string()))
-            .collect();
+        let got: Vec<_> = m.diagnostics.iter().map(|d| (d.line, d.kind.to_string())).collect();
         assert_eq!(
             got,
             alloc::vec![
@@ -385,10 +335,7 @@ clear=1
                 (6, "'sd0a' is not a device name like (hd0,0)".into()),
                 (6, "entry 'Bad dev' has no kernel and cannot boot".into()),
                 (7, "'load' after boot never runs, ignored".into()),
-                (
-                    9,
-                    "default '9' is not one of the 3 entries, using the first".into()
-                ),
+                (9, "default '9' is not one of the 3 entries, using the first".into()),
             ]
         );
         let k = m.entries[2].kernel.as_ref().unwrap();

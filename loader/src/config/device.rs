@@ -76,30 +76,21 @@ pub enum PathError {
 pub fn split_path(s: &str) -> Result<FileRef, PathError> {
     if let Some(close) = s.strip_prefix('(').and_then(|_| s.find(')')) {
         let (dev_text, rest) = s.split_at(close.saturating_add(1));
-        let device =
-            Device::parse(dev_text).ok_or_else(|| PathError::BadDevice(String::from(dev_text)))?;
+        let device = Device::parse(dev_text).ok_or_else(|| PathError::BadDevice(String::from(dev_text)))?;
         let path = if rest.is_empty() { "/" } else { rest };
         if !path.starts_with('/') {
             return Err(PathError::NotAbsolute(String::from(s)));
         }
-        return Ok(FileRef {
-            device: Some(device),
-            path: String::from(path),
-        });
+        return Ok(FileRef { device: Some(device), path: String::from(path) });
     }
     if s.starts_with('(') {
         let end = s.find('/').unwrap_or(s.len());
-        return Err(PathError::BadDevice(String::from(
-            s.get(..end).unwrap_or(s),
-        )));
+        return Err(PathError::BadDevice(String::from(s.get(..end).unwrap_or(s))));
     }
     if !s.starts_with('/') {
         return Err(PathError::NotAbsolute(String::from(s)));
     }
-    Ok(FileRef {
-        device: None,
-        path: String::from(s),
-    })
+    Ok(FileRef { device: None, path: String::from(s) })
 }
 
 /// The `bootdev=` value NetBSD's Xen startup understands for a partition: the `xbd` unit and
@@ -132,18 +123,9 @@ mod tests {
         assert_eq!(d("(hd0,0,e)").as_deref(), Some("(hd0,0,e)"));
         assert_eq!(d("(hd0,gpt2)").as_deref(), Some("(hd0,1)"));
         assert_eq!(d("(hd0,msdos1,bsd1)").as_deref(), Some("(hd0,0,a)"));
-        for bad in [
-            "(hd0",
-            "hd0",
-            "(hd)",
-            "(hd0,)",
-            "(hd0,z)",
-            "(hd0,0,0)",
-            "(fd0)",
-            "(hd0,gpt0)",
-            "(hd99999999999)",
-            "()",
-        ] {
+        for bad in
+            ["(hd0", "hd0", "(hd)", "(hd0,)", "(hd0,z)", "(hd0,0,0)", "(fd0)", "(hd0,gpt0)", "(hd99999999999)", "()"]
+        {
             assert_eq!(d(bad), None, "{bad}");
         }
     }
@@ -155,20 +137,11 @@ mod tests {
         assert_eq!(f.path, "/boot/netbsd");
         assert_eq!(split_path("/vmlinuz").unwrap().device, None);
         assert_eq!(split_path("(hd0,0)").unwrap().path, "/");
-        assert!(matches!(
-            split_path("(hd0,q)/x"),
-            Err(PathError::BadDevice(_))
-        ));
+        assert!(matches!(split_path("(hd0,q)/x"), Err(PathError::BadDevice(_))));
         assert!(matches!(split_path("(hd0"), Err(PathError::BadDevice(_))));
         assert!(matches!(split_path("(hd0/x"), Err(PathError::BadDevice(_))));
-        assert!(matches!(
-            split_path("vmlinuz"),
-            Err(PathError::NotAbsolute(_))
-        ));
-        assert!(matches!(
-            split_path("(hd0)x"),
-            Err(PathError::NotAbsolute(_))
-        ));
+        assert!(matches!(split_path("vmlinuz"), Err(PathError::NotAbsolute(_))));
+        assert!(matches!(split_path("(hd0)x"), Err(PathError::NotAbsolute(_))));
     }
 
     #[test]

@@ -97,21 +97,14 @@ impl fmt::Display for DiagKind {
             DiagKind::DuplicateKernel => f.write_str("second kernel in one entry, ignored"),
             DiagKind::NoKernel(t) => write!(f, "entry '{t}' has no kernel and cannot boot"),
             DiagKind::DefaultOutOfRange(v, n) => {
-                write!(
-                    f,
-                    "default '{v}' is not one of the {n} entries, using the first"
-                )
+                write!(f, "default '{v}' is not one of the {n} entries, using the first")
             }
             DiagKind::FallbackOutOfRange(i, n) => {
                 write!(f, "fallback {i} is not one of the {n} entries, dropped")
             }
             DiagKind::FallbackRepeated(i) => write!(f, "fallback {i} repeats an entry, dropped"),
-            DiagKind::SavedDefault => {
-                f.write_str("'default saved': rpvboot does not save a default, using the first")
-            }
-            DiagKind::SaveDefaultIgnored => {
-                f.write_str("'savedefault' ignored: rpvboot never writes to the disk")
-            }
+            DiagKind::SavedDefault => f.write_str("'default saved': rpvboot does not save a default, using the first"),
+            DiagKind::SaveDefaultIgnored => f.write_str("'savedefault' ignored: rpvboot never writes to the disk"),
             DiagKind::NoEntries => f.write_str("no boot entries"),
             DiagKind::TooMany(what, n) => write!(f, "more than {n} {what}, the rest dropped"),
             DiagKind::InvalidUtf8 => f.write_str("invalid UTF-8, replaced"),
@@ -147,11 +140,7 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     /// `FILE:LINE: message`, the form compilers use, so editors can jump to it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, self.severity, self.kind
-        )
+        write!(f, "{}:{}: {}: {}", self.file, self.line, self.severity, self.kind)
     }
 }
 
@@ -168,22 +157,12 @@ pub(crate) struct Diags {
 
 impl Diags {
     pub(crate) fn new(file: &str) -> Self {
-        Diags {
-            file: String::from(file),
-            list: alloc::vec::Vec::new(),
-            overflowed: false,
-        }
+        Diags { file: String::from(file), list: alloc::vec::Vec::new(), overflowed: false }
     }
 
     pub(crate) fn push(&mut self, line: u32, col: u32, severity: Severity, kind: DiagKind) {
         if self.list.len() < MAX_DIAGNOSTICS {
-            self.list.push(Diagnostic {
-                file: self.file.clone(),
-                line,
-                col,
-                severity,
-                kind,
-            });
+            self.list.push(Diagnostic { file: self.file.clone(), line, col, severity, kind });
         } else if !self.overflowed {
             self.overflowed = true;
             self.list.push(Diagnostic {

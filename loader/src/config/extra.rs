@@ -77,11 +77,7 @@ pub fn parse(line: &str) -> ExtraOptions {
                     Err(k) => d.error(1, col, k),
                 }
             } else {
-                d.warn(
-                    1,
-                    col,
-                    DiagKind::Other(alloc::format!("'{word}' on the extra= line ignored")),
-                );
+                d.warn(1, col, DiagKind::Other(alloc::format!("'{word}' on the extra= line ignored")));
             }
             continue;
         }
@@ -120,11 +116,7 @@ pub fn parse(line: &str) -> ExtraOptions {
                     match small_number(v) {
                         Some(n) if key == "rpvboot.entry" => o.entry = usize::try_from(n).ok(),
                         Some(n) => o.timeout = u32::try_from(n).ok(),
-                        None => d.error(
-                            1,
-                            col,
-                            DiagKind::BadNumber(String::from(key), String::from(v)),
-                        ),
+                        None => d.error(1, col, DiagKind::BadNumber(String::from(key), String::from(v))),
                     }
                 }
             }
@@ -144,10 +136,7 @@ mod tests {
     #[test]
     fn pvgrub_form() {
         let o = parse("(hd0,0)/boot/grub/menu.lst");
-        assert_eq!(
-            o.config.as_ref().unwrap().device.as_ref().unwrap().as_str(),
-            "(hd0,0)"
-        );
+        assert_eq!(o.config.as_ref().unwrap().device.as_ref().unwrap().as_str(), "(hd0,0)");
         assert_eq!(o.config.unwrap().path, "/boot/grub/menu.lst");
         assert!(o.diagnostics.is_empty());
         let o = parse("/grub/menu.lst");
@@ -164,7 +153,9 @@ mod tests {
 
     #[test]
     fn rpvboot_options() {
-        let o = parse("rpvboot.config=(hd1,a)/boot.cfg rpvboot.entry=2 rpvboot.timeout=0 rpvboot.verbose rpvboot.nobootdev");
+        let o = parse(
+            "rpvboot.config=(hd1,a)/boot.cfg rpvboot.entry=2 rpvboot.timeout=0 rpvboot.verbose rpvboot.nobootdev",
+        );
         assert_eq!(o.config.unwrap().path, "/boot.cfg");
         assert_eq!(o.entry, Some(2));
         assert_eq!(o.timeout, Some(0));
@@ -174,9 +165,7 @@ mod tests {
 
     #[test]
     fn direct_kernel() {
-        let o = parse(
-            "rpvboot.kernel=(hd0,0)/boot/vmlinuz root=/dev/xvda1  ro console=hvc0 rpvboot.verbose",
-        );
+        let o = parse("rpvboot.kernel=(hd0,0)/boot/vmlinuz root=/dev/xvda1  ro console=hvc0 rpvboot.verbose");
         let (f, args) = o.kernel.unwrap();
         assert_eq!(f.path, "/boot/vmlinuz");
         assert_eq!(args, "root=/dev/xvda1 ro console=hvc0");
@@ -188,11 +177,7 @@ mod tests {
     #[test]
     fn problems() {
         let o = parse("console=hvc0 rpvboot.entry=x rpvboot.bogus rpvboot.config= rpvboot.kernel=vmlinuz (hd0,q)/x");
-        let got: Vec<_> = o
-            .diagnostics
-            .iter()
-            .map(|d| (d.col, d.kind.to_string()))
-            .collect();
+        let got: Vec<_> = o.diagnostics.iter().map(|d| (d.col, d.kind.to_string())).collect();
         assert_eq!(
             got,
             alloc::vec![

@@ -83,19 +83,10 @@ fn tokenize(text: &str, d: &mut Diags) -> Vec<Cmd> {
             w.segs.push(Seg::Lit(s));
         }
     }
-    let col_at = |i: usize, ls: usize| {
-        u32::try_from(i.saturating_sub(ls))
-            .unwrap_or(u32::MAX)
-            .saturating_add(1)
-    };
+    let col_at = |i: usize, ls: usize| u32::try_from(i.saturating_sub(ls)).unwrap_or(u32::MAX).saturating_add(1);
     macro_rules! start {
         ($i:expr) => {
-            cur.get_or_insert_with(|| Word {
-                segs: Vec::new(),
-                quoted: false,
-                line,
-                col: col_at($i, line_start),
-            })
+            cur.get_or_insert_with(|| Word { segs: Vec::new(), quoted: false, line, col: col_at($i, line_start) })
         };
     }
     macro_rules! end_word {
@@ -110,11 +101,7 @@ fn tokenize(text: &str, d: &mut Diags) -> Vec<Cmd> {
             end_word!();
             if let Some(first) = words.first() {
                 let (l, c) = (first.line, first.col);
-                cmds.push(Cmd {
-                    words: core::mem::take(&mut words),
-                    line: l,
-                    col: c,
-                });
+                cmds.push(Cmd { words: core::mem::take(&mut words), line: l, col: c });
             }
         };
     }
@@ -269,11 +256,7 @@ fn items(cmds: Vec<Cmd>) -> Vec<Item> {
     fn flush(cur: &mut Vec<Word>, out: &mut Vec<Item>) {
         if let Some(f) = cur.first() {
             let (line, col) = (f.line, f.col);
-            out.push(Item::Cmd(Cmd {
-                words: core::mem::take(cur),
-                line,
-                col,
-            }));
+            out.push(Item::Cmd(Cmd { words: core::mem::take(cur), line, col }));
         }
     }
     let mut out = Vec::new();
@@ -367,14 +350,12 @@ fn tree(
                         let mut cond = Some(c.clone());
                         let deeper = depth.saturating_add(1);
                         loop {
-                            let (_, end) =
-                                tree(items, i, deeper, false, &["then", "elif", "else", "fi"], d);
+                            let (_, end) = tree(items, i, deeper, false, &["then", "elif", "else", "fi"], d);
                             if end.as_deref() != Some("then") {
                                 d.error(line, col, DiagKind::Syntax("'if' without 'then'"));
                                 break;
                             }
-                            let (body, end) =
-                                tree(items, i, deeper, false, &["elif", "else", "fi"], d);
+                            let (body, end) = tree(items, i, deeper, false, &["elif", "else", "fi"], d);
                             branches.push((cond.take(), body));
                             match end.as_deref() {
                                 Some("elif") => {
@@ -397,11 +378,7 @@ fn tree(
                                 }
                             }
                         }
-                        nodes.push(Node::If {
-                            line,
-                            col,
-                            branches,
-                        });
+                        nodes.push(Node::If { line, col, branches });
                     }
                     "for" | "while" | "until" => {
                         if depth >= MAX_DEPTH {
@@ -441,12 +418,7 @@ fn skip_flat(items: &[Item], i: &mut usize, open: &str, close: &str) {
 }
 
 /// Skips to the `}` matching an already consumed `{` without building nodes (too deep).
-fn skip_braces(
-    items: &[Item],
-    i: &mut usize,
-    line: u32,
-    d: &mut Diags,
-) -> (Vec<Node>, Option<String>) {
+fn skip_braces(items: &[Item], i: &mut usize, line: u32, d: &mut Diags) -> (Vec<Node>, Option<String>) {
     let mut level = 1u32;
     while let Some(item) = items.get(*i) {
         *i = i.saturating_add(1);
@@ -461,11 +433,7 @@ fn skip_braces(
             Item::Cmd(_) => {}
         }
     }
-    d.error(
-        line,
-        0,
-        DiagKind::Other(String::from("blocks nested too deeply, skipped")),
-    );
+    d.error(line, 0, DiagKind::Other(String::from("blocks nested too deeply, skipped")));
     (Vec::new(), None)
 }
 
@@ -565,15 +533,8 @@ impl Run {
         let mut sub = sub;
         for node in nodes {
             match node {
-                Node::Skipped(what, l, c) => {
-                    self.d
-                        .note(*l, *c, DiagKind::SkippedBlock(String::from(*what)))
-                }
-                Node::If {
-                    line,
-                    col,
-                    branches,
-                } => {
+                Node::Skipped(what, l, c) => self.d.note(*l, *c, DiagKind::SkippedBlock(String::from(*what))),
+                Node::If { line, col, branches } => {
                     for (cond, body) in branches {
                         let take = match cond {
                             None => true,
@@ -585,10 +546,7 @@ impl Run {
                                         c.col,
                                         DiagKind::Other(alloc::format!(
                                             "condition '{}' not evaluated, assumed true",
-                                            self.args(c)
-                                                .get(1)
-                                                .map(|(w, _)| w.as_str())
-                                                .unwrap_or("")
+                                            self.args(c).get(1).map(|(w, _)| w.as_str()).unwrap_or("")
                                         )),
                                     );
                                     true
@@ -613,11 +571,7 @@ impl Run {
                             self.env = saved;
                             self.top = self.top.saturating_add(1);
                         }
-                        _ => self.d.note(
-                            head.line,
-                            head.col,
-                            DiagKind::SkippedBlock(String::from(name)),
-                        ),
+                        _ => self.d.note(head.line, head.col, DiagKind::SkippedBlock(String::from(name))),
                     }
                 }
                 Node::Cmd(c) => match entry.as_deref_mut() {
@@ -636,9 +590,7 @@ impl Run {
                     // GRUB's write hook on `root` drops the parentheses: `($root)/x` works
                     // after both `set root=(hd0,1)` and `set root='hd0,msdos1'`.
                     let v = if k == "root" {
-                        v.strip_prefix('(')
-                            .and_then(|x| x.strip_suffix(')'))
-                            .unwrap_or(v)
+                        v.strip_prefix('(').and_then(|x| x.strip_suffix(')')).unwrap_or(v)
                     } else {
                         v
                     };
@@ -658,11 +610,7 @@ impl Run {
                 } else if let Some(t) = super::small_number(v).and_then(|t| u32::try_from(t).ok()) {
                     self.menu.timeout = Some(t);
                 } else {
-                    self.d.error(
-                        line,
-                        col,
-                        DiagKind::BadNumber(String::from("timeout"), String::from(v)),
-                    );
+                    self.d.error(line, col, DiagKind::BadNumber(String::from("timeout"), String::from(v)));
                 }
             }
             "timeout_style" => self.menu.hidden = value == "hidden" || value == "countdown",
@@ -681,24 +629,12 @@ impl Run {
         let words = self.args(c);
         match head {
             "set" => self.assign(words.get(1..).unwrap_or(&[]), c.line),
-            "menuentry" | "submenu" => self.d.error(
-                c.line,
-                c.col,
-                DiagKind::Syntax("expected '{' after the title"),
-            ),
-            "chainloader" | "configfile" => {
-                self.d
-                    .error(c.line, c.col, DiagKind::Unsupported(String::from(head)))
-            }
+            "menuentry" | "submenu" => self.d.error(c.line, c.col, DiagKind::Syntax("expected '{' after the title")),
+            "chainloader" | "configfile" => self.d.error(c.line, c.col, DiagKind::Unsupported(String::from(head))),
             _ if is_assignment(c) => self.assign(&words, c.line),
-            "linux" | "linux16" | "initrd" | "initrd16" | "multiboot" | "multiboot2" | "module"
-            | "module2" | "knetbsd" => {
-                self.d
-                    .error(c.line, c.col, DiagKind::OutsideEntry(String::from(head)))
-            }
-            _ => self
-                .d
-                .note(c.line, c.col, DiagKind::Ignored(self.name_of(c))),
+            "linux" | "linux16" | "initrd" | "initrd16" | "multiboot" | "multiboot2" | "module" | "module2"
+            | "knetbsd" => self.d.error(c.line, c.col, DiagKind::OutsideEntry(String::from(head))),
+            _ => self.d.note(c.line, c.col, DiagKind::Ignored(self.name_of(c))),
         }
     }
 
@@ -725,17 +661,9 @@ impl Run {
                 };
                 match name {
                     "id" => id = value,
-                    "users" => self.d.note(
-                        head.line,
-                        *col,
-                        DiagKind::Unsupported(String::from("menuentry --users")),
-                    ),
+                    "users" => self.d.note(head.line, *col, DiagKind::Unsupported(String::from("menuentry --users"))),
                     "class" | "hotkey" | "unrestricted" => {}
-                    _ => self.d.note(
-                        head.line,
-                        *col,
-                        DiagKind::Ignored(alloc::format!("--{name}")),
-                    ),
+                    _ => self.d.note(head.line, *col, DiagKind::Ignored(alloc::format!("--{name}"))),
                 }
             } else if title.is_none() {
                 title = Some(w.clone());
@@ -759,11 +687,7 @@ impl Run {
         if self.menu.entries.len() >= MAX_ENTRIES {
             if !self.dropped {
                 self.dropped = true;
-                self.d.warn(
-                    head.line,
-                    head.col,
-                    DiagKind::TooMany("entries", MAX_ENTRIES),
-                );
+                self.d.warn(head.line, head.col, DiagKind::TooMany("entries", MAX_ENTRIES));
             }
             return;
         }
@@ -799,9 +723,7 @@ impl Run {
                     if let Some(("root", v)) = w.split_once('=') {
                         match grub2_device(v) {
                             Some(dev) => e.root = Some(dev),
-                            None => self
-                                .d
-                                .error(line, *wcol, DiagKind::BadDevice(String::from(v))),
+                            None => self.d.error(line, *wcol, DiagKind::BadDevice(String::from(v))),
                         }
                     }
                 }
@@ -809,8 +731,7 @@ impl Run {
             }
             "linux" | "linux16" | "multiboot" | "multiboot2" | "knetbsd" => {
                 let Some((path, pcol)) = rest.first() else {
-                    self.d
-                        .error(line, col, DiagKind::MissingArgument(String::from(head)));
+                    self.d.error(line, col, DiagKind::MissingArgument(String::from(head)));
                     return;
                 };
                 if e.kernel.is_some() {
@@ -822,28 +743,20 @@ impl Run {
                         if head == "knetbsd" || super::looks_netbsd(&file.path) {
                             e.os = OsHint::NetBsd;
                         }
-                        e.kernel = Some(Kernel {
-                            file,
-                            args: joined(rest.get(1..).unwrap_or(&[])),
-                            alternatives: Vec::new(),
-                        });
+                        e.kernel =
+                            Some(Kernel { file, args: joined(rest.get(1..).unwrap_or(&[])), alternatives: Vec::new() });
                     }
                     Err(k) => self.d.error(line, *pcol, k),
                 }
             }
             "initrd" | "initrd16" => {
                 if rest.is_empty() {
-                    self.d
-                        .error(line, col, DiagKind::MissingArgument(String::from(head)));
+                    self.d.error(line, col, DiagKind::MissingArgument(String::from(head)));
                 }
                 for (path, pcol) in rest {
                     match grub2_file(path) {
                         Ok(file) => e.add_module(
-                            Module {
-                                kind: ModuleKind::Initrd,
-                                file,
-                                args: String::new(),
-                            },
+                            Module { kind: ModuleKind::Initrd, file, args: String::new() },
                             &mut self.d,
                             line,
                             col,
@@ -864,28 +777,15 @@ impl Run {
                     ws = more;
                 }
                 let Some(((path, pcol), args)) = ws.split_first() else {
-                    self.d
-                        .error(line, col, DiagKind::MissingArgument(String::from(head)));
+                    self.d.error(line, col, DiagKind::MissingArgument(String::from(head)));
                     return;
                 };
                 match grub2_file(path) {
-                    Ok(file) => e.add_module(
-                        Module {
-                            kind,
-                            file,
-                            args: joined(args),
-                        },
-                        &mut self.d,
-                        line,
-                        col,
-                    ),
+                    Ok(file) => e.add_module(Module { kind, file, args: joined(args) }, &mut self.d, line, col),
                     Err(k) => self.d.error(line, *pcol, k),
                 }
             }
-            "chainloader" | "configfile" => {
-                self.d
-                    .error(line, col, DiagKind::Unsupported(String::from(head)))
-            }
+            "chainloader" | "configfile" => self.d.error(line, col, DiagKind::Unsupported(String::from(head))),
             _ if is_assignment(c) => {
                 let words = self.args(c);
                 self.assign(&words, line);
@@ -909,32 +809,25 @@ impl Run {
         let mut parts = v.split('>');
         let first = parts.next().unwrap_or("");
         let second = parts.next();
-        let found =
-            if let Some(top) = super::small_number(first).and_then(|t| usize::try_from(t).ok()) {
-                let sub = match second.map(super::small_number) {
-                    Some(Some(s)) => usize::try_from(s).ok(),
-                    Some(None) => None,
-                    None => None,
-                };
-                self.slots.iter().position(|s| {
-                    s.top == top && (s.sub == sub || (sub.is_none() && s.sub == Some(0)))
-                })
-            } else {
-                let last = v.rsplit('>').next().unwrap_or(v);
-                self.slots
-                    .iter()
-                    .zip(self.menu.entries.iter())
-                    .position(|(s, e)| s.id.as_deref() == Some(last) || e.title == last)
+        let found = if let Some(top) = super::small_number(first).and_then(|t| usize::try_from(t).ok()) {
+            let sub = match second.map(super::small_number) {
+                Some(Some(s)) => usize::try_from(s).ok(),
+                Some(None) => None,
+                None => None,
             };
+            self.slots.iter().position(|s| s.top == top && (s.sub == sub || (sub.is_none() && s.sub == Some(0))))
+        } else {
+            let last = v.rsplit('>').next().unwrap_or(v);
+            self.slots
+                .iter()
+                .zip(self.menu.entries.iter())
+                .position(|(s, e)| s.id.as_deref() == Some(last) || e.title == last)
+        };
         match found {
             Some(i) => Some((u64::try_from(i).unwrap_or(u64::MAX), raw)),
             None => {
                 if !self.menu.entries.is_empty() {
-                    self.d.warn(
-                        line,
-                        0,
-                        DiagKind::DefaultOutOfRange(raw, self.menu.entries.len()),
-                    );
+                    self.d.warn(line, 0, DiagKind::DefaultOutOfRange(raw, self.menu.entries.len()));
                 }
                 None
             }
@@ -987,18 +880,12 @@ fn is_assignment(c: &Cmd) -> bool {
 /// in GRUB legacy and rpvboot.
 pub fn grub2_device(s: &str) -> Option<Device> {
     let s = s.trim();
-    let s = s
-        .strip_prefix('(')
-        .and_then(|x| x.strip_suffix(')'))
-        .unwrap_or(s);
+    let s = s.strip_prefix('(').and_then(|x| x.strip_suffix(')')).unwrap_or(s);
     let mut parts = s.split(',');
     let disk_s = parts.next()?;
     let disk = if let Some(n) = disk_s.strip_prefix("hd") {
         u32::try_from(super::small_number(n)?).ok()?
-    } else if let Some(x) = disk_s
-        .strip_prefix("xen/xvd")
-        .or_else(|| disk_s.strip_prefix("xvd"))
-    {
+    } else if let Some(x) = disk_s.strip_prefix("xen/xvd").or_else(|| disk_s.strip_prefix("xvd")) {
         let mut ch = x.chars();
         let c = ch.next()?;
         if ch.next().is_some() || !c.is_ascii_lowercase() {
@@ -1008,21 +895,10 @@ pub fn grub2_device(s: &str) -> Option<Device> {
     } else {
         return None;
     };
-    let mut spec = DeviceSpec {
-        disk,
-        part: None,
-        letter: None,
-    };
+    let mut spec = DeviceSpec { disk, part: None, letter: None };
     if let Some(p) = parts.next() {
-        let n = p
-            .strip_prefix("gpt")
-            .or_else(|| p.strip_prefix("msdos"))
-            .unwrap_or(p);
-        spec.part = Some(
-            u32::try_from(super::small_number(n)?)
-                .ok()?
-                .checked_sub(1)?,
-        );
+        let n = p.strip_prefix("gpt").or_else(|| p.strip_prefix("msdos")).unwrap_or(p);
+        spec.part = Some(u32::try_from(super::small_number(n)?).ok()?.checked_sub(1)?);
     }
     if let Some(b) = parts.next() {
         let n = super::small_number(b.strip_prefix("bsd")?)?;
@@ -1041,23 +917,16 @@ fn grub2_file(s: &str) -> Result<FileRef, DiagKind> {
         let Some((dev, path)) = rest.split_once(')') else {
             return Err(DiagKind::BadDevice(String::from(s)));
         };
-        let device =
-            grub2_device(dev).ok_or_else(|| DiagKind::BadDevice(alloc::format!("({dev})")))?;
+        let device = grub2_device(dev).ok_or_else(|| DiagKind::BadDevice(alloc::format!("({dev})")))?;
         if !path.starts_with('/') || path.len() < 2 {
             return Err(DiagKind::BadPath(String::from(s)));
         }
-        return Ok(FileRef {
-            device: Some(device),
-            path: String::from(path),
-        });
+        return Ok(FileRef { device: Some(device), path: String::from(path) });
     }
     if !s.starts_with('/') {
         return Err(DiagKind::BadPath(String::from(s)));
     }
-    Ok(FileRef {
-        device: None,
-        path: String::from(s),
-    })
+    Ok(FileRef { device: None, path: String::from(s) })
 }
 
 /// Parses `grub.cfg` text into a [`Menu`].
@@ -1071,40 +940,21 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
     let mut i = 0usize;
     let mut nodes = Vec::new();
     while i < items.len() {
-        let (mut n, end) = tree(
-            &items,
-            &mut i,
-            0,
-            false,
-            &["fi", "done", "then", "elif", "else"],
-            &mut d,
-        );
+        let (mut n, end) = tree(&items, &mut i, 0, false, &["fi", "done", "then", "elif", "else"], &mut d);
         nodes.append(&mut n);
         if let Some(kw) = end {
             let (l, c) = match items.get(i.saturating_sub(1)) {
                 Some(Item::Cmd(c)) => (c.line, c.col),
                 _ => (0, 0),
             };
-            d.error(
-                l,
-                c,
-                DiagKind::Other(alloc::format!("'{kw}' without a matching 'if'/loop")),
-            );
+            d.error(l, c, DiagKind::Other(alloc::format!("'{kw}' without a matching 'if'/loop")));
         }
     }
-    let mut run = Run {
-        menu: Menu::empty(Format::GrubCfg),
-        d,
-        env: Vec::new(),
-        slots: Vec::new(),
-        top: 0,
-        dropped: false,
-    };
+    let mut run =
+        Run { menu: Menu::empty(Format::GrubCfg), d, env: Vec::new(), slots: Vec::new(), top: 0, dropped: false };
     run.exec(&nodes, None, None);
     let default = run.resolve_default();
-    let Run {
-        mut menu, mut d, ..
-    } = run;
+    let Run { mut menu, mut d, .. } = run;
     menu.finish(default, 0, &[], &mut d);
     menu
 }
@@ -1215,11 +1065,7 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
     #[test]
     fn debian12() {
         let m = p(DEBIAN12);
-        let bad: Vec<_> = m
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity != Severity::Note)
-            .collect();
+        let bad: Vec<_> = m.diagnostics.iter().filter(|d| d.severity != Severity::Note).collect();
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(m.entries.len(), 3);
         assert_eq!(m.timeout, Some(5));
@@ -1230,24 +1076,15 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
         assert_eq!(e.root.as_ref().unwrap().as_str(), "(hd0,0)");
         let k = e.kernel.as_ref().unwrap();
         assert_eq!(k.file.path, "/boot/vmlinuz-6.1.0-18-amd64");
-        assert_eq!(
-            k.args,
-            "root=UUID=4c1f5e3a-2b9d-4a55-9a83-3f4a1c2d9e10 ro console=hvc0 quiet"
-        );
+        assert_eq!(k.args, "root=UUID=4c1f5e3a-2b9d-4a55-9a83-3f4a1c2d9e10 ro console=hvc0 quiet");
         assert_eq!(e.modules[0].file.path, "/boot/initrd.img-6.1.0-18-amd64");
-        assert_eq!(
-            m.entries[2].title,
-            "Debian GNU/Linux, with Linux 6.1.0-18-amd64 (recovery mode)"
-        );
+        assert_eq!(m.entries[2].title, "Debian GNU/Linux, with Linux 6.1.0-18-amd64 (recovery mode)");
         assert_eq!(
             m.entries[2].kernel.as_ref().unwrap().args,
             "root=UUID=4c1f5e3a-2b9d-4a55-9a83-3f4a1c2d9e10 ro single console=hvc0"
         );
         // Every skipped command is noted with its line: `insmod gzio` is on line 63.
-        assert!(m
-            .diagnostics
-            .iter()
-            .any(|d| d.line == 63 && d.kind == DiagKind::Ignored("insmod".into())));
+        assert!(m.diagnostics.iter().any(|d| d.line == 63 && d.kind == DiagKind::Ignored("insmod".into())));
     }
 
     /// Ubuntu 22.04's header: hidden menu with timeout 0, chosen through `if`/`elif` chains
@@ -1315,11 +1152,7 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
         assert_eq!(titles, ["Ubuntu", "shown"]);
         assert_eq!(m.entries[0].root.as_ref().unwrap().as_str(), "(hd0,0)");
         // `default="${saved_entry}"` with nothing saved, and nothing worse than notes.
-        let warn: Vec<_> = m
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity != Severity::Note)
-            .collect();
+        let warn: Vec<_> = m.diagnostics.iter().filter(|d| d.severity != Severity::Note).collect();
         assert_eq!(warn.len(), 1, "{warn:?}");
         assert_eq!((warn[0].line, &warn[0].kind), (21, &DiagKind::SavedDefault));
     }
@@ -1327,24 +1160,13 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
     #[test]
     fn default_forms() {
         let base = "menuentry 'A' { linux /a }\nsubmenu 'S' {\n menuentry 'B' --id b-id { linux /b }\n menuentry \"C\" { linux /c }\n}\nmenuentry 'D' { linux /d }\n";
-        for (def, want) in [
-            ("0", 0),
-            ("1", 1),
-            ("1>1", 2),
-            ("2", 3),
-            ("b-id", 1),
-            ("S>C", 2),
-            ("D", 3),
-        ] {
+        for (def, want) in [("0", 0), ("1", 1), ("1>1", 2), ("2", 3), ("b-id", 1), ("S>C", 2), ("D", 3)] {
             let m = p(&alloc::format!("set default=\"{def}\"\n{base}"));
             assert_eq!(m.default, want, "{def}: {:?}", m.diagnostics);
             assert!(m.diagnostics.is_empty(), "{def}: {:?}", m.diagnostics);
         }
         let m = p(&alloc::format!("set default=7\n{base}"));
-        assert_eq!(
-            m.diagnostics[0].kind,
-            DiagKind::DefaultOutOfRange("7".into(), 4)
-        );
+        assert_eq!(m.diagnostics[0].kind, DiagKind::DefaultOutOfRange("7".into(), 4));
         assert_eq!(m.diagnostics[0].line, 1);
     }
 
@@ -1362,17 +1184,11 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
         assert_eq!(k.file.device.as_ref().unwrap().as_str(), "(hd1,4)");
         assert_eq!(e.modules[0].kind, ModuleKind::ModuleNoUnzip);
         assert_eq!(e.modules[0].args, "arg=a b");
-        assert_eq!(
-            e.modules[1].file.device.as_ref().unwrap().as_str(),
-            "(hd1,0)"
-        );
+        assert_eq!(e.modules[1].file.device.as_ref().unwrap().as_str(), "(hd1,0)");
         let n = &m.entries[1];
         assert_eq!(n.root.as_ref().unwrap().as_str(), "(hd0,0,a)");
         assert_eq!(n.os, OsHint::NetBsd);
-        assert_eq!(
-            m.plan(1, None, None, false).unwrap().cmdline,
-            "-s bootdev=xbd0a"
-        );
+        assert_eq!(m.plan(1, None, None, false).unwrap().cmdline, "-s bootdev=xbd0a");
         assert_eq!(m.entries[2].modules.len(), 2);
     }
 
@@ -1394,11 +1210,7 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
     fn problems_are_reported_and_rest_parses() {
         let s = "linux /early\nmenuentry 'no brace'\nmenuentry 'A' {\n  linux vmlinuz\n  chainloader +1\n}\n}\nfi\nmenuentry 'B' {\n  set root=floppy\n  linux /b 'unterminated\n}\n";
         let m = p(s);
-        let got: Vec<_> = m
-            .diagnostics
-            .iter()
-            .map(|d| (d.line, d.kind.clone()))
-            .collect();
+        let got: Vec<_> = m.diagnostics.iter().map(|d| (d.line, d.kind.clone())).collect();
         assert_eq!(
             got,
             alloc::vec![
@@ -1408,10 +1220,7 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
                 (4, DiagKind::BadPath("vmlinuz".into())),
                 (5, DiagKind::Unsupported("chainloader".into())),
                 (7, DiagKind::UnbalancedBrace),
-                (
-                    8,
-                    DiagKind::Other("'fi' without a matching 'if'/loop".into())
-                ),
+                (8, DiagKind::Other("'fi' without a matching 'if'/loop".into())),
                 (10, DiagKind::BadDevice("floppy".into())),
                 (11, DiagKind::UnterminatedQuote),
             ]

@@ -14,8 +14,8 @@ use nom::{IResult, Parser};
 use super::device::{split_path, Device, PathError};
 use super::error::{DiagKind, Diags};
 use super::{
-    col_of, first_word, line_text, lines, looks_netbsd, small_number, Entry, Format, Kernel, Menu,
-    Module, ModuleKind, OsHint, Password, MAX_ENTRIES,
+    col_of, first_word, line_text, lines, looks_netbsd, small_number, Entry, Format, Kernel, Menu, Module, ModuleKind,
+    OsHint, Password, MAX_ENTRIES,
 };
 
 /// Commands accepted and ignored: they only change the look of GRUB's menu or the BIOS disks.
@@ -82,9 +82,7 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
 
     for (n, raw) in lines(bytes) {
         let text = line_text(raw, n, &mut d);
-        let line = text
-            .trim_start_matches([' ', '\t'])
-            .trim_end_matches([' ', '\t', '\r']);
+        let line = text.trim_start_matches([' ', '\t']).trim_end_matches([' ', '\t', '\r']);
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -110,13 +108,7 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
                 }
             }
             "default" | "timeout" | "fallback" | "hiddenmenu" if in_entry => {
-                d.warn(
-                    n,
-                    col,
-                    DiagKind::Other(alloc::format!(
-                        "menu command '{cmd}' inside an entry, ignored"
-                    )),
-                );
+                d.warn(n, col, DiagKind::Other(alloc::format!("menu command '{cmd}' inside an entry, ignored")));
             }
             "default" => {
                 default_line = n;
@@ -127,22 +119,14 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
                 } else if let Some(v) = small_number(w) {
                     default = Some((v, String::from(w)));
                 } else {
-                    d.error(
-                        n,
-                        acol,
-                        DiagKind::BadNumber(String::from(cmd), String::from(w)),
-                    );
+                    d.error(n, acol, DiagKind::BadNumber(String::from(cmd), String::from(w)));
                 }
             }
             "timeout" => {
                 let (w, _) = first_word(arg);
                 match small_number(w).and_then(|v| u32::try_from(v).ok()) {
                     Some(v) => menu.timeout = Some(v),
-                    None => d.error(
-                        n,
-                        acol,
-                        DiagKind::BadNumber(String::from(cmd), String::from(w)),
-                    ),
+                    None => d.error(n, acol, DiagKind::BadNumber(String::from(cmd), String::from(w))),
                 }
             }
             "fallback" => {
@@ -155,11 +139,7 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
                     }
                     match small_number(w) {
                         Some(v) => fallback.push((v, n)),
-                        None => d.error(
-                            n,
-                            col_of(&text, w),
-                            DiagKind::BadNumber(String::from(cmd), String::from(w)),
-                        ),
+                        None => d.error(n, col_of(&text, w), DiagKind::BadNumber(String::from(cmd), String::from(w))),
                     }
                     rest = r;
                 }
@@ -222,11 +202,7 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
                         if netbsd_type || looks_netbsd(&file.path) {
                             e.os = OsHint::NetBsd;
                         }
-                        e.kernel = Some(Kernel {
-                            file,
-                            args: String::from(args),
-                            alternatives: Vec::new(),
-                        });
+                        e.kernel = Some(Kernel { file, args: String::from(args), alternatives: Vec::new() });
                     }
                     Err(k) => d.error(n, col_of(&text, path), k),
                 }
@@ -244,16 +220,7 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
                     _ => ModuleKind::ModuleNoUnzip,
                 };
                 match file_ref(path) {
-                    Ok(file) => e.add_module(
-                        Module {
-                            kind,
-                            file,
-                            args: String::from(args),
-                        },
-                        &mut d,
-                        n,
-                        col,
-                    ),
+                    Ok(file) => e.add_module(Module { kind, file, args: String::from(args) }, &mut d, n, col),
                     Err(k) => d.error(n, col_of(&text, path), k),
                 }
             }
@@ -265,9 +232,7 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
             "savedefault" => d.note(n, col, DiagKind::SaveDefaultIgnored),
             "boot" => {}
             c if IGNORED.contains(&c) => d.note(n, col, DiagKind::Ignored(String::from(c))),
-            c if UNSUPPORTED.contains(&c) => {
-                d.error(n, col, DiagKind::Unsupported(String::from(c)))
-            }
+            c if UNSUPPORTED.contains(&c) => d.error(n, col, DiagKind::Unsupported(String::from(c))),
             c => d.warn(n, col, DiagKind::UnknownCommand(String::from(c))),
         }
     }
@@ -321,11 +286,7 @@ pub(crate) fn file_ref(path: &str) -> Result<super::FileRef, DiagKind> {
 /// menu's `e` editor or `c` command line collects them) into an entry, with the problems found;
 /// `file` names the source in diagnostics (e.g. `editor`). Line numbers count from 1 at the
 /// first of `lines`.
-pub fn parse_entry(
-    title: &str,
-    lines: &[&str],
-    file: &str,
-) -> (Option<Entry>, Vec<super::Diagnostic>) {
+pub fn parse_entry(title: &str, lines: &[&str], file: &str) -> (Option<Entry>, Vec<super::Diagnostic>) {
     let mut text = String::from("title ");
     text.push_str(title);
     for l in lines {
@@ -489,20 +450,14 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
         assert_eq!(m.timeout, Some(5));
         assert_eq!(m.default, 0);
         let e = &m.entries[1];
-        assert_eq!(
-            e.title,
-            "Debian GNU/Linux, kernel 2.6.26-2-xen-amd64 (single-user mode)"
-        );
+        assert_eq!(e.title, "Debian GNU/Linux, kernel 2.6.26-2-xen-amd64 (single-user mode)");
         assert_eq!(e.root.as_ref().unwrap().as_str(), "(hd0,0)");
         let k = e.kernel.as_ref().unwrap();
         assert_eq!(k.file.path, "/boot/vmlinuz-2.6.26-2-xen-amd64");
         assert_eq!(k.args, "root=/dev/xvda1 ro console=hvc0 single");
         assert_eq!(e.modules.len(), 1);
         assert_eq!(e.modules[0].kind, ModuleKind::Initrd);
-        assert_eq!(
-            e.modules[0].file.path,
-            "/boot/initrd.img-2.6.26-2-xen-amd64"
-        );
+        assert_eq!(e.modules[0].file.path, "/boot/initrd.img-2.6.26-2-xen-amd64");
         assert_eq!(e.line, 33);
     }
 
@@ -518,10 +473,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
         assert_eq!(e.title, "Amazon Linux 2014.09 (3.14.27-25.47.amzn1.x86_64)");
         assert_eq!(e.root.as_ref().unwrap().as_str(), "(hd0)");
         assert_eq!(e.kernel.as_ref().unwrap().args, "root=LABEL=/ console=hvc0");
-        assert_eq!(
-            e.modules[0].file.path,
-            "/boot/initramfs-3.14.27-25.47.amzn1.x86_64.img"
-        );
+        assert_eq!(e.modules[0].file.path, "/boot/initramfs-3.14.27-25.47.amzn1.x86_64.img");
     }
 
     /// A NetBSD domU menu as the NetBSD Xen HOWTO shows it: `=` separators, device in the path,
@@ -534,10 +486,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
         assert_eq!(m.default, 1);
         assert_eq!(m.fallback, alloc::vec![0, 2]);
         assert_eq!(m.timeout, Some(10));
-        assert_eq!(
-            m.password,
-            Some(Password::Md5("$1$gLhU0/$aW78kHK1QfV3P2b2znUoe/".into()))
-        );
+        assert_eq!(m.password, Some(Password::Md5("$1$gLhU0/$aW78kHK1QfV3P2b2znUoe/".into())));
         let k0 = m.entries[0].kernel.as_ref().unwrap();
         assert_eq!(k0.file.device.as_ref().unwrap().as_str(), "(hd0,0,a)");
         assert_eq!(k0.file.path, "/netbsd-XEN3_DOMU.gz");
@@ -553,11 +502,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
     fn modules_and_ignored_commands() {
         let s = "color cyan/blue white/blue\nsplashimage=(hd0,0)/grub/splash.xpm.gz\nserial --unit=0 --speed=9600\nterminal serial\n\ntitle Xen-style\nroot (hd0,1)\nkernel --type=netbsd /boot/kern\nmodule /boot/mod1 arg=1 b\nmodulenounzip (hd1,0)/mod2\nmakeactive\nsavedefault\nboot\ntitle Windows\nrootnoverify (hd0,0)\nchainloader +1\n";
         let m = p(s);
-        let kinds: Vec<_> = m
-            .diagnostics
-            .iter()
-            .map(|d| (d.line, d.severity, d.kind.clone()))
-            .collect();
+        let kinds: Vec<_> = m.diagnostics.iter().map(|d| (d.line, d.severity, d.kind.clone())).collect();
         assert_eq!(
             kinds,
             alloc::vec![
@@ -568,11 +513,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
                 (11, Severity::Note, DiagKind::Ignored("makeactive".into())),
                 (12, Severity::Note, DiagKind::SaveDefaultIgnored),
                 (14, Severity::Error, DiagKind::NoKernel("Windows".into())),
-                (
-                    16,
-                    Severity::Error,
-                    DiagKind::Unsupported("chainloader".into())
-                ),
+                (16, Severity::Error, DiagKind::Unsupported("chainloader".into())),
             ]
         );
         let e = &m.entries[0];
@@ -580,10 +521,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
         assert_eq!(e.modules.len(), 2);
         assert_eq!(e.modules[0].args, "arg=1 b");
         assert_eq!(e.modules[1].kind, ModuleKind::ModuleNoUnzip);
-        assert_eq!(
-            e.modules[1].file.device.as_ref().unwrap().as_str(),
-            "(hd1,0)"
-        );
+        assert_eq!(e.modules[1].file.device.as_ref().unwrap().as_str(), "(hd1,0)");
         assert_eq!(m.entries[1].root.as_ref().unwrap().as_str(), "(hd0,0)");
     }
 
@@ -591,11 +529,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
     fn bad_lines_keep_the_rest() {
         let s = "default 7\ntimeout five\nfallback 0 x 9\nkernel /early\nfrobnicate 1\n\ntitle good\nroot (hd0,0)\nkernel /vmlinuz ro\ntitle bad device\nroot (sd0,1)\nkernel (hd0,z)/vmlinuz\ninitrd\ntitle relative\nkernel vmlinuz\ntitle good2\nkernel /vmlinuz2\nkernel /again\ndefault 1\n";
         let m = p(s);
-        let got: Vec<_> = m
-            .diagnostics
-            .iter()
-            .map(|d| (d.line, d.col, d.kind.clone()))
-            .collect();
+        let got: Vec<_> = m.diagnostics.iter().map(|d| (d.line, d.col, d.kind.clone())).collect();
         assert_eq!(
             got,
             alloc::vec![
@@ -613,11 +547,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
                 (14, 0, DiagKind::NoKernel("relative".into())),
                 (15, 8, DiagKind::BadPath("vmlinuz".into())),
                 (18, 1, DiagKind::DuplicateKernel),
-                (
-                    19,
-                    1,
-                    DiagKind::Other("menu command 'default' inside an entry, ignored".into())
-                ),
+                (19, 1, DiagKind::Other("menu command 'default' inside an entry, ignored".into())),
             ]
         );
         assert_eq!(m.entries.len(), 4);
@@ -631,10 +561,7 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
         let m = p("default saved\ntitle a\npassword s3cret\nkernel /k\n");
         assert!(m.default_saved);
         assert_eq!(m.default, 0);
-        assert_eq!(
-            m.entries[0].password,
-            Some(Password::Plain("s3cret".into()))
-        );
+        assert_eq!(m.entries[0].password, Some(Password::Plain("s3cret".into())));
         assert_eq!(m.diagnostics[0].kind, DiagKind::SavedDefault);
     }
 
@@ -658,17 +585,11 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
         let m = p(s);
         assert_eq!(m.diagnostics.len(), 1);
         assert_eq!(m.diagnostics[0].line, 12);
-        assert_eq!(
-            m.diagnostics[0].kind,
-            DiagKind::Ignored("splashimage".into())
-        );
+        assert_eq!(m.diagnostics[0].kind, DiagKind::Ignored("splashimage".into()));
         assert!(m.hidden);
         let e = &m.entries[0];
         assert_eq!(e.title, "CentOS (2.6.18-398.el5xen)");
-        assert_eq!(
-            e.kernel.as_ref().unwrap().args,
-            "ro root=/dev/VolGroup00/LogVol00"
-        );
+        assert_eq!(e.kernel.as_ref().unwrap().args, "ro root=/dev/VolGroup00/LogVol00");
         assert_eq!(e.modules[0].file.path, "/initrd-2.6.18-398.el5xen.img");
     }
 
@@ -681,39 +602,18 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
             seed ^= seed << 17;
             usize::try_from(seed % u64::try_from(n.max(1)).unwrap()).unwrap()
         };
-        const WORDS: &[&str] = &[
-            "ro",
-            "quiet",
-            "root=/dev/xvda1",
-            "console=hvc0",
-            "-s",
-            "a=b=c",
-            "x#y",
-            "caf\u{e9}",
-            "(hd0,0)",
-            "--x",
-        ];
+        const WORDS: &[&str] =
+            &["ro", "quiet", "root=/dev/xvda1", "console=hvc0", "-s", "a=b=c", "x#y", "caf\u{e9}", "(hd0,0)", "--x"];
         const DEVS: &[&str] = &["(hd0)", "(hd0,0)", "(hd1,4)", "(hd0,a)", "(hd2,0,e)"];
         for _ in 0..500 {
             let mut text = String::new();
             let words = |rnd: &mut dyn FnMut(usize) -> usize| -> String {
                 let n = rnd(4);
-                (0..n)
-                    .map(|_| WORDS[rnd(WORDS.len())])
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                (0..n).map(|_| WORDS[rnd(WORDS.len())]).collect::<Vec<_>>().join(" ")
             };
             let file = |rnd: &mut dyn FnMut(usize) -> usize| -> String {
-                let dev = if rnd(2) == 0 {
-                    DEVS[rnd(DEVS.len())]
-                } else {
-                    ""
-                };
-                alloc::format!(
-                    "{dev}/boot/{}-{}",
-                    ["vmlinuz", "netbsd", "initrd"][rnd(3)],
-                    rnd(100)
-                )
+                let dev = if rnd(2) == 0 { DEVS[rnd(DEVS.len())] } else { "" };
+                alloc::format!("{dev}/boot/{}-{}", ["vmlinuz", "netbsd", "initrd"][rnd(3)], rnd(100))
             };
             let n = rnd(6);
             if n > 0 {
@@ -738,19 +638,11 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
                     text.push_str(&alloc::format!("root {}\n", DEVS[rnd(DEVS.len())]));
                 }
                 if rnd(5) != 0 {
-                    text.push_str(&alloc::format!(
-                        "kernel {} {}\n",
-                        file(&mut rnd),
-                        words(&mut rnd)
-                    ));
+                    text.push_str(&alloc::format!("kernel {} {}\n", file(&mut rnd), words(&mut rnd)));
                 }
                 for _ in 0..rnd(3) {
                     let cmd = ["initrd", "module", "modulenounzip"][rnd(3)];
-                    text.push_str(&alloc::format!(
-                        "{cmd} {} {}\n",
-                        file(&mut rnd),
-                        words(&mut rnd)
-                    ));
+                    text.push_str(&alloc::format!("{cmd} {} {}\n", file(&mut rnd), words(&mut rnd)));
                 }
                 if rnd(4) == 0 {
                     text.push_str("lock\n");
@@ -773,8 +665,10 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
             assert_eq!(strip(&m1), strip(&m2), "{text}\n---\n{printed}");
             assert_eq!(print(&m2), printed);
             assert!(
-                m1.diagnostics.iter().all(|d| d.severity != Severity::Error
-                    || matches!(d.kind, DiagKind::NoKernel(_) | DiagKind::NoEntries)),
+                m1.diagnostics
+                    .iter()
+                    .all(|d| d.severity != Severity::Error
+                        || matches!(d.kind, DiagKind::NoKernel(_) | DiagKind::NoEntries)),
                 "{text}: {:?}",
                 m1.diagnostics
             );
@@ -807,12 +701,6 @@ initrd\t\t/boot/initrd.img-2.6.26-2-xen-amd64
     fn invalid_utf8_and_nul() {
         let m = parse_any(Format::MenuLst, b"title caf\xe9\nkernel /k\0x a\xff\n", "f");
         assert_eq!(m.entries[0].title, "caf\u{fffd}");
-        assert_eq!(
-            m.diagnostics
-                .iter()
-                .filter(|d| d.kind == DiagKind::InvalidUtf8)
-                .count(),
-            2
-        );
+        assert_eq!(m.diagnostics.iter().filter(|d| d.kind == DiagKind::InvalidUtf8).count(), 2);
     }
 }

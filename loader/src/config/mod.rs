@@ -235,13 +235,7 @@ impl Menu {
     /// Checks what only makes sense once all entries are known: the default index, the fallback
     /// chain and entries without a kernel. `default` is the 0-based index as written (or
     /// `None`), `default_line` where it was written.
-    fn finish(
-        &mut self,
-        default: Option<(u64, String)>,
-        default_line: u32,
-        fallback: &[(u64, u32)],
-        d: &mut Diags,
-    ) {
+    fn finish(&mut self, default: Option<(u64, String)>, default_line: u32, fallback: &[(u64, u32)], d: &mut Diags) {
         let n = self.entries.len();
         if n == 0 {
             d.error(0, 0, DiagKind::NoEntries);
@@ -259,11 +253,7 @@ impl Menu {
             let i = match usize::try_from(idx) {
                 Ok(i) if i < n => i,
                 _ => {
-                    d.warn(
-                        line,
-                        0,
-                        DiagKind::FallbackOutOfRange(usize::try_from(idx).unwrap_or(usize::MAX), n),
-                    );
+                    d.warn(line, 0, DiagKind::FallbackOutOfRange(usize::try_from(idx).unwrap_or(usize::MAX), n));
                     continue;
                 }
             };
@@ -279,13 +269,7 @@ impl Menu {
                 d.error(e.line, 0, DiagKind::NoKernel(e.title.clone()));
             }
             if e.lock && self.password.is_none() {
-                d.warn(
-                    e.line,
-                    0,
-                    DiagKind::Other(String::from(
-                        "'lock' without a menu 'password' has no effect",
-                    )),
-                );
+                d.warn(e.line, 0, DiagKind::Other(String::from("'lock' without a menu 'password' has no effect")));
             }
         }
         self.diagnostics.append(&mut d.list);
@@ -321,19 +305,10 @@ impl Menu {
         nobootdev: bool,
         bootdev: &dyn Fn(&Device) -> Option<String>,
     ) -> Result<BootPlan, DiagKind> {
-        let e = self
-            .entries
-            .get(index)
-            .ok_or_else(|| DiagKind::Other(String::from("no such entry")))?;
-        let k = e
-            .kernel
-            .as_ref()
-            .ok_or_else(|| DiagKind::NoKernel(e.title.clone()))?;
+        let e = self.entries.get(index).ok_or_else(|| DiagKind::Other(String::from("no such entry")))?;
+        let k = e.kernel.as_ref().ok_or_else(|| DiagKind::NoKernel(e.title.clone()))?;
         let dev_of = |f: &FileRef| -> Option<Device> {
-            f.device
-                .clone()
-                .or_else(|| e.root.clone())
-                .or_else(|| config_dev.cloned())
+            f.device.clone().or_else(|| e.root.clone()).or_else(|| config_dev.cloned())
         };
         let kdev = dev_of(&k.file);
         let mut cmdline = k.args.clone();
@@ -348,17 +323,11 @@ impl Menu {
         }
         Ok(BootPlan {
             entry: index,
-            kernel: PlannedFile {
-                device: kdev.clone(),
-                path: k.file.path.clone(),
-            },
+            kernel: PlannedFile { device: kdev.clone(), path: k.file.path.clone() },
             alternatives: k
                 .alternatives
                 .iter()
-                .map(|p| PlannedFile {
-                    device: kdev.clone(),
-                    path: p.clone(),
-                })
+                .map(|p| PlannedFile { device: kdev.clone(), path: p.clone() })
                 .collect(),
             cmdline,
             modules: e
@@ -366,10 +335,7 @@ impl Menu {
                 .iter()
                 .map(|m| PlannedModule {
                     kind: m.kind,
-                    file: PlannedFile {
-                        device: dev_of(&m.file),
-                        path: m.file.path.clone(),
-                    },
+                    file: PlannedFile { device: dev_of(&m.file), path: m.file.path.clone() },
                     args: m.args.clone(),
                 })
                 .collect(),
@@ -381,14 +347,8 @@ impl Menu {
 /// `bootdev=` and `root=` (case-insensitive) from space-separated words.
 pub fn has_netbsd_root(cmdline: &str) -> bool {
     cmdline.split(' ').any(|w| {
-        let lw = w
-            .get(..8)
-            .map(|p| p.eq_ignore_ascii_case("bootdev="))
-            .unwrap_or(false);
-        let lr = w
-            .get(..5)
-            .map(|p| p.eq_ignore_ascii_case("root="))
-            .unwrap_or(false);
+        let lw = w.get(..8).map(|p| p.eq_ignore_ascii_case("bootdev=")).unwrap_or(false);
+        let lr = w.get(..5).map(|p| p.eq_ignore_ascii_case("root=")).unwrap_or(false);
         lw || lr
     })
 }
@@ -481,10 +441,7 @@ pub(crate) fn col_of(line: &str, part: &str) -> u32 {
 pub(crate) fn first_word(s: &str) -> (&str, &str) {
     let s = s.trim_start_matches([' ', '\t']);
     match s.find([' ', '\t']) {
-        Some(i) => (
-            s.get(..i).unwrap_or(s),
-            s.get(i..).unwrap_or("").trim_start_matches([' ', '\t']),
-        ),
+        Some(i) => (s.get(..i).unwrap_or(s), s.get(i..).unwrap_or("").trim_start_matches([' ', '\t'])),
         None => (s, ""),
     }
 }
@@ -499,10 +456,7 @@ pub(crate) fn small_number(s: &str) -> Option<u64> {
 
 /// Whether a kernel path looks like NetBSD's (`/netbsd`, `/netbsd-XEN3_DOMU.gz`).
 pub(crate) fn looks_netbsd(path: &str) -> bool {
-    path.rsplit('/')
-        .next()
-        .map(|b| b.starts_with("netbsd"))
-        .unwrap_or(false)
+    path.rsplit('/').next().map(|b| b.starts_with("netbsd")).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -527,10 +481,7 @@ mod tests {
     fn check(m: &Menu) {
         assert!(m.entries.len() <= MAX_ENTRIES);
         assert!(m.entries.is_empty() || m.default < m.entries.len());
-        assert!(m
-            .fallback
-            .iter()
-            .all(|&f| f < m.entries.len() && f != m.default));
+        assert!(m.fallback.iter().all(|&f| f < m.entries.len() && f != m.default));
         let mut f = m.fallback.clone();
         f.sort_unstable();
         f.dedup();
@@ -538,12 +489,7 @@ mod tests {
         assert!(m.diagnostics.len() <= error::MAX_DIAGNOSTICS + 1);
         assert!(m.entries.iter().all(|e| e.modules.len() <= MAX_MODULES));
         for i in 0..m.entries.len() {
-            let _ = m.plan(
-                i,
-                Device::parse("(hd0,0)").as_ref(),
-                Some(OsHint::NetBsd),
-                false,
-            );
+            let _ = m.plan(i, Device::parse("(hd0,0)").as_ref(), Some(OsHint::NetBsd), false);
         }
     }
 
@@ -695,9 +641,8 @@ mod tests {
         check(&parse(Format::GrubCfg, deep_loop.as_bytes(), "f"));
         let mixed = "if a; then { for b; do\n".repeat(30_000);
         check(&parse(Format::GrubCfg, mixed.as_bytes(), "f"));
-        let blowup = "set a=xxxxxxxx\n".to_string()
-            + &"set a=$a$a$a$a\n".repeat(1000)
-            + "menuentry $a { linux /$a$a$a }\n";
+        let blowup =
+            "set a=xxxxxxxx\n".to_string() + &"set a=$a$a$a$a\n".repeat(1000) + "menuentry $a { linux /$a$a$a }\n";
         let m = parse(Format::GrubCfg, blowup.as_bytes(), "f");
         assert!(m.entries[0].title.len() <= 4200);
         let junk = "junk\n".repeat(10_000);
@@ -733,12 +678,7 @@ mod tests {
         assert_eq!(m.plan(0, None, None, true).unwrap().cmdline, "-s");
         assert_eq!(m.plan(1, None, None, false).unwrap().cmdline, "root=xbd0a");
         assert_eq!(m.plan(2, None, None, false).unwrap().cmdline, "ro");
-        assert_eq!(
-            m.plan(2, None, Some(OsHint::NetBsd), false)
-                .unwrap()
-                .cmdline,
-            "ro"
-        );
+        assert_eq!(m.plan(2, None, Some(OsHint::NetBsd), false).unwrap().cmdline, "ro");
         assert!(m.plan(9, None, None, false).is_err());
     }
 }

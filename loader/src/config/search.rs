@@ -17,18 +17,11 @@ use alloc::vec::Vec;
 
 use super::error::{DiagKind, Diagnostic, Diags, Severity};
 use super::extra::{self, ExtraOptions, EXTRA_FILE};
-use super::{
-    looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES,
-};
+use super::{looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES};
 
 /// The configuration files looked for on each partition, in order.
-pub const SEARCH_PATHS: [&str; 5] = [
-    "/boot/grub/menu.lst",
-    "/grub/menu.lst",
-    "/boot/grub/grub.cfg",
-    "/grub/grub.cfg",
-    "/boot.cfg",
-];
+pub const SEARCH_PATHS: [&str; 5] =
+    ["/boot/grub/menu.lst", "/grub/menu.lst", "/boot/grub/grub.cfg", "/grub/grub.cfg", "/boot.cfg"];
 
 /// The filesystem on a partition, as far as the search cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,31 +137,17 @@ impl Loaded {
     /// # Errors
     /// See [`Menu::plan`].
     pub fn plan(&self, index: usize, os: Option<OsHint>) -> Result<BootPlan, DiagKind> {
-        self.menu.plan(
-            index,
-            self.source.device.as_ref(),
-            os,
-            self.options.nobootdev,
-        )
+        self.menu.plan(index, self.source.device.as_ref(), os, self.options.nobootdev)
     }
 
     /// [`Loaded::plan`] with the disks' own NetBSD partition letters (what the loader uses).
     ///
     /// # Errors
     /// See [`Menu::plan`].
-    pub fn plan_on(
-        &self,
-        index: usize,
-        os: Option<OsHint>,
-        v: &impl Volumes,
-    ) -> Result<BootPlan, DiagKind> {
-        self.menu.plan_with(
-            index,
-            self.source.device.as_ref(),
-            os,
-            self.options.nobootdev,
-            &|d: &Device| v.netbsd_bootdev(d),
-        )
+    pub fn plan_on(&self, index: usize, os: Option<OsHint>, v: &impl Volumes) -> Result<BootPlan, DiagKind> {
+        self.menu.plan_with(index, self.source.device.as_ref(), os, self.options.nobootdev, &|d: &Device| {
+            v.netbsd_bootdev(d)
+        })
     }
 
     /// Whether the files a plan needs exist: one error per missing kernel (when no alternative
@@ -180,29 +159,17 @@ impl Loaded {
             (Some(d), _) => file_name(d, &self.source.path),
             (None, _) => self.source.path.clone(),
         };
-        let line = self
-            .menu
-            .entries
-            .get(plan.entry)
-            .map(|e| e.line)
-            .unwrap_or(0);
+        let line = self.menu.entries.get(plan.entry).map(|e| e.line).unwrap_or(0);
         let mut d = Diags::new(&file);
         let missing = |what: &str, f: &super::PlannedFile, d: &mut Diags| {
             let name = match &f.device {
                 Some(dev) => file_name(dev, &f.path),
                 None => f.path.clone(),
             };
-            d.error(
-                line,
-                0,
-                DiagKind::Other(alloc::format!("{what} {name} not found")),
-            );
+            d.error(line, 0, DiagKind::Other(alloc::format!("{what} {name} not found")));
         };
         let found = |f: &super::PlannedFile, v: &mut dyn FnMut(&Device, &str) -> bool| {
-            f.device
-                .as_ref()
-                .map(|dev| v(dev, &f.path))
-                .unwrap_or(false)
+            f.device.as_ref().map(|dev| v(dev, &f.path)).unwrap_or(false)
         };
         let mut ex = |dev: &Device, path: &str| v.exists(dev, path);
         if !found(&plan.kernel, &mut ex) && !plan.alternatives.iter().any(|a| found(a, &mut ex)) {
@@ -224,25 +191,13 @@ fn file_name(dev: &Device, path: &str) -> String {
 }
 
 /// Reads and parses one candidate; `None` when it does not exist.
-fn try_read(
-    v: &mut impl Volumes,
-    dev: &Device,
-    path: &str,
-    d: &mut Diags,
-) -> Option<(ConfigSource, Menu)> {
+fn try_read(v: &mut impl Volumes, dev: &Device, path: &str, d: &mut Diags) -> Option<(ConfigSource, Menu)> {
     let name = file_name(dev, path);
     match v.read(dev, path, MAX_CONFIG_BYTES.saturating_add(1)) {
         Ok(bytes) => {
             let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&bytes));
             let menu = super::parse(format, &bytes, &name);
-            Some((
-                ConfigSource {
-                    device: Some(dev.clone()),
-                    path: String::from(path),
-                    format,
-                },
-                menu,
-            ))
+            Some((ConfigSource { device: Some(dev.clone()), path: String::from(path), format }, menu))
         }
         Err(ReadError::NotFound) => None,
         Err(ReadError::Other(why)) => {
@@ -303,25 +258,12 @@ pub fn load(extra_line: &str, v: &mut impl Volumes) -> Loaded {
         if i < menu.entries.len() {
             menu.default = i;
         } else {
-            d.warn(
-                1,
-                0,
-                DiagKind::DefaultOutOfRange(
-                    alloc::format!("rpvboot.entry={i}"),
-                    menu.entries.len(),
-                ),
-            );
+            d.warn(1, 0, DiagKind::DefaultOutOfRange(alloc::format!("rpvboot.entry={i}"), menu.entries.len()));
         }
     }
     let mut diagnostics = options.diagnostics.clone();
     diagnostics.append(&mut d.list);
-    Loaded {
-        source,
-        reason,
-        menu,
-        options,
-        diagnostics,
-    }
+    Loaded { source, reason, menu, options, diagnostics }
 }
 
 fn one_entry(format: Format, title: String, kernel: Kernel, os: OsHint) -> Menu {
@@ -344,44 +286,21 @@ fn extra_kernel(
     let device = match &file.device {
         Some(dev) => Some(dev.clone()),
         None => {
-            let found = vols
-                .iter()
-                .find(|x| v.exists(&x.device, &file.path))
-                .map(|x| x.device.clone());
+            let found = vols.iter().find(|x| v.exists(&x.device, &file.path)).map(|x| x.device.clone());
             if found.is_none() {
                 d.error(1, 0, DiagKind::ConfigNotFound(file.path.clone()));
             }
             found
         }
     };
-    let os = if looks_netbsd(&file.path) {
-        OsHint::NetBsd
-    } else {
-        OsHint::Unknown
-    };
+    let os = if looks_netbsd(&file.path) { OsHint::NetBsd } else { OsHint::Unknown };
     let kernel = Kernel {
-        file: FileRef {
-            device: device.clone(),
-            path: file.path.clone(),
-        },
+        file: FileRef { device: device.clone(), path: file.path.clone() },
         args: String::from(args),
         alternatives: Vec::new(),
     };
-    let menu = one_entry(
-        Format::Extra,
-        alloc::format!("extra= kernel {}", file.path),
-        kernel,
-        os,
-    );
-    (
-        ConfigSource {
-            device,
-            path: String::from(EXTRA_FILE),
-            format: Format::Extra,
-        },
-        Reason::ExtraKernel,
-        menu,
-    )
+    let menu = one_entry(Format::Extra, alloc::format!("extra= kernel {}", file.path), kernel, os);
+    (ConfigSource { device, path: String::from(EXTRA_FILE), format: Format::Extra }, Reason::ExtraKernel, menu)
 }
 
 fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSource, Reason, Menu) {
@@ -391,49 +310,23 @@ fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSourc
             line: 0,
             col: 0,
             severity: Severity::Error,
-            kind: DiagKind::Other(String::from(
-                "no configuration file and no FFS partition: nothing to boot",
-            )),
+            kind: DiagKind::Other(String::from("no configuration file and no FFS partition: nothing to boot")),
         });
         let mut menu = super::parse(Format::Builtin, b"", "builtin");
         menu.diagnostics.clear();
-        let src = ConfigSource {
-            device: None,
-            path: String::from("builtin"),
-            format: Format::Builtin,
-        };
+        let src = ConfigSource { device: None, path: String::from("builtin"), format: Format::Builtin };
         return (src, Reason::Nothing, menu);
     };
     let dev = ffs.device.clone();
-    let path = if v.exists(&dev, "/netbsd") || !v.exists(&dev, "/netbsd.gz") {
-        "/netbsd"
-    } else {
-        "/netbsd.gz"
-    };
-    let alternatives = if path == "/netbsd" {
-        alloc::vec![String::from("/netbsd.gz")]
-    } else {
-        Vec::new()
-    };
+    let path = if v.exists(&dev, "/netbsd") || !v.exists(&dev, "/netbsd.gz") { "/netbsd" } else { "/netbsd.gz" };
+    let alternatives = if path == "/netbsd" { alloc::vec![String::from("/netbsd.gz")] } else { Vec::new() };
     let kernel = Kernel {
-        file: FileRef {
-            device: Some(dev.clone()),
-            path: String::from(path),
-        },
+        file: FileRef { device: Some(dev.clone()), path: String::from(path) },
         args: String::new(),
         alternatives,
     };
-    let menu = one_entry(
-        Format::Builtin,
-        String::from("NetBSD"),
-        kernel,
-        OsHint::NetBsd,
-    );
-    let src = ConfigSource {
-        device: Some(dev),
-        path: String::from("builtin"),
-        format: Format::Builtin,
-    };
+    let menu = one_entry(Format::Builtin, String::from("NetBSD"), kernel, OsHint::NetBsd);
+    let src = ConfigSource { device: Some(dev), path: String::from("builtin"), format: Format::Builtin };
     (src, Reason::Builtin, menu)
 }
 
@@ -448,10 +341,7 @@ pub struct DiskVolumes<'a> {
 impl<'a> DiskVolumes<'a> {
     /// Wraps scanned disks (disk `hdN` is `disks[N]`, in xenstore order).
     pub fn new(disks: &'a [fs::probe::Disk]) -> Self {
-        DiskVolumes {
-            disks,
-            open: Vec::new(),
-        }
+        DiskVolumes { disks, open: Vec::new() }
     }
 
     /// The open filesystem of a device: a searched partition, or any partition the disk layer
@@ -475,10 +365,7 @@ impl<'a> DiskVolumes<'a> {
         match fs::probe::open_fs(&part) {
             Ok(f) => Some(f),
             Err(_) if part.role == fs::probe::Role::Container && spec.letter.is_none() => {
-                let a = fs::probe::DeviceSpec {
-                    letter: Some('a'),
-                    ..spec
-                };
+                let a = fs::probe::DeviceSpec { letter: Some('a'), ..spec };
                 fs::probe::open_fs(&disk.find(&a).ok()?).ok()
             }
             Err(_) => None,
@@ -504,10 +391,7 @@ impl Volumes for DiskVolumes<'_> {
                 } else {
                     FsKind::Other
                 };
-                out.push(Volume {
-                    device: Device::from_spec(p.spec()),
-                    fs,
-                });
+                out.push(Volume { device: Device::from_spec(p.spec()), fs });
             }
         }
         out
@@ -541,9 +425,7 @@ impl Volumes for DiskVolumes<'_> {
     }
 
     fn exists(&mut self, device: &Device, path: &str) -> bool {
-        self.fs(device)
-            .map(|f| f.lookup(path).is_ok())
-            .unwrap_or(false)
+        self.fs(device).map(|f| f.lookup(path).is_ok()).unwrap_or(false)
     }
 
     /// NetBSD's own letter for the partition (`fs::probe::Disk::netbsd_letter`), so MBR
@@ -555,10 +437,7 @@ impl Volumes for DiskVolumes<'_> {
         if part.role == fs::probe::Role::Container && spec.letter.is_none() {
             // The filesystem is read from the slot's `a` partition (see `open_dev`).
             if fs::probe::open_fs(&part).is_err() {
-                let a = fs::probe::DeviceSpec {
-                    letter: Some('a'),
-                    ..spec
-                };
+                let a = fs::probe::DeviceSpec { letter: Some('a'), ..spec };
                 part = disk.find(&a).ok()?;
             }
         }
@@ -581,10 +460,7 @@ impl MemVolumes {
     /// Adds a partition with files.
     pub fn with(mut self, dev: &str, fs: FsKind, files: &[(&str, &[u8])]) -> Self {
         if let Some(device) = Device::parse(dev) {
-            let files = files
-                .iter()
-                .map(|(p, b)| (String::from(*p), b.to_vec()))
-                .collect();
+            let files = files.iter().map(|(p, b)| (String::from(*p), b.to_vec())).collect();
             self.vols.push((Volume { device, fs }, files));
         }
         self
@@ -596,19 +472,9 @@ impl Volumes for MemVolumes {
         self.vols.iter().map(|(v, _)| v.clone()).collect()
     }
     fn read(&mut self, device: &Device, path: &str, limit: usize) -> Result<Vec<u8>, ReadError> {
-        let (_, files) = self
-            .vols
-            .iter()
-            .find(|(v, _)| &v.device == device)
-            .ok_or(ReadError::NotFound)?;
-        let (_, bytes) = files
-            .iter()
-            .find(|(p, _)| p == path)
-            .ok_or(ReadError::NotFound)?;
-        Ok(bytes
-            .get(..limit.min(bytes.len()))
-            .unwrap_or(bytes)
-            .to_vec())
+        let (_, files) = self.vols.iter().find(|(v, _)| &v.device == device).ok_or(ReadError::NotFound)?;
+        let (_, bytes) = files.iter().find(|(p, _)| p == path).ok_or(ReadError::NotFound)?;
+        Ok(bytes.get(..limit.min(bytes.len())).unwrap_or(bytes).to_vec())
     }
     fn exists(&mut self, device: &Device, path: &str) -> bool {
         self.read(device, path, 0).is_ok()
@@ -629,10 +495,7 @@ mod tests {
             .with(
                 "(hd0,0)",
                 FsKind::Ext,
-                &[
-                    ("/grub/grub.cfg", b"menuentry 'g' { linux /g }\n"),
-                    ("/boot.cfg", BOOTCFG),
-                ],
+                &[("/grub/grub.cfg", b"menuentry 'g' { linux /g }\n"), ("/boot.cfg", BOOTCFG)],
             )
             .with("(hd0,1)", FsKind::Ext, &[("/boot/grub/menu.lst", MENU)]);
         let l = load("", &mut v);
@@ -641,42 +504,32 @@ mod tests {
         assert_eq!(l.source.format, Format::GrubCfg);
         assert_eq!(l.source.device.as_ref().unwrap().as_str(), "(hd0,0)");
         // The root defaults to the configuration's device, as in pvgrub.
-        assert_eq!(
-            l.plan(0, None).unwrap().kernel.device.unwrap().as_str(),
-            "(hd0,0)"
-        );
+        assert_eq!(l.plan(0, None).unwrap().kernel.device.unwrap().as_str(), "(hd0,0)");
 
-        let mut v = MemVolumes::default().with(
-            "(hd0,0)",
-            FsKind::Ext,
-            &[("/boot.cfg", BOOTCFG), ("/grub/menu.lst", MENU)],
-        );
+        let mut v =
+            MemVolumes::default().with("(hd0,0)", FsKind::Ext, &[("/boot.cfg", BOOTCFG), ("/grub/menu.lst", MENU)]);
         assert_eq!(load("", &mut v).source.path, "/grub/menu.lst");
     }
 
     #[test]
     fn extra_config_first_then_search() {
-        let mut v = MemVolumes::default()
-            .with("(hd0,0)", FsKind::Ext, &[("/boot/grub/menu.lst", MENU)])
-            .with("(hd1,a)", FsKind::Ffs, &[("/my.cfg", BOOTCFG)]);
+        let mut v = MemVolumes::default().with("(hd0,0)", FsKind::Ext, &[("/boot/grub/menu.lst", MENU)]).with(
+            "(hd1,a)",
+            FsKind::Ffs,
+            &[("/my.cfg", BOOTCFG)],
+        );
         let l = load("(hd1,a)/my.cfg", &mut v);
         assert_eq!(l.reason, Reason::ExtraConfig);
         assert_eq!(l.source.format, Format::BootCfg);
         assert_eq!(l.plan(0, None).unwrap().cmdline, "-s bootdev=xbd1a");
-        let l = load(
-            "rpvboot.config=/my.cfg rpvboot.nobootdev rpvboot.timeout=3",
-            &mut v,
-        );
+        let l = load("rpvboot.config=/my.cfg rpvboot.nobootdev rpvboot.timeout=3", &mut v);
         assert_eq!(l.source.device.as_ref().unwrap().as_str(), "(hd1,a)");
         assert_eq!(l.plan(0, None).unwrap().cmdline, "-s");
         assert_eq!(l.menu.timeout, Some(3));
         // Named but missing: an error, then the normal search.
         let l = load("(hd0,0)/nope.lst", &mut v);
         assert_eq!(l.reason, Reason::Searched);
-        assert_eq!(
-            l.diagnostics[0].kind,
-            DiagKind::ConfigNotFound("(hd0,0)/nope.lst".into())
-        );
+        assert_eq!(l.diagnostics[0].kind, DiagKind::ConfigNotFound("(hd0,0)/nope.lst".into()));
     }
 
     #[test]
@@ -684,13 +537,7 @@ mod tests {
         let mut v = MemVolumes::default().with(
             "(hd0,0)",
             FsKind::Ext,
-            &[
-                (
-                    "/boot/grub/menu.lst",
-                    b"title a\nkernel /a\ntitle b\nkernel /b\n",
-                ),
-                ("/vmlinuz", b"x"),
-            ],
+            &[("/boot/grub/menu.lst", b"title a\nkernel /a\ntitle b\nkernel /b\n"), ("/vmlinuz", b"x")],
         );
         let l = load("rpvboot.kernel=/vmlinuz root=/dev/xvda1 ro", &mut v);
         assert_eq!(l.reason, Reason::ExtraKernel);
