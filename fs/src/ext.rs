@@ -52,11 +52,9 @@ const INCOMPAT_FILETYPE: u32 = 0x2;
 const INCOMPAT_64BIT: u32 = 0x80;
 /// Incompatible features ext4-view reads, other than `filetype` (which it requires):
 /// recover, extents, 64bit, flex_bg, csum_seed, encrypt.
-const INCOMPAT_SUPPORTED: u32 =
-    INCOMPAT_FILETYPE | 0x4 | 0x40 | INCOMPAT_64BIT | 0x200 | 0x2000 | 0x1_0000;
+const INCOMPAT_SUPPORTED: u32 = INCOMPAT_FILETYPE | 0x4 | 0x40 | INCOMPAT_64BIT | 0x200 | 0x2000 | 0x1_0000;
 /// Incompatible features that only ext4 (not ext2/ext3) sets.
-const INCOMPAT_EXT4_ONLY: u32 =
-    0x40 | INCOMPAT_64BIT | 0x100 | 0x200 | 0x400 | 0x2000 | 0x8000 | 0x1_0000;
+const INCOMPAT_EXT4_ONLY: u32 = 0x40 | INCOMPAT_64BIT | 0x100 | 0x200 | 0x400 | 0x2000 | 0x8000 | 0x1_0000;
 /// Read-only-compatible features that only ext4 sets: huge_file, gdt_csum, dir_nlink,
 /// extra_isize, metadata_csum.
 const RO_COMPAT_EXT4_ONLY: u32 = 0x8 | 0x10 | 0x20 | 0x40 | 0x400;
@@ -113,17 +111,12 @@ struct DevReader {
 impl DevReader {
     fn new(dev: Box<dyn BlockDevice>) -> Self {
         let ss = usize::try_from(dev.block_size()).unwrap_or(512).max(1);
-        Self {
-            dev,
-            bounce: vec![0; ss],
-        }
+        Self { dev, bounce: vec![0; ss] }
     }
 
     /// Device size in bytes.
     fn len(&self) -> u64 {
-        self.dev
-            .num_blocks()
-            .saturating_mul(u64::from(self.dev.block_size()))
+        self.dev.num_blocks().saturating_mul(u64::from(self.dev.block_size()))
     }
 
     /// Reads `dst.len()` bytes at byte `start` (see [`read_bytes`]).
@@ -162,12 +155,8 @@ pub(crate) fn read_bytes(
         } else {
             dev.read_blocks(lba, bounce)?;
             let take = (ss_usize - within).min(rest.len());
-            let src = bounce
-                .get(within..within + take)
-                .ok_or(IoError::OutOfRange)?;
-            rest.get_mut(..take)
-                .ok_or(IoError::OutOfRange)?
-                .copy_from_slice(src);
+            let src = bounce.get(within..within + take).ok_or(IoError::OutOfRange)?;
+            rest.get_mut(..take).ok_or(IoError::OutOfRange)?.copy_from_slice(src);
             take
         };
         done += n;
@@ -182,9 +171,30 @@ impl Ext4Read for DevReader {
         start_byte: u64,
         dst: &mut [u8],
     ) -> Result<(), Box<dyn core::error::Error + Send + Sync + 'static>> {
-        self.read_bytes(start_byte, dst)
-            .map_err(|e| Box::new(e) as _)
+        self.read_bytes(start_byte, dst).map_err(|e| Box::new(e) as _)
     }
+}
+
+/// Moves `file` forward to `offset` by reading (into `scratch`, the caller's buffer).
+///
+/// Not `File::seek_to`: in ext4-view 1.0 it discards errors of the block iterator it
+/// advances (a corrupt or zero indirect pointer), leaving the iterator finished, and the next
+/// `read_bytes` then panics on `next().unwrap()`. Reading forward reports the error instead.
+/// The cost is reading the skipped bytes, which sequential loading never does.
+fn skip_to(file: &mut ext4_view::File, offset: u64, scratch: &mut [u8]) -> Result<(), Error> {
+    while file.position() < offset {
+        let want = usize::try_from(offset - file.position()).unwrap_or(usize::MAX).min(scratch.len());
+        let dst = scratch.get_mut(..want).unwrap_or_default();
+        if dst.is_empty() {
+            break;
+        }
+        match file.read_bytes(dst) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err(map_read_err(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Maps ext4-view's errors onto ours, keeping device errors typed.
@@ -194,12 +204,7 @@ fn map_err(e: Ext4Error) -> Error {
         Ext4Error::NotADirectory => Error::NotADirectory,
         Ext4Error::IsADirectory => Error::IsADirectory,
         Ext4Error::TooManySymlinks => Error::SymlinkLoop,
-        Ext4Error::Io(inner) => Error::Io(
-            inner
-                .downcast_ref::<IoError>()
-                .copied()
-                .unwrap_or(IoError::Device),
-        ),
+        Ext4Error::Io(inner) => Error::Io(inner.downcast_ref::<IoError>().copied().unwrap_or(IoError::Device)),
         Ext4Error::Incompatible(i) => Error::Unsupported(format!("ext: {i}")),
         Ext4Error::Corrupt(c) => Error::corrupt("ext", c.to_string(), Location::default()),
         Ext4Error::Encrypted => Error::Unsupported("ext: encrypted file".into()),
@@ -217,9 +222,7 @@ fn map_err(e: Ext4Error) -> Error {
 fn map_read_err(e: Ext4Error) -> Error {
     if let Ext4Error::Corrupt(c) = &e {
         let msg = c.to_string();
-        if msg.starts_with("invalid read of length")
-            && msg.contains(" from block 0 (originally 0) at offset 0")
-        {
+        if msg.starts_with("invalid read of length") && msg.contains(" from block 0 (originally 0) at offset 0") {
             return Error::Unsupported(
                 "ext: block-mapped file with a hole over a whole indirect block (ext4-view 1.0 \
                  reads its zero indirect pointer as block 0), or a corrupt zero block pointer"
@@ -231,15 +234,11 @@ fn map_read_err(e: Ext4Error) -> Error {
 }
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u16::from_le_bytes)
+    b.get(off..off + 2).and_then(|s| s.try_into().ok()).map_or(0, u16::from_le_bytes)
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .and_then(|s| s.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
+    b.get(off..off + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
 }
 
 /// What the superblock says, checked before ext4-view sees it.
@@ -280,27 +279,16 @@ fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
     }
     let log_bs = u32_at(&sb, 0x18);
     if log_bs > 6 {
-        return Err(Error::corrupt(
-            "ext",
-            format!("block size 1024 << {log_bs}"),
-            at,
-        ));
+        return Err(Error::corrupt("ext", format!("block size 1024 << {log_bs}"), at));
     }
     let block_size = 1024u32 << log_bs;
-    let hi = if incompat & INCOMPAT_64BIT != 0 {
-        u32_at(&sb, 0x150)
-    } else {
-        0
-    };
+    let hi = if incompat & INCOMPAT_64BIT != 0 { u32_at(&sb, 0x150) } else { 0 };
     let blocks = (u64::from(hi) << 32) | u64::from(u32_at(&sb, 0x4));
     let fs_bytes = blocks.checked_mul(u64::from(block_size));
     if fs_bytes.is_none_or(|b| b > reader.len()) {
         return Err(Error::corrupt(
             "ext",
-            format!(
-                "{blocks} blocks of {block_size} bytes do not fit on a device of {} bytes",
-                reader.len()
-            ),
+            format!("{blocks} blocks of {block_size} bytes do not fit on a device of {} bytes", reader.len()),
             at,
         ));
     }
@@ -310,10 +298,7 @@ fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
     }
     let groups = blocks.div_ceil(per_group);
     if groups > MAX_BLOCK_GROUPS {
-        return Err(Error::TooLarge {
-            requested: groups.saturating_mul(64),
-            limit: MAX_BLOCK_GROUPS * 64,
-        });
+        return Err(Error::TooLarge { requested: groups.saturating_mul(64), limit: MAX_BLOCK_GROUPS * 64 });
     }
     let kind = if incompat & INCOMPAT_EXT4_ONLY != 0 || ro_compat & RO_COMPAT_EXT4_ONLY != 0 {
         "ext4"
@@ -323,12 +308,8 @@ fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
         "ext2"
     };
     let label_bytes = sb.get(0x78..0x88).unwrap_or_default();
-    let label_end = label_bytes
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(label_bytes.len());
-    let label =
-        String::from_utf8_lossy(label_bytes.get(..label_end).unwrap_or_default()).into_owned();
+    let label_end = label_bytes.iter().position(|&b| b == 0).unwrap_or(label_bytes.len());
+    let label = String::from_utf8_lossy(label_bytes.get(..label_end).unwrap_or_default()).into_owned();
     let u = sb.get(0x68..0x78).unwrap_or_default();
     let mut uuid = String::new();
     for (i, b) in u.iter().enumerate() {
@@ -343,11 +324,7 @@ fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
         block_size,
         fragment_size: 0,
         label: if label.is_empty() { None } else { Some(label) },
-        uuid: if u.iter().all(|&b| b == 0) {
-            None
-        } else {
-            Some(uuid)
-        },
+        uuid: if u.iter().all(|&b| b == 0) { None } else { Some(uuid) },
     })
 }
 
@@ -360,11 +337,7 @@ pub(crate) struct NodeTable {
 
 impl NodeTable {
     pub(crate) fn new() -> Self {
-        let mut t = Self {
-            by_id: HashMap::new(),
-            by_path: HashMap::new(),
-            next: ROOT.0 + 1,
-        };
+        let mut t = Self { by_id: HashMap::new(), by_path: HashMap::new(), next: ROOT.0 + 1 };
         t.by_id.insert(ROOT.0, "/".into());
         t.by_path.insert("/".into(), ROOT.0);
         t
@@ -433,9 +406,7 @@ pub struct Ext {
 
 impl core::fmt::Debug for Ext {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Ext")
-            .field("info", &self.info)
-            .finish_non_exhaustive()
+        f.debug_struct("Ext").field("info", &self.info).finish_non_exhaustive()
     }
 }
 
@@ -450,12 +421,7 @@ impl Ext {
         let mut reader = DevReader::new(dev);
         let info = check_superblock(&mut reader)?;
         let fs = Ext4::load(Box::new(reader)).map_err(map_err)?;
-        Ok(Self {
-            fs,
-            info,
-            nodes: NodeTable::new(),
-            open: None,
-        })
+        Ok(Self { fs, info, nodes: NodeTable::new(), open: None })
     }
 
     fn meta_of(&self, path: &str) -> Result<ext4_view::Metadata, Error> {
@@ -472,32 +438,18 @@ impl Ext {
             return Err(Error::NotADirectory);
         }
         if meta.len() > MAX_DIR_BYTES {
-            return Err(Error::TooLarge {
-                requested: meta.len(),
-                limit: MAX_DIR_BYTES,
-            });
+            return Err(Error::TooLarge { requested: meta.len(), limit: MAX_DIR_BYTES });
         }
         Ok(())
     }
 
     /// Resolves `path` component by component to a canonical path (no symlinks except, with
     /// `follow_last` false, the last component) and its metadata.
-    fn resolve(
-        &self,
-        path: &str,
-        follow_last: bool,
-    ) -> Result<(String, ext4_view::Metadata), Error> {
+    fn resolve(&self, path: &str, follow_last: bool) -> Result<(String, ext4_view::Metadata), Error> {
         if path.len() > MAX_LINK_LEN {
-            return Err(Error::InvalidPath(
-                "ext: path longer than 4096 bytes".into(),
-            ));
+            return Err(Error::InvalidPath("ext: path longer than 4096 bytes".into()));
         }
-        let mut todo: Vec<String> = path
-            .split('/')
-            .filter(|c| !c.is_empty())
-            .rev()
-            .map(String::from)
-            .collect();
+        let mut todo: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
         let mut cur = String::from("/");
         let mut cur_meta = self.meta_of("/")?;
         let mut hops = 0u32;
@@ -521,15 +473,12 @@ impl Ext {
                     return Err(Error::SymlinkLoop);
                 }
                 if meta.len() > MAX_LINK_LEN as u64 {
-                    return Err(Error::TooLarge {
-                        requested: meta.len(),
-                        limit: MAX_LINK_LEN as u64,
-                    });
+                    return Err(Error::TooLarge { requested: meta.len(), limit: MAX_LINK_LEN as u64 });
                 }
                 let target = self.fs.read_link(candidate.as_str()).map_err(map_err)?;
-                let target = target.to_str().map_err(|_| {
-                    Error::Unsupported(format!("ext: symlink {candidate} target is not UTF-8"))
-                })?;
+                let target = target
+                    .to_str()
+                    .map_err(|_| Error::Unsupported(format!("ext: symlink {candidate} target is not UTF-8")))?;
                 if target.is_empty() {
                     return Err(Error::NotFound);
                 }
@@ -537,17 +486,9 @@ impl Ext {
                     cur = "/".into();
                     cur_meta = self.meta_of("/")?;
                 }
-                todo.extend(
-                    target
-                        .split('/')
-                        .filter(|c| !c.is_empty())
-                        .rev()
-                        .map(String::from),
-                );
+                todo.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(String::from));
                 if todo.len() > MAX_LINK_LEN {
-                    return Err(Error::InvalidPath(
-                        "ext: path grows too long through symlinks".into(),
-                    ));
+                    return Err(Error::InvalidPath("ext: path grows too long through symlinks".into()));
                 }
                 continue;
             }
@@ -559,11 +500,7 @@ impl Ext {
 
     fn metadata_for(&mut self, path: &str, meta: &ext4_view::Metadata) -> Metadata {
         let id = self.nodes.id_for(path);
-        Metadata {
-            id,
-            file_type: file_type_of(meta),
-            size: meta.len(),
-        }
+        Metadata { id, file_type: file_type_of(meta), size: meta.len() }
     }
 }
 
@@ -589,16 +526,14 @@ impl Filesystem for Ext {
     fn metadata(&mut self, id: NodeId) -> Result<Metadata, Error> {
         let path = self.nodes.path(id)?;
         let meta = self.meta_of(&path)?;
-        Ok(Metadata {
-            id,
-            file_type: file_type_of(&meta),
-            size: meta.len(),
-        })
+        Ok(Metadata { id, file_type: file_type_of(&meta), size: meta.len() })
     }
 
     fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        // Keep the open file only when reading on from where it is (sequential loading);
+        // going backwards means opening the file again (see `skip_to` for why).
         let mut file = match self.open.take() {
-            Some((open_id, file)) if open_id == id => file,
+            Some((open_id, file)) if open_id == id && file.position() <= offset => file,
             _ => {
                 let path = self.nodes.path(id)?;
                 let meta = self.meta_of(&path)?;
@@ -606,8 +541,7 @@ impl Filesystem for Ext {
                     FileType::Directory => return Err(Error::IsADirectory),
                     FileType::Symlink => {
                         return Err(Error::Unsupported(
-                            "ext: read_at on a symbolic link (look the path up to follow it)"
-                                .into(),
+                            "ext: read_at on a symbolic link (look the path up to follow it)".into(),
                         ))
                     }
                     _ => {}
@@ -620,8 +554,17 @@ impl Filesystem for Ext {
             self.open = Some((id, file));
             return Ok(0);
         }
-        if file.position() != offset {
-            file.seek_to(offset).map_err(map_err)?;
+        // After any error the `File` is dropped: ext4-view's block iterator is finished then,
+        // and another `read_bytes` would unwrap its `None`.
+        if file.position() < offset {
+            let mut local = Vec::new();
+            let scratch = if buf.len() >= 4096 {
+                &mut *buf
+            } else {
+                local.resize(4096, 0u8);
+                &mut local[..]
+            };
+            skip_to(&mut file, offset, scratch)?;
         }
         let mut done = 0usize;
         let result = loop {
@@ -667,11 +610,7 @@ impl Filesystem for Ext {
                 ".." => self.nodes.id_for(parent_of(&path)),
                 _ => self.nodes.id_for(&join(&path, &name)),
             };
-            out.push(DirEntry {
-                name,
-                id,
-                file_type,
-            });
+            out.push(DirEntry { name, id, file_type });
         }
         Ok(out)
     }
@@ -680,15 +619,10 @@ impl Filesystem for Ext {
         let path = self.nodes.path(id)?;
         let meta = self.meta_of(&path)?;
         if !meta.is_symlink() {
-            return Err(Error::InvalidPath(format!(
-                "ext: {path} is not a symbolic link"
-            )));
+            return Err(Error::InvalidPath(format!("ext: {path} is not a symbolic link")));
         }
         if meta.len() > MAX_LINK_LEN as u64 {
-            return Err(Error::TooLarge {
-                requested: meta.len(),
-                limit: MAX_LINK_LEN as u64,
-            });
+            return Err(Error::TooLarge { requested: meta.len(), limit: MAX_LINK_LEN as u64 });
         }
         let target = self.fs.read_link(path.as_str()).map_err(map_err)?;
         Ok(String::from_utf8_lossy(target.as_ref()).into_owned())
@@ -748,21 +682,10 @@ mod tests {
         let data: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
         for ss in [512u32, 4096] {
             let mut r = DevReader::new(Box::new(MemDisk::new(data.clone(), ss)));
-            for (start, len) in [
-                (0usize, 8192usize),
-                (1, 10),
-                (510, 1030),
-                (1024, 4096),
-                (4000, 4192),
-                (8191, 1),
-            ] {
+            for (start, len) in [(0usize, 8192usize), (1, 10), (510, 1030), (1024, 4096), (4000, 4192), (8191, 1)] {
                 let mut buf = vec![0u8; len];
                 r.read_bytes(start as u64, &mut buf).unwrap();
-                assert_eq!(
-                    &buf[..],
-                    &data[start..start + len],
-                    "ss {ss} start {start} len {len}"
-                );
+                assert_eq!(&buf[..], &data[start..start + len], "ss {ss} start {start} len {len}");
             }
             let mut buf = [0u8; 2];
             assert_eq!(r.read_bytes(8191, &mut buf), Err(IoError::OutOfRange));
