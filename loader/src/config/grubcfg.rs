@@ -692,6 +692,8 @@ impl Run {
             return;
         }
         let mut e = Entry::new(title.unwrap_or_default(), head.line);
+        // `root` is a global variable in GRUB 2: a top-level `set root=` holds for the entries.
+        e.root = grub2_device(self.get("root"));
         let saved = self.env.clone();
         self.exec(body, Some(&mut e), None);
         self.env = saved;
@@ -1190,6 +1192,14 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
         assert_eq!(n.os, OsHint::NetBsd);
         assert_eq!(m.plan(1, None, None, false).unwrap().cmdline, "-s bootdev=xbd0a");
         assert_eq!(m.entries[2].modules.len(), 2);
+    }
+
+    #[test]
+    fn top_level_root_is_inherited() {
+        let m = p("set root='hd0,msdos2'\nmenuentry 'a' { linux /a }\nmenuentry 'b' { set root=(hd1) ; linux /b }\n");
+        assert_eq!(m.entries[0].root.as_ref().unwrap().as_str(), "(hd0,1)");
+        assert_eq!(m.entries[1].root.as_ref().unwrap().as_str(), "(hd1)");
+        assert!(m.diagnostics.is_empty(), "{:?}", m.diagnostics);
     }
 
     #[test]
