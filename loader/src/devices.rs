@@ -322,8 +322,7 @@ pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared
             Ok(())
         }
     }
-    let mut opts = Options::default();
-    opts.boot = crate::bootflow::select_args(si);
+    let mut opts = Options { boot: crate::bootflow::select_args(si), ..Options::default() };
     for word in si.cmd_line().split_ascii_whitespace() {
         if let Some(v) = word.strip_prefix("rpvboot.bench=") {
             opts.bench_mib = v.parse().unwrap_or(64);

@@ -6,6 +6,8 @@
 extern crate alloc;
 
 pub mod boot;
+#[allow(unsafe_code)]
+pub mod bootflow;
 pub mod config;
 pub mod devices;
 pub mod image;

@@ -95,7 +95,13 @@ mod pv {
             keys_echo(boot.console);
         }
 
-        loader::devices::run_pv(si, boot.shared);
+        let outcome = loader::devices::run_pv(si, boot.shared);
+        if let Some(sel) = outcome.selected {
+            println!("rpvboot: boot failed: {}", loader::bootflow::boot_selected(si, &sel));
+        }
+        if si.has_word("rpvboot.test=ramdisk") {
+            println!("rpvboot: boot failed: {}", loader::bootflow::boot_ramdisk(si));
+        }
         println!("rpvboot: no boot path yet, powering off");
         arch::shutdown(ShutdownReason::Poweroff)
     }

@@ -6,6 +6,7 @@ mod build;
 mod demo;
 mod e2e;
 mod images;
+mod probe;
 mod setup;
 mod test;
 mod util;

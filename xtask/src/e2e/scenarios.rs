@@ -112,7 +112,7 @@ impl Scenario {
 
 /// Every scenario, in run order.
 pub fn all() -> Vec<Scenario> {
-    vec![
+    let mut v = vec![
         Scenario::rpvboot("banner", "hello-from-e2e root=xvda1")
             .expect(r"^rpvboot \d+\.\d+\.\d+ \(Xen PV bootloader\)")
             .expect(r"rpvboot: memory \d+ MiB")
@@ -135,6 +135,39 @@ pub fn all() -> Vec<Scenario> {
             timeout_secs: 120,
             default: false,
             ..Scenario::rpvboot("pvgrub2", "").expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42").expect(r"DOMU-BOOTED-OK")
+        },
+    ];
+    v.extend(handover_scenarios());
+    v
+}
+
+/// Issue 8, the handover: the probe kernel (testimages/probe) booted directly by xl as the
+/// control (so its checks agree with libxc's real layout), then through rpvboot's handover.
+fn handover_scenarios() -> Vec<Scenario> {
+    let (plain, gz) = crate::probe::probe_paths_for_scenarios();
+    let probe = |name: &str| format!("probe.mod=none probe.name={name} probe.pages=16384");
+    let pass = r"^RPVBOOT-PROBE PASS name=";
+    vec![
+        Scenario {
+            kernel: Kernel::File(plain.clone()),
+            ..Scenario::rpvboot("probe-direct", &probe("probe-direct")).expect(pass)
+        },
+        Scenario {
+            ramdisk: Some(gz),
+            ..Scenario::rpvboot(
+                "ho-probe-gz",
+                &format!("rpvboot.test=ramdisk -- {}", probe("ho-probe-gz")),
+            )
+            .expect(r"rpvboot: handover: .* jumping to 0x")
+            .expect(pass)
+        },
+        Scenario {
+            ramdisk: Some(plain),
+            ..Scenario::rpvboot(
+                "ho-probe",
+                &format!("rpvboot.test=ramdisk -- {}", probe("ho-probe")),
+            )
+            .expect(pass)
         },
     ]
 }

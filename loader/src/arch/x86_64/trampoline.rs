@@ -87,15 +87,8 @@ pub fn page_va() -> u64 {
 /// Call once, right before [`jump`]; nothing else uses the page.
 pub unsafe fn prepare(p: &Params) {
     let base = page_va() as *mut u8;
-    let words: [(usize, u64); 7] = [
-        (0, 5),
-        (8, p.new_l4_mfn),
-        (24, 4),
-        (32, p.old_l4_mfn),
-        (48, p.rsp),
-        (56, p.rsi),
-        (64, p.entry),
-    ];
+    let words: [(usize, u64); 7] =
+        [(0, 5), (8, p.new_l4_mfn), (24, 4), (32, p.old_l4_mfn), (48, p.rsp), (56, p.rsi), (64, p.entry)];
     // SAFETY: the page is ours (4096 bytes); offsets are < CODE_OFFSET.
     unsafe {
         core::ptr::write_bytes(base, 0, CODE_OFFSET);

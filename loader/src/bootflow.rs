@@ -1,0 +1,400 @@
+//! The boot flow after the menu: the chosen entry's kernel and modules are read from the
+//! disks and checked ([`select`], host-tested: parse, decompress, ELF + Xen notes, layout
+//! fits) while the disks are open; then, after blkfront is closed, the PV part ([`boot`])
+//! plans the handover (`boot::handover`), writes the region, pins and jumps
+//! (handover-notes §2). Everything that can be refused is checked before the first
+//! irreversible step (the M2P update), so a refused kernel leaves rpvboot running to report
+//! it and try the `fallback` entry.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use crate::boot::layout::{self, LayoutInput};
+use crate::config::search::{self, ReadError, Volumes};
+use crate::image::{self, elf::Elf64, PvKernel};
+
+/// Largest kernel or module file read (compressed size).
+pub const FILE_LIMIT: usize = 512 << 20;
+
+/// An entry whose files were read and whose kernel was accepted.
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    /// Its title.
+    pub title: String,
+    /// The kernel file as stored (compressed or not).
+    pub kernel: Vec<u8>,
+    /// Modules in order, as stored.
+    pub modules: Vec<Vec<u8>>,
+    /// The command line for the kernel.
+    pub cmdline: String,
+}
+
+/// What [`select`] needs besides the disks (the device stage carries it, see
+/// `devices::Options::boot`).
+#[derive(Debug, Clone, Default)]
+pub struct SelectArgs {
+    /// The domU's `extra=` line (rpvboot's command line).
+    pub extra: String,
+    /// Pages of the domain.
+    pub nr_pages: u64,
+    /// Pages rpvboot uses besides the files it reads (heap top plus slack).
+    pub pages_in_use: u64,
+}
+
+/// Checks that a kernel image can be loaded into a domain of `nr_pages` while the loader
+/// keeps `pages_in_use`: returns a one-line description, or why not.
+pub fn check_kernel(
+    kernel: &[u8],
+    modules: &[u64],
+    cmdline: &[u8],
+    nr_pages: u64,
+    pages_in_use: u64,
+) -> Result<String, String> {
+    let limit = usize::try_from(nr_pages.saturating_mul(4096)).unwrap_or(usize::MAX);
+    let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
+    let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
+    let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
+    let lay = layout::plan(&LayoutInput {
+        virt_base: k.virt_base,
+        kernel_start: k.virt_kstart,
+        kernel_end: k.virt_kend,
+        modules,
+        nr_pages,
+        pages_in_use,
+        cmdline,
+    })
+    .map_err(|e| format!("layout: {e}"))?;
+    Ok(format!(
+        "{} kernel, {} bytes loaded, entry {:#x}, {} pages{}",
+        un.format_names().join("+"),
+        k.image_len(),
+        k.entry,
+        lay.region_pages,
+        if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
+    ))
+}
+
+/// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
+/// and its `fallback` chain in turn: reads the kernel (or an alternative such as
+/// `/netbsd.gz`) and modules, and accepts the first whose kernel passes [`check_kernel`].
+/// Every refusal is reported on `out` with its reason.
+pub fn select(
+    extra: &str,
+    v: &mut impl Volumes,
+    nr_pages: u64,
+    pages_in_use: u64,
+    out: &mut dyn Write,
+) -> Option<Selected> {
+    let loaded = search::load(extra, v);
+    let _ = writeln!(
+        out,
+        "rpvboot: configuration {}{} ({})",
+        loaded.source.device.as_ref().map(|d| format!("{d}")).unwrap_or_default(),
+        loaded.source.path,
+        loaded.reason.describe()
+    );
+    let menu = &loaded.menu;
+    let mut order = Vec::new();
+    order.push(menu.default);
+    for &f in &menu.fallback {
+        if !order.contains(&f) {
+            order.push(f);
+        }
+    }
+    for idx in order {
+        let title = menu.entries.get(idx).map(|e| e.title.clone()).unwrap_or_default();
+        match read_entry(&loaded, idx, v, nr_pages, pages_in_use) {
+            Ok((sel, what)) => {
+                let _ = writeln!(out, "rpvboot: booting entry {idx} \"{title}\": {what}");
+                return Some(sel);
+            }
+            Err(e) => {
+                let _ = writeln!(out, "rpvboot: entry {idx} \"{title}\" cannot boot: {e}");
+            }
+        }
+    }
+    let _ = writeln!(out, "rpvboot: no entry could be booted");
+    None
+}
+
+fn read_entry(
+    loaded: &search::Loaded,
+    idx: usize,
+    v: &mut impl Volumes,
+    nr_pages: u64,
+    pages_in_use: u64,
+) -> Result<(Selected, String), String> {
+    let plan = loaded.plan_on(idx, None, v).map_err(|e| format!("{e:?}"))?;
+    let mut kernel = None;
+    let mut last = String::from("no device");
+    for f in core::iter::once(&plan.kernel).chain(&plan.alternatives) {
+        let Some(dev) = &f.device else { continue };
+        match v.read(dev, &f.path, FILE_LIMIT) {
+            Ok(b) => {
+                kernel = Some(b);
+                break;
+            }
+            Err(ReadError::NotFound) => last = format!("{dev}{} not found", f.path),
+            Err(ReadError::Other(e)) => last = format!("{dev}{}: {e}", f.path),
+        }
+    }
+    let kernel = kernel.ok_or(last)?;
+    let mut modules = Vec::new();
+    for m in &plan.modules {
+        let dev = m.file.device.as_ref().ok_or("module without a device")?;
+        let b = v.read(dev, &m.file.path, FILE_LIMIT).map_err(|e| format!("module {dev}{}: {e:?}", m.file.path))?;
+        modules.push(b);
+    }
+    let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();
+    let pages_in_use = pages_in_use.saturating_add((kernel.len() as u64 + lens.iter().sum::<u64>()).div_ceil(4096));
+    let what = check_kernel(&kernel, &lens, plan.cmdline.as_bytes(), nr_pages, pages_in_use)?;
+    let title = loaded.menu.entries.get(idx).map(|e| e.title.clone()).unwrap_or_default();
+    Ok((Selected { title, kernel, modules, cmdline: plan.cmdline }, what))
+}
+
+#[cfg(target_os = "none")]
+pub use pv::{boot, boot_ramdisk, boot_selected, select_args};
+
+#[cfg(target_os = "none")]
+mod pv {
+    use super::*;
+    use crate::arch::x86_64::{self as arch, heap, mm, trampoline, traps};
+    use crate::boot::handover::{self, Inherited};
+    use crate::println;
+    use crate::xen::hypercall;
+    use crate::xen::raw::{pte, MmuUpdate, MmuextOp, MMU_NORMAL_PT_UPDATE};
+    use crate::xen::start_info::StartInfo;
+
+    extern "C" {
+        static hypercall_page: [u8; 4096];
+    }
+
+    /// Pages kept free for the heap while the region is built (plans, p2m copy).
+    fn heap_slack(nr_pages: u64) -> u64 {
+        // old + new p2m (16 bytes a page) plus 4 MiB.
+        (nr_pages * 16).div_ceil(4096) + 1024
+    }
+
+    /// Loads `kernel` (any supported compression) with `modules` and `cmdline` and hands the
+    /// domain over to it. Returns only on a refusal (with the reason), before anything
+    /// irreversible happened.
+    pub fn boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> String {
+        match try_boot(si, kernel, modules, cmdline) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    enum Never {}
+
+    fn try_boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> Result<Never, String> {
+        let t0 = now();
+        let nr = si.nr_pages;
+        let limit = usize::try_from(nr.saturating_mul(4096)).unwrap_or(usize::MAX);
+        let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
+        let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
+        let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
+        let block = k.bsd_block(&elf).map_err(|e| format!("BSD symbols: {e}"))?;
+        let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();
+        let in_use = heap::heap_top_pfn().saturating_add(heap_slack(nr));
+        let lay = layout::plan(&LayoutInput {
+            virt_base: k.virt_base,
+            kernel_start: k.virt_kstart,
+            kernel_end: k.virt_kend,
+            modules: &lens,
+            nr_pages: nr,
+            pages_in_use: in_use,
+            cmdline,
+        })
+        .map_err(|e| format!("layout: {e}"))?;
+        println!(
+            "rpvboot: kernel {} ({}), entry {:#x}, region {} pages to {:#x}, {} page tables{}",
+            un.format_names().join("+"),
+            k.image_len(),
+            k.entry,
+            lay.region_pages,
+            lay.virt_pgtab_end,
+            lay.nr_pt_frames(),
+            if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
+        );
+        // A's L4 must not use the slots the new kernel needs (P5).
+        let a_l4_va = si.pt_base;
+        let a_l4_mfn = mm::pfn_to_mfn(a_l4_va >> 12).ok_or("own L4 MFN unknown")?;
+        let old: Vec<u64> =
+            (0..nr).map(|p| mm::pfn_to_mfn(p).ok_or(format!("p2m hole at {p:#x}"))).collect::<Result<_, _>>()?;
+        let tramp_mfn = mm::virt_to_mfn(trampoline::page_va()).ok_or("trampoline MFN unknown")?;
+        let inh = Inherited {
+            nr_pages: nr,
+            shared_info: si.shared_info_ma,
+            store_mfn: si.store_mfn,
+            store_evtchn: si.store_evtchn,
+            console_mfn: si.console_mfn,
+            console_evtchn: si.console_evtchn,
+        };
+        let reserved = heap::take_top_pages(lay.region_pages)
+            .ok_or(format!("not enough free memory for a {}-page region", lay.region_pages))?;
+        let plan =
+            handover::plan(&lay, &old, reserved.clone(), &inh, tramp_mfn).map_err(|e| format!("handover: {e}"))?;
+        let hook: Vec<(usize, u64)> = plan
+            .tables
+            .first()
+            .map(|l4| {
+                l4.iter()
+                    .enumerate()
+                    .filter(|&(s, &e)| e & pte::P != 0 && !(256..272).contains(&s))
+                    .map(|(s, &e)| (s, e))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for &(s, _) in &hook {
+            // SAFETY: A's L4 is mapped (read-only) at its bootstrap VA; s < 512.
+            let cur = unsafe { core::ptr::read_volatile((a_l4_va as *const u64).add(s)) };
+            if cur & pte::P != 0 {
+                return Err(format!("kernel region uses L4 slot {s}, which rpvboot occupies"));
+            }
+        }
+        let t_plan = now();
+
+        // Page tables: fill through our own mapping of the reserved pages, then make those
+        // mappings read-only (P2).
+        for (frame, &old_pfn) in plan.tables.iter().zip(&plan.table_old_pfns) {
+            let va = mm::pfn_to_va(old_pfn);
+            // SAFETY: old_pfn is one of the reserved pages (mapped RW at pfn<<12, used by nobody).
+            unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), va as *mut u64, 512) };
+        }
+        for &old_pfn in &plan.table_old_pfns {
+            let mfn = old.get(old_pfn as usize).copied().ok_or("table PFN")?;
+            // SAFETY: the page is ours and is not referenced as memory any more.
+            unsafe { hypercall::update_va_mapping(mm::pfn_to_va(old_pfn), (mfn << 12) | pte::L1_RO) }
+                .map_err(|e| format!("read-only remap of a page table: {e}"))?;
+        }
+        let new_l4_mfn = plan.p2m.get(lay.pgtables.pfn as usize).copied().ok_or("L4 MFN")?;
+        let pin = [MmuextOp { cmd: 3, arg1: new_l4_mfn, ..MmuextOp::default() }];
+        // SAFETY: the tree was just built; Xen validates it.
+        unsafe { hypercall::mmuext_op(&pin) }.map_err(|e| format!("PIN_L4_TABLE: {e}"))?;
+        let mut reqs: Vec<MmuUpdate> = hook
+            .iter()
+            .map(|&(s, e)| MmuUpdate { ptr: ((a_l4_mfn << 12) + s as u64 * 8) | MMU_NORMAL_PT_UPDATE, val: e })
+            .collect();
+        // SAFETY: the slots are empty in our L4 (checked); the entries point into the pinned tree.
+        let done = unsafe { hypercall::mmu_update(&reqs) }.map_err(|e| format!("L4 hook: {e}"))?;
+        if done != reqs.len() {
+            return Err(String::from("L4 hook: partial"));
+        }
+        reqs.clear();
+        let t_pin = now();
+
+        // Fill the region at its final VAs.
+        let skip = [lay.xenstore_pfn, lay.console_pfn, lay.bootstack_pfn];
+        for pfn in 0..lay.region_pages {
+            if lay.is_pgtable(pfn) || skip.contains(&pfn) {
+                continue;
+            }
+            // SAFETY: the region is mapped RW at its final VAs through the hook (non-table pages).
+            unsafe { core::ptr::write_bytes(lay.va(pfn) as *mut u8, 0, 4096) };
+        }
+        let klen = usize::try_from(k.image_len()).map_err(|_| "kernel too big")?;
+        // SAFETY: [virt_kstart, virt_kend) is inside the region's kernel segment, mapped RW.
+        let kdst = unsafe { core::slice::from_raw_parts_mut(k.virt_kstart as *mut u8, klen) };
+        k.fill(&elf, &block, k.virt_kstart, kdst).map_err(|e| format!("kernel fill: {e}"))?;
+        if let Some(hp) = k.hypercall_page {
+            if hp >= k.virt_kstart && hp.saturating_add(4096) <= lay.va(lay.kernel.pfn_end()) {
+                // SAFETY: hp is a page of the kernel segment (checked); the source is our own
+                // hypercall page (same for every PV64 domain, P7).
+                unsafe {
+                    core::ptr::copy_nonoverlapping((&raw const hypercall_page).cast::<u8>(), hp as *mut u8, 4096)
+                };
+            }
+        }
+        for (m, seg) in modules.iter().zip(&lay.modules) {
+            // SAFETY: the module segment is m.len() bytes at seg.vstart, mapped RW.
+            unsafe { core::ptr::copy_nonoverlapping(m.as_ptr(), seg.vstart as *mut u8, m.len()) };
+        }
+        // SAFETY: the p2m segment holds nr_pages u64s.
+        unsafe { core::ptr::copy_nonoverlapping(plan.p2m.as_ptr(), lay.p2m.vstart as *mut u64, plan.p2m.len()) };
+        // SAFETY: start_info's page, mapped RW, 4096 >= 1168 bytes.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                plan.start_info.as_ptr(),
+                lay.start_info_va() as *mut u8,
+                plan.start_info.len(),
+            )
+        };
+        let t_fill = now();
+        let params = trampoline::Params {
+            new_l4_mfn,
+            old_l4_mfn: a_l4_mfn,
+            rsp: lay.stack_top(),
+            rsi: lay.start_info_va(),
+            entry: k.entry,
+        };
+        println!(
+            "rpvboot: handover: plan {} us, tables+pin {} us, fill {} us; {} m2p updates; jumping to {:#x}",
+            (t_plan - t0) / 1000,
+            (t_pin - t_plan) / 1000,
+            (t_fill - t_pin) / 1000,
+            plan.m2p.len(),
+            k.entry
+        );
+        // From here on there is no way back.
+        let _ = arch::console::drain();
+        // SAFETY: the page is ours; jump follows.
+        unsafe { trampoline::prepare(&params) };
+        if let Err(e) = traps::uninstall() {
+            return Err(format!("clearing the trap table: {e}"));
+        }
+        for chunk in plan.m2p.chunks(256) {
+            let batch: Vec<MmuUpdate> = chunk.iter().map(|&(ptr, val)| MmuUpdate { ptr, val }).collect();
+            // SAFETY: each entry records the new owner PFN of one of our MFNs.
+            match unsafe { hypercall::mmu_update(&batch) } {
+                Ok(n) if n == batch.len() => {}
+                _ => arch::shutdown(crate::xen::raw::ShutdownReason::Crash),
+            }
+        }
+        let alias = lay.va(lay.bootstack_pfn) + trampoline::CODE_OFFSET as u64;
+        // SAFETY: all of jump's preconditions hold (prepared, pinned, hooked, traps cleared, M2P).
+        unsafe { trampoline::jump(alias) }
+    }
+
+    fn now() -> u64 {
+        arch::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()))
+    }
+
+    /// Boots what [`select`] chose; returns only with the reason it could not.
+    pub fn boot_selected(si: &StartInfo, sel: &Selected) -> String {
+        let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
+        boot(si, &sel.kernel, &mods, sel.cmdline.as_bytes())
+    }
+
+    /// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.test=` words that
+    /// only exercise the device stage.
+    pub fn select_args(si: &StartInfo) -> Option<SelectArgs> {
+        if si.has_word("rpvboot.test=ramdisk") || si.has_word("rpvboot.noboot") {
+            return None;
+        }
+        Some(SelectArgs {
+            extra: String::from(si.cmd_line()),
+            nr_pages: si.nr_pages,
+            pages_in_use: heap::heap_top_pfn().saturating_add(heap_slack(si.nr_pages)),
+        })
+    }
+
+    /// `rpvboot.test=ramdisk`: the xl `ramdisk=` is the kernel; its command line is everything
+    /// after ` -- ` on rpvboot's. Lets the handover be proven without the disk path.
+    pub fn boot_ramdisk(si: &StartInfo) -> String {
+        if si.mod_start == 0 || si.mod_len == 0 {
+            return String::from("no ramdisk given");
+        }
+        let len = match usize::try_from(si.mod_len) {
+            Ok(l) => l,
+            Err(_) => return String::from("ramdisk too big"),
+        };
+        // SAFETY: libxc mapped the module at mod_start (a VA in our bootstrap region), mod_len bytes.
+        let kernel = unsafe { core::slice::from_raw_parts(si.mod_start as *const u8, len) };
+        let cmd = si.cmd_line();
+        let next = cmd.split_once(" -- ").map_or("", |(_, b)| b);
+        boot(si, kernel, &[], next.as_bytes())
+    }
+}
