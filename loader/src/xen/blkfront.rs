@@ -1047,6 +1047,21 @@ mod tests {
     }
 
     #[test]
+    fn backend_disconnect_fails_reads_and_close_still_completes() {
+        let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Normal, None)]);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        d.read_blocks(Lba(0), &mut [0u8; 512]).unwrap();
+        f.disconnect(51712);
+        assert_eq!(d.read_blocks(Lba(8), &mut [0u8; 512]), Err(IoError::Timeout));
+        // The close walks Closing/Closed/Initialising with a backend that is already Closed;
+        // the backend then offers the disk again (InitWait) and nothing of ours is left.
+        d.shutdown(&mut xs).unwrap();
+        assert_eq!(f.get("/local/domain/0/backend/vbd/7/51712/state").as_deref(), Some("2"));
+        assert_eq!(f.get("device/vbd/51712/state").as_deref(), Some("1"));
+        assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
+    }
+
+    #[test]
     fn clean_close_leaves_disk_for_next_kernel() {
         let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Normal, Some(64))]);
         for _ in 0..2 {

@@ -215,6 +215,17 @@ impl Fake {
     pub fn set(&self, path: &str, v: &str) {
         self.0.borrow_mut().xs_write(&abs(path), v);
     }
+    /// The backend of `devid` goes away: stops serving, unmaps its ring, says Closed.
+    pub fn disconnect(&self, devid: u32) {
+        let mut w = self.0.borrow_mut();
+        let Some(i) = w.backends.iter().position(|b| b.devid == devid) else { return };
+        w.backends[i].behaviour = Behaviour::Silent;
+        if let Some((_, rr, _)) = w.backends[i].ring.take() {
+            w.mapped.remove(&rr);
+        }
+        let back = w.backends[i].back.clone();
+        w.xs_write(&alloc::format!("{back}/state"), "6");
+    }
 }
 
 impl Default for Fake {
