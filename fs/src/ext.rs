@@ -19,9 +19,11 @@
 
 use alloc::boxed::Box;
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
 use hashbrown::HashMap;
@@ -102,26 +104,34 @@ fn feature_names(bits: u32) -> String {
     out
 }
 
-/// Adapts a sector device to ext4-view's byte reads.
-struct DevReader {
+/// The device, shared by ext4-view's reader and our block-map fallback.
+struct Shared {
     dev: Box<dyn BlockDevice>,
     bounce: Vec<u8>,
+}
+
+/// Adapts a sector device to ext4-view's byte reads.
+struct DevReader {
+    shared: Rc<RefCell<Shared>>,
 }
 
 impl DevReader {
     fn new(dev: Box<dyn BlockDevice>) -> Self {
         let ss = usize::try_from(dev.block_size()).unwrap_or(512).max(1);
-        Self { dev, bounce: vec![0; ss] }
+        Self { shared: Rc::new(RefCell::new(Shared { dev, bounce: vec![0; ss] })) }
     }
 
     /// Device size in bytes.
     fn len(&self) -> u64 {
-        self.dev.num_blocks().saturating_mul(u64::from(self.dev.block_size()))
+        let s = self.shared.borrow();
+        s.dev.num_blocks().saturating_mul(u64::from(s.dev.block_size()))
     }
 
     /// Reads `dst.len()` bytes at byte `start` (see [`read_bytes`]).
     fn read_bytes(&mut self, start: u64, dst: &mut [u8]) -> Result<(), IoError> {
-        read_bytes(&mut *self.dev, &mut self.bounce, start, dst)
+        let mut s = self.shared.borrow_mut();
+        let s = &mut *s;
+        read_bytes(&mut *s.dev, &mut s.bounce, start, dst)
     }
 }
 
@@ -175,26 +185,57 @@ impl Ext4Read for DevReader {
     }
 }
 
-/// Moves `file` forward to `offset` by reading (into `scratch`, the caller's buffer).
+/// Reads from `file` at `offset` into `buf` as far as it goes.
+fn read_file(file: &mut ext4_view::File, offset: u64, buf: &mut [u8]) -> Result<usize, Ext4Error> {
+    if file.position() < offset {
+        let mut local = Vec::new();
+        let scratch = if buf.len() >= 4096 {
+            &mut *buf
+        } else {
+            local.resize(4096, 0u8);
+            &mut local[..]
+        };
+        skip_to(file, offset, scratch)?;
+    }
+    let mut done = 0usize;
+    loop {
+        let Some(rest) = buf.get_mut(done..) else { return Ok(done) };
+        if rest.is_empty() {
+            return Ok(done);
+        }
+        match file.read_bytes(rest)? {
+            0 => return Ok(done),
+            n => done = done.saturating_add(n),
+        }
+    }
+}
+
+/// Moves `file` forward to `offset` by reading (into `scratch`).
 ///
 /// Not `File::seek_to`: in ext4-view 1.0 it discards errors of the block iterator it
 /// advances (a corrupt or zero indirect pointer), leaving the iterator finished, and the next
 /// `read_bytes` then panics on `next().unwrap()`. Reading forward reports the error instead.
 /// The cost is reading the skipped bytes, which sequential loading never does.
-fn skip_to(file: &mut ext4_view::File, offset: u64, scratch: &mut [u8]) -> Result<(), Error> {
+fn skip_to(file: &mut ext4_view::File, offset: u64, scratch: &mut [u8]) -> Result<(), Ext4Error> {
     while file.position() < offset {
         let want = usize::try_from(offset - file.position()).unwrap_or(usize::MAX).min(scratch.len());
         let dst = scratch.get_mut(..want).unwrap_or_default();
-        if dst.is_empty() {
+        if dst.is_empty() || file.read_bytes(dst)? == 0 {
             break;
-        }
-        match file.read_bytes(dst) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => return Err(map_read_err(e)),
         }
     }
     Ok(())
+}
+
+/// Whether ext4-view failed on a zero block pointer it tried to read as block 0: in a
+/// block-mapped file, the zero indirect pointer of a hole over a whole indirect block.
+fn is_zero_indirect(e: &Ext4Error) -> bool {
+    if let Ext4Error::Corrupt(c) = e {
+        let msg = c.to_string();
+        msg.starts_with("invalid read of length") && msg.contains(" from block 0 (originally 0) at offset 0")
+    } else {
+        false
+    }
 }
 
 /// Maps ext4-view's errors onto ours, keeping device errors typed.
@@ -216,19 +257,15 @@ fn map_err(e: Ext4Error) -> Error {
     }
 }
 
-/// Like [`map_err`], naming a known ext4-view 1.0 gap: in a block-mapped (ext2/ext3) file, a
-/// hole that covers a whole indirect block has a zero indirect pointer, which ext4-view reads
-/// as block 0 instead of as zeros.
+/// Like [`map_err`], naming the zero-pointer case (see [`is_zero_indirect`]) when the
+/// block-map fallback could not take over.
 fn map_read_err(e: Ext4Error) -> Error {
-    if let Ext4Error::Corrupt(c) = &e {
-        let msg = c.to_string();
-        if msg.starts_with("invalid read of length") && msg.contains(" from block 0 (originally 0) at offset 0") {
-            return Error::Unsupported(
-                "ext: block-mapped file with a hole over a whole indirect block (ext4-view 1.0 \
-                 reads its zero indirect pointer as block 0), or a corrupt zero block pointer"
-                    .into(),
-            );
-        }
+    if is_zero_indirect(&e) {
+        return Error::Unsupported(
+            "ext: block-mapped file with a hole over a whole indirect block (ext4-view 1.0 \
+             reads its zero indirect pointer as block 0), or a corrupt zero block pointer"
+                .into(),
+        );
     }
     map_err(e)
 }
@@ -242,7 +279,7 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
 }
 
 /// What the superblock says, checked before ext4-view sees it.
-fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
+fn check_superblock(reader: &mut DevReader) -> Result<(FsInfo, Geometry), Error> {
     if reader.len() < SUPERBLOCK_OFFSET + 1024 {
         return Err(Error::NotRecognized);
     }
@@ -318,14 +355,55 @@ fn check_superblock(reader: &mut DevReader) -> Result<FsInfo, Error> {
         }
         uuid.push_str(&format!("{b:02x}"));
     }
-    Ok(FsInfo {
+    let inode_size = u64::from(u16_at(&sb, 0x58));
+    let desc_size = if incompat & INCOMPAT_64BIT != 0 { u64::from(u16_at(&sb, 0xFE)) } else { 32 };
+    let geometry = Geometry {
+        block_size: u64::from(block_size),
+        blocks,
+        first_data_block: u64::from(u32_at(&sb, 0x14)),
+        inodes_per_group: u64::from(u32_at(&sb, 0x28)),
+        inode_size,
+        desc_size,
+        is_64bit: incompat & INCOMPAT_64BIT != 0,
+    };
+    let info = FsInfo {
         kind: kind.into(),
         version: format!("revision {rev}"),
         block_size,
         fragment_size: 0,
         label: if label.is_empty() { None } else { Some(label) },
         uuid: if u.iter().all(|&b| b == 0) { None } else { Some(uuid) },
-    })
+    };
+    Ok((info, geometry))
+}
+
+/// Superblock numbers the block-map fallback needs.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    block_size: u64,
+    blocks: u64,
+    first_data_block: u64,
+    inodes_per_group: u64,
+    inode_size: u64,
+    desc_size: u64,
+    is_64bit: bool,
+}
+
+/// A block-mapped file read without ext4-view (see [`Ext::blockmap_file`]).
+struct BlockMapFile {
+    id: NodeId,
+    size: u64,
+    /// `i_block`: 12 direct pointers, then single, double and triple indirect.
+    roots: [u32; 15],
+}
+
+/// The inode number of an open ext4-view file, from its `Debug` output (`File { inode: 12,
+/// ... }`): ext4-view 1.0 has no accessor. `None` if the format ever changes.
+fn inode_number(file: &ext4_view::File) -> Option<u64> {
+    let text = format!("{file:?}");
+    let rest = text.split("inode: ").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|&n| n != 0)
 }
 
 /// Canonical paths behind [`NodeId`]s (shared with the FAT reader).
@@ -402,6 +480,12 @@ pub struct Ext {
     nodes: NodeTable,
     /// The file last read, kept open so sequential `read_at` calls do not seek.
     open: Option<(NodeId, ext4_view::File)>,
+    dev: Rc<RefCell<Shared>>,
+    geometry: Geometry,
+    /// The block-mapped file being read by the fallback, if any.
+    blockmap: Option<BlockMapFile>,
+    /// Indirect blocks the fallback read last (block number, pointers); a few only.
+    indirect: Vec<(u64, Vec<u32>)>,
 }
 
 impl core::fmt::Debug for Ext {
@@ -419,9 +503,10 @@ impl Ext {
     /// corruption or I/O.
     pub fn open(dev: Box<dyn BlockDevice>) -> Result<Self, Error> {
         let mut reader = DevReader::new(dev);
-        let info = check_superblock(&mut reader)?;
+        let (info, geometry) = check_superblock(&mut reader)?;
+        let dev = Rc::clone(&reader.shared);
         let fs = Ext4::load(Box::new(reader)).map_err(map_err)?;
-        Ok(Self { fs, info, nodes: NodeTable::new(), open: None })
+        Ok(Self { fs, info, nodes: NodeTable::new(), open: None, dev, geometry, blockmap: None, indirect: Vec::new() })
     }
 
     fn meta_of(&self, path: &str) -> Result<ext4_view::Metadata, Error> {
@@ -498,6 +583,133 @@ impl Ext {
         Ok((cur, cur_meta))
     }
 
+    /// Reads `len` bytes at byte `at` of the device.
+    fn read_dev(&self, at: u64, dst: &mut [u8]) -> Result<(), Error> {
+        let mut s = self.dev.borrow_mut();
+        let s = &mut *s;
+        read_bytes(&mut *s.dev, &mut s.bounce, at, dst).map_err(Error::Io)
+    }
+
+    /// Loads inode `ino`'s block map (`i_block`) straight from the inode table.
+    fn blockmap_file(&self, id: NodeId, ino: u64, size: u64) -> Result<BlockMapFile, Error> {
+        let g = self.geometry;
+        let loc = Location::inode(ino);
+        let bad = |what: &str| Error::corrupt("ext", what, loc);
+        if g.inodes_per_group == 0 || g.inode_size < 128 || g.desc_size < 32 {
+            return Err(bad("superblock geometry"));
+        }
+        let group = (ino - 1) / g.inodes_per_group;
+        let index = (ino - 1) % g.inodes_per_group;
+        let desc_at = (g.first_data_block + 1)
+            .checked_mul(g.block_size)
+            .and_then(|gdt| gdt.checked_add(group.checked_mul(g.desc_size)?))
+            .ok_or_else(|| bad("group descriptor offset"))?;
+        let mut desc = [0u8; 64];
+        let desc_len = if g.is_64bit && g.desc_size >= 64 { 64 } else { 32 };
+        self.read_dev(desc_at, &mut desc[..desc_len])?;
+        let hi = if desc_len == 64 { u64::from(u32_at(&desc, 0x28)) << 32 } else { 0 };
+        let table = hi | u64::from(u32_at(&desc, 0x8));
+        if table == 0 || table >= g.blocks {
+            return Err(bad("inode table outside the filesystem"));
+        }
+        let inode_at = table
+            .checked_mul(g.block_size)
+            .and_then(|t| t.checked_add(index.checked_mul(g.inode_size)?))
+            .ok_or_else(|| bad("inode offset"))?;
+        let mut raw = [0u8; 128];
+        self.read_dev(inode_at, &mut raw)?;
+        // Extents (0x80000) or inline data (0x10000000): not a block map.
+        if u32_at(&raw, 0x20) & 0x1008_0000 != 0 {
+            return Err(bad("zero block pointer in an extent-mapped file"));
+        }
+        let mut roots = [0u32; 15];
+        for (i, r) in roots.iter_mut().enumerate() {
+            *r = u32_at(&raw, 0x28 + 4 * i);
+        }
+        Ok(BlockMapFile { id, size, roots })
+    }
+
+    /// Pointer `idx` of indirect block `block` (0 for a hole anywhere above).
+    fn indirect_ptr(&mut self, block: u32, idx: u64) -> Result<u32, Error> {
+        let block = u64::from(block);
+        if block == 0 {
+            return Ok(0);
+        }
+        if block >= self.geometry.blocks {
+            return Err(Error::corrupt("ext", "indirect block outside the filesystem", Location::block(block)));
+        }
+        let pos = match self.indirect.iter().position(|(b, _)| *b == block) {
+            Some(p) => p,
+            None => {
+                let bs = usize::try_from(self.geometry.block_size).map_err(|_| Error::Io(IoError::OutOfRange))?;
+                let mut raw = vec![0u8; bs];
+                self.read_dev(block * self.geometry.block_size, &mut raw)?;
+                let ptrs = raw.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
+                if self.indirect.len() >= 8 {
+                    self.indirect.remove(0);
+                }
+                self.indirect.push((block, ptrs));
+                self.indirect.len() - 1
+            }
+        };
+        let ptrs = self.indirect.get(pos).map(|(_, p)| p);
+        Ok(ptrs.and_then(|p| p.get(usize::try_from(idx).ok()?)).copied().unwrap_or(0))
+    }
+
+    /// The device block of file block `l` (0: a hole).
+    fn map_block(&mut self, roots: &[u32; 15], l: u64) -> Result<u64, Error> {
+        let n = self.geometry.block_size / 4;
+        let root = |i: usize| roots.get(i).copied().unwrap_or(0);
+        let phys = if l < 12 {
+            root(usize::try_from(l).unwrap_or(0))
+        } else if l - 12 < n {
+            self.indirect_ptr(root(12), l - 12)?
+        } else if l - 12 - n < n * n {
+            let r = l - 12 - n;
+            let a = self.indirect_ptr(root(13), r / n)?;
+            self.indirect_ptr(a, r % n)?
+        } else if l - 12 - n - n * n < n * n * n {
+            let r = l - 12 - n - n * n;
+            let a = self.indirect_ptr(root(14), r / (n * n))?;
+            let b = self.indirect_ptr(a, (r / n) % n)?;
+            self.indirect_ptr(b, r % n)?
+        } else {
+            return Err(Error::corrupt("ext", "file block past the triple-indirect range", Location::block(l)));
+        };
+        let phys = u64::from(phys);
+        if phys >= self.geometry.blocks {
+            return Err(Error::corrupt("ext", "data block outside the filesystem", Location::block(phys)));
+        }
+        Ok(phys)
+    }
+
+    /// Reads a block-mapped file without ext4-view (holes over indirect blocks read as zeros).
+    fn read_blockmap(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let Some((size, roots)) = self.blockmap.as_ref().map(|b| (b.size, b.roots)) else {
+            return Ok(0);
+        };
+        if offset >= size || buf.is_empty() {
+            return Ok(0);
+        }
+        let bs = self.geometry.block_size.max(1);
+        let len = usize::try_from(size - offset).unwrap_or(usize::MAX).min(buf.len());
+        let mut done = 0usize;
+        while done < len {
+            let pos = offset + done as u64;
+            let within = pos % bs;
+            let n = usize::try_from(bs - within).unwrap_or(usize::MAX).min(len - done);
+            let phys = self.map_block(&roots, pos / bs)?;
+            let dst = buf.get_mut(done..done + n).ok_or(Error::Io(IoError::OutOfRange))?;
+            if phys == 0 {
+                dst.fill(0);
+            } else {
+                self.read_dev(phys * bs + within, dst)?;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
     fn metadata_for(&mut self, path: &str, meta: &ext4_view::Metadata) -> Metadata {
         let id = self.nodes.id_for(path);
         Metadata { id, file_type: file_type_of(meta), size: meta.len() }
@@ -530,6 +742,9 @@ impl Filesystem for Ext {
     }
 
     fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        if self.blockmap.as_ref().is_some_and(|b| b.id == id) {
+            return self.read_blockmap(offset, buf);
+        }
         // Keep the open file only when reading on from where it is (sequential loading);
         // going backwards means opening the file again (see `skip_to` for why).
         let mut file = match self.open.take() {
@@ -554,36 +769,24 @@ impl Filesystem for Ext {
             self.open = Some((id, file));
             return Ok(0);
         }
-        // After any error the `File` is dropped: ext4-view's block iterator is finished then,
-        // and another `read_bytes` would unwrap its `None`.
-        if file.position() < offset {
-            let mut local = Vec::new();
-            let scratch = if buf.len() >= 4096 {
-                &mut *buf
-            } else {
-                local.resize(4096, 0u8);
-                &mut local[..]
-            };
-            skip_to(&mut file, offset, scratch)?;
-        }
-        let mut done = 0usize;
-        let result = loop {
-            let Some(rest) = buf.get_mut(done..) else {
-                break Ok(done);
-            };
-            if rest.is_empty() {
-                break Ok(done);
+        match read_file(&mut file, offset, buf) {
+            Ok(n) => {
+                self.open = Some((id, file));
+                Ok(n)
             }
-            match file.read_bytes(rest) {
-                Ok(0) => break Ok(done),
-                Ok(n) => done = done.saturating_add(n),
-                Err(e) => break Err(map_read_err(e)),
-            }
-        };
-        if result.is_ok() {
-            self.open = Some((id, file));
+            // ext4-view 1.0 cannot read a hole over a whole indirect block: read this file
+            // with our own block-map walk from now on.
+            Err(e) if is_zero_indirect(&e) => match inode_number(&file) {
+                Some(ino) => {
+                    self.blockmap = Some(self.blockmap_file(id, ino, size)?);
+                    self.read_blockmap(offset, buf)
+                }
+                None => Err(map_read_err(e)),
+            },
+            // After any error the `File` is dropped: ext4-view's block iterator is finished
+            // then, and another `read_bytes` would unwrap its `None`.
+            Err(e) => Err(map_read_err(e)),
         }
-        result
     }
 
     fn read_dir(&mut self, id: NodeId) -> Result<Vec<DirEntry>, Error> {
