@@ -11,7 +11,11 @@
 //!   aligned middles go straight into the destination, and ext4-view's block cache asks for
 //!   many blocks at once);
 //! - path resolution of its own, so symlinks follow [`MAX_SYMLINK_HOPS`] like the other
-//!   filesystems (ext4-view allows 40), and every path handed to ext4-view is canonical.
+//!   filesystems (ext4-view allows 40), and every path handed to ext4-view is canonical;
+//! - two ext4-view 1.0 gaps closed: `File::seek_to` is never used (it swallows block-iterator
+//!   errors and the next read panics; we skip forward by reading), and a block-mapped
+//!   (ext2/ext3) file with a hole over a whole indirect block, which ext4-view reads as
+//!   block 0, is read by a small block-map walk of our own from then on.
 //!
 //! ext4-view is path-based, so a [`NodeId`] names an entry of a bounded table of canonical
 //! paths (only the last component may be a symlink). When the table is full it is emptied;
