@@ -102,10 +102,7 @@ impl TreeSpec {
 
     /// A short stable hash of the spec, for cache directory names.
     pub fn fingerprint(&self) -> String {
-        format!(
-            "{:016x}",
-            fnv1a(format!("{TREE_VERSION}:{self:?}").as_bytes())
-        )
+        format!("{:016x}", fnv1a(format!("{TREE_VERSION}:{self:?}").as_bytes()))
     }
 
     /// Block pointers per indirect block.
@@ -134,9 +131,7 @@ impl TreeSpec {
     pub fn sizes(&self) -> Vec<u64> {
         let bs = u64::from(self.block_size);
         let fs = u64::from(self.fragment_size);
-        let mut v: Vec<u64> = vec![
-            0, 1, 2, 100, 511, 512, 513, 1023, 1024, 1025, 4095, 4096, 4097,
-        ];
+        let mut v: Vec<u64> = vec![0, 1, 2, 100, 511, 512, 513, 1023, 1024, 1025, 4095, 4096, 4097];
         for edge in [fs, 2 * fs, bs, 2 * bs, bs + fs, bs + 3 * fs, 3 * bs] {
             v.extend([edge.saturating_sub(1), edge, edge + 1]);
         }
@@ -263,11 +258,7 @@ pub fn build_tree(dest: &Path, spec: &TreeSpec) -> io::Result<()> {
     for level in 1..=spec.deep_levels {
         deep.push_str(&format!("/d{level:02}"));
         mkdir(&deep)?;
-        make_file(
-            root,
-            &format!("{deep}/at-{level:02}"),
-            u64::from(level) * 37,
-        )?;
+        make_file(root, &format!("{deep}/at-{level:02}"), u64::from(level) * 37)?;
     }
 
     if spec.long_names {
@@ -282,12 +273,7 @@ pub fn build_tree(dest: &Path, spec: &TreeSpec) -> io::Result<()> {
             make_file(root, &format!("/names/{name}"), len as u64)?;
         }
         // Names with spaces, dots and mixed case (distinct when case is ignored).
-        for name in [
-            "With Space.txt",
-            "many.dots.in.name",
-            "MixedCase.TXT",
-            ".hidden",
-        ] {
+        for name in ["With Space.txt", "many.dots.in.name", "MixedCase.TXT", ".hidden"] {
             make_file(root, &format!("/names/{name}"), 33)?;
         }
         if spec.unicode_names {
@@ -301,28 +287,13 @@ pub fn build_tree(dest: &Path, spec: &TreeSpec) -> io::Result<()> {
         make_sparse(root, "/holes/all-hole", 5 * bs, &[])?;
         make_sparse(root, "/holes/head-hole", 3 * bs + 100, &[(3 * bs, 100)])?;
         make_sparse(root, "/holes/tail-hole", 10 * bs, &[(0, 100)])?;
-        make_sparse(
-            root,
-            "/holes/middle",
-            20 * bs + bs / 2,
-            &[(0, bs), (7 * bs + 5, 10), (20 * bs, bs / 2)],
-        )?;
+        make_sparse(root, "/holes/middle", 20 * bs + bs / 2, &[(0, bs), (7 * bs + 5, 10), (20 * bs, bs / 2)])?;
         if spec.indirect_sizes {
             let [single, double, _] = spec.indirect_starts();
             // Data in the first direct block and past the whole single-indirect range.
-            make_sparse(
-                root,
-                "/holes/indirect-hole",
-                double + 5 * bs + 1,
-                &[(0, 10), (double + 5 * bs, 1)],
-            )?;
+            make_sparse(root, "/holes/indirect-hole", double + 5 * bs + 1, &[(0, 10), (double + 5 * bs, 1)])?;
             // A hole exactly where the single-indirect range starts.
-            make_sparse(
-                root,
-                "/holes/single-start-hole",
-                single + 3 * bs,
-                &[(0, single), (single + 2 * bs, bs)],
-            )?;
+            make_sparse(root, "/holes/single-start-hole", single + 3 * bs, &[(0, single), (single + 2 * bs, bs)])?;
         }
     }
 
@@ -335,10 +306,7 @@ pub fn build_tree(dest: &Path, spec: &TreeSpec) -> io::Result<()> {
             let extents = [
                 (0, single + mib),
                 (double.saturating_sub(mib), 2 * mib),
-                (
-                    triple.saturating_sub(mib),
-                    size - triple.saturating_sub(mib),
-                ),
+                (triple.saturating_sub(mib), size - triple.saturating_sub(mib)),
             ];
             make_sparse(root, "/big/triple", size, &extents)?;
         } else {
@@ -349,8 +317,7 @@ pub fn build_tree(dest: &Path, spec: &TreeSpec) -> io::Result<()> {
     if spec.symlinks {
         use std::os::unix::fs::symlink;
         mkdir("/links")?;
-        let l =
-            |target: &str, name: &str| symlink(target, host_path(root, &format!("/links/{name}")));
+        let l = |target: &str, name: &str| symlink(target, host_path(root, &format!("/links/{name}")));
         l("../sizes/s-513", "rel-file")?;
         l("/sizes/s-1", "abs-file")?;
         l("../deep", "rel-dir")?;
@@ -387,9 +354,11 @@ pub fn build_tree(dest: &Path, spec: &TreeSpec) -> io::Result<()> {
     normalize_metadata(root)
 }
 
-/// Fixed permissions and modification times, so images do not depend on umask or the clock.
+/// Fixed permissions and access/modification times (symlinks too), so images do not depend
+/// on umask or the clock.
 fn normalize_metadata(dir: &Path) -> io::Result<()> {
     let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(FIXED_MTIME);
+    let times = fs::FileTimes::new().set_accessed(mtime).set_modified(mtime);
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let ft = entry.file_type()?;
@@ -398,14 +367,20 @@ fn normalize_metadata(dir: &Path) -> io::Result<()> {
             normalize_metadata(&path)?;
         } else if ft.is_file() {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
-            OpenOptions::new()
-                .write(true)
-                .open(&path)?
-                .set_modified(mtime)?;
+            OpenOptions::new().write(true).open(&path)?.set_times(times)?;
+        } else if ft.is_symlink() {
+            // std cannot set a symlink's own times; coreutils `touch -h` can (best effort:
+            // only image bytes, never contents, depend on it).
+            let _ = std::process::Command::new("touch")
+                .arg("-h")
+                .arg("-d")
+                .arg(format!("@{FIXED_MTIME}"))
+                .arg(&path)
+                .status();
         }
     }
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
-    File::open(dir)?.set_modified(mtime)
+    File::open(dir)?.set_times(times)
 }
 
 /// Builds (once) the tree for `spec` under `base` and returns its path.
@@ -422,11 +397,7 @@ pub fn cached_tree(base: &Path, spec: &TreeSpec) -> io::Result<PathBuf> {
         return Ok(dest);
     }
     fs::create_dir_all(base)?;
-    let tmp = base.join(format!(
-        ".tmp-tree-{}-{}",
-        spec.fingerprint(),
-        unique_suffix()
-    ));
+    let tmp = base.join(format!(".tmp-tree-{}-{}", spec.fingerprint(), unique_suffix()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp)?;
     }
@@ -435,10 +406,7 @@ pub fn cached_tree(base: &Path, spec: &TreeSpec) -> io::Result<PathBuf> {
         // Someone else finished first (rename onto a non-empty directory fails).
         fs::remove_dir_all(&tmp)?;
         if !dest.is_dir() {
-            return Err(io::Error::other(format!(
-                "cannot create {}",
-                dest.display()
-            )));
+            return Err(io::Error::other(format!("cannot create {}", dest.display())));
         }
     }
     Ok(dest)
@@ -448,11 +416,7 @@ pub fn cached_tree(base: &Path, spec: &TreeSpec) -> io::Result<PathBuf> {
 pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Where generated images go: `$RPV_TESTIMAGES_DIR`, else `<workspace>/target/testimages`.
@@ -461,10 +425,7 @@ pub fn images_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent()
-        .unwrap_or(&here)
-        .join("target")
-        .join("testimages")
+    here.parent().unwrap_or(&here).join("target").join("testimages")
 }
 
 /// The SHA-256 of a file, in lower-case hex (for the image manifest).
@@ -483,11 +444,7 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The kind of a tree entry, as the host sees it.
@@ -545,12 +502,7 @@ impl Entry {
 /// # Errors
 /// A directory cannot be read, or a name or link target is not UTF-8.
 pub fn walk(root: &Path) -> io::Result<Vec<Entry>> {
-    let mut out = vec![Entry {
-        path: "/".into(),
-        kind: Kind::Dir,
-        size: 0,
-        host: root.to_path_buf(),
-    }];
+    let mut out = vec![Entry { path: "/".into(), kind: Kind::Dir, size: 0, host: root.to_path_buf() }];
     walk_into(root, "", &mut out)?;
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
@@ -559,10 +511,7 @@ pub fn walk(root: &Path) -> io::Result<Vec<Entry>> {
 fn walk_into(dir: &Path, prefix: &str, out: &mut Vec<Entry>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|n| io::Error::other(format!("non-UTF-8 name {n:?}")))?;
+        let name = entry.file_name().into_string().map_err(|n| io::Error::other(format!("non-UTF-8 name {n:?}")))?;
         let path = format!("{prefix}/{name}");
         let host = entry.path();
         let meta = fs::symlink_metadata(&host)?;
@@ -572,27 +521,12 @@ fn walk_into(dir: &Path, prefix: &str, out: &mut Vec<Entry>) -> io::Result<()> {
                 .into_os_string()
                 .into_string()
                 .map_err(|t| io::Error::other(format!("non-UTF-8 link target {t:?}")))?;
-            out.push(Entry {
-                path,
-                kind: Kind::Symlink(target),
-                size: 0,
-                host,
-            });
+            out.push(Entry { path, kind: Kind::Symlink(target), size: 0, host });
         } else if ft.is_dir() {
-            out.push(Entry {
-                path: path.clone(),
-                kind: Kind::Dir,
-                size: 0,
-                host: host.clone(),
-            });
+            out.push(Entry { path: path.clone(), kind: Kind::Dir, size: 0, host: host.clone() });
             walk_into(&host, &path, out)?;
         } else {
-            out.push(Entry {
-                path,
-                kind: Kind::File,
-                size: meta.len(),
-                host,
-            });
+            out.push(Entry { path, kind: Kind::File, size: meta.len(), host });
         }
     }
     Ok(())
@@ -615,19 +549,9 @@ pub enum ResolveError {
 ///
 /// # Errors
 /// [`ResolveError`].
-pub fn resolve(
-    root: &Path,
-    path: &str,
-    follow_last: bool,
-    max_hops: u32,
-) -> Result<String, ResolveError> {
+pub fn resolve(root: &Path, path: &str, follow_last: bool, max_hops: u32) -> Result<String, ResolveError> {
     // Components still to walk, in reverse order (top of stack = next).
-    let mut todo: Vec<String> = path
-        .split('/')
-        .filter(|c| !c.is_empty())
-        .rev()
-        .map(String::from)
-        .collect();
+    let mut todo: Vec<String> = path.split('/').filter(|c| !c.is_empty()).rev().map(String::from).collect();
     let mut cur: Vec<String> = Vec::new();
     let mut hops = 0u32;
     while let Some(comp) = todo.pop() {
@@ -655,13 +579,7 @@ pub fn resolve(
             if target.starts_with('/') {
                 cur.clear();
             }
-            todo.extend(
-                target
-                    .split('/')
-                    .filter(|c| !c.is_empty())
-                    .rev()
-                    .map(String::from),
-            );
+            todo.extend(target.split('/').filter(|c| !c.is_empty()).rev().map(String::from));
             continue;
         }
         if !is_last && !meta.is_dir() {
@@ -696,21 +614,14 @@ mod tests {
         assert!(s.contains(&((12 + 256) * 1024 - 1)));
         assert_eq!(spec.indirect_starts()[2], (12 + 256 + 65536) * 1024);
         assert!(spec.triple_size() > 65 << 20);
-        let v2 = TreeSpec {
-            ptr_bytes: 8,
-            ..TreeSpec::unix(4096, 512)
-        };
+        let v2 = TreeSpec { ptr_bytes: 8, ..TreeSpec::unix(4096, 512) };
         assert_eq!(v2.indirect_starts()[1], (12 + 512) * 4096);
     }
 
     #[test]
     fn build_is_deterministic_and_resolvable() {
         let base = std::env::temp_dir().join(format!("rpv-tree-test-{}", unique_suffix()));
-        let spec = TreeSpec {
-            many_entries: 5,
-            deep_levels: 4,
-            ..TreeSpec::unix(1024, 1024)
-        };
+        let spec = TreeSpec { many_entries: 5, deep_levels: 4, ..TreeSpec::unix(1024, 1024) };
         let a = base.join("a");
         let b = base.join("b");
         fs::create_dir_all(&base).unwrap();
@@ -725,34 +636,13 @@ mod tests {
                 assert_eq!(x.bytes().unwrap(), y.bytes().unwrap(), "{}", x.path);
             }
         }
-        assert_eq!(
-            resolve(&a, "/links/chain1", true, 32),
-            Ok("/sizes/s-513".into())
-        );
-        assert_eq!(
-            resolve(&a, "/links/len-1000", true, 32),
-            Ok("/sizes/s-513".into())
-        );
-        assert_eq!(
-            resolve(&a, "/links/len-61", true, 32),
-            Ok("/sizes/s-513".into())
-        );
-        assert_eq!(
-            resolve(&a, "/links/abs-dir/d02", true, 32),
-            Ok("/deep/d01/d02".into())
-        );
-        assert_eq!(
-            resolve(&a, "/links/loop-a", true, 32),
-            Err(ResolveError::Loop)
-        );
-        assert_eq!(
-            resolve(&a, "/links/loop-a", false, 32),
-            Ok("/links/loop-a".into())
-        );
-        assert_eq!(
-            resolve(&a, "/deep/d01/d02/d03/to-root/readme.txt", true, 32),
-            Ok("/readme.txt".into())
-        );
+        assert_eq!(resolve(&a, "/links/chain1", true, 32), Ok("/sizes/s-513".into()));
+        assert_eq!(resolve(&a, "/links/len-1000", true, 32), Ok("/sizes/s-513".into()));
+        assert_eq!(resolve(&a, "/links/len-61", true, 32), Ok("/sizes/s-513".into()));
+        assert_eq!(resolve(&a, "/links/abs-dir/d02", true, 32), Ok("/deep/d01/d02".into()));
+        assert_eq!(resolve(&a, "/links/loop-a", true, 32), Err(ResolveError::Loop));
+        assert_eq!(resolve(&a, "/links/loop-a", false, 32), Ok("/links/loop-a".into()));
+        assert_eq!(resolve(&a, "/deep/d01/d02/d03/to-root/readme.txt", true, 32), Ok("/readme.txt".into()));
         let hole = wa.iter().find(|e| e.path == "/holes/tail-hole").unwrap();
         let data = hole.bytes().unwrap();
         assert_eq!(data.len(), 10 * 1024);
