@@ -22,8 +22,9 @@ const GNTTABOP_SETUP_TABLE: u64 = 2;
 const GNTTABOP_QUERY_SIZE: u64 = 6;
 const EVTCHNOP_CLOSE: usize = 3;
 const EVTCHNOP_ALLOC_UNBOUND: usize = 6;
-/// Grant frames we ask for (mini-os uses 4: 2048 refs).
-const GNTTAB_FRAMES: u32 = 4;
+/// Grant frames we ask for, if Xen allows (mini-os uses 4 = 2048 refs; each disk takes about
+/// 300 refs for its ring and data pool, so 16 frames leave room for many disks).
+const GNTTAB_FRAMES: u32 = 16;
 
 /// `struct gnttab_setup_table` (24 bytes).
 #[repr(C)]
@@ -141,7 +142,7 @@ impl PvPlatform {
             _pad2: [0; 6],
             frame_list: frames.as_mut_ptr() as u64,
         };
-        // SAFETY: `st` and the `frames` array (room for n ≤ 4 entries) are live for the call.
+        // SAFETY: `st` and the `frames` array (room for n ≤ GNTTAB_FRAMES entries) are live for the call.
         let rc =
             unsafe { hypercall5(GRANT_TABLE_OP, GNTTABOP_SETUP_TABLE, core::ptr::addr_of_mut!(st) as u64, 1, 0, 0) };
         if rc < 0 || st.status != 0 {
