@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; they share rpvboot's own code (the `fs` and
 //! `loader` crates), so what this tool says is what the PV kernel would do.
 
+mod boot;
 mod menu;
 mod probe;
 
@@ -12,7 +13,8 @@ const USAGE: &str = "usage:
   rpvboot-inspect probe IMG [IMG2 ...]    partitions and filesystems
   rpvboot-inspect ls IMG PATH             list a directory ((hd0,0)/path or /path)
   rpvboot-inspect cat IMG PATH            file bytes to stdout
-  rpvboot-inspect menu IMG [IMG2 ...]     the boot menu rpvboot would show";
+  rpvboot-inspect menu IMG [IMG2 ...]     the boot menu rpvboot would show
+  rpvboot-inspect boot IMG [IMG2 ...]     dry run of the whole boot (exit 0 only if it boots)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
         "ls" => probe::ls(rest),
         "cat" => probe::cat(rest),
         "menu" => menu::menu(rest),
+        "boot" => boot::boot(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

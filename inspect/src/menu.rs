@@ -240,7 +240,7 @@ fn join(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join(",")
 }
 
-fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
+pub(crate) fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
     let m = &l.menu;
     let cfg = l.source.device.as_ref();
     let entries = join(m.entries.iter().map(|e| {

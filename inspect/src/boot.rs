@@ -1,0 +1,351 @@
+//! `boot`: the complete dry run — everything rpvboot would do for disk images, short of the
+//! jump. It calls the loader's own `loader::plan::dry_run` (the function the PV kernel runs)
+//! over `fs::probe` disks made from image files, and prints its report.
+//!
+//! `rpvboot-inspect boot IMG [IMG2 ...] [--extra "…"] [--entry N] [--memory MIB] [--json]
+//! [--sector-size 512|4096]`; `--memory` defaults to 256 MiB.
+//!
+//! Exit status: 0 when the outcome is `boot`; 1 when it is `fallback` or `error` (the report is
+//! printed all the same, and a one-line summary goes to stderr), and for usage errors.
+//!
+//! `--json` prints one object: `config` (the object `menu --json` prints), `entry` (index or
+//! null), `cmdline`, `kernel` {`device`, `path`, `format` (list, outermost first), `file_size`,
+//! `image_size`, `entry_point`, `virt_base`, `notes` {`guest_os`, `guest_version`,
+//! `xen_version`, `loader`, `features`, `bsd_symtab`, `hypercall_page`, `pae_mode`},
+//! `symtab` {`va`, `size`} or null} or null, `modules` (list of {`device`, `path`, `format`,
+//! `file_size`, `size`}), `layout` {`memory_pages`, `regions` (list of {`name`, `first_page`,
+//! `pages`}), `pt_frames`, `region_pages`, `pages_in_use`, `start_info` {`nr_pages`,
+//! `mod_start`, `mod_len`, `flags`}} or null, `outcome` (`boot` | `fallback` | `error`), `next`
+//! (what the loader does next, in words), `tried` (entries tried, in order) and `diagnostics`
+//! (list of {`where`, `message`}). Addresses (`entry_point`, `virt_base`, `hypercall_page`,
+//! `mod_start`, `va`) are strings `"0x…"`: they exceed the integers JSON readers keep exactly.
+
+use std::fmt::Write as _;
+
+use loader::config::search::DiskVolumes;
+use loader::config::Device;
+use loader::plan::{self, BootReport, Next, Outcome, Overrides};
+
+const USAGE: &str = "usage: rpvboot-inspect boot IMG [IMG2 ...] [--extra \"...\"] [--entry N] [--memory MIB] [--json] [--sector-size 512|4096]";
+
+/// Default domain memory of the dry run.
+const DEFAULT_MIB: u64 = 256;
+
+struct Opts {
+    json: bool,
+    extra: String,
+    entry: Option<usize>,
+    mib: u64,
+    sector_size: Option<u32>,
+    images: Vec<String>,
+}
+
+fn parse_opts(args: &[String]) -> Result<Opts, String> {
+    let mut o = Opts {
+        json: false,
+        extra: String::new(),
+        entry: None,
+        mib: DEFAULT_MIB,
+        sector_size: None,
+        images: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value\n{USAGE}"));
+        match a.as_str() {
+            "--json" => o.json = true,
+            "--extra" => o.extra = value("--extra")?.clone(),
+            "--entry" => {
+                let v = value("--entry")?;
+                o.entry = Some(v.parse().map_err(|_| format!("--entry {v}: not an entry number"))?);
+            }
+            "--memory" => {
+                let v = value("--memory")?;
+                let m: u64 = v.parse().map_err(|_| format!("--memory {v}: not a number of MiB"))?;
+                if m == 0 || m > (1 << 30) {
+                    return Err(format!("--memory {m}: out of range"));
+                }
+                o.mib = m;
+            }
+            "--sector-size" => {
+                let v = value("--sector-size")?;
+                match v.parse::<u32>() {
+                    Ok(n @ (512 | 4096)) => o.sector_size = Some(n),
+                    _ => return Err(format!("--sector-size {v}: must be 512 or 4096")),
+                }
+            }
+            s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
+            _ => o.images.push(a.clone()),
+        }
+    }
+    if o.images.is_empty() {
+        return Err(USAGE.into());
+    }
+    Ok(o)
+}
+
+/// `rpvboot-inspect boot`.
+pub fn boot(args: &[String]) -> Result<(), String> {
+    let o = parse_opts(args)?;
+    let disks = crate::probe::open_disks(&o.images, o.sector_size)?;
+    let mut vols = DiskVolumes::new(&disks);
+    let ov = Overrides { entry: o.entry, nr_pages: o.mib.saturating_mul(256), pages_in_use: None, keep: false };
+    let (r, _) = plan::dry_run(&o.extra, &mut vols, &ov);
+    let out = if o.json {
+        let entry = r.entry.unwrap_or(r.loaded.menu.default);
+        let boot_plan = r.loaded.plan_on(entry, None, &vols).map_err(|e| e.to_string());
+        let config = crate::menu::json(&r.loaded, &boot_plan, &[]);
+        json(&r, config.trim_end())
+    } else {
+        text(&r)
+    };
+    print!("{out}");
+    match r.outcome {
+        Outcome::Boot => Ok(()),
+        other => Err(format!(
+            "outcome {}: {}",
+            other.name(),
+            r.problems
+                .iter()
+                .rev()
+                .find(|p| !p.message.starts_with("note"))
+                .map_or(String::new(), |p| format!("{}: {}", p.at, p.message))
+        )),
+    }
+}
+
+fn dev_str(d: Option<&Device>) -> &str {
+    d.map_or("", |d| d.as_str())
+}
+
+fn title(r: &BootReport, i: usize) -> &str {
+    r.loaded.menu.entries.get(i).map_or("", |e| e.title.as_str())
+}
+
+fn next_text(r: &BootReport) -> String {
+    match r.next {
+        Next::Boot { entry, timeout } => {
+            let when = match timeout {
+                Some(0) => String::from("at once"),
+                Some(t) => format!("after the menu's {t} s timeout"),
+                None => String::from("when a key is pressed at the menu (no timeout)"),
+            };
+            format!("boot entry {entry} \"{}\" {when}", title(r, entry))
+        }
+        Next::Prompt => String::from("drop to the command line (the entry asks for it)"),
+        Next::Menu => String::from("show the menu with the error and wait for the user (nothing can boot)"),
+    }
+}
+
+fn text(r: &BootReport) -> String {
+    let l = &r.loaded;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "config: {}{} ({}): {}",
+        dev_str(l.source.device.as_ref()),
+        l.source.path,
+        l.source.format.name(),
+        l.reason.describe()
+    );
+    match r.entry {
+        Some(e) => {
+            let _ = writeln!(s, "entry: {e} \"{}\"", title(r, e));
+        }
+        None => s.push_str("entry: none\n"),
+    }
+    if r.tried.len() > 1 {
+        let t: Vec<String> = r.tried.iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(s, "tried: {}", t.join(" "));
+    }
+    if let Some(c) = &r.cmdline {
+        let _ = writeln!(s, "command line: {c}");
+    }
+    if let Some(k) = &r.kernel {
+        let _ = writeln!(s, "kernel: {}{}", dev_str(k.device.as_ref()), k.path);
+        let _ = writeln!(
+            s,
+            "  format: {}; file {} bytes, image {} bytes",
+            k.formats.join(" > "),
+            k.file_size,
+            k.image_size
+        );
+        if k.image_size > 0 {
+            let n = &k.notes;
+            let _ = writeln!(s, "  entry {:#x}, virt_base {:#x}", k.entry_point, k.virt_base);
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                s,
+                "  notes: GUEST_OS {}, GUEST_VERSION {}, XEN_VERSION {}, LOADER {}, PAE_MODE {}, FEATURES {}",
+                opt(&n.guest_os),
+                opt(&n.guest_version),
+                opt(&n.xen_version),
+                opt(&n.loader),
+                opt(&n.pae_mode),
+                opt(&n.features)
+            );
+            let _ = writeln!(
+                s,
+                "  hypercall page {}, BSD_SYMTAB {}",
+                n.hypercall_page.map_or_else(|| "-".into(), |h| format!("{h:#x}")),
+                if n.bsd_symtab { "yes" } else { "no" }
+            );
+            if let Some((va, size)) = k.symtab {
+                let _ = writeln!(s, "  BSD symbol table: {size} bytes at {va:#x}");
+            }
+        }
+    }
+    for (i, m) in r.modules.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "module {i}: {}{} ({}), file {} bytes, {} bytes passed",
+            dev_str(m.device.as_ref()),
+            m.path,
+            if m.formats.is_empty() { "data".into() } else { m.formats.join(" > ") },
+            m.file_size,
+            m.size
+        );
+    }
+    if let Some(lay) = &r.layout {
+        let _ = writeln!(
+            s,
+            "layout: {} pages ({} MiB), region {} pages from {:#x}, {} page-table frames, rpvboot keeps ~{} pages",
+            r.nr_pages,
+            r.nr_pages / 256,
+            lay.region_pages,
+            lay.virt_base,
+            lay.nr_pt_frames(),
+            r.pages_in_use
+        );
+        for g in &r.regions {
+            let _ = writeln!(s, "  {:<12} first page {:>7}, {:>6} pages", g.name, g.first_page, g.pages);
+        }
+    }
+    if let Some(si) = &r.start_info {
+        let _ = writeln!(
+            s,
+            "start_info: nr_pages {}, mod_start {:#x}, mod_len {}, flags {:#x}, pt_base {:#x}, nr_pt_frames {}, mfn_list {:#x}",
+            si.nr_pages, si.mod_start, si.mod_len, si.flags, si.pt_base, si.nr_pt_frames, si.mfn_list
+        );
+    }
+    let _ = writeln!(s, "outcome: {}", r.outcome.name());
+    let _ = writeln!(s, "next: {}", next_text(r));
+    if !r.problems.is_empty() {
+        let _ = writeln!(s, "diagnostics: {}", r.problems.len());
+        for p in &r.problems {
+            let _ = writeln!(s, "  {}: {}", p.at, p.message);
+        }
+    }
+    s
+}
+
+fn js(s: &str) -> String {
+    let mut o = String::with_capacity(s.len().saturating_add(2));
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", u32::from(c));
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn js_opt(s: Option<&str>) -> String {
+    s.map_or_else(|| "null".into(), js)
+}
+
+fn hex(v: u64) -> String {
+    format!("\"{v:#x}\"")
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(",")
+}
+
+fn json(r: &BootReport, config: &str) -> String {
+    let kernel = r.kernel.as_ref().map_or_else(
+        || "null".into(),
+        |k| {
+            let n = &k.notes;
+            format!(
+                "{{\"device\":{},\"path\":{},\"format\":[{}],\"file_size\":{},\"image_size\":{},\"entry_point\":{},\"virt_base\":{},\"notes\":{{\"guest_os\":{},\"guest_version\":{},\"xen_version\":{},\"loader\":{},\"features\":{},\"bsd_symtab\":{},\"hypercall_page\":{},\"pae_mode\":{}}},\"symtab\":{}}}",
+                js_opt(k.device.as_ref().map(|d| d.as_str())),
+                js(&k.path),
+                join(k.formats.iter().map(|f| js(f))),
+                k.file_size,
+                k.image_size,
+                hex(k.entry_point),
+                hex(k.virt_base),
+                js_opt(n.guest_os.as_deref()),
+                js_opt(n.guest_version.as_deref()),
+                js_opt(n.xen_version.as_deref()),
+                js_opt(n.loader.as_deref()),
+                js_opt(n.features.as_deref()),
+                n.bsd_symtab,
+                n.hypercall_page.map_or_else(|| "null".into(), hex),
+                js_opt(n.pae_mode.as_deref()),
+                k.symtab.map_or_else(
+                    || "null".into(),
+                    |(va, size)| format!("{{\"va\":{},\"size\":{size}}}", hex(va))
+                )
+            )
+        },
+    );
+    let modules = join(r.modules.iter().map(|m| {
+        format!(
+            "{{\"device\":{},\"path\":{},\"format\":[{}],\"file_size\":{},\"size\":{}}}",
+            js_opt(m.device.as_ref().map(|d| d.as_str())),
+            js(&m.path),
+            join(m.formats.iter().map(|f| js(f))),
+            m.file_size,
+            m.size
+        )
+    }));
+    let layout = r.layout.as_ref().map_or_else(
+        || "null".into(),
+        |lay| {
+            let regions = join(r.regions.iter().map(|g| {
+                format!(
+                    "{{\"name\":{},\"first_page\":{},\"pages\":{}}}",
+                    js(&g.name),
+                    g.first_page,
+                    g.pages
+                )
+            }));
+            let si = r.start_info.map_or_else(
+                || "null".into(),
+                |si| {
+                    format!(
+                        "{{\"nr_pages\":{},\"mod_start\":{},\"mod_len\":{},\"flags\":{}}}",
+                        si.nr_pages,
+                        hex(si.mod_start),
+                        si.mod_len,
+                        si.flags
+                    )
+                },
+            );
+            format!(
+                "{{\"memory_pages\":{},\"regions\":[{regions}],\"pt_frames\":{},\"region_pages\":{},\"pages_in_use\":{},\"start_info\":{si}}}",
+                r.nr_pages,
+                lay.nr_pt_frames(),
+                lay.region_pages,
+                r.pages_in_use
+            )
+        },
+    );
+    let diags = join(r.problems.iter().map(|p| format!("{{\"where\":{},\"message\":{}}}", js(&p.at), js(&p.message))));
+    let tried = join(r.tried.iter().map(|i| i.to_string()));
+    format!(
+        "{{\"config\":{config},\"entry\":{},\"cmdline\":{},\"kernel\":{kernel},\"modules\":[{modules}],\"layout\":{layout},\"outcome\":{},\"next\":{},\"tried\":[{tried}],\"diagnostics\":[{diags}]}}\n",
+        r.entry.map_or_else(|| "null".into(), |e| e.to_string()),
+        js_opt(r.cmdline.as_deref()),
+        js(r.outcome.name()),
+        js(&next_text(r))
+    )
+}
