@@ -646,7 +646,12 @@ impl<P: Platform> Blkfront<P> {
             // Submit while there is room in the ring and pages in the pool.
             let mut pushed = false;
             while first_err.is_none() && next < total && self.ring.free_slots() > 0 {
-                let room = self.free_pages.len().saturating_mul(PAGE_SIZE).min(max_bytes);
+                let mut room = self.free_pages.len().saturating_mul(PAGE_SIZE).min(max_bytes);
+                if room > blkif::MAX_SEGMENTS * PAGE_SIZE {
+                    // Beyond 11 pages the request needs indirect pages: as many as are free.
+                    let ind = self.free_indirect.len().saturating_mul(blkif::SEGS_PER_INDIRECT_PAGE);
+                    room = room.min(ind.saturating_mul(PAGE_SIZE).max(blkif::MAX_SEGMENTS * PAGE_SIZE));
+                }
                 let len = total.saturating_sub(next).min(room);
                 // Keep requests large: wait for pages instead of issuing a tiny request.
                 if len == 0 || (len < total.saturating_sub(next) && len < max_bytes && self.ring.outstanding() > 0) {
@@ -655,7 +660,11 @@ impl<P: Platform> Blkfront<P> {
                 let byte = start
                     .checked_add(u64::try_from(next).map_err(|_| IoError::OutOfRange)?)
                     .ok_or(IoError::OutOfRange)?;
-                self.submit(byte / 512, next, len)?;
+                // A failed submit leaves earlier requests in flight: collect them before returning.
+                if let Err(e) = self.submit(byte / 512, next, len) {
+                    first_err = Some(e);
+                    break;
+                }
                 next = next.saturating_add(len);
                 pushed = true;
             }
