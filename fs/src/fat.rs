@@ -92,9 +92,7 @@ struct Dev {
 
 impl Dev {
     fn window_size(&self) -> usize {
-        usize::try_from(self.dev.block_size())
-            .unwrap_or(WINDOW)
-            .max(WINDOW)
+        usize::try_from(self.dev.block_size()).unwrap_or(WINDOW).max(WINDOW)
     }
 
     /// Copies bytes at `pos` from a cached window (loading it if needed); returns the count.
@@ -106,11 +104,9 @@ impl Dev {
             Some(i) => i,
             None => {
                 // The last window may be short: read only up to the end of the device.
-                let avail =
-                    usize::try_from(self.len.saturating_sub(start).min(wsize64)).unwrap_or(0);
+                let avail = usize::try_from(self.len.saturating_sub(start).min(wsize64)).unwrap_or(0);
                 let mut buf = vec![0u8; avail];
-                read_bytes(&mut *self.dev, &mut self.bounce, start, &mut buf)
-                    .map_err(FatIoError::Device)?;
+                read_bytes(&mut *self.dev, &mut self.bounce, start, &mut buf).map_err(FatIoError::Device)?;
                 if self.windows.len() < WINDOWS {
                     self.windows.push((start, buf));
                     self.windows.len() - 1
@@ -128,9 +124,7 @@ impl Dev {
         let within = usize::try_from(pos - start).map_err(|_| FatIoError::Eof)?;
         let src = data.get(within..).ok_or(FatIoError::Eof)?;
         let n = src.len().min(dst.len());
-        dst.get_mut(..n)
-            .ok_or(FatIoError::Eof)?
-            .copy_from_slice(src.get(..n).ok_or(FatIoError::Eof)?);
+        dst.get_mut(..n).ok_or(FatIoError::Eof)?.copy_from_slice(src.get(..n).ok_or(FatIoError::Eof)?);
         Ok(n)
     }
 }
@@ -161,8 +155,7 @@ impl Read for FatIo {
         let dst = buf.get_mut(..want).ok_or(FatIoError::Eof)?;
         let n = if want >= 2 * WINDOW {
             // Large reads (fatfs reading file data) bypass the cache.
-            read_bytes(&mut *dev.dev, &mut dev.bounce, self.pos, dst)
-                .map_err(FatIoError::Device)?;
+            read_bytes(&mut *dev.dev, &mut dev.bounce, self.pos, dst).map_err(FatIoError::Device)?;
             want
         } else {
             dev.read_cached(self.pos, dst)?
@@ -210,17 +203,13 @@ fn map_err(e: fatfs::Error<FatIoError>) -> Error {
         fatfs::Error::Io(FatIoError::ReadOnly) | fatfs::Error::WriteZero => {
             Error::Unsupported("fat: the filesystem is read-only".into())
         }
-        fatfs::Error::Io(FatIoError::Eof) | fatfs::Error::UnexpectedEof => Error::corrupt(
-            "fat",
-            "structure reaches past the end of the volume",
-            Location::default(),
-        ),
+        fatfs::Error::Io(FatIoError::Eof) | fatfs::Error::UnexpectedEof => {
+            Error::corrupt("fat", "structure reaches past the end of the volume", Location::default())
+        }
         fatfs::Error::NotFound => Error::NotFound,
-        fatfs::Error::CorruptedFileSystem => Error::corrupt(
-            "fat",
-            "invalid boot sector, FSInfo or directory entry",
-            Location::default(),
-        ),
+        fatfs::Error::CorruptedFileSystem => {
+            Error::corrupt("fat", "invalid boot sector, FSInfo or directory entry", Location::default())
+        }
         fatfs::Error::InvalidInput
         | fatfs::Error::InvalidFileNameLength
         | fatfs::Error::UnsupportedFileNameCharacter => Error::InvalidPath(format!("fat: {e}")),
@@ -252,9 +241,7 @@ fn name_eq(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         return a.eq_ignore_ascii_case(b);
     }
-    a.chars()
-        .flat_map(char::to_uppercase)
-        .eq(b.chars().flat_map(char::to_uppercase))
+    a.chars().flat_map(char::to_uppercase).eq(b.chars().flat_map(char::to_uppercase))
 }
 
 /// Splits and normalizes a path lexically (exact on FAT, which has no symlinks).
@@ -320,9 +307,7 @@ pub struct Fat {
 
 impl core::fmt::Debug for Fat {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Fat")
-            .field("info", &self.info)
-            .finish_non_exhaustive()
+        f.debug_struct("Fat").field("info", &self.info).finish_non_exhaustive()
     }
 }
 
@@ -349,10 +334,7 @@ impl Fat {
             victim: 0,
             reads_left: MAX_READS_PER_OP,
         }));
-        let io = FatIo {
-            dev: Rc::clone(&shared),
-            pos: 0,
-        };
+        let io = FatIo { dev: Rc::clone(&shared), pos: 0 };
         let fs = FileSystem::new(io, FsOptions::new()).map_err(map_err)?;
         let kind = match fs.fat_type() {
             FatType::Fat12 => "fat12",
@@ -361,28 +343,17 @@ impl Fat {
         };
         let label_bytes = fs.volume_label_as_bytes();
         let label: String = String::from_utf8_lossy(label_bytes).trim_end().into();
-        let label = if label == "NO NAME" || label.is_empty() {
-            None
-        } else {
-            Some(label)
-        };
+        let label = if label == "NO NAME" || label.is_empty() { None } else { Some(label) };
         let id = fs.volume_id();
         let info = FsInfo {
             kind: kind.into(),
-            version: String::new(),
+            version: format!("{} bytes/sector", u16::from_le_bytes([boot[11], boot[12]])),
             block_size: fs.cluster_size(),
             fragment_size: 0,
             label,
             uuid: Some(format!("{:04X}-{:04X}", id >> 16, id & 0xFFFF)),
         };
-        Ok(Self {
-            fs,
-            dev: shared,
-            info,
-            nodes: NodeTable::new(),
-            open: None,
-            lookups: HashMap::new(),
-        })
+        Ok(Self { fs, dev: shared, info, nodes: NodeTable::new(), open: None, lookups: HashMap::new() })
     }
 
     /// Starts a public operation: a fresh read budget.
@@ -396,9 +367,7 @@ impl Fat {
         &self,
         comps: &[&str],
         f: impl FnOnce(
-            Option<
-                &fatfs::DirEntry<'_, FatIo, fatfs::DefaultTimeProvider, fatfs::LossyOemCpConverter>,
-            >,
+            Option<&fatfs::DirEntry<'_, FatIo, fatfs::DefaultTimeProvider, fatfs::LossyOemCpConverter>>,
         ) -> Result<R, Error>,
     ) -> Result<(String, R), Error> {
         let mut dir = self.fs.root_dir();
@@ -422,10 +391,7 @@ impl Fat {
     fn find<'a>(
         dir: &fatfs::Dir<'a, FatIo, fatfs::DefaultTimeProvider, fatfs::LossyOemCpConverter>,
         name: &str,
-    ) -> Result<
-        fatfs::DirEntry<'a, FatIo, fatfs::DefaultTimeProvider, fatfs::LossyOemCpConverter>,
-        Error,
-    > {
+    ) -> Result<fatfs::DirEntry<'a, FatIo, fatfs::DefaultTimeProvider, fatfs::LossyOemCpConverter>, Error> {
         for entry in dir.iter().take(MAX_DIR_ENTRIES) {
             let entry = entry.map_err(map_err)?;
             if name_eq(&entry.file_name(), name) || name_eq(&entry.short_file_name(), name) {
@@ -441,11 +407,8 @@ impl Fat {
         if let Some(node) = self.lookups.get(&key) {
             return Ok(node.clone());
         }
-        let (path, (dir, size)) = self.walk(&comps, |e| {
-            Ok(e.map_or((true, 0), |e| {
-                (e.is_dir(), if e.is_dir() { 0 } else { e.len() })
-            }))
-        })?;
+        let (path, (dir, size)) =
+            self.walk(&comps, |e| Ok(e.map_or((true, 0), |e| (e.is_dir(), if e.is_dir() { 0 } else { e.len() }))))?;
         let node = Node { path, dir, size };
         self.remember(key, node.clone());
         Ok(node)
@@ -460,16 +423,8 @@ impl Fat {
 
     fn metadata_for(&mut self, node: &Node) -> Metadata {
         let id = self.nodes.id_for(&node.path);
-        let file_type = if node.dir {
-            FileType::Directory
-        } else {
-            FileType::File
-        };
-        Metadata {
-            id,
-            file_type,
-            size: node.size,
-        }
+        let file_type = if node.dir { FileType::Directory } else { FileType::File };
+        Metadata { id, file_type, size: node.size }
     }
 
     /// The data runs of the file at `path`, following the cluster chain only as far as the
@@ -487,31 +442,19 @@ impl Fat {
             let mut runs: Vec<(u64, u64)> = Vec::new();
             let mut covered = 0u64;
             let mut file = e.to_file();
-            for extent in file
-                .extents()
-                .take(usize::try_from(needed).unwrap_or(usize::MAX))
-            {
+            for extent in file.extents().take(usize::try_from(needed).unwrap_or(usize::MAX)) {
                 let extent = extent.map_err(map_err)?;
                 let len = u64::from(extent.size);
                 if len == 0 {
                     break;
                 }
                 match runs.last_mut() {
-                    Some((start, run_len))
-                        if start.checked_add(*run_len) == Some(extent.offset) =>
-                    {
-                        *run_len += len
-                    }
+                    Some((start, run_len)) if start.checked_add(*run_len) == Some(extent.offset) => *run_len += len,
                     _ => runs.push((extent.offset, len)),
                 }
                 covered = covered.saturating_add(len);
             }
-            Ok(OpenFile {
-                id,
-                size,
-                runs,
-                covered,
-            })
+            Ok(OpenFile { id, size, runs, covered })
         })?;
         Ok(file)
     }
@@ -540,16 +483,8 @@ impl Filesystem for Fat {
         self.begin();
         let path = self.nodes.path(id)?;
         let node = self.node(&path)?;
-        let file_type = if node.dir {
-            FileType::Directory
-        } else {
-            FileType::File
-        };
-        Ok(Metadata {
-            id,
-            file_type,
-            size: node.size,
-        })
+        let file_type = if node.dir { FileType::Directory } else { FileType::File };
+        Ok(Metadata { id, file_type, size: node.size })
     }
 
     fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
@@ -586,11 +521,7 @@ impl Filesystem for Fat {
         })?;
         let mut out = Vec::with_capacity(list.len());
         for (name, dir, size) in list {
-            let file_type = if dir {
-                FileType::Directory
-            } else {
-                FileType::File
-            };
+            let file_type = if dir { FileType::Directory } else { FileType::File };
             let id = match name.as_str() {
                 "." => id,
                 ".." => self.nodes.id_for(parent_of(&canonical)),
@@ -598,24 +529,13 @@ impl Filesystem for Fat {
                     let path = join(&canonical, &name);
                     if !name.contains('/') {
                         if let Ok(comps) = components(&path) {
-                            self.remember(
-                                cache_key(&comps),
-                                Node {
-                                    path: path.clone(),
-                                    dir,
-                                    size,
-                                },
-                            );
+                            self.remember(cache_key(&comps), Node { path: path.clone(), dir, size });
                         }
                     }
                     self.nodes.id_for(&path)
                 }
             };
-            out.push(DirEntry {
-                name,
-                id,
-                file_type,
-            });
+            out.push(DirEntry { name, id, file_type });
         }
         Ok(out)
     }
@@ -630,15 +550,9 @@ fn read_runs(dev: &mut Dev, file: &OpenFile, offset: u64, buf: &mut [u8]) -> Res
     if offset >= file.size || buf.is_empty() {
         return Ok(0);
     }
-    let want = usize::try_from(file.size - offset)
-        .unwrap_or(usize::MAX)
-        .min(buf.len());
+    let want = usize::try_from(file.size - offset).unwrap_or(usize::MAX).min(buf.len());
     if offset.saturating_add(want as u64) > file.covered {
-        return Err(Error::corrupt(
-            "fat",
-            "cluster chain shorter than the file size",
-            Location::offset(file.covered),
-        ));
+        return Err(Error::corrupt("fat", "cluster chain shorter than the file size", Location::offset(file.covered)));
     }
     let mut done = 0usize;
     let mut run_start = 0u64; // file offset of the current run
@@ -650,15 +564,9 @@ fn read_runs(dev: &mut Dev, file: &OpenFile, offset: u64, buf: &mut [u8]) -> Res
         let run_end = run_start + len;
         if pos < run_end {
             let within = pos - run_start;
-            let n = usize::try_from(run_end - pos)
-                .unwrap_or(usize::MAX)
-                .min(want - done);
-            let dst = buf
-                .get_mut(done..done + n)
-                .ok_or(Error::Io(IoError::OutOfRange))?;
-            let at = disk
-                .checked_add(within)
-                .ok_or(Error::Io(IoError::OutOfRange))?;
+            let n = usize::try_from(run_end - pos).unwrap_or(usize::MAX).min(want - done);
+            let dst = buf.get_mut(done..done + n).ok_or(Error::Io(IoError::OutOfRange))?;
+            let at = disk.checked_add(within).ok_or(Error::Io(IoError::OutOfRange))?;
             read_bytes(&mut *dev.dev, &mut dev.bounce, at, dst)?;
             done += n;
         }
@@ -681,14 +589,8 @@ mod tests {
         mbr[0] = 0xFA;
         mbr[510] = 0x55;
         mbr[511] = 0xAA;
-        assert_eq!(
-            Fat::open(Box::new(MemDisk::new(mbr, 512))).err(),
-            Some(Error::NotRecognized)
-        );
-        assert_eq!(
-            Fat::open(Box::new(MemDisk::new(vec![0u8; 100], 512))).err(),
-            Some(Error::NotRecognized)
-        );
+        assert_eq!(Fat::open(Box::new(MemDisk::new(mbr, 512))).err(), Some(Error::NotRecognized));
+        assert_eq!(Fat::open(Box::new(MemDisk::new(vec![0u8; 100], 512))).err(), Some(Error::NotRecognized));
     }
 
     #[test]
@@ -715,25 +617,14 @@ mod tests {
             victim: 0,
             reads_left: 10,
         };
-        let file = OpenFile {
-            id: NodeId(5),
-            size: 3000,
-            runs: vec![(8192, 2048), (1024, 2048)],
-            covered: 4096,
-        };
+        let file = OpenFile { id: NodeId(5), size: 3000, runs: vec![(8192, 2048), (1024, 2048)], covered: 4096 };
         let mut buf = vec![0u8; 5000];
         assert_eq!(read_runs(&mut dev, &file, 0, &mut buf).unwrap(), 3000);
         assert_eq!(&buf[..2048], &data[8192..10240]);
         assert_eq!(&buf[2048..3000], &data[1024..1976]);
         assert_eq!(read_runs(&mut dev, &file, 2047, &mut buf[..2]).unwrap(), 2);
         assert_eq!(buf[..2], [data[10239], data[1024]]);
-        let short = OpenFile {
-            covered: 2048,
-            ..file
-        };
-        assert!(matches!(
-            read_runs(&mut dev, &short, 0, &mut buf),
-            Err(Error::Corrupt(_))
-        ));
+        let short = OpenFile { covered: 2048, ..file };
+        assert!(matches!(read_runs(&mut dev, &short, 0, &mut buf), Err(Error::Corrupt(_))));
     }
 }

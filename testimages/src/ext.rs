@@ -51,12 +51,7 @@ const RECIPE_VERSION: u32 = 3;
 /// Every ext recipe: ext2 with 1 KiB (triple indirect) and 4 KiB blocks, ext3, ext4, and
 /// small images of what ext4-view refuses (revision 0, no filetype, inline data).
 pub fn recipes() -> Vec<Recipe> {
-    let small = TreeSpec {
-        many_entries: 10,
-        deep_levels: 3,
-        indirect_sizes: false,
-        ..TreeSpec::unix(1024, 1024)
-    };
+    let small = TreeSpec { many_entries: 10, deep_levels: 3, indirect_sizes: false, ..TreeSpec::unix(1024, 1024) };
     vec![
         Recipe {
             name: "ext2-1k",
@@ -65,10 +60,7 @@ pub fn recipes() -> Vec<Recipe> {
             size_mib: 112,
             features: "",
             revision: None,
-            spec: TreeSpec {
-                triple_indirect: true,
-                ..TreeSpec::unix(1024, 1024)
-            },
+            spec: TreeSpec { triple_indirect: true, ..TreeSpec::unix(1024, 1024) },
             readable: true,
         },
         Recipe {
@@ -174,18 +166,11 @@ pub fn recipe(name: &str) -> Option<Recipe> {
 /// # Errors
 /// A tool is missing or fails; the message says which and why.
 pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
-    let tree =
-        tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
-    let fp = tree::fnv1a(
-        format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes(),
-    );
+    let tree = tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
+    let fp = tree::fnv1a(format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes());
     let path = out_dir.join(format!("{}-{fp:016x}.img", recipe.name));
     if !path.is_file() {
-        let tmp = out_dir.join(format!(
-            ".tmp-{}-{}.img",
-            recipe.name,
-            tree::unique_suffix()
-        ));
+        let tmp = out_dir.join(format!(".tmp-{}-{}.img", recipe.name, tree::unique_suffix()));
         let result = make(&tmp, &tree, recipe);
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
@@ -194,11 +179,7 @@ pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
         fs::rename(&tmp, &path).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
         remove_stale(out_dir, recipe.name, &path);
     }
-    Ok(Image {
-        recipe: recipe.clone(),
-        path,
-        tree,
-    })
+    Ok(Image { recipe: recipe.clone(), path, tree })
 }
 
 /// Builds every recipe; returns the image paths.
@@ -206,32 +187,17 @@ pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
 /// # Errors
 /// As [`build`].
 pub fn build_all(out_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    recipes()
-        .iter()
-        .map(|r| build(out_dir, r).map(|i| i.path))
-        .collect()
+    recipes().iter().map(|r| build(out_dir, r).map(|i| i.path)).collect()
 }
 
 fn make(img: &Path, tree: &Path, r: &Recipe) -> Result<(), String> {
     let file = fs::File::create(img).map_err(|e| format!("create {}: {e}", img.display()))?;
-    file.set_len(r.size_mib << 20)
-        .map_err(|e| format!("size {}: {e}", img.display()))?;
+    file.set_len(r.size_mib << 20).map_err(|e| format!("size {}: {e}", img.display()))?;
     drop(file);
     let mut cmd = Command::new(find_tool("mke2fs")?);
     cmd.env("E2FSPROGS_FAKE_TIME", tree::FIXED_MTIME.to_string())
         .env("MKE2FS_CONFIG", "/etc/mke2fs.conf")
-        .args([
-            "-q",
-            "-F",
-            "-t",
-            r.fs_type,
-            "-b",
-            &r.block_size.to_string(),
-            "-U",
-            UUID,
-            "-L",
-            r.name,
-        ])
+        .args(["-q", "-F", "-t", r.fs_type, "-b", &r.block_size.to_string(), "-U", UUID, "-L", r.name])
         .args(["-E", &format!("root_owner=0:0,hash_seed={UUID}")]);
     if let Some(rev) = r.revision {
         cmd.args(["-r", &rev.to_string()]);
@@ -251,21 +217,13 @@ fn pin_times(img: &Path, tree: &Path) -> Result<(), String> {
     let mut script = String::new();
     for e in &entries {
         for field in ["ctime", "atime", "mtime"] {
-            script.push_str(&format!(
-                "sif \"{}\" {field} @{}\n",
-                e.path,
-                tree::FIXED_MTIME
-            ));
+            script.push_str(&format!("sif \"{}\" {field} @{}\n", e.path, tree::FIXED_MTIME));
         }
     }
     let script_path = img.with_extension("debugfs");
     fs::write(&script_path, script).map_err(|e| format!("write {}: {e}", script_path.display()))?;
     let mut cmd = Command::new(find_tool("debugfs")?);
-    cmd.env("E2FSPROGS_FAKE_TIME", tree::FIXED_MTIME.to_string())
-        .arg("-w")
-        .arg("-f")
-        .arg(&script_path)
-        .arg(img);
+    cmd.env("E2FSPROGS_FAKE_TIME", tree::FIXED_MTIME.to_string()).arg("-w").arg("-f").arg(&script_path).arg(img);
     let result = run(&mut cmd);
     let _ = fs::remove_file(&script_path);
     result
@@ -273,15 +231,9 @@ fn pin_times(img: &Path, tree: &Path) -> Result<(), String> {
 
 /// Runs a tool and turns a failure into a message with its stderr.
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "{cmd:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(format!("{cmd:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
     }
     Ok(())
 }
@@ -289,17 +241,14 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
 /// Finds a tool on PATH or in the sbin directories (which a normal user's PATH may lack).
 pub(crate) fn find_tool(name: &str) -> Result<PathBuf, String> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
+    let dirs = std::env::split_paths(&path).chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
     for dir in dirs {
         let candidate = dir.join(name);
         if candidate.is_file() {
             return Ok(candidate);
         }
     }
-    Err(format!(
-        "{name} not found (install it with `cargo xtask setup`)"
-    ))
+    Err(format!("{name} not found (install it with `cargo xtask setup`)"))
 }
 
 /// Removes older builds of the same recipe (other fingerprints); failures are harmless.
@@ -316,9 +265,7 @@ pub(crate) fn remove_stale(out_dir: &Path, name: &str, keep: &Path) {
             continue;
         };
         // Only `<name>-<16 hex>.img`, so "ext2-1k" never removes "ext2-1k-foo-….img".
-        let is_ours = rest.len() == 20
-            && rest.ends_with(".img")
-            && rest[..16].bytes().all(|b| b.is_ascii_hexdigit());
+        let is_ours = rest.len() == 20 && rest.ends_with(".img") && rest[..16].bytes().all(|b| b.is_ascii_hexdigit());
         if is_ours && p != keep {
             let _ = fs::remove_file(&p);
         }

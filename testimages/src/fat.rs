@@ -109,18 +109,11 @@ pub fn recipe(name: &str) -> Option<Recipe> {
 /// # Errors
 /// A tool is missing or fails; the message says which and why.
 pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
-    let tree =
-        tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
-    let fp = tree::fnv1a(
-        format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes(),
-    );
+    let tree = tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
+    let fp = tree::fnv1a(format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes());
     let path = out_dir.join(format!("{}-{fp:016x}.img", recipe.name));
     if !path.is_file() {
-        let tmp = out_dir.join(format!(
-            ".tmp-{}-{}.img",
-            recipe.name,
-            tree::unique_suffix()
-        ));
+        let tmp = out_dir.join(format!(".tmp-{}-{}.img", recipe.name, tree::unique_suffix()));
         if let Err(e) = make(&tmp, &tree, recipe) {
             let _ = fs::remove_file(&tmp);
             return Err(e);
@@ -128,11 +121,7 @@ pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
         fs::rename(&tmp, &path).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
         remove_stale(out_dir, recipe.name, &path);
     }
-    Ok(Image {
-        recipe: recipe.clone(),
-        path,
-        tree,
-    })
+    Ok(Image { recipe: recipe.clone(), path, tree })
 }
 
 /// Builds every recipe; returns the image paths.
@@ -140,33 +129,18 @@ pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
 /// # Errors
 /// As [`build`].
 pub fn build_all(out_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    recipes()
-        .iter()
-        .map(|r| build(out_dir, r).map(|i| i.path))
-        .collect()
+    recipes().iter().map(|r| build(out_dir, r).map(|i| i.path)).collect()
 }
 
 fn make(img: &Path, tree: &Path, r: &Recipe) -> Result<(), String> {
     let file = fs::File::create(img).map_err(|e| format!("create {}: {e}", img.display()))?;
-    file.set_len(r.size_kib << 10)
-        .map_err(|e| format!("size {}: {e}", img.display()))?;
+    file.set_len(r.size_kib << 10).map_err(|e| format!("size {}: {e}", img.display()))?;
     drop(file);
     let mut cmd = Command::new(find_tool("mkfs.fat")?);
-    cmd.args([
-        "--invariant",
-        "-F",
-        &r.fat_bits.to_string(),
-        "-S",
-        &r.sector_size.to_string(),
-    ])
-    .args([
-        "-s",
-        &r.sectors_per_cluster.to_string(),
-        "-i",
-        &format!("{:08x}", r.volume_id),
-    ])
-    .args(["-n", r.label])
-    .arg(img);
+    cmd.args(["--invariant", "-F", &r.fat_bits.to_string(), "-S", &r.sector_size.to_string()])
+        .args(["-s", &r.sectors_per_cluster.to_string(), "-i", &format!("{:08x}", r.volume_id)])
+        .args(["-n", r.label])
+        .arg(img);
     run(&mut cmd)?;
 
     let mut top: Vec<PathBuf> = fs::read_dir(tree)

@@ -51,22 +51,14 @@ impl Images {
         images.dedup();
         let mut manifest = String::from("# path\tsize\tsha256 (written by `cargo xtask images`)\n");
         for path in &images {
-            let size = std::fs::metadata(path)
-                .with_context(|| format!("{}", path.display()))?
-                .len();
-            let sha = testimages::tree::sha256_file(path)
-                .with_context(|| format!("hashing {}", path.display()))?;
+            let size = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?.len();
+            let sha = testimages::tree::sha256_file(path).with_context(|| format!("hashing {}", path.display()))?;
             let rel = path.strip_prefix(&out).unwrap_or(path);
             writeln!(manifest, "{}\t{size}\t{sha}", rel.display())?;
         }
         let manifest_path = out.join("MANIFEST");
-        std::fs::write(&manifest_path, manifest)
-            .with_context(|| format!("writing {}", manifest_path.display()))?;
-        eprintln!(
-            "{} images; manifest: {}",
-            images.len(),
-            manifest_path.display()
-        );
+        std::fs::write(&manifest_path, manifest).with_context(|| format!("writing {}", manifest_path.display()))?;
+        eprintln!("{} images; manifest: {}", images.len(), manifest_path.display());
         Ok(())
     }
 }
