@@ -1,0 +1,486 @@
+//! End to end: `rpvboot-inspect boot --json` on filesystems made by mke2fs -d and makefs holding
+//! a menu.lst, kernels (the NetBSD-shaped ELF built by binutils through `testimages::kernels`,
+//! compressed by the reference gzip/xz/zstd/lz4 tools, and Debian's Linux PV vmlinuz when
+//! `cargo xtask setup` fetched it) and modules. Every figure is checked against the inputs'
+//! own facts: host file sizes, the ELF's entry and Xen VIRT_BASE read with the `object` crate,
+//! the menu as written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A minimal JSON value, enough to read the tool's output without a dependency.
+#[derive(Debug, Clone, PartialEq)]
+enum J {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(BTreeMap<String, J>),
+}
+
+impl J {
+    fn get(&self, k: &str) -> &J {
+        match self {
+            J::Obj(m) => m.get(k).unwrap_or_else(|| panic!("no field {k} in {self:?}")),
+            _ => panic!("not an object: {self:?}"),
+        }
+    }
+    fn at(&self, i: usize) -> &J {
+        match self {
+            J::Arr(a) => &a[i],
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            J::Arr(a) => a.len(),
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+    fn s(&self) -> &str {
+        match self {
+            J::Str(s) => s,
+            _ => panic!("not a string: {self:?}"),
+        }
+    }
+    fn n(&self) -> i64 {
+        match self {
+            J::Num(n) => *n as i64,
+            _ => panic!("not a number: {self:?}"),
+        }
+    }
+}
+
+fn parse_json(s: &str) -> J {
+    fn ws(b: &[u8], i: &mut usize) {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    }
+    fn val(b: &[u8], i: &mut usize) -> J {
+        ws(b, i);
+        match b[*i] {
+            b'{' => {
+                *i += 1;
+                let mut m = BTreeMap::new();
+                ws(b, i);
+                if b[*i] == b'}' {
+                    *i += 1;
+                    return J::Obj(m);
+                }
+                loop {
+                    ws(b, i);
+                    let J::Str(k) = val(b, i) else { panic!("key") };
+                    ws(b, i);
+                    assert_eq!(b[*i], b':');
+                    *i += 1;
+                    let v = val(b, i);
+                    m.insert(k, v);
+                    ws(b, i);
+                    *i += 1;
+                    if b[*i - 1] == b'}' {
+                        return J::Obj(m);
+                    }
+                }
+            }
+            b'[' => {
+                *i += 1;
+                let mut a = Vec::new();
+                ws(b, i);
+                if b[*i] == b']' {
+                    *i += 1;
+                    return J::Arr(a);
+                }
+                loop {
+                    a.push(val(b, i));
+                    ws(b, i);
+                    *i += 1;
+                    if b[*i - 1] == b']' {
+                        return J::Arr(a);
+                    }
+                }
+            }
+            b'"' => {
+                *i += 1;
+                let mut out = String::new();
+                let start = *i;
+                let mut raw = Vec::new();
+                while b[*i] != b'"' {
+                    if b[*i] == b'\\' {
+                        *i += 1;
+                        match b[*i] {
+                            b'n' => raw.push(b'\n'),
+                            b't' => raw.push(b'\t'),
+                            b'r' => raw.push(b'\r'),
+                            b'u' => {
+                                let h = std::str::from_utf8(&b[*i + 1..*i + 5]).unwrap();
+                                let c = char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap();
+                                raw.extend_from_slice(c.to_string().as_bytes());
+                                *i += 4;
+                            }
+                            c => raw.push(c),
+                        }
+                    } else {
+                        raw.push(b[*i]);
+                    }
+                    *i += 1;
+                }
+                let _ = start;
+                *i += 1;
+                out.push_str(std::str::from_utf8(&raw).unwrap());
+                J::Str(out)
+            }
+            b'n' => {
+                *i += 4;
+                J::Null
+            }
+            b't' => {
+                *i += 4;
+                J::Bool(true)
+            }
+            b'f' => {
+                *i += 5;
+                J::Bool(false)
+            }
+            _ => {
+                let st = *i;
+                while *i < b.len() && (b[*i] == b'-' || b[*i] == b'.' || b[*i].is_ascii_digit()) {
+                    *i += 1;
+                }
+                J::Num(std::str::from_utf8(&b[st..*i]).unwrap().parse().unwrap())
+            }
+        }
+    }
+    let mut i = 0;
+    let v = val(s.as_bytes(), &mut i);
+    ws(s.as_bytes(), &mut i);
+    assert_eq!(i, s.len(), "trailing data after JSON");
+    v
+}
+
+impl J {
+    fn b(&self) -> bool {
+        match self {
+            J::Bool(b) => *b,
+            _ => panic!("not a bool: {self:?}"),
+        }
+    }
+    fn is_null(&self) -> bool {
+        matches!(self, J::Null)
+    }
+    fn hex(&self) -> u64 {
+        u64::from_str_radix(self.s().trim_start_matches("0x"), 16).unwrap()
+    }
+}
+
+fn work(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testimages/inspect-boot").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// A bare filesystem image (`(hd0)`) of `kind` ("ext2" or "ffs") holding the files of `tree`.
+fn image(dir: &Path, kind: &str, tree: &Path) -> String {
+    let img = dir.join(format!("{kind}.img"));
+    match kind {
+        "ext2" => run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(tree).arg(&img).arg("96M")),
+        "ffs" => run(Command::new("makefs").args(["-t", "ffs", "-s", "96m"]).arg(&img).arg(tree)),
+        _ => unreachable!(),
+    };
+    img.to_str().unwrap().to_string()
+}
+
+fn put(tree: &Path, path: &str, data: &[u8]) {
+    let p = tree.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, data).unwrap();
+}
+
+/// Runs `rpvboot-inspect boot --json`: (parsed JSON, exit success).
+fn boot(args: &[&str]) -> (J, bool) {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect")).arg("boot").arg("--json").args(args).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with('{'), "stdout {text}\nstderr {}", String::from_utf8_lossy(&out.stderr));
+    (parse_json(&text), out.status.success())
+}
+
+/// The reference tool's output for `data`.
+fn compress(tool: &str, args: &[&str], data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} must be installed (cargo xtask setup): {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "{tool} {args:?}");
+    out.stdout
+}
+
+/// The ELF's own entry (XEN_ELFNOTE_ENTRY, else e_entry) and XEN_ELFNOTE_VIRT_BASE, read by
+/// the `object` crate from the PT_NOTE segments.
+fn elf_facts(elf: &[u8]) -> (u64, u64) {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let hdr = object::elf::FileHeader64::<object::Endianness>::parse(elf).unwrap();
+    let e = hdr.endian().unwrap();
+    let mut entry = hdr.e_entry(e);
+    let mut virt_base = 0;
+    for ph in hdr.program_headers(e, elf).unwrap() {
+        if let Some(mut notes) = ph.notes(e, elf).unwrap() {
+            while let Some(n) = notes.next().unwrap() {
+                if n.name() != b"Xen" {
+                    continue;
+                }
+                let d = n.desc();
+                let v = match d.len() {
+                    8 => u64::from_le_bytes(d.try_into().unwrap()),
+                    4 => u64::from(u32::from_le_bytes(d.try_into().unwrap())),
+                    _ => continue,
+                };
+                match n.n_type(e) {
+                    1 => entry = v,
+                    3 => virt_base = v,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (entry, virt_base)
+}
+
+fn netbsd_elf() -> Vec<u8> {
+    let dir = testimages::kernels::images_dir();
+    let p = testimages::kernels::build(&dir, &testimages::kernels::KernelSpec::netbsd())
+        .expect("as/ld (binutils) must be installed: cargo xtask setup");
+    std::fs::read(p).unwrap()
+}
+
+/// Regions in PFN order, disjoint, inside the domain; and the kernel region holds the image.
+fn check_layout(j: &J, memory_pages: i64, image_size: i64) {
+    let lay = j.get("layout");
+    assert_eq!(lay.get("memory_pages").n(), memory_pages);
+    let regions = lay.get("regions");
+    let mut end = 0;
+    for i in 0..regions.len() {
+        let r = regions.at(i);
+        let (first, pages) = (r.get("first_page").n(), r.get("pages").n());
+        assert!(first >= end, "region {} overlaps the one before: {lay:?}", r.get("name").s());
+        end = first + pages;
+        assert!(end <= memory_pages);
+    }
+    let k = regions.at(0);
+    assert_eq!(k.get("name").s(), "kernel");
+    assert!(k.get("pages").n() * 4096 >= image_size);
+    let pt = (0..regions.len()).map(|i| regions.at(i)).find(|r| r.get("name").s() == "page_tables").unwrap();
+    assert_eq!(pt.get("pages").n(), lay.get("pt_frames").n());
+    assert_eq!(lay.get("start_info").get("nr_pages").n(), memory_pages);
+    assert_eq!(lay.get("start_info").get("flags").n(), 0);
+}
+
+const MENU: &str = "default 0\ntimeout 3\nfallback 1\n\ntitle NetBSD\n  kernel /netbsd.KIND -s console=com0\n  module /mod.bin\n  module /mod.gz\ntitle plain\n  kernel /netbsd.plain\n";
+
+/// Each compression format through the whole dry run, on ext2 and FFS.
+#[test]
+fn netbsd_kernel_in_every_format() {
+    let elf = netbsd_elf();
+    let (entry, virt_base) = elf_facts(&elf);
+    assert_eq!(virt_base, testimages::kernels::KERNBASE);
+    let module: Vec<u8> = (0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let formats: [(&str, Vec<u8>, &[&str]); 5] = [
+        ("plain", elf.clone(), &["elf64"]),
+        ("gz", compress("gzip", &["-9c"], &elf), &["gzip", "elf64"]),
+        ("xz", compress("xz", &["-c", "--check=crc32"], &elf), &["xz", "elf64"]),
+        ("zst", compress("zstd", &["-c", "-q"], &elf), &["zstd", "elf64"]),
+        ("lz4", compress("lz4", &["-c", "-l"], &elf), &["lz4", "elf64"]),
+    ];
+    for fs in ["ext2", "ffs"] {
+        for (kind, bytes, names) in &formats {
+            let dir = work(&format!("{fs}-{kind}"));
+            let tree = dir.join("tree");
+            put(&tree, "/boot/grub/menu.lst", MENU.replace("KIND", kind).as_bytes());
+            put(&tree, &format!("/netbsd.{kind}"), bytes);
+            put(&tree, "/netbsd.plain", &elf);
+            put(&tree, "/mod.bin", &module);
+            put(&tree, "/mod.gz", &compress("gzip", &["-c"], &module));
+            let img = image(&dir, fs, &tree);
+            let (j, ok) = boot(&[&img]);
+            let ctx = format!("{fs} {kind}: {j:?}");
+            assert!(ok, "{ctx}");
+            assert_eq!(j.get("outcome").s(), "boot", "{ctx}");
+            assert_eq!(j.get("entry").n(), 0);
+            // As written, plus the bootdev= NetBSD's Xen startup reads (bare disk: xbd0a).
+            assert_eq!(j.get("cmdline").s(), "-s console=com0 bootdev=xbd0a", "{ctx}");
+            let k = j.get("kernel");
+            assert_eq!(k.get("device").s(), "(hd0)");
+            assert_eq!(k.get("path").s(), format!("/netbsd.{kind}"));
+            let got: Vec<&str> = (0..k.get("format").len()).map(|i| k.get("format").at(i).s()).collect();
+            assert_eq!(&got, names, "{ctx}");
+            let host = std::fs::metadata(tree.join(format!("netbsd.{kind}"))).unwrap().len();
+            assert_eq!(k.get("file_size").n() as u64, host);
+            assert_eq!(k.get("entry_point").hex(), entry);
+            assert_eq!(k.get("virt_base").hex(), virt_base);
+            let n = k.get("notes");
+            assert_eq!(n.get("guest_os").s(), "NetBSD");
+            assert_eq!(n.get("xen_version").s(), "xen-3.0");
+            assert_eq!(n.get("loader").s(), "generic");
+            assert!(n.get("bsd_symtab").b());
+            // The image runs from the lowest segment to the end of the symbol block.
+            let sym = k.get("symtab");
+            assert!(!sym.is_null());
+            assert_eq!(
+                k.get("image_size").n() as u64,
+                sym.get("va").hex() + sym.get("size").n() as u64 - testimages::kernels::KERNTEXTOFF,
+                "{ctx}"
+            );
+            let m = j.get("modules");
+            assert_eq!(m.len(), 2);
+            assert_eq!(m.at(0).get("path").s(), "/mod.bin");
+            assert_eq!(m.at(0).get("file_size").n(), module.len() as i64);
+            assert_eq!(m.at(0).get("size").n(), module.len() as i64);
+            assert_eq!(m.at(0).get("format").len(), 0);
+            assert_eq!(m.at(1).get("format").at(0).s(), "gzip");
+            assert_eq!(m.at(1).get("file_size").n() as u64, std::fs::metadata(tree.join("mod.gz")).unwrap().len());
+            assert_eq!(m.at(1).get("size").n(), module.len() as i64, "module lines are decompressed");
+            check_layout(&j, 256 * 256, k.get("image_size").n());
+            assert_eq!(j.get("layout").get("start_info").get("mod_len").n(), module.len() as i64);
+            // `config` is what `menu --json` says.
+            assert_eq!(j.get("config").get("config").get("path").s(), "/boot/grub/menu.lst");
+        }
+    }
+}
+
+/// A broken line (file:line), a missing kernel (fallback entry boots), a truncated gzip kernel
+/// and too little memory (errors naming their cause), and --entry / --memory.
+#[test]
+fn failures_name_their_cause() {
+    let elf = netbsd_elf();
+    let gz = compress("gzip", &["-9c"], &elf);
+    let dir = work("failures");
+    let tree = dir.join("tree");
+    put(
+        &tree,
+        "/boot/grub/menu.lst",
+        b"default 0\nfallback 1\ntimeout 0\ntitle gone\n  kernel /missing\n  frobnicate now\ntitle good\n  kernel /netbsd.gz -v\ntitle cut\n  kernel /cut.gz\n",
+    );
+    put(&tree, "/netbsd.gz", &gz);
+    put(&tree, "/cut.gz", &gz[..gz.len() / 2]);
+    let img = image(&dir, "ext2", &tree);
+
+    let (j, ok) = boot(&[&img]);
+    assert!(!ok, "exit status 1 unless the outcome is boot");
+    assert_eq!(j.get("outcome").s(), "fallback", "{j:?}");
+    assert_eq!(j.get("entry").n(), 1);
+    assert_eq!(j.get("cmdline").s(), "-v bootdev=xbd0a");
+    let d = j.get("diagnostics");
+    let diags: Vec<(String, String)> =
+        (0..d.len()).map(|i| (d.at(i).get("where").s().to_string(), d.at(i).get("message").s().to_string())).collect();
+    assert!(diags.iter().any(|(w, m)| w == "(hd0)/boot/grub/menu.lst:6" && m.contains("frobnicate")), "{diags:?}");
+    assert!(
+        diags.iter().any(|(w, m)| w == "(hd0)/boot/grub/menu.lst:4" && m.contains("(hd0)/missing not found")),
+        "{diags:?}"
+    );
+
+    let (j, ok) = boot(&[&img, "--entry", "2"]);
+    assert!(!ok);
+    assert_eq!(j.get("outcome").s(), "fallback", "entry 2 fails, its fallback 1 boots: {j:?}");
+    let d = j.get("diagnostics");
+    let cut: Vec<&J> =
+        (0..d.len()).map(|i| d.at(i)).filter(|x| x.get("where").s().starts_with("(hd0)/cut.gz")).collect();
+    assert_eq!(cut.len(), 1, "{j:?}");
+    assert!(cut[0].get("message").s().contains("gzip") || cut[0].get("message").s().contains("truncated"), "{cut:?}");
+
+    // Only the good entry, with memory for nothing.
+    let (j, ok) = boot(&[&img, "--entry", "1", "--memory", "4"]);
+    assert!(!ok);
+    assert_eq!(j.get("outcome").s(), "error", "{j:?}");
+    let d = j.get("diagnostics");
+    assert!((0..d.len()).any(|i| d.at(i).get("where").s() == "memory"), "{j:?}");
+    assert!(j.get("layout").is_null());
+
+    let (j, ok) = boot(&[&img, "--entry", "1", "--memory", "64"]);
+    assert!(ok, "{j:?}");
+    assert_eq!(j.get("outcome").s(), "boot");
+    check_layout(&j, 64 * 256, j.get("kernel").get("image_size").n());
+
+    // The kernel named on the extra= line, without bootdev=.
+    let (j, ok) = boot(&[&img, "--extra", "rpvboot.kernel=/netbsd.gz -s rpvboot.nobootdev"]);
+    assert!(ok, "{j:?}");
+    assert!(!j.get("cmdline").s().contains("bootdev="), "{j:?}");
+}
+
+/// The Debian Linux PV kernel (bzImage > xz > elf64) with an initrd passed as stored.
+#[test]
+fn debian_vmlinuz() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let found = ["target/e2e/x/boot", "target/kernels/x/boot"].iter().find_map(|d| {
+        std::fs::read_dir(root.join(d))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("vmlinuz-"))
+    });
+    let Some(vmlinuz) = found else {
+        eprintln!(
+            "SKIPPED: no Debian vmlinuz under target/e2e/x/boot or target/kernels/x/boot (run cargo xtask setup)"
+        );
+        return;
+    };
+    let bz = std::fs::read(&vmlinuz).unwrap();
+    // The oracle: the payload as the boot protocol places it (setup_sects, payload_offset and
+    // payload_length of the setup header), unpacked by the xz tool, read by `object`.
+    let setup = (usize::from(bz[0x1f1]).max(4) + 1) * 512;
+    let off = u32::from_le_bytes(bz[0x248..0x24c].try_into().unwrap()) as usize;
+    let len = u32::from_le_bytes(bz[0x24c..0x250].try_into().unwrap()) as usize;
+    let payload = &bz[setup + off..setup + off + len];
+    let elf = compress("xz", &["-dc", "--single-stream"], payload);
+    let (entry, virt_base) = elf_facts(&elf);
+
+    let dir = work("debian");
+    let tree = dir.join("tree");
+    let initrd = compress("gzip", &["-c"], &vec![b'i'; 300_000]);
+    put(&tree, "/boot/vmlinuz", &bz);
+    put(&tree, "/boot/initrd.img", &initrd);
+    put(
+        &tree,
+        "/boot/grub/menu.lst",
+        b"timeout 5\ntitle Debian\nroot (hd0)\nkernel /boot/vmlinuz root=/dev/xvda1 ro console=hvc0\ninitrd /boot/initrd.img\n",
+    );
+    let img = image(&dir, "ext2", &tree);
+    let (j, ok) = boot(&[&img]);
+    assert!(ok, "{j:?}");
+    assert_eq!(j.get("cmdline").s(), "root=/dev/xvda1 ro console=hvc0");
+    let k = j.get("kernel");
+    let got: Vec<&str> = (0..k.get("format").len()).map(|i| k.get("format").at(i).s()).collect();
+    assert_eq!(got, ["bzImage", "xz", "elf64"]);
+    assert_eq!(k.get("file_size").n() as usize, bz.len());
+    assert_eq!(k.get("entry_point").hex(), entry);
+    assert_eq!(k.get("virt_base").hex(), virt_base);
+    assert_eq!(k.get("notes").get("guest_os").s(), "linux");
+    assert!(!k.get("notes").get("bsd_symtab").b());
+    let m = j.get("modules").at(0);
+    assert_eq!(m.get("size").n() as usize, initrd.len(), "an initrd is passed as stored");
+    check_layout(&j, 256 * 256, k.get("image_size").n());
+    assert_eq!(j.get("layout").get("start_info").get("mod_len").n() as usize, initrd.len());
+
+    // 48 MiB hold the image but not the region with rpvboot beside it.
+    let (j, ok) = boot(&[&img, "--memory", "48"]);
+    assert!(!ok);
+    assert_eq!(j.get("outcome").s(), "error");
+    let d = j.get("diagnostics");
+    assert!((0..d.len()).any(|i| d.at(i).get("where").s() == "memory"), "{j:?}");
+}
