@@ -484,3 +484,95 @@ fn debian_vmlinuz() {
     let d = j.get("diagnostics");
     assert!((0..d.len()).any(|i| d.at(i).get("where").s() == "memory"), "{j:?}");
 }
+
+/// Assembles and links `src` with the host binutils for the `as`/`ld` emulation given.
+fn link(dir: &Path, name: &str, as_flag: &str, emulation: &str, src: &str) -> Vec<u8> {
+    let s = dir.join(format!("{name}.S"));
+    std::fs::write(&s, src).unwrap();
+    let o = dir.join(format!("{name}.o"));
+    let out = dir.join(name);
+    run(Command::new("as").arg(as_flag).arg("-o").arg(&o).arg(&s));
+    run(Command::new("ld").args(["-m", emulation, "-Ttext=0xc0100000", "-o"]).arg(&out).arg(&o));
+    std::fs::read(out).unwrap()
+}
+
+/// Xen notes of a generic-loader kernel (GUEST_OS, XEN_VERSION, LOADER), nothing else.
+const NOTES_SRC: &str = ".section .note.Xen,\"a\",@note\n.balign 4\n.long 4, 7, 6\n.asciz \"Xen\"\n.balign 4\n.asciz \"NetBSD\"\n.balign 4\n.long 4, 8, 5\n.asciz \"Xen\"\n.balign 4\n.asciz \"xen-3.0\"\n.balign 4\n.long 4, 8, 8\n.asciz \"Xen\"\n.balign 4\n.asciz \"generic\"\n.balign 4\n.text\n.globl _start\n_start: hlt\n";
+
+/// Kernels the loader refuses (32-bit i386, ELF32 x32, one requiring the dom0 feature), each
+/// with its reason, and a NetBSD-shaped kernel without BSD_SYMTAB that boots without symbols.
+#[test]
+fn refused_kernels_and_no_bsd_symtab() {
+    let dir = work("refused");
+    let tree = dir.join("tree");
+    let k32 = link(&dir, "k32", "--32", "elf_i386", NOTES_SRC);
+    let kx32 = link(&dir, "kx32", "--x32", "elf32_x86_64", NOTES_SRC);
+    let kdir = testimages::kernels::images_dir();
+    let nosym = KernelSpecs::nosym(&kdir);
+    let dom0 = KernelSpecs::dom0(&kdir);
+    put(&tree, "/k32", &k32);
+    put(&tree, "/kx32", &kx32);
+    put(&tree, "/dom0", &dom0);
+    put(&tree, "/nosym", &nosym);
+    put(
+        &tree,
+        "/boot/grub/menu.lst",
+        b"title i386\nkernel /k32\ntitle x32\nkernel /kx32\ntitle dom0\nkernel /dom0\ntitle nosym\nkernel /nosym\n",
+    );
+    let img = image(&dir, "ext2", &tree);
+    let reason = |entry: &str| {
+        let (j, ok) = boot(&[&img, "--entry", entry]);
+        assert!(!ok);
+        assert_eq!(j.get("outcome").s(), "error", "{j:?}");
+        let d = j.get("diagnostics");
+        assert_eq!(d.len(), 1, "{j:?}");
+        (d.at(0).get("where").s().to_string(), d.at(0).get("message").s().to_lowercase())
+    };
+    let (w, m) = reason("0");
+    assert_eq!(w, "(hd0)/k32");
+    assert!(m.contains("32-bit"), "{m}");
+    let (w, m) = reason("1");
+    assert_eq!(w, "(hd0)/kx32");
+    assert!(m.contains("elf32"), "{m}");
+    let (w, m) = reason("2");
+    assert_eq!(w, "(hd0)/dom0");
+    assert!(m.contains("dom0"), "{m}");
+
+    let (j, ok) = boot(&[&img, "--entry", "3"]);
+    assert!(ok, "{j:?}");
+    let k = j.get("kernel");
+    assert!(!k.get("notes").get("bsd_symtab").b());
+    assert!(k.get("symtab").is_null());
+    let (entry, virt_base) = elf_facts(&nosym);
+    assert_eq!(k.get("entry_point").hex(), entry);
+    assert_eq!(k.get("virt_base").hex(), virt_base);
+    check_layout(&j, 256 * 256, k.get("image_size").n());
+}
+
+struct KernelSpecs;
+
+impl KernelSpecs {
+    fn build(dir: &Path, spec: testimages::kernels::KernelSpec) -> Vec<u8> {
+        std::fs::read(testimages::kernels::build(dir, &spec).expect("binutils")).unwrap()
+    }
+    fn nosym(dir: &Path) -> Vec<u8> {
+        Self::build(
+            dir,
+            testimages::kernels::KernelSpec {
+                name: "inspect-boot-nobsdsymtab",
+                bsd_symtab: false,
+                ..testimages::kernels::KernelSpec::netbsd()
+            },
+        )
+    }
+    fn dom0(dir: &Path) -> Vec<u8> {
+        Self::build(
+            dir,
+            testimages::kernels::KernelSpec {
+                name: "inspect-boot-dom0",
+                features: "!dom0",
+                ..testimages::kernels::KernelSpec::netbsd()
+            },
+        )
+    }
+}
