@@ -40,6 +40,8 @@ pub struct Screen {
     next: Vec<Row>,
     /// The screen must be cleared before the next frame (a new view, or output scrolled it).
     dirty: bool,
+    /// Where the cursor was left by the last flush.
+    cursor: (usize, usize),
 }
 
 impl Default for Screen {
@@ -57,7 +59,12 @@ pub fn clip(text: &str) -> String {
 impl Screen {
     /// A screen that will be cleared on the first frame.
     pub fn new() -> Self {
-        Screen { shown: alloc::vec![Row::default(); ROWS], next: alloc::vec![Row::default(); ROWS], dirty: true }
+        Screen {
+            shown: alloc::vec![Row::default(); ROWS],
+            next: alloc::vec![Row::default(); ROWS],
+            dirty: true,
+            cursor: (ROWS - 1, 0),
+        }
     }
 
     /// Forget what is shown: the next [`Screen::flush`] clears and redraws everything (after
@@ -82,8 +89,13 @@ impl Screen {
     }
 
     /// Sends the rows that changed to `out`, then puts the cursor at `cursor` (row, column,
-    /// 0-based) or parks it at the bottom-left.
+    /// 0-based) or parks it at the bottom-left. Sends nothing at all when nothing changed.
     pub fn flush(&mut self, out: &mut String, cursor: Option<(usize, usize)>) {
+        let (r, c) = cursor.unwrap_or((ROWS - 1, 0));
+        let cursor = (r.min(ROWS - 1), c.min(COLS - 1));
+        if !self.dirty && self.shown == self.next && self.cursor == cursor {
+            return;
+        }
         if self.dirty {
             out.push_str("\x1b[0m\x1b[H\x1b[2J");
             for r in &mut self.shown {
@@ -108,8 +120,8 @@ impl Screen {
             *old = new.clone();
         }
         self.dirty = false;
-        let (r, c) = cursor.unwrap_or((ROWS - 1, 0));
-        let _ = write!(out, "\x1b[{};{}H", r.min(ROWS - 1).saturating_add(1), c.min(COLS - 1).saturating_add(1));
+        self.cursor = cursor;
+        let _ = write!(out, "\x1b[{};{}H", cursor.0.saturating_add(1), cursor.1.saturating_add(1));
     }
 }
 
@@ -175,7 +187,7 @@ mod tests {
         s.set(2, "entry one", true);
         s.set(3, "entry two", false);
         s.flush(&mut out, None);
-        assert_eq!(out, "\x1b[24;1H");
+        assert_eq!(out, "");
         // Move the highlight: two rows redrawn, no clear.
         out.clear();
         s.begin();
