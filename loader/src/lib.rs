@@ -11,6 +11,7 @@ pub mod bootflow;
 pub mod config;
 pub mod devices;
 pub mod image;
+pub mod menu;
 pub mod plan;
 
 #[cfg(target_os = "none")]
