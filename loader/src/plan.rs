@@ -393,19 +393,23 @@ fn attempt(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides) -> Att
         symtab: None,
     };
     let mut held = kbytes.len() as u64;
-    let checked = (|| -> Result<(Vec<u8>, PvKernel), image::Error> {
+    // The decompressed ELF comes back owned; a plain ELF is the file itself (no copy).
+    let checked = (|| -> Result<(Option<Vec<u8>>, PvKernel), image::Error> {
         let un = image::unwrap(&kbytes, limit)?;
         kr.formats = un.format_names();
         let elf = Elf64::parse(&un.elf)?;
         let k = PvKernel::parse(&elf)?;
         let block = k.bsd_block(&elf)?;
         kr.symtab = k.bsd_block_va().map(|va| (va, block.len() as u64));
-        let bytes =
-            if o.keep || matches!(un.elf, alloc::borrow::Cow::Owned(_)) { un.elf.into_owned() } else { Vec::new() };
-        Ok((bytes, k))
+        let owned = match un.elf {
+            alloc::borrow::Cow::Owned(v) => Some(v),
+            alloc::borrow::Cow::Borrowed(_) => None,
+        };
+        Ok((owned, k))
     })();
     let (elf_bytes, k) = match checked {
-        Ok(x) => x,
+        Ok((Some(elf), k)) => (elf, k),
+        Ok((None, k)) => (kbytes, k),
         Err(e) => {
             let message = match &e {
                 image::Error::TooLarge { .. } => format!("kernel {kname}: {e}"),
@@ -660,5 +664,52 @@ mod tests {
         assert!(p.is_none());
         assert!(r.problems.iter().any(|p| p.at == "memory"), "{:?}", r.problems);
         assert_eq!(r.next, Next::Menu);
+    }
+
+    #[test]
+    fn nothing_to_boot_and_bad_overrides() {
+        // No disks at all: no configuration, no FFS partition.
+        let (r, p) = dry_run("", &mut MemVolumes::default(), &o(64));
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(r.next, Next::Menu);
+        assert!(p.is_none() && r.kernel.is_none() && r.layout.is_none());
+        assert!(!r.problems.is_empty());
+
+        // An entry past the end: said, and the default is used.
+        let k = netbsd_elf();
+        let menu = b"title a\nkernel /netbsd\nmodule /gone\n";
+        let mut v =
+            MemVolumes::default().with("(hd0,0)", FsKind::Ext, &[("/boot/grub/menu.lst", menu), ("/netbsd", &k)]);
+        let ov = Overrides { entry: Some(7), keep: false, ..o(64) };
+        let (r, p) = dry_run("", &mut v, &ov);
+        assert!(p.is_none());
+        assert_eq!(r.tried, [0]);
+        assert!(r.problems.iter().any(|p| p.at == "entry" && p.message.contains("entry 7")));
+        // The missing module is the cause, at the entry's line; the kernel was read and checked.
+        assert!(r
+            .problems
+            .iter()
+            .any(|p| p.at == "(hd0,0)/boot/grub/menu.lst:1" && p.message == "module (hd0,0)/gone not found"));
+        assert_eq!(r.outcome, Outcome::Error);
+        assert_eq!(r.kernel.as_ref().map(|k| k.formats.clone()), Some(alloc::vec!["elf64"]));
+        assert_eq!(r.kernel.as_ref().map(|k| k.file_size), Some(k.len() as u64));
+    }
+
+    #[test]
+    fn kernel_file_larger_than_memory() {
+        let mut big = netbsd_elf();
+        big.resize(5 << 20, 0);
+        let mut v = MemVolumes::default().with(
+            "(hd0,a)",
+            FsKind::Ffs,
+            &[("/boot.cfg", b"menu=x:boot netbsd\n"), ("/netbsd", &big)],
+        );
+        let (r, _) = dry_run("", &mut v, &o(4));
+        assert_eq!(r.outcome, Outcome::Error);
+        assert!(r.problems.iter().any(|p| p.at == "memory" && p.message.contains("larger than the domain's memory")));
+        // With room, the same file boots (ld's ELF ignores the padding at its end).
+        let (r, _) = dry_run("", &mut v, &o(64));
+        assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
+        assert_eq!(r.cmdline.as_deref(), Some("bootdev=xbd0a"));
     }
 }
