@@ -23,7 +23,7 @@ pub const FILE_LIMIT: usize = 512 << 20;
 pub struct Selected {
     /// Its title.
     pub title: String,
-    /// The kernel file as stored (compressed or not).
+    /// The kernel's ELF image (decompressed).
     pub kernel: Vec<u8>,
     /// Modules in order, as stored.
     pub modules: Vec<Vec<u8>>,
@@ -52,7 +52,21 @@ pub fn check_kernel(
     nr_pages: u64,
     pages_in_use: u64,
 ) -> Result<String, String> {
-    let limit = usize::try_from(nr_pages.saturating_mul(4096)).unwrap_or(usize::MAX);
+    unwrap_checked(kernel, modules, cmdline, nr_pages, pages_in_use).map(|(_, what)| what)
+}
+
+/// [`check_kernel`], also returning the decompressed ELF, so that it is decompressed once
+/// (xz under TCG takes tens of seconds for a Linux kernel). Decompression is limited to half
+/// of the memory rpvboot does not use: the image must also fit once more in the new region.
+pub fn unwrap_checked(
+    kernel: &[u8],
+    modules: &[u64],
+    cmdline: &[u8],
+    nr_pages: u64,
+    pages_in_use: u64,
+) -> Result<(Vec<u8>, String), String> {
+    let free = nr_pages.saturating_sub(pages_in_use) / 2;
+    let limit = usize::try_from(free.saturating_mul(4096)).unwrap_or(usize::MAX);
     let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
     let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
     let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
@@ -66,14 +80,15 @@ pub fn check_kernel(
         cmdline,
     })
     .map_err(|e| format!("layout: {e}"))?;
-    Ok(format!(
+    let what = format!(
         "{} kernel, {} bytes loaded, entry {:#x}, {} pages{}",
         un.format_names().join("+"),
         k.image_len(),
         k.entry,
         lay.region_pages,
         if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
-    ))
+    );
+    Ok((un.elf.into_owned(), what))
 }
 
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
@@ -149,7 +164,7 @@ fn read_entry(
     }
     let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();
     let pages_in_use = pages_in_use.saturating_add((kernel.len() as u64 + lens.iter().sum::<u64>()).div_ceil(4096));
-    let what = check_kernel(&kernel, &lens, plan.cmdline.as_bytes(), nr_pages, pages_in_use)?;
+    let (kernel, what) = unwrap_checked(&kernel, &lens, plan.cmdline.as_bytes(), nr_pages, pages_in_use)?;
     let title = loaded.menu.entries.get(idx).map(|e| e.title.clone()).unwrap_or_default();
     Ok((Selected { title, kernel, modules, cmdline: plan.cmdline }, what))
 }
@@ -396,5 +411,81 @@ mod pv {
         let cmd = si.cmd_line();
         let next = cmd.split_once(" -- ").map_or("", |(_, b)| b);
         boot(si, kernel, &[], next.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::search::{FsKind, MemVolumes};
+
+    /// The NetBSD-shaped kernel assembled and linked by binutils (testimages), gzipped by gzip.
+    fn kernels() -> (Vec<u8>, Vec<u8>) {
+        let p =
+            testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
+                .unwrap();
+        let elf = std::fs::read(&p).unwrap();
+        let out = std::process::Command::new("gzip").args(["-9n", "-c"]).arg(&p).output().unwrap();
+        assert!(out.status.success());
+        (elf, out.stdout)
+    }
+
+    fn vols(menu: &str, files: &[(&str, &[u8])]) -> MemVolumes {
+        let mut all: Vec<(&str, &[u8])> = vec![("/grub/menu.lst", menu.as_bytes())];
+        all.extend_from_slice(files);
+        MemVolumes::default().with("(hd0)", FsKind::Ext, &all)
+    }
+
+    const MENU: &str = "default 0\nfallback 1 2\ntimeout 0\n\
+        title missing\n  kernel /nope.gz a=1\n\
+        title corrupt\n  kernel /corrupt.gz b=2\n\
+        title good\n  kernel /netbsd.gz c=3\n  module /mod.bin\n";
+
+    #[test]
+    fn fallback_chain_reports_each_refusal_and_picks_the_good_entry() {
+        let (elf, gz) = kernels();
+        let corrupt: Vec<u8> = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3].iter().copied().chain(0..200u8).collect();
+        let module = vec![7u8; 100_003];
+        let mut v = vols(MENU, &[("/corrupt.gz", &corrupt), ("/netbsd.gz", &gz), ("/mod.bin", &module)]);
+        let mut out = String::new();
+        let sel = select("", &mut v, 16384, 2048, &mut out).unwrap();
+        assert_eq!(sel.title, "good");
+        assert_eq!(sel.kernel, elf);
+        assert_eq!(sel.modules, vec![module]);
+        assert!(sel.cmdline.starts_with("c=3"), "{}", sel.cmdline);
+        assert!(out.contains("entry 0 \"missing\" cannot boot: (hd0)/nope.gz not found"), "{out}");
+        assert!(out.contains("entry 1 \"corrupt\" cannot boot: kernel image"), "{out}");
+        assert!(out.contains("booting entry 2 \"good\": gzip+elf64 kernel"), "{out}");
+        assert!(out.contains("BSD symbols"), "{out}");
+    }
+
+    #[test]
+    fn refusals_name_the_reason() {
+        let (elf, _) = kernels();
+        // Too small: 2 MiB domain.
+        let mut out = String::new();
+        let mut v = vols("title k\n kernel /k\n", &[("/k", &elf)]);
+        assert!(select("", &mut v, 512, 256, &mut out).is_none());
+        assert!(out.contains("cannot boot: layout:"), "{out}");
+        assert!(out.contains("no entry could be booted"), "{out}");
+        // Wrong architecture: e_machine 3 (i386).
+        let mut bad = elf.clone();
+        bad[18] = 3;
+        let mut out = String::new();
+        let mut v = vols("title k\n kernel /k\n", &[("/k", &bad)]);
+        assert!(select("", &mut v, 16384, 2048, &mut out).is_none());
+        assert!(out.contains("entry 0 \"k\" cannot boot: kernel"), "{out}");
+        // Not a kernel at all.
+        let mut out = String::new();
+        let mut v = vols("title k\n kernel /k\n", &[("/k", b"#!/bin/sh\necho hi\n")]);
+        assert!(select("", &mut v, 16384, 2048, &mut out).is_none());
+        assert!(out.contains("cannot boot: kernel image"), "{out}");
+        // check_kernel agrees with the ELF's own entry (object crate as the oracle).
+        use object::{Object, ObjectSegment};
+        let o = object::File::parse(&*elf).unwrap();
+        let what = check_kernel(&elf, &[], b"", 16384, 2048).unwrap();
+        assert!(what.contains(&format!("entry {:#x}", o.entry())), "{what}");
+        let end = o.segments().map(|s| s.address() + s.size()).max().unwrap();
+        assert!(end > testimages::kernels::KERNTEXTOFF);
     }
 }

@@ -55,3 +55,228 @@ pub fn probe_paths_for_scenarios() -> (PathBuf, PathBuf) {
         }
     }
 }
+
+/// The module put next to the probe on its disks: 100003 bytes (not a page multiple, so the
+/// exact `mod_len` is checked, handover-notes P8) of a fixed pattern.
+pub fn module_bytes() -> Vec<u8> {
+    (0..100_003u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+}
+
+/// FNV-1a 64 (what the probe computes over the module it was given).
+pub fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// The probe's expectations for the module on its disks.
+pub fn module_word() -> String {
+    let m = module_bytes();
+    format!("probe.mod={}:{:x}", m.len(), fnv1a(&m))
+}
+
+/// `menu.lst` of the probe disks: the gzipped probe with the module (default), the plain
+/// probe as fallback. Entry 0 of the fallback disk names a missing kernel and entry 1 a
+/// corrupt one, so only the fallback chain reaches the probe.
+fn menu_lst(fallback_test: bool) -> String {
+    let w = module_word();
+    if fallback_test {
+        format!(
+            "default 0\nfallback 1 2\ntimeout 0\n\
+             title missing kernel\n  kernel /no-such-kernel.gz {w}\n\
+             title corrupt kernel\n  kernel /corrupt.gz {w}\n\
+             title probe (fallback)\n  kernel /probe {w}\n  module /module.bin\n"
+        )
+    } else {
+        format!(
+            "default 0\nfallback 1\ntimeout 0\n\
+             title probe (gzip)\n  kernel /probe.gz {w}\n  module /module.bin\n\
+             title probe (plain)\n  kernel /probe {w}\n  module /module.bin\n"
+        )
+    }
+}
+
+/// The files of a probe disk: `/grub/menu.lst`, `/probe`, `/probe.gz`, `/module.bin`,
+/// `/corrupt.gz` (a gzip header followed by garbage).
+fn write_tree(tree: &std::path::Path, cfg: ProbeCfg) -> Result<()> {
+    let (plain, gz) = build_probe()?;
+    if tree.exists() {
+        fs::remove_dir_all(tree)?;
+    }
+    match cfg {
+        ProbeCfg::MenuLst | ProbeCfg::Fallback => {
+            fs::create_dir_all(tree.join("grub"))?;
+            fs::write(tree.join("grub/menu.lst"), menu_lst(matches!(cfg, ProbeCfg::Fallback)))?;
+        }
+        ProbeCfg::GrubCfg => {
+            fs::create_dir_all(tree.join("boot/grub"))?;
+            let w = module_word();
+            let cfg = format!(
+                "set timeout=0\nset default=0\nmenuentry \"probe\" {{\n  linux /probe.gz {w}\n  initrd /module.bin\n}}\n"
+            );
+            fs::write(tree.join("boot/grub/grub.cfg"), cfg)?;
+        }
+        ProbeCfg::BootCfg => {
+            fs::write(tree.join("boot.cfg"), "banner=probe\ntimeout=0\nmenu=Boot the probe:load /module.bin;boot\n")?;
+            fs::copy(&gz, tree.join("netbsd.gz"))?;
+        }
+    }
+    fs::copy(&plain, tree.join("probe"))?;
+    fs::copy(&gz, tree.join("probe.gz"))?;
+    fs::write(tree.join("module.bin"), module_bytes())?;
+    let mut bad = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    bad.extend((0..5000u32).map(|i| (i * 7 + 3) as u8));
+    fs::write(tree.join("corrupt.gz"), bad)?;
+    Ok(())
+}
+
+/// Which configuration file a probe disk carries.
+#[derive(Clone, Copy, Debug)]
+pub enum ProbeCfg {
+    /// `/grub/menu.lst` (default probe.gz + module, fallback plain probe).
+    MenuLst,
+    /// `/grub/menu.lst` whose default and first fallback cannot boot.
+    Fallback,
+    /// `/boot/grub/grub.cfg`: `linux /probe.gz ...` + `initrd /module.bin`.
+    GrubCfg,
+    /// NetBSD `/boot.cfg`: `load /module.bin;boot` (so `/netbsd`, then `/netbsd.gz`, the probe).
+    BootCfg,
+}
+
+/// Filesystems the probe disks are made with (by the real tools).
+#[derive(Clone, Copy, Debug)]
+pub enum ProbeFs {
+    /// mke2fs -t ext2.
+    Ext2,
+    /// makefs -t ffs -o version=1 (FFSv1, NetBSD's classic UFS1).
+    Ffs1,
+    /// makefs -t ffs -o version=2.
+    Ffs2,
+    /// mkfs.fat + mcopy.
+    Fat,
+}
+
+/// Partition maps around the filesystem.
+#[derive(Clone, Copy, Debug)]
+pub enum ProbeMap {
+    /// The filesystem is the whole disk.
+    Bare,
+    /// MBR (sfdisk), one partition at 1 MiB.
+    Mbr,
+    /// GPT (sfdisk), one partition at 1 MiB.
+    Gpt,
+}
+
+const FS_MIB: u64 = 16;
+
+fn make_fs(kind: ProbeFs, tree: &std::path::Path, img: &std::path::Path) -> Result<()> {
+    let _ = fs::remove_file(img);
+    let size = format!("{FS_MIB}m");
+    match kind {
+        ProbeFs::Ext2 => run(Command::new("mke2fs")
+            .args(["-q", "-F", "-t", "ext2", "-d"])
+            .arg(tree)
+            .arg(img)
+            .arg(format!("{FS_MIB}M"))),
+        ProbeFs::Ffs1 | ProbeFs::Ffs2 => {
+            let v = if matches!(kind, ProbeFs::Ffs1) { "version=1" } else { "version=2" };
+            run(Command::new("makefs").args(["-t", "ffs", "-B", "le", "-o", v, "-s", &size]).arg(img).arg(tree))
+        }
+        ProbeFs::Fat => {
+            run(Command::new("mkfs.fat").args(["-C", "-n", "PROBE"]).arg(img).arg((FS_MIB * 1024).to_string()))?;
+            let mut c = Command::new("mcopy");
+            c.args(["-s", "-i"]).arg(img);
+            for e in fs::read_dir(tree)? {
+                c.arg(e?.path());
+            }
+            c.arg("::/");
+            run(&mut c)
+        }
+    }
+}
+
+/// Builds a probe disk (cached by name in `target/e2e/images/`; rebuilt every run, it is
+/// small) and returns its path.
+pub fn probe_disk(kind: ProbeFs, map: ProbeMap, cfg: ProbeCfg) -> Result<PathBuf> {
+    let dir = crate::util::e2e_dir().join("images");
+    fs::create_dir_all(&dir)?;
+    let name = format!("probe-{kind:?}-{map:?}-{cfg:?}").to_lowercase();
+    let tree = dir.join(format!("{name}.tree"));
+    write_tree(&tree, cfg)?;
+    let fsimg = dir.join(format!("{name}.fs"));
+    make_fs(kind, &tree, &fsimg)?;
+    let out = dir.join(format!("{name}.img"));
+    match map {
+        ProbeMap::Bare => {
+            fs::rename(&fsimg, &out)?;
+        }
+        ProbeMap::Mbr | ProbeMap::Gpt => {
+            let _ = fs::remove_file(&out);
+            let f = fs::File::create(&out)?;
+            f.set_len((FS_MIB + 2) << 20)?;
+            drop(f);
+            let (label, ty) = match (map, kind) {
+                (ProbeMap::Mbr, ProbeFs::Fat) => ("dos", "6"),
+                (ProbeMap::Mbr, ProbeFs::Ffs1 | ProbeFs::Ffs2) => ("dos", "a9"),
+                (ProbeMap::Mbr, _) => ("dos", "83"),
+                (_, ProbeFs::Ffs1 | ProbeFs::Ffs2) => ("gpt", "49F48D5A-B10E-11DC-B99B-0019D1879648"),
+                (_, ProbeFs::Fat) => ("gpt", "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"),
+                _ => ("gpt", "0FC63DAF-8483-4772-8E79-3D69D8477DE4"),
+            };
+            let script = format!("label: {label}\nstart=2048, size={}, type={ty}\n", FS_MIB * 2048);
+            let mut child = Command::new("sfdisk")
+                .args(["--quiet", "--no-reread", "--no-tell-kernel"])
+                .arg(&out)
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .context("running sfdisk")?;
+            std::io::Write::write_all(child.stdin.as_mut().context("sfdisk stdin")?, script.as_bytes())?;
+            let st = child.wait()?;
+            if !st.success() {
+                bail!("sfdisk {} failed: {st}", out.display());
+            }
+            let data = fs::read(&fsimg)?;
+            let mut f = fs::OpenOptions::new().write(true).open(&out)?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(1 << 20))?;
+            std::io::Write::write_all(&mut f, &data)?;
+            let _ = fs::remove_file(&fsimg);
+        }
+    }
+    Ok(out)
+}
+
+/// Disk recipes for the e2e scenarios (`Disk::Recipe` takes plain fns).
+pub fn disk_ext2_bare() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ext2, ProbeMap::Bare, ProbeCfg::MenuLst)
+}
+/// FFSv1 in an MBR partition of type 0xA9 (no disklabel).
+pub fn disk_ffs1_mbr() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ffs1, ProbeMap::Mbr, ProbeCfg::MenuLst)
+}
+/// FFSv2 in a GPT NetBSD-FFS partition.
+pub fn disk_ffs2_gpt() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ffs2, ProbeMap::Gpt, ProbeCfg::MenuLst)
+}
+/// FFSv2, bare.
+pub fn disk_ffs2_bare() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ffs2, ProbeMap::Bare, ProbeCfg::MenuLst)
+}
+/// FAT in an MBR partition.
+pub fn disk_fat_mbr() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Fat, ProbeMap::Mbr, ProbeCfg::MenuLst)
+}
+/// ext2, bare, with the missing/corrupt default entries.
+pub fn disk_fallback() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ext2, ProbeMap::Bare, ProbeCfg::Fallback)
+}
+/// ext2 (bare) with only `/boot/grub/grub.cfg`.
+pub fn disk_grubcfg() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ext2, ProbeMap::Bare, ProbeCfg::GrubCfg)
+}
+/// FFSv2 in an MBR partition with only NetBSD's `/boot.cfg` and `/netbsd.gz`.
+pub fn disk_bootcfg() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ffs2, ProbeMap::Mbr, ProbeCfg::BootCfg)
+}

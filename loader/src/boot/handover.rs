@@ -6,8 +6,9 @@
 //! updates; `arch::x86_64::trampoline` and `bootflow` do the writing and the jump.
 //!
 //! The permutation: the loader has taken `M` = `region_pages` free pages at old PFNs
-//! `[t, t+M)` (top of RAM). The new kernel's PFNs `[0, M)` get their MFNs, and every other MFN
-//! keeps its relative order in the new PFNs `[M, N)`. So the loader's live pages are never
+//! `[t, t+M)` (top of RAM). The new kernel's PFNs `[0, M)` get their MFNs, and the MFNs of
+//! `[0, M)` move to `[t, t+M)` (or the prefix is rotated when the two overlap, see
+//! [`permute`]). So the loader's live pages are never
 //! copied or moved: only their PFN *numbers* change (they become free memory for the new
 //! kernel). Then pvgrub's `do_exchange` moves three MFNs that must keep their identity into
 //! their target PFNs: the console ring, the xenstore ring (xenconsoled/xenstored map them)
@@ -43,10 +44,9 @@ impl fmt::Display for HandoverError {
             Self::P2mLength { have, want } => {
                 write!(f, "p2m has {have} entries, domain has {want} pages")
             }
-            Self::BadReservation { start, end, want } => write!(
-                f,
-                "reserved pages {start:#x}..{end:#x} are not {want} pages inside the domain"
-            ),
+            Self::BadReservation { start, end, want } => {
+                write!(f, "reserved pages {start:#x}..{end:#x} are not {want} pages inside the domain")
+            }
             Self::MfnNotFound { what, mfn } => write!(f, "{what} MFN {mfn:#x} is not ours"),
             Self::ExchangeClash { what, pfn } => {
                 write!(f, "{what}: PFN {pfn:#x} is already taken by another exchange")
@@ -92,19 +92,24 @@ pub struct Plan {
 /// Size of `struct start_info` (x86_64).
 pub const START_INFO_SIZE: usize = 1168;
 
-/// The new p2m: `new[i] = old[reserved.start + i]` for `i < M`, then the other MFNs in their
-/// old order. A permutation of `old`, so no MFN is lost or duplicated.
+/// The new p2m: `new[i] = old[reserved.start + i]` for `i < M`. A permutation of `old`, so no
+/// MFN is lost or duplicated. When the reservation does not overlap `[0, M)`, the two blocks
+/// are swapped, so only `2M` PFNs change owner (fewer M2P updates: 2048 instead of 262144
+/// for a small kernel in 1 GiB); otherwise the prefix `[0, end)` is rotated.
 pub fn permute(old: &[u64], reserved: Range<u64>) -> Result<Vec<u64>, HandoverError> {
     let n = old.len() as u64;
     let m = reserved.end.saturating_sub(reserved.start);
     if reserved.end > n || reserved.start > reserved.end {
-        return Err(HandoverError::BadReservation {
-            start: reserved.start,
-            end: reserved.end,
-            want: m,
-        });
+        return Err(HandoverError::BadReservation { start: reserved.start, end: reserved.end, want: m });
     }
     let (s, e) = (reserved.start as usize, reserved.end as usize);
+    if reserved.start >= m {
+        let mut new = old.to_vec();
+        for i in 0..(e - s) {
+            new.swap(i, s + i);
+        }
+        return Ok(new);
+    }
     let mut new = Vec::with_capacity(old.len());
     new.extend_from_slice(old.get(s..e).unwrap_or_default());
     new.extend_from_slice(old.get(..s).unwrap_or_default());
@@ -113,20 +118,9 @@ pub fn permute(old: &[u64], reserved: Range<u64>) -> Result<Vec<u64>, HandoverEr
 }
 
 /// pvgrub's `do_exchange`: make `new[target] = mfn` by swapping with the PFN that holds it.
-pub fn exchange(
-    new: &mut [u64],
-    target: u64,
-    mfn: u64,
-    what: &'static str,
-) -> Result<(), HandoverError> {
-    let at = new
-        .iter()
-        .position(|&m| m == mfn)
-        .ok_or(HandoverError::MfnNotFound { what, mfn })?;
-    let t = usize::try_from(target).map_err(|_| HandoverError::ExchangeClash {
-        what,
-        pfn: target,
-    })?;
+pub fn exchange(new: &mut [u64], target: u64, mfn: u64, what: &'static str) -> Result<(), HandoverError> {
+    let at = new.iter().position(|&m| m == mfn).ok_or(HandoverError::MfnNotFound { what, mfn })?;
+    let t = usize::try_from(target).map_err(|_| HandoverError::ExchangeClash { what, pfn: target })?;
     if t >= new.len() {
         return Err(HandoverError::ExchangeClash { what, pfn: target });
     }
@@ -183,10 +177,7 @@ pub fn plan(
     trampoline_mfn: u64,
 ) -> Result<Plan, HandoverError> {
     if old.len() as u64 != layout.nr_pages || inh.nr_pages != layout.nr_pages {
-        return Err(HandoverError::P2mLength {
-            have: old.len() as u64,
-            want: layout.nr_pages,
-        });
+        return Err(HandoverError::P2mLength { have: old.len() as u64, want: layout.nr_pages });
     }
     if reserved.end.saturating_sub(reserved.start) != layout.region_pages {
         return Err(HandoverError::BadReservation {
@@ -203,11 +194,7 @@ pub fn plan(
         (layout.bootstack_pfn, trampoline_mfn, "trampoline page"),
     ];
     for (i, &(t, m, what)) in targets.iter().enumerate() {
-        if targets
-            .iter()
-            .take(i)
-            .any(|&(t2, m2, _)| t2 == t || m2 == m)
-        {
+        if targets.iter().take(i).any(|&(t2, m2, _)| t2 == t || m2 == m) {
             return Err(HandoverError::ExchangeClash { what, pfn: t });
         }
         if layout.is_pgtable(t) {
@@ -217,9 +204,7 @@ pub fn plan(
     }
     let tables = layout.page_tables(|pfn| new.get(pfn as usize).copied().unwrap_or(0));
     // Page tables are never exchanged, so their old PFN is reserved.start + pfn.
-    let table_old_pfns = (layout.pgtables.pfn..layout.pgtables.pfn_end())
-        .map(|p| reserved.start + p)
-        .collect();
+    let table_old_pfns = (layout.pgtables.pfn..layout.pgtables.pfn_end()).map(|p| reserved.start + p).collect();
     Ok(Plan {
         m2p: m2p_updates(old, &new),
         start_info: start_info_bytes(layout, inh),
@@ -258,14 +243,20 @@ mod tests {
     #[test]
     fn permutation_is_a_bijection_and_rotates() {
         let old: Vec<u64> = (0..100).map(|i| 1000 + i).collect();
+        // Disjoint: the blocks are swapped.
         let new = permute(&old, 70..100).unwrap();
         assert_eq!(new.len(), 100);
         assert_eq!(&new[..30], &old[70..]);
-        assert_eq!(&new[30..], &old[..70]);
-        let new = permute(&old, 40..60).unwrap();
-        assert_eq!(&new[..20], &old[40..60]);
-        assert_eq!(&new[20..60], &old[..40]);
-        assert_eq!(&new[60..], &old[60..]);
+        assert_eq!(&new[30..70], &old[30..70]);
+        assert_eq!(&new[70..], &old[..30]);
+        // Overlapping: the prefix is rotated.
+        let new = permute(&old, 40..100).unwrap();
+        assert_eq!(&new[..60], &old[40..]);
+        assert_eq!(&new[60..], &old[..40]);
+        let new = permute(&old, 10..30).unwrap();
+        assert_eq!(&new[..20], &old[10..30]);
+        assert_eq!(&new[20..30], &old[..10]);
+        assert_eq!(&new[30..], &old[30..]);
         let mut s = new.clone();
         s.sort_unstable();
         assert_eq!(s, old);
@@ -318,6 +309,7 @@ mod tests {
         // Only changed PFNs are sent.
         let changed = old.iter().zip(&p.p2m).filter(|(a, b)| a != b).count();
         assert_eq!(changed, p.m2p.len());
+        assert!(p.m2p.len() as u64 <= 2 * m + 6, "{} updates for {m} pages", p.m2p.len());
         // Table frames: the L4 maps slot 511 to the first L3 through new[].
         assert_eq!(p.tables.len() as u64, l.nr_pt_frames());
         let l3 = p.p2m[(l.pgtables.pfn + 1) as usize];
@@ -360,28 +352,11 @@ mod tests {
         let nr = 8192;
         let l = layout(nr, 10, None, b"");
         let old = fake_p2m(nr);
-        let inh = Inherited {
-            nr_pages: nr,
-            store_mfn: old[1],
-            console_mfn: old[2],
-            ..Inherited::default()
-        };
+        let inh = Inherited { nr_pages: nr, store_mfn: old[1], console_mfn: old[2], ..Inherited::default() };
         let m = l.region_pages;
-        assert!(matches!(
-            plan(&l, &old[..100], nr - m..nr, &inh, old[3]),
-            Err(HandoverError::P2mLength { .. })
-        ));
-        assert!(matches!(
-            plan(&l, &old, nr - m - 1..nr, &inh, old[3]),
-            Err(HandoverError::BadReservation { .. })
-        ));
-        assert!(matches!(
-            plan(&l, &old, nr - m..nr, &inh, 0xdead_beef),
-            Err(HandoverError::MfnNotFound { .. })
-        ));
-        assert!(matches!(
-            plan(&l, &old, nr - m..nr, &inh, old[1]),
-            Err(HandoverError::ExchangeClash { .. })
-        ));
+        assert!(matches!(plan(&l, &old[..100], nr - m..nr, &inh, old[3]), Err(HandoverError::P2mLength { .. })));
+        assert!(matches!(plan(&l, &old, nr - m - 1..nr, &inh, old[3]), Err(HandoverError::BadReservation { .. })));
+        assert!(matches!(plan(&l, &old, nr - m..nr, &inh, 0xdead_beef), Err(HandoverError::MfnNotFound { .. })));
+        assert!(matches!(plan(&l, &old, nr - m..nr, &inh, old[1]), Err(HandoverError::ExchangeClash { .. })));
     }
 }

@@ -147,27 +147,78 @@ fn handover_scenarios() -> Vec<Scenario> {
     let (plain, gz) = crate::probe::probe_paths_for_scenarios();
     let probe = |name: &str| format!("probe.mod=none probe.name={name} probe.pages=16384");
     let pass = r"^RPVBOOT-PROBE PASS name=";
-    vec![
+    let mut v = vec![
         Scenario {
             kernel: Kernel::File(plain.clone()),
             ..Scenario::rpvboot("probe-direct", &probe("probe-direct")).expect(pass)
         },
         Scenario {
             ramdisk: Some(gz),
-            ..Scenario::rpvboot(
-                "ho-probe-gz",
-                &format!("rpvboot.test=ramdisk -- {}", probe("ho-probe-gz")),
-            )
-            .expect(r"rpvboot: handover: .* jumping to 0x")
-            .expect(pass)
+            ..Scenario::rpvboot("ho-probe-gz", &format!("rpvboot.test=ramdisk -- {}", probe("ho-probe-gz")))
+                .expect(r"rpvboot: handover: .* jumping to 0x")
+                .expect(pass)
         },
         Scenario {
             ramdisk: Some(plain),
-            ..Scenario::rpvboot(
-                "ho-probe",
-                &format!("rpvboot.test=ramdisk -- {}", probe("ho-probe")),
-            )
-            .expect(pass)
+            ..Scenario::rpvboot("ho-probe", &format!("rpvboot.test=ramdisk -- {}", probe("ho-probe"))).expect(pass)
         },
-    ]
+    ];
+    // From disks made by the real tools: menu.lst → probe.gz + module, through blkfront.
+    let disk = |name: &str, recipe: fn() -> Result<PathBuf>| Scenario {
+        disks: vec![Disk::Recipe(recipe)],
+        ..Scenario::rpvboot(name, "")
+            .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
+            .expect(&format!(r"^RPVBOOT-PROBE PASS name={name} pages=16384 mod=100003 syms=\d+"))
+    };
+    v.push(disk("ho-disk-ext2", crate::probe::disk_ext2_bare));
+    v.push(disk("ho-disk-ffs2", crate::probe::disk_ffs2_bare));
+    v.push(disk("ho-disk-ffs1-mbr", crate::probe::disk_ffs1_mbr));
+    v.push(disk("ho-disk-ffs2-gpt", crate::probe::disk_ffs2_gpt));
+    v.push(disk("ho-disk-fat-mbr", crate::probe::disk_fat_mbr));
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_fallback)],
+        ..Scenario::rpvboot("ho-fallback", "")
+            .expect(r"rpvboot: entry 0 .* cannot boot: .*no-such-kernel.gz not found")
+            .expect(r"rpvboot: entry 1 .* cannot boot: kernel image")
+            .expect(r"rpvboot: booting entry 2 ")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-fallback pages=16384 mod=100003")
+    });
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_grubcfg)],
+        ..Scenario::rpvboot("ho-grubcfg", "")
+            .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-grubcfg pages=16384 mod=100003")
+    });
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_bootcfg)],
+        ..Scenario::rpvboot("ho-bootcfg", "")
+            .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-bootcfg pages=16384 mod=100003 .*bootdev=")
+    });
+    // 1 GiB: the same probe disk.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_ext2_bare)],
+        memory_mib: 1024,
+        ..Scenario::rpvboot("ho-disk-1g", "").expect(r"^RPVBOOT-PROBE PASS name=ho-disk-1g pages=262144 mod=100003")
+    });
+    // Too big: Debian's kernel (58 MiB in memory) in a 64 MiB domain is refused with a reason,
+    // and rpvboot stays alive to say so.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
+        timeout_secs: 200,
+        ..Scenario::rpvboot("ho-too-big", "")
+            .expect(r"rpvboot: entry 0 .* cannot boot: ")
+            .expect(r"rpvboot: no entry could be booted")
+    });
+    // Debian's Linux PV kernel (xz bzImage) + initrd from the ext2 disk, via the menu.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
+        memory_mib: 256,
+        timeout_secs: 300,
+        ..Scenario::rpvboot("ho-linux", "")
+            .expect(r"rpvboot: handover: .* jumping to 0x")
+            .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
+            .expect(r"DOMU-BOOTED-OK")
+    });
+    v
 }

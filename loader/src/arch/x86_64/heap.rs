@@ -42,6 +42,13 @@ unsafe impl Source for GrowUp {
             .max(GROW_STEP)
             .next_multiple_of(PAGE_SIZE as usize);
         let (next, limit, heap_end) = (src.next, src.limit, src.heap_end);
+        // A request that cannot fit must not claim the rest of RAM on its way to failing:
+        // the heap never shrinks, and the handover needs those pages (a corrupt kernel's
+        // huge size hint would otherwise leave nothing for the fallback entry).
+        let need = layout.size().saturating_add(layout.align()).saturating_add(64 * 1024);
+        if next.saturating_add(need) > limit {
+            return Err(());
+        }
         let new_end = next.saturating_add(want).min(limit);
         if new_end <= next {
             return Err(());
