@@ -132,6 +132,12 @@ fn next_text(r: &BootReport) -> String {
             };
             format!("boot entry {entry} \"{}\" {when}", title(r, entry))
         }
+        Next::Password { entry } => {
+            format!(
+                "ask for the password of entry {entry} \"{}\", then boot it (the countdown waits too)",
+                title(r, entry)
+            )
+        }
         Next::Prompt => String::from("drop to the command line (the entry asks for it)"),
         Next::Menu => String::from("show the menu with the error and wait for the user (nothing can boot)"),
     }

@@ -86,6 +86,12 @@ pub enum Next {
         /// Seconds the menu waits first; `None` waits for a key.
         timeout: Option<u32>,
     },
+    /// The entry needs a password (its own, or the menu's for a `lock`ed entry): even the
+    /// countdown waits for it.
+    Password {
+        /// The entry.
+        entry: usize,
+    },
     /// The entry asks for the command line (boot.cfg `prompt`).
     Prompt,
     /// Nothing can boot: show the menu with the problems and wait for the user.
@@ -588,7 +594,11 @@ pub fn dry_run(extra_line: &str, v: &mut impl Volumes, o: &Overrides) -> (BootRe
         if ok {
             report.outcome = if i == first { Outcome::Boot } else { Outcome::Fallback };
             report.entry = Some(i);
-            report.next = Next::Boot { entry: i, timeout: report.loaded.menu.timeout };
+            let menu = &report.loaded.menu;
+            let locked =
+                menu.entries.get(i).is_some_and(|e| e.password.is_some() || (e.lock && menu.password.is_some()));
+            report.next =
+                if locked { Next::Password { entry: i } } else { Next::Boot { entry: i, timeout: menu.timeout } };
             prepared = a.prepared.take();
             shown = Some(a);
             break;
