@@ -85,6 +85,8 @@ while read -r name tmo disks <&3; do
   echo "E2E-END $name rc=$rc timeout=$to leftover=$left reason=${reason:-none} uptime=$(up)"
 done
 exec 3<&-
+# optional dom0-side extras of a run (cargo xtask bench: dd of the disk images)
+[ -f /guest/after.sh ] && sh /guest/after.sh
 xl list 2>/dev/null | tail -n +3 | while read -r n rest; do xl destroy "$n"; done
 echo "E2E-ALL-DONE uptime=$(up)"
 sync

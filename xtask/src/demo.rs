@@ -52,7 +52,7 @@ impl Demo {
         if let Some(k) = &self.keys {
             s.keys = e2e::unescape(k)?;
         }
-        let opts = RunOpts { stream: Stream::Console, kernel: None, qemu_timeout: None };
+        let opts = RunOpts { stream: Stream::Console, kernel: None, qemu_timeout: None, after: None };
         if e2e::run_scenarios(&[s], &opts)? > 0 {
             std::process::exit(1);
         }

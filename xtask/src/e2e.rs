@@ -128,6 +128,7 @@ impl E2e {
             stream: if self.verbose { Stream::All } else { Stream::Progress },
             kernel: self.kernel,
             qemu_timeout: self.qemu_timeout,
+            after: None,
         };
         let failed = run_scenarios(&list, &opts)?;
         if failed > 0 {
@@ -155,6 +156,8 @@ pub struct RunOpts {
     pub kernel: Option<PathBuf>,
     /// Overrides the computed hard limit for the QEMU run (seconds).
     pub qemu_timeout: Option<u64>,
+    /// A dom0 shell script run after the last scenario (`cargo xtask bench`: dd of the images).
+    pub after: Option<String>,
 }
 
 /// How many run directories (`target/e2e/runs/*`) to keep.
@@ -278,6 +281,9 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
         timeout_secs += u64::from(s.timeout_secs) + SCENARIO_SLACK_SECS;
     }
     fs::write(root.join("guest/scenarios"), list_file)?;
+    if let Some(a) = &opts.after {
+        fs::write(root.join("guest/after.sh"), a)?;
+    }
     if let Some(t) = opts.qemu_timeout {
         timeout_secs = t;
     }

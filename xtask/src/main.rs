@@ -2,6 +2,7 @@
 //!
 //! Each subcommand lives in its own module with a clap `Args` struct and `run(self)`.
 
+mod bench;
 mod build;
 mod demo;
 mod e2e;
@@ -34,6 +35,8 @@ enum Command {
     E2e(e2e::E2e),
     /// Build rpvboot and boot a demo domU with it, showing its console.
     Demo(demo::Demo),
+    /// Benchmark rpvboot against pvgrub2 in one QEMU boot (never fails on a timing).
+    Bench(bench::Bench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Test(c) => c.run(),
         Command::E2e(c) => c.run(),
         Command::Demo(c) => c.run(),
+        Command::Bench(c) => c.run(),
     }
 }

@@ -1,0 +1,651 @@
+//! `cargo xtask bench`: rpvboot side by side with pvgrub2 (issue 10), in ONE QEMU boot.
+//!
+//! Both loaders boot the same probe kernel (`testimages/probe`) from the same disk images
+//! (ext2 and FFSv2, made by mke2fs/makefs), as e2e scenarios in alternating order. The clock
+//! is Xen's: the probe prints at its first instructions `RPVBOOT-PROBE T vcpu_ns=<ns>`, the
+//! sum of its vCPU's runstate times, i.e. Xen system time elapsed since the vCPU was created
+//! while `xl create` built the domain. No cross-domain clock sync is needed and the same
+//! number exists for pvgrub2, which prints nothing of its own.
+//!
+//! Figures (ratios rpvboot / pvgrub2 from the same round; median and min–max over rounds):
+//! 1. vCPU creation → probe entry, no module.
+//! 2. MiB/s loading a 64 MiB module: 64 MiB / (T with module − T without), per filesystem;
+//!    against dom0 `dd` of the same image through a loop device (after the scenarios).
+//! 3. Image sizes (host only).
+//! 4. Smallest `memory=` on a grid for which the probe was reached.
+//!
+//! This is a benchmark: it never fails on a timing, only on a broken harness.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::e2e::scenarios::{Disk, Kernel, Scenario};
+use crate::e2e::{self, RunOpts, Stream};
+use crate::util::{self, e2e_dir, mkdirp, project_root, run};
+
+/// Size of the big module (the "64 MiB kernel file").
+const BIG: u64 = 64 << 20;
+/// Memory of the throughput domUs: the module plus room for either loader.
+const MEM_MIB: u32 = 192;
+/// `memory=` grid for figure 4.
+const MEM_GRID: [u32; 9] = [4, 6, 8, 12, 16, 24, 32, 48, 64];
+
+/// Goals from issue 10, printed next to each figure.
+const GOAL1: &str = "<= 0.5x pvgrub2";
+const GOAL2: &str = ">= 5x pvgrub2, >= 50% of dom0 dd";
+const GOAL3: &str = "<= 0.5x pvgrub2";
+const GOAL4: &str = "<= pvgrub2";
+
+/// `cargo xtask bench`.
+#[derive(clap::Args)]
+pub struct Bench {
+    /// Rounds (each: both loaders, both filesystems, with and without the 64 MiB module).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Skip figure 4 (the memory grid, about 18 short domUs).
+    #[arg(long)]
+    no_memory: bool,
+    /// Only figure 3 (image sizes): no QEMU.
+    #[arg(long)]
+    size_only: bool,
+    /// Re-analyse an existing run directory (target/e2e/runs/<time>) instead of booting.
+    #[arg(long, value_name = "DIR")]
+    analyse: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Loader {
+    Rpv,
+    Grub,
+}
+
+impl Loader {
+    fn tag(self) -> &'static str {
+        match self {
+            Loader::Rpv => "rpv",
+            Loader::Grub => "grub",
+        }
+    }
+}
+
+const FSES: [&str; 2] = ["ext2", "ffs2"];
+
+fn bench_dir() -> PathBuf {
+    project_root().join("target").join("bench")
+}
+
+impl Bench {
+    pub fn run(self) -> Result<()> {
+        mkdirp(&bench_dir())?;
+        let rpv = crate::build::build_rpvboot()?;
+        let grub = pvgrub2_image()?;
+        let sizes = Sizes::measure(&rpv, &grub)?;
+        let mut out = Figures { sizes, ..Figures::default() };
+        if !self.size_only {
+            let run_dir = match self.analyse {
+                Some(d) => d,
+                None => self.boot(&grub)?,
+            };
+            out.parse_run(&run_dir)?;
+            out.run_dir = Some(run_dir);
+        }
+        out.rounds_wanted = self.rounds;
+        out.write()
+    }
+
+    /// Runs every scenario in one QEMU boot and returns the run directory.
+    fn boot(&self, grub: &Path) -> Result<PathBuf> {
+        let disks = BTreeMap::from([
+            (("ext2", true), disk("ext2", true)?),
+            (("ext2", false), disk("ext2", false)?),
+            (("ffs2", true), disk("ffs2", true)?),
+            (("ffs2", false), disk("ffs2", false)?),
+        ]);
+        let mut list = Vec::new();
+        for r in 0..self.rounds {
+            // Alternate which loader goes first, so drift in the machine's load hits both.
+            let order = if r % 2 == 0 { [Loader::Rpv, Loader::Grub] } else { [Loader::Grub, Loader::Rpv] };
+            for fs in FSES {
+                for big in [false, true] {
+                    for l in order {
+                        let d = disks.get(&(fs, big)).context("disk")?.clone();
+                        list.push(scenario(
+                            &format!("b{r}-{fs}-{}-{}", l.tag(), if big { "big" } else { "small" }),
+                            l,
+                            grub,
+                            d,
+                            MEM_MIB,
+                            if big { 240 } else { 90 },
+                        ));
+                    }
+                }
+            }
+        }
+        if !self.no_memory {
+            let d = disks.get(&("ext2", false)).context("disk")?.clone();
+            for m in MEM_GRID {
+                for l in [Loader::Rpv, Loader::Grub] {
+                    list.push(scenario(&format!("m-{}-{m}", l.tag()), l, grub, d.clone(), m, 40));
+                }
+            }
+        }
+        let opts = RunOpts { stream: Stream::Progress, kernel: None, qemu_timeout: None, after: Some(dd_script()) };
+        let failed = e2e::run_scenarios(&list, &opts)?;
+        println!("bench: {failed} domU(s) did not end cleanly (expected for the small memory sizes; not a failure)");
+        newest_run()
+    }
+}
+
+/// One bench domU: the same disk for both loaders; no verdict (expect nothing).
+fn scenario(name: &str, l: Loader, grub: &Path, disk: PathBuf, mem: u32, timeout: u32) -> Scenario {
+    Scenario {
+        kernel: match l {
+            Loader::Rpv => Kernel::Rpvboot,
+            Loader::Grub => Kernel::File(grub.to_path_buf()),
+        },
+        disks: vec![Disk::Path(disk)],
+        memory_mib: mem,
+        shutdown: None,
+        allow_crash: true,
+        timeout_secs: timeout,
+        ..Scenario::rpvboot(name, "")
+    }
+}
+
+/// dom0 side of figure 2: `dd` each big image through a loop device, page cache dropped.
+fn dd_script() -> String {
+    let mut s = String::from("up() { cut -d' ' -f1 /proc/uptime; }\n");
+    for fs in FSES {
+        let _ = write!(
+            s,
+            "d=$(awk '$1==\"b0-{fs}-rpv-big\"{{print $3}}' /guest/scenarios)\n\
+             if [ -n \"$d\" ] && losetup /dev/loop7 \"/guest/$d\"; then\n\
+               sync; echo 3 > /proc/sys/vm/drop_caches\n\
+               a=$(up); dd if=/dev/loop7 of=/dev/null bs=1M 2>/tmp/dd.err; b=$(up)\n\
+               echo \"BENCH-DD {fs} bytes=$(blockdev --getsize64 /dev/loop7) t0=$a t1=$b $(tail -n 1 /tmp/dd.err)\"\n\
+               losetup -d /dev/loop7\n\
+             else echo \"BENCH-DD {fs} failed\"; fi\n"
+        );
+    }
+    s
+}
+
+fn newest_run() -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(e2e_dir().join("runs"))?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs.pop().context("no e2e run directory")
+}
+
+/// Deterministic incompressible-looking bytes (xorshift64), so no filesystem or cache can
+/// shortcut them.
+fn big_bytes() -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut v = Vec::with_capacity(BIG as usize);
+    while (v.len() as u64) < BIG {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
+
+/// A bare ext2 or FFSv2 image with the probe, optionally the 64 MiB module, and the same
+/// entry as /grub/menu.lst (rpvboot) and /grub/grub.cfg (pvgrub2).
+fn disk(fs_kind: &str, big: bool) -> Result<PathBuf> {
+    let (_, gz) = crate::probe::build_probe()?;
+    let dir = bench_dir().join("images");
+    mkdirp(&dir)?;
+    let name = format!("{fs_kind}-{}", if big { "big" } else { "small" });
+    let img = dir.join(format!("{name}.img"));
+    let stamp = dir.join(format!("{name}.stamp"));
+    let probe = fs::read(&gz)?;
+    let key = format!("v1 {:x}\n", util::fnv64(&[&probe]));
+    if img.is_file() && util::stamp_ok(&stamp, &key) {
+        return Ok(img);
+    }
+    let tree = dir.join(format!("{name}.tree"));
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    mkdirp(&tree.join("grub"))?;
+    fs::write(tree.join("probe.gz"), &probe)?;
+    let (menu, cfg) = if big {
+        fs::write(tree.join("big.bin"), big_bytes())?;
+        (
+            "default 0\ntimeout 0\ntitle bench\n  kernel /probe.gz bench\n  module /big.bin\n",
+            "set timeout=0\nmenuentry bench {\n  linux /probe.gz bench\n  initrd /big.bin\n}\n",
+        )
+    } else {
+        (
+            "default 0\ntimeout 0\ntitle bench\n  kernel /probe.gz bench\n",
+            "set timeout=0\nmenuentry bench {\n  linux /probe.gz bench\n}\n",
+        )
+    };
+    fs::write(tree.join("grub/menu.lst"), menu)?;
+    fs::write(tree.join("grub/grub.cfg"), cfg)?;
+    let size = if big { 96 } else { 16 };
+    let _ = fs::remove_file(&img);
+    match fs_kind {
+        "ext2" => run(Command::new("mke2fs")
+            .args(["-q", "-F", "-t", "ext2", "-d"])
+            .arg(&tree)
+            .arg(&img)
+            .arg(format!("{size}M")))?,
+        _ => run(Command::new("makefs")
+            .args(["-t", "ffs", "-B", "le", "-o", "version=2", "-s", &format!("{size}m")])
+            .arg(&img)
+            .arg(&tree))?,
+    }
+    util::write_stamp(&stamp, &key)?;
+    Ok(img)
+}
+
+/// The modules issue 10 names, plus what the embedded config needs (search, echo, test).
+const GRUB_MODULES: [&str; 17] = [
+    "part_msdos",
+    "part_gpt",
+    "part_bsd",
+    "ufs1",
+    "ufs2",
+    "ext2",
+    "fat",
+    "gzio",
+    "xzio",
+    "normal",
+    "configfile",
+    "linux",
+    "legacycfg",
+    "search",
+    "search_fs_file",
+    "echo",
+    "test",
+];
+
+/// pvgrub2 (grub-xen-bin 2.06, from setup's extracted debs) with the same filesystems as
+/// rpvboot; the embedded config runs in GRUB's rescue parser (harness pitfall 9).
+fn pvgrub2_image() -> Result<PathBuf> {
+    let art = crate::setup::ensure_e2e()?;
+    let moddir = e2e_dir().join("x/usr/lib/grub/x86_64-xen");
+    let out = bench_dir().join("pvgrub2-bench.xen");
+    let embed = bench_dir().join("pvgrub2-embed.cfg");
+    fs::write(&embed, "search -s -f /grub/grub.cfg\nset prefix=($root)/grub\nnormal\n")?;
+    let _ = art;
+    run(Command::new("grub-mkimage")
+        .args(["-O", "x86_64-xen", "-d"])
+        .arg(&moddir)
+        .arg("-c")
+        .arg(&embed)
+        .args(["-p", "/grub", "-o"])
+        .arg(&out)
+        .args(GRUB_MODULES))?;
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Sizes {
+    rpv: u64,
+    rpv_gz: u64,
+    grub: u64,
+    grub_gz: u64,
+}
+
+impl Sizes {
+    fn measure(rpv: &Path, grub: &Path) -> Result<Self> {
+        let len = |p: &Path| fs::metadata(p).map(|m| m.len()).with_context(|| format!("{}", p.display()));
+        let gz_len = |p: &Path| -> Result<u64> {
+            let o = Command::new("gzip").args(["-9n", "-c"]).arg(p).output().context("gzip")?;
+            Ok(o.stdout.len() as u64)
+        };
+        let rpv_gz_path = rpv.with_file_name("rpvboot.gz");
+        let rpv_gz = if rpv_gz_path.is_file() { len(&rpv_gz_path)? } else { gz_len(rpv)? };
+        Ok(Self { rpv: len(rpv)?, rpv_gz, grub: len(grub)?, grub_gz: gz_len(grub)? })
+    }
+}
+
+/// One domU's result.
+#[derive(Clone, Debug)]
+struct Sample {
+    vcpu_ns: u64,
+    module: u64,
+}
+
+#[derive(Default)]
+struct Figures {
+    sizes: Sizes,
+    /// Scenario name → probe timing line (absent: the probe was never reached).
+    samples: BTreeMap<String, Option<Sample>>,
+    /// fs → dom0 dd MiB/s.
+    dd: BTreeMap<String, f64>,
+    run_dir: Option<PathBuf>,
+    rounds_wanted: u32,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+impl Figures {
+    fn parse_run(&mut self, dir: &Path) -> Result<()> {
+        for e in fs::read_dir(dir)?.flatten() {
+            let p = e.path();
+            let Some(name) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".console.log"))
+            else {
+                continue;
+            };
+            let text = fs::read_to_string(&p)?;
+            let s = text.lines().find(|l| l.contains("RPVBOOT-PROBE T ")).and_then(|l| {
+                Some(Sample { vcpu_ns: field(l, "vcpu_ns")?.parse().ok()?, module: field(l, "mod")?.parse().ok()? })
+            });
+            self.samples.insert(name.to_string(), s);
+        }
+        let serial = fs::read_to_string(dir.join("serial.log")).unwrap_or_default();
+        for l in serial.lines().filter(|l| l.contains("BENCH-DD ")) {
+            let Some(fs_kind) = l.split_whitespace().skip_while(|w| *w != "BENCH-DD").nth(1) else { continue };
+            let bytes: Option<f64> = field(l, "bytes").and_then(|b| b.parse().ok());
+            // busybox dd: "... copied, 0.123456 seconds, ..."; else /proc/uptime (10 ms).
+            let dd_secs = l
+                .split(',')
+                .find(|p| p.trim_end().ends_with("seconds"))
+                .and_then(|p| p.split_whitespace().next())
+                .and_then(|x| x.parse::<f64>().ok());
+            let up_secs = match (field(l, "t0"), field(l, "t1")) {
+                (Some(a), Some(b)) => match (a.parse::<f64>(), b.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => Some(b - a),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let (Some(b), Some(s)) = (bytes, dd_secs.or(up_secs).filter(|s| *s > 0.0)) {
+                self.dd.insert(fs_kind.to_string(), b / 1048576.0 / s);
+            }
+        }
+        Ok(())
+    }
+
+    fn t(&self, name: &str) -> Option<&Sample> {
+        self.samples.get(name).and_then(|s| s.as_ref())
+    }
+
+    fn rounds(&self) -> u32 {
+        (0..1000).take_while(|r| self.samples.keys().any(|k| k.starts_with(&format!("b{r}-")))).count() as u32
+    }
+
+    /// Figure 1 per round: (rpv s, grub s) for vCPU creation → probe entry (ext2, no module).
+    fn fig1(&self) -> Vec<(f64, f64)> {
+        (0..self.rounds())
+            .filter_map(|r| {
+                let a = self.t(&format!("b{r}-ext2-rpv-small"))?.vcpu_ns as f64 / 1e9;
+                let b = self.t(&format!("b{r}-ext2-grub-small"))?.vcpu_ns as f64 / 1e9;
+                Some((a, b))
+            })
+            .collect()
+    }
+
+    /// MiB/s of the 64 MiB module for loader `l` on `fs` in round `r`.
+    fn thr(&self, r: u32, fs_kind: &str, l: Loader) -> Option<f64> {
+        let big = self.t(&format!("b{r}-{fs_kind}-{}-big", l.tag()))?;
+        let small = self.t(&format!("b{r}-{fs_kind}-{}-small", l.tag()))?;
+        if big.module != BIG {
+            return None;
+        }
+        let dt = big.vcpu_ns.checked_sub(small.vcpu_ns)? as f64 / 1e9;
+        (dt > 0.0).then(|| BIG as f64 / 1048576.0 / dt)
+    }
+
+    /// Figure 4: smallest grid memory where the probe was reached (and every larger one too).
+    fn min_mem(&self, l: Loader) -> Option<u32> {
+        let ok = |m: u32| self.t(&format!("m-{}-{m}", l.tag())).is_some();
+        if !self.samples.keys().any(|k| k.starts_with(&format!("m-{}-", l.tag()))) {
+            return None;
+        }
+        let mut best = None;
+        for &m in MEM_GRID.iter().rev() {
+            if ok(m) {
+                best = Some(m);
+            } else {
+                break;
+            }
+        }
+        best
+    }
+
+    fn write(&self) -> Result<()> {
+        let mut md = String::new();
+        let mut csv = String::from("figure,measure,rpvboot,pvgrub2,ratio_median,ratio_min,ratio_max,n,goal\n");
+        let mut json = String::from("{\n");
+        let date = util::output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
+        let host = util::output(Command::new("uname").args(["-nrm"])).unwrap_or_default();
+        let cpu = fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.to_string()))
+            .and_then(|l| l.split(':').nth(1).map(|s| s.trim().to_string()))
+            .unwrap_or_default();
+        let _ = writeln!(md, "# rpvboot vs pvgrub2 (cargo xtask bench)\n");
+        let _ = writeln!(
+            md,
+            "{} on {} ({cpu}); QEMU TCG → Xen 4.17 → dom0, {} round(s) in one boot{}.\n",
+            date.trim(),
+            host.trim(),
+            self.rounds(),
+            self.run_dir.as_ref().map(|d| format!(", run {}", d.display())).unwrap_or_default()
+        );
+        let _ = writeln!(md, "| # | figure | rpvboot | pvgrub2 | ratio median (min–max, n) | goal |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        let mut row = |md: &mut String, n: &str, what: &str, a: String, b: String, r: &[f64], goal: &str| {
+            let ratio = if r.is_empty() { "n/a".to_string() } else { stat(r) };
+            let _ = writeln!(md, "| {n} | {what} | {a} | {b} | {ratio} | {goal} |");
+            let (med, lo, hi) = if r.is_empty() { (f64::NAN, f64::NAN, f64::NAN) } else { med_min_max(r) };
+            let _ = writeln!(csv, "{n},\"{what}\",\"{a}\",\"{b}\",{med:.4},{lo:.4},{hi:.4},{},\"{goal}\"", r.len());
+            let _ = writeln!(
+                json,
+                "  {{\"figure\": \"{n}\", \"measure\": \"{what}\", \"rpvboot\": \"{a}\", \"pvgrub2\": \"{b}\", \
+                 \"ratio_median\": {}, \"ratio_min\": {}, \"ratio_max\": {}, \"n\": {}, \"goal\": \"{goal}\"}},",
+                jnum(med),
+                jnum(lo),
+                jnum(hi),
+                r.len()
+            );
+        };
+        let no_run = if self.run_dir.is_none() { "n/a (--size-only)" } else { "n/a (probe not reached)" };
+
+        // 1
+        let f1 = self.fig1();
+        let (a, b): (Vec<f64>, Vec<f64>) = f1.iter().copied().unzip();
+        let ratios: Vec<f64> = f1.iter().map(|(a, b)| a / b).collect();
+        row(
+            &mut md,
+            "1",
+            "vCPU creation (xl create) → probe kernel entry, s (ext2, no module)",
+            secs(&a, no_run),
+            secs(&b, no_run),
+            &ratios,
+            GOAL1,
+        );
+        // 2
+        for fs_kind in FSES {
+            let rounds = self.rounds();
+            let pairs: Vec<(f64, f64)> = (0..rounds)
+                .filter_map(|r| Some((self.thr(r, fs_kind, Loader::Rpv)?, self.thr(r, fs_kind, Loader::Grub)?)))
+                .collect();
+            let ra: Vec<f64> = (0..rounds).filter_map(|r| self.thr(r, fs_kind, Loader::Rpv)).collect();
+            let rb: Vec<f64> = (0..rounds).filter_map(|r| self.thr(r, fs_kind, Loader::Grub)).collect();
+            let ratios: Vec<f64> = pairs.iter().map(|(a, b)| a / b).collect();
+            row(
+                &mut md,
+                "2",
+                &format!("64 MiB module from {fs_kind}, MiB/s"),
+                mibs(&ra, no_run),
+                mibs(&rb, no_run),
+                &ratios,
+                GOAL2,
+            );
+            let dd = self.dd.get(fs_kind).copied();
+            let rdd: Vec<f64> = match dd {
+                Some(d) => ra.iter().map(|a| a / d).collect(),
+                None => Vec::new(),
+            };
+            row(
+                &mut md,
+                "2",
+                &format!("{fs_kind}: rpvboot vs dom0 dd of the image (loop dev), MiB/s"),
+                mibs(&ra, no_run),
+                dd.map(|d| format!("dd {d:.1}")).unwrap_or_else(|| "n/a (no dd line)".into()),
+                &rdd,
+                ">= 0.5 of dd",
+            );
+        }
+        // 3
+        let s = &self.sizes;
+        row(
+            &mut md,
+            "3",
+            "image bytes (rpvboot vs pvgrub2 image)",
+            s.rpv.to_string(),
+            s.grub.to_string(),
+            &[s.rpv as f64 / s.grub as f64],
+            GOAL3,
+        );
+        row(
+            &mut md,
+            "3",
+            "gzip -9 bytes (rpvboot.gz vs pvgrub2 gzipped)",
+            s.rpv_gz.to_string(),
+            s.grub_gz.to_string(),
+            &[s.rpv_gz as f64 / s.grub.max(1) as f64],
+            "rpvboot.gz vs pvgrub2 image (ratio to the unzipped pvgrub2 image)",
+        );
+        // 4
+        let ma = self.min_mem(Loader::Rpv);
+        let mb = self.min_mem(Loader::Grub);
+        let mm = |m: Option<u32>| {
+            m.map(|m| format!("{m} MiB")).unwrap_or_else(|| {
+                if self.samples.keys().any(|k| k.starts_with("m-")) {
+                    format!("n/a (not reached at {} MiB)", MEM_GRID.iter().max().unwrap_or(&0))
+                } else {
+                    "n/a (--no-memory or no run)".into()
+                }
+            })
+        };
+        let r4: Vec<f64> = match (ma, mb) {
+            (Some(a), Some(b)) => vec![f64::from(a) / f64::from(b)],
+            _ => Vec::new(),
+        };
+        row(&mut md, "4", "smallest memory= reaching the probe kernel (grid)", mm(ma), mm(mb), &r4, GOAL4);
+
+        let _ = writeln!(
+            md,
+            "\nClock (figures 1, 2): the probe kernel prints, at its first instructions, the sum of its vCPU's \
+             runstate times (VCPUOP_get_runstate_info) = Xen system time since the vCPU was created during \
+             `xl create`; both loaders are timed by the same probe, so no clock sync is involved. Figure 2 = \
+             64 MiB / (T with the module − T without), per loader, per round. dd = dom0 reading the whole \
+             image from a loop device after `drop_caches` (image sizes: 96 MiB). Figure 4: memory grid {:?} MiB; \
+             the smallest size from which every larger one reached the probe. pvgrub2 = grub-xen-bin 2.06, \
+             grub-mkimage -O x86_64-xen with {}. Ratios are rpvboot/pvgrub2 (figure 2: MiB/s, higher is \
+             better; figures 1, 3, 4: lower is better).",
+            MEM_GRID,
+            GRUB_MODULES.join(" ")
+        );
+        let _ = writeln!(md, "\nPer-domU samples (vcpu_ns at probe entry, module bytes):\n");
+        for (k, v) in &self.samples {
+            match v {
+                Some(s) => {
+                    let _ = writeln!(md, "- {k}: {:.3} s, mod={}", s.vcpu_ns as f64 / 1e9, s.module);
+                }
+                None => {
+                    let _ = writeln!(md, "- {k}: probe not reached");
+                }
+            }
+        }
+        for (k, v) in &self.dd {
+            let _ = writeln!(md, "- dd {k}: {v:.1} MiB/s");
+        }
+        if json.ends_with(",\n") {
+            json.truncate(json.len() - 2);
+            json.push('\n');
+        }
+        let json = format!("{{\"date\": \"{}\", \"rounds\": {}, \"figures\": [\n{}]}}\n", date.trim(), self.rounds(), json.trim_start_matches("{\n"));
+        let _ = self.rounds_wanted;
+        let d = bench_dir();
+        fs::write(d.join("report.md"), &md)?;
+        fs::write(d.join("report.csv"), &csv)?;
+        fs::write(d.join("report.json"), &json)?;
+        println!("{md}");
+        println!("bench: wrote {}/report.{{md,csv,json}}", d.display());
+        Ok(())
+    }
+}
+
+fn jnum(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.4}")
+    } else {
+        "null".into()
+    }
+}
+
+fn med_min_max(v: &[f64]) -> (f64, f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    let med = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
+    (med, s[0], s[n - 1])
+}
+
+fn stat(v: &[f64]) -> String {
+    let (m, lo, hi) = med_min_max(v);
+    format!("**{m:.2}×** ({lo:.2}–{hi:.2}, n={})", v.len())
+}
+
+fn secs(v: &[f64], none: &str) -> String {
+    if v.is_empty() {
+        return none.to_string();
+    }
+    let (m, lo, hi) = med_min_max(v);
+    format!("{m:.2} s ({lo:.2}–{hi:.2})")
+}
+
+fn mibs(v: &[f64], none: &str) -> String {
+    if v.is_empty() {
+        return none.to_string();
+    }
+    let (m, lo, hi) = med_min_max(v);
+    format!("{m:.1} ({lo:.1}–{hi:.1})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_spread() {
+        assert_eq!(med_min_max(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(med_min_max(&[4.0, 1.0]), (2.5, 1.0, 4.0));
+    }
+
+    #[test]
+    fn dd_line_parses() {
+        let dir = std::env::temp_dir().join(format!("rpv-bench-test-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        let _ = fs::write(
+            dir.join("serial.log"),
+            "[  1.0] BENCH-DD ext2 bytes=104857600 t0=1.00 t1=3.00 100+0 records in\n\
+             [  1.0] BENCH-DD ffs2 bytes=104857600 t0=1.00 t1=3.00 104857600 bytes (100.0MB) copied, 0.500000 seconds, 200.0MB/s\n",
+        );
+        let _ = fs::write(dir.join("b0-ext2-rpv-small.console.log"), "RPVBOOT-PROBE T vcpu_ns=2000000000 mod=0\n");
+        let _ = fs::write(dir.join("b0-ext2-rpv-big.console.log"), format!("RPVBOOT-PROBE T vcpu_ns=3000000000 mod={BIG}\n"));
+        let mut f = Figures::default();
+        assert!(f.parse_run(&dir).is_ok());
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(f.dd.get("ext2").copied(), Some(50.0));
+        assert_eq!(f.dd.get("ffs2").copied(), Some(200.0));
+        assert_eq!(f.thr(0, "ext2", Loader::Rpv), Some(64.0));
+        assert_eq!(f.rounds(), 1);
+    }
+}
