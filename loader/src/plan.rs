@@ -296,7 +296,7 @@ fn read_file(
                 problems.push(Problem {
                     at: String::from("memory"),
                     message: format!(
-                        "{what} {} is larger than the domain's memory ({} MiB)",
+                        "{what} {} does not fit in the domain's memory ({} MiB left)",
                         name_of(Some(dev), &f.path),
                         limit >> 20
                     ),
@@ -452,12 +452,14 @@ fn attempt(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides) -> Att
             ModuleKind::Initrd => "initrd",
             _ => "module",
         };
-        let Some((mfile, bytes)) = read_file(v, what, &[&m.file], limit, &at_entry, &mut a.problems) else {
+        // Everything read is held at once: each module gets what the others left.
+        let left = limit.saturating_sub(usize::try_from(held).unwrap_or(usize::MAX));
+        let Some((mfile, bytes)) = read_file(v, what, &[&m.file], left, &at_entry, &mut a.problems) else {
             continue;
         };
         let mname = name_of(mfile.device.as_ref(), &mfile.path);
         let file_size = bytes.len() as u64;
-        match module_bytes(m.kind, bytes, limit) {
+        match module_bytes(m.kind, bytes, left) {
             Ok((formats, out)) => {
                 held = held.saturating_add(file_size.max(out.len() as u64));
                 lens.push(out.len() as u64);
@@ -716,10 +718,32 @@ mod tests {
         );
         let (r, _) = dry_run("", &mut v, &o(4));
         assert_eq!(r.outcome, Outcome::Error);
-        assert!(r.problems.iter().any(|p| p.at == "memory" && p.message.contains("larger than the domain's memory")));
+        assert!(r
+            .problems
+            .iter()
+            .any(|p| p.at == "memory" && p.message.contains("does not fit in the domain's memory")));
         // With room, the same file boots (ld's ELF ignores the padding at its end).
         let (r, _) = dry_run("", &mut v, &o(64));
         assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
         assert_eq!(r.cmdline.as_deref(), Some("bootdev=xbd0a"));
+
+        // Modules share what the kernel leaves: in 8 MiB the first 3 MiB module fits, the second not.
+        let m = alloc::vec![7u8; 3 << 20];
+        let menu = b"title t\nkernel /netbsd\nmodule /m1\nmodule /m2\n";
+        let mut v = MemVolumes::default().with(
+            "(hd0,a)",
+            FsKind::Ffs,
+            &[("/boot/grub/menu.lst", menu), ("/netbsd", &big), ("/m1", &m), ("/m2", &m)],
+        );
+        let (r, _) = dry_run("", &mut v, &o(8));
+        assert_eq!(r.outcome, Outcome::Error);
+        assert!(
+            r.problems.iter().any(|p| p.at == "memory" && p.message.starts_with("module (hd0,a)/m2")),
+            "{:?}",
+            r.problems
+        );
+        let (r, _) = dry_run("", &mut v, &o(64));
+        assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
+        assert_eq!(r.modules.iter().map(|m| m.size).collect::<Vec<_>>(), [3 << 20, 3 << 20]);
     }
 }
