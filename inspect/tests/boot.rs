@@ -576,3 +576,52 @@ impl KernelSpecs {
         )
     }
 }
+
+/// The e2e harness's probe-kernel disks (`target/e2e/images/probe-*.img`, made by
+/// `cargo xtask e2e` with the real tools, each beside the `.tree` it was made from): the dry
+/// run must find the kernel the tree holds, with its size, entry and VIRT_BASE as `object`
+/// reads them from the tree's ELF (the `.gz` unpacked by the gzip tool), and every module's
+/// size. The `fallback` image's default entries are broken on purpose.
+#[test]
+fn e2e_probe_images() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e/images");
+    let mut imgs: Vec<PathBuf> =
+        std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    imgs.retain(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().to_string();
+        n.starts_with("probe-") && n.ends_with(".img") && p.with_extension("tree").is_dir()
+    });
+    imgs.sort();
+    if imgs.is_empty() {
+        eprintln!("SKIPPED: no probe images in {} (run cargo xtask e2e once)", dir.display());
+        return;
+    }
+    for img in &imgs {
+        let tree = img.with_extension("tree");
+        let (j, ok) = boot(&[img.to_str().unwrap()]);
+        let ctx = format!("{}: {j:?}", img.display());
+        let want = if img.to_string_lossy().contains("fallback") { "fallback" } else { "boot" };
+        assert_eq!(j.get("outcome").s(), want, "{ctx}");
+        assert_eq!(ok, want == "boot");
+        let k = j.get("kernel");
+        let host = tree.join(k.get("path").s().trim_start_matches('/'));
+        let file = std::fs::read(&host).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
+        assert_eq!(k.get("file_size").n() as usize, file.len(), "{ctx}");
+        let elf = if file.starts_with(b"\x1f\x8b") { compress("gzip", &["-dc"], &file) } else { file };
+        let (entry, virt_base) = elf_facts(&elf);
+        assert_eq!(k.get("entry_point").hex(), entry, "{ctx}");
+        assert_eq!(k.get("virt_base").hex(), virt_base, "{ctx}");
+        let m = j.get("modules");
+        for i in 0..m.len() {
+            let p = tree.join(m.at(i).get("path").s().trim_start_matches('/'));
+            assert_eq!(m.at(i).get("file_size").n() as u64, std::fs::metadata(&p).unwrap().len(), "{ctx}");
+        }
+        check_layout(&j, 256 * 256, k.get("image_size").n());
+        let d = j.get("diagnostics");
+        for i in 0..d.len() {
+            let w = d.at(i).get("where").s();
+            assert!(want == "fallback" || !d.at(i).get("message").s().starts_with("error"), "{ctx}");
+            assert!(!w.is_empty());
+        }
+    }
+}
