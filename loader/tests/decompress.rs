@@ -342,3 +342,17 @@ fn bench_against_c_tools() {
         );
     }
 }
+
+/// Fuzz crash (gunzip/unzstd/unlz4, empty input): an output limit below the 64 KiB initial
+/// buffer made `OutBuf::new`'s `clamp(64 KiB, limit)` panic (min > max). A small limit (a domain
+/// nearly out of memory, a small module budget) must give an error or the data, never a panic.
+#[test]
+fn fuzz_crash_limit_below_initial_buffer() {
+    let gz = tool("gzip", &["-c"], b"hello");
+    for f in [Format::Gzip, Format::Xz, Format::Zstd, Format::Lz4] {
+        let _ = image::decompress_hinted(f, &[], 4096, 1 << 20);
+        let _ = image::decompress(f, &[], 1);
+    }
+    assert_eq!(image::decompress(Format::Gzip, &gz, 4096).unwrap(), b"hello");
+    assert!(image::decompress(Format::Gzip, &gz, 3).is_err());
+}

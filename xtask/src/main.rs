@@ -6,6 +6,7 @@ mod bench;
 mod build;
 mod demo;
 mod e2e;
+mod fuzz;
 mod images;
 mod probe;
 mod setup;
@@ -37,6 +38,8 @@ enum Command {
     Demo(demo::Demo),
     /// Benchmark rpvboot against pvgrub2 in one QEMU boot (never fails on a timing).
     Bench(bench::Bench),
+    /// Fuzz every parser of untrusted bytes (`--smoke` briefly, `--long` campaigns).
+    Fuzz(fuzz::Fuzz),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Test(c) => c.run(),
         Command::E2e(c) => c.run(),
         Command::Demo(c) => c.run(),
+        Command::Fuzz(c) => c.run(),
         Command::Bench(c) => c.run(),
     }
 }

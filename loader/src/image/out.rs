@@ -21,7 +21,8 @@ impl OutBuf {
             limit,
             format,
         };
-        o.resize(hint.clamp(64 * 1024, limit.max(1)))?;
+        // Not `clamp`: it panics when `limit` is below the 64 KiB floor.
+        o.resize(hint.max(64 * 1024).min(limit.max(1)))?;
         Ok(o)
     }
 
