@@ -27,6 +27,7 @@ impl Test {
             ("test", vec!["test", "--workspace"]),
             ("build", vec!["xtask", "build"]),
             ("e2e", vec!["xtask", "e2e"]),
+            ("fuzz", vec!["xtask", "fuzz", "--smoke"]),
         ];
         if self.no_e2e {
             steps.retain(|(n, _)| *n != "e2e");
