@@ -89,7 +89,13 @@ pub fn boot(args: &[String]) -> Result<(), String> {
     let o = parse_opts(args)?;
     let disks = crate::probe::open_disks(&o.images, o.sector_size)?;
     let mut vols = DiskVolumes::new(&disks);
-    let ov = Overrides { entry: o.entry, nr_pages: o.mib.saturating_mul(256), pages_in_use: None, keep: false };
+    let ov = Overrides {
+        entry: o.entry,
+        nr_pages: o.mib.saturating_mul(256),
+        pages_in_use: None,
+        keep: false,
+        byte_limit: None,
+    };
     let (r, _) = plan::dry_run(&o.extra, &mut vols, &ov);
     let out = if o.json {
         let entry = r.entry.unwrap_or(r.loaded.menu.default);

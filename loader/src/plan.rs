@@ -10,6 +10,12 @@
 //! does next. No printing, no Xen, no `std`: `rpvboot-inspect boot` prints the report, and the PV
 //! kernel calls the same function (with [`Overrides::keep`] set, to get the bytes to hand over
 //! in [`Prepared`]) so the dry run and the real boot cannot disagree.
+//!
+//! In the PV kernel: `dry_run(extra, &mut DiskVolumes::new(&disks), &Overrides { entry: None,
+//! nr_pages: si.nr_pages, pages_in_use: Some(heap_top + heap_slack(nr)), keep: true,
+//! byte_limit: Some(free heap bytes) })`; a `Some(Prepared)` is exactly what the handover
+//! copies (the ELF, the modules as passed on, the command line), and the report's problems
+//! are what the console shows before the menu or the fallback.
 
 use alloc::format;
 use alloc::string::String;
@@ -52,6 +58,9 @@ pub struct Overrides {
     pub pages_in_use: Option<u64>,
     /// Keep the bytes to hand over ([`Prepared`]); a dry run does not need them.
     pub keep: bool,
+    /// The most bytes the kernel file, its decompressed image and the modules may take
+    /// together; `None`: the domain's memory. The PV kernel passes its free heap.
+    pub byte_limit: Option<u64>,
 }
 
 /// How the boot ends.
@@ -365,7 +374,7 @@ fn attempt(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides) -> Att
         prepared: None,
     };
     let at_entry = config_at(l, index);
-    let limit = usize::try_from(o.nr_pages.saturating_mul(PAGE_SIZE)).unwrap_or(usize::MAX);
+    let limit = usize::try_from(o.byte_limit.unwrap_or(o.nr_pages.saturating_mul(PAGE_SIZE))).unwrap_or(usize::MAX);
     let plan: BootPlan = match l.plan_on(index, None, v) {
         Ok(p) => p,
         Err(e) => {
@@ -641,7 +650,7 @@ mod tests {
     }
 
     fn o(mib: u64) -> Overrides {
-        Overrides { entry: None, nr_pages: mib * 256, pages_in_use: None, keep: true }
+        Overrides { entry: None, nr_pages: mib * 256, pages_in_use: None, keep: true, byte_limit: None }
     }
 
     #[test]
