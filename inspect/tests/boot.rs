@@ -417,6 +417,14 @@ fn failures_name_their_cause() {
     assert_eq!(j.get("outcome").s(), "boot");
     check_layout(&j, 64 * 256, j.get("kernel").get("image_size").n());
 
+    // The text form says the same, with `where: message` lines; exit status 1 (not boot).
+    let out = Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect")).args(["boot", &img]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("\noutcome: fallback\n"), "{text}");
+    assert!(text.contains("\n  (hd0)/boot/grub/menu.lst:4: kernel (hd0)/missing not found\n"), "{text}");
+    assert!(text.contains("\ncommand line: -v bootdev=xbd0a\n"), "{text}");
+
     // The kernel named on the extra= line, without bootdev=.
     let (j, ok) = boot(&[&img, "--extra", "rpvboot.kernel=/netbsd.gz -s rpvboot.nobootdev"]);
     assert!(ok, "{j:?}");
