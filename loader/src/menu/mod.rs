@@ -15,6 +15,7 @@
 //! nobody has typed anything yet, goes on to the `fallback` entries.
 
 pub mod disks;
+pub mod flow;
 pub mod md5crypt;
 
 use alloc::format;
@@ -27,6 +28,7 @@ use pvconsole::term::{Decoder, Key};
 
 use crate::config::{menulst, Entry, Menu, Password};
 pub use disks::{Disks, ProbedDisks};
+pub use flow::select;
 
 /// A lone ESC becomes the Esc key after this long without another byte.
 pub const ESC_WAIT_NS: u64 = 50_000_000;
@@ -871,25 +873,32 @@ pub fn run(state: &mut State, term: &mut dyn Terminal, disks: &mut dyn Disks) ->
     }
 }
 
-/// Boots from the menu: shows it, hands each choice to `boot` (which returns only on failure,
-/// with the reason), and goes on until a boot succeeds or the user halts. This is the whole
-/// interactive part of rpvboot's boot flow.
+/// Boots from the menu: shows it, hands each choice to `boot` (which reads and checks the
+/// entry's files: `Err` says why it cannot boot), and goes on until `boot` accepts a choice
+/// (returned) or the user halts. Failures are shown and return to the menu, or go down the
+/// `fallback` chain when nobody has typed anything.
 pub fn run_until_boot(
     model: Menu,
     opts: Options,
     term: &mut dyn Terminal,
     disks: &mut dyn Disks,
-    boot: &mut dyn FnMut(&Choice, &Menu) -> String,
+    boot: &mut dyn FnMut(&Choice) -> Result<(), String>,
 ) -> Action {
-    let model_copy = model.clone();
     let mut state = State::new(model, opts, term.now_ns());
     let mut action = run(&mut state, term, disks);
     // Bounded by the user or the fallback chain (each entry tried once automatically).
     loop {
         let Action::Boot(choice) = &action else { return action };
+        if !opts.dumb {
+            // Boot messages start on a clean screen, at the top left.
+            term.write("\x1b[0m\x1b[H\x1b[2J");
+        }
         term.write(&clip(&format!("Booting '{}'", choice.title)));
         term.write("\r\n");
-        let err = boot(choice, &model_copy);
+        let err = match boot(choice) {
+            Ok(()) => return action,
+            Err(e) => e,
+        };
         let mut out = String::new();
         let next = state.boot_failed(&err, term.now_ns(), &mut out);
         term.write(&out);

@@ -404,8 +404,8 @@ fn run_over_a_terminal() {
         reads: vec![b"\x1b".to_vec(), b"[B".to_vec(), b"\r".to_vec(), b"c".to_vec(), b"halt\r".to_vec()],
         out: String::new(),
     };
-    let a = run_until_boot(model(MENU), Options { dumb: false }, &mut t, &mut NoDisks, &mut |c, _| {
-        format!("kernel {} not found", c.title)
+    let a = run_until_boot(model(MENU), Options { dumb: false }, &mut t, &mut NoDisks, &mut |c| {
+        Err(format!("kernel {} not found", c.title))
     });
     // Entry 1 failed (chosen): back to the menu with the error, then `c`, `halt`.
     assert_eq!(a, Action::Shutdown);
@@ -466,4 +466,70 @@ fn command_line_ls_cat_probe_and_tab_over_an_mke2fs_disk() {
     let (a, _) = drive(&mut s, &[b"c", b"root (hd0)\r", b"kernel /boot/vm\t", b" ro\r", b"boot\r"], 0, &mut d);
     let c = booted(a);
     assert_eq!(c.lines, vec!["root (hd0)", "kernel /boot/vmlinuz-6.1 ro"]);
+}
+
+/// A scripted console for the flow tests: each read returns the next piece.
+struct Script {
+    now: u64,
+    reads: Vec<Vec<u8>>,
+    out: String,
+}
+impl Terminal for Script {
+    fn read(&mut self, buf: &mut [u8], timeout_ns: u64) -> usize {
+        self.now += timeout_ns;
+        if self.reads.is_empty() {
+            return 0;
+        }
+        let r = self.reads.remove(0);
+        buf[..r.len()].copy_from_slice(&r);
+        r.len()
+    }
+    fn write(&mut self, s: &str) {
+        self.out.push_str(s);
+    }
+    fn now_ns(&self) -> u64 {
+        self.now
+    }
+}
+
+/// The whole interactive selection over an mke2fs disk holding binutils' NetBSD-shaped kernel:
+/// a missing kernel is reported and the menu comes back; an edited command line reaches the
+/// selected entry.
+#[test]
+fn flow_over_a_real_disk_with_a_real_kernel() {
+    let k = testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
+        .unwrap();
+    let kernel = std::fs::read(k).unwrap();
+    let menu = b"timeout 30\ntitle missing\nkernel /nope\ntitle probe\nkernel /netbsd -s\n";
+    let disks = [ext2_disk(&[("/boot/grub/menu.lst", menu), ("/netbsd", &kernel)])];
+    let mut t = Script {
+        now: 0,
+        reads: vec![b"\r".to_vec(), b"\x1b[B".to_vec(), b"e\x1b[F root=xbd1a\x18".to_vec()],
+        out: String::new(),
+    };
+    let mut log = String::new();
+    let sel = flow::select_with("", &disks, 16384, 4096, &mut log, Some(&mut t)).expect("selected");
+    assert!(log.contains("rpvboot: entry 0 \"missing\" cannot boot: kernel (hd0)/nope not found"), "{log}");
+    assert!(t.out.contains("Error: kernel (hd0)/nope not found"), "{}", t.out);
+    assert!(log.contains("rpvboot: booting entry 1 \"probe\": "), "{log}");
+    assert_eq!(sel.cmdline, "-s root=xbd1a");
+    assert_eq!(sel.title, "probe");
+    // `timeout 0` keeps the unattended path (no menu, no terminal output).
+    let menu0 = b"timeout 0\ndefault 1\ntitle missing\nkernel /nope\ntitle probe\nkernel /netbsd\n";
+    let disks = [ext2_disk(&[("/boot/grub/menu.lst", menu0), ("/netbsd", &kernel)])];
+    let mut t = Script { now: 0, reads: Vec::new(), out: String::new() };
+    let mut log = String::new();
+    let sel = flow::select_with("", &disks, 16384, 4096, &mut log, Some(&mut t)).expect("selected");
+    assert!(t.out.is_empty());
+    assert_eq!(sel.title, "probe");
+    // The command line: root/kernel/boot, and halt.
+    let mut t = Script {
+        now: 0,
+        reads: vec![b"c".to_vec(), b"root (hd0)\r".to_vec(), b"kernel /netbsd -v\r".to_vec(), b"boot\r".to_vec()],
+        out: String::new(),
+    };
+    let sel = flow::select_with("rpvboot.menu", &disks, 16384, 4096, &mut log, Some(&mut t)).expect("selected");
+    assert!(sel.cmdline.starts_with("-v"), "{} {:?} {log}", sel.cmdline, t.out);
+    let mut t = Script { now: 0, reads: vec![b"c".to_vec(), b"halt\r".to_vec()], out: String::new() };
+    assert!(flow::select_with("rpvboot.menu", &disks, 16384, 4096, &mut log, Some(&mut t)).is_none());
 }
