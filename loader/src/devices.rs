@@ -176,8 +176,8 @@ pub fn run<P: Platform + 'static>(
     }
 
     if let Some(b) = &opts.boot {
-        let mut v = crate::config::search::DiskVolumes::new(&probed);
-        outcome.selected = crate::bootflow::select(&b.extra, &mut v, b.nr_pages, b.pages_in_use, out);
+        // The console menu (issue 9); without a console or with `timeout 0`, bootflow::select.
+        outcome.selected = crate::menu::select(&b.extra, &probed, b.nr_pages, b.pages_in_use, out);
     }
 
     // Close: the probe's handles go first so that each blkfront is ours alone again.
