@@ -44,6 +44,16 @@ pub fn build_probe() -> Result<(PathBuf, PathBuf)> {
     Ok((plain, gz))
 }
 
+/// The module file next to the probe (`<target>/probe/module.bin`), written on demand.
+pub fn module_path() -> PathBuf {
+    let p = paths().0.with_file_name("module.bin");
+    let want = module_bytes();
+    if fs::read(&p).ok().as_deref() != Some(&want[..]) {
+        let _ = fs::write(&p, &want);
+    }
+    p
+}
+
 /// [`build_probe`] for the scenario list, which cannot fail: on error it says so and returns
 /// the paths anyway (the scenario then fails when its kernel is staged).
 pub fn probe_paths_for_scenarios() -> (PathBuf, PathBuf) {
@@ -106,6 +116,7 @@ fn write_tree(tree: &std::path::Path, cfg: ProbeCfg) -> Result<()> {
     if tree.exists() {
         fs::remove_dir_all(tree)?;
     }
+    fs::create_dir_all(tree)?;
     match cfg {
         ProbeCfg::MenuLst | ProbeCfg::Fallback => {
             fs::create_dir_all(tree.join("grub"))?;

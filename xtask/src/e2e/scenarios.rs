@@ -163,6 +163,13 @@ fn handover_scenarios() -> Vec<Scenario> {
             ..Scenario::rpvboot("ho-probe", &format!("rpvboot.test=ramdisk -- {}", probe("ho-probe"))).expect(pass)
         },
     ];
+    // Control for the module placement: xl loads module.bin as the probe's ramdisk.
+    v.push(Scenario {
+        kernel: Kernel::File(crate::probe::paths().0),
+        ramdisk: Some(crate::probe::module_path()),
+        ..Scenario::rpvboot("probe-direct-mod", &format!("{} probe.name=probe-direct-mod", crate::probe::module_word()))
+            .expect(r"^RPVBOOT-PROBE PASS name=probe-direct-mod pages=16384 mod=100003")
+    });
     // From disks made by the real tools: menu.lst → probe.gz + module, through blkfront.
     let disk = |name: &str, recipe: fn() -> Result<PathBuf>| Scenario {
         disks: vec![Disk::Recipe(recipe)],
@@ -206,8 +213,8 @@ fn handover_scenarios() -> Vec<Scenario> {
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
         timeout_secs: 200,
-        ..Scenario::rpvboot("ho-too-big", "")
-            .expect(r"rpvboot: entry 0 .* cannot boot: ")
+        ..Scenario::rpvboot("ho-too-big", "rpvboot.timeout=0")
+            .expect(r"rpvboot: entry 0 .* cannot boot: kernel image: xz: output exceeds the memory limit")
             .expect(r"rpvboot: no entry could be booted")
     });
     // Debian's Linux PV kernel (xz bzImage) + initrd from the ext2 disk, via the menu.
