@@ -138,6 +138,7 @@ pub fn all() -> Vec<Scenario> {
         },
     ];
     v.extend(handover_scenarios());
+    v.extend(menu_scenarios());
     v
 }
 
@@ -228,4 +229,70 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"DOMU-BOOTED-OK")
     });
     v
+}
+
+/// Issue 9, the console menu: an ext2 disk (mke2fs -d) whose menu.lst has three entries
+/// booting the probe kernel, driven by keys typed into the guest console.
+fn menu_scenarios() -> Vec<Scenario> {
+    let pass = |name: &str| format!(r"^RPVBOOT-PROBE PASS name={name} ");
+    let menu = |name: &str, keys: &[u8]| Scenario {
+        disks: vec![Disk::Recipe(menu_disk)],
+        keys: keys.to_vec(),
+        timeout_secs: 120,
+        ..Scenario::rpvboot(name, "")
+    };
+    vec![
+        // Nobody types: the countdown runs out and the default (entry 0) boots.
+        menu("menu-countdown", b"")
+            .expect(r"rpvboot: configuration \(hd0\)/grub/menu.lst .*, menu")
+            .expect(r#"rpvboot: booting entry 0 "probe first""#)
+            .expect(&pass("menu-countdown")),
+        // Arrow down, Enter: the second entry.
+        menu("menu-down", b"\x1b[B\r")
+            .expect(r#"rpvboot: booting entry 1 "probe second""#)
+            .expect(r#"cmdline=".*menu-second-entry"#)
+            .expect(&pass("menu-down")),
+        // `e` on the default, End, add the domain's name for the probe to check, Ctrl-X.
+        menu("menu-edit", b"e\x1b[F probe.name=menu-edit\x18")
+            .expect(r#"rpvboot: booting entry 0 "probe first""#)
+            .expect(r#"rpvboot: command line ".*menu-first-entry probe.name=menu-edit""#)
+            .expect(&pass("menu-edit")),
+        // `c`: `ls /`, then kernel + boot typed by hand.
+        menu("menu-cmd", b"cls /\rkernel /probe.gz probe.mod=none probe.pages=16384 probe.name=menu-cmd\rboot\r")
+            .expect(r"grub/\s+lost\+found/\s+probe\.gz")
+            .expect(r#"rpvboot: booting entry 3 "command line""#)
+            .expect(&pass("menu-cmd")),
+    ]
+}
+
+/// `/grub/menu.lst` (timeout 10, three entries) and `/probe.gz` on a bare ext2 image.
+fn menu_disk() -> Result<PathBuf> {
+    let (_, gz) = crate::probe::build_probe()?;
+    let dir = crate::util::e2e_dir().join("images");
+    let tree = dir.join("menu-ext2.tree");
+    if tree.exists() {
+        std::fs::remove_dir_all(&tree)?;
+    }
+    std::fs::create_dir_all(tree.join("grub"))?;
+    std::fs::copy(&gz, tree.join("probe.gz"))?;
+    let args = "probe.mod=none probe.pages=16384";
+    std::fs::write(
+        tree.join("grub/menu.lst"),
+        format!(
+            "default 0\ntimeout 10\n\
+             title probe first\n  kernel /probe.gz {args} menu-first-entry\n\
+             title probe second\n  kernel /probe.gz {args} menu-second-entry\n\
+             title missing kernel\n  kernel /nope.gz\n"
+        ),
+    )?;
+    let img = dir.join("menu-ext2.img");
+    let _ = std::fs::remove_file(&img);
+    let st = std::process::Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-d"])
+        .arg(&tree)
+        .arg(&img)
+        .arg("8M")
+        .status()?;
+    anyhow::ensure!(st.success(), "mke2fs {} failed: {st}", img.display());
+    Ok(img)
 }
