@@ -41,6 +41,8 @@ const LIST_ROWS: usize = 14;
 /// Where the entry list starts.
 const LIST_TOP: usize = 2;
 const SEC: u64 = 1_000_000_000;
+/// The most keys kept for after an action (one ring's worth).
+const MAX_AHEAD: usize = 1024;
 
 /// How the menu is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +153,8 @@ pub struct State {
     tried: Vec<usize>,
     /// The command line's lines so far (`root`, `kernel`, `module`, ...).
     typed: Vec<String>,
+    /// Keys that came after an action in the same read, for the next step.
+    ahead: Vec<Key>,
     started: bool,
 }
 
@@ -181,6 +185,7 @@ impl State {
             redraw: true,
             tried: Vec::new(),
             typed: Vec::new(),
+            ahead: Vec::new(),
             started: false,
         };
         if no_entries {
@@ -196,9 +201,9 @@ impl State {
         self.selected
     }
 
-    /// Whether a partial escape sequence waits for more bytes (poll sooner).
+    /// Whether a partial escape sequence or typed-ahead keys wait (poll sooner).
     pub fn wants_early_tick(&self) -> bool {
-        self.decoder.pending()
+        self.decoder.pending() || !self.ahead.is_empty()
     }
 
     /// Feeds input bytes (possibly none) at time `now_ns`, appends what to send to the terminal
@@ -211,7 +216,8 @@ impl State {
                 return self.auto_boot(now_ns, out);
             }
         }
-        let mut keys: Vec<Key> = Vec::new();
+        // Keys typed ahead of the last action (e.g. after a failed boot) come first.
+        let mut keys: Vec<Key> = core::mem::take(&mut self.ahead);
         if input.is_empty() {
             if self.decoder.pending() && now_ns.saturating_sub(self.last_byte_ns) >= ESC_WAIT_NS {
                 keys.extend(self.decoder.idle());
@@ -220,8 +226,10 @@ impl State {
             self.last_byte_ns = now_ns;
             self.decoder.feed_all(input, |k| keys.push(k));
         }
-        for k in keys {
+        let mut keys = keys.into_iter();
+        while let Some(k) = keys.next() {
             if let Some(a) = self.key(k, now_ns, disks, out) {
+                self.ahead = keys.take(MAX_AHEAD).collect();
                 return Some(a);
             }
         }

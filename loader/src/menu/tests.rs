@@ -533,3 +533,17 @@ fn flow_over_a_real_disk_with_a_real_kernel() {
     let mut t = Script { now: 0, reads: vec![b"c".to_vec(), b"halt\r".to_vec()], out: String::new() };
     assert!(flow::select_with("rpvboot.menu", &disks, 16384, 4096, &mut log, Some(&mut t)).is_none());
 }
+
+/// Keys typed ahead of a failed boot are not lost: `2` Enter fails, `1` Enter boots.
+#[test]
+fn typed_ahead_keys_survive_a_failed_boot() {
+    let mut s = state(MENU, true);
+    let mut out = String::new();
+    let c = booted(s.step(b"2\r1\r", 1_000, &mut NoDisks, &mut out));
+    assert_eq!(c.entry, Some(2));
+    assert!(s.wants_early_tick());
+    assert_eq!(s.boot_failed("kernel missing", 2_000, &mut out), None);
+    let c = booted(s.step(&[], 3_000, &mut NoDisks, &mut out));
+    assert_eq!(c.entry, Some(1));
+    assert!(!out.contains('\x1b'));
+}
