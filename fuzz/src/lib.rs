@@ -107,21 +107,33 @@ pub fn open_and_walk<F: Filesystem + 'static>(data: &[u8], open: fn(Box<dyn Bloc
     }
 }
 
+thread_local! {
+    /// The machine's memory, by frame. A page is only its frame number, so blkfront leaking a
+    /// fenced page (`mem::forget`, as the PV kernel must) leaks nothing across fuzz runs.
+    static MEM: RefCell<std::collections::BTreeMap<u64, Vec<u8>>> = const { RefCell::new(std::collections::BTreeMap::new()) };
+}
+
 /// A page of the scripted machine.
 #[derive(Clone, Debug)]
 pub struct Page {
     mfn: u64,
-    mem: Rc<RefCell<Vec<u8>>>,
 }
 
 impl Page {
     fn new(mfn: u64) -> Self {
-        Self { mfn, mem: Rc::new(RefCell::new(vec![0; PAGE_SIZE])) }
+        MEM.with(|m| m.borrow_mut().insert(mfn, vec![0; PAGE_SIZE]));
+        Self { mfn }
     }
-    /// A fresh zeroed page (for ring targets).
+    /// A fresh zeroed page (for ring targets); forgets every earlier page.
     pub fn for_fuzz() -> Self {
+        reset_memory();
         Self::new(1)
     }
+}
+
+/// Drops every page of the previous run.
+fn reset_memory() {
+    MEM.with(|m| m.borrow_mut().clear());
 }
 
 impl SharedPage for Page {
@@ -137,17 +149,22 @@ impl SharedPage for Page {
         self.write(off, &v.to_le_bytes());
     }
     fn read(&self, off: usize, buf: &mut [u8]) {
-        let m = self.mem.borrow();
-        match off.checked_add(buf.len()).and_then(|e| m.get(off..e)) {
-            Some(s) => buf.copy_from_slice(s),
-            None => buf.fill(0),
-        }
+        MEM.with(|m| {
+            let m = m.borrow();
+            match m.get(&self.mfn).and_then(|p| off.checked_add(buf.len()).and_then(|e| p.get(off..e))) {
+                Some(s) => buf.copy_from_slice(s),
+                None => buf.fill(0),
+            }
+        });
     }
     fn write(&self, off: usize, d: &[u8]) {
-        let mut m = self.mem.borrow_mut();
-        if let Some(s) = off.checked_add(d.len()).and_then(|e| m.get_mut(off..e)) {
-            s.copy_from_slice(d);
-        }
+        MEM.with(|m| {
+            let mut m = m.borrow_mut();
+            if let Some(s) = m.get_mut(&self.mfn).and_then(|p| off.checked_add(d.len()).and_then(|e| p.get_mut(off..e)))
+            {
+                s.copy_from_slice(d);
+            }
+        });
     }
     fn full_fence(&self) {}
 }
@@ -177,6 +194,7 @@ pub struct Scripted(Rc<RefCell<State>>);
 impl Scripted {
     /// A machine replaying `input` as xenstore reply bytes.
     pub fn new(input: &[u8]) -> Self {
+        reset_memory();
         Self(Rc::new(RefCell::new(State {
             xs: Page::new(1),
             input: input.to_vec(),
@@ -249,6 +267,277 @@ impl Platform for Scripted {
     fn poll(&self, _port: Port, timeout_ns: u64) -> Result<bool, PlatformError> {
         self.serve();
         let mut st = self.0.borrow_mut();
+        st.clock = st.clock.saturating_add(timeout_ns.max(1));
+        Ok(true)
+    }
+    fn now_ns(&self) -> u64 {
+        let mut st = self.0.borrow_mut();
+        st.clock = st.clock.saturating_add(1000);
+        st.clock
+    }
+}
+
+/// A Xen whose xenstored speaks the protocol correctly (answers the blkfront handshake with
+/// a geometry taken from the input) and whose blkback answers every request as the input
+/// says: wrong ids, error status, wrong operation, `rsp_prod` past the requests, no answer.
+#[derive(Clone)]
+pub struct Blkback(Rc<RefCell<Back>>);
+
+struct Back {
+    xs: Page,
+    pages: std::collections::BTreeMap<u64, Page>,
+    grants: std::collections::BTreeMap<u32, u64>,
+    next_mfn: u64,
+    next_ref: u32,
+    next_port: u32,
+    clock: u64,
+    ring: Option<u64>,
+    geometry: [String; 3],
+    script: Vec<u8>,
+    pos: usize,
+    req_cons: u32,
+    rsp_prod: u32,
+}
+
+impl Back {
+    fn byte(&mut self) -> Option<u8> {
+        let b = self.script.get(self.pos).copied();
+        self.pos += 1;
+        b
+    }
+
+    fn xs_reply(&self, ty: u32, id: u32, body: &[u8]) {
+        let rp = self.xs.load_u32(XS_RSP_PROD);
+        let mut msg = Vec::new();
+        for w in [ty, id, 0, body.len() as u32] {
+            msg.extend_from_slice(&w.to_le_bytes());
+        }
+        msg.extend_from_slice(body);
+        for (i, b) in msg.iter().enumerate() {
+            self.xs.write(XS_RSP_OFF + (rp.wrapping_add(i as u32) % 1024) as usize, &[*b]);
+        }
+        self.xs.store_u32(XS_RSP_PROD, rp.wrapping_add(msg.len() as u32));
+    }
+
+    /// Answers every whole request in the xenstore request ring.
+    fn serve_xs(&mut self) {
+        loop {
+            let cons = self.xs.load_u32(XS_REQ_CONS);
+            let prod = self.xs.load_u32(XS_REQ_PROD);
+            let avail = prod.wrapping_sub(cons) as usize;
+            if avail < 16 {
+                return;
+            }
+            let get = |n: usize, at: u32| {
+                let mut v = vec![0u8; n];
+                for (i, b) in v.iter_mut().enumerate() {
+                    let mut x = [0u8];
+                    self.xs.read((at.wrapping_add(i as u32) % 1024) as usize, &mut x);
+                    *b = x[0];
+                }
+                v
+            };
+            let h = get(16, cons);
+            let w = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            let (ty, id, len) = (w(0), w(4), w(12) as usize);
+            if avail < 16 + len {
+                return;
+            }
+            let body = get(len, cons.wrapping_add(16));
+            self.xs.store_u32(XS_REQ_CONS, cons.wrapping_add((16 + len) as u32));
+            let path = String::from_utf8_lossy(body.split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
+            match ty {
+                2 => {
+                    let v = if path.ends_with("/backend") {
+                        Some("backend/vbd/0/768".to_string())
+                    } else if path.ends_with("/backend-id") {
+                        Some("0".to_string())
+                    } else if path.starts_with("backend/") && path.ends_with("/state") {
+                        Some("4".to_string())
+                    } else if path.ends_with("/feature-max-indirect-segments") {
+                        Some(self.geometry[2].clone())
+                    } else if path.ends_with("/sector-size") {
+                        Some(self.geometry[1].clone())
+                    } else if path.ends_with("/sectors") {
+                        Some(self.geometry[0].clone())
+                    } else {
+                        None
+                    };
+                    match v {
+                        Some(v) => self.xs_reply(2, id, v.as_bytes()),
+                        None => self.xs_reply(16, id, b"ENOENT\0"),
+                    }
+                }
+                1 => self.xs_reply(1, id, b"768\0"),
+                6 => self.xs_reply(6, id, b"1\0"),
+                11 => {
+                    if path.ends_with("/ring-ref") {
+                        let v = body.split(|&b| b == 0).nth(1).unwrap_or(&[]);
+                        let gref: Option<u32> = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
+                        self.ring = gref.and_then(|g| self.grants.get(&g).copied());
+                    }
+                    self.xs_reply(11, id, b"OK\0")
+                }
+                _ => self.xs_reply(ty, id, b"OK\0"),
+            }
+        }
+    }
+
+    /// Answers the blkif requests as the script says.
+    fn serve_blk(&mut self) {
+        let Some(ring) = self.ring.and_then(|m| self.pages.get(&m).cloned()) else {
+            return;
+        };
+        let prod = ring.load_u32(0);
+        let mut n = 0;
+        while self.req_cons != prod && n < 64 {
+            n += 1;
+            let mut slot = [0u8; 112];
+            ring.read(64 + (self.req_cons % 32) as usize * 112, &mut slot);
+            self.req_cons = self.req_cons.wrapping_add(1);
+            let Some(req) = loader::xen::blkif::decode_request(&slot) else {
+                continue;
+            };
+            let ctl = self.byte().unwrap_or(0);
+            if ctl & 0x10 != 0 {
+                continue; // never answered
+            }
+            let fill = self.byte().unwrap_or(0x5a);
+            let (id, op) = match &req {
+                loader::xen::blkif::Request::Direct { id, segs, .. } => {
+                    for s in segs.as_slice() {
+                        self.fill(s.gref, s.first_sect, s.last_sect, fill);
+                    }
+                    (*id, 0u8)
+                }
+                loader::xen::blkif::Request::Indirect { id, nr_segments, grefs, .. } => {
+                    let mut left = usize::from(*nr_segments);
+                    for g in grefs {
+                        let Some(p) = self.grants.get(g).and_then(|m| self.pages.get(m)).cloned() else {
+                            break;
+                        };
+                        for i in 0..512 {
+                            if left == 0 {
+                                break;
+                            }
+                            left -= 1;
+                            let mut d = [0u8; 8];
+                            p.read(i * 8, &mut d);
+                            let s = loader::xen::blkif::decode_segment(&d);
+                            self.fill(s.gref, s.first_sect, s.last_sect, fill);
+                        }
+                    }
+                    (*id, 6u8)
+                }
+            };
+            let id = match ctl & 3 {
+                0 | 3 => id,
+                1 => id ^ u64::from(self.byte().unwrap_or(1)),
+                _ => id.wrapping_add(1 << 32),
+            };
+            let rsp = loader::xen::blkif::Response {
+                id,
+                operation: if ctl & 8 != 0 { 3 } else { op },
+                status: if ctl & 4 != 0 { -1 } else { 0 },
+            };
+            let mut out = [0u8; 112];
+            loader::xen::blkif::encode_response(&rsp, &mut out);
+            ring.write(64 + (self.rsp_prod % 32) as usize * 112, &out[..16]);
+            self.rsp_prod = self.rsp_prod.wrapping_add(1);
+            let shown = if ctl & 0x20 != 0 {
+                self.rsp_prod.wrapping_add(u32::from(self.byte().unwrap_or(7)))
+            } else {
+                self.rsp_prod
+            };
+            ring.store_u32(8, shown);
+        }
+    }
+
+    fn fill(&self, gref: u32, first: u8, last: u8, v: u8) {
+        if let Some(p) = self.grants.get(&gref).and_then(|m| self.pages.get(m)) {
+            let (a, b) = (usize::from(first) * 512, (usize::from(last) + 1) * 512);
+            if a < b && b <= PAGE_SIZE {
+                p.write(a, &vec![v; b - a]);
+            }
+        }
+    }
+}
+
+impl Blkback {
+    /// Input: sectors (u32), sector-size selector, indirect offer (u16), then the response script.
+    pub fn new(data: &[u8]) -> Self {
+        let b = |i: usize| data.get(i).copied().unwrap_or(0);
+        let sectors = u32::from_le_bytes([b(0), b(1), b(2), b(3)]);
+        let ss = [512u32, 4096, 1024, 0, 513, 8192, 2048, 4096][usize::from(b(4) & 7)];
+        let ind = u16::from_le_bytes([b(5), b(6)]);
+        reset_memory();
+        let sectors_s = if b(7) & 1 == 1 { format!("{sectors}x") } else { format!("{sectors}") };
+        Self(Rc::new(RefCell::new(Back {
+            xs: Page::new(1),
+            pages: Default::default(),
+            grants: Default::default(),
+            next_mfn: 2,
+            next_ref: 8,
+            next_port: 2,
+            clock: 0,
+            ring: None,
+            geometry: [sectors_s, ss.to_string(), ind.to_string()],
+            script: data.get(8..).unwrap_or(&[]).to_vec(),
+            pos: 0,
+            req_cons: 0,
+            rsp_prod: 0,
+        })))
+    }
+}
+
+impl Platform for Blkback {
+    type Page = Page;
+    fn alloc_page(&self) -> Result<Page, PlatformError> {
+        let mut st = self.0.borrow_mut();
+        st.next_mfn += 1;
+        if st.next_mfn > 2048 {
+            return Err(PlatformError::NoMemory);
+        }
+        let m = st.next_mfn;
+        let p = Page::new(m);
+        st.pages.insert(m, p.clone());
+        Ok(p)
+    }
+    fn xenstore(&self) -> Result<(Page, Port), PlatformError> {
+        Ok((self.0.borrow().xs.clone(), Port(1)))
+    }
+    fn grant(&self, _domid: DomId, frame: Mfn, _readonly: bool) -> Result<GrantRef, PlatformError> {
+        let mut st = self.0.borrow_mut();
+        st.next_ref += 1;
+        let r = st.next_ref;
+        st.grants.insert(r, frame.0);
+        Ok(GrantRef(r))
+    }
+    fn end_grant(&self, gref: GrantRef) -> Result<(), PlatformError> {
+        self.0.borrow_mut().grants.remove(&gref.0);
+        Ok(())
+    }
+    fn alloc_unbound(&self, _remote: DomId) -> Result<Port, PlatformError> {
+        let mut st = self.0.borrow_mut();
+        st.next_port += 1;
+        Ok(Port(st.next_port))
+    }
+    fn close_port(&self, _port: Port) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn notify(&self, port: Port) -> Result<(), PlatformError> {
+        let mut st = self.0.borrow_mut();
+        if port == Port(1) {
+            st.serve_xs();
+        } else {
+            st.serve_blk();
+        }
+        Ok(())
+    }
+    fn poll(&self, _port: Port, timeout_ns: u64) -> Result<bool, PlatformError> {
+        let mut st = self.0.borrow_mut();
+        st.serve_xs();
+        st.serve_blk();
         st.clock = st.clock.saturating_add(timeout_ns.max(1));
         Ok(true)
     }

@@ -38,6 +38,7 @@ pub const TARGETS: &[&str] = &[
     "unlz4",
     "xenstore_reply",
     "blkif_response",
+    "blkfront",
 ];
 
 /// Largest seed kept: big images only slow libFuzzer down.
@@ -418,6 +419,14 @@ fn make_seeds(seeds: &Path) -> Result<()> {
         bk.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
     }
     seed(seeds, "blkif_response", "four", &bk)?;
+    // blkfront: 2048 sectors of 512 bytes, no indirect / 256-segment offer; all answers right,
+    // then one with some bad answers.
+    let mut bf = 2048u32.to_le_bytes().to_vec();
+    bf.extend_from_slice(&[0, 0, 0, 0]);
+    seed(seeds, "blkfront", "plain", &bf)?;
+    let mut bf = 2048u32.to_le_bytes().to_vec();
+    bf.extend_from_slice(&[1, 0, 1, 2, 0, 0x11, 0, 0x04, 0, 0x01, 0x55, 0x20, 0, 9]);
+    seed(seeds, "blkfront", "indirect-bad", &bf)?;
 
     let n: usize = TARGETS.iter().map(|t| fs::read_dir(seeds.join(t)).map(|d| d.count()).unwrap_or(0)).sum();
     eprintln!("fuzz: {n} seeds in {}", seeds.display());
