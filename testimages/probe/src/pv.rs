@@ -353,7 +353,13 @@ extern "C" fn probe_main(si_va: u64, entry_rsp: u64) -> ! {
     // SAFETY: VCPUOP_get_runstate_info (4) for vCPU 0 into a live 48-byte buffer.
     if unsafe { hcall(24, 4, 0, rs.as_mut_ptr() as u64, 0) } == 0 {
         let up = rs.iter().skip(2).fold(0u64, |a, &t| a.wrapping_add(t));
-        let _ = writeln!(con, "RPVBOOT-PROBE T vcpu_ns={up} mod={}", si.q(120));
+        let [_, _, run, rnb, blk, off] = rs;
+        // offline = before the toolstack unpaused the domain; the rest is the loader + us.
+        let _ = writeln!(
+            con,
+            "RPVBOOT-PROBE T vcpu_ns={up} mod={} running={run} runnable={rnb} blocked={blk} offline={off}",
+            si.q(120)
+        );
     }
     let r = run(&si, entry_rsp);
     match r {
