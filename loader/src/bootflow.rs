@@ -15,6 +15,9 @@ use crate::boot::layout::{self, LayoutInput};
 use crate::config::search::{self, ReadError, Volumes};
 use crate::image::{self, elf::Elf64, PvKernel};
 
+/// The L4 slot rpvboot's own mapping uses (it is linked at VIRT_BASE 0).
+pub const LOADER_L4_SLOT: u64 = 0;
+
 /// Largest kernel or module file read (compressed size).
 pub const FILE_LIMIT: usize = 512 << 20;
 
@@ -80,6 +83,17 @@ pub fn unwrap_checked(
         cmdline,
     })
     .map_err(|e| format!("layout: {e}"))?;
+    // rpvboot lives in L4 slot 0 (VA = PFN << 12) and hooks the new kernel's L4 entries into
+    // its own tree (handover-notes P5); slots 256..272 are Xen's.
+    let slot = |va: u64| (va >> 39) & 511;
+    let (lo, hi) = (slot(lay.virt_base), slot(lay.virt_pgtab_end.saturating_sub(1)));
+    if (lo..=hi).any(|s| s == LOADER_L4_SLOT || (256..272).contains(&s)) {
+        return Err(format!(
+            "kernel: its region {:#x}..{:#x} needs L4 slot {lo}, where rpvboot itself lives \
+             (kernels linked at VIRT_BASE 0, like pvgrub2 or mini-os, are not supported yet)",
+            lay.virt_base, lay.virt_pgtab_end
+        ));
+    }
     let what = format!(
         "{} kernel, {} bytes loaded, entry {:#x}, {} pages{}",
         un.format_names().join("+"),

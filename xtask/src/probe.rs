@@ -130,6 +130,16 @@ fn write_tree(tree: &std::path::Path, cfg: ProbeCfg) -> Result<()> {
             );
             fs::write(tree.join("boot/grub/grub.cfg"), cfg)?;
         }
+        ProbeCfg::Pvgrub2 => {
+            fs::create_dir_all(tree.join("grub"))?;
+            let w = module_word();
+            let menu = format!(
+                "default 0\nfallback 1\ntimeout 0\ntitle pvgrub2\n  kernel /pvgrub2.xen\n\
+                 title probe\n  kernel /probe.gz {w}\n  module /module.bin\n"
+            );
+            fs::write(tree.join("grub/menu.lst"), menu)?;
+            fs::copy(crate::setup::ensure_e2e()?.pvgrub2, tree.join("pvgrub2.xen"))?;
+        }
         ProbeCfg::BootCfg => {
             fs::write(tree.join("boot.cfg"), "banner=probe\ntimeout=0\nmenu=Boot the probe:load /module.bin;boot\n")?;
             fs::copy(&gz, tree.join("netbsd.gz"))?;
@@ -153,6 +163,9 @@ pub enum ProbeCfg {
     Fallback,
     /// `/boot/grub/grub.cfg`: `linux /probe.gz ...` + `initrd /module.bin`.
     GrubCfg,
+    /// `/grub/menu.lst`: Debian's pvgrub2 image (linked at VIRT_BASE 0) as entry 0, the probe
+    /// as its fallback.
+    Pvgrub2,
     /// NetBSD `/boot.cfg`: `load /module.bin;boot` (so `/netbsd`, then `/netbsd.gz`, the probe).
     BootCfg,
 }
@@ -290,4 +303,8 @@ pub fn disk_grubcfg() -> Result<PathBuf> {
 /// FFSv2 in an MBR partition with only NetBSD's `/boot.cfg` and `/netbsd.gz`.
 pub fn disk_bootcfg() -> Result<PathBuf> {
     probe_disk(ProbeFs::Ffs2, ProbeMap::Mbr, ProbeCfg::BootCfg)
+}
+/// ext2 (bare): pvgrub2 as entry 0 (refused: VIRT_BASE 0), the probe as its fallback.
+pub fn disk_pvgrub2() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ext2, ProbeMap::Bare, ProbeCfg::Pvgrub2)
 }

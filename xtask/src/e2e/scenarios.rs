@@ -203,6 +203,14 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
             .expect(r"^RPVBOOT-PROBE PASS name=ho-bootcfg pages=16384 mod=100003 .*bootdev=")
     });
+    // pvgrub2 (VIRT_BASE 0) collides with rpvboot's own L4 slot: refused with the reason while
+    // the disks are open, and the fallback entry boots.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_pvgrub2)],
+        ..Scenario::rpvboot("ho-pvgrub2-refused", "")
+            .expect(r"rpvboot: entry 0 .* cannot boot: kernel: its region 0x0\.\..* needs L4 slot 0")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-pvgrub2-refused pages=16384 mod=100003")
+    });
     // 1 GiB: the same probe disk.
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::probe::disk_ext2_bare)],
