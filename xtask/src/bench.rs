@@ -350,8 +350,7 @@ impl Figures {
     fn parse_run(&mut self, dir: &Path) -> Result<()> {
         for e in fs::read_dir(dir)?.flatten() {
             let p = e.path();
-            let Some(name) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".console.log"))
-            else {
+            let Some(name) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".console.log")) else {
                 continue;
             };
             let text = fs::read_to_string(&p)?;
@@ -511,14 +510,19 @@ impl Figures {
             let grub_txt = if rb.is_empty() && !bounds.is_empty() {
                 let (m, _, _) = med_min_max(&bounds);
                 let lo = ra.iter().copied().fold(f64::INFINITY, f64::min) / m;
-                format!(
-                    "< {m:.2} (not done within {} s; rpvboot/pvgrub2 > {lo:.1}×)",
-                    big_timeout(Loader::Grub)
-                )
+                format!("< {m:.2} (not done within {} s; rpvboot/pvgrub2 > {lo:.1}×)", big_timeout(Loader::Grub))
             } else {
                 mibs(&rb, no_run)
             };
-            row(&mut md, "2", &format!("64 MiB module from {fs_kind}, MiB/s"), mibs(&ra, no_run), grub_txt, &ratios, GOAL2);
+            row(
+                &mut md,
+                "2",
+                &format!("64 MiB module from {fs_kind}, MiB/s"),
+                mibs(&ra, no_run),
+                grub_txt,
+                &ratios,
+                GOAL2,
+            );
             let dd = self.dd.get(fs_kind).copied();
             let rdd: Vec<f64> = match dd {
                 Some(d) => ra.iter().map(|a| a / d).collect(),
@@ -603,7 +607,12 @@ impl Figures {
             json.truncate(json.len() - 2);
             json.push('\n');
         }
-        let json = format!("{{\"date\": \"{}\", \"rounds\": {}, \"figures\": [\n{}]}}\n", date.trim(), self.rounds(), json.trim_start_matches("{\n"));
+        let json = format!(
+            "{{\"date\": \"{}\", \"rounds\": {}, \"figures\": [\n{}]}}\n",
+            date.trim(),
+            self.rounds(),
+            json.trim_start_matches("{\n")
+        );
         let _ = self.rounds_wanted;
         let d = bench_dir();
         fs::write(d.join("report.md"), &md)?;
@@ -672,7 +681,10 @@ mod tests {
              [  1.0] BENCH-DD ffs2 bytes=104857600 t0=1.00 t1=3.00 104857600 bytes (100.0MB) copied, 0.500000 seconds, 200.0MB/s\n",
         );
         let _ = fs::write(dir.join("b0-ext2-rpv-small.console.log"), "RPVBOOT-PROBE T vcpu_ns=2000000000 mod=0\n");
-        let _ = fs::write(dir.join("b0-ext2-rpv-big.console.log"), format!("RPVBOOT-PROBE T vcpu_ns=3000000000 mod={BIG}\n"));
+        let _ = fs::write(
+            dir.join("b0-ext2-rpv-big.console.log"),
+            format!("RPVBOOT-PROBE T vcpu_ns=3000000000 mod={BIG}\n"),
+        );
         let mut f = Figures::default();
         assert!(f.parse_run(&dir).is_ok());
         let _ = fs::remove_dir_all(&dir);
