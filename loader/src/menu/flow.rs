@@ -81,7 +81,7 @@ pub fn select_with(
         } else {
             c.entry.ok_or("nothing chosen")?
         };
-        match read_entry(&l, idx, &mut v, nr_pages, pages_in_use) {
+        match read_entry(&l, idx, &mut v, nr_pages, pages_in_use, disks, out) {
             Ok((sel, what)) => {
                 let _ = writeln!(out, "rpvboot: booting entry {idx} \"{}\": {what}", c.title);
                 let _ = writeln!(out, "rpvboot: command line \"{}\"", sel.cmdline);
@@ -117,13 +117,15 @@ fn read_entry(
     v: &mut impl Volumes,
     nr_pages: u64,
     pages_in_use: u64,
+    disks: &[Disk],
+    out: &mut dyn Write,
 ) -> Result<(Selected, String), String> {
     let plan = loaded.plan_on(idx, None, v).map_err(|e| format!("{e}"))?;
     let mut kernel = None;
     let mut last = String::from("kernel without a device");
     for f in core::iter::once(&plan.kernel).chain(&plan.alternatives) {
         let Some(dev) = &f.device else { continue };
-        match v.read(dev, &f.path, FILE_LIMIT) {
+        match read_progress(disks, &format!("{dev}{}", f.path), FILE_LIMIT, out) {
             Ok(b) => {
                 kernel = Some(b);
                 break;
@@ -136,7 +138,7 @@ fn read_entry(
     let mut modules = Vec::new();
     for m in &plan.modules {
         let dev = m.file.device.as_ref().ok_or("module without a device")?;
-        let b = v.read(dev, &m.file.path, FILE_LIMIT).map_err(|e| match e {
+        let b = read_progress(disks, &format!("{dev}{}", m.file.path), FILE_LIMIT, out).map_err(|e| match e {
             ReadError::NotFound => format!("module {dev}{} not found", m.file.path),
             ReadError::Other(w) => format!("module {dev}{}: {w}", m.file.path),
         })?;
@@ -148,4 +150,60 @@ fn read_entry(
     let (kernel, what) = bootflow::unwrap_checked(&kernel, &lens, plan.cmdline.as_bytes(), nr_pages, pages_in_use)?;
     let title = loaded.menu.entries.get(idx).map(|e| e.title.clone()).unwrap_or_default();
     Ok((Selected { title, kernel, modules, cmdline: plan.cmdline }, what))
+}
+
+/// Bytes read between two progress lines.
+const PROGRESS_STEP: u64 = 16 << 20;
+
+fn now_ns() -> u64 {
+    #[cfg(target_os = "none")]
+    {
+        if let Some(c) = crate::arch::x86_64::console::get() {
+            return pvconsole::Platform::now_ns(c.platform());
+        }
+    }
+    0
+}
+
+/// Reads a whole file (`(dev)/path`) in large pieces, printing a progress line (bytes, MiB/s)
+/// every 16 MiB and at the end of files of 1 MiB or more: kernels under emulation take seconds.
+fn read_progress(disks: &[Disk], path: &str, limit: usize, out: &mut dyn Write) -> Result<Vec<u8>, ReadError> {
+    let mut r = fs::probe::resolve(disks, path).map_err(|e| match e {
+        fs::Error::NotFound => ReadError::NotFound,
+        e => ReadError::Other(format!("{e}")),
+    })?;
+    if r.meta.file_type == fs::vfs::FileType::Directory {
+        return Err(ReadError::Other(String::from("is a directory")));
+    }
+    let size = r.meta.size;
+    let len = usize::try_from(size)
+        .ok()
+        .filter(|&l| l <= limit)
+        .ok_or_else(|| ReadError::Other(format!("{size} bytes, more than the {limit} bytes rpvboot reads")))?;
+    let mut data = alloc::vec![0u8; len];
+    let t0 = now_ns();
+    let mut done = 0usize;
+    let mut next_report = PROGRESS_STEP;
+    // Each pass advances `done` or ends the loop.
+    while done < len {
+        let end = done.saturating_add(4 << 20).min(len);
+        let Some(piece) = data.get_mut(done..end) else { break };
+        match r.fs.read_at(r.meta.id, done as u64, piece) {
+            Ok(0) => break,
+            Ok(n) => done = done.saturating_add(n),
+            Err(e) => return Err(ReadError::Other(format!("at byte {done}: {e}"))),
+        }
+        let d = done as u64;
+        if d >= next_report && d < size {
+            next_report = next_report.saturating_add(PROGRESS_STEP);
+            let line = pvconsole::screen::progress(path, d, size, now_ns().saturating_sub(t0));
+            let _ = writeln!(out, "rpvboot: {line}");
+        }
+    }
+    data.truncate(done);
+    if size >= 1 << 20 {
+        let line = pvconsole::screen::progress(path, done as u64, size, now_ns().saturating_sub(t0));
+        let _ = writeln!(out, "rpvboot: {line}");
+    }
+    Ok(data)
 }

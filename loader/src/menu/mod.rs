@@ -312,6 +312,10 @@ impl State {
         self.touched = true;
         if self.deadline.take().is_some() {
             self.redraw = true;
+            if self.opts.dumb && self.shown_secs.take().is_some() {
+                // End the countdown line before anything else is printed.
+                out.push_str("\r\n");
+            }
         }
         let _ = now_ns;
         let view = core::mem::replace(&mut self.view, View::Menu);

@@ -303,7 +303,7 @@ fn dumb_console_sends_no_escape_sequences() {
     for o in [&out, &out2] {
         assert!(!o.contains('\x1b'), "{o:?}");
     }
-    assert!(out.contains("-> 1 NetBSD single user"));
+    assert!(out.contains("press any key for the menu.\r\n-> 1 NetBSD single user"), "{out:?}");
     assert!(out.contains(" 1: kernel /netbsd -s"));
 }
 
@@ -546,4 +546,20 @@ fn typed_ahead_keys_survive_a_failed_boot() {
     let c = booted(s.step(&[], 3_000, &mut NoDisks, &mut out));
     assert_eq!(c.entry, Some(1));
     assert!(!out.contains('\x1b'));
+}
+
+/// A big file shows a progress line; a file that is no kernel is refused with the image
+/// layer's reason, shown in the menu.
+#[test]
+fn flow_progress_and_refused_kernel() {
+    let big: Vec<u8> = (0..(3u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let menu = b"timeout 30\ntitle junk\nkernel /big\n";
+    let disks = [ext2_disk(&[("/boot/grub/menu.lst", menu), ("/big", &big)])];
+    let mut t = Script { now: 0, reads: vec![b"\r".to_vec(), b"c".to_vec(), b"halt\r".to_vec()], out: String::new() };
+    let mut log = String::new();
+    assert!(flow::select_with("", &disks, 16384, 4096, &mut log, Some(&mut t)).is_none());
+    assert!(log.contains("rpvboot: (hd0)/big: 3.0 of 3.0 MiB (100%)"), "{log}");
+    assert!(log.contains("rpvboot: entry 0 \"junk\" cannot boot: kernel image: "), "{log}");
+    assert!(t.out.contains("Error: kernel image: "), "{}", t.out);
+    assert!(log.contains("halt requested"));
 }
