@@ -183,6 +183,8 @@ fn handover_scenarios() -> Vec<Scenario> {
     v.push(disk("ho-disk-ffs1-mbr", crate::probe::disk_ffs1_mbr));
     v.push(disk("ho-disk-ffs2-gpt", crate::probe::disk_ffs2_gpt));
     v.push(disk("ho-disk-fat-mbr", crate::probe::disk_fat_mbr));
+    v.push(disk("ho-disk-ffs2-label", crate::probe::disk_ffs2_disklabel));
+    v.push(disk("ho-disk-ffs1-mbr-label", crate::probe::disk_ffs1_mbr_disklabel));
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::probe::disk_fallback)],
         ..Scenario::rpvboot("ho-fallback", "")
@@ -270,6 +272,14 @@ fn menu_scenarios() -> Vec<Scenario> {
             .expect(r"grub/\s+lost\+found/\s+probe\.gz")
             .expect(r#"rpvboot: booting entry 3 "command line""#)
             .expect(&pass("menu-cmd")),
+        // rpvboot.console=dumb: numbered lines; entry 2's kernel is missing, the error is
+        // shown and the menu is back; the keys typed ahead then pick entry 1.
+        Scenario { extra: String::from("rpvboot.console=dumb"), ..menu("menu-dumb", b"2\r1\r") }
+            .expect(r"^> 0 probe first\s*$")
+            .expect(r"^  2 missing kernel\s*$")
+            .expect(r"^Error: kernel \(hd0\)/nope.gz not found")
+            .expect(r#"rpvboot: booting entry 1 "probe second""#)
+            .expect(&pass("menu-dumb")),
     ]
 }
 
