@@ -192,6 +192,10 @@ pub enum ProbeMap {
     Mbr,
     /// GPT (sfdisk), one partition at 1 MiB.
     Gpt,
+    /// NetBSD disklabel at sector 1 of a bare disk, `a` = the FFS at sector 0 (FFS only).
+    Disklabel,
+    /// MBR partition of type 0xA9 at 1 MiB holding a NetBSD disklabel whose `a` is the FFS.
+    MbrDisklabel,
 }
 
 const FS_MIB: u64 = 16;
@@ -237,12 +241,29 @@ pub fn probe_disk(kind: ProbeFs, map: ProbeMap, cfg: ProbeCfg) -> Result<PathBuf
         ProbeMap::Bare => {
             fs::rename(&fsimg, &out)?;
         }
-        ProbeMap::Mbr | ProbeMap::Gpt => {
+        ProbeMap::Disklabel => {
+            let fs_secs = (FS_MIB << 20) / 512;
+            let total = fs_secs + 2048;
+            fs::rename(&fsimg, &out)?;
+            let f = fs::OpenOptions::new().write(true).open(&out)?;
+            f.set_len(total * 512)?;
+            let label = testimages::disk::disklabel_bytes(
+                512,
+                total as u32,
+                4,
+                &[(0, fs_secs as u32, 0, 7), (2, total as u32, 0, 0), (3, total as u32, 0, 0)],
+            );
+            let mut f = f;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(512))?;
+            std::io::Write::write_all(&mut f, &label)?;
+        }
+        ProbeMap::Mbr | ProbeMap::Gpt | ProbeMap::MbrDisklabel => {
             let _ = fs::remove_file(&out);
             let f = fs::File::create(&out)?;
             f.set_len((FS_MIB + 2) << 20)?;
             drop(f);
             let (label, ty) = match (map, kind) {
+                (ProbeMap::MbrDisklabel, _) => ("dos", "a9"),
                 (ProbeMap::Mbr, ProbeFs::Fat) => ("dos", "6"),
                 (ProbeMap::Mbr, ProbeFs::Ffs1 | ProbeFs::Ffs2) => ("dos", "a9"),
                 (ProbeMap::Mbr, _) => ("dos", "83"),
@@ -266,6 +287,19 @@ pub fn probe_disk(kind: ProbeFs, map: ProbeMap, cfg: ProbeCfg) -> Result<PathBuf
             let mut f = fs::OpenOptions::new().write(true).open(&out)?;
             std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(1 << 20))?;
             std::io::Write::write_all(&mut f, &data)?;
+            if matches!(map, ProbeMap::MbrDisklabel) {
+                // Offsets in a disklabel inside an MBR partition are absolute (NetBSD).
+                let fs_secs = (FS_MIB << 20) / 512;
+                let total = (FS_MIB + 2) * 2048;
+                let label = testimages::disk::disklabel_bytes(
+                    512,
+                    total as u32,
+                    4,
+                    &[(0, fs_secs as u32, 2048, 7), (2, fs_secs as u32, 2048, 0), (3, total as u32, 0, 0)],
+                );
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(2049 * 512))?;
+                std::io::Write::write_all(&mut f, &label)?;
+            }
             let _ = fs::remove_file(&fsimg);
         }
     }
@@ -307,4 +341,12 @@ pub fn disk_bootcfg() -> Result<PathBuf> {
 /// ext2 (bare): pvgrub2 as entry 0 (refused: VIRT_BASE 0), the probe as its fallback.
 pub fn disk_pvgrub2() -> Result<PathBuf> {
     probe_disk(ProbeFs::Ext2, ProbeMap::Bare, ProbeCfg::Pvgrub2)
+}
+/// FFSv2 on a bare disk with a NetBSD disklabel (`(hd0,a)`).
+pub fn disk_ffs2_disklabel() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ffs2, ProbeMap::Disklabel, ProbeCfg::MenuLst)
+}
+/// FFSv1 in an MBR 0xA9 partition with a NetBSD disklabel (`(hd0,0,a)`).
+pub fn disk_ffs1_mbr_disklabel() -> Result<PathBuf> {
+    probe_disk(ProbeFs::Ffs1, ProbeMap::MbrDisklabel, ProbeCfg::MenuLst)
 }
