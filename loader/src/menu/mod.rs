@@ -13,6 +13,10 @@
 //! `password` protects booting it — also when the countdown would boot it, so an unattended
 //! boot never bypasses a password. A failed boot is shown and returns to the menu, or, when
 //! nobody has typed anything yet, goes on to the `fallback` entries.
+//!
+//! In rpvboot, `devices::run` calls [`select`] (in [`flow`]) while the disks are open; it
+//! returns the accepted entry's files for `bootflow::boot_selected`. Other callers drive
+//! [`run_until_boot`] (or [`State`] + [`run`]) with their own [`Terminal`] and [`Disks`].
 
 pub mod disks;
 pub mod flow;
