@@ -54,6 +54,11 @@ const HOST_PACKAGES: &[&str] = &[
     "file",
     "gcc",
     "binutils",
+    // reference tools the image and menu tests compare against
+    "zstd",
+    "lz4",
+    "openssl",
+    "util-linux",
 ];
 
 /// Debian packages downloaded (not installed) for the Xen-in-QEMU harness; the kernel is added.
