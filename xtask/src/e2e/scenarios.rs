@@ -185,8 +185,6 @@ fn handover_scenarios() -> Vec<Scenario> {
     v.push(disk("ho-disk-fat-mbr", crate::probe::disk_fat_mbr));
     v.push(disk("ho-disk-ffs2-label", crate::probe::disk_ffs2_disklabel));
     v.push(disk("ho-disk-ffs1-mbr-label", crate::probe::disk_ffs1_mbr_disklabel));
-    v.push(disk("ho-disk-ffs2-label", crate::probe::disk_ffs2_disklabel));
-    v.push(disk("ho-disk-ffs1-mbr-label", crate::probe::disk_ffs1_mbr_disklabel));
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::probe::disk_fallback)],
         ..Scenario::rpvboot("ho-fallback", "")
