@@ -154,12 +154,13 @@ fn ensure_tools() -> Result<()> {
 }
 
 /// Builds every target once: optimised, with debug assertions and overflow checks (set in
-/// fuzz/Cargo.toml's profile, lamfat excepted as shipped), without ASan (the parsers are safe
+/// fuzz/Cargo.toml's profile, lamfat excepted as shipped; `-O` so that cargo-fuzz does not force
+/// them on through RUSTFLAGS, which would override that exception), without ASan (the parsers are safe
 /// Rust; ASan would only slow them down).
 fn build() -> Result<PathBuf> {
     let target_dir = work_dir().join("build");
     run(Command::new("cargo")
-        .args(["+nightly", "fuzz", "build", "--sanitizer", "none", "--target-dir"])
+        .args(["+nightly", "fuzz", "build", "-O", "--sanitizer", "none", "--target-dir"])
         .arg(&target_dir)
         .current_dir(fuzz_dir())
         .env_remove("CARGO_TARGET_DIR")
