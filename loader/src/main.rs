@@ -1,4 +1,4 @@
-//! The `rpvboot` PV kernel: start-up, banner, and (for now) a clean power-off.
+//! The `rpvboot` PV kernel: start-up, banner, devices, menu, and the handover to the chosen kernel.
 //!
 //! On the host this binary only explains what it is; the real one is built for
 //! `x86_64-unknown-none` by `cargo xtask build`.
@@ -102,7 +102,7 @@ mod pv {
         if si.has_word("rpvboot.test=ramdisk") {
             println!("rpvboot: boot failed: {}", loader::bootflow::boot_ramdisk(si));
         }
-        println!("rpvboot: no boot path yet, powering off");
+        println!("rpvboot: nothing left to boot, powering off");
         arch::shutdown(ShutdownReason::Poweroff)
     }
 

@@ -117,7 +117,7 @@ pub fn all() -> Vec<Scenario> {
             .expect(r"^rpvboot \d+\.\d+\.\d+ \(Xen PV bootloader\)")
             .expect(r"rpvboot: memory \d+ MiB")
             .expect(r#"rpvboot: cmdline "hello-from-e2e root=xvda1""#)
-            .expect(r"rpvboot: no boot path yet, powering off"),
+            .expect(r"rpvboot: nothing left to boot, powering off"),
         Scenario {
             shutdown: Some(Shutdown::Crash),
             // rpvboot's panic handler shuts down with reason crash; Xen crashing it is not
