@@ -31,12 +31,7 @@ const MAX_ENTRIES: usize = 512;
 impl BlockCache {
     /// An empty cache that holds at most `max_bytes` bytes of blocks.
     pub fn new(max_bytes: usize) -> Self {
-        Self {
-            map: HashMap::new(),
-            max_bytes,
-            bytes: 0,
-            tick: 0,
-        }
+        Self { map: HashMap::new(), max_bytes, bytes: 0, tick: 0 }
     }
 
     /// The block stored under `key`, if any; marks it recently used.
@@ -83,20 +78,13 @@ impl BlockCache {
         }
         self.remove(key);
         while !self.map.is_empty()
-            && (self.bytes.saturating_add(data.len()) > self.max_bytes
-                || self.map.len() >= MAX_ENTRIES)
+            && (self.bytes.saturating_add(data.len()) > self.max_bytes || self.map.len() >= MAX_ENTRIES)
         {
             self.evict_one();
         }
         self.tick = self.tick.wrapping_add(1);
         self.bytes = self.bytes.saturating_add(data.len());
-        self.map.insert(
-            key,
-            Entry {
-                data,
-                last_used: self.tick,
-            },
-        );
+        self.map.insert(key, Entry { data, last_used: self.tick });
     }
 
     /// Drops the block under `key`, if any.
@@ -128,11 +116,7 @@ impl BlockCache {
     }
 
     fn evict_one(&mut self) {
-        let oldest = self
-            .map
-            .iter()
-            .min_by_key(|(_, e)| e.last_used)
-            .map(|(k, _)| *k);
+        let oldest = self.map.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| *k);
         if let Some(k) = oldest {
             self.remove(k);
         }
@@ -178,13 +162,7 @@ mod tests {
             assert_eq!(got, Ok(&[7u8; 4][..]));
         }
         assert_eq!(loads, 1);
-        assert_eq!(
-            c.get_or_load(8, || Ok(vec![0; 9]), || "too big"),
-            Err("too big")
-        );
-        assert_eq!(
-            c.get_or_load(9, || Err::<Vec<u8>, _>("io"), || "too big"),
-            Err("io")
-        );
+        assert_eq!(c.get_or_load(8, || Ok(vec![0; 9]), || "too big"), Err("too big"));
+        assert_eq!(c.get_or_load(9, || Err::<Vec<u8>, _>("io"), || "too big"), Err("io"));
     }
 }

@@ -52,11 +52,7 @@ mod pv {
         let si = &boot.start_info;
         let (major, minor) = hypercall::xen_version();
         println!("rpvboot {VERSION} (Xen PV bootloader)");
-        println!(
-            "rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}",
-            si.memory_mib(),
-            si.nr_pages
-        );
+        println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}", si.memory_mib(), si.nr_pages);
         println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
         println!("rpvboot: t={}", boot.shared.now_ns());
         let m = &boot.memory;
@@ -120,13 +116,8 @@ mod pv {
         }
         big.extend((0..n).map(|i| (i % 251) as u8));
         let ok = big.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
-        let small: Vec<Vec<u32>> = (0..10_000u32)
-            .map(|i| alloc::vec![i; (i % 64) as usize])
-            .collect();
-        let ok2 = small
-            .iter()
-            .enumerate()
-            .all(|(i, v)| v.iter().all(|&x| x as usize == i));
+        let small: Vec<Vec<u32>> = (0..10_000u32).map(|i| alloc::vec![i; (i % 64) as usize]).collect();
+        let ok2 = small.iter().enumerate().all(|(i, v)| v.iter().all(|&x| x as usize == i));
         let dt = t.zip(arch::console::get().map(|c| pvconsole::Platform::now_ns(c.platform())));
         println!(
             "rpvboot: heap: 64 MiB at {:#x} {}, 10000 small {}, heap top pfn {:#x}, {} ms",

@@ -48,12 +48,7 @@ fn debian_vmlinuz_unwraps_like_xz_and_loads() {
     };
     let file = std::fs::read(&path).unwrap();
     let u = image::unwrap(&file, 512 << 20).unwrap();
-    assert_eq!(
-        u.format_names(),
-        vec!["bzImage", "xz", "elf64"],
-        "{}",
-        path.display()
-    );
+    assert_eq!(u.format_names(), vec!["bzImage", "xz", "elf64"], "{}", path.display());
 
     // Oracle: the reference xz on the payload the setup header points at.
     let (start, len) = bzimage::payload_range(&file).unwrap();
@@ -79,19 +74,11 @@ fn debian_vmlinuz_unwraps_like_xz_and_loads() {
     assert_eq!(n.virt_base, Some(0xffff_ffff_8000_0000));
     assert_eq!(n.init_p2m, Some(0x80_0000_0000));
     assert_eq!(n.mod_start_pfn, Some(1));
-    assert!(n
-        .features
-        .as_deref()
-        .unwrap()
-        .contains("!writable_page_tables"));
+    assert!(n.features.as_deref().unwrap().contains("!writable_page_tables"));
     assert_eq!(n.f_required & 1, 1);
     assert_eq!(k.virt_offset, 0xffff_ffff_8000_0000);
     assert_eq!(k.virt_kstart, 0xffff_ffff_8100_0000);
-    assert_eq!(
-        Some(k.entry),
-        n.entry,
-        "Linux's e_entry is physical: the ENTRY note wins"
-    );
+    assert_eq!(Some(k.entry), n.entry, "Linux's e_entry is physical: the ENTRY note wins");
     assert!(k.bsd_symtab.is_none());
 
     // Every loadable segment lands at p_paddr + virt_offset with its file bytes.
@@ -121,14 +108,7 @@ fn debian_vmlinuz_unwraps_like_xz_and_loads() {
 
     // The handover run's layout (handover-notes §6) for this kernel with its 1676 KiB initrd.
     let initrd = [1676 * 1024];
-    let l = layout::plan(&LayoutInput::for_kernel(
-        &k,
-        &initrd,
-        65536,
-        0,
-        b"root=/dev/xvda console=hvc0",
-    ))
-    .unwrap();
+    let l = layout::plan(&LayoutInput::for_kernel(&k, &initrd, 65536, 0, b"root=/dev/xvda console=hvc0")).unwrap();
     eprintln!(
         "{}: kernel {:#x}-{:#x}, entry {:#x}, module at {:#x}, p2m {:#x}, {} tables, end {:#x}",
         path.display(),
@@ -158,9 +138,6 @@ fn truncated_bzimage_is_an_error() {
     let (start, len) = bzimage::payload_range(&file).unwrap();
     // The file goes on after the payload (decompressor code): cut inside the payload.
     for cut in [0x100, 0x300, start + 10, start + len / 2, start + len - 100] {
-        assert!(
-            image::unwrap(&file[..cut], 512 << 20).is_err(),
-            "cut at {cut}"
-        );
+        assert!(image::unwrap(&file[..cut], 512 << 20).is_err(), "cut at {cut}");
     }
 }

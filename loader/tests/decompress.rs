@@ -43,11 +43,8 @@ fn sample() -> Vec<u8> {
         x ^= x << 17;
         v.push(x as u8);
     }
-    let k = testimages::kernels::build(
-        &testimages::kernels::images_dir(),
-        &testimages::kernels::KernelSpec::netbsd(),
-    )
-    .unwrap();
+    let k = testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
+        .unwrap();
     v.extend(std::fs::read(k).unwrap());
     v
 }
@@ -59,27 +56,12 @@ fn roundtrip(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) {
     let oracle = tool(comp, dargs, &packed);
     assert_eq!(oracle, data, "{comp} round trip");
     let ours = image::decompress(format, &packed, LIMIT).unwrap();
-    assert!(
-        ours == oracle,
-        "{comp} {cargs:?}: our output differs from {comp} -d"
-    );
+    assert!(ours == oracle, "{comp} {cargs:?}: our output differs from {comp} -d");
     assert_eq!(image::detect(&packed), image::Detected::Known(format));
     // Truncated: an error at every cut, never a panic.
-    for cut in [
-        1,
-        5,
-        12,
-        packed.len() / 3,
-        packed.len() / 2,
-        packed.len() - 5,
-        packed.len() - 1,
-    ] {
+    for cut in [1, 5, 12, packed.len() / 3, packed.len() / 2, packed.len() - 5, packed.len() - 1] {
         let r = image::decompress(format, &packed[..cut], LIMIT);
-        assert!(
-            r.is_err(),
-            "{comp} {cargs:?}: truncated at {cut}/{} accepted",
-            packed.len()
-        );
+        assert!(r.is_err(), "{comp} {cargs:?}: truncated at {cut}/{} accepted", packed.len());
     }
     // Corrupt: with a checksum, an error; without, at least no panic.
     for at in [packed.len() / 4, packed.len() / 2, packed.len() * 3 / 4] {
@@ -89,10 +71,7 @@ fn roundtrip(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) {
     }
     // The memory limit holds.
     let r = image::decompress(format, &packed, data.len() / 2);
-    assert!(
-        matches!(r, Err(Error::TooLarge { .. })),
-        "{comp}: limit not enforced: {r:?}"
-    );
+    assert!(matches!(r, Err(Error::TooLarge { .. })), "{comp}: limit not enforced: {r:?}");
 }
 
 /// Flip bytes in the compressed body: whenever we accept the stream, the reference tool must
@@ -109,17 +88,11 @@ fn corrupt_is_error(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) 
             Err(_) => errors += 1,
             Ok(ours) => {
                 let (ok, theirs) = tool_status(comp, dargs, &bad);
-                assert!(
-                    ok && ours == theirs,
-                    "{comp}: corrupt byte {at} accepted, tool disagrees"
-                );
+                assert!(ok && ours == theirs, "{comp}: corrupt byte {at} accepted, tool disagrees");
             }
         }
     }
-    assert!(
-        errors >= 12,
-        "{comp} {cargs:?}: only {errors}/16 corruptions detected"
-    );
+    assert!(errors >= 12, "{comp} {cargs:?}: only {errors}/16 corruptions detected");
 }
 
 #[test]
@@ -146,19 +119,9 @@ fn gzip_multi_member_and_trailing_zeros() {
 fn xz_matches_xz() {
     roundtrip(Format::Xz, "xz", &["-c"], &["-dc"]);
     // As Linux compresses itself: x86 BCJ filter, CRC32 check.
-    roundtrip(
-        Format::Xz,
-        "xz",
-        &["-c", "--check=crc32", "--x86", "--lzma2=preset=6"],
-        &["-dc"],
-    );
+    roundtrip(Format::Xz, "xz", &["-c", "--check=crc32", "--x86", "--lzma2=preset=6"], &["-dc"]);
     roundtrip(Format::Xz, "xz", &["-c", "--check=none", "-0"], &["-dc"]);
-    roundtrip(
-        Format::Xz,
-        "xz",
-        &["-c", "--delta=dist=4", "--lzma2=preset=1"],
-        &["-dc"],
-    );
+    roundtrip(Format::Xz, "xz", &["-c", "--delta=dist=4", "--lzma2=preset=1"], &["-dc"]);
     corrupt_is_error(Format::Xz, "xz", &["-c"], &["-dc"]);
 }
 
@@ -175,12 +138,7 @@ fn xz_concatenated_streams() {
 #[test]
 fn zstd_matches_zstd() {
     roundtrip(Format::Zstd, "zstd", &["-c", "-q", "-19"], &["-dc", "-q"]);
-    roundtrip(
-        Format::Zstd,
-        "zstd",
-        &["-c", "-q", "-3", "--no-check"],
-        &["-dc", "-q"],
-    );
+    roundtrip(Format::Zstd, "zstd", &["-c", "-q", "-3", "--no-check"], &["-dc", "-q"]);
     corrupt_is_error(Format::Zstd, "zstd", &["-c", "-q", "-3"], &["-dc", "-q"]);
     let a = b"frame one ".repeat(5000);
     let mut cat = tool("zstd", &["-c", "-q"], &a);
@@ -192,35 +150,17 @@ fn zstd_matches_zstd() {
 #[test]
 fn lz4_matches_lz4() {
     // Linux uses the legacy format (lz4 -l).
-    roundtrip(
-        Format::Lz4,
-        "lz4",
-        &["-c", "-q", "-l", "-9"],
-        &["-dc", "-q"],
-    );
+    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "-l", "-9"], &["-dc", "-q"]);
     roundtrip(Format::Lz4, "lz4", &["-c", "-q"], &["-dc", "-q"]);
-    roundtrip(
-        Format::Lz4,
-        "lz4",
-        &["-c", "-q", "-BD", "-B4"],
-        &["-dc", "-q"],
-    );
-    roundtrip(
-        Format::Lz4,
-        "lz4",
-        &["-c", "-q", "--content-size", "-BX"],
-        &["-dc", "-q"],
-    );
+    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "-BD", "-B4"], &["-dc", "-q"]);
+    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "--content-size", "-BX"], &["-dc", "-q"]);
 }
 
 #[test]
 fn nested_layers_are_reported_outermost_first() {
     let k = std::fs::read(
-        testimages::kernels::build(
-            &testimages::kernels::images_dir(),
-            &testimages::kernels::KernelSpec::netbsd(),
-        )
-        .unwrap(),
+        testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
+            .unwrap(),
     )
     .unwrap();
     let gz = tool("gzip", &["-c"], &k);
@@ -228,17 +168,11 @@ fn nested_layers_are_reported_outermost_first() {
     assert_eq!(u.format_names(), vec!["gzip", "elf64"]);
     assert!(*u.elf == *k);
     let zx = tool("xz", &["-c"], &tool("zstd", &["-c", "-q"], &k));
-    assert_eq!(
-        image::unwrap(&zx, LIMIT).unwrap().format_names(),
-        vec!["xz", "zstd", "elf64"]
-    );
+    assert_eq!(image::unwrap(&zx, LIMIT).unwrap().format_names(), vec!["xz", "zstd", "elf64"]);
     // A gzip bomb beyond the limit is refused, not allocated.
     let zeros = vec![0u8; 32 << 20];
     let bomb = tool("gzip", &["-c", "-9"], &zeros);
-    assert!(matches!(
-        image::unwrap(&bomb, 1 << 20),
-        Err(Error::TooLarge { .. })
-    ));
+    assert!(matches!(image::unwrap(&bomb, 1 << 20), Err(Error::TooLarge { .. })));
 }
 
 #[test]
@@ -275,37 +209,15 @@ fn garbage_after_valid_magic_never_panics() {
 #[ignore = "benchmark: run explicitly, in release mode"]
 fn bench_against_c_tools() {
     use std::time::Instant;
-    let input = std::env::var("RPV_BENCH_INPUT")
-        .ok()
-        .and_then(|p| std::fs::read(p).ok())
-        .unwrap_or_else(|| sample().repeat(8));
+    let input =
+        std::env::var("RPV_BENCH_INPUT").ok().and_then(|p| std::fs::read(p).ok()).unwrap_or_else(|| sample().repeat(8));
     let mib = input.len() as f64 / (1 << 20) as f64;
     eprintln!("input: {mib:.1} MiB uncompressed");
     for (format, comp, cargs, dargs) in [
         (Format::Gzip, "gzip", &["-c", "-9"][..], &["-dc"][..]),
-        (
-            Format::Xz,
-            "xz",
-            &[
-                "-c",
-                "--check=crc32",
-                "--x86",
-                "--lzma2=preset=9,dict=32MiB",
-            ][..],
-            &["-dc"][..],
-        ),
-        (
-            Format::Zstd,
-            "zstd",
-            &["-c", "-q", "-19"][..],
-            &["-dc", "-q"][..],
-        ),
-        (
-            Format::Lz4,
-            "lz4",
-            &["-c", "-q", "-l", "-9"][..],
-            &["-dc", "-q"][..],
-        ),
+        (Format::Xz, "xz", &["-c", "--check=crc32", "--x86", "--lzma2=preset=9,dict=32MiB"][..], &["-dc"][..]),
+        (Format::Zstd, "zstd", &["-c", "-q", "-19"][..], &["-dc", "-q"][..]),
+        (Format::Lz4, "lz4", &["-c", "-q", "-l", "-9"][..], &["-dc", "-q"][..]),
     ] {
         let packed = tool(comp, cargs, &input);
         let best = |f: &mut dyn FnMut()| {
@@ -324,12 +236,7 @@ fn bench_against_c_tools() {
         let path = std::env::temp_dir().join(format!("rpv-bench-{}.{comp}", std::process::id()));
         std::fs::write(&path, &packed).unwrap();
         let theirs = best(&mut || {
-            let st = Command::new(comp)
-                .args(dargs)
-                .arg(&path)
-                .stdout(Stdio::null())
-                .status()
-                .unwrap();
+            let st = Command::new(comp).args(dargs).arg(&path).stdout(Stdio::null()).status().unwrap();
             assert!(st.success());
         });
         let _ = std::fs::remove_file(&path);

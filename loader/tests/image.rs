@@ -16,17 +16,11 @@ fn build(spec: &KernelSpec) -> Vec<u8> {
 }
 
 fn spec(name: &str) -> KernelSpec {
-    kernels::recipes()
-        .into_iter()
-        .find(|r| r.name == name)
-        .expect("recipe")
+    kernels::recipes().into_iter().find(|r| r.name == name).expect("recipe")
 }
 
 fn sym(file: &object::File<'_>, name: &str) -> u64 {
-    file.symbols()
-        .find(|s| s.name() == Ok(name))
-        .unwrap_or_else(|| panic!("symbol {name}"))
-        .address()
+    file.symbols().find(|s| s.name() == Ok(name)).unwrap_or_else(|| panic!("symbol {name}")).address()
 }
 
 #[test]
@@ -74,18 +68,9 @@ fn loaded_image_matches_object_segments_and_bss_is_zero() {
     for s in obj.segments() {
         let off = (s.address() - k.virt_kstart) as usize;
         let data = s.data().unwrap();
-        assert_eq!(
-            &img[off..off + data.len()],
-            data,
-            "segment at {:#x}",
-            s.address()
-        );
+        assert_eq!(&img[off..off + data.len()], data, "segment at {:#x}", s.address());
         let bss = &img[off + data.len()..off + s.size() as usize];
-        assert!(
-            bss.iter().all(|&b| b == 0),
-            "bss of segment at {:#x}",
-            s.address()
-        );
+        assert!(bss.iter().all(|&b| b == 0), "bss of segment at {:#x}", s.address());
         segs += 1;
     }
     assert_eq!(segs, k.segments.len());
@@ -93,8 +78,7 @@ fn loaded_image_matches_object_segments_and_bss_is_zero() {
     let block = k.bsd_block(&elf).unwrap();
     let mut page = [0u8; 4096];
     for (i, chunk) in img.chunks(4096).enumerate() {
-        k.fill(&elf, &block, k.virt_kstart + i as u64 * 4096, &mut page)
-            .unwrap();
+        k.fill(&elf, &block, k.virt_kstart + i as u64 * 4096, &mut page).unwrap();
         assert_eq!(&page[..chunk.len()], chunk, "page {i}");
     }
 }
@@ -124,24 +108,20 @@ fn check_block(bytes: &[u8]) {
     // The low-level reader: ElfFile64 insists on e_shstrndx, which the block leaves 0 like libelf.
     use object::read::elf::{FileHeader, SectionHeader, Sym};
     let e = object::Endianness::Little;
-    let hdr = object::elf::FileHeader64::<object::Endianness>::parse(inner)
-        .expect("the block parses as ELF");
+    let hdr = object::elf::FileHeader64::<object::Endianness>::parse(inner).expect("the block parses as ELF");
     assert_eq!(hdr.e_shnum.get(e), 3);
     assert_eq!(hdr.e_phnum.get(e), 0);
     assert_eq!(hdr.e_shoff.get(e), 64);
     let headers = hdr.section_headers(e, inner).expect("section headers");
-    let sections =
-        object::read::elf::SectionTable::<object::elf::FileHeader64<object::Endianness>>::new(
-            headers,
-            object::read::StringTable::default(),
-        );
+    let sections = object::read::elf::SectionTable::<object::elf::FileHeader64<object::Endianness>>::new(
+        headers,
+        object::read::StringTable::default(),
+    );
     let sh1 = sections.section(object::SectionIndex(1)).unwrap();
     assert_eq!(sh1.sh_type(e), object::elf::SHT_SYMTAB);
     assert_eq!(sh1.sh_link(e), 2);
     assert_eq!(sh1.sh_offset(e), 260);
-    let table = sections
-        .symbols(e, inner, object::elf::SHT_SYMTAB)
-        .expect("symbol table");
+    let table = sections.symbols(e, inner, object::elf::SHT_SYMTAB).expect("symbol table");
     let ours: Vec<(String, u64, u64)> = table
         .symbols()
         .iter()
@@ -151,10 +131,8 @@ fn check_block(bytes: &[u8]) {
             (name, s.st_value(e), s.st_size(e))
         })
         .collect();
-    let theirs: Vec<(String, u64, u64)> = orig
-        .symbols()
-        .map(|s| (s.name().unwrap().to_owned(), s.address(), s.size()))
-        .collect();
+    let theirs: Vec<(String, u64, u64)> =
+        orig.symbols().map(|s| (s.name().unwrap().to_owned(), s.address(), s.size())).collect();
     assert!(theirs.len() > 200, "a real symbol table");
     assert_eq!(ours, theirs);
 }
@@ -169,10 +147,9 @@ fn bsd_symbol_block_reads_back_with_object() {
 fn note_section_fallback_and_legacy_guest_string_agree() {
     let base = build(&KernelSpec::netbsd());
     let kb = PvKernel::parse(&Elf64::parse(&base).unwrap()).unwrap();
-    for (name, src) in [
-        ("netbsd-like-shtnote", NoteSource::Sections),
-        ("netbsd-like-legacy", NoteSource::LegacyGuestSection),
-    ] {
+    for (name, src) in
+        [("netbsd-like-shtnote", NoteSource::Sections), ("netbsd-like-legacy", NoteSource::LegacyGuestSection)]
+    {
         let bytes = build(&spec(name));
         let elf = Elf64::parse(&bytes).unwrap();
         let k = PvKernel::parse(&elf).unwrap();
@@ -212,9 +189,7 @@ fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
 #[test]
 fn xen_checks_like_libelf() {
     let good = build(&KernelSpec::netbsd());
-    let parse = |b: &[u8]| {
-        PvKernel::parse(&Elf64::parse(b).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
-    };
+    let parse = |b: &[u8]| PvKernel::parse(&Elf64::parse(b).map_err(|e| e.to_string())?).map_err(|e| e.to_string());
     let mut b = good.clone();
     patch(&mut b, b"xen-3.0\0", b"xen-2.0\0");
     assert!(parse(&b).unwrap_err().contains("XEN_VERSION"));
@@ -247,10 +222,7 @@ fn unsupported_formats_are_named() {
     assert!(msg(b"BZh91AY&SY").contains("bzip2"));
     let m = msg(b"\x12\x34\x56\x78hello");
     assert!(m.contains("12 34 56 78"), "{m}");
-    assert!(matches!(
-        image::unwrap(b"", LIMIT),
-        Err(Error::UnknownFormat { .. })
-    ));
+    assert!(matches!(image::unwrap(b"", LIMIT), Err(Error::UnknownFormat { .. })));
 }
 
 /// A small seeded generator (xorshift64*): deterministic "random" mutations.

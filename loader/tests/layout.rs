@@ -23,11 +23,7 @@ fn tiny_kernel_like_xl() {
     // handover-notes §2: tiny B: 5 tables (1+1+1+2), end at 4 MiB, M = 1024.
     let l = layout::plan(&input(VB, VB + 0x5000, &[], 16384)).unwrap();
     assert_eq!(l.nr_pt_frames(), 5);
-    assert_eq!(
-        l.levels.map(|v| v.count),
-        [2, 1, 1, 1],
-        "L1, L2, L3, L4 counts"
-    );
+    assert_eq!(l.levels.map(|v| v.count), [2, 1, 1, 1], "L1, L2, L3, L4 counts");
     assert_eq!(l.virt_pgtab_end, VB + (4 << 20));
     assert_eq!(l.region_pages, 1024);
     // libxc order: kernel, p2m, start_info, xenstore, console, tables, stack.
@@ -47,13 +43,7 @@ fn linux_figures_from_the_handover_run() {
     // Debian 6.1.0-56: kernel at 0xffffffff81000000 up to 0xffffffff84a00000, initrd of
     // 1676 KiB, 256 MiB: p2m at 0xffffffff84ba3000, 43 tables, end 0xffffffff85000000.
     let initrd = 1676 * 1024;
-    let l = layout::plan(&input(
-        0xffff_ffff_8100_0000,
-        0xffff_ffff_84a0_0000,
-        &[initrd],
-        65536,
-    ))
-    .unwrap();
+    let l = layout::plan(&input(0xffff_ffff_8100_0000, 0xffff_ffff_84a0_0000, &[initrd], 65536)).unwrap();
     assert_eq!(l.module0(), (0xffff_ffff_84a0_0000, initrd));
     assert_eq!(l.mfn_list(), 0xffff_ffff_84ba_3000);
     assert_eq!(l.nr_pt_frames(), 43);
@@ -64,14 +54,8 @@ fn linux_figures_from_the_handover_run() {
 
 #[test]
 fn errors_are_typed() {
-    assert!(matches!(
-        layout::plan(&input(VB + 1, VB + 0x5000, &[], 16384)),
-        Err(LayoutError::NotPageAligned { .. })
-    ));
-    assert!(matches!(
-        layout::plan(&input(VB, VB + (64 << 20), &[], 8192)),
-        Err(LayoutError::DomainTooSmall { .. })
-    ));
+    assert!(matches!(layout::plan(&input(VB + 1, VB + 0x5000, &[], 16384)), Err(LayoutError::NotPageAligned { .. })));
+    assert!(matches!(layout::plan(&input(VB, VB + (64 << 20), &[], 8192)), Err(LayoutError::DomainTooSmall { .. })));
     let mut i = input(VB, VB + 0x5000, &[], 2048);
     i.pages_in_use = 1500;
     let e = layout::plan(&i).unwrap_err();
@@ -157,15 +141,8 @@ fn property_invariants_over_random_inputs() {
         };
         let l = match layout::plan(&inp) {
             Ok(l) => l,
-            Err(LayoutError::DomainTooSmall {
-                region_pages,
-                pages_in_use,
-                nr_pages: n,
-            }) => {
-                assert!(
-                    region_pages + pages_in_use > n,
-                    "case {case}: refused although it fits"
-                );
+            Err(LayoutError::DomainTooSmall { region_pages, pages_in_use, nr_pages: n }) => {
+                assert!(region_pages + pages_in_use > n, "case {case}: refused although it fits");
                 continue;
             }
             Err(e) => panic!("case {case}: {e}"),
@@ -197,28 +174,17 @@ fn property_invariants_over_random_inputs() {
         assert!(l.region_pages + in_use <= nr_pages);
         assert_eq!(l.virt_pgtab_end % (4 << 20), 0);
         assert_eq!(l.virt_pgtab_end - vb, l.region_pages * PAGE_SIZE);
-        assert!(
-            l.virt_pgtab_end - l.stack_top() >= 512 * 1024,
-            "case {case}"
-        );
+        assert!(l.virt_pgtab_end - l.stack_top() >= 512 * 1024, "case {case}");
         // Tables: the independent count, and a walk of every page.
         let last = (l.virt_pgtab_end - 1) & ((1 << 48) - 1);
         let first = vb & ((1 << 48) - 1);
-        assert_eq!(
-            l.nr_pt_frames(),
-            expected_tables(first, last),
-            "case {case}"
-        );
+        assert_eq!(l.nr_pt_frames(), expected_tables(first, last), "case {case}");
         let frames = l.page_tables(|pfn| MFN_BASE + pfn);
         assert_eq!(frames.len() as u64, l.nr_pt_frames());
         let step = if l.region_pages > 20000 { 7 } else { 1 };
-        for pfn in (0..l.region_pages)
-            .step_by(step)
-            .chain([l.region_pages - 1])
-        {
+        for pfn in (0..l.region_pages).step_by(step).chain([l.region_pages - 1]) {
             let va = l.va(pfn);
-            let (mfn, rw) =
-                walk(&l, &frames, va).unwrap_or_else(|| panic!("case {case}: {va:#x} not mapped"));
+            let (mfn, rw) = walk(&l, &frames, va).unwrap_or_else(|| panic!("case {case}: {va:#x} not mapped"));
             assert_eq!(mfn, MFN_BASE + pfn, "case {case}: {va:#x}");
             assert_eq!(rw, !l.is_pgtable(pfn), "case {case}: RW of {va:#x}");
         }

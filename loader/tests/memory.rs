@@ -35,9 +35,7 @@ fn unwrap_peak_heap_is_output_plus_dictionary() {
         .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
         .flat_map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())))
         .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-amd64"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-") && n.ends_with("-amd64"))
         });
     let Some(path) = found else {
         eprintln!("\n!!!!!!!! SKIPPED: no Debian vmlinuz; run `cargo xtask setup`\n");
@@ -57,9 +55,6 @@ fn unwrap_peak_heap_is_output_plus_dictionary() {
         peak as f64 / out as f64
     );
     // Output + a dictionary of at most 64 MiB + small state; no doubling.
-    assert!(
-        peak <= out + (64 << 20) + (1 << 20),
-        "peak {peak} for output {out}"
-    );
+    assert!(peak <= out + (64 << 20) + (1 << 20), "peak {peak} for output {out}");
     assert!(peak < out * 2, "peak {peak} for output {out}");
 }

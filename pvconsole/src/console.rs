@@ -107,8 +107,7 @@ impl<'a, P: Platform> Console<'a, P> {
                 return false;
             }
             self.platform.notify();
-            self.platform
-                .wait_until(deadline.min(now.saturating_add(POLL_SLICE_NS)));
+            self.platform.wait_until(deadline.min(now.saturating_add(POLL_SLICE_NS)));
         }
     }
 
@@ -138,8 +137,7 @@ impl<'a, P: Platform> Console<'a, P> {
             if now >= deadline {
                 return 0;
             }
-            self.platform
-                .wait_until(deadline.min(now.saturating_add(POLL_SLICE_NS)));
+            self.platform.wait_until(deadline.min(now.saturating_add(POLL_SLICE_NS)));
         }
     }
 }
@@ -202,9 +200,7 @@ pub(crate) mod tests {
                 let idx = (cons as usize).wrapping_add(i) & (OUT_SIZE - 1);
                 got.push(self.page.output[idx].load(Ordering::Relaxed));
             }
-            self.page
-                .out_cons
-                .store(cons.wrapping_add(n as u32), Ordering::Release);
+            self.page.out_cons.store(cons.wrapping_add(n as u32), Ordering::Release);
         }
         pub(crate) fn type_keys(&self, keys: &[u8]) {
             let mut prod = self.page.in_prod.load(Ordering::Relaxed);
@@ -238,10 +234,7 @@ pub(crate) mod tests {
         let con = Console::new(Ring::new(&page), &d);
         let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
         con.write_bytes(&data);
-        assert!(
-            d.waits.get() >= (20_000 - OUT_SIZE) / 300,
-            "writer waited for space"
-        );
+        assert!(d.waits.get() >= (20_000 - OUT_SIZE) / 300, "writer waited for space");
         assert!(con.drain(1_000_000_000));
         assert_eq!(*d.got.borrow(), data);
         assert_eq!(con.ring().out_pending(), 0);

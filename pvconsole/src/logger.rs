@@ -14,16 +14,8 @@ pub struct Logger<'a, P> {
 
 impl<'a, P: Platform> Logger<'a, P> {
     /// A logger that passes records up to `level`.
-    pub const fn new(
-        console: &'a Console<'a, P>,
-        prefix: &'static str,
-        level: log::LevelFilter,
-    ) -> Self {
-        Self {
-            console,
-            prefix,
-            level,
-        }
+    pub const fn new(console: &'a Console<'a, P>, prefix: &'static str, level: log::LevelFilter) -> Self {
+        Self { console, prefix, level }
     }
 }
 
@@ -66,27 +58,11 @@ mod tests {
     #[test]
     fn log_trait_end_to_end() {
         let page: &'static XenconsInterface = Box::leak(Box::new(XenconsInterface::new()));
-        let con: &'static Console<'static, SyncFake> =
-            Box::leak(Box::new(Console::new(Ring::new(page), SyncFake)));
+        let con: &'static Console<'static, SyncFake> = Box::leak(Box::new(Console::new(Ring::new(page), SyncFake)));
         let lg = Logger::new(con, "p: ", log::LevelFilter::Info);
-        lg.log(
-            &log::Record::builder()
-                .level(log::Level::Info)
-                .args(format_args!("x={}", 1))
-                .build(),
-        );
-        lg.log(
-            &log::Record::builder()
-                .level(log::Level::Error)
-                .args(format_args!("bad"))
-                .build(),
-        );
-        lg.log(
-            &log::Record::builder()
-                .level(log::Level::Debug)
-                .args(format_args!("hidden"))
-                .build(),
-        );
+        lg.log(&log::Record::builder().level(log::Level::Info).args(format_args!("x={}", 1)).build());
+        lg.log(&log::Record::builder().level(log::Level::Error).args(format_args!("bad")).build());
+        lg.log(&log::Record::builder().level(log::Level::Debug).args(format_args!("hidden")).build());
         let out: Vec<u8> = (0..page.out_prod.load(core::sync::atomic::Ordering::Relaxed) as usize)
             .map(|i| page.output[i].load(core::sync::atomic::Ordering::Relaxed))
             .collect();

@@ -142,11 +142,7 @@ impl<'a> Ring<'a> {
         let n = self.in_available().min(buf.len());
         let mut cons = self.page.in_cons.load(Ordering::Relaxed);
         for out in buf.iter_mut().take(n) {
-            *out = self
-                .page
-                .input
-                .get(cons as usize & (IN_SIZE - 1))
-                .map_or(0, |s| s.load(Ordering::Relaxed));
+            *out = self.page.input.get(cons as usize & (IN_SIZE - 1)).map_or(0, |s| s.load(Ordering::Relaxed));
             cons = cons.wrapping_add(1);
         }
         if n > 0 {
@@ -162,9 +158,7 @@ mod tests {
     use super::*;
 
     fn out_bytes(p: &XenconsInterface, from: u32, n: usize) -> Vec<u8> {
-        (0..n)
-            .map(|i| p.output[(from as usize + i) & (OUT_SIZE - 1)].load(Ordering::Relaxed))
-            .collect()
+        (0..n).map(|i| p.output[(from as usize + i) & (OUT_SIZE - 1)].load(Ordering::Relaxed)).collect()
     }
 
     #[test]

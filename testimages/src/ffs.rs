@@ -42,25 +42,14 @@ impl Recipe {
     /// tree's indirect edges (and its file with a hole over the whole single-indirect range,
     /// which makefs writes out in full) are replaced by the single-indirect edges alone.
     pub fn new(name: &'static str, version: u32, bsize: u32, fsize: u32, big_endian: bool) -> Self {
-        let mut spec = TreeSpec {
-            ptr_bytes: if version == 1 { 4 } else { 8 },
-            ..TreeSpec::unix(bsize, fsize)
-        };
+        let mut spec = TreeSpec { ptr_bytes: if version == 1 { 4 } else { 8 }, ..TreeSpec::unix(bsize, fsize) };
         let [single, double, _] = spec.indirect_starts();
         if double > MAX_DOUBLE_START {
             let bs = u64::from(bsize);
             spec.indirect_sizes = false;
             spec.extra_sizes = vec![single - 1, single, single + 1, single + bs + 1];
         }
-        Self {
-            name,
-            version,
-            bsize,
-            fsize,
-            big_endian,
-            free_inodes: 0,
-            spec,
-        }
+        Self { name, version, bsize, fsize, big_endian, free_inodes: 0, spec }
     }
 }
 
@@ -119,16 +108,10 @@ pub fn recipes() -> Vec<Recipe> {
         // Many free inodes: the inode table covers 64 KiB and 256 KiB, where the tests put
         // copies of the superblock to exercise the other search locations.
         // Their files reach the double-indirect range: the corruption tests use them.
-        Recipe {
-            free_inodes: 4000,
-            ..small(Recipe::new("ffs2-4k-512-le-inodes", 2, 4096, 512, false))
-        }
-        .with_size_cap(5 << 20),
-        Recipe {
-            free_inodes: 4000,
-            ..small(Recipe::new("ffs1-4k-512-be-inodes", 1, 4096, 512, true))
-        }
-        .with_size_cap(5 << 20),
+        Recipe { free_inodes: 4000, ..small(Recipe::new("ffs2-4k-512-le-inodes", 2, 4096, 512, false)) }
+            .with_size_cap(5 << 20),
+        Recipe { free_inodes: 4000, ..small(Recipe::new("ffs1-4k-512-be-inodes", 1, 4096, 512, true)) }
+            .with_size_cap(5 << 20),
     ]
 }
 
@@ -147,10 +130,7 @@ pub fn triple_recipe() -> Recipe {
 
 /// The recipe called `name` (standard or triple).
 pub fn recipe(name: &str) -> Option<Recipe> {
-    recipes()
-        .into_iter()
-        .chain([triple_recipe()])
-        .find(|r| r.name == name)
+    recipes().into_iter().chain([triple_recipe()]).find(|r| r.name == name)
 }
 
 /// Builds (or reuses) the image for `recipe` under `out_dir`.
@@ -158,27 +138,16 @@ pub fn recipe(name: &str) -> Option<Recipe> {
 /// # Errors
 /// `makefs` is missing or fails; the message says which and why.
 pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
-    let tree =
-        tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
-    let fp = tree::fnv1a(
-        format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes(),
-    );
+    let tree = tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
+    let fp = tree::fnv1a(format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes());
     let path = out_dir.join(format!("{}-{fp:016x}.img", recipe.name));
     if !path.is_file() {
-        let tmp = out_dir.join(format!(
-            ".tmp-{}-{}.img",
-            recipe.name,
-            tree::unique_suffix()
-        ));
+        let tmp = out_dir.join(format!(".tmp-{}-{}.img", recipe.name, tree::unique_suffix()));
         make(&tmp, &tree, recipe)?;
         fs::rename(&tmp, &path).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
         remove_stale(out_dir, recipe.name, &path);
     }
-    Ok(Image {
-        recipe: recipe.clone(),
-        path,
-        tree,
-    })
+    Ok(Image { recipe: recipe.clone(), path, tree })
 }
 
 /// Builds an image for `recipe` at exactly `img` (no caching): for the big image that a test
@@ -187,14 +156,9 @@ pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
 /// # Errors
 /// As [`build`].
 pub fn build_uncached(out_dir: &Path, recipe: &Recipe, img: &Path) -> Result<Image, String> {
-    let tree =
-        tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
+    let tree = tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
     make(img, &tree, recipe)?;
-    Ok(Image {
-        recipe: recipe.clone(),
-        path: img.to_path_buf(),
-        tree,
-    })
+    Ok(Image { recipe: recipe.clone(), path: img.to_path_buf(), tree })
 }
 
 /// Builds every standard recipe; returns the image paths.
@@ -202,10 +166,7 @@ pub fn build_uncached(out_dir: &Path, recipe: &Recipe, img: &Path) -> Result<Ima
 /// # Errors
 /// As [`build`].
 pub fn build_all(out_dir: &Path) -> Result<Vec<PathBuf>, String> {
-    recipes()
-        .iter()
-        .map(|r| build(out_dir, r).map(|i| i.path))
-        .collect()
+    recipes().iter().map(|r| build(out_dir, r).map(|i| i.path)).collect()
 }
 
 /// Runs makefs into `img`, retrying once with more free space; removes `img` on failure.
@@ -215,18 +176,8 @@ fn make(img: &Path, tree: &Path, r: &Recipe) -> Result<(), String> {
     for free in ["10%", "40%"] {
         let _ = fs::remove_file(img);
         let mut cmd = Command::new(&makefs);
-        cmd.args([
-            "-t",
-            "ffs",
-            "-B",
-            if r.big_endian { "be" } else { "le" },
-            "-b",
-            free,
-        ])
-        .args([
-            "-o",
-            &format!("version={},bsize={},fsize={}", r.version, r.bsize, r.fsize),
-        ]);
+        cmd.args(["-t", "ffs", "-B", if r.big_endian { "be" } else { "le" }, "-b", free])
+            .args(["-o", &format!("version={},bsize={},fsize={}", r.version, r.bsize, r.fsize)]);
         if r.free_inodes > 0 {
             cmd.args(["-f", &r.free_inodes.to_string()]);
         }

@@ -66,33 +66,11 @@ pub fn recipes() -> Vec<KernelSpec> {
     let n = KernelSpec::netbsd();
     vec![
         n.clone(),
-        KernelSpec {
-            name: "netbsd-like-shtnote",
-            notes: NotePlacement::SectionOnly,
-            ..n.clone()
-        },
-        KernelSpec {
-            name: "netbsd-like-legacy",
-            notes: NotePlacement::LegacyGuest,
-            ..n.clone()
-        },
-        KernelSpec {
-            name: "netbsd-like-nosyms",
-            bsd_symtab: true,
-            strip: true,
-            ..n.clone()
-        },
-        KernelSpec {
-            name: "netbsd-like-dom0",
-            features: "!dom0",
-            ..n.clone()
-        },
-        KernelSpec {
-            name: "netbsd-like-bigsyms",
-            extra_symbols: 5000,
-            bss: 2 << 20,
-            ..n
-        },
+        KernelSpec { name: "netbsd-like-shtnote", notes: NotePlacement::SectionOnly, ..n.clone() },
+        KernelSpec { name: "netbsd-like-legacy", notes: NotePlacement::LegacyGuest, ..n.clone() },
+        KernelSpec { name: "netbsd-like-nosyms", bsd_symtab: true, strip: true, ..n.clone() },
+        KernelSpec { name: "netbsd-like-dom0", features: "!dom0", ..n.clone() },
+        KernelSpec { name: "netbsd-like-bigsyms", extra_symbols: 5000, bss: 2 << 20, ..n },
     ]
 }
 
@@ -102,10 +80,7 @@ pub fn images_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent()
-        .unwrap_or(&here)
-        .join("target")
-        .join("testimages")
+    here.parent().unwrap_or(&here).join("target").join("testimages")
 }
 
 fn note(out: &mut String, ty: u32, data: &str) {
@@ -162,13 +137,11 @@ pub fn source(spec: &KernelSpec) -> String {
             ".globl sym_{i:04}\n.type sym_{i:04}, @function\nsym_{i:04}:\n  movl ${i}, %eax\n  ret\n.size sym_{i:04}, . - sym_{i:04}"
         );
     }
-    s.push_str(".section .rodata\n.globl version_string\nversion_string: .asciz \"NetBSD-like 10.99 XEN3_DOMU test\"\n");
-    s.push_str(".data\n.balign 8\n.globl data_word\ndata_word: .quad 0x1122334455667788\nlocal_data: .quad 42\n");
-    let _ = writeln!(
-        s,
-        ".bss\n.balign 4096\n.globl bss_start_marker\nbss_start_marker:\n  .skip {}",
-        spec.bss.max(8)
+    s.push_str(
+        ".section .rodata\n.globl version_string\nversion_string: .asciz \"NetBSD-like 10.99 XEN3_DOMU test\"\n",
     );
+    s.push_str(".data\n.balign 8\n.globl data_word\ndata_word: .quad 0x1122334455667788\nlocal_data: .quad 42\n");
+    let _ = writeln!(s, ".bss\n.balign 4096\n.globl bss_start_marker\nbss_start_marker:\n  .skip {}", spec.bss.max(8));
     s
 }
 
@@ -181,15 +154,9 @@ pub fn ldscript() -> String {
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
     if !out.status.success() {
-        return Err(format!(
-            "{:?} failed: {}",
-            cmd,
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr)));
     }
     Ok(())
 }
@@ -214,31 +181,15 @@ pub fn build(out_dir: &Path, spec: &KernelSpec) -> Result<PathBuf, String> {
     let tmp_ld = tmp.with_extension("ld");
     fs::write(&tmp_s, &src).map_err(|e| e.to_string())?;
     fs::write(&tmp_ld, &lds).map_err(|e| e.to_string())?;
-    run(Command::new("as")
-        .arg("--64")
-        .arg("-o")
-        .arg(&obj)
-        .arg(&tmp_s))?;
+    run(Command::new("as").arg("--64").arg("-o").arg(&obj).arg(&tmp_s))?;
     let mut ld = Command::new("ld");
-    ld.args([
-        "-m",
-        "elf_x86_64",
-        "-static",
-        "-nostdlib",
-        "-z",
-        "max-page-size=0x1000",
-    ])
-    .args([
-        "-z",
-        "noexecstack",
-        "--no-warn-rwx-segments",
-        "--build-id=none",
-    ])
-    .arg("-T")
-    .arg(&tmp_ld)
-    .arg("-o")
-    .arg(tmp.with_extension("elf"))
-    .arg(&obj);
+    ld.args(["-m", "elf_x86_64", "-static", "-nostdlib", "-z", "max-page-size=0x1000"])
+        .args(["-z", "noexecstack", "--no-warn-rwx-segments", "--build-id=none"])
+        .arg("-T")
+        .arg(&tmp_ld)
+        .arg("-o")
+        .arg(tmp.with_extension("elf"))
+        .arg(&obj);
     if spec.strip {
         ld.arg("-s");
     }
@@ -253,11 +204,7 @@ pub fn build(out_dir: &Path, spec: &KernelSpec) -> Result<PathBuf, String> {
 fn crate_unique(dir: &Path, name: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    dir.join(format!(
-        ".{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
+    dir.join(format!(".{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
 }
 
 /// Build every recipe.

@@ -27,16 +27,8 @@ impl Build {
     pub fn run(self) -> Result<()> {
         let out = build(self.debug)?;
         let gz = out.with_extension("gz");
-        println!(
-            "rpvboot: {} ({} bytes)",
-            out.display(),
-            fs::metadata(&out)?.len()
-        );
-        println!(
-            "rpvboot.gz: {} ({} bytes)",
-            gz.display(),
-            fs::metadata(&gz)?.len()
-        );
+        println!("rpvboot: {} ({} bytes)", out.display(), fs::metadata(&out)?.len());
+        println!("rpvboot.gz: {} ({} bytes)", gz.display(), fs::metadata(&gz)?.len());
         Ok(())
     }
 }
@@ -76,10 +68,7 @@ fn build(debug: bool) -> Result<PathBuf> {
         "--profile",
         profile,
     ]))?;
-    let built = target_dir()
-        .join(PV_TARGET)
-        .join(if debug { "debug" } else { "pv" })
-        .join("rpvboot");
+    let built = target_dir().join(PV_TARGET).join(if debug { "debug" } else { "pv" }).join("rpvboot");
     let image = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     check_elf(&image).with_context(|| format!("{} is not a loadable PV image", built.display()))?;
 
@@ -93,12 +82,7 @@ fn build(debug: bool) -> Result<PathBuf> {
 
 fn gzip(src: &Path, dst: &Path) -> Result<()> {
     let f = fs::File::create(dst).with_context(|| format!("creating {}", dst.display()))?;
-    let status = Command::new("gzip")
-        .args(["-9n", "-c"])
-        .arg(src)
-        .stdout(f)
-        .status()
-        .context("running gzip")?;
+    let status = Command::new("gzip").args(["-9n", "-c"]).arg(src).stdout(f).status().context("running gzip")?;
     if !status.success() {
         bail!("gzip -9n {} failed: {status}", src.display());
     }
@@ -145,11 +129,7 @@ fn check_elf(b: &[u8]) -> Result<()> {
         let (filesz, memsz) = (u64_at(b, ph + 32)?, u64_at(b, ph + 40)?);
         match ty {
             2 | 3 => bail!("has a PT_DYNAMIC/PT_INTERP segment"),
-            4 => notes.extend(xen_notes(
-                b,
-                usize::try_from(off)?,
-                usize::try_from(filesz)?,
-            )?),
+            4 => notes.extend(xen_notes(b, usize::try_from(off)?, usize::try_from(filesz)?)?),
             1 => {
                 if flags & 2 != 0 && filesz < memsz {
                     bss_ok = true;
@@ -163,24 +143,12 @@ fn check_elf(b: &[u8]) -> Result<()> {
     if !bss_ok {
         bail!("the writable segment stores .bss in the file (orphan .got? rust-pv-notes P3)");
     }
-    let note = |ty: u32| {
-        notes
-            .iter()
-            .find(|(t, _)| *t == ty)
-            .map(|(_, d)| d.as_slice())
-    };
+    let note = |ty: u32| notes.iter().find(|(t, _)| *t == ty).map(|(_, d)| d.as_slice());
     let quad = |ty: u32, name: &str| -> Result<u64> {
         let d = note(ty).with_context(|| format!("no Xen {name} note"))?;
-        Ok(u64::from_le_bytes(
-            d.get(..8)
-                .with_context(|| format!("short {name} note"))?
-                .try_into()?,
-        ))
+        Ok(u64::from_le_bytes(d.get(..8).with_context(|| format!("short {name} note"))?.try_into()?))
     };
-    for (ty, want, name) in [
-        (5, &b"xen-3.0\0"[..], "XEN_VERSION"),
-        (8, b"generic\0", "LOADER"),
-    ] {
+    for (ty, want, name) in [(5, &b"xen-3.0\0"[..], "XEN_VERSION"), (8, b"generic\0", "LOADER")] {
         if note(ty) != Some(want) {
             bail!("Xen {name} note is not {:?}", String::from_utf8_lossy(want));
         }
@@ -188,10 +156,7 @@ fn check_elf(b: &[u8]) -> Result<()> {
     let (entry, hcall) = (quad(1, "ENTRY")?, quad(2, "HYPERCALL_PAGE")?);
     let (vbase, poff) = (quad(3, "VIRT_BASE")?, quad(4, "PADDR_OFFSET")?);
     // libelf: virt_kstart = pstart + (virt_base - paddr_offset), entry inside the image.
-    let (kstart, kend) = (
-        lo.wrapping_add(vbase.wrapping_sub(poff)),
-        hi.wrapping_add(vbase.wrapping_sub(poff)),
-    );
+    let (kstart, kend) = (lo.wrapping_add(vbase.wrapping_sub(poff)), hi.wrapping_add(vbase.wrapping_sub(poff)));
     if !(kstart..kend).contains(&entry) || !(kstart..kend).contains(&hcall) || hcall % 4096 != 0 {
         bail!("ENTRY {entry:#x} / HYPERCALL_PAGE {hcall:#x} not inside [{kstart:#x}, {kend:#x}) or not aligned");
     }
@@ -204,16 +169,10 @@ fn xen_notes(b: &[u8], off: usize, len: usize) -> Result<Vec<(u32, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut p = 0;
     while p + 12 <= seg.len() {
-        let (namesz, descsz, ty) = (
-            u32_at(seg, p)? as usize,
-            u32_at(seg, p + 4)? as usize,
-            u32_at(seg, p + 8)?,
-        );
+        let (namesz, descsz, ty) = (u32_at(seg, p)? as usize, u32_at(seg, p + 4)? as usize, u32_at(seg, p + 8)?);
         let name_at = p + 12;
         let desc_at = name_at + namesz.next_multiple_of(4);
-        let desc = seg
-            .get(desc_at..desc_at + descsz)
-            .context("truncated note")?;
+        let desc = seg.get(desc_at..desc_at + descsz).context("truncated note")?;
         if seg.get(name_at..name_at + namesz) == Some(&b"Xen\0"[..]) {
             out.push((ty, desc.to_vec()));
         }

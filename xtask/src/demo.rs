@@ -35,12 +35,18 @@ pub struct Demo {
 impl Demo {
     pub fn run(self) -> Result<()> {
         crate::setup::ensure_host()?;
-        let disks = if self.disks.is_empty() {
+        let own_disk = self.disks.is_empty();
+        let disks = if own_disk {
             vec![Disk::Recipe(images::linux_boot_disk)]
         } else {
             self.disks.into_iter().map(Disk::Path).collect()
         };
         let mut s = Scenario::rpvboot("demo", &self.extra);
+        if own_disk {
+            // The demo disk's menu boots Debian's Linux, whose initrd mounts xvda (so blkfront
+            // was handed over cleanly) and prints this marker.
+            s = s.expect(r"rpvboot: booting entry 0").expect(r"DOMU-DISK-READ").expect(r"DOMU-BOOTED-OK");
+        }
         s.kernel = match self.kernel {
             Some(k) => Kernel::File(k),
             None => Kernel::Rpvboot,

@@ -22,13 +22,7 @@ pub(crate) struct Extent {
 }
 
 /// Maps logical block `lbn` of `inode` and up to `want - 1` following blocks.
-pub(crate) fn map(
-    sb: &Superblock,
-    disk: &mut Disk,
-    inode: &Inode,
-    lbn: u64,
-    want: u64,
-) -> Result<Extent, Error> {
+pub(crate) fn map(sb: &Superblock, disk: &mut Disk, inode: &Inode, lbn: u64, want: u64) -> Result<Extent, Error> {
     let want = want.max(1);
     let loc = Location::inode(inode.ino);
     if let Some(rel) = usize::try_from(lbn).ok().filter(|&l| l < NDADDR) {
@@ -45,10 +39,7 @@ pub(crate) fn map(
         rel -= cover;
         cover = cover.saturating_mul(n);
     }
-    Err(corrupt(
-        format!("logical block {lbn} beyond triple indirect"),
-        loc,
-    ))
+    Err(corrupt(format!("logical block {lbn} beyond triple indirect"), loc))
 }
 
 /// Descends from the indirect block `ptr` at `depth` (0 = leaf) covering `cover` blocks.
@@ -69,43 +60,24 @@ fn walk(
     let e = sb.endian;
     for level in (0..=depth).rev() {
         if ptr == 0 {
-            return Ok(Extent {
-                start: None,
-                blocks: (cover - rel).min(want),
-            });
+            return Ok(Extent { start: None, blocks: (cover - rel).min(want) });
         }
-        if ptr
-            .checked_add(u64::from(sb.frag))
-            .is_none_or(|end| end > sb.size)
-        {
-            return Err(corrupt(
-                format!("indirect block {ptr} past the end of the filesystem"),
-                loc,
-            ));
+        if ptr.checked_add(u64::from(sb.frag)).is_none_or(|end| end > sb.size) {
+            return Err(corrupt(format!("indirect block {ptr} past the end of the filesystem"), loc));
         }
-        let block = disk
-            .meta(ptr * u64::from(sb.fsize), bsize)
-            .map_err(|err| with_block(err, ptr))?;
+        let block = disk.meta(ptr * u64::from(sb.fsize), bsize).map_err(|err| with_block(err, ptr))?;
         let get = |i: u64| -> Option<u64> {
             let i = usize::try_from(i).ok()?;
             if wide {
-                e.i64(block, i.checked_mul(8)?)
-                    .and_then(|v| u64::try_from(v).ok())
+                e.i64(block, i.checked_mul(8)?).and_then(|v| u64::try_from(v).ok())
             } else {
-                e.i32(block, i.checked_mul(4)?)
-                    .and_then(|v| u64::try_from(v).ok())
+                e.i32(block, i.checked_mul(4)?).and_then(|v| u64::try_from(v).ok())
             }
         };
         let iloc = loc.with_block(ptr);
         if level == 0 {
             let count = usize::try_from(n - rel).unwrap_or(usize::MAX);
-            return scan(
-                sb,
-                count,
-                |i| get(rel.checked_add(u64::try_from(i).ok()?)?),
-                want,
-                iloc,
-            );
+            return scan(sb, count, |i| get(rel.checked_add(u64::try_from(i).ok()?)?), want, iloc);
         }
         let per = cover / n;
         let idx = rel / per;
@@ -127,10 +99,7 @@ fn scan(
     let bad = || corrupt("bad block pointer", loc);
     let first = get(0).ok_or_else(bad)?;
     if first != 0 && first >= sb.size {
-        return Err(corrupt(
-            format!("block pointer {first} past the end of the filesystem"),
-            loc,
-        ));
+        return Err(corrupt(format!("block pointer {first} past the end of the filesystem"), loc));
     }
     let frag = u64::from(sb.frag);
     let limit = usize::try_from(want).unwrap_or(usize::MAX).min(count);
@@ -140,20 +109,14 @@ fn scan(
         let expect = if first == 0 {
             Some(0)
         } else {
-            u64::try_from(blocks)
-                .ok()
-                .and_then(|b| b.checked_mul(frag))
-                .and_then(|o| first.checked_add(o))
+            u64::try_from(blocks).ok().and_then(|b| b.checked_mul(frag)).and_then(|o| first.checked_add(o))
         };
         if Some(next) != expect {
             break;
         }
         blocks += 1;
     }
-    Ok(Extent {
-        start: (first != 0).then_some(first),
-        blocks: u64::try_from(blocks).unwrap_or(1),
-    })
+    Ok(Extent { start: (first != 0).then_some(first), blocks: u64::try_from(blocks).unwrap_or(1) })
 }
 
 fn with_block(err: Error, block: u64) -> Error {

@@ -36,12 +36,8 @@ pub(crate) fn walk_chunk<'a, T>(
     // Each record is at least HEADER bytes long, so this visits at most DIRBLKSIZ / 8.
     while off < chunk.len() {
         let pos = base.saturating_add(u64::try_from(off).unwrap_or(u64::MAX));
-        let bad = |what: &str| {
-            corrupt(
-                alloc::format!("directory entry at byte {pos}: {what}"),
-                Location::inode(dir_ino),
-            )
-        };
+        let bad =
+            |what: &str| corrupt(alloc::format!("directory entry at byte {pos}: {what}"), Location::inode(dir_ino));
         let ino = e.u32(chunk, off).ok_or_else(|| bad("truncated"))?;
         let reclen = usize::from(e.u16(chunk, off + 4).ok_or_else(|| bad("truncated"))?);
         if reclen < HEADER || reclen % 4 != 0 || reclen > chunk.len() - off {
@@ -49,30 +45,19 @@ pub(crate) fn walk_chunk<'a, T>(
         }
         if ino != 0 {
             let (namlen, dtype) = if sb.old_format {
-                (
-                    usize::from(e.u16(chunk, off + 6).ok_or_else(|| bad("truncated"))?),
-                    None,
-                )
+                (usize::from(e.u16(chunk, off + 6).ok_or_else(|| bad("truncated"))?), None)
             } else {
                 let t = chunk.get(off + 6).copied().unwrap_or(0);
-                (
-                    usize::from(chunk.get(off + 7).copied().unwrap_or(0)),
-                    Some(t),
-                )
+                (usize::from(chunk.get(off + 7).copied().unwrap_or(0)), Some(t))
             };
             // DIRSIZ: header, name, NUL, rounded up to 4.
-            if namlen == 0
-                || namlen > MAXNAMLEN
-                || (HEADER + namlen + 1).next_multiple_of(4) > reclen
-            {
+            if namlen == 0 || namlen > MAXNAMLEN || (HEADER + namlen + 1).next_multiple_of(4) > reclen {
                 return Err(bad("bad d_namlen"));
             }
             if u64::from(ino) >= sb.inode_count() {
                 return Err(bad("inode number out of range"));
             }
-            let name = chunk
-                .get(off + HEADER..off + HEADER + namlen)
-                .ok_or_else(|| bad("truncated"))?;
+            let name = chunk.get(off + HEADER..off + HEADER + namlen).ok_or_else(|| bad("truncated"))?;
             let file_type = dtype.and_then(|t| match t {
                 4 => Some(FileType::Directory),
                 8 => Some(FileType::File),
@@ -80,11 +65,7 @@ pub(crate) fn walk_chunk<'a, T>(
                 0 => None,
                 _ => Some(FileType::Other),
             });
-            if let Some(v) = f(RawEntry {
-                ino: u64::from(ino),
-                name,
-                file_type,
-            }) {
+            if let Some(v) = f(RawEntry { ino: u64::from(ino), name, file_type }) {
                 return Ok(Some(v));
             }
         }
@@ -125,10 +106,7 @@ mod tests {
         entry(&mut c, 0, 2, 12, 4, b".");
         entry(&mut c, 12, 0, 20, 0, b"gone");
         entry(&mut c, 32, 5, 480, 8, b"file");
-        assert_eq!(
-            names(&c).unwrap(),
-            vec![(2, b".".to_vec()), (5, b"file".to_vec())]
-        );
+        assert_eq!(names(&c).unwrap(), vec![(2, b".".to_vec()), (5, b"file".to_vec())]);
     }
 
     #[test]
@@ -137,19 +115,13 @@ mod tests {
         for reclen in bad_reclens {
             let mut c = vec![0u8; DIRBLKSIZ];
             entry(&mut c, 0, 2, reclen, 4, b".");
-            assert!(
-                matches!(names(&c), Err(Error::Corrupt(_))),
-                "reclen {reclen}"
-            );
+            assert!(matches!(names(&c), Err(Error::Corrupt(_))), "reclen {reclen}");
         }
         let mut c = vec![0u8; DIRBLKSIZ];
         entry(&mut c, 0, 2, 12, 4, b"toolongforrecord");
         assert!(matches!(names(&c), Err(Error::Corrupt(_))));
         let mut c = vec![0u8; DIRBLKSIZ];
         entry(&mut c, 0, 1_000_000, 512, 4, b"x");
-        assert!(
-            matches!(names(&c), Err(Error::Corrupt(_))),
-            "inode out of range"
-        );
+        assert!(matches!(names(&c), Err(Error::Corrupt(_))), "inode out of range");
     }
 }

@@ -39,8 +39,7 @@ impl Endian {
     }
 
     pub(crate) fn i32(self, buf: &[u8], off: usize) -> Option<i32> {
-        self.u32(buf, off)
-            .map(|v| i32::from_ne_bytes(v.to_ne_bytes()))
+        self.u32(buf, off).map(|v| i32::from_ne_bytes(v.to_ne_bytes()))
     }
 
     pub(crate) fn u64(self, buf: &[u8], off: usize) -> Option<u64> {
@@ -52,7 +51,6 @@ impl Endian {
     }
 
     pub(crate) fn i64(self, buf: &[u8], off: usize) -> Option<i64> {
-        self.u64(buf, off)
-            .map(|v| i64::from_ne_bytes(v.to_ne_bytes()))
+        self.u64(buf, off).map(|v| i64::from_ne_bytes(v.to_ne_bytes()))
     }
 }

@@ -41,21 +41,11 @@ impl Inode {
             let blocks = u64::try_from(e.i32(raw, 104).ok_or_else(short)?).unwrap_or(0);
             (e.u64(raw, 8).ok_or_else(short)?, blocks, 40usize, 4usize)
         } else {
-            (
-                e.u64(raw, 16).ok_or_else(short)?,
-                e.u64(raw, 24).ok_or_else(short)?,
-                112,
-                8,
-            )
+            (e.u64(raw, 16).ok_or_else(short)?, e.u64(raw, 24).ok_or_else(short)?, 112, 8)
         };
         let pointer = |i: usize| -> Result<u64, Error> {
             let off = db_off + i * ptr;
-            let v = if ptr == 4 {
-                e.i32(raw, off).map(i64::from)
-            } else {
-                e.i64(raw, off)
-            }
-            .ok_or_else(short)?;
+            let v = if ptr == 4 { e.i32(raw, off).map(i64::from) } else { e.i64(raw, off) }.ok_or_else(short)?;
             u64::try_from(v).map_err(|_| corrupt(format!("negative block pointer {v}"), loc))
         };
         let is_short_link = mode & IFMT == IFLNK && is_fast_link(sb, size, blocks);
@@ -71,19 +61,10 @@ impl Inode {
         }
         let mut shortlink = [0u8; SHORTLINK_MAX];
         let area = (NDADDR + NIADDR) * ptr;
-        if let (Some(dst), Some(src)) = (shortlink.get_mut(..area), raw.get(db_off..db_off + area))
-        {
+        if let (Some(dst), Some(src)) = (shortlink.get_mut(..area), raw.get(db_off..db_off + area)) {
             dst.copy_from_slice(src);
         }
-        Ok(Self {
-            ino,
-            mode,
-            size,
-            blocks,
-            db,
-            ib,
-            shortlink,
-        })
+        Ok(Self { ino, mode, size, blocks, db, ib, shortlink })
     }
 
     pub(crate) fn file_type(&self) -> FileType {

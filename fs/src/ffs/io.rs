@@ -32,10 +32,7 @@ impl Disk {
             return Err(Error::Io(IoError::Misaligned));
         }
         let len = dev.num_blocks().saturating_mul(sector);
-        Ok(Self {
-            dev: Device { dev, sector, len },
-            cache: BlockCache::new(META_CACHE_BYTES),
-        })
+        Ok(Self { dev: Device { dev, sector, len }, cache: BlockCache::new(META_CACHE_BYTES) })
     }
 
     /// Device size in bytes.
@@ -60,11 +57,7 @@ impl Disk {
                 let mut block = vec![0u8; len];
                 dev.read_bytes(off, &mut block).map(|()| block)
             },
-            || {
-                Error::Unsupported(alloc::string::String::from(
-                    "metadata block larger than the cache",
-                ))
-            },
+            || Error::Unsupported(alloc::string::String::from("metadata block larger than the cache")),
         )
     }
 }
@@ -82,10 +75,7 @@ impl Device {
         if end > self.len {
             return Err(IoError::OutOfRange.into());
         }
-        let a_start = off
-            .div_ceil(ss)
-            .checked_mul(ss)
-            .ok_or(IoError::OutOfRange)?;
+        let a_start = off.div_ceil(ss).checked_mul(ss).ok_or(IoError::OutOfRange)?;
         let a_end = end / ss * ss;
         if a_start >= a_end {
             return self.bounce(off, buf);
@@ -109,17 +99,12 @@ impl Device {
         let ss = self.sector;
         let len = u64::try_from(buf.len()).map_err(|_| IoError::OutOfRange)?;
         let start = off / ss * ss;
-        let end = off
-            .checked_add(len)
-            .and_then(|e| e.div_ceil(ss).checked_mul(ss))
-            .ok_or(IoError::OutOfRange)?;
+        let end = off.checked_add(len).and_then(|e| e.div_ceil(ss).checked_mul(ss)).ok_or(IoError::OutOfRange)?;
         let tmp_len = usize::try_from(end - start).map_err(|_| IoError::OutOfRange)?;
         let mut tmp = vec![0u8; tmp_len];
         self.dev.read_blocks(Lba(start / ss), &mut tmp)?;
         let skip = usize::try_from(off - start).map_err(|_| IoError::OutOfRange)?;
-        let src = tmp
-            .get(skip..skip.saturating_add(buf.len()))
-            .ok_or(IoError::OutOfRange)?;
+        let src = tmp.get(skip..skip.saturating_add(buf.len())).ok_or(IoError::OutOfRange)?;
         buf.copy_from_slice(src);
         Ok(())
     }

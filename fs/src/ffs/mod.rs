@@ -48,9 +48,7 @@ pub struct Ffs {
 
 impl core::fmt::Debug for Ffs {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Ffs")
-            .field("sb", &self.sb)
-            .finish_non_exhaustive()
+        f.debug_struct("Ffs").field("sb", &self.sb).finish_non_exhaustive()
     }
 }
 
@@ -74,11 +72,7 @@ impl Ffs {
                 Ok(sb) => {
                     if sb.size_bytes() > disk.len() {
                         first_err.get_or_insert(corrupt(
-                            format!(
-                                "filesystem of {} bytes on a device of {}",
-                                sb.size_bytes(),
-                                disk.len()
-                            ),
+                            format!("filesystem of {} bytes on a device of {}", sb.size_bytes(), disk.len()),
                             Location::offset(loc),
                         ));
                         continue;
@@ -86,10 +80,7 @@ impl Ffs {
                     let mut fs = Self { sb, disk };
                     let root = fs.inode(ROOT_INO)?;
                     if root.file_type() != FileType::Directory {
-                        return Err(corrupt(
-                            "root inode is not a directory",
-                            Location::inode(ROOT_INO),
-                        ));
+                        return Err(corrupt("root inode is not a directory", Location::inode(ROOT_INO)));
                     }
                     return Ok(fs);
                 }
@@ -109,31 +100,17 @@ impl Ffs {
 
     fn inode(&mut self, ino: u64) -> Result<Inode, Error> {
         if ino < ROOT_INO || ino >= self.sb.inode_count() {
-            return Err(corrupt(
-                format!("inode number {ino} out of range"),
-                Location::inode(ino),
-            ));
+            return Err(corrupt(format!("inode number {ino} out of range"), Location::inode(ino)));
         }
-        let off = self
-            .sb
-            .inode_offset(ino)
-            .ok_or_else(|| corrupt("inode offset overflows", Location::inode(ino)))?;
+        let off = self.sb.inode_offset(ino).ok_or_else(|| corrupt("inode offset overflows", Location::inode(ino)))?;
         let bsize = u64::from(self.sb.bsize);
         let block_off = off / bsize * bsize;
         let in_block = usize::try_from(off - block_off).unwrap_or(usize::MAX);
-        if block_off
-            .checked_add(bsize)
-            .is_none_or(|end| end > self.sb.size_bytes())
-        {
-            return Err(corrupt(
-                "inode block past the end of the filesystem",
-                Location::inode(ino),
-            ));
+        if block_off.checked_add(bsize).is_none_or(|end| end > self.sb.size_bytes()) {
+            return Err(corrupt("inode block past the end of the filesystem", Location::inode(ino)));
         }
         let sb = &self.sb;
-        let block = self
-            .disk
-            .meta(block_off, usize::try_from(bsize).unwrap_or(usize::MAX))?;
+        let block = self.disk.meta(block_off, usize::try_from(bsize).unwrap_or(usize::MAX))?;
         let size = usize::try_from(sb.dinode_size).unwrap_or(usize::MAX);
         let raw = block
             .get(in_block..in_block.saturating_add(size))
@@ -144,10 +121,7 @@ impl Ffs {
         }
         if inode.size > max_file_size(sb) {
             return Err(corrupt(
-                format!(
-                    "size {} beyond what the block pointers can address",
-                    inode.size
-                ),
+                format!("size {} beyond what the block pointers can address", inode.size),
                 Location::inode(ino),
             ));
         }
@@ -179,27 +153,19 @@ impl Ffs {
             let in_blk = pos & (bsize - 1);
             let last_lbn = (end - 1) >> bshift;
             let ext = bmap::map(&self.sb, &mut self.disk, inode, lbn, last_lbn - lbn + 1)?;
-            let ext_bytes = ext
-                .blocks
-                .saturating_mul(bsize)
-                .saturating_sub(in_blk)
-                .min(end - pos);
+            let ext_bytes = ext.blocks.saturating_mul(bsize).saturating_sub(in_blk).min(end - pos);
             let dst = usize::try_from(pos - offset).map_err(|_| IoError::OutOfRange)?;
             let n = usize::try_from(ext_bytes).map_err(|_| IoError::OutOfRange)?;
             match ext.start {
                 None => {
                     self.flush(&mut run, buf, inode.ino)?;
-                    buf.get_mut(dst..dst + n)
-                        .ok_or(IoError::OutOfRange)?
-                        .fill(0);
+                    buf.get_mut(dst..dst + n).ok_or(IoError::OutOfRange)?.fill(0);
                 }
                 Some(frag) => {
                     let disk_off = frag
                         .checked_mul(fsize)
                         .and_then(|o| o.checked_add(in_blk))
-                        .ok_or_else(|| {
-                            corrupt("block address overflows", Location::inode(inode.ino))
-                        })?;
+                        .ok_or_else(|| corrupt("block address overflows", Location::inode(inode.ino)))?;
                     if disk_off.checked_add(ext_bytes).is_none_or(|e| e > fs_bytes) {
                         return Err(corrupt(
                             format!("data block {frag} past the end of the filesystem"),
@@ -221,20 +187,11 @@ impl Ffs {
         Ok(len)
     }
 
-    fn flush(
-        &mut self,
-        run: &mut Option<(u64, usize, usize)>,
-        buf: &mut [u8],
-        ino: u64,
-    ) -> Result<(), Error> {
+    fn flush(&mut self, run: &mut Option<(u64, usize, usize)>, buf: &mut [u8], ino: u64) -> Result<(), Error> {
         if let Some((disk_off, dst, n)) = run.take() {
-            let part = buf
-                .get_mut(dst..dst.saturating_add(n))
-                .ok_or(IoError::OutOfRange)?;
+            let part = buf.get_mut(dst..dst.saturating_add(n)).ok_or(IoError::OutOfRange)?;
             self.disk.read_bytes(disk_off, part).map_err(|e| match e {
-                Error::Io(IoError::OutOfRange) => {
-                    corrupt("data past the end of the device", Location::inode(ino))
-                }
+                Error::Io(IoError::OutOfRange) => corrupt("data past the end of the device", Location::inode(ino)),
                 other => other,
             })?;
         }
@@ -254,10 +211,7 @@ impl Ffs {
         // Without a cap, a directory whose pointers repeat one valid block could be scanned
         // for as long as its claimed size.
         if dir.size > MAX_DIR_SIZE {
-            return Err(Error::TooLarge {
-                requested: dir.size,
-                limit: MAX_DIR_SIZE,
-            });
+            return Err(Error::TooLarge { requested: dir.size, limit: MAX_DIR_SIZE });
         }
         let bsize = u64::from(self.sb.bsize);
         let mut block = vec![0u8; usize::try_from(bsize).unwrap_or(usize::MAX)];
@@ -284,8 +238,7 @@ impl Ffs {
         if name.len() > dir::MAXNAMLEN {
             return Err(Error::NotFound);
         }
-        self.scan_dir(dir, |e| (e.name == name).then_some(e.ino))?
-            .ok_or(Error::NotFound)
+        self.scan_dir(dir, |e| (e.name == name).then_some(e.ino))?.ok_or(Error::NotFound)
     }
 
     fn link_target(&mut self, inode: &Inode) -> Result<Vec<u8>, Error> {
@@ -314,11 +267,7 @@ impl Ffs {
     /// when `follow_last`).
     fn resolve(&mut self, path: &str, follow_last: bool) -> Result<Inode, Error> {
         // Components still to walk, last one first.
-        let mut todo: Vec<Vec<u8>> = path
-            .split('/')
-            .rev()
-            .map(|c| c.as_bytes().to_vec())
-            .collect();
+        let mut todo: Vec<Vec<u8>> = path.split('/').rev().map(|c| c.as_bytes().to_vec()).collect();
         let mut cur = self.inode(ROOT_INO)?;
         let mut hops = 0u32;
         while let Some(comp) = todo.pop() {
@@ -356,11 +305,7 @@ impl Ffs {
     }
 
     fn meta_of(&self, inode: &Inode) -> Metadata {
-        Metadata {
-            id: NodeId(inode.ino),
-            file_type: inode.file_type(),
-            size: inode.size,
-        }
+        Metadata { id: NodeId(inode.ino), file_type: inode.file_type(), size: inode.size }
     }
 }
 
@@ -376,8 +321,7 @@ fn max_file_size(sb: &Superblock) -> u64 {
 
 impl Filesystem for Ffs {
     fn info(&self) -> FsInfo {
-        let uuid =
-            (self.sb.id != [0, 0]).then(|| format!("{:08x}{:08x}", self.sb.id[0], self.sb.id[1]));
+        let uuid = (self.sb.id != [0, 0]).then(|| format!("{:08x}{:08x}", self.sb.id[0], self.sb.id[1]));
         FsInfo {
             kind: String::from("ffs"),
             version: format!("{} {}", self.sb.flavor.name(), self.sb.endian.name()),
@@ -415,14 +359,9 @@ impl Filesystem for Ffs {
         if inode.file_type() == FileType::Symlink && inode.is_fast_link(&self.sb) {
             // The "data" of a fast symlink is its target, kept in the inode.
             let target = self.link_target(&inode)?;
-            let rest = usize::try_from(offset)
-                .ok()
-                .and_then(|o| target.get(o..))
-                .unwrap_or_default();
+            let rest = usize::try_from(offset).ok().and_then(|o| target.get(o..)).unwrap_or_default();
             let n = rest.len().min(buf.len());
-            buf.get_mut(..n)
-                .ok_or(Error::Io(IoError::OutOfRange))?
-                .copy_from_slice(rest.get(..n).unwrap_or_default());
+            buf.get_mut(..n).ok_or(Error::Io(IoError::OutOfRange))?.copy_from_slice(rest.get(..n).unwrap_or_default());
             return Ok(n);
         }
         self.read_data(&inode, offset, buf)
@@ -434,10 +373,7 @@ impl Filesystem for Ffs {
             return Err(Error::NotADirectory);
         }
         if dir.size > MAX_DIR_SIZE {
-            return Err(Error::TooLarge {
-                requested: dir.size,
-                limit: MAX_DIR_SIZE,
-            });
+            return Err(Error::TooLarge { requested: dir.size, limit: MAX_DIR_SIZE });
         }
         let mut raw: Vec<(u64, Vec<u8>, Option<FileType>)> = Vec::new();
         self.scan_dir(&dir, |e| {
@@ -450,11 +386,7 @@ impl Filesystem for Ffs {
                 Some(t) => t,
                 None => self.inode(ino)?.file_type(),
             };
-            out.push(DirEntry {
-                name: String::from_utf8_lossy(&name).into_owned(),
-                id: NodeId(ino),
-                file_type,
-            });
+            out.push(DirEntry { name: String::from_utf8_lossy(&name).into_owned(), id: NodeId(ino), file_type });
         }
         Ok(out)
     }

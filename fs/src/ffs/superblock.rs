@@ -136,9 +136,7 @@ impl Superblock {
             // Most likely the first alternate superblock of a 64 KiB-block UFS1 (fs.h).
             return Err(Error::NotRecognized);
         }
-        if (!flavor.is_ufs1() || old_flags & FS_FLAGS_UPDATED != 0)
-            && u64::try_from(sblockloc).ok() != Some(location)
-        {
+        if (!flavor.is_ufs1() || old_flags & FS_FLAGS_UPDATED != 0) && u64::try_from(sblockloc).ok() != Some(location) {
             // An alternate copy that records a different primary location.
             return Err(Error::NotRecognized);
         }
@@ -150,11 +148,7 @@ impl Superblock {
         let bsize = field(e, buf, FS_BSIZE)?;
         let fsize = field(e, buf, FS_FSIZE)?;
         let frag = field(e, buf, FS_FRAG)?;
-        let (bsize, fsize, frag) = match (
-            u32::try_from(bsize),
-            u32::try_from(fsize),
-            u32::try_from(frag),
-        ) {
+        let (bsize, fsize, frag) = match (u32::try_from(bsize), u32::try_from(fsize), u32::try_from(frag)) {
             (Ok(b), Ok(f), Ok(r)) => (b, f, r),
             _ => return Err(bad("negative block or fragment size")),
         };
@@ -165,9 +159,7 @@ impl Superblock {
             return Err(bad("fs_fsize is not a power of two from 512 to fs_bsize"));
         }
         if bsize / fsize > 8 || bsize / fsize != frag {
-            return Err(bad(
-                "fs_frag does not match fs_bsize / fs_fsize (at most 8)",
-            ));
+            return Err(bad("fs_frag does not match fs_bsize / fs_fsize (at most 8)"));
         }
         if u32::try_from(field(e, buf, FS_BSHIFT)?).ok() != Some(bsize.trailing_zeros())
             || u32::try_from(field(e, buf, FS_FSHIFT)?).ok() != Some(fsize.trailing_zeros())
@@ -175,11 +167,7 @@ impl Superblock {
         {
             return Err(bad("shift fields disagree with the block sizes"));
         }
-        let (dinode_size, ptr_size, max_fast) = if flavor.is_ufs1() {
-            (128u32, 4u32, 60u32)
-        } else {
-            (256, 8, 120)
-        };
+        let (dinode_size, ptr_size, max_fast) = if flavor.is_ufs1() { (128u32, 4u32, 60u32) } else { (256, 8, 120) };
         let inopb = bsize / dinode_size;
         if u32::try_from(field(e, buf, FS_INOPB)?).ok() != Some(inopb) {
             return Err(bad("fs_inopb does not match the block size"));
@@ -199,36 +187,22 @@ impl Superblock {
         if ipg % inopb != 0 {
             return Err(bad("fs_ipg is not a whole number of inode blocks"));
         }
-        if u64::from(ncg)
-            .checked_mul(u64::from(ipg))
-            .is_none_or(|n| n > u64::from(u32::MAX))
-        {
+        if u64::from(ncg).checked_mul(u64::from(ipg)).is_none_or(|n| n > u64::from(u32::MAX)) {
             return Err(bad("more inodes than 32-bit inode numbers can name"));
         }
         let fpg = u64::try_from(field(e, buf, FS_FPG)?).map_err(|_| bad("fs_fpg is negative"))?;
         if fpg < u64::from(frag) || fpg % u64::from(frag) != 0 {
             return Err(bad("fs_fpg is not a positive number of blocks"));
         }
-        let sblkno =
-            u64::try_from(field(e, buf, FS_SBLKNO)?).map_err(|_| bad("fs_sblkno is negative"))?;
-        let iblkno =
-            u64::try_from(field(e, buf, FS_IBLKNO)?).map_err(|_| bad("fs_iblkno is negative"))?;
-        let dblkno =
-            u64::try_from(field(e, buf, FS_DBLKNO)?).map_err(|_| bad("fs_dblkno is negative"))?;
+        let sblkno = u64::try_from(field(e, buf, FS_SBLKNO)?).map_err(|_| bad("fs_sblkno is negative"))?;
+        let iblkno = u64::try_from(field(e, buf, FS_IBLKNO)?).map_err(|_| bad("fs_iblkno is negative"))?;
+        let dblkno = u64::try_from(field(e, buf, FS_DBLKNO)?).map_err(|_| bad("fs_dblkno is negative"))?;
         let inode_frags = u64::from(ipg) * u64::from(dinode_size) / u64::from(fsize);
-        if sblkno >= iblkno
-            || iblkno
-                .checked_add(inode_frags)
-                .is_none_or(|end| end > dblkno)
-            || dblkno > fpg
-        {
-            return Err(bad(
-                "cylinder group offsets (sblkno, iblkno, dblkno) out of order",
-            ));
+        if sblkno >= iblkno || iblkno.checked_add(inode_frags).is_none_or(|end| end > dblkno) || dblkno > fpg {
+            return Err(bad("cylinder group offsets (sblkno, iblkno, dblkno) out of order"));
         }
         let (old_cgoffset, old_cgmask) = if flavor.is_ufs1() {
-            let off = u64::try_from(field(e, buf, FS_OLD_CGOFFSET)?)
-                .map_err(|_| bad("fs_old_cgoffset is negative"))?;
+            let off = u64::try_from(field(e, buf, FS_OLD_CGOFFSET)?).map_err(|_| bad("fs_old_cgoffset is negative"))?;
             let mask = e.u32(buf, FS_OLD_CGMASK).ok_or(Error::NotRecognized)?;
             if off >= fpg {
                 return Err(bad("fs_old_cgoffset larger than a cylinder group"));
@@ -240,21 +214,13 @@ impl Superblock {
         let size = if flavor.is_ufs1() && old_flags & FS_FLAGS_UPDATED == 0 {
             u64::try_from(field(e, buf, FS_OLD_SIZE)?).unwrap_or(0)
         } else {
-            e.i64(buf, FS_SIZE)
-                .and_then(|s| u64::try_from(s).ok())
-                .unwrap_or(0)
+            e.i64(buf, FS_SIZE).and_then(|s| u64::try_from(s).ok()).unwrap_or(0)
         };
-        let max_size = u64::from(ncg)
-            .checked_mul(fpg)
-            .ok_or_else(|| bad("fs_ncg * fs_fpg overflows"))?;
+        let max_size = u64::from(ncg).checked_mul(fpg).ok_or_else(|| bad("fs_ncg * fs_fpg overflows"))?;
         if size == 0 || size > max_size || size.checked_mul(u64::from(fsize)).is_none() {
             return Err(bad("fs_size is zero or larger than its cylinder groups"));
         }
-        let inodefmt = if flavor.is_ufs1() {
-            field(e, buf, FS_OLD_INODEFMT)?
-        } else {
-            FS_44INODEFMT
-        };
+        let inodefmt = if flavor.is_ufs1() { field(e, buf, FS_OLD_INODEFMT)? } else { FS_44INODEFMT };
         let old_format = inodefmt < FS_44INODEFMT;
         let maxsymlinklen = if old_format {
             0
@@ -265,10 +231,7 @@ impl Superblock {
                 .ok_or_else(|| bad("fs_maxsymlinklen larger than the inode's pointer area"))?
         };
         let volname = if flavor.is_ufs1() { None } else { volname(buf) };
-        let id = [
-            e.u32(buf, FS_ID).unwrap_or(0),
-            e.u32(buf, FS_ID + 4).unwrap_or(0),
-        ];
+        let id = [e.u32(buf, FS_ID).unwrap_or(0), e.u32(buf, FS_ID + 4).unwrap_or(0)];
         Ok(Self {
             endian,
             flavor,
@@ -303,20 +266,10 @@ impl Superblock {
         let cg = ino / u64::from(self.ipg);
         let index = ino % u64::from(self.ipg);
         // cgstart(): UFS1 staggers cylinder groups by fs_old_cgoffset (fs.h).
-        let stagger = if self.flavor.is_ufs1() {
-            self.old_cgoffset
-                .checked_mul(cg & !u64::from(self.old_cgmask))?
-        } else {
-            0
-        };
-        let cgimin = self
-            .fpg
-            .checked_mul(cg)?
-            .checked_add(stagger)?
-            .checked_add(self.iblkno)?;
-        cgimin
-            .checked_mul(u64::from(self.fsize))?
-            .checked_add(index.checked_mul(u64::from(self.dinode_size))?)
+        let stagger =
+            if self.flavor.is_ufs1() { self.old_cgoffset.checked_mul(cg & !u64::from(self.old_cgmask))? } else { 0 };
+        let cgimin = self.fpg.checked_mul(cg)?.checked_add(stagger)?.checked_add(self.iblkno)?;
+        cgimin.checked_mul(u64::from(self.fsize))?.checked_add(index.checked_mul(u64::from(self.dinode_size))?)
     }
 
     /// The filesystem's size in bytes.
@@ -405,10 +358,7 @@ pub(crate) mod tests {
     fn synthetic_superblock_parses_in_both_byte_orders() {
         for e in [Endian::Little, Endian::Big] {
             let sb = Superblock::parse(&synthetic(e), 65536).unwrap();
-            assert_eq!(
-                (sb.endian, sb.flavor, sb.bsize, sb.fsize, sb.nindir),
-                (e, Flavor::Ufs2, 8192, 1024, 1024)
-            );
+            assert_eq!((sb.endian, sb.flavor, sb.bsize, sb.fsize, sb.nindir), (e, Flavor::Ufs2, 8192, 1024, 1024));
             assert_eq!(sb.inode_count(), 128);
             // Inode 70: group 1, index 6.
             assert_eq!(sb.inode_offset(70), Some((1024 + 80) * 1024 + 6 * 256));
@@ -418,20 +368,11 @@ pub(crate) mod tests {
     #[test]
     fn wrong_location_or_magic_is_not_recognized() {
         let b = synthetic(Endian::Little);
-        assert_eq!(
-            Superblock::parse(&b, 8192).err(),
-            Some(Error::NotRecognized)
-        );
+        assert_eq!(Superblock::parse(&b, 8192).err(), Some(Error::NotRecognized));
         let mut no_magic = b.clone();
         set32(&mut no_magic, FS_MAGIC, 0x1234_5678);
-        assert_eq!(
-            Superblock::parse(&no_magic, 65536).err(),
-            Some(Error::NotRecognized)
-        );
-        assert_eq!(
-            Superblock::parse(&b[..100], 65536).err(),
-            Some(Error::NotRecognized)
-        );
+        assert_eq!(Superblock::parse(&no_magic, 65536).err(), Some(Error::NotRecognized));
+        assert_eq!(Superblock::parse(&b[..100], 65536).err(), Some(Error::NotRecognized));
     }
 
     #[test]
@@ -460,9 +401,6 @@ pub(crate) mod tests {
         }
         let mut big = synthetic(Endian::Little);
         big[FS_SIZE..FS_SIZE + 8].copy_from_slice(&5000u64.to_le_bytes());
-        assert!(matches!(
-            Superblock::parse(&big, 65536),
-            Err(Error::Corrupt(_))
-        ));
+        assert!(matches!(Superblock::parse(&big, 65536), Err(Error::Corrupt(_))));
     }
 }

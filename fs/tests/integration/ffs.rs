@@ -20,8 +20,7 @@ fn image(name: &str) -> Image {
     let recipe = recipes::recipe(name).unwrap_or_else(|| panic!("no FFS recipe {name}"));
     let dir = tree::images_dir();
     std::fs::create_dir_all(&dir).expect("create the images directory");
-    recipes::build(&dir, &recipe)
-        .unwrap_or_else(|e| panic!("cannot build FFS image {name} (needs NetBSD makefs): {e}"))
+    recipes::build(&dir, &recipe).unwrap_or_else(|e| panic!("cannot build FFS image {name} (needs NetBSD makefs): {e}"))
 }
 
 fn open_path(path: &Path) -> Ffs {
@@ -57,11 +56,7 @@ fn read_all(fs: &mut Ffs, id: fs::NodeId, size: u64, chunk: usize) -> Vec<u8> {
         done += n;
     }
     let mut extra = [0u8; 16];
-    assert_eq!(
-        fs.read_at(id, size, &mut extra).unwrap(),
-        0,
-        "read past the end returns 0"
-    );
+    assert_eq!(fs.read_at(id, size, &mut extra).unwrap(), 0, "read past the end returns 0");
     out
 }
 
@@ -72,9 +67,7 @@ fn check_tree(fs: &mut Ffs, root: &Path) {
     assert!(entries.len() > 10);
     let mut rng = Rng(0x5eed_0001);
     for e in &entries {
-        let meta = fs
-            .lookup_nofollow(&e.path)
-            .unwrap_or_else(|err| panic!("{}: {err}", e.path));
+        let meta = fs.lookup_nofollow(&e.path).unwrap_or_else(|err| panic!("{}: {err}", e.path));
         match &e.kind {
             Kind::File => {
                 assert_eq!(meta.file_type, FileType::File, "{}", e.path);
@@ -90,20 +83,14 @@ fn check_tree(fs: &mut Ffs, root: &Path) {
                         let mut buf = vec![0u8; len as usize];
                         let n = fs.read_at(meta.id, off, &mut buf).unwrap();
                         assert_eq!(n as u64, len, "{} at {off}", e.path);
-                        assert!(
-                            buf[..] == want[off as usize..(off + len) as usize],
-                            "{} at {off}+{len}",
-                            e.path
-                        );
+                        assert!(buf[..] == want[off as usize..(off + len) as usize], "{} at {off}+{len}", e.path);
                     }
                 }
                 assert_eq!(fs.lookup(&e.path).unwrap().id, meta.id);
             }
             Kind::Dir => {
                 assert_eq!(meta.file_type, FileType::Directory, "{}", e.path);
-                let listing = fs
-                    .read_dir(meta.id)
-                    .unwrap_or_else(|err| panic!("{}: {err}", e.path));
+                let listing = fs.read_dir(meta.id).unwrap_or_else(|err| panic!("{}: {err}", e.path));
                 let names: BTreeSet<String> = listing.iter().map(|d| d.name.clone()).collect();
                 assert_eq!(names.len(), listing.len(), "{}: duplicate names", e.path);
                 let mut want: BTreeSet<String> = std::fs::read_dir(&e.host)
@@ -119,10 +106,7 @@ fn check_tree(fs: &mut Ffs, root: &Path) {
                 }
                 let dot = listing.iter().find(|d| d.name == ".").unwrap();
                 assert_eq!(dot.id, meta.id, "{}: '.'", e.path);
-                assert_eq!(
-                    fs.read_at(meta.id, 0, &mut [0u8; 8]),
-                    Err(Error::IsADirectory)
-                );
+                assert_eq!(fs.read_at(meta.id, 0, &mut [0u8; 8]), Err(Error::IsADirectory));
             }
             Kind::Symlink(target) => {
                 assert_eq!(meta.file_type, FileType::Symlink, "{}", e.path);
@@ -130,12 +114,7 @@ fn check_tree(fs: &mut Ffs, root: &Path) {
                 assert_eq!(&fs.read_link(meta.id).unwrap(), target, "{}", e.path);
                 let mut raw = vec![0u8; target.len() + 8];
                 let n = fs.read_at(meta.id, 0, &mut raw).unwrap();
-                assert_eq!(
-                    &raw[..n],
-                    target.as_bytes(),
-                    "{}: read_at of the link",
-                    e.path
-                );
+                assert_eq!(&raw[..n], target.as_bytes(), "{}: read_at of the link", e.path);
                 let got = fs.lookup(&e.path);
                 match tree::resolve(root, &e.path, true, fs::vfs::MAX_SYMLINK_HOPS) {
                     Ok(p) => {
@@ -176,10 +155,7 @@ fn check_tree(fs: &mut Ffs, root: &Path) {
     }
     assert_eq!(fs.lookup("/no-such-file"), Err(Error::NotFound));
     assert_eq!(fs.lookup("/readme.txt/x"), Err(Error::NotADirectory));
-    assert_eq!(
-        fs.lookup(&format!("/{}", "x".repeat(300))),
-        Err(Error::NotFound)
-    );
+    assert_eq!(fs.lookup(&format!("/{}", "x".repeat(300))), Err(Error::NotFound));
 }
 
 fn check_image(name: &str) {
@@ -188,20 +164,9 @@ fn check_image(name: &str) {
     let mut fs = open_path(&img.path);
     let info = fs.info();
     assert_eq!(info.kind, "ffs");
-    assert_eq!(
-        info.version,
-        format!(
-            "FFSv{} {}",
-            r.version,
-            if r.big_endian { "be" } else { "le" }
-        )
-    );
+    assert_eq!(info.version, format!("FFSv{} {}", r.version, if r.big_endian { "be" } else { "le" }));
     assert_eq!((info.block_size, info.fragment_size), (r.bsize, r.fsize));
-    assert_eq!(
-        fs.superblock_offset(),
-        8192,
-        "makefs puts the superblock at 8 KiB"
-    );
+    assert_eq!(fs.superblock_offset(), 8192, "makefs puts the superblock at 8 KiB");
     check_tree(&mut fs, &img.tree);
 }
 
@@ -268,19 +233,11 @@ fn rd64(b: &[u8], off: usize, big: bool) -> u64 {
 }
 
 fn wr64(b: &mut [u8], off: usize, v: u64, big: bool) {
-    b[off..off + 8].copy_from_slice(&if big {
-        v.to_be_bytes()
-    } else {
-        v.to_le_bytes()
-    });
+    b[off..off + 8].copy_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
 fn wr32(b: &mut [u8], off: usize, v: u32, big: bool) {
-    b[off..off + 4].copy_from_slice(&if big {
-        v.to_be_bytes()
-    } else {
-        v.to_le_bytes()
-    });
+    b[off..off + 4].copy_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
 }
 
 impl Raw {
@@ -307,8 +264,7 @@ impl Raw {
     /// Byte offset of inode `ino` (makefs: no UFS1 cylinder-group stagger).
     fn inode_off(&self, ino: u64) -> usize {
         let cg = ino / self.ipg;
-        ((cg * self.fpg + self.iblkno) * self.fsize + (ino % self.ipg) * self.dinode_size())
-            as usize
+        ((cg * self.fpg + self.iblkno) * self.fsize + (ino % self.ipg) * self.dinode_size()) as usize
     }
     /// Byte offset of block pointer `i` (0..12 direct, 12..15 indirect) in inode `ino`.
     fn ptr_off(&self, ino: u64, i: usize) -> usize {
@@ -341,8 +297,7 @@ fn superblock_search_locations() {
         let img = image(name);
         let bytes = std::fs::read(&img.path).unwrap();
         let raw = Raw::parse(&bytes, &img.recipe);
-        let inodes = (raw.iblkno * raw.fsize) as usize
-            ..(raw.iblkno * raw.fsize + raw.ipg * raw.dinode_size()) as usize;
+        let inodes = (raw.iblkno * raw.fsize) as usize..(raw.iblkno * raw.fsize + raw.ipg * raw.dinode_size()) as usize;
         for loc in [0usize, 65536, 262144] {
             if img.recipe.version == 1 && loc == 65536 {
                 continue; // UFS1 there is taken for an alternate (checked below).
@@ -352,13 +307,8 @@ fn superblock_search_locations() {
                     inodes.contains(&loc) && inodes.contains(&(loc + 8191)),
                     "{name}: {loc} not in cg 0's inode table {inodes:?}"
                 );
-                let free = (loc..loc + 8192)
-                    .step_by(raw.dinode_size() as usize)
-                    .all(|i| bytes[i..i + 4] == [0; 4]);
-                assert!(
-                    free,
-                    "{name}: inodes at {loc} are in use (mode or nlink set)"
-                );
+                let free = (loc..loc + 8192).step_by(raw.dinode_size() as usize).all(|i| bytes[i..i + 4] == [0; 4]);
+                assert!(free, "{name}: inodes at {loc} are in use (mode or nlink set)");
             }
             let mut moved = bytes.clone();
             moved.copy_within(8192..16384, loc);
@@ -374,10 +324,7 @@ fn superblock_search_locations() {
         let fs = open_mem(alt.clone()).unwrap();
         assert_eq!(fs.superblock_offset(), 8192);
         alt[8192..16384].fill(0);
-        assert!(
-            open_mem(alt).is_err(),
-            "{name}: an alternate alone must not mount"
-        );
+        assert!(open_mem(alt).is_err(), "{name}: an alternate alone must not mount");
     }
 }
 
@@ -389,20 +336,14 @@ fn ufs2ea_magic_reads_as_ffsv2ea() {
         let big = img.recipe.big_endian;
         wr32(&mut bytes, 8192 + 1372, 0x1901_2038, big);
         let mut fs = open_mem(bytes).unwrap();
-        assert_eq!(
-            fs.info().version,
-            format!("FFSv2ea {}", if big { "be" } else { "le" })
-        );
+        assert_eq!(fs.info().version, format!("FFSv2ea {}", if big { "be" } else { "le" }));
         check_tree(&mut fs, &img.tree);
     }
 }
 
 #[test]
 fn not_ffs_is_not_recognized() {
-    assert_eq!(
-        open_mem(vec![0u8; 1 << 20]).err(),
-        Some(Error::NotRecognized)
-    );
+    assert_eq!(open_mem(vec![0u8; 1 << 20]).err(), Some(Error::NotRecognized));
     assert_eq!(open_mem(vec![0u8; 4096]).err(), Some(Error::NotRecognized));
     let img = image("ffs2-8k-1k-le");
     let mut bytes = std::fs::read(&img.path).unwrap();
@@ -424,11 +365,7 @@ fn zeroed_block_pointers_read_as_holes() {
         let want = std::fs::read(tree::host_path(&img.tree, &path)).unwrap();
         let ino = open_mem(bytes.clone()).unwrap().lookup(&path).unwrap().id;
         // Direct block 3, the single-indirect block and the double-indirect block.
-        for (ptr, range) in [
-            (3usize, 3 * bs..4 * bs),
-            (12, starts[0]..starts[1]),
-            (13, starts[1]..want.len() as u64),
-        ] {
+        for (ptr, range) in [(3usize, 3 * bs..4 * bs), (12, starts[0]..starts[1]), (13, starts[1]..want.len() as u64)] {
             let mut holed = bytes.clone();
             assert_ne!(raw.ptr(&holed, ino.0, ptr), 0);
             raw.zero_ptr(&mut holed, ino.0, ptr);
@@ -509,10 +446,7 @@ fn exercise(fs: &mut Ffs, paths: &[String]) -> usize {
 
 #[test]
 fn corruption_never_panics_or_hangs() {
-    for (name, seed) in [
-        ("ffs2-4k-512-le-inodes", 1u64),
-        ("ffs1-4k-512-be-inodes", 2),
-    ] {
+    for (name, seed) in [("ffs2-4k-512-le-inodes", 1u64), ("ffs1-4k-512-be-inodes", 2)] {
         let img = image(name);
         let bytes = std::fs::read(&img.path).unwrap();
         let raw = Raw::parse(&bytes, &img.recipe);
@@ -535,11 +469,8 @@ fn corruption_never_panics_or_hangs() {
                             if i == 13 {
                                 // The first second-level block under the double indirect.
                                 let at = (p * raw.fsize) as usize;
-                                let q = if raw.v2 {
-                                    rd64(&bytes, at, raw.big)
-                                } else {
-                                    rd32(&bytes, at, raw.big).into()
-                                };
+                                let q =
+                                    if raw.v2 { rd64(&bytes, at, raw.big) } else { rd32(&bytes, at, raw.big).into() };
                                 indirect.push(q * raw.fsize);
                                 double += 1;
                             }
@@ -549,10 +480,7 @@ fn corruption_never_panics_or_hangs() {
                 Kind::Symlink(_) => {}
             }
         }
-        assert!(
-            indirect.len() > 3 && double > 0,
-            "{name}: the tree has files with single and double indirect blocks"
-        );
+        assert!(indirect.len() > 3 && double > 0, "{name}: the tree has files with single and double indirect blocks");
         let sb = 8192u64..8192 + 1376;
         let inodes = raw.iblkno * raw.fsize..raw.iblkno * raw.fsize + 64 * raw.dinode_size();
         let base = Arc::new(bytes);
@@ -571,20 +499,13 @@ fn corruption_never_panics_or_hangs() {
                     2 => dirs[rng.below(dirs.len() as u64) as usize] + rng.below(raw.bsize),
                     _ => indirect[rng.below(indirect.len() as u64) as usize] + rng.below(raw.bsize),
                 } as usize;
-                let val = if rng.below(3) == 0 {
-                    0xff
-                } else {
-                    rng.next() as u8
-                };
+                let val = if rng.below(3) == 0 { 0xff } else { rng.next() as u8 };
                 patches.push((off, val));
             }
             let (tx, rx) = mpsc::channel();
             let (base2, paths2) = (Arc::clone(&base), paths.clone());
             let worker = std::thread::spawn(move || {
-                let dev = Patched {
-                    base: base2,
-                    patches,
-                };
+                let dev = Patched { base: base2, patches };
                 let r = match Ffs::open(Box::new(dev)) {
                     Ok(mut fs) => (1, exercise(&mut fs, &paths2)),
                     Err(_) => (0, 0),
@@ -600,13 +521,8 @@ fn corruption_never_panics_or_hangs() {
             }
             worker.join().expect("no panic");
         }
-        eprintln!(
-            "{name}: {iterations} corrupted images, {mounted} mounted, {found} lookups succeeded"
-        );
-        assert!(
-            mounted > 0,
-            "some corruptions must leave a mountable filesystem"
-        );
+        eprintln!("{name}: {iterations} corrupted images, {mounted} mounted, {found} lookups succeeded");
+        assert!(mounted > 0, "some corruptions must leave a mountable filesystem");
     }
 }
 
@@ -634,10 +550,7 @@ impl<D: BlockDevice> BlockDevice for Counting<D> {
 
 fn open_counting(path: &Path) -> (Ffs, Rc<Cell<u64>>) {
     let reads = Rc::new(Cell::new(0));
-    let dev = Counting {
-        inner: FileDisk::open(path).unwrap(),
-        reads: Rc::clone(&reads),
-    };
+    let dev = Counting { inner: FileDisk::open(path).unwrap(), reads: Rc::clone(&reads) };
     (Ffs::open(Box::new(dev)).unwrap(), reads)
 }
 
@@ -658,17 +571,11 @@ fn stream_compare(img: &Path, host: &Path, path: &str, chunk: usize) -> (f64, f6
         busy += t.elapsed();
         assert!(n > 0);
         host.read_exact(&mut b[..n]).unwrap();
-        assert!(
-            a[..n] == b[..n],
-            "{path}: differs in the {chunk}-byte read at {off}"
-        );
+        assert!(a[..n] == b[..n], "{path}: differs in the {chunk}-byte read at {off}");
         off += n as u64;
     }
     let mib = meta.size as f64 / f64::from(1 << 20);
-    (
-        mib / busy.as_secs_f64(),
-        (reads.get() - before) as f64 / mib,
-    )
+    (mib / busy.as_secs_f64(), (reads.get() - before) as f64 / mib)
 }
 
 #[test]
@@ -676,21 +583,12 @@ fn large_reads_are_coalesced() {
     for name in ["ffs1-4k-512-le", "ffs2-8k-1k-le", "ffs1-16k-2k-le"] {
         let img = image(name);
         // The largest file of the tree (makefs writes holes out, so it is all data blocks).
-        let big = tree::walk(&img.tree)
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.kind == Kind::File)
-            .max_by_key(|e| e.size)
-            .unwrap();
+        let big =
+            tree::walk(&img.tree).unwrap().into_iter().filter(|e| e.kind == Kind::File).max_by_key(|e| e.size).unwrap();
         let (path, size, host) = (big.path, big.size, big.host);
-        assert!(
-            size > 2 << 20,
-            "{name}: largest file {path} is too small to measure"
-        );
+        assert!(size > 2 << 20, "{name}: largest file {path} is too small to measure");
         let (mibs, per_mib) = stream_compare(&img.path, &host, &path, 64 << 20);
-        eprintln!(
-            "{name}: {path} ({size} bytes): {mibs:.0} MiB/s, {per_mib:.2} device reads per MiB"
-        );
+        eprintln!("{name}: {path} ({size} bytes): {mibs:.0} MiB/s, {per_mib:.2} device reads per MiB");
         assert!(per_mib < 4.0, "{name}: {per_mib} device reads per MiB");
     }
 }
@@ -712,9 +610,8 @@ fn ffs2_triple_indirect_over_1gib() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("ffs2-4k-triple-{}.img", tree::unique_suffix()));
     let _cleanup = RemoveOnDrop(path.clone());
-    let img = recipes::build_uncached(&dir, &recipe, &path).unwrap_or_else(|e| {
-        panic!("cannot build the triple-indirect image (needs NetBSD makefs): {e}")
-    });
+    let img = recipes::build_uncached(&dir, &recipe, &path)
+        .unwrap_or_else(|e| panic!("cannot build the triple-indirect image (needs NetBSD makefs): {e}"));
     let built = t0.elapsed();
     let size = recipe.spec.triple_size();
     assert!(size > 1 << 30);
@@ -768,11 +665,7 @@ fn old_42bsd_format() {
             continue;
         }
         let m = fs.lookup_nofollow(&e.path).unwrap();
-        assert!(
-            m.size <= 12 * raw.bsize,
-            "{}: directory beyond the direct blocks",
-            e.path
-        );
+        assert!(m.size <= 12 * raw.bsize, "{}: directory beyond the direct blocks", e.path);
         for i in 0..m.size.div_ceil(raw.bsize) {
             let start = raw.ptr(&bytes, m.id.0, i as usize) * raw.fsize;
             let len = (m.size - i * raw.bsize).min(raw.bsize);

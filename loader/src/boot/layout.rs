@@ -210,10 +210,7 @@ struct Alloc {
 
 impl Alloc {
     fn check(&self, pages: u64) -> Result<(), LayoutError> {
-        let end = self
-            .pfn
-            .checked_add(pages)
-            .ok_or(LayoutError::AddressOverflow)?;
+        let end = self.pfn.checked_add(pages).ok_or(LayoutError::AddressOverflow)?;
         if end > self.nr_pages {
             return Err(LayoutError::DomainTooSmall {
                 region_pages: end,
@@ -226,13 +223,8 @@ impl Alloc {
 
     fn take(&mut self, pages: u64) -> Result<(), LayoutError> {
         self.check(pages)?;
-        let bytes = pages
-            .checked_mul(PAGE_SIZE)
-            .ok_or(LayoutError::AddressOverflow)?;
-        self.va = self
-            .va
-            .checked_add(bytes)
-            .ok_or(LayoutError::AddressOverflow)?;
+        let bytes = pages.checked_mul(PAGE_SIZE).ok_or(LayoutError::AddressOverflow)?;
+        self.va = self.va.checked_add(bytes).ok_or(LayoutError::AddressOverflow)?;
         self.pfn += pages;
         Ok(())
     }
@@ -240,16 +232,10 @@ impl Alloc {
     /// `xc_dom_alloc_pad`.
     fn pad_to(&mut self, boundary: u64) -> Result<(), LayoutError> {
         if !boundary.is_multiple_of(PAGE_SIZE) {
-            return Err(LayoutError::NotPageAligned {
-                what: "segment boundary",
-                value: boundary,
-            });
+            return Err(LayoutError::NotPageAligned { what: "segment boundary", value: boundary });
         }
         if boundary < self.va {
-            return Err(LayoutError::BadKernelRange {
-                start: boundary,
-                end: self.va,
-            });
+            return Err(LayoutError::BadKernelRange { start: boundary, end: self.va });
         }
         self.take((boundary - self.va) / PAGE_SIZE)
     }
@@ -264,10 +250,7 @@ impl Alloc {
             pfn: self.pfn,
             pages,
             vstart: self.va,
-            vend: self
-                .va
-                .checked_add(size)
-                .ok_or(LayoutError::AddressOverflow)?,
+            vend: self.va.checked_add(size).ok_or(LayoutError::AddressOverflow)?,
         };
         self.take(pages)?;
         Ok(seg)
@@ -288,24 +271,14 @@ pub fn count_pgtables(from: u64, to: u64, pt_pfn: u64) -> [Level; 4] {
     let to = to & VADDR_MASK;
     let mut lv = [Level::default(); 4];
     let mut total = 1u64;
-    lv[3] = Level {
-        from: 0,
-        to: VADDR_MASK,
-        pfn: pt_pfn,
-        count: 1,
-    };
+    lv[3] = Level { from: 0, to: VADDR_MASK, pfn: pt_pfn, count: 1 };
     for l in (0..3).rev() {
         let bits = 12 + (l as u32 + 1) * 9;
         let mask = (1u64 << bits) - 1;
         let f = from & !mask;
         let t = to | mask;
         let count = if f < t { ((t - f) >> bits) + 1 } else { 0 };
-        lv[l] = Level {
-            from: f,
-            to: t,
-            pfn: pt_pfn + total,
-            count,
-        };
+        lv[l] = Level { from: f, to: t, pfn: pt_pfn + total, count };
         total += count;
     }
     lv
@@ -315,33 +288,16 @@ pub fn count_pgtables(from: u64, to: u64, pt_pfn: u64) -> [Level; 4] {
 pub fn plan(input: &LayoutInput<'_>) -> Result<Layout, LayoutError> {
     let vb = input.virt_base;
     if !vb.is_multiple_of(PAGE_SIZE) {
-        return Err(LayoutError::NotPageAligned {
-            what: "virt_base",
-            value: vb,
-        });
+        return Err(LayoutError::NotPageAligned { what: "virt_base", value: vb });
     }
     if !input.kernel_start.is_multiple_of(PAGE_SIZE) {
-        return Err(LayoutError::NotPageAligned {
-            what: "kernel start",
-            value: input.kernel_start,
-        });
+        return Err(LayoutError::NotPageAligned { what: "kernel start", value: input.kernel_start });
     }
     if input.kernel_start < vb || input.kernel_end < input.kernel_start {
-        return Err(LayoutError::BadKernelRange {
-            start: input.kernel_start,
-            end: input.kernel_end,
-        });
+        return Err(LayoutError::BadKernelRange { start: input.kernel_start, end: input.kernel_end });
     }
-    let mut a = Alloc {
-        va: vb,
-        pfn: 0,
-        nr_pages: input.nr_pages,
-        pages_in_use: input.pages_in_use,
-    };
-    let kernel = a.segment(
-        Some(input.kernel_start),
-        input.kernel_end - input.kernel_start,
-    )?;
+    let mut a = Alloc { va: vb, pfn: 0, nr_pages: input.nr_pages, pages_in_use: input.pages_in_use };
+    let kernel = a.segment(Some(input.kernel_start), input.kernel_end - input.kernel_start)?;
     let mut modules = Vec::new();
     for &len in input.modules {
         modules.push(a.segment(None, len)?);
@@ -361,10 +317,8 @@ pub fn plan(input: &LayoutInput<'_>) -> Result<Layout, LayoutError> {
     let extra = 1 + PAD_PAGES;
     let mut pages = extra;
     let (try_end, levels) = loop {
-        let want = pages
-            .checked_mul(PAGE_SIZE)
-            .and_then(|b| a.va.checked_add(b))
-            .ok_or(LayoutError::AddressOverflow)?;
+        let want =
+            pages.checked_mul(PAGE_SIZE).and_then(|b| a.va.checked_add(b)).ok_or(LayoutError::AddressOverflow)?;
         let try_end = want | ((1 << 22) - 1);
         // count_pgtables' own check: the mapping must fit in the domain.
         let span_pages = ((try_end & VADDR_MASK) - (vb & VADDR_MASK)) >> 12;
@@ -396,11 +350,7 @@ pub fn plan(input: &LayoutInput<'_>) -> Result<Layout, LayoutError> {
         });
     }
     // strncpy(cmd_line, cmdline, 1024); cmd_line[1023] = 0; and stop at an embedded NUL.
-    let nul = input
-        .cmdline
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(input.cmdline.len());
+    let nul = input.cmdline.iter().position(|&b| b == 0).unwrap_or(input.cmdline.len());
     let keep = nul.min(MAX_GUEST_CMDLINE - 1);
     let mut cmdline = input.cmdline.get(..keep).unwrap_or_default().to_vec();
     cmdline.push(0);
@@ -457,9 +407,7 @@ impl Layout {
 
     /// `start_info.mod_start` / `mod_len` (VA and exact byte length of module 0, or 0/0).
     pub fn module0(&self) -> (u64, u64) {
-        self.modules
-            .first()
-            .map_or((0, 0), |m| (m.vstart, m.vend - m.vstart))
+        self.modules.first().map_or((0, 0), |m| (m.vstart, m.vend - m.vstart))
     }
 
     /// `true` if `pfn` holds a page table (mapped read-only).
@@ -471,12 +419,7 @@ impl Layout {
     /// libxc's `setup_pgtables_pv` fills them, for the PFN→MFN map `p2m`.
     pub fn page_tables(&self, p2m: impl Fn(u64) -> u64) -> Vec<[u64; 512]> {
         let mut frames = alloc::vec![[0u64; 512]; self.pgtables.pages as usize];
-        let area = Level {
-            from: self.mapped.0,
-            to: self.mapped.1,
-            pfn: 0,
-            count: 0,
-        };
+        let area = Level { from: self.mapped.0, to: self.mapped.1, pfn: 0, count: 0 };
         for l in (0..4).rev() {
             let me = self.levels[l];
             let lower = if l > 0 { self.levels[l - 1] } else { area };

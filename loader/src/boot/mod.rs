@@ -1,4 +1,4 @@
 //! The new domain: memory layout planning (pure, host-tested) and the handover.
 
-pub mod layout;
 pub mod handover;
+pub mod layout;

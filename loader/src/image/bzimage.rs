@@ -28,28 +28,19 @@ pub struct SetupHeader {
 impl SetupHeader {
     /// Byte offset of the payload in the file.
     pub fn payload_start(&self) -> u64 {
-        let sects = if self.setup_sects == 0 {
-            4
-        } else {
-            self.setup_sects
-        };
+        let sects = if self.setup_sects == 0 { 4 } else { self.setup_sects };
         (u64::from(sects) + 1) * 512 + u64::from(self.payload_offset)
     }
 }
 
 fn field<T>(v: Option<T>, what: &'static str, offset: usize) -> Result<T> {
-    v.ok_or(Error::Truncated {
-        what,
-        offset: offset as u64,
-    })
+    v.ok_or(Error::Truncated { what, offset: offset as u64 })
 }
 
 /// Parse the setup header of a bzImage.
 pub fn parse(d: &[u8]) -> Result<SetupHeader> {
     if u32_at(d, 0x202) != Some(u32::from_le_bytes(*b"HdrS")) {
-        return Err(Error::Unsupported {
-            what: "bzImage without the \"HdrS\" setup header".into(),
-        });
+        return Err(Error::Unsupported { what: "bzImage without the \"HdrS\" setup header".into() });
     }
     let version = field(u16_at(d, 0x206), "bzImage version", 0x206)?;
     if version < 0x0208 {
@@ -78,10 +69,7 @@ pub fn payload_range(d: &[u8]) -> Result<(usize, usize)> {
     let start = h.payload_start();
     let end = start + u64::from(h.payload_length);
     if h.payload_length == 0 || end > d.len() as u64 {
-        return Err(Error::Truncated {
-            what: "bzImage payload",
-            offset: end,
-        });
+        return Err(Error::Truncated { what: "bzImage payload", offset: end });
     }
     Ok((start as usize, h.payload_length as usize))
 }
@@ -90,13 +78,7 @@ pub fn payload_range(d: &[u8]) -> Result<(usize, usize)> {
 mod tests {
     use super::*;
 
-    fn header(
-        version: u16,
-        setup_sects: u8,
-        off: u32,
-        len: u32,
-        total: usize,
-    ) -> alloc::vec::Vec<u8> {
+    fn header(version: u16, setup_sects: u8, off: u32, len: u32, total: usize) -> alloc::vec::Vec<u8> {
         let mut d = alloc::vec![0u8; total];
         d[0x1f1] = setup_sects;
         d[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);

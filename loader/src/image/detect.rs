@@ -61,9 +61,9 @@ pub fn detect(d: &[u8]) -> Detected {
         return match (u8_at(d, 4), u8_at(d, 5), u16_at(d, 18)) {
             (Some(2), Some(1), Some(EM_X86_64)) => Known(Format::Elf64),
             (Some(2), Some(1), _) => Unsupported("ELF64 for another machine than x86_64"),
-            (Some(1), _, Some(EM_386)) => Unsupported(
-                "ELF32 i386 kernel: 32-bit (and PAE) PV kernels are not supported, use an x86_64 kernel",
-            ),
+            (Some(1), _, Some(EM_386)) => {
+                Unsupported("ELF32 i386 kernel: 32-bit (and PAE) PV kernels are not supported, use an x86_64 kernel")
+            }
             (Some(1), _, _) => Unsupported("ELF32 for another machine than x86_64"),
             (_, Some(2), _) => Unsupported("big-endian ELF"),
             _ => Unsupported("ELF with an invalid class or data encoding"),

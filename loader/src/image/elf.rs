@@ -115,10 +115,7 @@ impl<'a> Elf64<'a> {
         let raw: [u8; EHDR_SIZE] = data
             .get(..EHDR_SIZE)
             .and_then(|s| s.try_into().ok())
-            .ok_or(Error::Truncated {
-                what: "ELF header",
-                offset: data.len() as u64,
-            })?;
+            .ok_or(Error::Truncated { what: "ELF header", offset: data.len() as u64 })?;
         if !data.starts_with(b"\x7fELF") {
             return Err(bad("no ELF magic", 0));
         }
@@ -131,9 +128,7 @@ impl<'a> Elf64<'a> {
             });
         }
         if enc != 1 {
-            return Err(Error::Unsupported {
-                what: "big-endian ELF".into(),
-            });
+            return Err(Error::Unsupported { what: "big-endian ELF".into() });
         }
         let g16 = |o| u16_at(h, o).unwrap_or(0);
         let g64 = |o| u64_at(h, o).unwrap_or(0);
@@ -160,15 +155,8 @@ impl<'a> Elf64<'a> {
             if usize::from(phentsize) != PHDR_SIZE {
                 return Err(bad("e_phentsize", u64::from(phentsize)));
             }
-            let table = range(
-                data,
-                ehdr.e_phoff,
-                u64::from(ehdr.e_phnum) * PHDR_SIZE as u64,
-            )
-            .ok_or(bad(
-                "program headers outside the file (e_phoff)",
-                ehdr.e_phoff,
-            ))?;
+            let table = range(data, ehdr.e_phoff, u64::from(ehdr.e_phnum) * PHDR_SIZE as u64)
+                .ok_or(bad("program headers outside the file (e_phoff)", ehdr.e_phoff))?;
             for p in table.chunks_exact(PHDR_SIZE) {
                 phdrs.push(Phdr {
                     p_type: u32_at(p, 0).unwrap_or(0),
@@ -187,15 +175,8 @@ impl<'a> Elf64<'a> {
             if usize::from(shentsize) != SHDR_SIZE {
                 return Err(bad("e_shentsize", u64::from(shentsize)));
             }
-            let table = range(
-                data,
-                ehdr.e_shoff,
-                u64::from(ehdr.e_shnum) * SHDR_SIZE as u64,
-            )
-            .ok_or(bad(
-                "section headers outside the file (e_shoff)",
-                ehdr.e_shoff,
-            ))?;
+            let table = range(data, ehdr.e_shoff, u64::from(ehdr.e_shnum) * SHDR_SIZE as u64)
+                .ok_or(bad("section headers outside the file (e_shoff)", ehdr.e_shoff))?;
             for s in table.chunks_exact(SHDR_SIZE) {
                 shdrs.push(Shdr {
                     sh_name: u32_at(s, 0).unwrap_or(0),
@@ -207,20 +188,13 @@ impl<'a> Elf64<'a> {
                 });
             }
         }
-        Ok(Elf64 {
-            data,
-            ehdr,
-            phdrs,
-            shdrs,
-        })
+        Ok(Elf64 { data, ehdr, phdrs, shdrs })
     }
 
     /// The file bytes of a segment (`p_offset`, `p_filesz`).
     pub fn segment_data(&self, p: &Phdr) -> Result<&'a [u8]> {
-        range(self.data, p.p_offset, p.p_filesz).ok_or(bad(
-            "segment data outside the file (p_offset + p_filesz)",
-            p.p_offset,
-        ))
+        range(self.data, p.p_offset, p.p_filesz)
+            .ok_or(bad("segment data outside the file (p_offset + p_filesz)", p.p_offset))
     }
 
     /// The file bytes of a section (empty for SHT_NOBITS).
@@ -228,10 +202,8 @@ impl<'a> Elf64<'a> {
         if s.sh_type == SHT_NOBITS {
             return Ok(&[]);
         }
-        range(self.data, s.sh_offset, s.sh_size).ok_or(bad(
-            "section data outside the file (sh_offset + sh_size)",
-            s.sh_offset,
-        ))
+        range(self.data, s.sh_offset, s.sh_size)
+            .ok_or(bad("section data outside the file (sh_offset + sh_size)", s.sh_offset))
     }
 
     /// The name of a section, from the section-name string table (`None` if unavailable).
@@ -245,9 +217,6 @@ impl<'a> Elf64<'a> {
 
     /// The first section called `name`.
     pub fn section_by_name(&self, name: &[u8]) -> Option<&Shdr> {
-        self.shdrs
-            .iter()
-            .skip(1)
-            .find(|s| self.section_name(s) == Some(name))
+        self.shdrs.iter().skip(1).find(|s| self.section_name(s) == Some(name))
     }
 }

@@ -71,16 +71,11 @@ impl fmt::Display for Error {
             Error::Truncated { what, offset } => {
                 write!(f, "truncated input: {what} missing at byte {offset}")
             }
-            Error::Corrupt {
-                format,
-                detail,
-                offset,
-            } => write!(f, "{format}: corrupt stream at byte {offset}: {detail}"),
+            Error::Corrupt { format, detail, offset } => {
+                write!(f, "{format}: corrupt stream at byte {offset}: {detail}")
+            }
             Error::TooLarge { format, limit } => {
-                write!(
-                    f,
-                    "{format}: output exceeds the memory limit of {limit} bytes"
-                )
+                write!(f, "{format}: output exceeds the memory limit of {limit} bytes")
             }
             Error::OutOfMemory { bytes } => write!(f, "out of memory allocating {bytes} bytes"),
             Error::Unsupported { what } => write!(f, "unsupported: {what}"),

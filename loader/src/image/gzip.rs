@@ -24,10 +24,7 @@ pub fn is_gzip(d: &[u8]) -> bool {
 
 /// Length of the member header at `d[0..]`.
 fn header_len(d: &[u8]) -> Result<usize> {
-    let trunc = |offset: usize| Error::Truncated {
-        what: "gzip header",
-        offset: offset as u64,
-    };
+    let trunc = |offset: usize| Error::Truncated { what: "gzip header", offset: offset as u64 };
     if d.len() < 10 {
         return Err(trunc(d.len()));
     }
@@ -54,10 +51,7 @@ fn header_len(d: &[u8]) -> Result<usize> {
     for flag in [FNAME, FCOMMENT] {
         if flg & flag != 0 {
             let rest = d.get(pos..).ok_or_else(|| trunc(pos))?;
-            let nul = rest
-                .iter()
-                .position(|&b| b == 0)
-                .ok_or_else(|| trunc(d.len()))?;
+            let nul = rest.iter().position(|&b| b == 0).ok_or_else(|| trunc(d.len()))?;
             pos = pos + nul + 1;
         }
     }
@@ -75,16 +69,8 @@ fn header_len(d: &[u8]) -> Result<usize> {
 /// number of input bytes used.
 pub fn decompress_gzip(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
     // ISIZE of a single-member file is a good (untrusted, mod 2^32) size hint.
-    let isize_hint = input
-        .len()
-        .checked_sub(4)
-        .and_then(|p| u32_at(input, p))
-        .map_or(0, |v| v as usize);
-    let hint = if isize_hint >= input.len() / 2 {
-        isize_hint
-    } else {
-        input.len().saturating_mul(3)
-    };
+    let isize_hint = input.len().checked_sub(4).and_then(|p| u32_at(input, p)).map_or(0, |v| v as usize);
+    let hint = if isize_hint >= input.len() / 2 { isize_hint } else { input.len().saturating_mul(3) };
     let mut out = OutBuf::new(FORMAT, limit, hint)?;
     let mut pos = 0usize;
     let mut members = 0u32;
@@ -104,18 +90,14 @@ pub fn decompress_gzip(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
             let inp = input.get(pos..).unwrap_or_default();
             let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
             let window = out.buf.get_mut(member_start..).unwrap_or_default();
-            let (status, used, produced) =
-                decompress(&mut decomp, inp, window, out.len - member_start, flags);
+            let (status, used, produced) = decompress(&mut decomp, inp, window, out.len - member_start, flags);
             pos += used;
             out.advance(produced);
             match status {
                 TINFLStatus::Done => break,
                 TINFLStatus::HasMoreOutput => out.grow(64 * 1024)?,
                 TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
-                    return Err(Error::Truncated {
-                        what: "deflate data",
-                        offset: input.len() as u64,
-                    })
+                    return Err(Error::Truncated { what: "deflate data", offset: input.len() as u64 })
                 }
                 other => {
                     return Err(Error::Corrupt {
@@ -126,14 +108,9 @@ pub fn decompress_gzip(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
                 }
             }
         }
-        let crc = u32_at(input, pos).ok_or(Error::Truncated {
-            what: "gzip trailer (CRC32)",
-            offset: pos as u64,
-        })?;
-        let isize = u32_at(input, pos + 4).ok_or(Error::Truncated {
-            what: "gzip trailer (ISIZE)",
-            offset: pos as u64 + 4,
-        })?;
+        let crc = u32_at(input, pos).ok_or(Error::Truncated { what: "gzip trailer (CRC32)", offset: pos as u64 })?;
+        let isize =
+            u32_at(input, pos + 4).ok_or(Error::Truncated { what: "gzip trailer (ISIZE)", offset: pos as u64 + 4 })?;
         let data = out.buf.get(member_start..out.len).unwrap_or_default();
         let got = crc32::update(0, data);
         if got != crc {
@@ -159,19 +136,8 @@ pub fn decompress_gzip(input: &[u8], limit: usize) -> Result<(Vec<u8>, usize)> {
 /// Re-base a member-relative error offset to the file.
 fn shift(e: Error, base: usize) -> Error {
     match e {
-        Error::Truncated { what, offset } => Error::Truncated {
-            what,
-            offset: offset + base as u64,
-        },
-        Error::Corrupt {
-            format,
-            detail,
-            offset,
-        } => Error::Corrupt {
-            format,
-            detail,
-            offset: offset + base as u64,
-        },
+        Error::Truncated { what, offset } => Error::Truncated { what, offset: offset + base as u64 },
+        Error::Corrupt { format, detail, offset } => Error::Corrupt { format, detail, offset: offset + base as u64 },
         other => other,
     }
 }

@@ -67,24 +67,18 @@ impl PvKernel {
         // elf_parse_binary.
         let loadable: Vec<&Phdr> = elf.phdrs.iter().filter(|p| p.is_loadable()).collect();
         if loadable.is_empty() {
-            return Err(Error::BadElf {
-                what: "no loadable segments",
-                value: 0,
-            });
+            return Err(Error::BadElf { what: "no loadable segments", value: 0 });
         }
         let mut pstart = u64::MAX;
         let mut pend = 0u64;
         let mut total = 0u64;
         for p in &loadable {
-            let end = p.p_paddr.checked_add(p.p_memsz).ok_or(Error::BadElf {
-                what: "segment end overflows (p_paddr + p_memsz)",
-                value: p.p_paddr,
-            })?;
+            let end = p
+                .p_paddr
+                .checked_add(p.p_memsz)
+                .ok_or(Error::BadElf { what: "segment end overflows (p_paddr + p_memsz)", value: p.p_paddr })?;
             if p.p_filesz > p.p_memsz {
-                return Err(Error::BadElf {
-                    what: "p_filesz larger than p_memsz",
-                    value: p.p_filesz,
-                });
+                return Err(Error::BadElf { what: "p_filesz larger than p_memsz", value: p.p_filesz });
             }
             elf.segment_data(p)?;
             pstart = pstart.min(p.p_paddr);
@@ -93,23 +87,16 @@ impl PvKernel {
         }
         // libelf's guard against images that make the loader copy the same range many times.
         if total > (pend - pstart).saturating_mul(2) {
-            return Err(Error::BadElf {
-                what: "program segments total more than twice the image size",
-                value: total,
-            });
+            return Err(Error::BadElf { what: "program segments total more than twice the image size", value: total });
         }
         // elf_xen_addr_calc_check.
         if notes.paddr_offset.is_some() && notes.virt_base.is_none() {
             return Err(not_pv("PADDR_OFFSET set, VIRT_BASE unset".into()));
         }
         let virt_base = notes.virt_base.unwrap_or(0);
-        let paddr_offset = notes.paddr_offset.unwrap_or(
-            if notes.source == super::notes::NoteSource::LegacyGuestSection {
-                virt_base
-            } else {
-                0
-            },
-        );
+        let paddr_offset = notes
+            .paddr_offset
+            .unwrap_or(if notes.source == super::notes::NoteSource::LegacyGuestSection { virt_base } else { 0 });
         let virt_offset = virt_base.wrapping_sub(paddr_offset);
         let virt_kstart = pstart.wrapping_add(virt_offset);
         let mut virt_kend = pend.wrapping_add(virt_offset);
@@ -123,11 +110,7 @@ impl PvKernel {
         } else {
             None
         };
-        if virt_kstart > virt_kend
-            || entry < virt_kstart
-            || entry > virt_kend
-            || virt_base > virt_kstart
-        {
+        if virt_kstart > virt_kend || entry < virt_kstart || entry > virt_kend || virt_base > virt_kstart {
             return Err(not_pv(format!(
                 "ELF start or entry out of bounds (virt_base {virt_base:#x}, kernel {virt_kstart:#x}-{virt_kend:#x}, entry {entry:#x})"
             )));
@@ -139,9 +122,7 @@ impl PvKernel {
         }
         // libxc: the padding before the kernel is whole pages (xc_dom_alloc_pad).
         if !virt_kstart.is_multiple_of(PAGE_SIZE) {
-            return Err(not_pv(format!(
-                "kernel start {virt_kstart:#x} is not page-aligned"
-            )));
+            return Err(not_pv(format!("kernel start {virt_kstart:#x} is not page-aligned")));
         }
         // Xen writes the hypercall page at its PFN: it must be inside the image.
         if let Some(hp) = notes.hypercall_page {
@@ -191,9 +172,7 @@ impl PvKernel {
 
     /// VA of the BSD symbol block (NetBSD's `&end`).
     pub fn bsd_block_va(&self) -> Option<u64> {
-        self.bsd_symtab
-            .as_ref()
-            .map(|s| s.pstart.wrapping_add(self.virt_offset))
+        self.bsd_symtab.as_ref().map(|s| s.pstart.wrapping_add(self.virt_offset))
     }
 
     /// Write the image bytes for VAs `[va, va + dst.len())` into `dst` (zero where nothing is
@@ -220,10 +199,8 @@ impl PvKernel {
             }
         };
         for s in &self.segments {
-            let data = super::bytes::range(elf.data, s.offset, s.filesz).ok_or(Error::BadElf {
-                what: "segment data outside the file",
-                value: s.offset,
-            })?;
+            let data = super::bytes::range(elf.data, s.offset, s.filesz)
+                .ok_or(Error::BadElf { what: "segment data outside the file", value: s.offset })?;
             copy(s.va, Some(data), s.filesz, dst);
             copy(s.va + s.filesz, None, s.memsz - s.filesz, dst);
         }
@@ -238,8 +215,7 @@ impl PvKernel {
         let len = self.image_len();
         let n = usize::try_from(len).map_err(|_| Error::OutOfMemory { bytes: len })?;
         let mut v = Vec::new();
-        v.try_reserve_exact(n)
-            .map_err(|_| Error::OutOfMemory { bytes: len })?;
+        v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory { bytes: len })?;
         v.resize(n, 0);
         let block = self.bsd_block(elf)?;
         self.fill(elf, &block, self.virt_kstart, &mut v)?;

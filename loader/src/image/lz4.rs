@@ -23,21 +23,13 @@ fn bound(n: usize) -> usize {
 }
 
 fn corrupt(detail: alloc::string::String, offset: usize) -> Error {
-    Error::Corrupt {
-        format: FORMAT,
-        detail,
-        offset: offset as u64,
-    }
+    Error::Corrupt { format: FORMAT, detail, offset: offset as u64 }
 }
 
 /// Decompress the LZ4 frames at the start of `input`. Returns the output and the input used.
 /// `hint`: expected output size (untrusted; 0 = unknown).
 pub fn decompress_lz4(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
-    let guess = if hint > 0 {
-        hint
-    } else {
-        input.len().saturating_mul(3)
-    };
+    let guess = if hint > 0 { hint } else { input.len().saturating_mul(3) };
     let mut out = OutBuf::new(FORMAT, limit, guess)?;
     let mut pos = 0usize;
     let mut frames = 0u32;
@@ -59,9 +51,7 @@ fn block(src: &[u8], out: &mut OutBuf, max: usize, dict: bool, at: usize) -> Res
     let (before, after) = out.buf.split_at_mut(start);
     let dst = after.get_mut(..max).unwrap_or_default();
     let n = if dict {
-        let d = before
-            .get(start.saturating_sub(64 * 1024)..)
-            .unwrap_or_default();
+        let d = before.get(start.saturating_sub(64 * 1024)..).unwrap_or_default();
         lz4_flex::block::decompress_into_with_dict(src, dst, d)
     } else {
         lz4_flex::block::decompress_into(src, dst)
@@ -78,10 +68,7 @@ fn legacy(input: &[u8], mut pos: usize, out: &mut OutBuf) -> Result<usize> {
             // The legacy format has no end mark: the input's end is the frame's end, but not
             // in the middle of a block-size word.
             if pos < input.len() {
-                return Err(Error::Truncated {
-                    what: "lz4 block size",
-                    offset: input.len() as u64,
-                });
+                return Err(Error::Truncated { what: "lz4 block size", offset: input.len() as u64 });
             }
             return Ok(pos);
         };
@@ -99,10 +86,7 @@ fn legacy(input: &[u8], mut pos: usize, out: &mut OutBuf) -> Result<usize> {
             if size > bound(LEGACY_BLOCK) {
                 return Err(corrupt(format!("block size {size} too large"), pos));
             }
-            return Err(Error::Truncated {
-                what: "lz4 block",
-                offset: input.len() as u64,
-            });
+            return Err(Error::Truncated { what: "lz4 block", offset: input.len() as u64 });
         }
         let src = input.get(data_at..data_at + size).unwrap_or_default();
         block(src, out, LEGACY_BLOCK, false, data_at)?;
@@ -112,17 +96,11 @@ fn legacy(input: &[u8], mut pos: usize, out: &mut OutBuf) -> Result<usize> {
 
 /// Standard frame (lz4 frame format 1.6).
 fn frame(input: &[u8], pos: usize, out: &mut OutBuf) -> Result<usize> {
-    let trunc = |o: usize| Error::Truncated {
-        what: "lz4 frame",
-        offset: o as u64,
-    };
+    let trunc = |o: usize| Error::Truncated { what: "lz4 frame", offset: o as u64 };
     let flg = u8_at(input, pos).ok_or_else(|| trunc(pos))?;
     let bd = u8_at(input, pos + 1).ok_or_else(|| trunc(pos + 1))?;
     if flg >> 6 != 1 {
-        return Err(corrupt(
-            format!("unsupported frame version in FLG {flg:#x}"),
-            pos,
-        ));
+        return Err(corrupt(format!("unsupported frame version in FLG {flg:#x}"), pos));
     }
     let independent = flg & 0x20 != 0;
     let block_checksum = flg & 0x10 != 0;
@@ -149,18 +127,12 @@ fn frame(input: &[u8], pos: usize, out: &mut OutBuf) -> Result<usize> {
         let raw = word & 0x8000_0000 != 0;
         let size = (word & 0x7fff_ffff) as usize;
         if size > max {
-            return Err(corrupt(
-                format!("block size {size} above the frame's {max}"),
-                p - 4,
-            ));
+            return Err(corrupt(format!("block size {size} above the frame's {max}"), p - 4));
         }
         let src = input.get(p..p + size).ok_or_else(|| trunc(input.len()))?;
         if raw {
             out.grow(size)?;
-            out.free()
-                .get_mut(..size)
-                .ok_or_else(|| trunc(p))?
-                .copy_from_slice(src);
+            out.free().get_mut(..size).ok_or_else(|| trunc(p))?.copy_from_slice(src);
             out.advance(size);
         } else {
             block(src, out, max, !independent, p)?;

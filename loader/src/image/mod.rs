@@ -63,21 +63,14 @@ pub fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>>
 /// [`decompress`] with an expected output size (untrusted, 0 = unknown): an exact hint means
 /// one allocation of the right size instead of doubling (which needs up to 3x the output
 /// while the allocator copies).
-pub fn decompress_hinted(
-    format: Format,
-    input: &[u8],
-    limit: usize,
-    hint: usize,
-) -> Result<Vec<u8>> {
+pub fn decompress_hinted(format: Format, input: &[u8], limit: usize, hint: usize) -> Result<Vec<u8>> {
     let (v, _used) = match format {
         Format::Gzip => gzip::decompress_gzip(input, limit)?,
         Format::Xz => xz::decompress_xz(input, limit, hint)?,
         Format::Zstd => zstd::decompress_zstd(input, limit, hint)?,
         Format::Lz4 => lz4::decompress_lz4(input, limit, hint)?,
         Format::Elf64 | Format::BzImage => {
-            return Err(Error::Unsupported {
-                what: alloc::format!("{} is not a compression format", format.name()),
-            })
+            return Err(Error::Unsupported { what: alloc::format!("{} is not a compression format", format.name()) })
         }
     };
     Ok(v)
@@ -101,12 +94,7 @@ pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
         let f = match detect(&cur) {
             Detected::Known(f) => f,
             Detected::Unsupported(what) => return Err(Error::Unsupported { what: what.into() }),
-            Detected::Unknown => {
-                return Err(Error::UnknownFormat {
-                    magic: first8(&cur),
-                    len: cur.len() as u64,
-                })
-            }
+            Detected::Unknown => return Err(Error::UnknownFormat { magic: first8(&cur), len: cur.len() as u64 }),
         };
         formats.push(f);
         cur = match f {
@@ -114,25 +102,13 @@ pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {
             Format::BzImage => {
                 let (start, len) = bzimage::payload_range(&cur)?;
                 // Linux appends the uncompressed size to every payload (`size_append`).
-                hint = len
-                    .checked_sub(4)
-                    .and_then(|p| bytes::u32_at(&cur, start + p))
-                    .map_or(0, |v| v as usize);
+                hint = len.checked_sub(4).and_then(|p| bytes::u32_at(&cur, start + p)).map_or(0, |v| v as usize);
                 match cur {
-                    Cow::Borrowed(b) => {
-                        Cow::Borrowed(b.get(start..start + len).unwrap_or_default())
-                    }
-                    Cow::Owned(v) => {
-                        Cow::Owned(v.get(start..start + len).unwrap_or_default().to_vec())
-                    }
+                    Cow::Borrowed(b) => Cow::Borrowed(b.get(start..start + len).unwrap_or_default()),
+                    Cow::Owned(v) => Cow::Owned(v.get(start..start + len).unwrap_or_default().to_vec()),
                 }
             }
-            other => Cow::Owned(decompress_hinted(
-                other,
-                &cur,
-                limit,
-                core::mem::take(&mut hint),
-            )?),
+            other => Cow::Owned(decompress_hinted(other, &cur, limit, core::mem::take(&mut hint))?),
         };
     }
     Err(Error::TooManyLayers)

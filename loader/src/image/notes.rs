@@ -195,14 +195,10 @@ impl XenNotes {
         let mut xen = 0;
         while pos < d.len() {
             if *total >= MAX_NOTES {
-                return Err(Error::BadElf {
-                    what: "too many ELF notes",
-                    value: u64::from(*total),
-                });
+                return Err(Error::BadElf { what: "too many ELF notes", value: u64::from(*total) });
             }
             *total += 1;
-            let (Some(namesz), Some(descsz), Some(ty)) =
-                (u32_at(d, pos), u32_at(d, pos + 4), u32_at(d, pos + 8))
+            let (Some(namesz), Some(descsz), Some(ty)) = (u32_at(d, pos), u32_at(d, pos + 4), u32_at(d, pos + 8))
             else {
                 break; // A truncated note ends the list (libelf reads it as absent).
             };
@@ -230,11 +226,7 @@ impl XenNotes {
         let mut n = XenNotes::default();
         let mut total = 0u32;
         let mut xen = 0u32;
-        for p in elf
-            .phdrs
-            .iter()
-            .filter(|p| p.p_type == PT_NOTE && p.p_offset != 0)
-        {
+        for p in elf.phdrs.iter().filter(|p| p.p_type == PT_NOTE && p.p_offset != 0) {
             if let Some(d) = super::bytes::range(elf.data, p.p_offset, p.p_filesz) {
                 xen += n.parse_notes(d, &mut total)?;
             }
@@ -369,9 +361,7 @@ pub fn strtoull(s: &[u8]) -> u64 {
     }
     let mut base = 10u64;
     if s.get(i) == Some(&b'0') {
-        if matches!(s.get(i + 1), Some(b'x' | b'X'))
-            && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
-        {
+        if matches!(s.get(i + 1), Some(b'x' | b'X')) && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
             base = 16;
             i += 2;
         } else {
@@ -381,10 +371,7 @@ pub fn strtoull(s: &[u8]) -> u64 {
     let mut v: u64 = 0;
     let mut overflow = false;
     while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(base as u32)) {
-        match v
-            .checked_mul(base)
-            .and_then(|x| x.checked_add(u64::from(d)))
-        {
+        match v.checked_mul(base).and_then(|x| x.checked_add(u64::from(d))) {
             Some(n) => v = n,
             None => overflow = true,
         }
@@ -441,12 +428,7 @@ mod tests {
     #[test]
     fn features_required_and_unknown() {
         let (mut s, mut r) = (0, 0);
-        parse_features(
-            "!writable_page_tables|pae_pgdir_above_4gb|whatever",
-            &mut s,
-            &mut r,
-        )
-        .unwrap();
+        parse_features("!writable_page_tables|pae_pgdir_above_4gb|whatever", &mut s, &mut r).unwrap();
         assert_eq!((s, r), (0b10001, 0b1));
         let e = parse_features("!frobnicate", &mut s, &mut r).unwrap_err();
         assert!(e.to_string().contains("frobnicate"));
@@ -457,9 +439,7 @@ mod tests {
         let mut n = XenNotes::default();
         let mut total = 0;
         // namesz huge, descsz huge, truncated: stops, no panic.
-        let d = [
-            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, b'X',
-        ];
+        let d = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, b'X'];
         assert_eq!(n.parse_notes(&d, &mut total).unwrap(), 0);
         // A well-formed ENTRY note with an odd descsz reads as 0, as in libelf.
         let mut d = vec![4, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0];

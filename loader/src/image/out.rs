@@ -15,12 +15,7 @@ pub(crate) struct OutBuf {
 impl OutBuf {
     /// `hint` is a size announced by the stream (untrusted): used only below `limit`.
     pub fn new(format: &'static str, limit: usize, hint: usize) -> Result<Self> {
-        let mut o = OutBuf {
-            buf: Vec::new(),
-            len: 0,
-            limit,
-            format,
-        };
+        let mut o = OutBuf { buf: Vec::new(), len: 0, limit, format };
         // Not `clamp`: it panics when `limit` is below the 64 KiB floor.
         o.resize(hint.max(64 * 1024).min(limit.max(1)))?;
         Ok(o)
@@ -28,27 +23,20 @@ impl OutBuf {
 
     fn resize(&mut self, n: usize) -> Result<()> {
         let extra = n.saturating_sub(self.buf.len());
-        self.buf
-            .try_reserve_exact(extra)
-            .map_err(|_| Error::OutOfMemory { bytes: n as u64 })?;
+        self.buf.try_reserve_exact(extra).map_err(|_| Error::OutOfMemory { bytes: n as u64 })?;
         self.buf.resize(n, 0);
         Ok(())
     }
 
     /// Make room for at least `min_free` more bytes after `len` (doubling, capped at the limit).
     pub fn grow(&mut self, min_free: usize) -> Result<()> {
-        let need = self.len.checked_add(min_free).ok_or(Error::TooLarge {
-            format: self.format,
-            limit: self.limit as u64,
-        })?;
+        let need =
+            self.len.checked_add(min_free).ok_or(Error::TooLarge { format: self.format, limit: self.limit as u64 })?;
         if need <= self.buf.len() {
             return Ok(());
         }
         if self.buf.len() >= self.limit || need > self.limit {
-            return Err(Error::TooLarge {
-                format: self.format,
-                limit: self.limit as u64,
-            });
+            return Err(Error::TooLarge { format: self.format, limit: self.limit as u64 });
         }
         let target = self.buf.len().saturating_mul(2).max(need).min(self.limit);
         self.resize(target)

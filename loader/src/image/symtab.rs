@@ -62,32 +62,15 @@ pub fn plan(elf: &Elf64<'_>, pend: u64) -> Result<Option<BsdSymtab>> {
     // The bytes must exist in the file.
     elf.section_data(sym)?;
     elf.section_data(str_)?;
-    let overflow = || Error::BadElf {
-        what: "symbol table size overflows",
-        value: sym.sh_size,
-    };
+    let overflow = || Error::BadElf { what: "symbol table size overflows", value: sym.sh_size };
     let pstart = round_up(pend, ALIGN).ok_or_else(overflow)?;
-    let strtab_offset = round_up(
-        SYMTAB_OFFSET
-            .checked_add(sym.sh_size)
-            .ok_or_else(overflow)?,
-        ALIGN,
-    )
-    .ok_or_else(overflow)?;
-    let str_end = strtab_offset
-        .checked_add(str_.sh_size)
-        .ok_or_else(overflow)?;
+    let strtab_offset =
+        round_up(SYMTAB_OFFSET.checked_add(sym.sh_size).ok_or_else(overflow)?, ALIGN).ok_or_else(overflow)?;
+    let str_end = strtab_offset.checked_add(str_.sh_size).ok_or_else(overflow)?;
     let size = round_up(str_end, ALIGN).ok_or_else(overflow)?;
     pstart.checked_add(size).ok_or_else(overflow)?;
     let size_word = u32::try_from(str_end - EHDR_OFFSET as u64).map_err(|_| overflow())?;
-    Ok(Some(BsdSymtab {
-        pstart,
-        size,
-        symtab: si,
-        strtab: li,
-        strtab_offset,
-        size_word,
-    }))
+    Ok(Some(BsdSymtab { pstart, size, symtab: si, strtab: li, strtab_offset, size_word }))
 }
 
 fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
@@ -100,17 +83,10 @@ fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
 pub fn build(elf: &Elf64<'_>, plan: &BsdSymtab) -> Result<Vec<u8>> {
     let len = usize::try_from(plan.size).map_err(|_| Error::OutOfMemory { bytes: plan.size })?;
     let mut b = Vec::new();
-    b.try_reserve_exact(len)
-        .map_err(|_| Error::OutOfMemory { bytes: plan.size })?;
+    b.try_reserve_exact(len).map_err(|_| Error::OutOfMemory { bytes: plan.size })?;
     b.resize(len, 0);
-    let sym = elf.shdrs.get(plan.symtab).ok_or(Error::BadElf {
-        what: "symtab index",
-        value: plan.symtab as u64,
-    })?;
-    let strs = elf.shdrs.get(plan.strtab).ok_or(Error::BadElf {
-        what: "strtab index",
-        value: plan.strtab as u64,
-    })?;
+    let sym = elf.shdrs.get(plan.symtab).ok_or(Error::BadElf { what: "symtab index", value: plan.symtab as u64 })?;
+    let strs = elf.shdrs.get(plan.strtab).ok_or(Error::BadElf { what: "strtab index", value: plan.strtab as u64 })?;
     let e = EHDR_OFFSET;
     put(&mut b, 0, &plan.size_word.to_le_bytes());
     // ELF header copy, adjusted (offsets are from the header, B+4).
@@ -131,11 +107,7 @@ pub fn build(elf: &Elf64<'_>, plan: &BsdSymtab) -> Result<Vec<u8>> {
     put(&mut b, sh1 + 40, &2u32.to_le_bytes());
     let sh2 = sh1 + SHDR_SIZE;
     put(&mut b, sh2, &strs.raw);
-    put(
-        &mut b,
-        sh2 + 24,
-        &(plan.strtab_offset - e as u64).to_le_bytes(),
-    );
+    put(&mut b, sh2 + 24, &(plan.strtab_offset - e as u64).to_le_bytes());
     put(&mut b, SYMTAB_OFFSET as usize, elf.section_data(sym)?);
     put(&mut b, plan.strtab_offset as usize, elf.section_data(strs)?);
     Ok(b)

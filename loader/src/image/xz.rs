@@ -21,11 +21,7 @@ pub fn is_xz(d: &[u8]) -> bool {
 /// `hint`: expected output size (untrusted; 0 = unknown; the stream index is read too).
 pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
     if !is_xz(input) {
-        return Err(Error::Corrupt {
-            format: FORMAT,
-            detail: "bad stream magic".into(),
-            offset: 0,
-        });
+        return Err(Error::Corrupt { format: FORMAT, detail: "bad stream magic".into(), offset: 0 });
     }
     let guess = match (index_size(input), hint) {
         (Some(n), _) => n,
@@ -43,19 +39,14 @@ pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>
                 out.grow(64 * 1024)?;
             }
             let inp = input.get(pos..).unwrap_or_default();
-            let res = dec
-                .decode(inp, out.free())
-                .map_err(|e| err(e, pos, input.len(), limit))?;
+            let res = dec.decode(inp, out.free()).map_err(|e| err(e, pos, input.len(), limit))?;
             pos += res.input_consumed();
             out.advance(res.output_produced());
             match res {
                 XzNextBlockResult::EndOfStream(..) => break,
                 XzNextBlockResult::NeedMoreData(..) => {
                     if pos >= input.len() && !res.made_progress() {
-                        return Err(Error::Truncated {
-                            what: "xz stream",
-                            offset: input.len() as u64,
-                        });
+                        return Err(Error::Truncated { what: "xz stream", offset: input.len() as u64 });
                     }
                 }
             }
@@ -113,19 +104,11 @@ fn index_size(d: &[u8]) -> Option<usize> {
 
 fn err(e: XzError, pos: usize, len: usize, limit: usize) -> Error {
     match e {
-        XzError::NeedsLargerInputBuffer => Error::Truncated {
-            what: "xz stream",
-            offset: len as u64,
-        },
+        XzError::NeedsLargerInputBuffer => Error::Truncated { what: "xz stream", offset: len as u64 },
         // The dictionary is allocated whole, so it is bounded by the output limit too.
-        XzError::DictionaryOverflow | XzError::DictionaryTooLarge(_) => Error::TooLarge {
-            format: FORMAT,
-            limit: limit as u64,
-        },
-        other => Error::Corrupt {
-            format: FORMAT,
-            detail: format!("{other:?}"),
-            offset: pos as u64,
-        },
+        XzError::DictionaryOverflow | XzError::DictionaryTooLarge(_) => {
+            Error::TooLarge { format: FORMAT, limit: limit as u64 }
+        }
+        other => Error::Corrupt { format: FORMAT, detail: format!("{other:?}"), offset: pos as u64 },
     }
 }

@@ -25,11 +25,7 @@ fn is_skippable(d: &[u8]) -> bool {
 /// Decompress the zstd frames at the start of `input`. Returns the output and the input used.
 /// `hint`: expected output size (untrusted; 0 = unknown; the frame's content size is used too).
 pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
-    let guess = if hint > 0 {
-        hint
-    } else {
-        input.len().saturating_mul(4)
-    };
+    let guess = if hint > 0 { hint } else { input.len().saturating_mul(4) };
     let mut out = OutBuf::new(FORMAT, limit, guess)?;
     let mut dec = FrameDecoder::new();
     let mut src: &[u8] = input;
@@ -37,15 +33,11 @@ pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u
     let mut frames = 0u32;
     loop {
         if is_skippable(src) {
-            let n = u32_at(src, 4).ok_or(Error::Truncated {
-                what: "zstd skippable frame",
-                offset: used(src) as u64,
-            })?;
+            let n =
+                u32_at(src, 4).ok_or(Error::Truncated { what: "zstd skippable frame", offset: used(src) as u64 })?;
             let skip = 8usize.saturating_add(n as usize);
-            src = src.get(skip..).ok_or(Error::Truncated {
-                what: "zstd skippable frame",
-                offset: input.len() as u64,
-            })?;
+            src =
+                src.get(skip..).ok_or(Error::Truncated { what: "zstd skippable frame", offset: input.len() as u64 })?;
             continue;
         }
         if !is_zstd(src) {
@@ -63,16 +55,12 @@ pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u
         // The declared content size, trusted only up to the limit (grow() caps it).
         if let Ok(n) = usize::try_from(dec.content_size()) {
             if n > 0 && out.grow(n).is_err() {
-                return Err(Error::TooLarge {
-                    format: FORMAT,
-                    limit: limit as u64,
-                });
+                return Err(Error::TooLarge { format: FORMAT, limit: limit as u64 });
             }
         }
         loop {
             let at = used(src);
-            dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(8 << 20))
-                .map_err(|e| err(e, at))?;
+            dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(8 << 20)).map_err(|e| err(e, at))?;
             let n = dec.can_collect();
             out.grow(n)?;
             let got = dec.read(out.free()).map_err(|e| Error::Corrupt {
@@ -85,15 +73,11 @@ pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u
                 break;
             }
         }
-        if let (Some(stored), Some(computed)) =
-            (dec.get_checksum_from_data(), dec.get_calculated_checksum())
-        {
+        if let (Some(stored), Some(computed)) = (dec.get_checksum_from_data(), dec.get_calculated_checksum()) {
             if stored != computed {
                 return Err(Error::Corrupt {
                     format: FORMAT,
-                    detail: format!(
-                        "content checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
-                    ),
+                    detail: format!("content checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"),
                     offset: used(src) as u64,
                 });
             }
@@ -107,20 +91,10 @@ fn err(e: FrameDecoderError, at: usize) -> Error {
     let detail = format!("{e}");
     let eof = detail.contains("UnexpectedEof")
         || detail.contains("unexpected end")
-        || matches!(
-            e,
-            FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::MagicNumberReadError(_))
-        );
+        || matches!(e, FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::MagicNumberReadError(_)));
     if eof {
-        Error::Truncated {
-            what: "zstd frame",
-            offset: at as u64,
-        }
+        Error::Truncated { what: "zstd frame", offset: at as u64 }
     } else {
-        Error::Corrupt {
-            format: FORMAT,
-            detail,
-            offset: at as u64,
-        }
+        Error::Corrupt { format: FORMAT, detail, offset: at as u64 }
     }
 }

@@ -14,10 +14,8 @@ impl Port {
     pub fn notify(self) -> Result<(), XenError> {
         let p: u32 = self.0;
         // SAFETY: the argument is a live `evtchn_send` (one u32 port).
-        hypercall::check(unsafe {
-            hypercall::event_channel_op(EVTCHNOP_SEND, core::ptr::addr_of!(p) as u64)
-        })
-        .map(|_| ())
+        hypercall::check(unsafe { hypercall::event_channel_op(EVTCHNOP_SEND, core::ptr::addr_of!(p) as u64) })
+            .map(|_| ())
     }
 
     /// Clears the port's pending bit; true if it was set. Clear *before* scanning the ring, so

@@ -115,17 +115,7 @@ pub unsafe fn mmu_update(reqs: &[MmuUpdate]) -> Result<usize, XenError> {
 pub unsafe fn mmuext_op(ops: &[MmuextOp]) -> Result<(), XenError> {
     let n = u64::try_from(ops.len()).unwrap_or(u64::MAX);
     // SAFETY: `ops` is live for the call; the effect is the caller's contract.
-    check(unsafe {
-        hypercall5(
-            nr::MMUEXT_OP,
-            ops.as_ptr() as u64,
-            n,
-            0,
-            u64::from(raw::DOMID_SELF),
-            0,
-        )
-    })
-    .map(|_| ())
+    check(unsafe { hypercall5(nr::MMUEXT_OP, ops.as_ptr() as u64, n, 0, u64::from(raw::DOMID_SELF), 0) }).map(|_| ())
 }
 
 /// `set_trap_table(table)`; `None` clears it (before a handover).
@@ -161,16 +151,7 @@ pub fn xen_version() -> (u32, u32) {
 pub fn console_io_write(bytes: &[u8]) {
     let n = u64::try_from(bytes.len()).unwrap_or(0);
     // SAFETY: Xen reads `n` bytes from the live slice.
-    let _ = unsafe {
-        hypercall5(
-            nr::CONSOLE_IO,
-            raw::CONSOLEIO_WRITE as u64,
-            n,
-            bytes.as_ptr() as u64,
-            0,
-            0,
-        )
-    };
+    let _ = unsafe { hypercall5(nr::CONSOLE_IO, raw::CONSOLEIO_WRITE as u64, n, bytes.as_ptr() as u64, 0, 0) };
 }
 
 /// `sched_op(cmd, arg)`.

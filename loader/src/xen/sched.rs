@@ -16,12 +16,7 @@ pub fn yield_cpu() {
 /// (absolute; 0 = no timeout). Wakes even for masked ports. May return early: callers re-check.
 pub fn poll(ports: &[u32], deadline_ns: u64) -> Result<(), XenError> {
     let nr_ports = u32::try_from(ports.len()).map_err(|_| XenError(-22))?;
-    let arg = SchedPoll {
-        ports: ports.as_ptr() as u64,
-        nr_ports,
-        _pad: 0,
-        timeout: deadline_ns,
-    };
+    let arg = SchedPoll { ports: ports.as_ptr() as u64, nr_ports, _pad: 0, timeout: deadline_ns };
     // SAFETY: `arg` and the port array it points to are live for the call.
     let rc = unsafe { hypercall::sched_op(schedop::POLL, core::ptr::addr_of!(arg) as u64) };
     hypercall::check(rc).map(|_| ())

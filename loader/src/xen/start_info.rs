@@ -33,16 +33,9 @@ impl fmt::Display for StartInfoError {
         match self {
             Self::BadMagic(m) => {
                 let end = m.iter().position(|&b| b == 0).unwrap_or(m.len());
-                write!(
-                    f,
-                    "start_info magic {:?} is not xen-3.0-x86_64",
-                    m.get(..end).unwrap_or(&[]).escape_ascii()
-                )
+                write!(f, "start_info magic {:?} is not xen-3.0-x86_64", m.get(..end).unwrap_or(&[]).escape_ascii())
             }
-            Self::InitialDomain => write!(
-                f,
-                "start_info is dom0's (SIF_INITDOMAIN): rpvboot runs as a domU"
-            ),
+            Self::InitialDomain => write!(f, "start_info is dom0's (SIF_INITDOMAIN): rpvboot runs as a domU"),
             Self::Misaligned(name, v) => {
                 write!(f, "start_info.{name} = {v:#x} is not page aligned")
             }
@@ -98,21 +91,13 @@ impl StartInfo {
         if raw.nr_pages == 0 || raw.nr_pages > MAX_NR_PAGES {
             return Err(StartInfoError::BadNrPages(raw.nr_pages));
         }
-        for (name, v) in [
-            ("shared_info", raw.shared_info),
-            ("pt_base", raw.pt_base),
-            ("mfn_list", raw.mfn_list),
-        ] {
+        for (name, v) in [("shared_info", raw.shared_info), ("pt_base", raw.pt_base), ("mfn_list", raw.mfn_list)] {
             if v & 0xfff != 0 {
                 return Err(StartInfoError::Misaligned(name, v));
             }
         }
         // The field is 1024 bytes; libxc NUL-terminates at 1023, but do not rely on it.
-        let cmd_len = raw
-            .cmd_line
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(raw.cmd_line.len());
+        let cmd_len = raw.cmd_line.iter().position(|&b| b == 0).unwrap_or(raw.cmd_line.len());
         Ok(Self {
             nr_pages: raw.nr_pages,
             shared_info_ma: raw.shared_info,
@@ -157,8 +142,7 @@ impl StartInfo {
 
     /// First VA after the bootstrap page tables: the boot stack page (libxc order).
     pub fn boot_stack_va(&self) -> u64 {
-        self.pt_base
-            .saturating_add(self.nr_pt_frames.saturating_mul(4096))
+        self.pt_base.saturating_add(self.nr_pt_frames.saturating_mul(4096))
     }
 }
 
@@ -226,34 +210,19 @@ mod tests {
     fn rejects_bad_input() {
         let mut r = raw_ok();
         r.magic[4] = b'4';
-        assert!(matches!(
-            StartInfo::parse(&r),
-            Err(StartInfoError::BadMagic(_))
-        ));
+        assert!(matches!(StartInfo::parse(&r), Err(StartInfoError::BadMagic(_))));
         let mut r = raw_ok();
         r.magic[..14].copy_from_slice(b"xen-3.0-x86_32");
-        assert!(matches!(
-            StartInfo::parse(&r),
-            Err(StartInfoError::BadMagic(_))
-        ));
+        assert!(matches!(StartInfo::parse(&r), Err(StartInfoError::BadMagic(_))));
         let mut r = raw_ok();
         r.flags = SIF_INITDOMAIN;
-        assert_eq!(
-            StartInfo::parse(&r).err(),
-            Some(StartInfoError::InitialDomain)
-        );
+        assert_eq!(StartInfo::parse(&r).err(), Some(StartInfoError::InitialDomain));
         let mut r = raw_ok();
         r.nr_pages = 0;
-        assert_eq!(
-            StartInfo::parse(&r).err(),
-            Some(StartInfoError::BadNrPages(0))
-        );
+        assert_eq!(StartInfo::parse(&r).err(), Some(StartInfoError::BadNrPages(0)));
         let mut r = raw_ok();
         r.pt_base += 8;
-        assert_eq!(
-            StartInfo::parse(&r).err(),
-            Some(StartInfoError::Misaligned("pt_base", 0x3e008))
-        );
+        assert_eq!(StartInfo::parse(&r).err(), Some(StartInfoError::Misaligned("pt_base", 0x3e008)));
         let e = StartInfo::parse(&r).err().unwrap();
         assert!(format!("{e}").contains("pt_base"));
     }

@@ -9,13 +9,9 @@ use super::raw::VcpuTimeInfo;
 /// fixed-point `tsc_to_system_mul` (Xen's `scale_delta`).
 pub fn scale_delta(delta: u64, mul: u32, shift: i8) -> u64 {
     let d = if shift >= 0 {
-        delta
-            .checked_shl(u32::from(shift.unsigned_abs()))
-            .unwrap_or(0)
+        delta.checked_shl(u32::from(shift.unsigned_abs())).unwrap_or(0)
     } else {
-        delta
-            .checked_shr(u32::from(shift.unsigned_abs()))
-            .unwrap_or(0)
+        delta.checked_shr(u32::from(shift.unsigned_abs())).unwrap_or(0)
     };
     let ns = (u128::from(d) * u128::from(mul)) >> 32;
     u64::try_from(ns).unwrap_or(u64::MAX)
@@ -25,8 +21,7 @@ pub fn scale_delta(delta: u64, mul: u32, shift: i8) -> u64 {
 pub fn system_time_ns(t: &VcpuTimeInfo, tsc: u64) -> u64 {
     // A TSC behind the record's timestamp (another pCPU's TSC after a migration) counts as 0.
     let delta = tsc.saturating_sub(t.tsc_timestamp);
-    t.system_time
-        .wrapping_add(scale_delta(delta, t.tsc_to_system_mul, t.tsc_shift))
+    t.system_time.wrapping_add(scale_delta(delta, t.tsc_to_system_mul, t.tsc_shift))
 }
 
 #[cfg(test)]

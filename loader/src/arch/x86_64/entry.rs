@@ -146,10 +146,7 @@ pub fn trap_stubs() -> [(u8, u64); 18] {
 
 /// (event callback, failsafe callback) stub addresses.
 pub fn callback_stubs() -> (u64, u64) {
-    (
-        rpvboot_trap_256 as *const () as u64,
-        rpvboot_trap_257 as *const () as u64,
-    )
+    (rpvboot_trap_256 as *const () as u64, rpvboot_trap_257 as *const () as u64)
 }
 
 extern "C" {
@@ -165,8 +162,5 @@ pub fn stack_guard_va() -> u64 {
 
 /// `[start, end)` VAs of the loaded image (text to end of .bss).
 pub fn image_range() -> (u64, u64) {
-    (
-        core::ptr::addr_of!(__image_start) as u64,
-        core::ptr::addr_of!(__image_end) as u64,
-    )
+    (core::ptr::addr_of!(__image_start) as u64, core::ptr::addr_of!(__image_end) as u64)
 }

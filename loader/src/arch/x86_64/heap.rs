@@ -69,11 +69,7 @@ unsafe impl Source for GrowUp {
 }
 
 #[global_allocator]
-static HEAP: talc::TalcLock<spin::Mutex<()>, GrowUp> = talc::TalcLock::new(GrowUp {
-    next: 0,
-    limit: 0,
-    heap_end: 0,
-});
+static HEAP: talc::TalcLock<spin::Mutex<()>, GrowUp> = talc::TalcLock::new(GrowUp { next: 0, limit: 0, heap_end: 0 });
 
 /// Gives the heap the mapped free RAM `pfns` (called once by init).
 pub fn init(pfns: Range<u64>) {

@@ -51,10 +51,7 @@ impl core::fmt::Display for MmError {
             Self::BadTable(what, v) => write!(f, "page tables: {what} ({v:#x})"),
             Self::BadBootstrap(what, v) => write!(f, "bootstrap mapping: {what} ({v:#x})"),
             Self::NotEnoughMemory { nr_pages, needed } => {
-                write!(
-                    f,
-                    "not enough memory: {nr_pages} pages, need at least {needed}"
-                )
+                write!(f, "not enough memory: {nr_pages} pages, need at least {needed}")
             }
             Self::Xen(what, e) => write!(f, "{what}: {e}"),
         }
@@ -205,16 +202,10 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
     let bootstrap_end = chunks * L1_SPAN;
     let p2m_end = si.mfn_list.saturating_add(nr.saturating_mul(8));
     if bootstrap_end == 0 || pfn_to_va(bootstrap_end) < p2m_end || bootstrap_end > nr {
-        return Err(MmError::BadBootstrap(
-            "end of mapping vs p2m / nr_pages",
-            bootstrap_end,
-        ));
+        return Err(MmError::BadBootstrap("end of mapping vs p2m / nr_pages", bootstrap_end));
     }
     if boot_tables.end > bootstrap_end {
-        return Err(MmError::BadBootstrap(
-            "page tables beyond the mapping",
-            boot_tables.end,
-        ));
+        return Err(MmError::BadBootstrap("page tables beyond the mapping", boot_tables.end));
     }
     // The last bootstrap L1 must be full (libxc maps up to a 4 MiB boundary).
     let last_l2 = table_va_of(read_entry(l3, (chunks - 1) / ENTRIES), &boot_tables)?;
@@ -243,10 +234,7 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
     let tables = bootstrap_end..bootstrap_end + k;
     let needed = tables.end + 256; // at least 1 MiB of heap
     if needed > nr {
-        return Err(MmError::NotEnoughMemory {
-            nr_pages: nr,
-            needed,
-        });
+        return Err(MmError::NotEnoughMemory { nr_pages: nr, needed });
     }
     let l1_pfn = |c: u64| bootstrap_end + (c - c0);
     // PFN of the new L2 for GiB g (the i-th missing one).
@@ -267,11 +255,7 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
                 break;
             }
             let m = mfn(pfn)?;
-            let flags = if tables.contains(&pfn) {
-                pte::L1_RO
-            } else {
-                pte::L1_RW
-            };
+            let flags = if tables.contains(&pfn) { pte::L1_RO } else { pte::L1_RW };
             *e = (m << 12) | flags;
         }
         fill(window, mfn(l1_pfn(c))?, &entries)?;
@@ -291,8 +275,7 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
     }
     // Drop the last writable mapping of a new table before Xen types it.
     // SAFETY: the window page is ours; its own frame comes back.
-    unsafe { hypercall::update_va_mapping(window, window_pte) }
-        .map_err(|e| MmError::Xen("window restore", e))?;
+    unsafe { hypercall::update_va_mapping(window, window_pte) }.map_err(|e| MmError::Xen("window restore", e))?;
 
     // Hook: L1s into existing L2s, then new L2s into the L3.
     let l3_mfn = (read_entry(l4, 0) & pte::ADDR_MASK) >> 12;
@@ -311,12 +294,7 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
         }
     }
     batch.flush()?;
-    Ok(MemoryMap {
-        nr_pages: nr,
-        bootstrap_end,
-        new_tables: tables.clone(),
-        free: tables.end..nr,
-    })
+    Ok(MemoryMap { nr_pages: nr, bootstrap_end, new_tables: tables.clone(), free: tables.end..nr })
 }
 
 /// Writes `entries` into frame `mfn` through the window page.
@@ -339,20 +317,14 @@ struct Batch {
 
 impl Batch {
     fn new() -> Self {
-        Self {
-            reqs: [MmuUpdate::default(); 64],
-            n: 0,
-        }
+        Self { reqs: [MmuUpdate::default(); 64], n: 0 }
     }
     fn push(&mut self, table_mfn: u64, idx: u64, val: u64) -> Result<(), MmError> {
         if self.n == self.reqs.len() {
             self.flush()?;
         }
         if let Some(r) = self.reqs.get_mut(self.n) {
-            *r = MmuUpdate {
-                ptr: ((table_mfn << 12) + idx * 8) | MMU_NORMAL_PT_UPDATE,
-                val,
-            };
+            *r = MmuUpdate { ptr: ((table_mfn << 12) + idx * 8) | MMU_NORMAL_PT_UPDATE, val };
             self.n += 1;
         }
         Ok(())
@@ -362,8 +334,7 @@ impl Batch {
         if !reqs.is_empty() {
             // SAFETY: each request installs a freshly filled, read-only-mapped table into an
             // empty slot: no existing mapping changes.
-            let done = unsafe { hypercall::mmu_update(reqs) }
-                .map_err(|e| MmError::Xen("mmu_update hook", e))?;
+            let done = unsafe { hypercall::mmu_update(reqs) }.map_err(|e| MmError::Xen("mmu_update hook", e))?;
             if done != reqs.len() {
                 return Err(MmError::Xen("mmu_update hook (partial)", XenError(-22)));
             }

@@ -9,8 +9,8 @@ pub mod console;
 pub mod entry;
 pub mod heap;
 pub mod mm;
-pub mod traps;
 pub mod trampoline;
+pub mod traps;
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -73,12 +73,9 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     let raw_si = unsafe { core::ptr::read_volatile(si_va as *const raw::StartInfo) };
     let si = StartInfo::parse(&raw_si).map_err(InitError::StartInfo)?;
 
-    let sh_va =
-        mm::map_shared_info(si.shared_info_ma).map_err(|e| InitError::Xen("map shared_info", e))?;
+    let sh_va = mm::map_shared_info(si.shared_info_ma).map_err(|e| InitError::Xen("map shared_info", e))?;
     // SAFETY: shared_info is now mapped at sh_va for ever.
-    let shared = unsafe {
-        Shared::new(NonNull::new(sh_va as *mut raw::SharedInfo).ok_or(InitError::ConsoleMfn(0))?)
-    };
+    let shared = unsafe { Shared::new(NonNull::new(sh_va as *mut raw::SharedInfo).ok_or(InitError::ConsoleMfn(0))?) };
     shared.mask_upcalls();
     let t0_ns = shared.now_ns();
 
@@ -99,15 +96,7 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     }
     heap::init(memory.free.clone());
     let t_ready_ns = shared.now_ns();
-    Ok(Boot {
-        start_info: si,
-        shared,
-        console,
-        memory,
-        t0_ns,
-        t_ready_ns,
-        map_ns,
-    })
+    Ok(Boot { start_info: si, shared, console, memory, t0_ns, t_ready_ns, map_ns })
 }
 
 /// Drains the console, then shuts the domain down. Never returns.
@@ -126,13 +115,7 @@ pub fn panic_report(info: &core::panic::PanicInfo<'_>) -> ! {
         sched::shutdown(ShutdownReason::Crash);
     }
     match info.location() {
-        Some(l) => crate::println!(
-            "rpvboot: panic at {}:{}:{}: {}",
-            l.file(),
-            l.line(),
-            l.column(),
-            info.message()
-        ),
+        Some(l) => crate::println!("rpvboot: panic at {}:{}:{}: {}", l.file(), l.line(), l.column(), info.message()),
         None => crate::println!("rpvboot: panic at <unknown>: {}", info.message()),
     }
     shutdown(ShutdownReason::Crash)

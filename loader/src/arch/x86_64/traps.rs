@@ -20,13 +20,7 @@ pub fn install(shared: Shared) -> Result<(), XenError> {
     SHARED.call_once(|| shared);
     let mut table = [TrapInfo::default(); 19]; // 18 vectors + the zero terminator
     for (slot, (vector, addr)) in table.iter_mut().zip(entry::trap_stubs()) {
-        *slot = TrapInfo {
-            vector,
-            flags: 0,
-            cs: FLAT_KERNEL_CS,
-            _pad: 0,
-            address: addr,
-        };
+        *slot = TrapInfo { vector, flags: 0, cs: FLAT_KERNEL_CS, _pad: 0, address: addr };
     }
     let (event, failsafe) = entry::callback_stubs();
     // SAFETY: every entry points at a stub from entry.rs that copes with the bounce frame;
