@@ -7,6 +7,7 @@
 //! judges each scenario from the serial log (see `e2e/report.rs`) and ends with
 //! `N passed, M failed`. Logs: `target/e2e/runs/<time>/serial.log` and `<scenario>.console.log`.
 
+mod corrupt;
 pub mod images;
 mod qemu;
 mod report;

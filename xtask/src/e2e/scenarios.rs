@@ -139,6 +139,7 @@ pub fn all() -> Vec<Scenario> {
     ];
     v.extend(handover_scenarios());
     v.extend(menu_scenarios());
+    v.extend(device_scenarios());
     v
 }
 
@@ -313,4 +314,69 @@ fn menu_disk() -> Result<PathBuf> {
         .status()?;
     anyhow::ensure!(st.success(), "mke2fs {} failed: {st}", img.display());
     Ok(img)
+}
+
+/// Issues 7 and 11: several disks, no configuration, a garbage disk, and images damaged in one
+/// place (recipes in `e2e/corrupt.rs`). Each ends with a console message and either the
+/// fallback booting or a clean poweroff. Not here: a `file:` disk (the xl configs use
+/// block-lite on loop devices; `file:` needs a qdisk backend dom0 lacks) and a backend that
+/// reports more sectors than the image has. The `-message` variants are off by default: they
+/// ask for a message naming the unreadable disk, which rpvboot does not print yet.
+fn device_scenarios() -> Vec<Scenario> {
+    use crate::e2e::corrupt;
+    let pass = |name: &str| format!(r"^RPVBOOT-PROBE PASS name={name} pages=16384 mod=100003");
+    let s = |name: &str, disks: Vec<Disk>| Scenario { disks, timeout_secs: 120, ..Scenario::rpvboot(name, "") };
+    let good = || Disk::Recipe(crate::probe::disk_ext2_bare);
+    let garbage = || vec![Disk::Recipe(corrupt::disk_garbage), good()];
+    let bad_sb = || vec![Disk::Recipe(corrupt::disk_menu_hd1_then_own), Disk::Recipe(corrupt::disk_bad_superblock)];
+    let no_fs = |hd: &str| {
+        format!(r"(?i)rpvboot: .*\(hd{hd}\).*(superblock|no (recogni[sz]ed |known )?file ?system|unknown file ?system)")
+    };
+    vec![
+        // Config only on xvdb: found there, its default entry boots from (hd1).
+        s("dev-two-disks", vec![Disk::Recipe(corrupt::disk_no_config), good()])
+            .expect(r"^rpvboot: xvda = \(hd0\): none map \(hd0\)")
+            .expect(r"^rpvboot: configuration \(hd1\)/grub/menu.lst \(first configuration file found by the search order\)")
+            .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)": gzip\+elf64 kernel"#)
+            .expect(&pass("dev-two-disks")),
+        s("dev-no-config", vec![Disk::Recipe(corrupt::disk_no_config)])
+            .expect(r"^rpvboot: no /grub/menu.lst or /boot/grub/menu.lst on any disk")
+            .expect(r"^rpvboot: configuration builtin \(no configuration file and no FFS partition\)")
+            .expect(r"^rpvboot: no entry could be booted")
+            .expect(r"^rpvboot: nothing left to boot, powering off"),
+        s("dev-garbage-disk", garbage())
+            .expect(r"^rpvboot: configuration \(hd1\)/grub/menu.lst ")
+            .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)""#)
+            .expect(&pass("dev-garbage-disk")),
+        Scenario { default: false, ..s("dev-garbage-disk-message", garbage()) }
+            .expect(&no_fs("0"))
+            .expect(&pass("dev-garbage-disk-message")),
+        // xvdb's FFSv2 superblock is noise: entry 0 on (hd1) fails, the fallback on (hd0) boots.
+        s("bad-superblock", bad_sb())
+            .expect(r#"^rpvboot: entry 0 "probe on hd1" cannot boot: \(hd1\)/probe\.gz"#)
+            .expect(r#"^rpvboot: booting entry 1 "probe on hd0": gzip\+elf64 kernel"#)
+            .expect(&pass("bad-superblock")),
+        Scenario { default: false, ..s("bad-superblock-message", bad_sb()) }
+            .expect(&no_fs("1"))
+            .expect(&pass("bad-superblock-message")),
+        // /d/up is the root again: a path through the loop ends (not found / the probe).
+        s("bad-dirloop", vec![Disk::Recipe(corrupt::disk_dirloop)])
+            .expect(r#"^rpvboot: entry 0 "loop to nothing" cannot boot: \(hd0\)(/d/up){12}/missing\.gz not found"#)
+            .expect(r#"^rpvboot: booting entry 1 "probe through the loop": gzip\+elf64 kernel"#)
+            .expect(&pass("bad-dirloop")),
+        s("bad-indirect", vec![Disk::Recipe(corrupt::disk_bad_indirect)])
+            .expect(r#"^rpvboot: entry 0 "indirect past the disk" cannot boot: \(hd0\)/probe: corrupt ext: invalid read of length 1024 from block \d+"#)
+            .expect(r#"^rpvboot: booting entry 1 "good copy": elf64 kernel"#)
+            .expect(&pass("bad-indirect")),
+        s("bad-truncated-kernel", vec![Disk::Recipe(corrupt::disk_truncated_kernel)])
+            .expect(r#"^rpvboot: entry 0 "truncated" cannot boot: kernel image: truncated input: deflate data missing at byte \d+"#)
+            .expect(r#"^rpvboot: booting entry 1 "whole": gzip\+elf64 kernel"#)
+            .expect(&pass("bad-truncated-kernel")),
+        // 4 KiB of noise as menu.lst: shown with control characters as '?', no entry, poweroff.
+        Scenario { extra: String::from("rpvboot.timeout=0"), ..s("bad-random-menu", vec![Disk::Recipe(corrupt::disk_random_menu)]) }
+            .expect(r"^rpvboot: menu \(hd0\)/grub/menu.lst \(4096 bytes\):")
+            .expect(r"^rpvboot: configuration \(hd0\)/grub/menu.lst \(first configuration file found by the search order\)")
+            .expect(r"^rpvboot: no entry could be booted")
+            .expect(r"^rpvboot: nothing left to boot, powering off"),
+    ]
 }
