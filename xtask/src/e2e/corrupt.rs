@@ -53,6 +53,11 @@ fn menu(entries: &[(&str, &str)]) -> String {
 /// A 16 MiB bare ext2 image (1 KiB blocks, so a 29 KiB kernel has an indirect block) from
 /// `files` (path relative to the root, contents); empty directories end in `/`.
 fn ext2(name: &str, files: &[(&str, Vec<u8>)]) -> Result<PathBuf> {
+    ext2_with(name, files, |_| Ok(()))
+}
+
+/// [`ext2`], with `extra` run on the tree before mke2fs.
+fn ext2_with(name: &str, files: &[(&str, Vec<u8>)], extra: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
     let dir = images_dir()?;
     let tree = dir.join(format!("corrupt-{name}.tree"));
     if tree.exists() {
@@ -70,6 +75,7 @@ fn ext2(name: &str, files: &[(&str, Vec<u8>)]) -> Result<PathBuf> {
         }
         fs::write(&at, data)?;
     }
+    extra(&tree)?;
     let img = dir.join(format!("corrupt-{name}.img"));
     let _ = fs::remove_file(&img);
     run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"]).arg(&tree).arg(&img).arg("16M"))?;
@@ -173,6 +179,26 @@ pub fn disk_dirloop() -> Result<PathBuf> {
         }),
         "debugfs did not make /d/up → inode 2:\n{ls}"
     );
+    Ok(img)
+}
+
+/// ext2 with two symbolic links naming each other (`/s1` → `s2`, `/s2` → `s1`) and a link to
+/// itself (`/me` → `me`), made by mke2fs from real symlinks. Entries 0 and 1 go through them,
+/// entry 2 is the probe.
+pub fn disk_symloop() -> Result<PathBuf> {
+    let mut f = probe_files()?;
+    f.push((
+        "grub/menu.lst",
+        menu(&[("two links", "/s1/probe.gz"), ("self link", "/me"), ("probe", "/probe.gz")]).into_bytes(),
+    ));
+    let img = ext2_with("symloop", &f, |t| {
+        std::os::unix::fs::symlink("s2", t.join("s1"))?;
+        std::os::unix::fs::symlink("s1", t.join("s2"))?;
+        std::os::unix::fs::symlink("me", t.join("me"))?;
+        Ok(())
+    })?;
+    let ls = debugfs(&img, false, "stat /s1")?;
+    ensure!(ls.contains("Fast link dest: \"s2\""), "/s1 is not a link to s2:\n{ls}");
     Ok(img)
 }
 

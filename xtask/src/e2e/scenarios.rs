@@ -364,6 +364,18 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r#"^rpvboot: entry 0 "loop to nothing" cannot boot: \(hd0\)(/d/up){12}/missing\.gz not found"#)
             .expect(r#"^rpvboot: booting entry 1 "probe through the loop": gzip\+elf64 kernel"#)
             .expect(&pass("bad-dirloop")),
+        // /s1 → s2 → s1 and /me → me: refused with a reason, the third entry boots.
+        s("bad-symlink-loop", vec![Disk::Recipe(corrupt::disk_symloop)])
+            .expect(r#"^rpvboot: entry 0 "two links" cannot boot: \(hd0\)/s1/probe\.gz: too many levels of symbolic links"#)
+            .expect(r#"^rpvboot: entry 1 "self link" cannot boot: \(hd0\)/me: too many levels of symbolic links"#)
+            .expect(r#"^rpvboot: booting entry 2 "probe": gzip\+elf64 kernel"#)
+            .expect(&pass("bad-symlink-loop")),
+        // Without `rpvboot.timeout=0` the same menu.lst opens the command line: `ls /`, `halt`.
+        Scenario { keys: b"ls /\rhalt\r".to_vec(), ..s("bad-random-menu-prompt", vec![Disk::Recipe(corrupt::disk_random_menu)]) }
+            .expect(r"^No boot entries: the command line is open \('help' lists commands\)\.")
+            .expect(r"grub/\s+lost\+found/\s+module\.bin\s+probe\s+probe\.gz")
+            .expect(r"^rpvboot: halt requested on the command line")
+            .expect(r"^rpvboot: nothing left to boot, powering off"),
         s("bad-indirect", vec![Disk::Recipe(corrupt::disk_bad_indirect)])
             .expect(r#"^rpvboot: entry 0 "indirect past the disk" cannot boot: \(hd0\)/probe: corrupt ext: invalid read of length 1024 from block \d+"#)
             .expect(r#"^rpvboot: booting entry 1 "good copy": elf64 kernel"#)
