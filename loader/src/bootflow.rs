@@ -125,6 +125,11 @@ pub fn select(
         loaded.reason.describe()
     );
     let menu = &loaded.menu;
+    if menu.entries.is_empty() {
+        let _ = writeln!(out, "rpvboot: the configuration has no boot entries");
+        let _ = writeln!(out, "rpvboot: no entry could be booted");
+        return None;
+    }
     let mut order = Vec::new();
     order.push(menu.default);
     for &f in &menu.fallback {
@@ -155,7 +160,7 @@ fn read_entry(
     nr_pages: u64,
     pages_in_use: u64,
 ) -> Result<(Selected, String), String> {
-    let plan = loaded.plan_on(idx, None, v).map_err(|e| format!("{e:?}"))?;
+    let plan = loaded.plan_on(idx, None, v).map_err(|e| format!("{e}"))?;
     let mut kernel = None;
     let mut last = String::from("no device");
     for f in core::iter::once(&plan.kernel).chain(&plan.alternatives) {
@@ -173,7 +178,10 @@ fn read_entry(
     let mut modules = Vec::new();
     for m in &plan.modules {
         let dev = m.file.device.as_ref().ok_or("module without a device")?;
-        let b = v.read(dev, &m.file.path, FILE_LIMIT).map_err(|e| format!("module {dev}{}: {e:?}", m.file.path))?;
+        let b = v.read(dev, &m.file.path, FILE_LIMIT).map_err(|e| match e {
+            ReadError::NotFound => format!("module {dev}{} not found", m.file.path),
+            ReadError::Other(why) => format!("module {dev}{}: {why}", m.file.path),
+        })?;
         modules.push(b);
     }
     let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();

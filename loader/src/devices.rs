@@ -115,10 +115,28 @@ pub fn run<P: Platform + 'static>(
     for (i, (name, dev)) in open.iter().enumerate() {
         let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(dev))));
         let _ = write!(out, "rpvboot: {name} = (hd{i}): {} map", disk.map.name());
+        // Say which filesystem each partition holds, and why one holds none we can read: a
+        // customer whose disk is damaged should see it here, not only as "file not found" later.
+        let mut unreadable = Vec::new();
         for p in disk.candidates() {
-            let _ = write!(out, " {}", p.grub_name());
+            match probe::open_fs(p) {
+                Ok(f) => {
+                    let _ = write!(out, " {}={}", p.grub_name(), f.info().kind);
+                }
+                Err(fs::Error::NotRecognized) => {
+                    let _ = write!(out, " {}=?", p.grub_name());
+                    unreadable.push(alloc::format!("{}: no filesystem recognised", p.grub_name()));
+                }
+                Err(e) => {
+                    let _ = write!(out, " {}=?", p.grub_name());
+                    unreadable.push(alloc::format!("{}: unreadable filesystem: {e}", p.grub_name()));
+                }
+            }
         }
         let _ = writeln!(out);
+        for u in &unreadable {
+            let _ = writeln!(out, "rpvboot:   {u}");
+        }
         for n in &disk.notes {
             let _ = writeln!(out, "rpvboot:   note: {n}");
         }

@@ -348,7 +348,7 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r"^rpvboot: configuration \(hd1\)/grub/menu.lst ")
             .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)""#)
             .expect(&pass("dev-garbage-disk")),
-        Scenario { default: false, ..s("dev-garbage-disk-message", garbage()) }
+        s("dev-garbage-disk-message", garbage())
             .expect(&no_fs("0"))
             .expect(&pass("dev-garbage-disk-message")),
         // xvdb's FFSv2 superblock is noise: entry 0 on (hd1) fails, the fallback on (hd0) boots.
@@ -356,7 +356,7 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r#"^rpvboot: entry 0 "probe on hd1" cannot boot: \(hd1\)/probe\.gz"#)
             .expect(r#"^rpvboot: booting entry 1 "probe on hd0": gzip\+elf64 kernel"#)
             .expect(&pass("bad-superblock")),
-        Scenario { default: false, ..s("bad-superblock-message", bad_sb()) }
+        s("bad-superblock-message", bad_sb())
             .expect(&no_fs("1"))
             .expect(&pass("bad-superblock-message")),
         // /d/up is the root again: a path through the loop ends (not found / the probe).
