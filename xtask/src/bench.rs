@@ -64,6 +64,10 @@ pub struct Bench {
     /// Re-analyse an existing run directory (target/e2e/runs/<time>) instead of booting.
     #[arg(long, value_name = "DIR")]
     analyse: Option<PathBuf>,
+    /// Only the host decompression benchmark: our gzip/xz/zstd/lz4 against the C tools on
+    /// Debian's uncompressed vmlinux (target/e2e/out/vmlinux-dom0), as ratios. No QEMU.
+    #[arg(long)]
+    decompress: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -89,6 +93,9 @@ fn bench_dir() -> PathBuf {
 
 impl Bench {
     pub fn run(self) -> Result<()> {
+        if self.decompress {
+            return decompress_bench();
+        }
         mkdirp(&bench_dir())?;
         let rpv = crate::build::build_rpvboot()?;
         let grub = pvgrub2_image()?;
@@ -659,6 +666,25 @@ fn mibs(v: &[f64], none: &str) -> String {
     }
     let (m, lo, hi) = med_min_max(v);
     format!("{m:.1} ({lo:.1}–{hi:.1})")
+}
+
+/// `--decompress`: the loader's own decompressors against the reference C tools on the same
+/// input (Debian's vmlinux), best of three each; the table is printed by the ignored
+/// `bench_against_c_tools` test in loader/tests/decompress.rs, run in release mode.
+fn decompress_bench() -> Result<()> {
+    crate::setup::ensure_host()?;
+    let input = crate::util::project_root().join("target/e2e/out/vmlinux-dom0");
+    if !input.exists() {
+        anyhow::bail!("{} is missing: run `cargo xtask setup` first", input.display());
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    crate::util::run(
+        std::process::Command::new(cargo)
+            .args(["test", "--release", "-p", "loader", "--test", "decompress", "--", "--ignored", "--nocapture"])
+            .arg("bench_against_c_tools")
+            .env("RPV_BENCH_INPUT", &input)
+            .current_dir(crate::util::project_root()),
+    )
 }
 
 #[cfg(test)]
