@@ -260,10 +260,7 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
             }
             disks.push(n);
         }
-        fs::write(
-            root.join("guest").join(format!("{}.cfg", s.name)),
-            xl_config(s, &kname, rname.as_deref(), disks.len())?,
-        )?;
+        fs::write(root.join("guest").join(format!("{}.cfg", s.name)), xl_config(s, &kname, rname.as_deref(), &disks)?)?;
         if !s.keys.is_empty() {
             let mut k = String::new();
             for b in &s.keys {
@@ -370,7 +367,8 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
 }
 
 /// The xl config of one scenario; disks are the loop devices dom0's /init attaches in order.
-fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, ndisks: usize) -> Result<String> {
+fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, disk_names: &[String]) -> Result<String> {
+    let ndisks = disk_names.len();
     if s.extra.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
         bail!("scenario {}: extra {:?} may not hold '\"', '\\' or control characters", s.name, s.extra);
     }
@@ -387,9 +385,17 @@ fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, ndisks: usize) -
     let _ = writeln!(c, "memory = {}", s.memory_mib);
     let _ = writeln!(c, "vcpus = 1");
     let _ = writeln!(c, "extra = \"{}\"", s.extra);
-    let disks: Vec<String> = (0..ndisks)
+    let disks: Vec<String> = disk_names
+        .iter()
+        .enumerate()
         .zip(b'a'..)
-        .map(|(i, l)| format!("'vdev=xvd{},access=rw,script=block-lite,target=/dev/loop{i}'", char::from(l)))
+        .map(|((i, name), l)| {
+            if s.file_disks {
+                format!("'file:/guest/{name},xvd{},w'", char::from(l))
+            } else {
+                format!("'vdev=xvd{},access=rw,script=block-lite,target=/dev/loop{i}'", char::from(l))
+            }
+        })
         .collect();
     let _ = writeln!(c, "disk = [ {} ]", disks.join(", "));
     for ev in ["on_poweroff", "on_reboot", "on_crash"] {
@@ -509,11 +515,16 @@ mod tests {
     fn config_has_disks_in_order() {
         let mut s = Scenario::rpvboot("t", "a b");
         s.memory_mib = 32;
-        let c = xl_config(&s, "k/0", None, 2).unwrap_or_default();
+        let names = vec![String::from("img/0"), String::from("img/1")];
+        let c = xl_config(&s, "k/0", None, &names).unwrap_or_default();
         assert!(c.contains("target=/dev/loop0'"));
         assert!(c.contains("'vdev=xvdb,access=rw,script=block-lite,target=/dev/loop1'"));
         assert!(c.contains("extra = \"a b\""));
         s.extra = "x\"y".into();
-        assert!(xl_config(&s, "k/0", None, 0).is_err());
+        assert!(xl_config(&s, "k/0", None, &[]).is_err());
+        s.extra = String::new();
+        s.file_disks = true;
+        let c = xl_config(&s, "k/0", None, &names).unwrap_or_default();
+        assert!(c.contains("'file:/guest/img/1,xvdb,w'"), "{c}");
     }
 }

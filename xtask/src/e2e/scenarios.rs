@@ -82,6 +82,9 @@ pub struct Scenario {
     pub timeout_secs: u32,
     /// Runs in a plain `cargo xtask e2e`; others only by `--scenario NAME`.
     pub default: bool,
+    /// Attach the disks as xl `file:` disks (Debian's `block` hotplug script sets up the loop
+    /// device) instead of `phy:` loop devices through the fast `block-lite` script.
+    pub file_disks: bool,
 }
 
 impl Scenario {
@@ -100,6 +103,7 @@ impl Scenario {
             allow_crash: false,
             timeout_secs: 60,
             default: true,
+            file_disks: false,
         }
     }
 
@@ -339,6 +343,10 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r"^rpvboot: configuration \(hd1\)/grub/menu.lst \(first configuration file found by the search order\)")
             .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)": gzip\+elf64 kernel"#)
             .expect(&pass("dev-two-disks")),
+        // The same good disk as an xl `file:` disk: Debian's own block script attaches it.
+        Scenario { file_disks: true, ..s("dev-file-disk", vec![good()]) }
+            .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)": gzip\+elf64 kernel"#)
+            .expect(&pass("dev-file-disk")),
         s("dev-no-config", vec![Disk::Recipe(corrupt::disk_no_config)])
             .expect(r"^rpvboot: no /grub/menu.lst or /boot/grub/menu.lst on any disk")
             .expect(r"^rpvboot: configuration builtin \(no configuration file and no FFS partition\)")
