@@ -415,7 +415,10 @@ fn run_over_a_terminal() {
 
 /// An ext2 image made by mke2fs from a directory holding `files` (the oracle for `ls`/`cat`).
 fn ext2_disk(files: &[(&str, &[u8])]) -> fs::probe::Disk {
-    let dir = std::env::temp_dir().join(format!("rpvboot-menu-{}", std::process::id()));
+    // One directory per call: tests run in parallel threads of one process.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rpvboot-menu-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for (p, data) in files {
         let f = dir.join("root").join(p.trim_start_matches('/'));
@@ -477,6 +480,8 @@ struct Script {
 impl Terminal for Script {
     fn read(&mut self, buf: &mut [u8], timeout_ns: u64) -> usize {
         self.now += timeout_ns;
+        // A prompt with nobody typing waits forever by design; a test must not.
+        assert!(self.now < 3_600_000_000_000, "the script ran out of keys: still waiting after an hour\n{}", self.out);
         if self.reads.is_empty() {
             return 0;
         }
