@@ -381,7 +381,10 @@ mod tests {
 
     /// An ext2 image made by mke2fs from a directory holding `files` (the oracle).
     fn ext2_image(files: &[(&str, &[u8])], mib: u32) -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{}", std::process::id(), files.len()));
+        // One directory per call: tests run in parallel threads of one process.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for (p, data) in files {
             let f = dir.join("root").join(p.trim_start_matches('/'));
