@@ -447,7 +447,19 @@ mod tests {
             testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
                 .unwrap();
         let elf = std::fs::read(&p).unwrap();
-        let out = std::process::Command::new("gzip").args(["-9n", "-c"]).arg(&p).output().unwrap();
+        // Compress the bytes read, not the path: a parallel test may rebuild the file meanwhile
+        // (each build names its own object file in the symbol table).
+        let mut gzip = std::process::Command::new("gzip")
+            .args(["-9n", "-c"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = gzip.stdin.take().unwrap();
+        let input = elf.clone();
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+        let out = gzip.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
         assert!(out.status.success());
         (elf, out.stdout)
     }

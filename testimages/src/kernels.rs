@@ -175,29 +175,32 @@ pub fn build(out_dir: &Path, spec: &KernelSpec) -> Result<PathBuf, String> {
     if same && elf.exists() {
         return Ok(elf);
     }
+    // Build in a private directory under fixed file names: parallel builders do not collide,
+    // and the assembler's STT_FILE symbol (the source name) is the same in every build, so
+    // every build of a recipe yields the same bytes.
     let tmp = crate_unique(&dir, spec.name);
-    let obj = tmp.with_extension("o");
-    let tmp_s = tmp.with_extension("S");
-    let tmp_ld = tmp.with_extension("ld");
-    fs::write(&tmp_s, &src).map_err(|e| e.to_string())?;
-    fs::write(&tmp_ld, &lds).map_err(|e| e.to_string())?;
-    run(Command::new("as").arg("--64").arg("-o").arg(&obj).arg(&tmp_s))?;
+    fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let name = spec.name;
+    fs::write(tmp.join(format!("{name}.S")), &src).map_err(|e| e.to_string())?;
+    fs::write(tmp.join(format!("{name}.ld")), &lds).map_err(|e| e.to_string())?;
+    run(Command::new("as").current_dir(&tmp).arg("--64").arg("-o").arg(format!("{name}.o")).arg(format!("{name}.S")))?;
     let mut ld = Command::new("ld");
-    ld.args(["-m", "elf_x86_64", "-static", "-nostdlib", "-z", "max-page-size=0x1000"])
+    ld.current_dir(&tmp)
+        .args(["-m", "elf_x86_64", "-static", "-nostdlib", "-z", "max-page-size=0x1000"])
         .args(["-z", "noexecstack", "--no-warn-rwx-segments", "--build-id=none"])
         .arg("-T")
-        .arg(&tmp_ld)
+        .arg(format!("{name}.ld"))
         .arg("-o")
-        .arg(tmp.with_extension("elf"))
-        .arg(&obj);
+        .arg(format!("{name}.elf"))
+        .arg(format!("{name}.o"));
     if spec.strip {
         ld.arg("-s");
     }
     run(&mut ld)?;
-    fs::rename(tmp.with_extension("elf"), &elf).map_err(|e| e.to_string())?;
-    fs::rename(&tmp_s, &s_path).map_err(|e| e.to_string())?;
-    fs::rename(&tmp_ld, &ld_path).map_err(|e| e.to_string())?;
-    let _ = fs::remove_file(&obj);
+    fs::rename(tmp.join(format!("{name}.elf")), &elf).map_err(|e| e.to_string())?;
+    fs::rename(tmp.join(format!("{name}.S")), &s_path).map_err(|e| e.to_string())?;
+    fs::rename(tmp.join(format!("{name}.ld")), &ld_path).map_err(|e| e.to_string())?;
+    let _ = fs::remove_dir_all(&tmp);
     Ok(elf)
 }
 
