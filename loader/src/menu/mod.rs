@@ -153,6 +153,8 @@ pub struct State {
     screen: Screen,
     /// The view must be drawn in full (dumb mode: print the list again).
     redraw: bool,
+    /// The prompt line last drawn (text, cursor column): an idle tick does not repeat it.
+    prompt_shown: Option<(String, usize)>,
     /// Entries already tried by the automatic path (the fallback chain).
     tried: Vec<usize>,
     /// The command line's lines so far (`root`, `kernel`, `module`, ...).
@@ -187,6 +189,7 @@ impl State {
             last_byte_ns: now_ns,
             screen: Screen::new(),
             redraw: true,
+            prompt_shown: None,
             tried: Vec::new(),
             typed: Vec::new(),
             ahead: Vec::new(),
@@ -620,7 +623,8 @@ impl State {
                     out.push_str("\r\n");
                 }
                 let stars = "*".repeat(editor.text().len().min(COLS - 12));
-                *drawn = screen::dumb_line(out, "Password: ", &stars, stars.len(), *drawn);
+                *drawn =
+                    prompt_line(&mut self.prompt_shown, self.redraw, out, "Password: ", &stars, stars.len(), *drawn);
             }
             View::Command { editor, drawn } => {
                 if self.redraw && !self.message.is_empty() {
@@ -629,7 +633,7 @@ impl State {
                     self.message.clear();
                 }
                 let (_, text, col) = editor.window(COLS - 10);
-                *drawn = screen::dumb_line(out, "rpvboot> ", text, col, *drawn);
+                *drawn = prompt_line(&mut self.prompt_shown, self.redraw, out, "rpvboot> ", text, col, *drawn);
             }
             _ => self.screen.flush(out, cursor),
         }
@@ -682,14 +686,14 @@ impl State {
                 }
                 let (_, text, col) = editor.window(COLS - 6);
                 let prompt = format!("{row:>2}> ");
-                *drawn = screen::dumb_line(out, &prompt, text, col, *drawn);
+                *drawn = prompt_line(&mut self.prompt_shown, redraw, out, &prompt, text, col, *drawn);
             }
             View::Password { editor, drawn, .. } => {
                 if redraw {
                     *drawn = 0;
                 }
                 let stars = "*".repeat(editor.text().len().min(COLS - 12));
-                *drawn = screen::dumb_line(out, "Password: ", &stars, stars.len(), *drawn);
+                *drawn = prompt_line(&mut self.prompt_shown, redraw, out, "Password: ", &stars, stars.len(), *drawn);
             }
             View::Command { editor, drawn } => {
                 if redraw && !self.message.is_empty() {
@@ -698,7 +702,7 @@ impl State {
                     self.message.clear();
                 }
                 let (_, text, col) = editor.window(COLS - 10);
-                *drawn = screen::dumb_line(out, "rpvboot> ", text, col, *drawn);
+                *drawn = prompt_line(&mut self.prompt_shown, redraw, out, "rpvboot> ", text, col, *drawn);
             }
         }
     }
@@ -868,6 +872,27 @@ impl<P: pvconsole::Platform> Terminal for &pvconsole::Console<'_, P> {
     fn now_ns(&self) -> u64 {
         self.platform().now_ns()
     }
+}
+
+/// Draws a one-line prompt unless the same line is already on the screen: nothing else was
+/// written in this step (`out` is empty) and no redraw was asked for. Without this, every idle
+/// tick at a prompt would resend it and fill the provider's console log.
+fn prompt_line(
+    shown: &mut Option<(String, usize)>,
+    redraw: bool,
+    out: &mut String,
+    prompt: &str,
+    text: &str,
+    col: usize,
+    drawn: usize,
+) -> usize {
+    let key = (format!("{prompt}{text}"), col);
+    if !redraw && out.is_empty() && shown.as_ref() == Some(&key) {
+        return drawn;
+    }
+    let len = screen::dumb_line(out, prompt, text, col, drawn);
+    *shown = Some(key);
+    len
 }
 
 /// Runs the menu until it decides. Call it again after [`State::boot_failed`] returned `None`.

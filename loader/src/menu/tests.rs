@@ -568,3 +568,22 @@ fn flow_progress_and_refused_kernel() {
     assert!(t.out.contains("Error: kernel image: "), "{}", t.out);
     assert!(log.contains("halt requested"));
 }
+
+/// An idle command line sends nothing on later ticks (it used to resend its prompt four times a
+/// second into the provider's console log); typing still echoes.
+#[test]
+fn idle_prompt_is_not_redrawn_on_every_tick() {
+    for dumb in [false, true] {
+        let mut s = state(MENU, dumb);
+        let mut out = String::new();
+        assert!(s.step(b"c", 1_000, &mut NoDisks, &mut out).is_none());
+        assert!(out.contains("rpvboot> "), "{out:?}");
+        for tick in 1..20u64 {
+            out.clear();
+            assert!(s.step(&[], 1_000 + tick * 250_000_000, &mut NoDisks, &mut out).is_none());
+            assert_eq!(out, "", "dumb={dumb}, tick {tick}");
+        }
+        assert!(s.step(b"l", 6_000_000_000, &mut NoDisks, &mut out).is_none());
+        assert!(out.contains("rpvboot> l"), "{out:?}");
+    }
+}
