@@ -745,30 +745,13 @@ pub fn build(out_dir: &Path, spec: &DiskSpec) -> Result<DiskImage, String> {
     let dir = out_dir.join("disks");
     fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     let fp = crate::tree::fnv1a(format!("{RECIPE_VERSION}:{spec:?}").as_bytes());
-    let path = dir.join(format!("{}-{fp:016x}.img", spec.name));
-    if !path.is_file() {
-        let suffix = crate::tree::unique_suffix();
-        let work = dir.join(format!(".work-{}-{suffix}", spec.name));
+    let path = crate::tree::cached_image(&dir, spec.name, fp, |tmp| {
+        let work = dir.join(format!(".work-{}-{}", spec.name, crate::tree::unique_suffix()));
         fs::create_dir_all(&work).map_err(|e| format!("mkdir {}: {e}", work.display()))?;
-        let tmp = dir.join(format!(".tmp-{}-{suffix}.img", spec.name));
-        let result = build_disk(&work, &tmp, spec);
+        let result = build_disk(&work, tmp, spec);
         let _ = fs::remove_dir_all(&work);
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(format!("disk image {}: {e}", spec.name));
-        }
-        fs::rename(&tmp, &path).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
-        // Drop images of older recipes of this disk.
-        if let Ok(rd) = fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                let stale = n.strip_prefix(spec.name).and_then(|r| r.strip_prefix('-')).is_some_and(|r| r.len() == 20);
-                if stale && e.path() != path {
-                    let _ = fs::remove_file(e.path());
-                }
-            }
-        }
-    }
+        result.map_err(|e| format!("disk image {}: {e}", spec.name))
+    })?;
     Ok(DiskImage { spec: spec.clone(), path })
 }
 

@@ -168,17 +168,7 @@ pub fn recipe(name: &str) -> Option<Recipe> {
 pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
     let tree = tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
     let fp = tree::fnv1a(format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes());
-    let path = out_dir.join(format!("{}-{fp:016x}.img", recipe.name));
-    if !path.is_file() {
-        let tmp = out_dir.join(format!(".tmp-{}-{}.img", recipe.name, tree::unique_suffix()));
-        let result = make(&tmp, &tree, recipe);
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        fs::rename(&tmp, &path).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
-        remove_stale(out_dir, recipe.name, &path);
-    }
+    let path = tree::cached_image(out_dir, recipe.name, fp, |tmp| make(tmp, &tree, recipe))?;
     Ok(Image { recipe: recipe.clone(), path, tree })
 }
 
@@ -249,25 +239,4 @@ pub(crate) fn find_tool(name: &str) -> Result<PathBuf, String> {
         }
     }
     Err(format!("{name} not found (install it with `cargo xtask setup`)"))
-}
-
-/// Removes older builds of the same recipe (other fingerprints); failures are harmless.
-pub(crate) fn remove_stale(out_dir: &Path, name: &str, keep: &Path) {
-    let Ok(entries) = fs::read_dir(out_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let p = entry.path();
-        let Some(fname) = p.file_name().and_then(|f| f.to_str()) else {
-            continue;
-        };
-        let Some(rest) = fname.strip_prefix(name).and_then(|r| r.strip_prefix('-')) else {
-            continue;
-        };
-        // Only `<name>-<16 hex>.img`, so "ext2-1k" never removes "ext2-1k-foo-….img".
-        let is_ours = rest.len() == 20 && rest.ends_with(".img") && rest[..16].bytes().all(|b| b.is_ascii_hexdigit());
-        if is_ours && p != keep {
-            let _ = fs::remove_file(&p);
-        }
-    }
 }

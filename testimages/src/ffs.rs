@@ -12,7 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ext::{find_tool, remove_stale, run};
+use crate::ext::{find_tool, run};
 use crate::tree::{self, TreeSpec};
 
 /// One FFS image recipe.
@@ -140,13 +140,7 @@ pub fn recipe(name: &str) -> Option<Recipe> {
 pub fn build(out_dir: &Path, recipe: &Recipe) -> Result<Image, String> {
     let tree = tree::cached_tree(out_dir, &recipe.spec).map_err(|e| format!("building the tree: {e}"))?;
     let fp = tree::fnv1a(format!("{RECIPE_VERSION}:{recipe:?}:{}", recipe.spec.fingerprint()).as_bytes());
-    let path = out_dir.join(format!("{}-{fp:016x}.img", recipe.name));
-    if !path.is_file() {
-        let tmp = out_dir.join(format!(".tmp-{}-{}.img", recipe.name, tree::unique_suffix()));
-        make(&tmp, &tree, recipe)?;
-        fs::rename(&tmp, &path).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
-        remove_stale(out_dir, recipe.name, &path);
-    }
+    let path = tree::cached_image(out_dir, recipe.name, fp, |tmp| make(tmp, &tree, recipe))?;
     Ok(Image { recipe: recipe.clone(), path, tree })
 }
 

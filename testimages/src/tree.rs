@@ -412,6 +412,53 @@ pub fn cached_tree(base: &Path, spec: &TreeSpec) -> io::Result<PathBuf> {
     Ok(dest)
 }
 
+/// Makes the image `<dir>/<name>-<fingerprint>.img` unless it exists: `make` writes a private
+/// temporary file that is renamed into place, so parallel builders never see half an image;
+/// a failed build leaves nothing behind, and images of older fingerprints of `name` are removed.
+///
+/// # Errors
+/// What `make` returns, or the rename failing.
+pub fn cached_image(
+    dir: &Path,
+    name: &str,
+    fingerprint: u64,
+    make: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<PathBuf, String> {
+    let path = dir.join(format!("{name}-{fingerprint:016x}.img"));
+    if path.is_file() {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!(".tmp-{name}-{}.img", unique_suffix()));
+    if let Err(e) = make(&tmp) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fs::rename(&tmp, &path).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
+    remove_stale(dir, name, &path);
+    Ok(path)
+}
+
+/// Removes older builds of the same recipe (other fingerprints); failures are harmless.
+fn remove_stale(out_dir: &Path, name: &str, keep: &Path) {
+    let Ok(entries) = fs::read_dir(out_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let Some(fname) = p.file_name().and_then(|f| f.to_str()) else {
+            continue;
+        };
+        let Some(rest) = fname.strip_prefix(name).and_then(|r| r.strip_prefix('-')) else {
+            continue;
+        };
+        // Only `<name>-<16 hex>.img`, so "ext2-1k" never removes "ext2-1k-foo-….img".
+        let is_ours = rest.len() == 20 && rest.ends_with(".img") && rest[..16].bytes().all(|b| b.is_ascii_hexdigit());
+        if is_ours && p != keep {
+            let _ = fs::remove_file(&p);
+        }
+    }
+}
+
 /// A name part unique to this process and call, for temporary files next to their target.
 pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
