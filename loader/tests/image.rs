@@ -300,3 +300,51 @@ fn address_checks_like_elf_xen_addr_calc_check() {
     b[at] = 0;
     assert!(parse(&b).is_err());
 }
+
+/// `page_sources`: every file page it names holds exactly the bytes of its image page, as
+/// read from the ELF with `object` (segments copied to their addresses, the rest zero), and
+/// no file page is named twice. On Debian's vmlinux (when set up) nearly every page of the
+/// image comes straight from the file.
+#[test]
+fn page_sources_name_file_pages_equal_to_the_image() {
+    let mut files = vec![("netbsd-shaped", build(&KernelSpec::netbsd()))];
+    let vmlinux = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e/out/vmlinux-dom0");
+    match std::fs::read(&vmlinux) {
+        Ok(b) => files.push(("vmlinux", b)),
+        Err(_) => eprintln!("SKIPPING the vmlinux half: {} missing (cargo xtask setup)", vmlinux.display()),
+    }
+    for (name, bytes) in files {
+        let elf = Elf64::parse(&bytes).unwrap();
+        let k = PvKernel::parse(&elf).unwrap();
+        let block = k.bsd_block(&elf).unwrap();
+        let obj = object::File::parse(&*bytes).unwrap();
+        let mut image = vec![0u8; k.image_len().next_multiple_of(4096) as usize];
+        for s in obj.segments() {
+            // object gives p_vaddr; the kernel is placed by p_paddr + virt_offset.
+            let data = s.data().unwrap();
+            let ph = elf.phdrs.iter().find(|p| p.is_loadable() && p.p_offset == s.file_range().0).unwrap();
+            let at = (ph.p_paddr.wrapping_add(k.virt_offset) - k.virt_kstart) as usize;
+            image[at..at + data.len()].copy_from_slice(data);
+        }
+        if let Some(b) = k.bsd_block_va() {
+            let at = (b - k.virt_kstart) as usize;
+            image[at..at + block.len()].copy_from_slice(&block);
+        }
+        let src = k.page_sources(block.len() as u64);
+        assert_eq!(src.len() as u64, k.image_len().div_ceil(4096), "{name}");
+        let mut seen = std::collections::HashSet::new();
+        for (i, off) in src.iter().enumerate() {
+            let Some(off) = *off else { continue };
+            assert!(seen.insert(off), "{name}: file page {off:#x} named twice");
+            let off = off as usize;
+            assert_eq!(&bytes[off..off + 4096], &image[i * 4096..(i + 1) * 4096], "{name}: page {i}");
+        }
+        let n = src.iter().flatten().count();
+        eprintln!("{name}: {n} of {} image pages come from the file", src.len());
+        if name == "vmlinux" {
+            // Everything but the BSS and the odd shared page.
+            let filesz: u64 = elf.phdrs.iter().filter(|p| p.is_loadable()).map(|p| p.p_filesz).sum();
+            assert!(n as u64 >= filesz / 4096 - 8, "{n} pages for {filesz} file bytes");
+        }
+    }
+}

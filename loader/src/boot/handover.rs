@@ -117,6 +117,36 @@ pub fn permute(old: &[u64], reserved: Range<u64>) -> Result<Vec<u64>, HandoverEr
     Ok(new)
 }
 
+/// The new p2m when new PFN `i < sources.len()` takes the page at old PFN `sources[i]` (any
+/// distinct PFNs: pages already holding the new kernel's bytes are given to it where they
+/// are). The MFNs of `[0, M)` that no source kept go to the PFNs whose MFN moved into the
+/// region, in order, so the result is a permutation of `old`.
+pub fn permute_sources(old: &[u64], sources: &[u64]) -> Result<Vec<u64>, HandoverError> {
+    let n = old.len();
+    let m = sources.len();
+    let bad = |s: u64| HandoverError::BadReservation { start: s, end: s.saturating_add(1), want: m as u64 };
+    if m > n {
+        return Err(bad(n as u64));
+    }
+    let mut used = alloc::vec![false; n];
+    let mut new = old.to_vec();
+    for (i, &s) in sources.iter().enumerate() {
+        let si = usize::try_from(s).map_err(|_| bad(s))?;
+        match (used.get_mut(si), old.get(si), new.get_mut(i)) {
+            (Some(u), Some(&mfn), Some(slot)) if !*u => {
+                *u = true;
+                *slot = mfn;
+            }
+            _ => return Err(bad(s)),
+        }
+    }
+    let mut freed = old.iter().zip(&used).take(m).filter(|(_, &u)| !u).map(|(&mfn, _)| mfn);
+    for (slot, _) in new.iter_mut().zip(&used).skip(m).filter(|(_, &u)| u) {
+        *slot = freed.next().ok_or(bad(0))?;
+    }
+    Ok(new)
+}
+
 /// pvgrub's `do_exchange`: make `new[target] = mfn` by swapping with the PFN that holds it.
 pub fn exchange(new: &mut [u64], target: u64, mfn: u64, what: &'static str) -> Result<(), HandoverError> {
     let at = new.iter().position(|&m| m == mfn).ok_or(HandoverError::MfnNotFound { what, mfn })?;
@@ -186,7 +216,38 @@ pub fn plan(
             want: layout.region_pages,
         });
     }
-    let mut new = permute(old, reserved.clone())?;
+    let new = permute(old, reserved.clone())?;
+    let sources: Vec<u64> = reserved.collect();
+    finish(layout, old, new, &sources, inh, trampoline_mfn)
+}
+
+/// [`plan`] with the old PFN of every region page given one by one (`sources[pfn]`, see
+/// [`permute_sources`]): pages already holding kernel bytes are handed over without a copy.
+pub fn plan_sources(
+    layout: &Layout,
+    old: &[u64],
+    sources: &[u64],
+    inh: &Inherited,
+    trampoline_mfn: u64,
+) -> Result<Plan, HandoverError> {
+    if old.len() as u64 != layout.nr_pages || inh.nr_pages != layout.nr_pages {
+        return Err(HandoverError::P2mLength { have: old.len() as u64, want: layout.nr_pages });
+    }
+    if sources.len() as u64 != layout.region_pages {
+        return Err(HandoverError::BadReservation { start: 0, end: sources.len() as u64, want: layout.region_pages });
+    }
+    let new = permute_sources(old, sources)?;
+    finish(layout, old, new, sources, inh, trampoline_mfn)
+}
+
+fn finish(
+    layout: &Layout,
+    old: &[u64],
+    mut new: Vec<u64>,
+    sources: &[u64],
+    inh: &Inherited,
+    trampoline_mfn: u64,
+) -> Result<Plan, HandoverError> {
     // The three targets are distinct pages of the region (layout invariant); check anyway.
     let targets = [
         (layout.console_pfn, inh.console_mfn, "console ring"),
@@ -203,8 +264,14 @@ pub fn plan(
         exchange(&mut new, t, m, what)?;
     }
     let tables = layout.page_tables(|pfn| new.get(pfn as usize).copied().unwrap_or(0));
-    // Page tables are never exchanged, so their old PFN is reserved.start + pfn.
-    let table_old_pfns = (layout.pgtables.pfn..layout.pgtables.pfn_end()).map(|p| reserved.start + p).collect();
+    // Page tables are never exchanged, so their old PFN is their source.
+    let table_old_pfns = (layout.pgtables.pfn..layout.pgtables.pfn_end())
+        .map(|p| sources.get(p as usize).copied().ok_or(HandoverError::BadReservation {
+            start: p,
+            end: p + 1,
+            want: layout.region_pages,
+        }))
+        .collect::<Result<_, _>>()?;
     Ok(Plan {
         m2p: m2p_updates(old, &new),
         start_info: start_info_bytes(layout, inh),
@@ -316,6 +383,67 @@ mod tests {
         assert_eq!(p.tables[0][511], (l3 << 12) | 0x67);
         assert_eq!(p.table_old_pfns[0], reserved.start + l.pgtables.pfn);
         assert_eq!(old[p.table_old_pfns[0] as usize], p.p2m[l.pgtables.pfn as usize]);
+    }
+
+    #[test]
+    fn sources_give_a_permutation_with_the_chosen_pages_first() {
+        let old: Vec<u64> = (0..100).map(|i| 1000 + i * 3).collect();
+        // Scattered sources, some inside [0, M), some above.
+        let src = [50u64, 3, 97, 10, 11, 60, 2, 99];
+        let new = permute_sources(&old, &src).unwrap();
+        for (i, &s) in src.iter().enumerate() {
+            assert_eq!(new[i], old[s as usize]);
+        }
+        let mut a = new.clone();
+        a.sort_unstable();
+        assert_eq!(a, old, "not a permutation");
+        // PFNs neither in the region nor a source keep their MFN.
+        for p in 8..100u64 {
+            if !src.contains(&p) {
+                assert_eq!(new[p as usize], old[p as usize], "pfn {p}");
+            }
+        }
+        // A contiguous disjoint reservation gives the same p2m as `permute`.
+        let r: Vec<u64> = (70..100).collect();
+        assert_eq!(permute_sources(&old, &r).unwrap(), permute(&old, 70..100).unwrap());
+        // Duplicates, out-of-range PFNs and too many sources are refused.
+        assert!(permute_sources(&old, &[5, 6, 5]).is_err());
+        assert!(permute_sources(&old, &[5, 100]).is_err());
+        assert!(permute_sources(&old[..2], &[0, 1, 1]).is_err());
+    }
+
+    #[test]
+    fn plan_sources_matches_plan_for_a_top_reservation_and_takes_scattered_pages() {
+        let nr = 16384u64;
+        let l = layout(nr, 300, Some(100_003), b"x");
+        let old = fake_p2m(nr);
+        let m = l.region_pages;
+        let inh = Inherited { nr_pages: nr, store_mfn: old[10], console_mfn: old[11], ..Inherited::default() };
+        let top: Vec<u64> = (nr - m..nr).collect();
+        let a = plan(&l, &old, nr - m..nr, &inh, old[5]).unwrap();
+        let b = plan_sources(&l, &old, &top, &inh, old[5]).unwrap();
+        assert_eq!(a.p2m, b.p2m);
+        assert_eq!(a.m2p, b.m2p);
+        assert_eq!(a.table_old_pfns, b.table_old_pfns);
+        // Kernel pages taken from the middle of RAM (where a decompressed image lies).
+        let mut src = top.clone();
+        for (i, s) in src.iter_mut().enumerate().skip(l.kernel.pfn as usize).take(l.kernel.pages as usize) {
+            *s = 5000 + i as u64;
+        }
+        let p = plan_sources(&l, &old, &src, &inh, old[5]).unwrap();
+        for pfn in l.kernel.pfn..l.kernel.pfn_end() {
+            assert_eq!(p.p2m[pfn as usize], old[src[pfn as usize] as usize]);
+        }
+        assert_eq!(p.table_old_pfns[0], src[l.pgtables.pfn as usize]);
+        let mut m2p: std::collections::HashMap<u64, u64> =
+            old.iter().enumerate().map(|(i, &m)| (m, i as u64)).collect();
+        for &(ptr, val) in &p.m2p {
+            m2p.insert(ptr >> 12, val);
+        }
+        for (pfn, &mfn) in p.p2m.iter().enumerate() {
+            assert_eq!(m2p[&mfn], pfn as u64);
+        }
+        assert!(plan_sources(&l, &old, &src[1..], &inh, old[5]).is_err());
     }
 
     #[test]

@@ -210,6 +210,35 @@ impl PvKernel {
         Ok(())
     }
 
+    /// For page `i` of the image (VA `virt_kstart + i * 4096`), the offset of a page of the
+    /// ELF file that holds exactly that page's final bytes, if there is one: the page lies
+    /// wholly inside one segment's file data at a page-aligned offset, and no other segment
+    /// nor the BSD symbol block (`block_len` bytes) touches it. Such a page of a page-aligned
+    /// decompressed file can become the new kernel's page without a copy; every file page is
+    /// named at most once.
+    pub fn page_sources(&self, block_len: u64) -> Vec<Option<u64>> {
+        let pages = self.image_len().div_ceil(PAGE_SIZE);
+        let block = self.bsd_block_va().map(|b| (b, b.saturating_add(block_len)));
+        let mut seen = alloc::collections::BTreeSet::new();
+        (0..pages)
+            .map(|i| {
+                let v = self.virt_kstart.checked_add(i.checked_mul(PAGE_SIZE)?)?;
+                let e = v.checked_add(PAGE_SIZE)?;
+                let touches = |s: u64, len: u64| s < e && s.saturating_add(len) > v;
+                let mut it = self.segments.iter().filter(|s| touches(s.va, s.memsz));
+                let s = it.next()?;
+                if it.next().is_some() || block.is_some_and(|(b, be)| touches(b, be - b)) {
+                    return None;
+                }
+                if v < s.va || e > s.va.checked_add(s.filesz)? {
+                    return None;
+                }
+                let off = s.offset.checked_add(v - s.va)?;
+                (off.is_multiple_of(PAGE_SIZE) && seen.insert(off)).then_some(off)
+            })
+            .collect()
+    }
+
     /// The whole image `[virt_kstart, virt_kend)` in one buffer (host tools and tests).
     pub fn load(&self, elf: &Elf64<'_>) -> Result<Vec<u8>> {
         let len = self.image_len();

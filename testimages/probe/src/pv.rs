@@ -73,6 +73,32 @@ extern "C" {
     static end: u8;
 }
 
+/// The `pad` feature's data (empty without it), file bytes of the data segment: see build.rs.
+#[repr(C, align(4096))]
+struct Pad([u8; include_bytes!(concat!(env!("OUT_DIR"), "/pad.bin")).len()]);
+#[used]
+#[link_section = ".data.pad"]
+static PAD: Pad = Pad(*include_bytes!(concat!(env!("OUT_DIR"), "/pad.bin")));
+
+/// Every byte of the pad as build.rs wrote it (read volatile: the compiler knows the value).
+fn check_pad() -> Result<u64, Fail> {
+    let base = PAD.0.as_ptr() as u64;
+    let pages = PAD.0.len() as u64 / 4096;
+    for i in 0..pages {
+        let page = base + i * 4096;
+        if rd64(page) != i {
+            return Err(Fail("pad page index", i));
+        }
+        for j in (8..4096u64).step_by(8) {
+            let want = (0..8).fold(0u64, |w, b| w | (u64::from(((j + b) * 31 + i) as u8) << (8 * b)));
+            if rd64(page + j) != want {
+                return Err(Fail("pad bytes", i * 4096 + j));
+            }
+        }
+    }
+    Ok(PAD.0.len() as u64)
+}
+
 /// Raw hypercall through `syscall` (what the hypercall page stubs do).
 unsafe fn hcall(nr: u64, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
     let rc: i64;
@@ -490,7 +516,11 @@ fn run(si: &Si, entry_rsp: u64) -> Result<(), Fail> {
             return Err(Fail("domain name differs from probe.name", n as u64));
         }
     }
+    let pad = check_pad()?;
     let mut con = Console { ring: KERNBASE + rd64(M2P + con_mfn * 8) * 4096, port: si.d(80) };
+    if pad > 0 {
+        let _ = writeln!(con, "RPVBOOT-PROBE PAD ok bytes={pad}");
+    }
     let _ = writeln!(
         con,
         "RPVBOOT-PROBE PASS name={} pages={nr} mod={mod_len} syms={nsyms} pt={nr_pt} cmdline=\"{}\"",
