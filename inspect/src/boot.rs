@@ -2,8 +2,14 @@
 //! jump. It calls the loader's own `loader::plan::dry_run` (the function the PV kernel runs)
 //! over `fs::probe` disks made from image files, and prints its report.
 //!
-//! `rpvboot-inspect boot IMG [IMG2 ...] [--extra "…"] [--entry N] [--memory MIB] [--json]
-//! [--sector-size 512|4096]`; `--memory` defaults to 256 MiB.
+//! `rpvboot-inspect boot IMG [IMG2 ...] [--extra "…"] [--entry N] [--memory MIB]
+//! [--loader-pages N] [--json] [--sector-size 512|4096]`; `--memory` defaults to 256 MiB.
+//!
+//! The plan's regions do not depend on the pages rpvboot itself uses; only whether the region
+//! fits beside it does. Those pages are estimated (`loader::plan::estimate_loader_pages`)
+//! unless `--loader-pages` gives the figure a real boot printed (`rpvboot.verbose`); the output
+//! says which. The text form's `plan:` lines are the ones the PV kernel prints with
+//! `rpvboot.verbose`, from the same function.
 //!
 //! Exit status: 0 when the outcome is `boot`; 1 when it is `fallback` or `error` (the report is
 //! printed all the same, and a one-line summary goes to stderr), and for usage errors.
@@ -14,7 +20,8 @@
 //! `xen_version`, `loader`, `features`, `bsd_symtab`, `hypercall_page`, `pae_mode`},
 //! `symtab` {`va`, `size`} or null} or null, `modules` (list of {`device`, `path`, `format`,
 //! `file_size`, `size`}), `layout` {`memory_pages`, `regions` (list of {`name`, `first_page`,
-//! `pages`}), `pt_frames`, `region_pages`, `pages_in_use`, `start_info` {`nr_pages`,
+//! `pages`}), `pt_frames`, `region_pages`, `pages_in_use`, `loader_pages`, `loader_pages_given`,
+//! `start_info` {`nr_pages`,
 //! `mod_start`, `mod_len`, `flags`}} or null, `outcome` (`boot` | `fallback` | `error`), `next`
 //! (what the loader does next, in words), `tried` (entries tried, in order) and `diagnostics`
 //! (list of {`where`, `message`}). Addresses (`entry_point`, `virt_base`, `hypercall_page`,
@@ -26,7 +33,7 @@ use loader::config::search::DiskVolumes;
 use loader::config::Device;
 use loader::plan::{self, BootReport, Next, Outcome, Overrides};
 
-const USAGE: &str = "usage: rpvboot-inspect boot IMG [IMG2 ...] [--extra \"...\"] [--entry N] [--memory MIB] [--json] [--sector-size 512|4096]";
+const USAGE: &str = "usage: rpvboot-inspect boot IMG [IMG2 ...] [--extra \"...\"] [--entry N] [--memory MIB] [--loader-pages N] [--json] [--sector-size 512|4096]";
 
 /// Default domain memory of the dry run.
 const DEFAULT_MIB: u64 = 256;
@@ -36,6 +43,7 @@ struct Opts {
     extra: String,
     entry: Option<usize>,
     mib: u64,
+    loader_pages: Option<u64>,
     sector_size: Option<u32>,
     images: Vec<String>,
 }
@@ -46,6 +54,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         extra: String::new(),
         entry: None,
         mib: DEFAULT_MIB,
+        loader_pages: None,
         sector_size: None,
         images: Vec::new(),
     };
@@ -66,6 +75,10 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
                     return Err(format!("--memory {m}: out of range"));
                 }
                 o.mib = m;
+            }
+            "--loader-pages" => {
+                let v = value("--loader-pages")?;
+                o.loader_pages = Some(v.parse().map_err(|_| format!("--loader-pages {v}: not a number of pages"))?);
             }
             "--sector-size" => {
                 let v = value("--sector-size")?;
@@ -89,13 +102,8 @@ pub fn boot(args: &[String]) -> Result<(), String> {
     let o = parse_opts(args)?;
     let disks = crate::probe::open_disks(&o.images, o.sector_size)?;
     let mut vols = DiskVolumes::new(&disks);
-    let ov = Overrides {
-        entry: o.entry,
-        nr_pages: o.mib.saturating_mul(256),
-        pages_in_use: None,
-        keep: false,
-        byte_limit: None,
-    };
+    let ov =
+        Overrides { entry: o.entry, nr_pages: o.mib.saturating_mul(256), loader_pages: o.loader_pages, keep: false };
     let (r, _) = plan::dry_run(&o.extra, &mut vols, &ov);
     let out = if o.json {
         let entry = r.entry.unwrap_or(r.loaded.menu.default);
@@ -219,27 +227,23 @@ fn text(r: &BootReport) -> String {
         );
     }
     if let Some(lay) = &r.layout {
-        let _ = writeln!(
-            s,
-            "layout: {} pages ({} MiB), region {} pages from {:#x}, {} page-table frames, rpvboot keeps ~{} pages",
-            r.nr_pages,
-            r.nr_pages / 256,
-            lay.region_pages,
-            lay.virt_base,
-            lay.nr_pt_frames(),
-            r.pages_in_use
-        );
-        for g in &r.regions {
-            let _ = writeln!(s, "  {:<12} first page {:>7}, {:>6} pages", g.name, g.first_page, g.pages);
+        for line in plan::plan_lines(lay) {
+            let _ = writeln!(s, "{line}");
         }
     }
-    if let Some(si) = &r.start_info {
-        let _ = writeln!(
-            s,
-            "start_info: nr_pages {}, mod_start {:#x}, mod_len {}, flags {:#x}, pt_base {:#x}, nr_pt_frames {}, mfn_list {:#x}",
-            si.nr_pages, si.mod_start, si.mod_len, si.flags, si.pt_base, si.nr_pt_frames, si.mfn_list
-        );
-    }
+    let _ = writeln!(
+        s,
+        "memory: {} pages ({} MiB); rpvboot's own pages {} ({}), {} with the files it holds",
+        r.nr_pages,
+        r.nr_pages / 256,
+        r.loader_pages,
+        if r.loader_given {
+            "given by --loader-pages"
+        } else {
+            "estimated: pass --loader-pages for a real boot's figure"
+        },
+        r.pages_in_use
+    );
     let _ = writeln!(s, "outcome: {}", r.outcome.name());
     let _ = writeln!(s, "next: {}", next_text(r));
     if !r.problems.is_empty() {
@@ -343,11 +347,13 @@ fn json(r: &BootReport, config: &str) -> String {
                 },
             );
             format!(
-                "{{\"memory_pages\":{},\"regions\":[{regions}],\"pt_frames\":{},\"region_pages\":{},\"pages_in_use\":{},\"start_info\":{si}}}",
+                "{{\"memory_pages\":{},\"regions\":[{regions}],\"pt_frames\":{},\"region_pages\":{},\"pages_in_use\":{},\"loader_pages\":{},\"loader_pages_given\":{},\"start_info\":{si}}}",
                 r.nr_pages,
                 lay.nr_pt_frames(),
                 lay.region_pages,
-                r.pages_in_use
+                r.pages_in_use,
+                r.loader_pages,
+                r.loader_given
             )
         },
     );

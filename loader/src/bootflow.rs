@@ -12,8 +12,9 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use crate::boot::layout::{self, LayoutInput};
-use crate::config::search::{self, ReadError, Volumes};
+use crate::config::search::{self, Volumes};
 use crate::image::{self, elf::Elf64, PvKernel};
+use crate::plan;
 
 /// The L4 slot rpvboot's own mapping uses (it is linked at VIRT_BASE 0).
 pub const LOADER_L4_SLOT: u64 = 0;
@@ -106,9 +107,11 @@ pub fn unwrap_checked(
 }
 
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
-/// and its `fallback` chain in turn: reads the kernel (or an alternative such as
-/// `/netbsd.gz`) and modules, and accepts the first whose kernel passes [`check_kernel`].
-/// Every refusal is reported on `out` with its reason.
+/// and its `fallback` chain in turn with `plan::read_entry` (the dry run's own path: reads the
+/// kernel, or an alternative such as `/netbsd.gz`, and modules, and checks the kernel with
+/// [`unwrap_checked`]), and accepts the first that can boot. Every refusal is reported on
+/// `out` with its reason; with `rpvboot.verbose`, the pages rpvboot counted as its own too
+/// (`rpvboot-inspect boot --loader-pages` repeats the decision on the host).
 pub fn select(
     extra: &str,
     v: &mut impl Volumes,
@@ -116,79 +119,63 @@ pub fn select(
     pages_in_use: u64,
     out: &mut dyn Write,
 ) -> Option<Selected> {
-    let loaded = search::load(extra, v);
-    let _ = writeln!(
-        out,
-        "rpvboot: configuration {}{} ({})",
-        loaded.source.device.as_ref().map(|d| format!("{d}")).unwrap_or_default(),
-        loaded.source.path,
-        loaded.reason.describe()
-    );
-    let menu = &loaded.menu;
-    if menu.entries.is_empty() {
-        let _ = writeln!(out, "rpvboot: the configuration has no boot entries");
-        let _ = writeln!(out, "rpvboot: no entry could be booted");
+    let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
+    let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
+    let mut log = Log { out, verbose };
+    let (report, prepared) = plan::dry_run_with(extra, v, &o, &mut log);
+    if report.loaded.menu.entries.is_empty() {
+        let _ = writeln!(log.out, "rpvboot: the configuration has no boot entries");
+    }
+    let Some(p) = prepared else {
+        let _ = writeln!(log.out, "rpvboot: no entry could be booted");
         return None;
-    }
-    let mut order = Vec::new();
-    order.push(menu.default);
-    for &f in &menu.fallback {
-        if !order.contains(&f) {
-            order.push(f);
-        }
-    }
-    for idx in order {
-        let title = menu.entries.get(idx).map(|e| e.title.clone()).unwrap_or_default();
-        match read_entry(&loaded, idx, v, nr_pages, pages_in_use) {
-            Ok((sel, what)) => {
-                let _ = writeln!(out, "rpvboot: booting entry {idx} \"{title}\": {what}");
-                return Some(sel);
-            }
-            Err(e) => {
-                let _ = writeln!(out, "rpvboot: entry {idx} \"{title}\" cannot boot: {e}");
-            }
-        }
-    }
-    let _ = writeln!(out, "rpvboot: no entry could be booted");
-    None
+    };
+    Some(Selected::from_prepared(&report.loaded, p))
 }
 
-fn read_entry(
-    loaded: &search::Loaded,
-    idx: usize,
-    v: &mut impl Volumes,
-    nr_pages: u64,
-    pages_in_use: u64,
-) -> Result<(Selected, String), String> {
-    let plan = loaded.plan_on(idx, None, v).map_err(|e| format!("{e}"))?;
-    let mut kernel = None;
-    let mut last = String::from("no device");
-    for f in core::iter::once(&plan.kernel).chain(&plan.alternatives) {
-        let Some(dev) = &f.device else { continue };
-        match v.read(dev, &f.path, FILE_LIMIT) {
-            Ok(b) => {
-                kernel = Some(b);
-                break;
+impl Selected {
+    /// The bytes `plan::read_entry` kept for entry `p.entry` of `l`.
+    pub fn from_prepared(l: &search::Loaded, p: plan::Prepared) -> Self {
+        let title = l.menu.entries.get(p.entry).map(|e| e.title.clone()).unwrap_or_default();
+        Selected { title, kernel: p.elf, modules: p.modules, cmdline: p.cmdline }
+    }
+}
+
+/// The console lines of the unattended boot.
+struct Log<'a> {
+    out: &'a mut dyn Write,
+    verbose: bool,
+}
+
+impl plan::Observer for Log<'_> {
+    fn loaded(&mut self, l: &search::Loaded) {
+        let _ = writeln!(
+            self.out,
+            "rpvboot: configuration {}{} ({})",
+            l.source.device.as_ref().map(|d| format!("{d}")).unwrap_or_default(),
+            l.source.path,
+            l.reason.describe()
+        );
+    }
+
+    fn tried(&mut self, r: &plan::EntryRead) {
+        let (idx, title) = (r.index, &r.title);
+        if r.ok() {
+            let _ = writeln!(self.out, "rpvboot: booting entry {idx} \"{title}\": {}", r.summary);
+            if self.verbose {
+                let _ = writeln!(
+                    self.out,
+                    "rpvboot: plan: pages_in_use {} (rpvboot's own pages plus the files it holds)",
+                    r.pages_in_use
+                );
             }
-            Err(ReadError::NotFound) => last = format!("{dev}{} not found", f.path),
-            Err(ReadError::Other(e)) => last = format!("{dev}{}: {e}", f.path),
+        } else {
+            let _ = writeln!(self.out, "rpvboot: entry {idx} \"{title}\" cannot boot: {}", r.why());
+        }
+        for n in &r.notes {
+            let _ = writeln!(self.out, "rpvboot: entry {idx} \"{title}\": {}", n.message);
         }
     }
-    let kernel = kernel.ok_or(last)?;
-    let mut modules = Vec::new();
-    for m in &plan.modules {
-        let dev = m.file.device.as_ref().ok_or("module without a device")?;
-        let b = v.read(dev, &m.file.path, FILE_LIMIT).map_err(|e| match e {
-            ReadError::NotFound => format!("module {dev}{} not found", m.file.path),
-            ReadError::Other(why) => format!("module {dev}{}: {why}", m.file.path),
-        })?;
-        modules.push(b);
-    }
-    let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();
-    let pages_in_use = pages_in_use.saturating_add((kernel.len() as u64 + lens.iter().sum::<u64>()).div_ceil(4096));
-    let (kernel, what) = unwrap_checked(&kernel, &lens, plan.cmdline.as_bytes(), nr_pages, pages_in_use)?;
-    let title = loaded.menu.entries.get(idx).map(|e| e.title.clone()).unwrap_or_default();
-    Ok((Selected { title, kernel, modules, cmdline: plan.cmdline }, what))
 }
 
 #[cfg(target_os = "none")]
@@ -210,8 +197,8 @@ mod pv {
 
     /// Pages kept free for the heap while the region is built (plans, p2m copy).
     fn heap_slack(nr_pages: u64) -> u64 {
-        // old + new p2m (16 bytes a page) plus 4 MiB.
-        (nr_pages * 16).div_ceil(4096) + 1024
+        // old + new p2m (16 bytes a page) plus 4 MiB; the dry run counts the same.
+        plan::heap_slack(nr_pages)
     }
 
     /// Loads `kernel` (any supported compression) with `modules` and `cmdline` and hands the
@@ -256,6 +243,12 @@ mod pv {
             lay.nr_pt_frames(),
             if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
         );
+        if si.has_word("rpvboot.verbose") {
+            // The plan handed over, in the lines `rpvboot-inspect boot` prints (e2e compares).
+            for line in plan::plan_lines(&lay) {
+                println!("rpvboot: {line}");
+            }
+        }
         // A's L4 must not use the slots the new kernel needs (P5).
         let a_l4_va = si.pt_base;
         let a_l4_mfn = mm::pfn_to_mfn(a_l4_va >> 12).ok_or("own L4 MFN unknown")?;
@@ -487,7 +480,7 @@ mod tests {
         assert_eq!(sel.kernel, elf);
         assert_eq!(sel.modules, vec![module]);
         assert!(sel.cmdline.starts_with("c=3"), "{}", sel.cmdline);
-        assert!(out.contains("entry 0 \"missing\" cannot boot: (hd0)/nope.gz not found"), "{out}");
+        assert!(out.contains("entry 0 \"missing\" cannot boot: kernel (hd0)/nope.gz not found"), "{out}");
         assert!(out.contains("entry 1 \"corrupt\" cannot boot: kernel image"), "{out}");
         assert!(out.contains("booting entry 2 \"good\": gzip+elf64 kernel"), "{out}");
         assert!(out.contains("BSD symbols"), "{out}");

@@ -1,21 +1,22 @@
-//! The whole boot decision, short of the jump, as one pure function: [`dry_run`].
+//! The whole boot decision, short of the jump: [`read_entry`] reads and checks one entry,
+//! [`dry_run`] runs the loader's entry order over it. Both are the loader's own code: the PV
+//! kernel's unattended path (`bootflow::select`) is [`dry_run_with`] with [`Overrides::keep`]
+//! set, the interactive menu (`menu::flow`) calls [`read_entry`] for each choice, and
+//! `rpvboot-inspect boot` calls [`dry_run`] over disk image files. So the layout the dry run
+//! prints is the layout the PV kernel plans, for the same disks and memory.
 //!
-//! Given the domU's disks (any [`Volumes`], e.g. [`search::DiskVolumes`] over `fs::probe`
-//! disks), the `extra=` line and a few overrides, it finds the configuration (the loader's
-//! search order), picks the entry (default, override, `rpvboot.entry=`, then the `fallback`
-//! chain), builds the final command line (with any `bootdev=`), reads the kernel and modules
-//! within the domain's memory, unwraps and checks the kernel (`image`), plans the new domain's
-//! memory (`boot::layout::plan`) and the start_info fields (`boot::handover::start_info_bytes`),
-//! and returns a [`BootReport`]: every problem with its cause, the outcome, and what the loader
-//! does next. No printing, no Xen, no `std`: `rpvboot-inspect boot` prints the report, and the PV
-//! kernel calls the same function (with [`Overrides::keep`] set, to get the bytes to hand over
-//! in [`Prepared`]) so the dry run and the real boot cannot disagree.
+//! [`read_entry`]: the entry's boot plan (`config`), its kernel (or an alternative such as
+//! `/netbsd.gz`) and modules read within the memory the loader has left, a `module` line's
+//! compressed file unpacked as GRUB legacy (and pvgrub) do, the kernel unpacked and checked by
+//! `bootflow::unwrap_checked` (decompression limit, ELF, Xen notes, layout fit, rpvboot's own
+//! L4 slot), its BSD symbol block built, the final command line (with `bootdev=` once the notes
+//! say NetBSD), and the new domain's memory planned by `boot::layout::plan` with the same
+//! inputs the handover uses. Every problem comes back with where it is (`file:line`, the file,
+//! or `memory`); no printing, no Xen, no `std`.
 //!
-//! In the PV kernel: `dry_run(extra, &mut DiskVolumes::new(&disks), &Overrides { entry: None,
-//! nr_pages: si.nr_pages, pages_in_use: Some(heap_top + heap_slack(nr)), keep: true,
-//! byte_limit: Some(free heap bytes) })`; a `Some(Prepared)` is exactly what the handover
-//! copies (the ELF, the modules as passed on, the command line), and the report's problems
-//! are what the console shows before the menu or the fallback.
+//! The loader's own pages (`pages_in_use`) only decide whether the region fits beside rpvboot;
+//! the regions themselves do not depend on them. The PV kernel passes its real figure (heap top
+//! plus [`heap_slack`]); the dry run assumes [`estimate_loader_pages`] unless told.
 
 use alloc::format;
 use alloc::string::String;
@@ -23,15 +24,17 @@ use alloc::vec::Vec;
 
 use crate::boot::handover::{self, Inherited};
 use crate::boot::layout::{self, Layout, LayoutInput};
+use crate::bootflow::{self, FILE_LIMIT};
 use crate::config::search::{self, Loaded, ReadError, Volumes};
-use crate::config::{BootPlan, Device, Format as CfgFormat, ModuleKind, OsHint, PlannedFile};
+use crate::config::{Device, Format as CfgFormat, ModuleKind, OsHint, PlannedFile};
 use crate::image::{self, elf::Elf64, notes::XenNotes, Detected, PvKernel};
 
 /// x86 page size.
 pub const PAGE_SIZE: u64 = 4096;
 
-/// rpvboot's own pages below its heap (image, boot page tables, stack, p2m): a dry-run
-/// estimate; the PV kernel passes its real figure in [`Overrides::pages_in_use`].
+/// rpvboot's own pages below its heap (image, boot page tables, stack, p2m) plus what its
+/// heap holds before any file is read: the dry run's estimate. The PV kernel passes its real
+/// figure in [`Overrides::loader_pages`].
 pub const LOADER_BASE_PAGES: u64 = 1024;
 
 /// Pages the handover keeps free for the heap while it builds the region (the old and new p2m
@@ -40,10 +43,10 @@ pub fn heap_slack(nr_pages: u64) -> u64 {
     nr_pages.saturating_mul(16).div_ceil(PAGE_SIZE).saturating_add(1024)
 }
 
-/// What the dry run assumes rpvboot keeps alive while it builds the region: its own pages,
-/// the kernel and module bytes it holds, and [`heap_slack`].
-pub fn estimate_pages_in_use(nr_pages: u64, held_bytes: u64) -> u64 {
-    LOADER_BASE_PAGES.saturating_add(held_bytes.div_ceil(PAGE_SIZE)).saturating_add(heap_slack(nr_pages))
+/// What the dry run assumes rpvboot uses before it reads any file: [`LOADER_BASE_PAGES`]
+/// plus [`heap_slack`].
+pub fn estimate_loader_pages(nr_pages: u64) -> u64 {
+    LOADER_BASE_PAGES.saturating_add(heap_slack(nr_pages))
 }
 
 /// What the caller decides instead of the configuration.
@@ -53,15 +56,35 @@ pub struct Overrides {
     pub entry: Option<usize>,
     /// The new domain's pages (`start_info.nr_pages`).
     pub nr_pages: u64,
-    /// Pages the loader keeps alive while building the region; `None`: estimate it with
-    /// [`estimate_pages_in_use`].
-    pub pages_in_use: Option<u64>,
+    /// Pages the loader uses before it reads any file (the PV kernel: heap top plus
+    /// [`heap_slack`]); `None`: [`estimate_loader_pages`].
+    pub loader_pages: Option<u64>,
     /// Keep the bytes to hand over ([`Prepared`]); a dry run does not need them.
     pub keep: bool,
-    /// The most bytes the kernel file, its decompressed image and the modules may take
-    /// together; `None`: the domain's memory. The PV kernel passes its free heap.
-    pub byte_limit: Option<u64>,
 }
+
+impl Overrides {
+    /// The loader's pages before any file is read: given or estimated.
+    pub fn base_pages(&self) -> u64 {
+        self.loader_pages.unwrap_or_else(|| estimate_loader_pages(self.nr_pages))
+    }
+}
+
+/// Hears what [`read_entry`] and [`dry_run_with`] do while they do it (the PV kernel prints
+/// it on the console; the dry run is quiet).
+pub trait Observer {
+    /// The configuration was found (before any entry is tried).
+    fn loaded(&mut self, _l: &Loaded) {}
+    /// `done` of `size` bytes of `file` (`(hd0)/path`) have been read.
+    fn progress(&mut self, _file: &str, _done: u64, _size: u64) {}
+    /// An entry was read and checked (in the order tried).
+    fn tried(&mut self, _r: &EntryRead) {}
+}
+
+/// An [`Observer`] that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {}
 
 /// How the boot ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +130,9 @@ pub enum Next {
     Menu,
 }
 
-/// One problem and where it comes from: `file:line` for the configuration, the file (and byte
-/// offset) for kernel images, `memory` for the layout.
+/// One problem and where it comes from: `file:line` for the configuration, the file for
+/// kernel images (the message gives the byte offset when there is one), `memory` for what
+/// does not fit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Where.
@@ -124,7 +148,8 @@ pub struct KernelReport {
     pub device: Option<Device>,
     /// Path on it (the alternative actually found, e.g. `/netbsd.gz`).
     pub path: String,
-    /// Layers, outermost first (`["bzImage", "xz", "elf64"]`); as far as detected on failure.
+    /// Layers, outermost first (`["bzImage", "xz", "elf64"]`); only the outermost when the
+    /// kernel was refused.
     pub formats: Vec<&'static str>,
     /// Bytes of the file.
     pub file_size: u64,
@@ -152,8 +177,8 @@ pub struct ModuleReport {
     pub formats: Vec<&'static str>,
     /// Bytes of the file.
     pub file_size: u64,
-    /// Bytes passed to the kernel (decompressed for `module`, as stored for `initrd` and
-    /// `modulenounzip`, as GRUB legacy does).
+    /// Bytes passed to the kernel (unpacked for `module`, as stored for `initrd` and
+    /// `modulenounzip`, as GRUB legacy and pvgrub do).
     pub size: u64,
 }
 
@@ -225,7 +250,11 @@ pub struct BootReport {
     pub start_info: Option<StartInfoSummary>,
     /// Domain pages planned for.
     pub nr_pages: u64,
-    /// Pages assumed in use by the loader.
+    /// Pages the loader uses before reading files (given or estimated, see `loader_given`).
+    pub loader_pages: u64,
+    /// Whether `loader_pages` was given ([`Overrides::loader_pages`]) rather than estimated.
+    pub loader_given: bool,
+    /// Pages the loader uses while it builds the region: `loader_pages` plus the files held.
     pub pages_in_use: u64,
     /// How it ends.
     pub outcome: Outcome,
@@ -235,20 +264,43 @@ pub struct BootReport {
     pub problems: Vec<Problem>,
 }
 
-/// One entry's attempt.
-struct Attempt {
-    cmdline: Option<String>,
-    kernel: Option<KernelReport>,
-    modules: Vec<ModuleReport>,
-    layout: Option<Layout>,
-    pages_in_use: u64,
-    problems: Vec<Problem>,
-    prepared: Option<Prepared>,
+/// One entry read and checked by [`read_entry`].
+#[derive(Debug, Clone)]
+pub struct EntryRead {
+    /// The entry.
+    pub index: usize,
+    /// Its title.
+    pub title: String,
+    /// Its final command line (as far as it was planned).
+    pub cmdline: Option<String>,
+    /// Its kernel, as far as it was read.
+    pub kernel: Option<KernelReport>,
+    /// Its modules, as far as they were read.
+    pub modules: Vec<ModuleReport>,
+    /// The new domain's layout, when the kernel was accepted.
+    pub layout: Option<Layout>,
+    /// Pages the loader uses while it builds the region (its own plus the files held).
+    pub pages_in_use: u64,
+    /// Why the entry cannot boot (empty: it can).
+    pub problems: Vec<Problem>,
+    /// Remarks that do not stop the boot (a command line cut to Xen's limit).
+    pub notes: Vec<Problem>,
+    /// One line for the console: layers, image size, entry, region pages, BSD symbols.
+    pub summary: String,
+    /// The bytes to hand over (with [`Overrides::keep`], when the entry can boot).
+    pub prepared: Option<Prepared>,
 }
 
-impl Attempt {
-    fn ok(&self) -> bool {
+impl EntryRead {
+    /// Whether the entry can boot.
+    pub fn ok(&self) -> bool {
         self.problems.is_empty() && self.layout.is_some()
+    }
+
+    /// The problems in one line (`; ` between them), as the console and the menu show them.
+    pub fn why(&self) -> String {
+        let v: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
+        v.join("; ")
     }
 }
 
@@ -272,51 +324,48 @@ fn config_at(l: &Loaded, entry: usize) -> String {
     }
 }
 
-fn mib(pages: u64) -> u64 {
-    pages / 256
+fn mib_of_bytes(b: usize) -> usize {
+    b >> 20
 }
 
-/// Where an image error is: the file, and the byte offset when the error has one.
-fn image_at(name: &str, e: &image::Error) -> String {
-    match e {
-        image::Error::TooLarge { .. } => String::from("memory"),
-        image::Error::Truncated { offset, .. } | image::Error::Corrupt { offset, .. } => {
-            format!("{name} at byte {offset}")
-        }
-        _ => String::from(name),
-    }
-}
-
-/// Reads one file of a plan: the first of `files` that exists, at most `limit` bytes.
+/// Reads one file of a plan: the first of `files` that exists, at most `limit` bytes (a
+/// longer file is a problem: it does not fit). `limit_is_memory`: the limit is what the
+/// domain has left rather than [`FILE_LIMIT`].
+#[allow(clippy::too_many_arguments)]
 fn read_file(
     v: &mut impl Volumes,
     what: &str,
     files: &[&PlannedFile],
     limit: usize,
+    limit_is_memory: bool,
     at_entry: &str,
+    obs: &mut dyn Observer,
     problems: &mut Vec<Problem>,
 ) -> Option<(PlannedFile, Vec<u8>)> {
     for f in files {
         let Some(dev) = &f.device else {
             continue;
         };
-        match v.read(dev, &f.path, limit.saturating_add(1)) {
+        let name = name_of(Some(dev), &f.path);
+        let got =
+            v.read_progress(dev, &f.path, limit.saturating_add(1), &mut |done, size| obs.progress(&name, done, size));
+        match got {
             Ok(b) if b.len() > limit => {
-                problems.push(Problem {
-                    at: String::from("memory"),
-                    message: format!(
-                        "{what} {} does not fit in the domain's memory ({} MiB left)",
-                        name_of(Some(dev), &f.path),
-                        limit >> 20
-                    ),
-                });
+                let message = if limit_is_memory {
+                    format!(
+                        "{what} {name} does not fit in the domain's memory ({} MiB left beside rpvboot)",
+                        mib_of_bytes(limit)
+                    )
+                } else {
+                    format!("{what} {name} is larger than the {} MiB rpvboot reads", mib_of_bytes(limit))
+                };
+                problems.push(Problem { at: String::from("memory"), message });
                 return None;
             }
             Ok(b) => return Some(((*f).clone(), b)),
             Err(ReadError::NotFound) => {}
             Err(ReadError::Other(why)) => {
-                problems
-                    .push(Problem { at: name_of(Some(dev), &f.path), message: format!("{what}: read failed: {why}") });
+                problems.push(Problem { at: name.clone(), message: format!("{what} {name}: {why}") });
                 return None;
             }
         }
@@ -342,7 +391,8 @@ fn os_of(notes: &XenNotes) -> OsHint {
     }
 }
 
-/// A module's bytes as passed on: a compressed `module` is decompressed (one layer).
+/// A module's bytes as passed on: a compressed `module` is unpacked (one layer), as GRUB
+/// legacy's and pvgrub's `module` do (`modulenounzip` and `initrd` pass the file as stored).
 fn module_bytes(kind: ModuleKind, file: Vec<u8>, limit: usize) -> Result<(Vec<&'static str>, Vec<u8>), image::Error> {
     let outer = match image::detect(&file) {
         Detected::Known(f) => Some(f),
@@ -363,43 +413,95 @@ fn module_bytes(kind: ModuleKind, file: Vec<u8>, limit: usize) -> Result<(Vec<&'
     }
 }
 
-fn attempt(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides) -> Attempt {
-    let mut a = Attempt {
+/// The layers `bootflow::unwrap_checked` peeled, from the summary it starts with
+/// (`gzip+elf64 kernel, …`); the outermost detected layer if that does not parse.
+fn layers_of(summary: &str, file: &[u8]) -> Vec<&'static str> {
+    const ALL: [image::Format; 6] = [
+        image::Format::BzImage,
+        image::Format::Gzip,
+        image::Format::Xz,
+        image::Format::Zstd,
+        image::Format::Lz4,
+        image::Format::Elf64,
+    ];
+    let words = summary.split(' ').next().unwrap_or_default();
+    let parsed: Option<Vec<&'static str>> =
+        words.split('+').map(|w| ALL.iter().map(|f| f.name()).find(|n| *n == w)).collect();
+    match parsed {
+        Some(v) if v.last() == Some(&"elf64") => v,
+        _ => outer_format(file),
+    }
+}
+
+fn outer_format(file: &[u8]) -> Vec<&'static str> {
+    match image::detect(file) {
+        Detected::Known(f) => alloc::vec![f.name()],
+        _ => Vec::new(),
+    }
+}
+
+/// Where a refusal by `bootflow::unwrap_checked` is: `memory` for what does not fit, else the
+/// kernel file.
+fn refusal_at(message: &str, kname: &str) -> String {
+    if message.starts_with("layout:") || message.contains("exceeds the memory limit") {
+        String::from("memory")
+    } else {
+        String::from(kname)
+    }
+}
+
+/// Reads and checks entry `index` of `l`: the one path the unattended boot, the menu and the
+/// dry run share (see the module doc). `obs` hears the read progress.
+pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides, obs: &mut dyn Observer) -> EntryRead {
+    let base = o.base_pages();
+    let mut a = EntryRead {
+        index,
+        title: l.menu.entries.get(index).map(|e| e.title.clone()).unwrap_or_default(),
         cmdline: None,
         kernel: None,
         modules: Vec::new(),
         layout: None,
-        pages_in_use: o.pages_in_use.unwrap_or(0),
+        pages_in_use: base,
         problems: Vec::new(),
+        notes: Vec::new(),
+        summary: String::new(),
         prepared: None,
     };
     let at_entry = config_at(l, index);
-    let limit = usize::try_from(o.byte_limit.unwrap_or(o.nr_pages.saturating_mul(PAGE_SIZE))).unwrap_or(usize::MAX);
-    let plan: BootPlan = match l.plan_on(index, None, v) {
+    let plan = match l.plan_on(index, None, v) {
         Ok(p) => p,
         Err(e) => {
-            a.problems.push(Problem { at: at_entry, message: format!("entry {index}: {e}") });
+            a.problems.push(Problem { at: at_entry, message: format!("{e}") });
             return a;
         }
     };
     a.cmdline = Some(plan.cmdline.clone());
     if l.menu.entries.get(index).is_some_and(|e| e.prompt) {
         a.problems.push(Problem { at: at_entry.clone(), message: String::from("the entry asks for the command line") });
+        return a;
     }
+    // What may still be read: the domain's memory beside rpvboot and the files it holds.
+    let room = |held: u64| -> (usize, bool) {
+        let pages = o.nr_pages.saturating_sub(base).saturating_sub(held.div_ceil(PAGE_SIZE));
+        let bytes = usize::try_from(pages.saturating_mul(PAGE_SIZE)).unwrap_or(usize::MAX);
+        if bytes < FILE_LIMIT {
+            (bytes, true)
+        } else {
+            (FILE_LIMIT, false)
+        }
+    };
 
     // The kernel: the path, or else its alternatives (`/netbsd.gz`).
     let files: Vec<&PlannedFile> = core::iter::once(&plan.kernel).chain(plan.alternatives.iter()).collect();
-    let Some((kfile, kbytes)) = read_file(v, "kernel", &files, limit, &at_entry, &mut a.problems) else {
+    let (limit, is_mem) = room(0);
+    let Some((kfile, kbytes)) = read_file(v, "kernel", &files, limit, is_mem, &at_entry, obs, &mut a.problems) else {
         return a;
     };
     let kname = name_of(kfile.device.as_ref(), &kfile.path);
     let mut kr = KernelReport {
         device: kfile.device.clone(),
         path: kfile.path.clone(),
-        formats: match image::detect(&kbytes) {
-            Detected::Known(f) => alloc::vec![f.name()],
-            _ => Vec::new(),
-        },
+        formats: outer_format(&kbytes),
         file_size: kbytes.len() as u64,
         image_size: 0,
         entry_point: 0,
@@ -408,36 +510,78 @@ fn attempt(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides) -> Att
         symtab: None,
     };
     let mut held = kbytes.len() as u64;
-    // The decompressed ELF comes back owned; a plain ELF is the file itself (no copy).
-    let checked = (|| -> Result<(Option<Vec<u8>>, PvKernel), image::Error> {
-        let un = image::unwrap(&kbytes, limit)?;
-        kr.formats = un.format_names();
-        let elf = Elf64::parse(&un.elf)?;
-        let k = PvKernel::parse(&elf)?;
-        let block = k.bsd_block(&elf)?;
-        kr.symtab = k.bsd_block_va().map(|va| (va, block.len() as u64));
-        let owned = match un.elf {
-            alloc::borrow::Cow::Owned(v) => Some(v),
-            alloc::borrow::Cow::Borrowed(_) => None,
+
+    // Modules, each within what the kernel and the modules before it left.
+    let mut mod_bytes: Vec<Vec<u8>> = Vec::new();
+    let mut lens: Vec<u64> = Vec::new();
+    for m in &plan.modules {
+        let what = match m.kind {
+            ModuleKind::Initrd => "initrd",
+            _ => "module",
         };
-        Ok((owned, k))
-    })();
-    let (elf_bytes, k) = match checked {
-        Ok((Some(elf), k)) => (elf, k),
-        Ok((None, k)) => (kbytes, k),
-        Err(e) => {
-            let message = match &e {
-                image::Error::TooLarge { .. } => format!("kernel {kname}: {e}"),
-                _ => format!("kernel: {e}"),
-            };
-            a.problems.push(Problem { at: image_at(&kname, &e), message });
+        let (left, is_mem) = room(held);
+        let Some((mfile, bytes)) = read_file(v, what, &[&m.file], left, is_mem, &at_entry, obs, &mut a.problems) else {
+            continue;
+        };
+        let mname = name_of(mfile.device.as_ref(), &mfile.path);
+        let file_size = bytes.len() as u64;
+        match module_bytes(m.kind, bytes, room(held).0) {
+            Ok((formats, out)) => {
+                held = held.saturating_add(out.len() as u64);
+                lens.push(out.len() as u64);
+                a.modules.push(ModuleReport {
+                    device: mfile.device,
+                    path: mfile.path,
+                    formats,
+                    file_size,
+                    size: out.len() as u64,
+                });
+                mod_bytes.push(out);
+            }
+            Err(e) => {
+                let at =
+                    if matches!(e, image::Error::TooLarge { .. }) { String::from("memory") } else { mname.clone() };
+                a.problems.push(Problem { at, message: format!("{what} {mname}: {e}") });
+            }
+        }
+    }
+    if !a.problems.is_empty() {
+        a.kernel = Some(kr);
+        return a;
+    }
+
+    // The kernel check the PV kernel has always made (bootflow::unwrap_checked: limits, ELF,
+    // notes, layout fit, L4 slot), with the files held counted as in use.
+    a.pages_in_use = base.saturating_add(held.div_ceil(PAGE_SIZE));
+    let checked = bootflow::unwrap_checked(&kbytes, &lens, plan.cmdline.as_bytes(), o.nr_pages, a.pages_in_use);
+    let (elf_bytes, summary) = match checked {
+        Ok(v) => v,
+        Err(message) => {
+            a.problems.push(Problem { at: refusal_at(&message, &kname), message });
             a.kernel = Some(kr);
             return a;
         }
     };
-    if kr.formats.len() > 1 {
-        held = held.saturating_add(elf_bytes.len() as u64);
-    }
+    kr.formats = layers_of(&summary, &kbytes);
+    drop(kbytes);
+    a.summary = summary;
+    let parsed = (|| -> Result<(PvKernel, u64), String> {
+        let elf = Elf64::parse(&elf_bytes).map_err(|e| format!("kernel ELF: {e}"))?;
+        let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
+        // The handover builds this block too; a kernel whose block cannot be built is
+        // refused here, while the fallback can still boot.
+        let block = k.bsd_block(&elf).map_err(|e| format!("BSD symbols: {e}"))?;
+        Ok((k, block.len() as u64))
+    })();
+    let (k, block_len) = match parsed {
+        Ok(v) => v,
+        Err(message) => {
+            a.problems.push(Problem { at: kname, message });
+            a.kernel = Some(kr);
+            return a;
+        }
+    };
+    kr.symtab = k.bsd_block_va().map(|va| (va, block_len));
     kr.image_size = k.image_len();
     kr.entry_point = k.entry;
     kr.virt_base = k.virt_base;
@@ -448,63 +592,29 @@ fn attempt(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides) -> Att
     let plan = match l.plan_on(index, Some(os_of(&k.notes)), v) {
         Ok(p) => p,
         Err(e) => {
-            a.problems.push(Problem { at: at_entry, message: format!("entry {index}: {e}") });
+            a.problems.push(Problem { at: at_entry, message: format!("{e}") });
             return a;
         }
     };
     a.cmdline = Some(plan.cmdline.clone());
 
-    let mut mod_bytes: Vec<Vec<u8>> = Vec::new();
-    let mut lens: Vec<u64> = Vec::new();
-    for m in &plan.modules {
-        let what = match m.kind {
-            ModuleKind::Initrd => "initrd",
-            _ => "module",
-        };
-        // Everything read is held at once: each module gets what the others left.
-        let left = limit.saturating_sub(usize::try_from(held).unwrap_or(usize::MAX));
-        let Some((mfile, bytes)) = read_file(v, what, &[&m.file], left, &at_entry, &mut a.problems) else {
-            continue;
-        };
-        let mname = name_of(mfile.device.as_ref(), &mfile.path);
-        let file_size = bytes.len() as u64;
-        match module_bytes(m.kind, bytes, left) {
-            Ok((formats, out)) => {
-                held = held.saturating_add(file_size.max(out.len() as u64));
-                lens.push(out.len() as u64);
-                a.modules.push(ModuleReport {
-                    device: mfile.device,
-                    path: mfile.path,
-                    formats,
-                    file_size,
-                    size: out.len() as u64,
-                });
-                if o.keep {
-                    mod_bytes.push(out);
-                }
-            }
-            Err(e) => a.problems.push(Problem { at: image_at(&mname, &e), message: format!("{what} {mname}: {e}") }),
-        }
-    }
-    if !a.problems.is_empty() {
-        return a;
-    }
-
-    a.pages_in_use = o.pages_in_use.unwrap_or_else(|| estimate_pages_in_use(o.nr_pages, held));
     let input = LayoutInput::for_kernel(&k, &lens, o.nr_pages, a.pages_in_use, plan.cmdline.as_bytes());
     match layout::plan(&input) {
         Ok(lay) => {
             if lay.cmdline_truncated {
-                a.problems.push(Problem {
+                a.notes.push(Problem {
                     at: at_entry,
-                    message: format!("command line longer than {} bytes (Xen's limit)", layout::MAX_GUEST_CMDLINE - 1),
+                    message: format!(
+                        "note: the command line is cut to {} bytes (Xen's limit)",
+                        layout::MAX_GUEST_CMDLINE - 1
+                    ),
                 });
             }
             a.layout = Some(lay);
         }
         Err(e) => a.problems.push(Problem {
             at: String::from("memory"),
-            message: format!("{} pages ({} MiB) are not enough: {e}", o.nr_pages, mib(o.nr_pages)),
+            message: format!("layout: {} pages ({} MiB) are not enough: {e}", o.nr_pages, o.nr_pages / 256),
         }),
     }
     if o.keep && a.ok() {
@@ -548,11 +658,57 @@ pub fn start_info(lay: &Layout) -> StartInfoSummary {
     }
 }
 
-/// Runs the whole decision for the disks `v` and the `extra=` line. Never panics; every
-/// problem is in the report. With [`Overrides::keep`], the second value holds the bytes to
-/// hand over when the outcome is not [`Outcome::Error`].
+/// The plan in lines (`plan: …`), the same for the PV kernel's console (`rpvboot.verbose`,
+/// from the layout it hands over with) and `rpvboot-inspect boot`: one line for the region,
+/// one per region in PFN order, one for start_info. They do not depend on the loader's own
+/// pages, so the two can be compared line by line.
+pub fn plan_lines(lay: &Layout) -> Vec<String> {
+    let si = start_info(lay);
+    let mut out = alloc::vec![format!(
+        "plan: memory_pages {} region_pages {} pt_frames {} virt_base {:#x}",
+        lay.nr_pages,
+        lay.region_pages,
+        lay.nr_pt_frames(),
+        lay.virt_base
+    )];
+    for r in regions(lay) {
+        out.push(format!("plan: region {} first_page {} pages {}", r.name, r.first_page, r.pages));
+    }
+    out.push(format!(
+        "plan: start_info nr_pages {} mod_start {:#x} mod_len {} flags {:#x} pt_base {:#x} nr_pt_frames {} mfn_list {:#x}",
+        si.nr_pages, si.mod_start, si.mod_len, si.flags, si.pt_base, si.nr_pt_frames, si.mfn_list
+    ));
+    out
+}
+
+/// The entries the loader tries, in order: `first`, then the `fallback` chain without repeats.
+pub fn boot_order(menu: &crate::config::Menu, first: usize) -> Vec<usize> {
+    let mut order = alloc::vec![first];
+    for &f in &menu.fallback {
+        if !order.contains(&f) {
+            order.push(f);
+        }
+    }
+    order
+}
+
+/// [`dry_run_with`] without an observer.
 pub fn dry_run(extra_line: &str, v: &mut impl Volumes, o: &Overrides) -> (BootReport, Option<Prepared>) {
+    dry_run_with(extra_line, v, o, &mut Quiet)
+}
+
+/// Runs the whole decision for the disks `v` and the `extra=` line: the configuration, then
+/// [`read_entry`] for the chosen entry and its `fallback` chain until one can boot. Never
+/// panics; every problem is in the report. With [`Overrides::keep`], the second value holds
+/// the bytes to hand over when the outcome is not [`Outcome::Error`].
+pub fn dry_run_with(
+    extra_line: &str,
+    v: &mut impl Volumes,
+    o: &Overrides,
+    obs: &mut dyn Observer,
+) -> (BootReport, Option<Prepared>) {
     let loaded = search::load(extra_line, v);
+    obs.loaded(&loaded);
     let mut problems: Vec<Problem> = loaded
         .all_diagnostics()
         .map(|d| Problem {
@@ -582,7 +738,9 @@ pub fn dry_run(extra_line: &str, v: &mut impl Volumes, o: &Overrides) -> (BootRe
         regions: Vec::new(),
         start_info: None,
         nr_pages: o.nr_pages,
-        pages_in_use: o.pages_in_use.unwrap_or(0),
+        loader_pages: o.base_pages(),
+        loader_given: o.loader_pages.is_some(),
+        pages_in_use: o.base_pages(),
         outcome: Outcome::Error,
         next: Next::Menu,
         problems: Vec::new(),
@@ -593,16 +751,15 @@ pub fn dry_run(extra_line: &str, v: &mut impl Volumes, o: &Overrides) -> (BootRe
         report.problems = problems;
         return (report, None);
     }
-    let chain: Vec<usize> =
-        core::iter::once(first).chain(report.loaded.menu.fallback.iter().copied().filter(|&i| i != first)).collect();
-    let mut shown: Option<Attempt> = None;
+    let mut shown: Option<EntryRead> = None;
     let mut prepared = None;
-    for &i in &chain {
+    for i in boot_order(&report.loaded.menu, first) {
         report.tried.push(i);
-        let mut a = attempt(&report.loaded, i, v, o);
-        problems.append(&mut a.problems.clone());
-        let ok = a.ok();
-        if ok {
+        let mut a = read_entry(&report.loaded, i, v, o, obs);
+        obs.tried(&a);
+        problems.extend(a.problems.iter().cloned());
+        problems.extend(a.notes.iter().cloned());
+        if a.ok() {
             report.outcome = if i == first { Outcome::Boot } else { Outcome::Fallback };
             report.entry = Some(i);
             let menu = &report.loaded.menu;
@@ -650,7 +807,7 @@ mod tests {
     }
 
     fn o(mib: u64) -> Overrides {
-        Overrides { entry: None, nr_pages: mib * 256, pages_in_use: None, keep: true, byte_limit: None }
+        Overrides { entry: None, nr_pages: mib * 256, loader_pages: None, keep: true }
     }
 
     #[test]
@@ -736,7 +893,8 @@ mod tests {
         assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
         assert_eq!(r.cmdline.as_deref(), Some("bootdev=xbd0a"));
 
-        // Modules share what the kernel leaves: in 8 MiB the first 3 MiB module fits, the second not.
+        // Modules share what the kernel leaves: 12 MiB less 2 MiB for rpvboot leave 5 MiB after
+        // the 5 MiB kernel, so the first 3 MiB module fits and the second does not.
         let m = alloc::vec![7u8; 3 << 20];
         let menu = b"title t\nkernel /netbsd\nmodule /m1\nmodule /m2\n";
         let mut v = MemVolumes::default().with(
@@ -744,7 +902,7 @@ mod tests {
             FsKind::Ffs,
             &[("/boot/grub/menu.lst", menu), ("/netbsd", &big), ("/m1", &m), ("/m2", &m)],
         );
-        let (r, _) = dry_run("", &mut v, &o(8));
+        let (r, _) = dry_run("", &mut v, &Overrides { loader_pages: Some(512), ..o(12) });
         assert_eq!(r.outcome, Outcome::Error);
         assert!(
             r.problems.iter().any(|p| p.at == "memory" && p.message.starts_with("module (hd0,a)/m2")),

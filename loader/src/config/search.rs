@@ -63,6 +63,22 @@ pub trait Volumes {
     /// # Errors
     /// [`ReadError::NotFound`] when the device or file does not exist.
     fn read(&mut self, device: &Device, path: &str, limit: usize) -> Result<Vec<u8>, ReadError>;
+    /// [`read`](Self::read), calling `progress(bytes_done, file_size)` as pieces arrive (the
+    /// menu shows progress lines for big kernels). The default reads in one piece.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    fn read_progress(
+        &mut self,
+        device: &Device,
+        path: &str,
+        limit: usize,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<u8>, ReadError> {
+        let b = self.read(device, path, limit)?;
+        progress(b.len() as u64, b.len() as u64);
+        Ok(b)
+    }
     /// Whether a file exists (without reading it).
     fn exists(&mut self, device: &Device, path: &str) -> bool;
     /// The `bootdev=` value NetBSD's kernel understands for a device (`xbd0a`), when known.
@@ -398,6 +414,17 @@ impl Volumes for DiskVolumes<'_> {
     }
 
     fn read(&mut self, device: &Device, path: &str, limit: usize) -> Result<Vec<u8>, ReadError> {
+        self.read_progress(device, path, limit, &mut |_, _| {})
+    }
+
+    /// Reads in 4 MiB pieces, reporting after each.
+    fn read_progress(
+        &mut self,
+        device: &Device,
+        path: &str,
+        limit: usize,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<u8>, ReadError> {
         let f = self.fs(device).ok_or(ReadError::NotFound)?;
         let meta = match f.lookup(path) {
             Ok(m) => m,
@@ -412,13 +439,15 @@ impl Volumes for DiskVolumes<'_> {
         let mut done = 0usize;
         // Each round reads at least one byte or stops: at most `len` rounds.
         while done < len {
-            let rest = out.get_mut(done..).unwrap_or_default();
+            let end = done.saturating_add(4 << 20).min(len);
+            let rest = out.get_mut(done..end).unwrap_or_default();
             let off = u64::try_from(done).unwrap_or(u64::MAX);
             match f.read_at(meta.id, off, rest) {
                 Ok(0) => break,
                 Ok(n) => done = done.saturating_add(n),
                 Err(e) => return Err(ReadError::Other(alloc::format!("{e}"))),
             }
+            progress(done as u64, meta.size);
         }
         out.truncate(done);
         Ok(out)

@@ -1,6 +1,6 @@
 //! The menu inside the device stage: while the disks are open, show the menu, read and check
-//! each choice's files (as `bootflow::select` does for the unattended path), and hand back the
-//! accepted one. `devices::run` calls [`select`] in place of `bootflow::select`.
+//! each choice's files with `plan::read_entry` (the path `bootflow::select` and the dry run
+//! take too, here with progress lines), and hand back the accepted one. `devices::run` calls [`select`] in place of `bootflow::select`.
 //!
 //! When the menu is shown: there is a console to type on (the PV kernel; never on the host
 //! unless a terminal is passed to [`select_with`]), the configuration came from a file, and it
@@ -10,15 +10,15 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt::Write;
 
 use fs::probe::Disk;
 
 use super::{run_until_boot, Action, Options, ProbedDisks, Terminal};
-use crate::bootflow::{self, Selected, FILE_LIMIT};
-use crate::config::search::{self, DiskVolumes, Loaded, ReadError, Volumes};
+use crate::bootflow::{self, Selected};
+use crate::config::search::{self, DiskVolumes, Loaded};
 use crate::config::Format;
+use crate::plan;
 
 /// The device stage's choice of what to boot (see the module doc). `out` is the console as a
 /// `Write` (log lines); the menu itself talks to the console ring directly.
@@ -81,14 +81,21 @@ pub fn select_with(
         } else {
             c.entry.ok_or("nothing chosen")?
         };
-        match read_entry(&l, idx, &mut v, nr_pages, pages_in_use, disks, out) {
-            Ok((sel, what)) => {
-                let _ = writeln!(out, "rpvboot: booting entry {idx} \"{}\": {what}", c.title);
-                let _ = writeln!(out, "rpvboot: command line \"{}\"", sel.cmdline);
-                chosen = Some(sel);
+        let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
+        let mut progress = Progress { out: &mut *out, file: String::new(), t0: 0, next_report: 0 };
+        let r = plan::read_entry(&l, idx, &mut v, &o, &mut progress);
+        for n in &r.notes {
+            let _ = writeln!(out, "rpvboot: entry {idx} \"{}\": {}", c.title, n.message);
+        }
+        match r.prepared {
+            Some(p) if r.ok() => {
+                let _ = writeln!(out, "rpvboot: booting entry {idx} \"{}\": {}", c.title, r.summary);
+                let _ = writeln!(out, "rpvboot: command line \"{}\"", p.cmdline);
+                chosen = Some(Selected::from_prepared(&l, p));
                 Ok(())
             }
-            Err(e) => {
+            _ => {
+                let e = r.why();
                 let _ = writeln!(out, "rpvboot: entry {idx} \"{}\" cannot boot: {e}", c.title);
                 Err(e)
             }
@@ -109,49 +116,6 @@ pub fn select_with(
     }
 }
 
-/// Reads entry `idx`'s kernel (or an alternative) and modules and checks the kernel: what
-/// `bootflow::select` does for each entry it tries.
-fn read_entry(
-    loaded: &Loaded,
-    idx: usize,
-    v: &mut impl Volumes,
-    nr_pages: u64,
-    pages_in_use: u64,
-    disks: &[Disk],
-    out: &mut dyn Write,
-) -> Result<(Selected, String), String> {
-    let plan = loaded.plan_on(idx, None, v).map_err(|e| format!("{e}"))?;
-    let mut kernel = None;
-    let mut last = String::from("kernel without a device");
-    for f in core::iter::once(&plan.kernel).chain(&plan.alternatives) {
-        let Some(dev) = &f.device else { continue };
-        match read_progress(disks, &format!("{dev}{}", f.path), FILE_LIMIT, out) {
-            Ok(b) => {
-                kernel = Some(b);
-                break;
-            }
-            Err(ReadError::NotFound) => last = format!("kernel {dev}{} not found", f.path),
-            Err(ReadError::Other(e)) => last = format!("kernel {dev}{}: {e}", f.path),
-        }
-    }
-    let kernel = kernel.ok_or(last)?;
-    let mut modules = Vec::new();
-    for m in &plan.modules {
-        let dev = m.file.device.as_ref().ok_or("module without a device")?;
-        let b = read_progress(disks, &format!("{dev}{}", m.file.path), FILE_LIMIT, out).map_err(|e| match e {
-            ReadError::NotFound => format!("module {dev}{} not found", m.file.path),
-            ReadError::Other(w) => format!("module {dev}{}: {w}", m.file.path),
-        })?;
-        modules.push(b);
-    }
-    let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();
-    let held = (kernel.len() as u64).saturating_add(lens.iter().sum::<u64>());
-    let pages_in_use = pages_in_use.saturating_add(held.div_ceil(4096));
-    let (kernel, what) = bootflow::unwrap_checked(&kernel, &lens, plan.cmdline.as_bytes(), nr_pages, pages_in_use)?;
-    let title = loaded.menu.entries.get(idx).map(|e| e.title.clone()).unwrap_or_default();
-    Ok((Selected { title, kernel, modules, cmdline: plan.cmdline }, what))
-}
-
 /// Bytes read between two progress lines.
 const PROGRESS_STEP: u64 = 16 << 20;
 
@@ -165,45 +129,27 @@ fn now_ns() -> u64 {
     0
 }
 
-/// Reads a whole file (`(dev)/path`) in large pieces, printing a progress line (bytes, MiB/s)
-/// every 16 MiB and at the end of files of 1 MiB or more: kernels under emulation take seconds.
-fn read_progress(disks: &[Disk], path: &str, limit: usize, out: &mut dyn Write) -> Result<Vec<u8>, ReadError> {
-    let mut r = fs::probe::resolve(disks, path).map_err(|e| match e {
-        fs::Error::NotFound => ReadError::NotFound,
-        e => ReadError::Other(format!("{e}")),
-    })?;
-    if r.meta.file_type == fs::vfs::FileType::Directory {
-        return Err(ReadError::Other(String::from("is a directory")));
-    }
-    let size = r.meta.size;
-    let len = usize::try_from(size)
-        .ok()
-        .filter(|&l| l <= limit)
-        .ok_or_else(|| ReadError::Other(format!("{size} bytes, more than the {limit} bytes rpvboot reads")))?;
-    let mut data = alloc::vec![0u8; len];
-    let t0 = now_ns();
-    let mut done = 0usize;
-    let mut next_report = PROGRESS_STEP;
-    // Each pass advances `done` or ends the loop.
-    while done < len {
-        let end = done.saturating_add(4 << 20).min(len);
-        let Some(piece) = data.get_mut(done..end) else { break };
-        match r.fs.read_at(r.meta.id, done as u64, piece) {
-            Ok(0) => break,
-            Ok(n) => done = done.saturating_add(n),
-            Err(e) => return Err(ReadError::Other(format!("at byte {done}: {e}"))),
+/// Progress lines (bytes, MiB/s) while `plan::read_entry` reads a choice's files: every
+/// 16 MiB, and at the end of files of 1 MiB or more (kernels under emulation take seconds).
+struct Progress<'a> {
+    out: &'a mut dyn Write,
+    file: String,
+    t0: u64,
+    next_report: u64,
+}
+
+impl plan::Observer for Progress<'_> {
+    fn progress(&mut self, file: &str, done: u64, size: u64) {
+        if file != self.file {
+            self.file = String::from(file);
+            self.t0 = now_ns();
+            self.next_report = PROGRESS_STEP;
         }
-        let d = done as u64;
-        if d >= next_report && d < size {
-            next_report = next_report.saturating_add(PROGRESS_STEP);
-            let line = pvconsole::screen::progress(path, d, size, now_ns().saturating_sub(t0));
-            let _ = writeln!(out, "rpvboot: {line}");
+        let last = done >= size;
+        if (done >= self.next_report && !last) || (last && size >= 1 << 20) {
+            self.next_report = self.next_report.saturating_add(PROGRESS_STEP).max(done);
+            let line = pvconsole::screen::progress(file, done, size, now_ns().saturating_sub(self.t0));
+            let _ = writeln!(self.out, "rpvboot: {line}");
         }
     }
-    data.truncate(done);
-    if size >= 1 << 20 {
-        let line = pvconsole::screen::progress(path, done as u64, size, now_ns().saturating_sub(t0));
-        let _ = writeln!(out, "rpvboot: {line}");
-    }
-    Ok(data)
 }

@@ -361,7 +361,7 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(&pass("dev-garbage-disk-message")),
         // xvdb's FFSv2 superblock is noise: entry 0 on (hd1) fails, the fallback on (hd0) boots.
         s("bad-superblock", bad_sb())
-            .expect(r#"^rpvboot: entry 0 "probe on hd1" cannot boot: \(hd1\)/probe\.gz"#)
+            .expect(r#"^rpvboot: entry 0 "probe on hd1" cannot boot: kernel \(hd1\)/probe\.gz"#)
             .expect(r#"^rpvboot: booting entry 1 "probe on hd0": gzip\+elf64 kernel"#)
             .expect(&pass("bad-superblock")),
         s("bad-superblock-message", bad_sb())
@@ -369,13 +369,13 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(&pass("bad-superblock-message")),
         // /d/up is the root again: a path through the loop ends (not found / the probe).
         s("bad-dirloop", vec![Disk::Recipe(corrupt::disk_dirloop)])
-            .expect(r#"^rpvboot: entry 0 "loop to nothing" cannot boot: \(hd0\)(/d/up){12}/missing\.gz not found"#)
+            .expect(r#"^rpvboot: entry 0 "loop to nothing" cannot boot: kernel \(hd0\)(/d/up){12}/missing\.gz not found"#)
             .expect(r#"^rpvboot: booting entry 1 "probe through the loop": gzip\+elf64 kernel"#)
             .expect(&pass("bad-dirloop")),
         // /s1 → s2 → s1 and /me → me: refused with a reason, the third entry boots.
         s("bad-symlink-loop", vec![Disk::Recipe(corrupt::disk_symloop)])
-            .expect(r#"^rpvboot: entry 0 "two links" cannot boot: \(hd0\)/s1/probe\.gz: too many levels of symbolic links"#)
-            .expect(r#"^rpvboot: entry 1 "self link" cannot boot: \(hd0\)/me: too many levels of symbolic links"#)
+            .expect(r#"^rpvboot: entry 0 "two links" cannot boot: kernel \(hd0\)/s1/probe\.gz: too many levels of symbolic links"#)
+            .expect(r#"^rpvboot: entry 1 "self link" cannot boot: kernel \(hd0\)/me: too many levels of symbolic links"#)
             .expect(r#"^rpvboot: booting entry 2 "probe": gzip\+elf64 kernel"#)
             .expect(&pass("bad-symlink-loop")),
         // Without `rpvboot.timeout=0` the same menu.lst opens the command line: `ls /`, `halt`.
@@ -385,7 +385,7 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r"^rpvboot: halt requested on the command line")
             .expect(r"^rpvboot: nothing left to boot, powering off"),
         s("bad-indirect", vec![Disk::Recipe(corrupt::disk_bad_indirect)])
-            .expect(r#"^rpvboot: entry 0 "indirect past the disk" cannot boot: \(hd0\)/probe: corrupt ext: invalid read of length 1024 from block \d+"#)
+            .expect(r#"^rpvboot: entry 0 "indirect past the disk" cannot boot: kernel \(hd0\)/probe: corrupt ext: invalid read of length 1024 from block \d+"#)
             .expect(r#"^rpvboot: booting entry 1 "good copy": elf64 kernel"#)
             .expect(&pass("bad-indirect")),
         s("bad-truncated-kernel", vec![Disk::Recipe(corrupt::disk_truncated_kernel)])
