@@ -29,6 +29,21 @@ pub trait BlockDevice {
     /// # Errors
     /// [`IoError::Misaligned`], [`IoError::OutOfRange`] or a device error.
     fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError>;
+
+    /// Fills every `(lba, buf)` of `reqs`, each as [`Self::read_blocks`] would.
+    ///
+    /// For a file whose data lies in several runs on disk: a device with a request queue
+    /// (blkfront) overrides this to keep requests for all the runs in flight at once instead
+    /// of waiting for each run. The default reads them one after the other.
+    ///
+    /// # Errors
+    /// The first error; buffers of other requests may then be partly filled.
+    fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        for (lba, buf) in reqs.iter_mut() {
+            self.read_blocks(*lba, buf)?;
+        }
+        Ok(())
+    }
 }
 
 impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
@@ -40,6 +55,9 @@ impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
     }
     fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
         (**self).read_blocks(lba, buf)
+    }
+    fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        (**self).read_blocks_vectored(reqs)
     }
 }
 

@@ -7,15 +7,20 @@
 //!   incompatible features it does not implement (`inline_data`, `meta_bg`, `casefold`, ...);
 //! - limits ext4-view does not have: filesystem larger than the device, the number of block
 //!   groups (descriptor memory), directory sizes scanned during lookups;
-//! - byte reads mapped onto sector reads (a bounce buffer only for unaligned edges; large
-//!   aligned middles go straight into the destination, and ext4-view's block cache asks for
-//!   many blocks at once);
+//! - file data read by our own walk of the inode's extent tree or block map (ext4-view 1.0
+//!   has no API for it and reads one block at a time through its cache, in 32 KiB device
+//!   reads, copying each byte twice): every contiguous run on disk becomes one device read
+//!   straight into the caller's buffer, all runs of a `read_at` handed to the device in one
+//!   vectored call ([`BlockDevice::read_blocks_vectored`]) so blkfront keeps them in flight
+//!   together; only unaligned edges go through a one-sector bounce buffer. ext4-view still
+//!   resolves paths and checks the file; it also reads the data while the journal needs
+//!   replaying (its replayed view is the current one) and for inline-data inodes;
 //! - path resolution of its own, so symlinks follow [`MAX_SYMLINK_HOPS`] like the other
 //!   filesystems (ext4-view allows 40), and every path handed to ext4-view is canonical;
-//! - two ext4-view 1.0 gaps closed: `File::seek_to` is never used (it swallows block-iterator
-//!   errors and the next read panics; we skip forward by reading), and a block-mapped
-//!   (ext2/ext3) file with a hole over a whole indirect block, which ext4-view reads as
-//!   block 0, is read by a small block-map walk of our own from then on.
+//! - two ext4-view 1.0 gaps closed where it still reads data: `File::seek_to` is never used
+//!   (it swallows block-iterator errors and the next read panics; we skip forward by
+//!   reading), and a block-mapped file with a hole over a whole indirect block, which
+//!   ext4-view reads as block 0, is read by our block-map walk from then on.
 //!
 //! ext4-view is path-based, so a [`NodeId`] names an entry of a bounded table of canonical
 //! paths (only the last component may be a symlink). When the table is full it is emptied;
@@ -33,6 +38,7 @@ use ext4_view::{Ext4, Ext4Error, Ext4Read};
 use hashbrown::HashMap;
 
 use crate::block::{BlockDevice, Lba};
+use crate::cache::BlockCache;
 use crate::error::{Error, IoError, Location};
 use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId, MAX_SYMLINK_HOPS};
 
@@ -177,6 +183,54 @@ pub(crate) fn read_bytes(
         pos = pos.checked_add(n as u64).ok_or(IoError::OutOfRange)?;
     }
     Ok(())
+}
+
+/// Fills `dst` from `pieces` (device byte address, or `None` for zeros; lengths in order):
+/// the sector-aligned middle of every piece goes to the device in one vectored call, so a
+/// device with a request queue works on all of them at once; unaligned edges go through
+/// `bounce` first.
+fn read_pieces(
+    dev: &mut dyn BlockDevice,
+    bounce: &mut Vec<u8>,
+    pieces: &[(Option<u64>, usize)],
+    dst: &mut [u8],
+) -> Result<(), IoError> {
+    let ss = u64::from(dev.block_size());
+    if ss == 0 {
+        return Err(IoError::Misaligned);
+    }
+    let mut rest = dst;
+    let mut middles: Vec<(Lba, &mut [u8])> = Vec::with_capacity(pieces.len());
+    for &(addr, n) in pieces {
+        if n > rest.len() {
+            return Err(IoError::OutOfRange);
+        }
+        let (piece, tail) = core::mem::take(&mut rest).split_at_mut(n);
+        rest = tail;
+        let Some(addr) = addr else {
+            piece.fill(0);
+            continue;
+        };
+        let end = addr.checked_add(n as u64).ok_or(IoError::OutOfRange)?;
+        let a_start = addr.div_ceil(ss).checked_mul(ss).ok_or(IoError::OutOfRange)?;
+        let a_end = end / ss * ss;
+        if a_start >= a_end {
+            read_bytes(dev, bounce, addr, piece)?;
+            continue;
+        }
+        let head = usize::try_from(a_start - addr).map_err(|_| IoError::OutOfRange)?;
+        let mid = usize::try_from(a_end - addr).map_err(|_| IoError::OutOfRange)?;
+        let (h, r) = piece.split_at_mut(head);
+        let (m, t) = r.split_at_mut(mid - head);
+        if !h.is_empty() {
+            read_bytes(dev, bounce, addr, h)?;
+        }
+        if !t.is_empty() {
+            read_bytes(dev, bounce, a_end, t)?;
+        }
+        middles.push((Lba(a_start / ss), m));
+    }
+    dev.read_blocks_vectored(&mut middles)
 }
 
 impl Ext4Read for DevReader {
@@ -369,6 +423,7 @@ fn check_superblock(reader: &mut DevReader) -> Result<(FsInfo, Geometry), Error>
         inode_size,
         desc_size,
         is_64bit: incompat & INCOMPAT_64BIT != 0,
+        needs_recovery: incompat & INCOMPAT_RECOVER != 0,
     };
     let info = FsInfo {
         kind: kind.into(),
@@ -391,15 +446,53 @@ struct Geometry {
     inode_size: u64,
     desc_size: u64,
     is_64bit: bool,
+    /// The journal needs replaying: block contents on disk may be stale.
+    needs_recovery: bool,
 }
 
-/// A block-mapped file read without ext4-view (see [`Ext::blockmap_file`]).
-struct BlockMapFile {
+/// A regular file whose data we read ourselves (see [`Ext::file_map`]): ext4-view finds and
+/// checks the file, we map its blocks so that each contiguous run on disk is one device read
+/// straight into the caller's buffer (ext4-view 1.0 reads one block at a time through its
+/// cache, in 32 KiB device reads, copying every byte twice).
+struct FileMap {
     id: NodeId,
     size: u64,
-    /// `i_block`: 12 direct pointers, then single, double and triple indirect.
-    roots: [u32; 15],
+    kind: MapKind,
 }
+
+/// Where a mapped file's block pointers live.
+#[derive(Clone, Copy)]
+enum MapKind {
+    /// `i_block` of a block-mapped (ext2/ext3) file: 12 direct pointers, then single, double
+    /// and triple indirect.
+    Blocks([u32; 15]),
+    /// `i_block` of an extent-mapped file: the root node of its extent tree.
+    Extents([u8; 60]),
+}
+
+/// A run of file blocks found by one lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Run {
+    /// `blocks` file blocks stored contiguously from device block `phys`.
+    Data { phys: u64, blocks: u64 },
+    /// `blocks` file blocks that read as zeros (a hole or an unwritten extent).
+    Zero { blocks: u64 },
+}
+
+/// Extent tree node magic (`eh_magic`).
+const EXTENT_MAGIC: u16 = 0xF30A;
+/// Deepest extent tree the kernel builds (`EXT4_MAX_EXTENT_DEPTH`).
+const MAX_EXTENT_DEPTH: u16 = 5;
+/// `ee_len` above this marks an unwritten extent (reads as zeros).
+const EXTENT_INIT_MAX: u16 = 32768;
+/// Inode flags: extents, inline data.
+const EXTENTS_FL: u32 = 0x8_0000;
+const INLINE_DATA_FL: u32 = 0x1000_0000;
+/// `s_feature_incompat` bit: the journal must be replayed (ext4-view replays it in memory, so
+/// only it sees the current metadata).
+const INCOMPAT_RECOVER: u32 = 0x4;
+/// Bytes of tree nodes and indirect blocks kept while mapping.
+const MAP_CACHE_BYTES: usize = 256 << 10;
 
 /// The inode number of an open ext4-view file, from its `Debug` output (`File { inode: 12,
 /// ... }`): ext4-view 1.0 has no accessor. `None` if the format ever changes.
@@ -486,10 +579,10 @@ pub struct Ext {
     open: Option<(NodeId, ext4_view::File)>,
     dev: Rc<RefCell<Shared>>,
     geometry: Geometry,
-    /// The block-mapped file being read by the fallback, if any.
-    blockmap: Option<BlockMapFile>,
-    /// Indirect blocks the fallback read last (block number, pointers); a few only.
-    indirect: Vec<(u64, Vec<u32>)>,
+    /// The file we map ourselves, last read (see [`FileMap`]).
+    map: Option<FileMap>,
+    /// Extent tree nodes and indirect blocks, by device block.
+    map_cache: BlockCache,
 }
 
 impl core::fmt::Debug for Ext {
@@ -510,7 +603,16 @@ impl Ext {
         let (info, geometry) = check_superblock(&mut reader)?;
         let dev = Rc::clone(&reader.shared);
         let fs = Ext4::load(Box::new(reader)).map_err(map_err)?;
-        Ok(Self { fs, info, nodes: NodeTable::new(), open: None, dev, geometry, blockmap: None, indirect: Vec::new() })
+        Ok(Self {
+            fs,
+            info,
+            nodes: NodeTable::new(),
+            open: None,
+            dev,
+            geometry,
+            map: None,
+            map_cache: BlockCache::new(MAP_CACHE_BYTES),
+        })
     }
 
     fn meta_of(&self, path: &str) -> Result<ext4_view::Metadata, Error> {
@@ -594,12 +696,14 @@ impl Ext {
         read_bytes(&mut *s.dev, &mut s.bounce, at, dst).map_err(Error::Io)
     }
 
-    /// Loads inode `ino`'s block map (`i_block`) straight from the inode table.
-    fn blockmap_file(&self, id: NodeId, ino: u64, size: u64) -> Result<BlockMapFile, Error> {
+    /// Loads inode `ino` straight from the inode table and keeps what we need to map its
+    /// blocks. `size` is what ext4-view read; a different size means we are not looking at the
+    /// same inode, and the caller reads through ext4-view instead.
+    fn file_map(&self, id: NodeId, ino: u64, size: u64) -> Result<FileMap, Error> {
         let g = self.geometry;
         let loc = Location::inode(ino);
         let bad = |what: &str| Error::corrupt("ext", what, loc);
-        if g.inodes_per_group == 0 || g.inode_size < 128 || g.desc_size < 32 {
+        if g.inodes_per_group == 0 || g.inode_size < 128 || g.desc_size < 32 || ino == 0 {
             return Err(bad("superblock geometry"));
         }
         let group = (ino - 1) / g.inodes_per_group;
@@ -622,45 +726,61 @@ impl Ext {
             .ok_or_else(|| bad("inode offset"))?;
         let mut raw = [0u8; 128];
         self.read_dev(inode_at, &mut raw)?;
-        // Extents (0x80000) or inline data (0x10000000): not a block map.
-        if u32_at(&raw, 0x20) & 0x1008_0000 != 0 {
-            return Err(bad("zero block pointer in an extent-mapped file"));
+        let on_disk = (u64::from(u32_at(&raw, 0x6C)) << 32) | u64::from(u32_at(&raw, 0x4));
+        if on_disk != size {
+            return Err(bad("inode size differs from ext4-view's"));
         }
-        let mut roots = [0u32; 15];
-        for (i, r) in roots.iter_mut().enumerate() {
-            *r = u32_at(&raw, 0x28 + 4 * i);
+        let flags = u32_at(&raw, 0x20);
+        if flags & INLINE_DATA_FL != 0 {
+            return Err(Error::Unsupported("ext: inline data".into()));
         }
-        Ok(BlockMapFile { id, size, roots })
+        let i_block = raw.get(0x28..0x64).ok_or_else(|| bad("inode"))?;
+        let kind = if flags & EXTENTS_FL != 0 {
+            let mut root = [0u8; 60];
+            root.copy_from_slice(i_block);
+            MapKind::Extents(root)
+        } else {
+            let mut roots = [0u32; 15];
+            for (i, r) in roots.iter_mut().enumerate() {
+                *r = u32_at(i_block, 4 * i);
+            }
+            MapKind::Blocks(roots)
+        };
+        Ok(FileMap { id, size, kind })
+    }
+
+    /// Device block `block` (an indirect block or extent tree node), through the map cache.
+    fn map_node(&mut self, block: u64, what: &str) -> Result<&[u8], Error> {
+        if block == 0 || block >= self.geometry.blocks {
+            return Err(Error::corrupt("ext", format!("{what} outside the filesystem"), Location::block(block)));
+        }
+        let bs = usize::try_from(self.geometry.block_size).map_err(|_| Error::Io(IoError::OutOfRange))?;
+        let at = block.checked_mul(self.geometry.block_size).ok_or(Error::Io(IoError::OutOfRange))?;
+        let dev = &self.dev;
+        self.map_cache.get_or_load(
+            block,
+            || {
+                let mut raw = vec![0u8; bs];
+                let mut s = dev.borrow_mut();
+                let s = &mut *s;
+                read_bytes(&mut *s.dev, &mut s.bounce, at, &mut raw).map_err(Error::Io)?;
+                Ok(raw)
+            },
+            || Error::Unsupported("ext: block larger than the map cache".into()),
+        )
     }
 
     /// Pointer `idx` of indirect block `block` (0 for a hole anywhere above).
     fn indirect_ptr(&mut self, block: u32, idx: u64) -> Result<u32, Error> {
-        let block = u64::from(block);
         if block == 0 {
             return Ok(0);
         }
-        if block >= self.geometry.blocks {
-            return Err(Error::corrupt("ext", "indirect block outside the filesystem", Location::block(block)));
-        }
-        let pos = match self.indirect.iter().position(|(b, _)| *b == block) {
-            Some(p) => p,
-            None => {
-                let bs = usize::try_from(self.geometry.block_size).map_err(|_| Error::Io(IoError::OutOfRange))?;
-                let mut raw = vec![0u8; bs];
-                self.read_dev(block * self.geometry.block_size, &mut raw)?;
-                let ptrs = raw.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
-                if self.indirect.len() >= 8 {
-                    self.indirect.remove(0);
-                }
-                self.indirect.push((block, ptrs));
-                self.indirect.len() - 1
-            }
-        };
-        let ptrs = self.indirect.get(pos).map(|(_, p)| p);
-        Ok(ptrs.and_then(|p| p.get(usize::try_from(idx).ok()?)).copied().unwrap_or(0))
+        let raw = self.map_node(u64::from(block), "indirect block")?;
+        let off = usize::try_from(idx).ok().and_then(|i| i.checked_mul(4)).unwrap_or(usize::MAX);
+        Ok(raw.get(off..).map_or(0, |r| u32_at(r, 0)))
     }
 
-    /// The device block of file block `l` (0: a hole).
+    /// The device block of file block `l` of a block-mapped file (0: a hole).
     fn map_block(&mut self, roots: &[u32; 15], l: u64) -> Result<u64, Error> {
         let n = self.geometry.block_size / 4;
         let root = |i: usize| roots.get(i).copied().unwrap_or(0);
@@ -687,9 +807,107 @@ impl Ext {
         Ok(phys)
     }
 
-    /// Reads a block-mapped file without ext4-view (holes over indirect blocks read as zeros).
-    fn read_blockmap(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
-        let Some((size, roots)) = self.blockmap.as_ref().map(|b| (b.size, b.roots)) else {
+    /// The run of a block-mapped file starting at file block `l`, at most `max` blocks.
+    fn blocks_run(&mut self, roots: &[u32; 15], l: u64, max: u64) -> Result<Run, Error> {
+        let first = self.map_block(roots, l)?;
+        let mut count = 1u64;
+        // Bounded by `max` (the blocks the caller still wants).
+        while count < max {
+            let Some(next_l) = l.checked_add(count) else { break };
+            let next = self.map_block(roots, next_l)?;
+            let continues = if first == 0 { next == 0 } else { first.checked_add(count) == Some(next) };
+            if !continues {
+                break;
+            }
+            count += 1;
+        }
+        Ok(if first == 0 { Run::Zero { blocks: count } } else { Run::Data { phys: first, blocks: count } })
+    }
+
+    /// The run of an extent-mapped file that holds file block `l`, from `l` on.
+    fn extents_run(&mut self, root: &[u8; 60], l: u64) -> Result<Run, Error> {
+        let bad = |what: &str| Error::corrupt("ext", what, Location::block(l));
+        let mut node: Vec<u8> = root.to_vec();
+        // File blocks at and above `upper` belong to a later subtree: a hole ends there.
+        let mut upper = 1u64 << 32;
+        let mut want_depth: Option<u16> = None;
+        // Each level goes one deeper; the depth is checked against the parent's, so at most
+        // MAX_EXTENT_DEPTH + 1 nodes are visited.
+        for _ in 0..=MAX_EXTENT_DEPTH {
+            let magic = u16_at(&node, 0);
+            let entries = usize::from(u16_at(&node, 2));
+            let max = usize::from(u16_at(&node, 4));
+            let depth = u16_at(&node, 6);
+            if magic != EXTENT_MAGIC {
+                return Err(bad("extent node without its magic"));
+            }
+            if depth > MAX_EXTENT_DEPTH || want_depth.is_some_and(|d| d != depth) {
+                return Err(bad("extent tree depth"));
+            }
+            if entries > max || 12 + 12 * entries > node.len() {
+                return Err(bad("extent node entry count"));
+            }
+            let entry = |i: usize| node.get(12 + 12 * i..24 + 12 * i).unwrap_or_default();
+            if depth == 0 {
+                for i in 0..entries {
+                    let e = entry(i);
+                    let start = u64::from(u32_at(e, 0));
+                    let raw_len = u16_at(e, 4);
+                    let (len, unwritten) = if raw_len > EXTENT_INIT_MAX {
+                        (u64::from(raw_len - EXTENT_INIT_MAX), true)
+                    } else {
+                        (u64::from(raw_len), false)
+                    };
+                    if len == 0 {
+                        return Err(bad("empty extent"));
+                    }
+                    if l < start {
+                        return Ok(Run::Zero { blocks: start.min(upper).saturating_sub(l).max(1) });
+                    }
+                    let end = start + len;
+                    if l < end {
+                        let blocks = end - l;
+                        if unwritten {
+                            return Ok(Run::Zero { blocks });
+                        }
+                        let phys = (u64::from(u16_at(e, 6)) << 32) | u64::from(u32_at(e, 8));
+                        let phys = phys.checked_add(l - start).ok_or_else(|| bad("extent start"))?;
+                        if phys.checked_add(blocks).is_none_or(|e| e > self.geometry.blocks) || phys == 0 {
+                            return Err(Error::corrupt("ext", "extent outside the filesystem", Location::block(phys)));
+                        }
+                        return Ok(Run::Data { phys, blocks });
+                    }
+                }
+                return Ok(Run::Zero { blocks: upper.saturating_sub(l).max(1) });
+            }
+            // Index node: the last entry starting at or before `l`.
+            let mut pick = None;
+            for i in 0..entries {
+                if u64::from(u32_at(entry(i), 0)) <= l {
+                    pick = Some(i);
+                } else {
+                    break;
+                }
+            }
+            let Some(i) = pick else {
+                let first = if entries > 0 { u64::from(u32_at(entry(0), 0)) } else { upper };
+                return Ok(Run::Zero { blocks: first.min(upper).saturating_sub(l).max(1) });
+            };
+            if i + 1 < entries {
+                upper = upper.min(u64::from(u32_at(entry(i + 1), 0)));
+            }
+            let e = entry(i);
+            let child = (u64::from(u16_at(e, 8)) << 32) | u64::from(u32_at(e, 4));
+            node = self.map_node(child, "extent tree node")?.to_vec();
+            want_depth = Some(depth - 1);
+        }
+        Err(bad("extent tree deeper than 5"))
+    }
+
+    /// Reads a file we map ourselves: each run on disk is one device request (all of them
+    /// handed to the device together), holes are zeros.
+    fn read_mapped(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let Some((size, kind)) = self.map.as_ref().map(|m| (m.size, m.kind)) else {
             return Ok(0);
         };
         if offset >= size || buf.is_empty() {
@@ -697,21 +915,46 @@ impl Ext {
         }
         let bs = self.geometry.block_size.max(1);
         let len = usize::try_from(size - offset).unwrap_or(usize::MAX).min(buf.len());
+        // (byte address on the device or None for zeros, bytes), in file order.
+        let mut pieces: Vec<(Option<u64>, usize)> = Vec::new();
         let mut done = 0usize;
+        // Each pass consumes at least one byte (a run has at least one block).
         while done < len {
             let pos = offset + done as u64;
             let within = pos % bs;
-            let n = usize::try_from(bs - within).unwrap_or(usize::MAX).min(len - done);
-            let phys = self.map_block(&roots, pos / bs)?;
-            let dst = buf.get_mut(done..done + n).ok_or(Error::Io(IoError::OutOfRange))?;
-            if phys == 0 {
-                dst.fill(0);
-            } else {
-                self.read_dev(phys * bs + within, dst)?;
+            let left = (len - done) as u64;
+            let want = within.saturating_add(left).div_ceil(bs);
+            let run = match kind {
+                MapKind::Blocks(roots) => self.blocks_run(&roots, pos / bs, want)?,
+                MapKind::Extents(root) => self.extents_run(&root, pos / bs)?,
+            };
+            let (addr, blocks) = match run {
+                Run::Data { phys, blocks } => (Some(phys), blocks),
+                Run::Zero { blocks } => (None, blocks),
+            };
+            let n = blocks.saturating_mul(bs).saturating_sub(within).min(left);
+            let n = usize::try_from(n).map_err(|_| Error::Io(IoError::OutOfRange))?.max(1).min(len - done);
+            let addr = match addr {
+                Some(phys) => Some(
+                    phys.checked_mul(bs).and_then(|a| a.checked_add(within)).ok_or(Error::Io(IoError::OutOfRange))?,
+                ),
+                None => None,
+            };
+            match (pieces.last_mut(), addr) {
+                // Adjacent on disk (two extents, or a run cut by `want`): one piece.
+                (Some((Some(prev), prev_len)), Some(a)) if prev.checked_add(*prev_len as u64) == Some(a) => {
+                    *prev_len += n;
+                }
+                (Some((None, prev_len)), None) => *prev_len += n,
+                _ => pieces.push((addr, n)),
             }
             done += n;
         }
-        Ok(done)
+        let mut s = self.dev.borrow_mut();
+        let s = &mut *s;
+        read_pieces(&mut *s.dev, &mut s.bounce, &pieces, buf.get_mut(..len).ok_or(Error::Io(IoError::OutOfRange))?)
+            .map_err(Error::Io)?;
+        Ok(len)
     }
 
     fn metadata_for(&mut self, path: &str, meta: &ext4_view::Metadata) -> Metadata {
@@ -746,8 +989,8 @@ impl Filesystem for Ext {
     }
 
     fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
-        if self.blockmap.as_ref().is_some_and(|b| b.id == id) {
-            return self.read_blockmap(offset, buf);
+        if self.map.as_ref().is_some_and(|m| m.id == id) {
+            return self.read_mapped(offset, buf);
         }
         // Keep the open file only when reading on from where it is (sequential loading);
         // going backwards means opening the file again (see `skip_to` for why).
@@ -769,6 +1012,20 @@ impl Filesystem for Ext {
             }
         };
         let size = file.metadata().len();
+        // ext4-view found and checked the file; we read its data ourselves unless the journal
+        // still has to be replayed (only ext4-view's replayed view of the metadata is current)
+        // or the inode is one we do not map (inline data).
+        if !self.geometry.needs_recovery {
+            if let Some(ino) = inode_number(&file) {
+                match self.file_map(id, ino, size) {
+                    Ok(m) => {
+                        self.map = Some(m);
+                        return self.read_mapped(offset, buf);
+                    }
+                    Err(e) => log::debug!("ext: inode {ino} read through ext4-view: {e}"),
+                }
+            }
+        }
         if offset >= size || buf.is_empty() {
             self.open = Some((id, file));
             return Ok(0);
@@ -782,8 +1039,8 @@ impl Filesystem for Ext {
             // with our own block-map walk from now on.
             Err(e) if is_zero_indirect(&e) => match inode_number(&file) {
                 Some(ino) => {
-                    self.blockmap = Some(self.blockmap_file(id, ino, size)?);
-                    self.read_blockmap(offset, buf)
+                    self.map = Some(self.file_map(id, ino, size)?);
+                    self.read_mapped(offset, buf)
                 }
                 None => Err(map_read_err(e)),
             },

@@ -81,6 +81,14 @@ impl BlockDevice for PartitionDevice {
         let abs = self.start.checked_add(lba.0).ok_or(IoError::OutOfRange)?;
         self.disk.try_borrow_mut().map_err(|_| IoError::Device)?.read_blocks(Lba(abs), buf)
     }
+    fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        let mut abs = Vec::with_capacity(reqs.len());
+        for (lba, buf) in reqs.iter_mut() {
+            check_request(self.block_size, self.len, *lba, buf.len())?;
+            abs.push((Lba(self.start.checked_add(lba.0).ok_or(IoError::OutOfRange)?), &mut **buf));
+        }
+        self.disk.try_borrow_mut().map_err(|_| IoError::Device)?.read_blocks_vectored(&mut abs)
+    }
 }
 
 /// Which map described a partition.

@@ -3,6 +3,7 @@
 //! One test binary, one module per topic.
 
 mod ext;
+mod ext_map;
 mod fat;
 mod ffs;
 mod part;
