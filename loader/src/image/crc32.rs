@@ -1,8 +1,13 @@
 //! CRC-32 (IEEE 802.3, reflected, as gzip uses), slicing-by-8: gzip members carry it and a
-//! kernel of 30 MiB should not spend long here.
+//! kernel of 30 MiB should not spend long here. The 8 KiB of tables are computed per call on
+//! the heap (microseconds) rather than stored in the image, which must stay small.
 
-const fn make_tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
+use alloc::boxed::Box;
+
+type Tables = [[u32; 256]; 8];
+
+fn make_tables() -> Box<Tables> {
+    let mut t = Box::new([[0u32; 256]; 8]);
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -27,11 +32,9 @@ const fn make_tables() -> [[u32; 256]; 8] {
     t
 }
 
-static TABLES: [[u32; 256]; 8] = make_tables();
-
 /// Continue a CRC-32 over `data` (start with `0`).
 pub fn update(crc: u32, data: &[u8]) -> u32 {
-    let t = &TABLES;
+    let t = make_tables();
     let mut c = !crc;
     let mut chunks = data.chunks_exact(8);
     for ch in &mut chunks {

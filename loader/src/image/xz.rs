@@ -109,6 +109,6 @@ fn err(e: XzError, pos: usize, len: usize, limit: usize) -> Error {
         XzError::DictionaryOverflow | XzError::DictionaryTooLarge(_) => {
             Error::TooLarge { format: FORMAT, limit: limit as u64 }
         }
-        other => Error::Corrupt { format: FORMAT, detail: format!("{other:?}"), offset: pos as u64 },
+        other => Error::Corrupt { format: FORMAT, detail: format!("{other}"), offset: pos as u64 },
     }
 }

@@ -65,7 +65,7 @@ pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u
             out.grow(n)?;
             let got = dec.read(out.free()).map_err(|e| Error::Corrupt {
                 format: FORMAT,
-                detail: format!("{e:?}"),
+                detail: format!("{e}"),
                 offset: at as u64,
             })?;
             out.advance(got);
