@@ -68,6 +68,9 @@ impl<P: Platform> BlockDevice for SharedBlk<P> {
     fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
         self.0.borrow_mut().read_blocks(lba, buf)
     }
+    fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        self.0.borrow_mut().read_blocks_vectored(reqs)
+    }
 }
 
 /// Runs the device stage, printing one line per finding to `out`.
