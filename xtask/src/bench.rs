@@ -43,6 +43,9 @@ fn big_timeout(l: Loader) -> u32 {
     }
 }
 
+/// `extra=` of the `--profile` domUs.
+const PROFILE_EXTRA: &str = "rpvboot.bench=64 rpvboot.benchfile=(hd0)/big.bin";
+
 /// Goals from issue 10, printed next to each figure.
 const GOAL1: &str = "<= 0.5x pvgrub2";
 const GOAL2: &str = ">= 5x pvgrub2, >= 50% of dom0 dd";
@@ -61,6 +64,19 @@ pub struct Bench {
     /// Only figure 3 (image sizes): no QEMU.
     #[arg(long)]
     size_only: bool,
+    /// Only figure 2 (the 64 MiB module domUs and dom0 dd; implies --no-memory): for iterating
+    /// on throughput.
+    #[arg(long)]
+    fig2: bool,
+    /// Boot only rpvboot, not pvgrub2 (iterating on rpvboot; the pvgrub2 ratios are then n/a).
+    #[arg(long)]
+    rpv_only: bool,
+    /// Add, per round and filesystem, an rpvboot domU that times its own reads before booting
+    /// (`rpvboot.bench=64`: the raw disk three times; `rpvboot.benchfile`: the 64 MiB file),
+    /// free of the noise of subtracting two domUs' start-up times: a profile of the disk and
+    /// filesystem path, next to dom0's dd.
+    #[arg(long)]
+    profile: bool,
     /// Re-analyse an existing run directory (target/e2e/runs/<time>) instead of booting.
     #[arg(long, value_name = "DIR")]
     analyse: Option<PathBuf>,
@@ -125,9 +141,10 @@ impl Bench {
         for r in 0..self.rounds {
             // Alternate which loader goes first, so drift in the machine's load hits both.
             let order = if r % 2 == 0 { [Loader::Rpv, Loader::Grub] } else { [Loader::Grub, Loader::Rpv] };
+            let order = order.into_iter().filter(|l| !self.rpv_only || *l == Loader::Rpv);
             for fs in FSES {
                 for big in [false, true] {
-                    for l in order {
+                    for l in order.clone() {
                         let d = disks.get(&(fs, big)).context("disk")?.clone();
                         list.push(scenario(
                             &format!("b{r}-{fs}-{}-{}", l.tag(), if big { "big" } else { "small" }),
@@ -139,12 +156,18 @@ impl Bench {
                         ));
                     }
                 }
+                if self.profile {
+                    let d = disks.get(&(fs, true)).context("disk")?.clone();
+                    let mut s = scenario(&format!("p{r}-{fs}"), Loader::Rpv, grub, d, MEM_MIB, 240);
+                    s.extra = PROFILE_EXTRA.to_string();
+                    list.push(s);
+                }
             }
         }
-        if !self.no_memory {
+        if !self.no_memory && !self.fig2 {
             let d = disks.get(&("ext2", false)).context("disk")?.clone();
             for m in MEM_GRID {
-                for l in [Loader::Rpv, Loader::Grub] {
+                for l in [Loader::Rpv, Loader::Grub].into_iter().filter(|l| !self.rpv_only || *l == Loader::Rpv) {
                     list.push(scenario(&format!("m-{}-{m}", l.tag()), l, grub, d.clone(), m, 30));
                 }
             }
@@ -172,20 +195,27 @@ fn scenario(name: &str, l: Loader, grub: &Path, disk: PathBuf, mem: u32, timeout
     }
 }
 
-/// dom0 side of figure 2: `dd` each big image through a loop device, page cache dropped.
+/// Times dom0 reads each big image with `dd` (figure 2's practical limit): interleaved over
+/// the filesystems, so that a change in the machine's load shows as spread, not as a bias.
+const DD_REPS: u32 = 3;
+
+/// dom0 side of figure 2: `dd` each big image through a loop device, page cache dropped,
+/// [`DD_REPS`] times.
 fn dd_script() -> String {
     let mut s = String::from("up() { cut -d' ' -f1 /proc/uptime; }\n");
-    for fs in FSES {
-        let _ = write!(
-            s,
-            "d=$(awk '$1==\"b0-{fs}-rpv-big\"{{print $3}}' /guest/scenarios)\n\
-             if [ -n \"$d\" ] && losetup /dev/loop7 \"/guest/$d\"; then\n\
-               sync; echo 3 > /proc/sys/vm/drop_caches\n\
-               a=$(up); dd if=/dev/loop7 of=/dev/null bs=1M 2>/tmp/dd.err; b=$(up)\n\
-               echo \"BENCH-DD {fs} bytes=$(blockdev --getsize64 /dev/loop7) t0=$a t1=$b $(tail -n 1 /tmp/dd.err)\"\n\
-               losetup -d /dev/loop7\n\
-             else echo \"BENCH-DD {fs} failed\"; fi\n"
-        );
+    for _ in 0..DD_REPS {
+        for fs in FSES {
+            let _ = write!(
+                s,
+                "d=$(awk '$1==\"b0-{fs}-rpv-big\"{{print $3}}' /guest/scenarios)\n\
+                 if [ -n \"$d\" ] && losetup /dev/loop7 \"/guest/$d\"; then\n\
+                   sync; echo 3 > /proc/sys/vm/drop_caches\n\
+                   a=$(up); dd if=/dev/loop7 of=/dev/null bs=1M 2>/tmp/dd.err; b=$(up)\n\
+                   echo \"BENCH-DD {fs} bytes=$(blockdev --getsize64 /dev/loop7) t0=$a t1=$b $(tail -n 1 /tmp/dd.err)\"\n\
+                   losetup -d /dev/loop7\n\
+                 else echo \"BENCH-DD {fs} failed\"; fi\n"
+            );
+        }
     }
     s
 }
@@ -336,6 +366,9 @@ struct Sample {
     /// `vcpu_ns` minus the time before the toolstack unpaused the domain (runstate offline):
     /// the loader's own run from its first instruction, free of xl/hotplug noise.
     loader_ns: u64,
+    /// The vCPU's time running and blocked (waiting for events, e.g. the disk), for profiles.
+    running_ns: u64,
+    blocked_ns: u64,
 }
 
 #[derive(Default)]
@@ -343,8 +376,10 @@ struct Figures {
     sizes: Sizes,
     /// Scenario name → probe timing line (absent: the probe was never reached).
     samples: BTreeMap<String, Option<Sample>>,
-    /// fs → dom0 dd MiB/s.
-    dd: BTreeMap<String, f64>,
+    /// fs → dom0 dd MiB/s, one per repetition.
+    dd: BTreeMap<String, Vec<f64>>,
+    /// `--profile`: fs → (raw disk reads, file reads) in MiB/s as rpvboot timed them.
+    profile: BTreeMap<String, (Vec<f64>, Vec<f64>)>,
     run_dir: Option<PathBuf>,
     rounds_wanted: u32,
 }
@@ -361,10 +396,32 @@ impl Figures {
                 continue;
             };
             let text = fs::read_to_string(&p)?;
+            if let Some(fs_kind) = name.strip_prefix('p').and_then(|n| n.split_once('-')).map(|(_, f)| f.to_string()) {
+                let e = self.profile.entry(fs_kind).or_default();
+                for l in text.lines().filter(|l| l.contains("rpvboot: bench ")) {
+                    let rate = l
+                        .rsplit_once(" = ")
+                        .and_then(|(_, r)| r.split_whitespace().next())
+                        .and_then(|r| r.parse::<f64>().ok());
+                    match rate {
+                        Some(r) if l.contains("raw read") => e.0.push(r),
+                        Some(r) if l.contains("bench file") => e.1.push(r),
+                        _ => {}
+                    }
+                }
+                continue;
+            }
             let s = text.lines().find(|l| l.contains("RPVBOOT-PROBE T ")).and_then(|l| {
                 let vcpu_ns: u64 = field(l, "vcpu_ns")?.parse().ok()?;
                 let off: u64 = field(l, "offline").and_then(|x| x.parse().ok()).unwrap_or(0);
-                Some(Sample { vcpu_ns, module: field(l, "mod")?.parse().ok()?, loader_ns: vcpu_ns.saturating_sub(off) })
+                let ns = |k: &str| field(l, k).and_then(|x| x.parse().ok()).unwrap_or(0);
+                Some(Sample {
+                    vcpu_ns,
+                    module: field(l, "mod")?.parse().ok()?,
+                    loader_ns: vcpu_ns.saturating_sub(off),
+                    running_ns: ns("running"),
+                    blocked_ns: ns("blocked"),
+                })
             });
             self.samples.insert(name.to_string(), s);
         }
@@ -386,7 +443,7 @@ impl Figures {
                 _ => None,
             };
             if let (Some(b), Some(s)) = (bytes, dd_secs.or(up_secs).filter(|s| *s > 0.0)) {
-                self.dd.insert(fs_kind.to_string(), b / 1048576.0 / s);
+                self.dd.entry(fs_kind.to_string()).or_default().push(b / 1048576.0 / s);
             }
         }
         Ok(())
@@ -530,7 +587,8 @@ impl Figures {
                 &ratios,
                 GOAL2,
             );
-            let dd = self.dd.get(fs_kind).copied();
+            let dd_all = self.dd.get(fs_kind).filter(|v| !v.is_empty());
+            let dd = dd_all.map(|v| med_min_max(v).0);
             let rdd: Vec<f64> = match dd {
                 Some(d) => ra.iter().map(|a| a / d).collect(),
                 None => Vec::new(),
@@ -540,10 +598,25 @@ impl Figures {
                 "2",
                 &format!("{fs_kind}: rpvboot vs dom0 dd of the image (loop dev), MiB/s"),
                 mibs(&ra, no_run),
-                dd.map(|d| format!("dd {d:.1}")).unwrap_or_else(|| "n/a (no dd line)".into()),
+                dd_all.map(|v| format!("dd {}", mibs(v, ""))).unwrap_or_else(|| "n/a (no dd line)".into()),
                 &rdd,
                 ">= 0.5 of dd",
             );
+        }
+        for (fs_kind, (raw, file)) in &self.profile {
+            let dd = self.dd.get(fs_kind).filter(|v| !v.is_empty()).map(|v| med_min_max(v).0);
+            for (what, v) in [("raw disk read", raw), ("64 MiB file read", file)] {
+                let r: Vec<f64> = dd.map(|d| v.iter().map(|x| x / d).collect()).unwrap_or_default();
+                row(
+                    &mut md,
+                    "2p",
+                    &format!("{fs_kind}: rpvboot's own {what} (profile, before boot) vs dom0 dd, MiB/s"),
+                    mibs(v, "n/a"),
+                    dd.map(|d| format!("dd {d:.1}")).unwrap_or_else(|| "n/a".into()),
+                    &r,
+                    "profile",
+                );
+            }
         }
         // 3
         let s = &self.sizes;
@@ -589,18 +662,27 @@ impl Figures {
              runstate times (VCPUOP_get_runstate_info) = Xen system time since the vCPU was created during \
              `xl create`; both loaders are timed by the same probe, so no clock sync is involved. Figure 2 = \
              64 MiB / (T with the module − T without), per loader, per round. dd = dom0 reading the whole \
-             image from a loop device after `drop_caches` (image sizes: 96 MiB). Figure 4: memory grid {:?} MiB; \
+             image from a loop device after `drop_caches`, {DD_REPS} times after the domUs, median (image sizes: 96 MiB). Figure 4: memory grid {:?} MiB; \
              the smallest size from which every larger one reached the probe. pvgrub2 = grub-xen-bin 2.06, \
              grub-mkimage -O x86_64-xen with {}. Ratios are rpvboot/pvgrub2 (figure 2: MiB/s, higher is \
              better; figures 1, 3, 4: lower is better).",
             MEM_GRID,
-            GRUB_MODULES.join(" ")
+            GRUB_MODULES.join(" "),
+            DD_REPS = DD_REPS
         );
-        let _ = writeln!(md, "\nPer-domU samples (vcpu_ns at probe entry, module bytes):\n");
+        let _ = writeln!(md, "\nPer-domU samples (vcpu_ns at probe entry, module bytes; the loader's part from unpause, split into the vCPU's running and blocked time):\n");
         for (k, v) in &self.samples {
             match v {
                 Some(s) => {
-                    let _ = writeln!(md, "- {k}: {:.3} s, mod={}", s.vcpu_ns as f64 / 1e9, s.module);
+                    let _ = writeln!(
+                        md,
+                        "- {k}: {:.3} s, mod={} (loader {:.3} s: running {:.3} s, blocked {:.3} s)",
+                        s.vcpu_ns as f64 / 1e9,
+                        s.module,
+                        s.loader_ns as f64 / 1e9,
+                        s.running_ns as f64 / 1e9,
+                        s.blocked_ns as f64 / 1e9
+                    );
                 }
                 None => {
                     let _ = writeln!(md, "- {k}: probe not reached");
@@ -608,7 +690,8 @@ impl Figures {
             }
         }
         for (k, v) in &self.dd {
-            let _ = writeln!(md, "- dd {k}: {v:.1} MiB/s");
+            let all: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
+            let _ = writeln!(md, "- dd {k}: {} MiB/s", all.join(", "));
         }
         if json.ends_with(",\n") {
             json.truncate(json.len() - 2);
@@ -714,8 +797,8 @@ mod tests {
         let mut f = Figures::default();
         assert!(f.parse_run(&dir).is_ok());
         let _ = fs::remove_dir_all(&dir);
-        assert_eq!(f.dd.get("ext2").copied(), Some(50.0));
-        assert_eq!(f.dd.get("ffs2").copied(), Some(200.0));
+        assert_eq!(f.dd.get("ext2").cloned(), Some(vec![50.0]));
+        assert_eq!(f.dd.get("ffs2").cloned(), Some(vec![200.0]));
         assert_eq!(f.thr(0, "ext2", Loader::Rpv), Some(64.0));
         assert_eq!(f.rounds(), 1);
     }
