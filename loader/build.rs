@@ -3,12 +3,16 @@
 
 use std::env;
 
-/// Where the image lives; see the comment at the top of link.ld for why 0.
-const VIRT_BASE: u64 = 0;
+/// Where the image lives: the start of L4 slot 255 (see the comment at the top of link.ld).
+/// Also given to the crate as `RPVBOOT_VIRT_BASE` (`bootflow::LOADER_VIRT_BASE`), so that the
+/// code that maps memory and the check of a kernel's L4 slots use the same number.
+const VIRT_BASE: u64 = 255 << 39;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/arch/x86_64/link.ld");
+    // For every target: the host tests check kernels against rpvboot's slot too.
+    println!("cargo:rustc-env=RPVBOOT_VIRT_BASE={VIRT_BASE}");
     if env::var("TARGET").as_deref() != Ok("x86_64-unknown-none") {
         return;
     }
@@ -16,8 +20,10 @@ fn main() {
     let bin = "cargo:rustc-link-arg-bin=rpvboot";
     println!("{bin}=-T{dir}/src/arch/x86_64/link.ld");
     println!("{bin}=--defsym=__virt_base={VIRT_BASE:#x}");
-    // ET_EXEC with no dynamic relocations even if RUSTFLAGS replaced the config's
-    // relocation-model=static (rust-pv-notes P1, P2).
+    // The code is compiled position independent (the target's default relocation model: with
+    // code-model=kernel, static code only links in the low or top 2 GiB, rust-pv-notes P4) and
+    // linked as ET_EXEC with no dynamic relocations (P1); a build.rs link arg survives a
+    // RUSTFLAGS override (P2).
     println!("{bin}=-no-pie");
     // Pull the entry object (notes, hypercall page) out of the loader rlib in non-LTO builds.
     println!("{bin}=--undefined=_start");

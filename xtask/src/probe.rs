@@ -130,16 +130,6 @@ fn write_tree(tree: &std::path::Path, cfg: ProbeCfg) -> Result<()> {
             );
             fs::write(tree.join("boot/grub/grub.cfg"), cfg)?;
         }
-        ProbeCfg::Pvgrub2 => {
-            fs::create_dir_all(tree.join("grub"))?;
-            let w = module_word();
-            let menu = format!(
-                "default 0\nfallback 1\ntimeout 0\ntitle pvgrub2\n  kernel /pvgrub2.xen\n\
-                 title probe\n  kernel /probe.gz {w}\n  module /module.bin\n"
-            );
-            fs::write(tree.join("grub/menu.lst"), menu)?;
-            fs::copy(crate::setup::ensure_e2e()?.pvgrub2, tree.join("pvgrub2.xen"))?;
-        }
         ProbeCfg::BootCfg => {
             fs::write(tree.join("boot.cfg"), "banner=probe\ntimeout=0\nmenu=Boot the probe:load /module.bin;boot\n")?;
             fs::copy(&gz, tree.join("netbsd.gz"))?;
@@ -163,9 +153,6 @@ pub enum ProbeCfg {
     Fallback,
     /// `/boot/grub/grub.cfg`: `linux /probe.gz ...` + `initrd /module.bin`.
     GrubCfg,
-    /// `/grub/menu.lst`: Debian's pvgrub2 image (linked at VIRT_BASE 0) as entry 0, the probe
-    /// as its fallback.
-    Pvgrub2,
     /// NetBSD `/boot.cfg`: `load /module.bin;boot` (so `/netbsd`, then `/netbsd.gz`, the probe).
     BootCfg,
 }
@@ -338,9 +325,41 @@ pub fn disk_grubcfg() -> Result<PathBuf> {
 pub fn disk_bootcfg() -> Result<PathBuf> {
     probe_disk(ProbeFs::Ffs2, ProbeMap::Mbr, ProbeCfg::BootCfg)
 }
-/// ext2 (bare): pvgrub2 as entry 0 (refused: VIRT_BASE 0), the probe as its fallback.
+/// The GRUB 2 configuration pvgrub2 finds on [`disk_pvgrub2`] (its embedded config searches for
+/// `/boot/grub/grub.cfg`): Debian's kernel and the test initrd, with a word on the command line
+/// that the initrd prints back (`DOMU-CMDLINE:`), so the scenario sees who booted Linux.
+const PVGRUB2_GRUB_CFG: &str = "set timeout=0
+set default=0
+menuentry \"linux-via-pvgrub2\" {
+  echo \"PVGRUB2: loading Linux from the disk rpvboot read\"
+  linux /boot/vmlinuz console=hvc0 booted.by=pvgrub2
+  initrd /boot/initrd.gz
+}
+";
+
+/// ext2 (bare): `/grub/menu.lst` whose only entry's kernel is Debian's pvgrub2 image (grub-xen-bin,
+/// linked at VIRT_BASE 0, built by setup); the `/boot/grub/grub.cfg` pvgrub2 then reads, booting
+/// `/boot/vmlinuz` (Debian's) + `/boot/initrd.gz` (the e2e initrd); `/hello.txt` for the
+/// initrd's disk-read marker. No fallback: only pvgrub2 can boot Linux from it.
 pub fn disk_pvgrub2() -> Result<PathBuf> {
-    probe_disk(ProbeFs::Ext2, ProbeMap::Bare, ProbeCfg::Pvgrub2)
+    let a = crate::setup::ensure_e2e()?;
+    let dir = crate::util::e2e_dir().join("images");
+    let tree = dir.join("pvgrub2-linux.tree");
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    fs::create_dir_all(tree.join("grub"))?;
+    fs::create_dir_all(tree.join("boot/grub"))?;
+    fs::write(tree.join("grub/menu.lst"), "default 0\ntimeout 0\ntitle pvgrub2\n  kernel /pvgrub2.xen\n")?;
+    fs::write(tree.join("boot/grub/grub.cfg"), PVGRUB2_GRUB_CFG)?;
+    fs::write(tree.join("hello.txt"), "DISK-FILE-CONTENT-42\n")?;
+    fs::copy(&a.pvgrub2, tree.join("pvgrub2.xen"))?;
+    fs::copy(&a.vmlinuz, tree.join("boot/vmlinuz"))?;
+    fs::copy(&a.domu_initrd, tree.join("boot/initrd.gz"))?;
+    let img = dir.join("pvgrub2-linux.img");
+    let _ = fs::remove_file(&img);
+    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("64M"))?;
+    Ok(img)
 }
 /// FFSv2 on a bare disk with a NetBSD disklabel (`(hd0,a)`).
 pub fn disk_ffs2_disklabel() -> Result<PathBuf> {

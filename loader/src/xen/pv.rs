@@ -1,7 +1,7 @@
 //! [`Platform`] for the PV kernel: grant table v1 mapped with `GNTTABOP_setup_table` +
 //! `update_va_mapping`, event channels with `EVTCHNOP_{alloc_unbound,send,close}`, waits with
 //! `SCHEDOP_poll` (events stay masked; never `SCHEDOP_block`), pages from the global heap
-//! (VA = PFN << 12, MFN from the p2m).
+//! (VA = mm::pfn_to_va(PFN), MFN from the p2m).
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use alloc::rc::Rc;
@@ -184,7 +184,7 @@ impl Platform for PvPlatform {
             return Err(PlatformError::NoMemory);
         };
         // SAFETY: a fresh, page-aligned heap page owned by the returned PvPage only; `mfn`
-        // backs it (VA = PFN << 12, p2m lookup).
+        // backs it (VA = mm::pfn_to_va(PFN), p2m lookup).
         let raw = unsafe { RawPage::new(p, Mfn(mfn)) };
         Ok(PvPage { raw, owned: true })
     }
@@ -192,7 +192,7 @@ impl Platform for PvPlatform {
     fn xenstore(&self) -> Result<(PvPage, Port), PlatformError> {
         let pfn = mm::mfn_to_pfn(self.0.store_mfn).ok_or(PlatformError::NoMemory)?;
         let va = NonNull::new(mm::pfn_to_va(pfn) as *mut u8).ok_or(PlatformError::NoMemory)?;
-        // SAFETY: the store page lies in the bootstrap mapping at VA = PFN << 12 (checked via
+        // SAFETY: the store page lies in the bootstrap mapping at VA = mm::pfn_to_va(PFN) (checked via
         // the p2m), is page-aligned, and is only accessed through this RawPage and xenstored.
         let raw = unsafe { RawPage::new(va, Mfn(self.0.store_mfn)) };
         Ok((PvPage { raw, owned: false }, Port(self.0.store_port)))

@@ -13,7 +13,7 @@ use talc::base::binning::Binning;
 use talc::base::Talc;
 use talc::source::Source;
 
-use super::mm::PAGE_SIZE;
+use super::mm::{self, PAGE_SIZE};
 
 /// Smallest step by which the heap grows (keeps the number of `acquire`s low).
 const GROW_STEP: usize = 2 << 20;
@@ -74,29 +74,34 @@ static HEAP: talc::TalcLock<spin::Mutex<()>, GrowUp> = talc::TalcLock::new(GrowU
 /// Gives the heap the mapped free RAM `pfns` (called once by init).
 pub fn init(pfns: Range<u64>) {
     let mut t = HEAP.lock();
-    t.source.next = (pfns.start * PAGE_SIZE) as usize;
-    t.source.limit = (pfns.end * PAGE_SIZE) as usize;
+    t.source.next = mm::pfn_to_va(pfns.start) as usize;
+    t.source.limit = mm::pfn_to_va(pfns.end) as usize;
+}
+
+/// PFN of a heap address (they all lie in rpvboot's map), rounded up.
+fn pfn_up(addr: usize) -> u64 {
+    mm::va_to_pfn((addr as u64).saturating_add(PAGE_SIZE - 1)).unwrap_or(0)
 }
 
 /// End (exclusive PFN) of the memory the heap has claimed so far: every PFN at or above it,
 /// below the top reservations, is untouched.
 pub fn heap_top_pfn() -> u64 {
-    (HEAP.lock().source.next as u64).div_ceil(PAGE_SIZE)
+    pfn_up(HEAP.lock().source.next)
 }
 
 /// Free, never-claimed PFNs between the heap top and the top reservations.
 pub fn unclaimed_pfns() -> Range<u64> {
     let t = HEAP.lock();
-    (t.source.next as u64).div_ceil(PAGE_SIZE)..(t.source.limit as u64) / PAGE_SIZE
+    pfn_up(t.source.next)..mm::va_to_pfn(t.source.limit as u64).unwrap_or(0)
 }
 
-/// Reserves `n` whole pages from the top of free RAM (mapped RW at `pfn << 12`); the heap will
+/// Reserves `n` whole pages from the top of free RAM (mapped RW at `mm::pfn_to_va`); the heap will
 /// never grow into them. Returns their PFN range, or `None` if that much is not free.
 pub fn take_top_pages(n: u64) -> Option<Range<u64>> {
     let mut t = HEAP.lock();
-    let limit_pfn = (t.source.limit as u64) / PAGE_SIZE;
-    let floor = (t.source.next as u64).div_ceil(PAGE_SIZE);
+    let limit_pfn = mm::va_to_pfn(t.source.limit as u64)?;
+    let floor = pfn_up(t.source.next);
     let start = limit_pfn.checked_sub(n).filter(|&s| s >= floor)?;
-    t.source.limit = (start * PAGE_SIZE) as usize;
+    t.source.limit = mm::pfn_to_va(start) as usize;
     Some(start..limit_pfn)
 }

@@ -1,12 +1,14 @@
-//! rpvboot's view of memory: one mapping of the whole domain at `VA = PFN << 12`.
+//! rpvboot's view of memory: one mapping of the whole domain at `VA = VIRT_BASE + (PFN << 12)`.
 //!
-//! Xen/libxc map only the bootstrap region `[0, F0)` (image, p2m, start_info, xenstore and
-//! console rings, bootstrap page tables, boot stack, padding up to a 4 MiB boundary). At start
-//! rpvboot adds page tables so that every PFN `< nr_pages` is mapped at `pfn << 12` too:
+//! `VIRT_BASE` ([`crate::bootflow::LOADER_VIRT_BASE`], 0x7f80_0000_0000) is the start of L4
+//! slot 255, so the whole mapping is one slot (link.ld says why that slot). Xen/libxc map only
+//! the bootstrap region, PFNs `[0, F0)` (image, p2m, start_info, xenstore and console rings,
+//! bootstrap page tables, boot stack, padding up to a 4 MiB boundary). At start rpvboot adds
+//! page tables so that every PFN `< nr_pages` (up to 512 GiB) is mapped at [`pfn_to_va`] too:
 //!
 //! ```text
-//! VA = PFN<<12   what
-//! 0              page 0: unmapped (NULL faults)
+//! PFN            what (at VIRT_BASE + PFN<<12; VA 0 and the rest of slot 0 stay unmapped)
+//! 0              page 0: libxc padding, unmapped
 //! 0x1000..       rpvboot image (.text, hypercall page, .rodata/notes, .data, .bss with the
 //!                stack, its unmapped guard page, the shared_info page, the map window)
 //! ...            libxc's p2m, start_info, xenstore ring, console ring, bootstrap page
@@ -14,7 +16,7 @@
 //! F0..F0+k       the k page tables rpvboot added (L1s, then L2s), mapped read-only
 //! F0+k..         free RAM: the heap grows upwards from here on demand (heap.rs);
 //!                handover/DMA pages can be taken from the top down (heap::take_top_pages)
-//! nr_pages<<12   end of RAM; everything above is unmapped (L4 slot 0 covers up to 512 GiB)
+//! nr_pages       end of RAM; everything above is unmapped (the slot covers up to 512 GiB)
 //! ```
 //! New frames are filled through a one-page window (a `.bss` page temporarily re-pointed with
 //! `update_va_mapping`), then hooked into the live tree with one batched `mmu_update`, so no
@@ -31,6 +33,12 @@ pub const PAGE_SIZE: u64 = 4096;
 const ENTRIES: u64 = 512;
 /// PFNs per L1 table (2 MiB).
 const L1_SPAN: u64 = ENTRIES;
+/// Where PFN 0 is mapped (rpvboot's link address).
+pub const VIRT_BASE: u64 = crate::bootflow::LOADER_VIRT_BASE;
+/// rpvboot's L4 slot: everything it maps is in it.
+const SLOT: u64 = crate::bootflow::LOADER_L4_SLOT;
+/// PFNs one L4 slot can map (512 GiB); RAM above this is not mapped (nor used by rpvboot).
+const SLOT_PAGES: u64 = ENTRIES * ENTRIES * ENTRIES;
 
 /// What went wrong while taking over memory.
 #[derive(Clone, Debug)]
@@ -58,12 +66,12 @@ impl core::fmt::Display for MmError {
     }
 }
 
-/// The layout established by [`init`]. All ranges are PFNs; VA = PFN << 12.
+/// The layout established by [`init`]. All ranges are PFNs; VA = [`pfn_to_va`].
 #[derive(Clone, Debug)]
 pub struct MemoryMap {
     /// Pages of the domain.
     pub nr_pages: u64,
-    /// End of libxc's bootstrap mapping (`virt_pgtab_end >> 12`).
+    /// End of libxc's bootstrap mapping (PFN of `virt_pgtab_end`).
     pub bootstrap_end: u64,
     /// Page-table frames rpvboot added (read-only mapped).
     pub new_tables: Range<u64>,
@@ -109,14 +117,22 @@ pub fn mfn_to_pfn(mfn: u64) -> Option<u64> {
     (pfn_to_mfn(pfn) == Some(mfn)).then_some(pfn)
 }
 
-/// VA of a PFN (VIRT_BASE 0: the identity).
+/// VA of a PFN in rpvboot's map (mapped if `pfn <` `MemoryMap::free.end`, page 0 excepted).
 pub const fn pfn_to_va(pfn: u64) -> u64 {
-    pfn << 12
+    VIRT_BASE + (pfn << 12)
+}
+
+/// PFN of a VA in rpvboot's map (`None` below it).
+pub const fn va_to_pfn(va: u64) -> Option<u64> {
+    match va.checked_sub(VIRT_BASE) {
+        Some(o) => Some(o >> 12),
+        None => None,
+    }
 }
 
 /// MFN backing the page at `va` (for grants and DMA-style sharing).
 pub fn virt_to_mfn(va: u64) -> Option<u64> {
-    pfn_to_mfn(va >> 12)
+    pfn_to_mfn(va_to_pfn(va)?)
 }
 
 fn read_entry(table_va: u64, idx: u64) -> u64 {
@@ -146,7 +162,7 @@ pub fn map_shared_info(ma: u64) -> Result<u64, XenError> {
     Ok(va)
 }
 
-/// Unmaps the page at `va` (page 0, the stack guard).
+/// Unmaps the page at `va` (PFN 0, the stack guard).
 ///
 /// # Safety
 /// Nothing may use the page afterwards.
@@ -163,7 +179,7 @@ pub fn set_p2m(si: &StartInfo) {
 
 /// Makes our mapping of `pfn` read-only. The handover needs this for every frame that will
 /// become a page table of the next kernel (Xen refuses to type a frame that has a writable
-/// mapping anywhere: handover-notes P2); the whole domain is mapped RW at `pfn << 12`.
+/// mapping anywhere: handover-notes P2); the whole domain is mapped RW at [`pfn_to_va`].
 ///
 /// # Safety
 /// Nothing may write the page through this mapping afterwards (writes fault).
@@ -174,17 +190,18 @@ pub unsafe fn map_readonly(pfn: u64) -> Result<(), XenError> {
 }
 
 /// Takes over memory: records the p2m, finds the bootstrap mapping, and maps every other
-/// page of the domain at `pfn << 12` (module docs). Call once, early.
+/// page of the domain at [`pfn_to_va`] (module docs). Call once, early.
 pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
-    let nr = si.nr_pages;
+    // Beyond one slot nothing is mapped; the p2m still covers all of it.
+    let nr = si.nr_pages.min(SLOT_PAGES);
     // Bootstrap tables: [pt_base, +nr_pt_frames) as PFNs.
-    let pt_pfn = si.pt_base >> 12;
+    let pt_pfn = va_to_pfn(si.pt_base).ok_or(MmError::BadBootstrap("pt_base below the image", si.pt_base))?;
     let boot_tables = pt_pfn..pt_pfn.saturating_add(si.nr_pt_frames);
     set_p2m(si);
 
     let l4 = si.pt_base;
-    let l3 = table_va_of(read_entry(l4, 0), &boot_tables)?;
-    // Walk L3[0..] / L2[..] of slot 0 until the first absent L2 entry: that is F0.
+    let l3 = table_va_of(read_entry(l4, SLOT), &boot_tables)?;
+    // Walk L3[0..] / L2[..] of our slot until the first absent L2 entry: that is F0.
     let mut chunks = 0u64;
     'outer: for g in 0..ENTRIES {
         let l3e = read_entry(l3, g);
@@ -246,7 +263,8 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
 
     // Fill every new frame through the window.
     let window = &raw mut WINDOW as u64;
-    let window_pte = (mfn(window >> 12)? << 12) | pte::L1_RW;
+    let window_pfn = va_to_pfn(window).ok_or(MmError::BadBootstrap("window below the image", window))?;
+    let window_pte = (mfn(window_pfn)? << 12) | pte::L1_RW;
     for c in c0..c1 {
         let mut entries = [0u64; ENTRIES as usize];
         for (i, e) in entries.iter_mut().enumerate() {
@@ -278,7 +296,7 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
     unsafe { hypercall::update_va_mapping(window, window_pte) }.map_err(|e| MmError::Xen("window restore", e))?;
 
     // Hook: L1s into existing L2s, then new L2s into the L3.
-    let l3_mfn = (read_entry(l4, 0) & pte::ADDR_MASK) >> 12;
+    let l3_mfn = (read_entry(l4, SLOT) & pte::ADDR_MASK) >> 12;
     let mut batch = Batch::new();
     for c in c0..c1 {
         let g = c / ENTRIES;
@@ -294,7 +312,7 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
         }
     }
     batch.flush()?;
-    Ok(MemoryMap { nr_pages: nr, bootstrap_end, new_tables: tables.clone(), free: tables.end..nr })
+    Ok(MemoryMap { nr_pages: si.nr_pages, bootstrap_end, new_tables: tables.clone(), free: tables.end..nr })
 }
 
 /// Writes `entries` into frame `mfn` through the window page.

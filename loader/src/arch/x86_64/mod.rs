@@ -1,7 +1,7 @@
 //! x86_64 PV: bring-up of rpvboot's own environment.
 //!
 //! [`init`] runs first thing after the entry stub: it checks start_info, maps shared_info,
-//! opens the console ring, installs the trap table, unmaps page 0 and the stack guard page,
+//! opens the console ring, installs the trap table, unmaps PFN 0 and the stack guard page,
 //! maps all of the domain's memory and starts the heap. Everything it set up is described by
 //! the returned [`Boot`].
 
@@ -82,16 +82,16 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     // The console first (it needs the p2m), then traps, then the bigger work that can fail.
     mm::set_p2m(&si);
     let con_pfn = mm::mfn_to_pfn(si.console_mfn).ok_or(InitError::ConsoleMfn(si.console_mfn))?;
-    // SAFETY: the console ring page is in the bootstrap mapping at pfn << 12 (checked against
+    // SAFETY: the console ring page is in the bootstrap mapping at pfn_to_va (checked against
     // the p2m above) and stays mapped; the port is the console's.
     let console = unsafe { console::init(mm::pfn_to_va(con_pfn), Port(si.console_evtchn), shared) };
     traps::install(shared).map_err(|e| InitError::Xen("set_trap_table", e))?;
     let t_map = shared.now_ns();
     let memory = mm::init(&si).map_err(InitError::Memory)?;
     let map_ns = shared.now_ns().saturating_sub(t_map);
-    // SAFETY: nothing lives in page 0 (libxc padding) or in the guard page below our stack.
+    // SAFETY: nothing lives in PFN 0 (libxc padding) or in the guard page below our stack.
     unsafe {
-        mm::unmap(0).map_err(|e| InitError::Xen("unmap page 0", e))?;
+        mm::unmap(mm::pfn_to_va(0)).map_err(|e| InitError::Xen("unmap page 0", e))?;
         mm::unmap(entry::stack_guard_va()).map_err(|e| InitError::Xen("unmap stack guard", e))?;
     }
     heap::init(memory.free.clone());
