@@ -227,6 +227,7 @@ fn text(r: &BootReport) -> String {
         );
     }
     if let Some(lay) = &r.layout {
+        let _ = writeln!(s, "{}", plan::pages_line(r.loader_pages, r.pages_in_use));
         for line in plan::plan_lines(lay) {
             let _ = writeln!(s, "{line}");
         }

@@ -681,6 +681,13 @@ pub fn plan_lines(lay: &Layout) -> Vec<String> {
     out
 }
 
+/// The pages the fit check counted, in the form of [`plan_lines`]: rpvboot's own before any
+/// file was read (`loader_pages`) and with the files it holds (`pages_in_use`). The PV kernel
+/// prints it with `rpvboot.verbose`; `rpvboot-inspect boot --loader-pages` takes the first.
+pub fn pages_line(loader_pages: u64, pages_in_use: u64) -> String {
+    format!("plan: loader_pages {loader_pages} pages_in_use {pages_in_use}")
+}
+
 /// The entries the loader tries, in order: `first`, then the `fallback` chain without repeats.
 pub fn boot_order(menu: &crate::config::Menu, first: usize) -> Vec<usize> {
     let mut order = alloc::vec![first];

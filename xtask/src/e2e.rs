@@ -230,6 +230,8 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
     };
     let mut list_file = String::new();
     let mut image_bytes: u64 = 0;
+    // Each scenario's disk images on the host, for its host check.
+    let mut disk_paths: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let mut max_mem: u64 = 0;
     let mut timeout_secs = BOOT_BUDGET_SECS;
     for s in list {
@@ -254,6 +256,7 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
                 Disk::Path(p) => p.clone(),
                 Disk::Recipe(f) => f().with_context(|| format!("scenario {}: disk", s.name))?,
             };
+            disk_paths.entry(s.name.clone()).or_default().push(path.clone());
             let (n, new) = stage(&path, "img")?;
             if new {
                 image_bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -343,7 +346,8 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
     let mut passed = 0;
     let mut failed = 0;
     for s in list {
-        let v = report::judge(s, &outcome.lines, note.as_deref());
+        let mut v = report::judge(s, &outcome.lines, note.as_deref());
+        report::host_check(s, disk_paths.get(&s.name).map_or(&[][..], Vec::as_slice), &mut v);
         let console_log = run_dir.join(format!("{}.console.log", s.name));
         fs::write(&console_log, format!("{}\n", v.console))?;
         let secs = match (v.secs, &v.reason) {

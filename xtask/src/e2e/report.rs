@@ -138,6 +138,18 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
     v
 }
 
+/// Runs the scenario's host check (if any) once everything seen in the guest passed; its
+/// error becomes a failure.
+pub fn host_check(s: &Scenario, disks: &[std::path::PathBuf], v: &mut Verdict) {
+    let Some(check) = s.host_check else { return };
+    if !v.passed() {
+        return;
+    }
+    if let Err(e) = check(s, disks, &v.console) {
+        v.failures.push(format!("host check: {e:#}"));
+    }
+}
+
 /// Joins console lines, dropping ANSI escape sequences (GRUB and Linux colour their output)
 /// so that expectations see plain text.
 pub fn strip_ansi(lines: &[&str]) -> String {

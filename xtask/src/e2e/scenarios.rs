@@ -85,7 +85,13 @@ pub struct Scenario {
     /// Attach the disks as xl `file:` disks (Debian's `block` hotplug script sets up the loop
     /// device) instead of `phy:` loop devices through the fast `block-lite` script.
     pub file_disks: bool,
+    /// Run on the host after the domU passed its expectations, with the disk images it booted
+    /// and its console (e.g. the dry run over the same images); an error fails the scenario.
+    pub host_check: Option<HostCheck>,
 }
+
+/// See [`Scenario::host_check`]: (scenario, disk images in xvda.. order, guest console).
+pub type HostCheck = fn(&Scenario, &[PathBuf], &str) -> Result<()>;
 
 impl Scenario {
     /// An rpvboot domU with no disks, 64 MiB, 60 s, expecting a clean poweroff.
@@ -104,6 +110,7 @@ impl Scenario {
             timeout_secs: 60,
             default: true,
             file_disks: false,
+            host_check: None,
         }
     }
 
@@ -210,21 +217,34 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
             .expect(r"^RPVBOOT-PROBE PASS name=ho-bootcfg pages=16384 mod=100003 .*bootdev=")
     });
-    // Debian's pvgrub2 (grub-xen-bin, VIRT_BASE 0) as the menu entry's kernel: a second real PV
-    // kernel nobody here wrote. It must come up, reconnect the vbd rpvboot's blkfront left, read
-    // its grub.cfg from the same disk and boot Debian's Linux + the test initrd, which mounts
-    // the disk and prints the command line pvgrub2's config gave it.
+    // pvgrub2 (VIRT_BASE 0) collides with rpvboot's own L4 slot: refused with the reason while
+    // the disks are open, and the fallback entry boots.
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::probe::disk_pvgrub2)],
+        ..Scenario::rpvboot("ho-pvgrub2-refused", "")
+            .expect(r"rpvboot: entry 0 .* cannot boot: kernel: its region 0x0\.\..* needs L4 slot 0")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-pvgrub2-refused pages=16384 mod=100003")
+    });
+    // Issue 12: the plan rpvboot hands over (printed with rpvboot.verbose) is the plan
+    // `rpvboot-inspect boot` prints on the host for the very same image and memory.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_ext2_bare)],
+        memory_mib: 96,
+        host_check: Some(dry_run_matches),
+        ..Scenario::rpvboot("plan-dry-run", "rpvboot.verbose")
+            .expect(r"^rpvboot: plan: loader_pages \d+ pages_in_use \d+")
+            .expect(r"^rpvboot: plan: region module0 first_page \d+ pages 25$")
+            .expect(r"^RPVBOOT-PROBE PASS name=plan-dry-run pages=24576 mod=100003")
+    });
+    // The same for Debian's Linux (bzImage > xz > elf64, an initrd), 256 MiB.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
         memory_mib: 256,
         timeout_secs: 300,
-        ..Scenario::rpvboot("ho-pvgrub2", "")
-            .expect(r#"rpvboot: booting entry 0 "pvgrub2""#)
-            .expect(r"rpvboot: handover: .* jumping to 0x0\b")
-            .expect(r"PVGRUB2: embedded config running")
-            .expect(r"PVGRUB2: loading Linux from the disk rpvboot read")
-            .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
-            .expect(r"DOMU-CMDLINE: .*booted\.by=pvgrub2")
+        default: false,
+        host_check: Some(dry_run_matches),
+        ..Scenario::rpvboot("plan-dry-run-linux", "rpvboot.verbose")
+            .expect(r"^rpvboot: plan: region module0 first_page \d+ pages \d+$")
             .expect(r"DOMU-BOOTED-OK")
     });
     // 1 GiB: the same probe disk.
@@ -279,7 +299,8 @@ fn menu_scenarios() -> Vec<Scenario> {
         // `e` on the default, End, add the domain's name for the probe to check, Ctrl-X.
         menu("menu-edit", b"e\x1b[F probe.name=menu-edit\x18")
             .expect(r#"rpvboot: booting entry 0 "probe first""#)
-            .expect(r#"rpvboot: command line ".*menu-first-entry probe.name=menu-edit""#)
+            // The probe's notes say NetBSD: bootdev= follows the edited line (rpvboot.nobootdev drops it).
+            .expect(r#"rpvboot: command line ".*menu-first-entry probe.name=menu-edit bootdev=xbd0a""#)
             .expect(&pass("menu-edit")),
         // `c`: `ls /`, then kernel + boot typed by hand.
         menu("menu-cmd", b"cls /\rkernel /probe.gz probe.mod=none probe.pages=16384 probe.name=menu-cmd\rboot\r")
@@ -408,4 +429,46 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r"^rpvboot: no entry could be booted")
             .expect(r"^rpvboot: nothing left to boot, powering off"),
     ]
+}
+
+/// [`HostCheck`] of the `plan-dry-run` scenarios: runs `rpvboot-inspect boot` over the disk
+/// images the domU booted, with its memory, `extra=` line and the `loader_pages` it printed,
+/// and requires the `plan:` lines of both to be the same, in order (the pages the fit check
+/// counted, the region, each region, start_info).
+fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()> {
+    use anyhow::{bail, Context};
+    let guest: Vec<&str> = console.lines().filter_map(|l| l.trim_end().strip_prefix("rpvboot: ")).collect();
+    let guest: Vec<&str> = guest.into_iter().filter(|l| l.starts_with("plan: ")).collect();
+    let loader_pages = guest
+        .iter()
+        .find_map(|l| l.strip_prefix("plan: loader_pages "))
+        .and_then(|r| r.split_whitespace().next())
+        .context("the guest printed no `plan: loader_pages` line")?;
+    let st = std::process::Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "rpvboot-inspect"])
+        .current_dir(crate::util::project_root())
+        .status()?;
+    anyhow::ensure!(st.success(), "cargo build -p rpvboot-inspect failed: {st}");
+    let tool = crate::build::target_dir().join("debug/rpvboot-inspect");
+    let out = std::process::Command::new(&tool)
+        .arg("boot")
+        .args(disks)
+        .args(["--memory", &s.memory_mib.to_string(), "--loader-pages", loader_pages, "--extra", &s.extra])
+        .output()
+        .with_context(|| format!("running {}", tool.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(out.status.success(), "the dry run does not boot: {text}{}", String::from_utf8_lossy(&out.stderr));
+    let host: Vec<&str> = text.lines().filter(|l| l.starts_with("plan: ")).collect();
+    if guest != host {
+        let at = guest.iter().zip(&host).position(|(a, b)| a != b).unwrap_or(guest.len().min(host.len()));
+        bail!(
+            "the dry run's plan differs from the guest's at line {at}: guest {:?}, dry run {:?} ({} vs {} lines)",
+            guest.get(at),
+            host.get(at),
+            guest.len(),
+            host.len()
+        );
+    }
+    println!("     host: the dry run's {} plan lines match the guest's", host.len());
+    Ok(())
 }
