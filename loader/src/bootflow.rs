@@ -16,8 +16,36 @@ use crate::config::search::{self, Volumes};
 use crate::image::{self, elf::Elf64, PvKernel};
 use crate::plan;
 
-/// The L4 slot rpvboot's own mapping uses (it is linked at VIRT_BASE 0).
-pub const LOADER_L4_SLOT: u64 = 0;
+/// Where rpvboot itself is linked (loader/build.rs, `RPVBOOT_VIRT_BASE`; link.ld says why).
+/// Its image and all of the domain's RAM are mapped from here (`arch::x86_64::mm`).
+pub const LOADER_VIRT_BASE: u64 = parse_u64(env!("RPVBOOT_VIRT_BASE"));
+
+/// The L4 slot rpvboot's own mapping uses: one slot covers its image and 512 GiB of RAM, and a
+/// kernel whose boot region needs it cannot be booted (its L4 entries are hooked into ours).
+pub const LOADER_L4_SLOT: u64 = (LOADER_VIRT_BASE >> 39) & 511;
+
+// The whole mapping must be one slot from its start (mm.rs walks one L3 from index 0).
+const _: () = assert!(LOADER_VIRT_BASE & ((1 << 39) - 1) == 0 && !(256 <= LOADER_L4_SLOT && LOADER_L4_SLOT < 272));
+
+/// A decimal `u64` at compile time (for the build script's `RPVBOOT_VIRT_BASE`).
+const fn parse_u64(s: &str) -> u64 {
+    let b = s.as_bytes();
+    assert!(!b.is_empty(), "RPVBOOT_VIRT_BASE is empty");
+    let mut v: u64 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "RPVBOOT_VIRT_BASE is not decimal");
+        v = match v.checked_mul(10) {
+            Some(x) => match x.checked_add((b[i] - b'0') as u64) {
+                Some(y) => y,
+                None => panic!("RPVBOOT_VIRT_BASE overflows"),
+            },
+            None => panic!("RPVBOOT_VIRT_BASE overflows"),
+        };
+        i += 1;
+    }
+    v
+}
 
 /// Largest kernel or module file read (compressed size).
 pub const FILE_LIMIT: usize = 512 << 20;
@@ -84,15 +112,15 @@ pub fn unwrap_checked(
         cmdline,
     })
     .map_err(|e| format!("layout: {e}"))?;
-    // rpvboot lives in L4 slot 0 (VA = PFN << 12) and hooks the new kernel's L4 entries into
-    // its own tree (handover-notes P5); slots 256..272 are Xen's.
+    // rpvboot hooks the new kernel's L4 entries into its own tree (handover-notes P5): the
+    // region must not need rpvboot's slot, nor Xen's 256..272.
     let slot = |va: u64| (va >> 39) & 511;
     let (lo, hi) = (slot(lay.virt_base), slot(lay.virt_pgtab_end.saturating_sub(1)));
-    if (lo..=hi).any(|s| s == LOADER_L4_SLOT || (256..272).contains(&s)) {
+    if let Some(s) = (lo..=hi).find(|&s| s == LOADER_L4_SLOT || (256..272).contains(&s)) {
+        let whose = if s == LOADER_L4_SLOT { "where rpvboot itself lives" } else { "which is Xen's" };
         return Err(format!(
-            "kernel: its region {:#x}..{:#x} needs L4 slot {lo}, where rpvboot itself lives \
-             (kernels linked at VIRT_BASE 0, like pvgrub2 or mini-os, are not supported yet)",
-            lay.virt_base, lay.virt_pgtab_end
+            "kernel: its region {:#x}..{:#x} needs L4 slot {s}, {whose} (rpvboot is linked at {:#x})",
+            lay.virt_base, lay.virt_pgtab_end, LOADER_VIRT_BASE
         ));
     }
     let what = format!(
@@ -248,7 +276,7 @@ mod pv {
         }
         // A's L4 must not use the slots the new kernel needs (P5).
         let a_l4_va = si.pt_base;
-        let a_l4_mfn = mm::pfn_to_mfn(a_l4_va >> 12).ok_or("own L4 MFN unknown")?;
+        let a_l4_mfn = mm::virt_to_mfn(a_l4_va).ok_or("own L4 MFN unknown")?;
         let old: Vec<u64> =
             (0..nr).map(|p| mm::pfn_to_mfn(p).ok_or(format!("p2m hole at {p:#x}"))).collect::<Result<_, _>>()?;
         let tramp_mfn = mm::virt_to_mfn(trampoline::page_va()).ok_or("trampoline MFN unknown")?;
@@ -313,42 +341,54 @@ mod pv {
         reqs.clear();
         let t_pin = now();
 
-        // Fill the region at its final VAs.
+        // Fill the region through rpvboot's own mapping of the reserved pages, where region
+        // page i is old PFN reserved.start + i (handover::permute; the three exchanged pages
+        // are not written here), not at its final VAs: those start at 0 for a VIRT_BASE-0
+        // kernel (pvgrub2), and Rust must never write through a null pointer.
+        let lin = mm::pfn_to_va(reserved.start);
+        let region_bytes = lay.region_pages.saturating_mul(4096);
+        let at = |va: u64, len: u64| -> Result<u64, String> {
+            va.checked_sub(lay.virt_base)
+                .filter(|&o| o.checked_add(len).is_some_and(|e| e <= region_bytes))
+                .map(|o| lin + o)
+                .ok_or_else(|| format!("{va:#x}+{len:#x} is outside the region"))
+        };
         let skip = [lay.xenstore_pfn, lay.console_pfn, lay.bootstack_pfn];
         for pfn in 0..lay.region_pages {
             if lay.is_pgtable(pfn) || skip.contains(&pfn) {
                 continue;
             }
-            // SAFETY: the region is mapped RW at its final VAs through the hook (non-table pages).
-            unsafe { core::ptr::write_bytes(lay.va(pfn) as *mut u8, 0, 4096) };
+            let (o, n) = (old.get((reserved.start + pfn) as usize), plan.p2m.get(pfn as usize));
+            if o.is_none() || o != n {
+                return Err(format!("handover: region page {pfn:#x} is not reserved page {:#x}", reserved.start + pfn));
+            }
+            // SAFETY: a reserved page (mapped RW in rpvboot's map, used by nobody, not a table).
+            unsafe { core::ptr::write_bytes(at(lay.va(pfn), 4096)? as *mut u8, 0, 4096) };
         }
         let klen = usize::try_from(k.image_len()).map_err(|_| "kernel too big")?;
-        // SAFETY: [virt_kstart, virt_kend) is inside the region's kernel segment, mapped RW.
-        let kdst = unsafe { core::slice::from_raw_parts_mut(k.virt_kstart as *mut u8, klen) };
+        // SAFETY: [virt_kstart, virt_kend) is inside the region's kernel segment (checked by
+        // `at`), whose reserved pages are mapped RW.
+        let kdst = unsafe { core::slice::from_raw_parts_mut(at(k.virt_kstart, klen as u64)? as *mut u8, klen) };
         k.fill(&elf, &block, k.virt_kstart, kdst).map_err(|e| format!("kernel fill: {e}"))?;
         if let Some(hp) = k.hypercall_page {
             if hp >= k.virt_kstart && hp.saturating_add(4096) <= lay.va(lay.kernel.pfn_end()) {
+                let dst = at(hp, 4096)? as *mut u8;
                 // SAFETY: hp is a page of the kernel segment (checked); the source is our own
                 // hypercall page (same for every PV64 domain, P7).
-                unsafe {
-                    core::ptr::copy_nonoverlapping((&raw const hypercall_page).cast::<u8>(), hp as *mut u8, 4096)
-                };
+                unsafe { core::ptr::copy_nonoverlapping((&raw const hypercall_page).cast::<u8>(), dst, 4096) };
             }
         }
         for (m, seg) in modules.iter().zip(&lay.modules) {
-            // SAFETY: the module segment is m.len() bytes at seg.vstart, mapped RW.
-            unsafe { core::ptr::copy_nonoverlapping(m.as_ptr(), seg.vstart as *mut u8, m.len()) };
+            let dst = at(seg.vstart, m.len() as u64)? as *mut u8;
+            // SAFETY: the module segment is m.len() bytes at seg.vstart (checked), mapped RW.
+            unsafe { core::ptr::copy_nonoverlapping(m.as_ptr(), dst, m.len()) };
         }
-        // SAFETY: the p2m segment holds nr_pages u64s.
-        unsafe { core::ptr::copy_nonoverlapping(plan.p2m.as_ptr(), lay.p2m.vstart as *mut u64, plan.p2m.len()) };
+        let dst = at(lay.p2m.vstart, (plan.p2m.len() as u64).saturating_mul(8))? as *mut u64;
+        // SAFETY: the p2m segment holds nr_pages u64s (checked), mapped RW.
+        unsafe { core::ptr::copy_nonoverlapping(plan.p2m.as_ptr(), dst, plan.p2m.len()) };
+        let dst = at(lay.start_info_va(), plan.start_info.len() as u64)? as *mut u8;
         // SAFETY: start_info's page, mapped RW, 4096 >= 1168 bytes.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                plan.start_info.as_ptr(),
-                lay.start_info_va() as *mut u8,
-                plan.start_info.len(),
-            )
-        };
+        unsafe { core::ptr::copy_nonoverlapping(plan.start_info.as_ptr(), dst, plan.start_info.len()) };
         let t_fill = now();
         let params = trampoline::Params {
             new_l4_mfn,
@@ -511,5 +551,63 @@ mod tests {
         assert!(what.contains(&format!("entry {:#x}", o.entry())), "{what}");
         let end = o.segments().map(|s| s.address() + s.size()).max().unwrap();
         assert!(end > testimages::kernels::KERNTEXTOFF);
+    }
+
+    /// The NetBSD-shaped kernel re-based to `base` (VIRT_BASE = PADDR_OFFSET = base, text at
+    /// base + 2 MiB), assembled and linked by binutils.
+    fn kernel_at(base: u64) -> Vec<u8> {
+        use testimages::kernels::{ldscript, source, KernelSpec, KERNBASE, KERNTEXTOFF};
+        let src = source(&KernelSpec::netbsd()).replace(&format!("{KERNBASE:#x}"), &format!("{base:#x}"));
+        let lds = ldscript().replace(&format!("{KERNTEXTOFF:#x}"), &format!("{:#x}", base + 0x20_0000));
+        let dir = std::env::temp_dir().join(format!("rpv-bootflow-slot-{base:x}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("k.S"), src).unwrap();
+        std::fs::write(dir.join("k.ld"), lds).unwrap();
+        let run =
+            |cmd: &mut std::process::Command| assert!(cmd.current_dir(&dir).status().unwrap().success(), "{cmd:?}");
+        run(std::process::Command::new("as").args(["--64", "-o", "k.o", "k.S"]));
+        run(std::process::Command::new("ld").args([
+            "-m",
+            "elf_x86_64",
+            "-static",
+            "-nostdlib",
+            "-z",
+            "max-page-size=0x1000",
+            "--no-warn-rwx-segments",
+            "-T",
+            "k.ld",
+            "-o",
+            "k.elf",
+            "k.o",
+        ]));
+        let elf = std::fs::read(dir.join("k.elf")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        elf
+    }
+
+    #[test]
+    fn kernels_in_rpvboots_l4_slot_or_xens_are_refused_others_load() {
+        assert_eq!(LOADER_VIRT_BASE, 255 << 39, "link.ld and mm.rs document slot 255");
+        assert_eq!(LOADER_L4_SLOT, 255);
+        // VIRT_BASE 0 (pvgrub2, mini-os) and NetBSD/Linux's top slot are fine.
+        for base in [0, testimages::kernels::KERNBASE] {
+            let what = check_kernel(&kernel_at(base), &[], b"", 16384, 2048);
+            assert!(what.is_ok(), "{base:#x}: {what:?}");
+        }
+        // rpvboot's own slot: refused, and the message says why and where rpvboot is.
+        let e = check_kernel(&kernel_at(LOADER_VIRT_BASE), &[], b"", 16384, 2048).unwrap_err();
+        assert!(e.contains("needs L4 slot 255, where rpvboot itself lives"), "{e}");
+        assert!(e.contains("rpvboot is linked at 0x7f8000000000"), "{e}");
+        // A region that starts below the slot and runs into it.
+        let e = check_kernel(&kernel_at(LOADER_VIRT_BASE - 0x10_0000), &[], b"", 16384, 2048).unwrap_err();
+        assert!(e.contains("needs L4 slot 255"), "{e}");
+        // Xen's slots 256..272.
+        let e = check_kernel(&kernel_at(0xffff_8000_0000_0000), &[], b"", 16384, 2048).unwrap_err();
+        assert!(e.contains("needs L4 slot 256, which is Xen's"), "{e}");
+        // And select reports it as the entry's reason.
+        let mut out = String::new();
+        let mut v = vols("title k\n kernel /k\n", &[("/k", &kernel_at(LOADER_VIRT_BASE))]);
+        assert!(select("", &mut v, 16384, 2048, &mut out).is_none());
+        assert!(out.contains("entry 0 \"k\" cannot boot: kernel: its region 0x7f8000000000.."), "{out}");
     }
 }

@@ -217,13 +217,22 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
             .expect(r"^RPVBOOT-PROBE PASS name=ho-bootcfg pages=16384 mod=100003 .*bootdev=")
     });
-    // pvgrub2 (VIRT_BASE 0) collides with rpvboot's own L4 slot: refused with the reason while
-    // the disks are open, and the fallback entry boots.
+    // Debian's pvgrub2 (grub-xen-bin, VIRT_BASE 0) as the menu entry's kernel: a second real PV
+    // kernel nobody here wrote. It must come up, reconnect the vbd rpvboot's blkfront left, read
+    // its grub.cfg from the same disk and boot Debian's Linux + the test initrd, which mounts
+    // the disk and prints the command line pvgrub2's config gave it.
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::probe::disk_pvgrub2)],
-        ..Scenario::rpvboot("ho-pvgrub2-refused", "")
-            .expect(r"rpvboot: entry 0 .* cannot boot: kernel: its region 0x0\.\..* needs L4 slot 0")
-            .expect(r"^RPVBOOT-PROBE PASS name=ho-pvgrub2-refused pages=16384 mod=100003")
+        memory_mib: 256,
+        timeout_secs: 300,
+        ..Scenario::rpvboot("ho-pvgrub2", "")
+            .expect(r#"rpvboot: booting entry 0 "pvgrub2""#)
+            .expect(r"rpvboot: handover: .* jumping to 0x0\b")
+            .expect(r"PVGRUB2: embedded config running")
+            .expect(r"PVGRUB2: loading Linux from the disk rpvboot read")
+            .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
+            .expect(r"DOMU-CMDLINE: .*booted\.by=pvgrub2")
+            .expect(r"DOMU-BOOTED-OK")
     });
     // Issue 12: the plan rpvboot hands over (printed with rpvboot.verbose) is the plan
     // `rpvboot-inspect boot` prints on the host for the very same image and memory.
