@@ -170,16 +170,17 @@ pub fn run<P: Platform + 'static>(
         let _ = writeln!(out, "rpvboot: no {} or {} on any disk", MENU_PATHS[0], MENU_PATHS[1]);
     }
 
-    if opts.bench_mib > 0 {
-        for (name, dev) in &open {
-            // Several passes: timings under emulation are noisy.
-            for _ in 0..3 {
+    // Several passes, raw and file reads interleaved: timings under emulation are noisy, and
+    // the machine's load drifts between passes.
+    for _ in 0..3 {
+        if opts.bench_mib > 0 {
+            for (name, dev) in &open {
                 bench_raw(&plat, name, &mut dev.borrow_mut(), opts.bench_mib, out);
             }
         }
-    }
-    if let Some(path) = &opts.bench_file {
-        bench_file(&plat, &probed, path, out);
+        if let Some(path) = &opts.bench_file {
+            bench_file(&plat, &probed, path, out);
+        }
     }
     if opts.bench_mib > 0 || opts.bench_file.is_some() {
         for (name, dev) in &open {
