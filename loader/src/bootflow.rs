@@ -88,8 +88,10 @@ pub fn check_kernel(
 }
 
 /// [`check_kernel`], also returning the decompressed ELF, so that it is decompressed once
-/// (xz under TCG takes tens of seconds for a Linux kernel). Decompression is limited to half
-/// of the memory rpvboot does not use: the image must also fit once more in the new region.
+/// (xz under TCG takes tens of seconds for a Linux kernel). Decompression may use most of the
+/// memory rpvboot does not use: the handover gives the ELF's own pages to the new kernel
+/// wherever they hold a whole page of its image ([`PvKernel::page_sources`]; the PV heap
+/// page-aligns big buffers), so only the rest of the ELF and of the region count twice.
 pub fn unwrap_checked(
     kernel: &[u8],
     modules: &[u64],
@@ -97,18 +99,24 @@ pub fn unwrap_checked(
     nr_pages: u64,
     pages_in_use: u64,
 ) -> Result<(Vec<u8>, String), String> {
-    let free = nr_pages.saturating_sub(pages_in_use) / 2;
-    let limit = usize::try_from(free.saturating_mul(4096)).unwrap_or(usize::MAX);
+    // An eighth stays for the decoders' own windows (zstd's is allocated infallibly; xz's is
+    // bounded by what the output leaves, see image::xz).
+    let free = nr_pages.saturating_sub(pages_in_use);
+    let limit = usize::try_from((free - free / 8).saturating_mul(4096)).unwrap_or(usize::MAX);
     let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
     let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
     let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
+    let block_len = k.bsd_symtab.as_ref().map_or(0, |s| s.size);
+    let reused = k.page_sources(block_len).iter().flatten().count() as u64;
+    let elf_pages = (un.elf.len() as u64).div_ceil(4096);
     let lay = layout::plan(&LayoutInput {
         virt_base: k.virt_base,
         kernel_start: k.virt_kstart,
         kernel_end: k.virt_kend,
         modules,
         nr_pages,
-        pages_in_use,
+        // The ELF is held while the region is built; its reused pages are the region's.
+        pages_in_use: pages_in_use.saturating_add(elf_pages.saturating_sub(reused)),
         cmdline,
     })
     .map_err(|e| format!("layout: {e}"))?;
@@ -220,10 +228,10 @@ mod pv {
         static hypercall_page: [u8; 4096];
     }
 
-    /// Pages kept free for the heap while the region is built (plans, p2m copy).
-    fn heap_slack(nr_pages: u64) -> u64 {
-        // old + new p2m (16 bytes a page) plus 4 MiB; the dry run counts the same.
-        plan::heap_slack(nr_pages)
+    /// Heap pages the handover allocates while it builds a region of about `region` pages in
+    /// a domain of `nr` (old and new p2m, the sources and fresh-page lists, the m2p updates).
+    fn work_pages(nr: u64, region: u64) -> u64 {
+        (nr.saturating_mul(16).saturating_add(region.saturating_mul(64))).div_ceil(4096) + 64
     }
 
     /// Loads `kernel` (any supported compression) with `modules` and `cmdline` and hands the
@@ -247,7 +255,24 @@ mod pv {
         let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
         let block = k.bsd_block(&elf).map_err(|e| format!("BSD symbols: {e}"))?;
         let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();
-        let in_use = heap::heap_top_pfn().saturating_add(heap_slack(nr));
+        // Image pages that lie whole in the (page-aligned) decompressed ELF are handed to the
+        // new kernel where they are: the region then needs only the rest from free memory.
+        let elf_base = un.elf.as_ptr() as u64;
+        let file_src = if elf_base.is_multiple_of(4096) { k.page_sources(block.len() as u64) } else { Vec::new() };
+        let in_place: Vec<Option<u64>> =
+            file_src.iter().map(|o| o.and_then(|off| mm::va_to_pfn(elf_base.checked_add(off)?))).collect();
+        let reused = in_place.iter().flatten().count() as u64;
+        let hs = heap::stats();
+        let free = hs.free_pages();
+        let module_pages: u64 = lens.iter().map(|l| l.div_ceil(4096)).sum();
+        let region_guess = k.image_len().div_ceil(4096) + module_pages + nr.div_ceil(512) + 1024;
+        let in_use = nr.saturating_sub(free.saturating_add(reused)).saturating_add(work_pages(nr, region_guess));
+        if si.has_word("rpvboot.verbose") {
+            println!(
+                "rpvboot: memory: {hs}; ELF at {elf_base:#x}, {reused} of {} image pages in place; counting {in_use} of {nr} pages as rpvboot's",
+                file_src.len()
+            );
+        }
         let lay = layout::plan(&LayoutInput {
             virt_base: k.virt_base,
             kernel_start: k.virt_kstart,
@@ -288,10 +313,19 @@ mod pv {
             console_mfn: si.console_mfn,
             console_evtchn: si.console_evtchn,
         };
-        let reserved = heap::take_top_pages(lay.region_pages)
-            .ok_or(format!("not enough free memory for a {}-page region", lay.region_pages))?;
+        let kpfn = lay.kernel.pfn;
+        let from_elf = |pfn: u64| pfn.checked_sub(kpfn).and_then(|i| in_place.get(i as usize).copied().flatten());
+        let fresh_n = (0..lay.region_pages).filter(|&p| from_elf(p).is_none()).count() as u64;
+        let fresh = heap::Pages::take(fresh_n).ok_or(format!(
+            "not enough free memory for a {}-page region ({fresh_n} pages to take)",
+            lay.region_pages
+        ))?;
+        let mut fresh_it = fresh.pfns().iter().copied();
+        let sources: Vec<u64> = (0..lay.region_pages)
+            .map(|p| from_elf(p).or_else(|| fresh_it.next()).ok_or("region pages miscounted"))
+            .collect::<Result<_, _>>()?;
         let plan =
-            handover::plan(&lay, &old, reserved.clone(), &inh, tramp_mfn).map_err(|e| format!("handover: {e}"))?;
+            handover::plan_sources(&lay, &old, &sources, &inh, tramp_mfn).map_err(|e| format!("handover: {e}"))?;
         let hook: Vec<(usize, u64)> = plan
             .tables
             .first()
@@ -341,54 +375,63 @@ mod pv {
         reqs.clear();
         let t_pin = now();
 
-        // Fill the region through rpvboot's own mapping of the reserved pages, where region
-        // page i is old PFN reserved.start + i (handover::permute; the three exchanged pages
-        // are not written here), not at its final VAs: those start at 0 for a VIRT_BASE-0
-        // kernel (pvgrub2), and Rust must never write through a null pointer.
-        let lin = mm::pfn_to_va(reserved.start);
-        let region_bytes = lay.region_pages.saturating_mul(4096);
-        let at = |va: u64, len: u64| -> Result<u64, String> {
-            va.checked_sub(lay.virt_base)
-                .filter(|&o| o.checked_add(len).is_some_and(|e| e <= region_bytes))
-                .map(|o| lin + o)
-                .ok_or_else(|| format!("{va:#x}+{len:#x} is outside the region"))
+        // Fill the region through rpvboot's own mapping of each page's source (old) PFN
+        // (handover::plan_sources; the three exchanged pages are not written here), not at
+        // its final VAs: those start at 0 for a VIRT_BASE-0 kernel (pvgrub2), and Rust must
+        // never write through a null pointer. Kernel pages handed over in place already hold
+        // their bytes.
+        let page_va = |pfn: u64| -> Result<u64, String> {
+            sources.get(pfn as usize).map(|&o| mm::pfn_to_va(o)).ok_or_else(|| format!("region page {pfn:#x}"))
+        };
+        let write_at = |va: u64, data: &[u8]| -> Result<(), String> {
+            let mut done = 0usize;
+            while done < data.len() {
+                let v = va.checked_add(done as u64).ok_or("region address overflow")?;
+                let off = v.checked_sub(lay.virt_base).ok_or_else(|| format!("{v:#x} is below the region"))?;
+                let (pfn, in_page) = (off / 4096, (off % 4096) as usize);
+                if pfn >= lay.region_pages {
+                    return Err(format!("{v:#x} is outside the region"));
+                }
+                let n = (4096 - in_page).min(data.len() - done);
+                let src = data.get(done..done + n).ok_or("write range")?;
+                // SAFETY: a region page's source PFN: mapped RW in rpvboot's map, owned by the
+                // handover (fresh pages or the kernel's own), not a page table; n bytes fit.
+                unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), (page_va(pfn)? + in_page as u64) as *mut u8, n) };
+                done += n;
+            }
+            Ok(())
         };
         let skip = [lay.xenstore_pfn, lay.console_pfn, lay.bootstack_pfn];
+        let mut page = [0u8; 4096];
         for pfn in 0..lay.region_pages {
-            if lay.is_pgtable(pfn) || skip.contains(&pfn) {
+            if lay.is_pgtable(pfn) || skip.contains(&pfn) || from_elf(pfn).is_some() {
                 continue;
             }
-            let (o, n) = (old.get((reserved.start + pfn) as usize), plan.p2m.get(pfn as usize));
+            let (o, n) = (sources.get(pfn as usize).and_then(|&s| old.get(s as usize)), plan.p2m.get(pfn as usize));
             if o.is_none() || o != n {
-                return Err(format!("handover: region page {pfn:#x} is not reserved page {:#x}", reserved.start + pfn));
+                return Err(format!("handover: region page {pfn:#x} does not have its source's MFN"));
             }
-            // SAFETY: a reserved page (mapped RW in rpvboot's map, used by nobody, not a table).
-            unsafe { core::ptr::write_bytes(at(lay.va(pfn), 4096)? as *mut u8, 0, 4096) };
+            if lay.kernel.pfn <= pfn && pfn < lay.kernel.pfn_end() {
+                k.fill(&elf, &block, lay.va(pfn), &mut page).map_err(|e| format!("kernel fill: {e}"))?;
+            } else {
+                page.fill(0);
+            }
+            write_at(lay.va(pfn), &page)?;
         }
-        let klen = usize::try_from(k.image_len()).map_err(|_| "kernel too big")?;
-        // SAFETY: [virt_kstart, virt_kend) is inside the region's kernel segment (checked by
-        // `at`), whose reserved pages are mapped RW.
-        let kdst = unsafe { core::slice::from_raw_parts_mut(at(k.virt_kstart, klen as u64)? as *mut u8, klen) };
-        k.fill(&elf, &block, k.virt_kstart, kdst).map_err(|e| format!("kernel fill: {e}"))?;
         if let Some(hp) = k.hypercall_page {
             if hp >= k.virt_kstart && hp.saturating_add(4096) <= lay.va(lay.kernel.pfn_end()) {
-                let dst = at(hp, 4096)? as *mut u8;
-                // SAFETY: hp is a page of the kernel segment (checked); the source is our own
-                // hypercall page (same for every PV64 domain, P7).
-                unsafe { core::ptr::copy_nonoverlapping((&raw const hypercall_page).cast::<u8>(), dst, 4096) };
+                // SAFETY: our own hypercall page, 4096 bytes (the same for every PV64 domain, P7).
+                let src = unsafe { core::slice::from_raw_parts((&raw const hypercall_page).cast::<u8>(), 4096) };
+                write_at(hp, src)?;
             }
         }
         for (m, seg) in modules.iter().zip(&lay.modules) {
-            let dst = at(seg.vstart, m.len() as u64)? as *mut u8;
-            // SAFETY: the module segment is m.len() bytes at seg.vstart (checked), mapped RW.
-            unsafe { core::ptr::copy_nonoverlapping(m.as_ptr(), dst, m.len()) };
+            write_at(seg.vstart, m)?;
         }
-        let dst = at(lay.p2m.vstart, (plan.p2m.len() as u64).saturating_mul(8))? as *mut u64;
-        // SAFETY: the p2m segment holds nr_pages u64s (checked), mapped RW.
-        unsafe { core::ptr::copy_nonoverlapping(plan.p2m.as_ptr(), dst, plan.p2m.len()) };
-        let dst = at(lay.start_info_va(), plan.start_info.len() as u64)? as *mut u8;
-        // SAFETY: start_info's page, mapped RW, 4096 >= 1168 bytes.
-        unsafe { core::ptr::copy_nonoverlapping(plan.start_info.as_ptr(), dst, plan.start_info.len()) };
+        // SAFETY: the p2m's u64s viewed as their bytes (any bit pattern is a valid u8).
+        let p2m_bytes = unsafe { core::slice::from_raw_parts(plan.p2m.as_ptr().cast::<u8>(), plan.p2m.len() * 8) };
+        write_at(lay.p2m.vstart, p2m_bytes)?;
+        write_at(lay.start_info_va(), &plan.start_info)?;
         let t_fill = now();
         let params = trampoline::Params {
             new_l4_mfn,
@@ -444,7 +487,11 @@ mod pv {
         Some(SelectArgs {
             extra: String::from(si.cmd_line()),
             nr_pages: si.nr_pages,
-            pages_in_use: heap::heap_top_pfn().saturating_add(heap_slack(si.nr_pages)),
+            // Everything but the heap's free pages, plus the handover's working memory.
+            pages_in_use: si
+                .nr_pages
+                .saturating_sub(heap::stats().free_pages())
+                .saturating_add(work_pages(si.nr_pages, si.nr_pages / 4)),
         })
     }
 

@@ -56,6 +56,13 @@ mod pv {
         println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
         println!("rpvboot: t={}", boot.shared.now_ns());
         let m = &boot.memory;
+        // libxc maps its bootstrap region up to a 4 MiB boundary; after its last page (the boot
+        // stack, after the page tables) the rest is padding nobody uses: give it to the heap.
+        if let Some(pt) = loader::arch::x86_64::mm::va_to_pfn(si.pt_base) {
+            let pad = pt.saturating_add(si.nr_pt_frames).saturating_add(1)..m.bootstrap_end;
+            arch::heap::donate(pad.clone());
+            log::info!("bootstrap padding pfn {:#x}..{:#x} given to the heap", pad.start, pad.end);
+        }
         log::info!(
             "mapped pfn 0..{:#x} (bootstrap to {:#x}, {} new page tables) in {} us, heap from pfn {:#x}; start-up {} us",
             m.nr_pages,

@@ -369,3 +369,68 @@ pub fn disk_ffs2_disklabel() -> Result<PathBuf> {
 pub fn disk_ffs1_mbr_disklabel() -> Result<PathBuf> {
     probe_disk(ProbeFs::Ffs1, ProbeMap::MbrDisklabel, ProbeCfg::MenuLst)
 }
+
+/// The probe with a 34 MiB page-stamped data section (`--features pad`, see
+/// testimages/probe/build.rs): `(plain, gzipped)` in `<target>/probe/`. Its PT_LOAD file bytes
+/// exceed 32 MiB (issue 8: "a kernel whose uncompressed image is > 32 MiB"); gzip -9n like
+/// `netbsd.gz`. Built in its own target directory so that it and the plain probe do not
+/// rebuild each other.
+pub fn build_probe_big() -> Result<(PathBuf, PathBuf)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let tdir = target_dir().join("probe-big-build");
+    run(Command::new(cargo)
+        .current_dir(project_root())
+        .env("PROBE_PAD_MIB", "34")
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "rpvboot-probe",
+            "--bin",
+            "rpvboot-probe",
+            "--features",
+            "pad",
+            "--target",
+            PV_TARGET,
+            "--release",
+            "--target-dir",
+        ])
+        .arg(&tdir))?;
+    let built = tdir.join(PV_TARGET).join("release").join("rpvboot-probe");
+    let d = target_dir().join("probe");
+    let (plain, gz) = (d.join("rpvboot-probe-big"), d.join("rpvboot-probe-big.gz"));
+    fs::create_dir_all(&d)?;
+    fs::copy(&built, &plain).with_context(|| format!("copying {}", built.display()))?;
+    let f = fs::File::create(&gz)?;
+    let st = Command::new("gzip").args(["-9n", "-c"]).arg(&plain).stdout(f).status().context("running gzip")?;
+    if !st.success() {
+        bail!("gzip of the big probe failed: {st}");
+    }
+    Ok((plain, gz))
+}
+
+/// ext2 (bare): `/grub/menu.lst` with the big probe (gzipped) as entry 0 and the plain probe
+/// (gzipped) as its fallback, neither with a module. In 64 MiB the big one must boot; in
+/// 32 MiB it cannot fit and must be refused with the reason, then the fallback boots.
+pub fn disk_big() -> Result<PathBuf> {
+    let (_, big_gz) = build_probe_big()?;
+    let (_, gz) = build_probe()?;
+    let dir = crate::util::e2e_dir().join("images");
+    let tree = dir.join("probe-big.tree");
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    fs::create_dir_all(tree.join("grub"))?;
+    fs::write(
+        tree.join("grub/menu.lst"),
+        "default 0\nfallback 1\ntimeout 0\n\
+         title big probe (34 MiB data)\n  kernel /probe-big.gz probe.mod=none\n\
+         title probe (fallback)\n  kernel /probe.gz probe.mod=none\n",
+    )?;
+    fs::copy(&big_gz, tree.join("probe-big.gz"))?;
+    fs::copy(&gz, tree.join("probe.gz"))?;
+    let img = dir.join("probe-big.img");
+    let _ = fs::remove_file(&img);
+    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("16M"))?;
+    Ok(img)
+}

@@ -266,11 +266,13 @@ fn finish(
     let tables = layout.page_tables(|pfn| new.get(pfn as usize).copied().unwrap_or(0));
     // Page tables are never exchanged, so their old PFN is their source.
     let table_old_pfns = (layout.pgtables.pfn..layout.pgtables.pfn_end())
-        .map(|p| sources.get(p as usize).copied().ok_or(HandoverError::BadReservation {
-            start: p,
-            end: p + 1,
-            want: layout.region_pages,
-        }))
+        .map(|p| {
+            sources.get(p as usize).copied().ok_or(HandoverError::BadReservation {
+                start: p,
+                end: p + 1,
+                want: layout.region_pages,
+            })
+        })
         .collect::<Result<_, _>>()?;
     Ok(Plan {
         m2p: m2p_updates(old, &new),

@@ -29,8 +29,11 @@ pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>
         _ => input.len().saturating_mul(4),
     };
     let mut out = OutBuf::new(FORMAT, limit, guess)?;
-    // The dictionary grows on demand up to what the stream declares, never beyond our limit.
-    let mut dec = XzDecoder::in_heap_with_alloc_dict_size(64 * 1024, limit.max(4096));
+    // The dictionary grows on demand up to what the stream declares, never beyond what the
+    // limit leaves beside the output buffer: xz4rust allocates it infallibly, so a dictionary
+    // that does not fit must be refused here rather than abort the loader.
+    let dict_max = limit.saturating_sub(out.buf.len()).max(4096);
+    let mut dec = XzDecoder::in_heap_with_alloc_dict_size(64 * 1024, dict_max);
     let mut pos = 0usize;
     loop {
         // One stream.

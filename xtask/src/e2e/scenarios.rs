@@ -271,6 +271,29 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"rpvboot: entry 0 .* cannot boot: kernel image: xz: output exceeds the memory limit")
             .expect(r"rpvboot: no entry could be booted")
     });
+    // Issue 8, "a kernel whose uncompressed image is > 32 MiB": the probe with 34 MiB of
+    // page-stamped data in its data segment (gzipped: ~0.3 MiB), in 64 MiB. Loaded as
+    // decompressed, its pages are handed over in place (a copy would need 2 x 34 MiB); the
+    // probe checks every byte of the data.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_big)],
+        timeout_secs: 120,
+        ..Scenario::rpvboot("ho-big-64m", "")
+            .expect(r#"rpvboot: booting entry 0 "big probe .*": gzip\+elf64 kernel, 3\d{7} bytes loaded"#)
+            .expect(r"^RPVBOOT-PROBE PAD ok bytes=35651584")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-big-64m pages=16384 mod=0 ")
+    });
+    // The same disk in 32 MiB: the big probe cannot fit; refused with the reason while the
+    // disks are open, and the fallback (the plain probe) boots.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_big)],
+        memory_mib: 32,
+        timeout_secs: 120,
+        ..Scenario::rpvboot("ho-big-32m", "")
+            .expect(r#"rpvboot: entry 0 "big probe .*" cannot boot: .*(memory|domain too small)"#)
+            .expect(r#"rpvboot: booting entry 1 "probe \(fallback\)""#)
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-big-32m pages=8192 mod=0 ")
+    });
     // Debian's Linux PV kernel (xz bzImage) + initrd from the ext2 disk, via the menu.
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
