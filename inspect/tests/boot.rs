@@ -276,6 +276,41 @@ fn failures_name_their_cause() {
     assert!(text.contains("\n  (hd0)/boot/grub/menu.lst:4: kernel (hd0)/missing not found\n"), "{text}");
     assert!(text.contains("\ncommand line: -v bootdev=xbd0a\n"), "{text}");
 
+    // The figure a real boot printed (`rpvboot.verbose`) replaces the estimate: said in the JSON
+    // and the text; the regions do not depend on it, only the pages in use do.
+    let (est, _) = boot(&[&img, "--entry", "1", "--memory", "64"]);
+    let (given, ok) = boot(&[&img, "--entry", "1", "--memory", "64", "--loader-pages", "700"]);
+    assert!(ok, "{given:?}");
+    let (le, lg) = (est.get("layout"), given.get("layout"));
+    assert!(!le.get("loader_pages_given").b() && lg.get("loader_pages_given").b());
+    assert_eq!(lg.get("loader_pages").n(), 700);
+    let held = le.get("pages_in_use").n() - le.get("loader_pages").n();
+    assert_eq!(lg.get("pages_in_use").n(), 700 + held);
+    assert_eq!(format!("{:?}", le.get("regions")), format!("{:?}", lg.get("regions")));
+    let out = Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect"))
+        .args(["boot", &img, "--entry", "1", "--memory", "64", "--loader-pages", "700"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(&format!("\nplan: loader_pages 700 pages_in_use {}\n", 700 + held)), "{text}");
+    assert!(text.contains("(given by --loader-pages)"), "{text}");
+    // The text's `plan: region` lines are the JSON's regions, in order.
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("plan: region ")).collect();
+    let regions = lg.get("regions");
+    assert_eq!(lines.len(), regions.len());
+    for (i, l) in lines.iter().enumerate() {
+        let r = regions.at(i);
+        assert_eq!(
+            *l,
+            format!(
+                "plan: region {} first_page {} pages {}",
+                r.get("name").s(),
+                r.get("first_page").n(),
+                r.get("pages").n()
+            )
+        );
+    }
+
     // The kernel named on the extra= line, without bootdev=.
     let (j, ok) = boot(&[&img, "--extra", "rpvboot.kernel=/netbsd.gz -s rpvboot.nobootdev"]);
     assert!(ok, "{j:?}");

@@ -63,6 +63,7 @@ pub fn select_with(
         loaded.reason.describe()
     );
     let opts = Options { dumb: extra.split_ascii_whitespace().any(|w| w == "rpvboot.console=dumb") };
+    let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
     let mut chosen: Option<Selected> = None;
     let mut boot = |c: &super::Choice| -> Result<(), String> {
         let mut l = loaded.clone();
@@ -90,6 +91,9 @@ pub fn select_with(
         match r.prepared {
             Some(p) if r.ok() => {
                 let _ = writeln!(out, "rpvboot: booting entry {idx} \"{}\": {}", c.title, r.summary);
+                if verbose {
+                    let _ = writeln!(out, "rpvboot: {}", plan::pages_line(pages_in_use, r.pages_in_use));
+                }
                 let _ = writeln!(out, "rpvboot: command line \"{}\"", p.cmdline);
                 chosen = Some(Selected::from_prepared(&l, p));
                 Ok(())
