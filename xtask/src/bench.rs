@@ -176,10 +176,11 @@ impl Bench {
                 }
             }
         }
-        let opts = RunOpts { stream: Stream::Progress, kernel: None, qemu_timeout: None, after: (!self.fig4).then(dd_script) };
+        let opts =
+            RunOpts { stream: Stream::Progress, kernel: None, qemu_timeout: None, after: (!self.fig4).then(dd_script) };
         let failed = e2e::run_scenarios(&list, &opts)?;
         println!("bench: {failed} domU(s) did not end cleanly (expected for the small memory sizes; not a failure)");
-        newest_run()
+        newest_run(&list.first().context("no bench scenarios")?.name)
     }
 }
 
@@ -225,12 +226,12 @@ fn dd_script() -> String {
 }
 
 /// The newest e2e run that holds bench results (other engineers' runs share the directory).
-fn newest_run() -> Result<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(e2e_dir().join("runs"))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("b0-ext2-rpv-small.console.log").is_file())
-        .collect();
+/// The newest run directory holding the console log of scenario `first` (runs of other
+/// scenario lists, e.g. `--fig4` or plain e2e runs, do not count).
+fn newest_run(first: &str) -> Result<PathBuf> {
+    let log = format!("{first}.console.log");
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(e2e_dir().join("runs"))?.flatten().map(|e| e.path()).filter(|p| p.join(&log).is_file()).collect();
     dirs.sort();
     dirs.pop().context("no e2e run directory")
 }
