@@ -225,9 +225,9 @@ fn dd_script() -> String {
     s
 }
 
-/// The newest e2e run that holds bench results (other engineers' runs share the directory).
-/// The newest run directory holding the console log of scenario `first` (runs of other
-/// scenario lists, e.g. `--fig4` or plain e2e runs, do not count).
+/// The newest e2e run that holds bench results (other engineers' runs share the directory):
+/// the newest with the console log of this bench's scenario `first` (so `--fig4` and full
+/// runs do not pick each other's).
 fn newest_run(first: &str) -> Result<PathBuf> {
     let log = format!("{first}.console.log");
     let mut dirs: Vec<PathBuf> =
