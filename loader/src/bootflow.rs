@@ -231,7 +231,8 @@ mod pv {
     /// Heap pages the handover allocates while it builds a region of about `region` pages in
     /// a domain of `nr` (old and new p2m, the sources and fresh-page lists, the m2p updates).
     fn work_pages(nr: u64, region: u64) -> u64 {
-        (nr.saturating_mul(16).saturating_add(region.saturating_mul(64))).div_ceil(4096) + 64
+        // One formula with the dry run's estimate.
+        plan::work_pages(nr, region)
     }
 
     /// Loads `kernel` (any supported compression) with `modules` and `cmdline` and hands the

@@ -15,8 +15,9 @@
 //! or `memory`); no printing, no Xen, no `std`.
 //!
 //! The loader's own pages (`pages_in_use`) only decide whether the region fits beside rpvboot;
-//! the regions themselves do not depend on them. The PV kernel passes its real figure (heap top
-//! plus [`heap_slack`]); the dry run assumes [`estimate_loader_pages`] unless told.
+//! the regions themselves do not depend on them. The PV kernel passes its real figure (all but
+//! the heap's free pages, plus [`work_pages`]); the dry run assumes [`estimate_loader_pages`]
+//! unless told.
 
 use alloc::format;
 use alloc::string::String;
@@ -32,21 +33,23 @@ use crate::image::{self, elf::Elf64, notes::XenNotes, Detected, PvKernel};
 /// x86 page size.
 pub const PAGE_SIZE: u64 = 4096;
 
-/// rpvboot's own pages below its heap (image, boot page tables, stack, p2m) plus what its
-/// heap holds before any file is read: the dry run's estimate. The PV kernel passes its real
-/// figure in [`Overrides::loader_pages`].
-pub const LOADER_BASE_PAGES: u64 = 1024;
+/// rpvboot's own pages (image, page tables, stack, what its heap holds) before it reads any
+/// file: the dry run's estimate, rounded up from what real boots print with `rpvboot.verbose`
+/// (about 330 pages in 96 MiB, 500 in 256 MiB). The PV kernel passes its real figure in
+/// [`Overrides::loader_pages`].
+pub const LOADER_BASE_PAGES: u64 = 512;
 
-/// Pages the handover keeps free for the heap while it builds the region (the old and new p2m
-/// at 16 bytes a page, plus 4 MiB of working room).
-pub fn heap_slack(nr_pages: u64) -> u64 {
-    nr_pages.saturating_mul(16).div_ceil(PAGE_SIZE).saturating_add(1024)
+/// Heap pages the handover allocates while it builds a region of about `region` pages in a
+/// domain of `nr` (old and new p2m at 16 bytes a page, the page lists and m2p updates at 64
+/// bytes a region page, and a little more).
+pub fn work_pages(nr: u64, region: u64) -> u64 {
+    nr.saturating_mul(16).saturating_add(region.saturating_mul(64)).div_ceil(PAGE_SIZE).saturating_add(64)
 }
 
 /// What the dry run assumes rpvboot uses before it reads any file: [`LOADER_BASE_PAGES`]
-/// plus [`heap_slack`].
+/// plus [`work_pages`] for a region of a quarter of the domain, as the PV kernel counts.
 pub fn estimate_loader_pages(nr_pages: u64) -> u64 {
-    LOADER_BASE_PAGES.saturating_add(heap_slack(nr_pages))
+    LOADER_BASE_PAGES.saturating_add(work_pages(nr_pages, nr_pages / 4))
 }
 
 /// What the caller decides instead of the configuration.
@@ -56,8 +59,8 @@ pub struct Overrides {
     pub entry: Option<usize>,
     /// The new domain's pages (`start_info.nr_pages`).
     pub nr_pages: u64,
-    /// Pages the loader uses before it reads any file (the PV kernel: heap top plus
-    /// [`heap_slack`]); `None`: [`estimate_loader_pages`].
+    /// Pages the loader uses before it reads any file (the PV kernel: all but the heap's free
+    /// pages, plus [`work_pages`]); `None`: [`estimate_loader_pages`].
     pub loader_pages: Option<u64>,
     /// Keep the bytes to hand over ([`Prepared`]); a dry run does not need them.
     pub keep: bool,
@@ -553,7 +556,8 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     // The kernel check the PV kernel has always made (bootflow::unwrap_checked: limits, ELF,
     // notes, layout fit, L4 slot), with the files held counted as in use.
     a.pages_in_use = base.saturating_add(held.div_ceil(PAGE_SIZE));
-    let checked = bootflow::unwrap_checked(&kbytes, &lens, plan.cmdline.as_bytes(), o.nr_pages, a.pages_in_use);
+    // Owned: a plain ELF kernel is kept as read, not copied.
+    let checked = bootflow::unwrap_checked_owned(kbytes, &lens, plan.cmdline.as_bytes(), o.nr_pages, a.pages_in_use);
     let (elf_bytes, summary) = match checked {
         Ok(v) => v,
         Err(message) => {
@@ -562,8 +566,10 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
             return a;
         }
     };
-    kr.formats = layers_of(&summary, &kbytes);
-    drop(kbytes);
+    let layers = layers_of(&summary, &[]);
+    if !layers.is_empty() {
+        kr.formats = layers;
+    }
     a.summary = summary;
     let parsed = (|| -> Result<(PvKernel, u64), String> {
         let elf = Elf64::parse(&elf_bytes).map_err(|e| format!("kernel ELF: {e}"))?;
