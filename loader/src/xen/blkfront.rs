@@ -17,6 +17,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{fence, Ordering};
 
 use fs::block::check_request;
 use fs::{BlockDevice, IoError, Lba};
@@ -56,6 +57,14 @@ pub struct Config {
     /// Read-ahead for small sequential reads, in bytes (0: off). Filesystems that read one
     /// block at a time then still cause large requests.
     pub read_ahead: usize,
+    /// Pages of callers' buffers that may be granted to the backend directly at once (0: off,
+    /// always copy through the data pages). A destination that is 512-byte aligned in memory
+    /// is read into in place: no copy, and in flight it is bounded by this budget rather than
+    /// by the data pages.
+    pub direct_pages: usize,
+    /// Upper bound on segments per indirect request into a caller's buffer (below the
+    /// backend's offer; `max_indirect_segments` bounds requests through the data pages).
+    pub direct_max_segments: u32,
 }
 
 impl Default for Config {
@@ -66,6 +75,8 @@ impl Default for Config {
             data_pages: 256,
             max_indirect_segments: 64,
             read_ahead: 256 << 10,
+            direct_pages: 1024,
+            direct_max_segments: 256,
         }
     }
 }
@@ -185,6 +196,8 @@ struct Inflight {
     pages: Vec<usize>,
     /// Indices into `indirect` used by this request.
     indirect: Vec<usize>,
+    /// Grants of the caller's own pages (a request read in place; `pages` is then empty).
+    direct: Vec<GrantRef>,
     /// Which of the caller's buffers the data goes to, and where in it.
     part: usize,
     buf_off: usize,
@@ -206,6 +219,10 @@ pub struct Blkfront<P: Platform> {
     sectors: u64,
     /// Segments per indirect request we use (0: direct only).
     indirect_segs: u32,
+    /// Of which for requests through the data pages.
+    bounce_segs: u32,
+    /// Caller pages that may still be granted ([`Config::direct_pages`] minus those in flight).
+    direct_free: usize,
     pages: Vec<DataPage<P::Page>>,
     free_pages: Vec<usize>,
     indirect: Vec<DataPage<P::Page>>,
@@ -373,8 +390,13 @@ impl<P: Platform> Blkfront<P> {
             Err(XsError::Parse { .. }) => 0,
             Err(e) => return Err(xse(e)),
         };
+        let want_segs = if cfg.direct_pages > 0 {
+            cfg.max_indirect_segments.max(cfg.direct_max_segments)
+        } else {
+            cfg.max_indirect_segments
+        };
         let indirect_segs = offered
-            .min(cfg.max_indirect_segments)
+            .min(want_segs)
             .min(u32::try_from(blkif::MAX_INDIRECT_PAGES * blkif::SEGS_PER_INDIRECT_PAGE).unwrap_or(0));
         // Indirect only pays off beyond what a direct request carries.
         let indirect_segs = if indirect_segs > 11 { indirect_segs } else { 0 };
@@ -448,9 +470,12 @@ impl<P: Platform> Blkfront<P> {
         }
         let mut indirect = Vec::new();
         if indirect_segs > 0 {
-            // Enough descriptor pages for every request that the data pool can fill at once.
+            // Enough descriptor pages for every request that the data pool and the direct
+            // budget can fill at once.
             let per_req = usize::try_from(indirect_segs.div_ceil(512)).unwrap_or(1);
-            let reqs = pages.len().div_ceil(usize::try_from(indirect_segs).unwrap_or(1)).max(1);
+            let bounce = usize::try_from(indirect_segs.min(cfg.max_indirect_segments).max(1)).unwrap_or(1);
+            let reqs = pages.len().div_ceil(bounce).max(1)
+                + cfg.direct_pages.div_ceil(usize::try_from(indirect_segs).unwrap_or(1));
             for _ in 0..per_req.saturating_mul(reqs).min(64) {
                 match plat.alloc_page().and_then(|page| {
                     let gref = plat.grant(backend_id, page.frame(), true)?;
@@ -488,6 +513,8 @@ impl<P: Platform> Blkfront<P> {
             sector_size,
             sectors,
             indirect_segs,
+            bounce_segs: indirect_segs.min(cfg.max_indirect_segments),
+            direct_free: cfg.direct_pages,
             pages,
             free_pages: (0..n_pages).rev().collect(),
             indirect,
@@ -523,18 +550,27 @@ impl<P: Platform> Blkfront<P> {
     }
 
     fn max_pages_per_request(&self) -> usize {
-        let segs = if self.indirect_segs > 0 {
-            usize::try_from(self.indirect_segs).unwrap_or(blkif::MAX_SEGMENTS)
+        let segs = if self.bounce_segs > 0 {
+            usize::try_from(self.bounce_segs).unwrap_or(blkif::MAX_SEGMENTS)
         } else {
             blkif::MAX_SEGMENTS
         };
         segs.min(self.pages.len())
     }
 
-    /// Pushes one request for `len` bytes at 512-byte sector `sector`; `len` ≤ free pages.
+    /// Most segments of a request read in place.
+    fn max_direct_segments(&self) -> usize {
+        if self.indirect_segs > 0 {
+            usize::try_from(self.indirect_segs).unwrap_or(blkif::MAX_SEGMENTS)
+        } else {
+            blkif::MAX_SEGMENTS
+        }
+    }
+
+    /// Pushes one request for `len` bytes at 512-byte sector `sector` through the data pages;
+    /// `len` ≤ free pages.
     fn submit(&mut self, sector: u64, part: usize, buf_off: usize, len: usize) -> Result<(), IoError> {
         let npages = len.div_ceil(PAGE_SIZE);
-        let slot = self.inflight.iter().position(Option::is_none).ok_or(IoError::Device)?;
         if npages == 0 || npages > self.free_pages.len() {
             return Err(IoError::Device);
         }
@@ -548,6 +584,114 @@ impl<P: Platform> Blkfront<P> {
             segs.push(Segment { gref: gref.0, first_sect: 0, last_sect: last, pad: 0 });
             pages.push(idx);
         }
+        let r = self.push_request(sector, segs, pages.clone(), Vec::new(), part, buf_off, len);
+        if r.is_err() {
+            self.free_pages.extend(pages.iter().rev());
+        }
+        r
+    }
+
+    /// Pushes one request for `len` bytes at 512-byte sector `sector` straight into the
+    /// caller's memory at address `addr` (512-byte aligned): each page it touches is granted
+    /// to the backend for this request only. `Ok(false)`: a page has no frame we can grant,
+    /// nothing was pushed (the caller copies through the data pages instead).
+    fn submit_direct(
+        &mut self,
+        sector: u64,
+        part: usize,
+        buf_off: usize,
+        addr: usize,
+        len: usize,
+    ) -> Result<bool, IoError> {
+        let mut segs = Vec::new();
+        let mut grants = Vec::new();
+        let mut cur = addr;
+        let end = addr.checked_add(len).ok_or(IoError::OutOfRange)?;
+        // One segment per page touched; `cur` advances by at least 512 bytes per pass.
+        while cur < end {
+            let page = cur - cur % PAGE_SIZE;
+            let off = cur - page;
+            let n = (PAGE_SIZE - off).min(end - cur);
+            let granted = self.plat.frame_of(page).map(|mfn| self.plat.grant(self.backend_id, mfn, false));
+            let gref = match granted {
+                Some(Ok(g)) => g,
+                _ => {
+                    self.end_direct(&grants);
+                    return Ok(false);
+                }
+            };
+            grants.push(gref);
+            let first = u8::try_from(off / 512).unwrap_or(0);
+            let last = u8::try_from((off + n) / 512).unwrap_or(8).saturating_sub(1);
+            segs.push(Segment { gref: gref.0, first_sect: first, last_sect: last, pad: 0 });
+            cur += n;
+        }
+        let count = grants.len();
+        match self.push_request(sector, segs, Vec::new(), grants.clone(), part, buf_off, len) {
+            Ok(()) => {
+                self.direct_free = self.direct_free.saturating_sub(count);
+                Ok(true)
+            }
+            Err(e) => {
+                self.end_direct(&grants);
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends grants of a caller's pages once the backend is done with them. The backend
+    /// unmaps before it responds, so this normally succeeds at once; a grant still mapped is
+    /// waited for a while, and if it stays mapped rpvboot stops: that memory goes back to its
+    /// owner and must not be writable by another domain any more.
+    fn end_direct(&mut self, grants: &[GrantRef]) {
+        for &g in grants {
+            let mut r = self.plat.end_grant(g);
+            for _ in 0..100 {
+                if !matches!(r, Err(PlatformError::GrantBusy(_))) {
+                    break;
+                }
+                let _ = self.plat.poll(self.port, 10 * MS);
+                r = self.plat.end_grant(g);
+            }
+            if let Err(e) = r {
+                self.broken = Some(IoError::Device);
+                if matches!(e, PlatformError::GrantBusy(_)) {
+                    panic!("{}: backend keeps a page of our memory mapped after its request ({e})", self.front);
+                }
+            }
+        }
+        self.direct_free = self.direct_free.saturating_add(grants.len()).min(self.cfg.direct_pages);
+    }
+
+    /// Ends the grants of requests still in flight when a read gives up (timeout, protocol
+    /// error): the caller's buffer is about to be handed back.
+    fn revoke_direct(&mut self) {
+        let mut left = Vec::new();
+        for e in &mut self.inflight {
+            if let Some(i) = e.as_mut() {
+                left.append(&mut i.direct);
+            }
+        }
+        if !left.is_empty() {
+            self.broken.get_or_insert(IoError::Device);
+            self.end_direct(&left);
+        }
+    }
+
+    /// Pushes a request built from `segs` (grants of `pages` or of `direct`).
+    #[allow(clippy::too_many_arguments)]
+    fn push_request(
+        &mut self,
+        sector: u64,
+        segs: Vec<Segment>,
+        pages: Vec<usize>,
+        direct: Vec<GrantRef>,
+        part: usize,
+        buf_off: usize,
+        len: usize,
+    ) -> Result<(), IoError> {
+        let npages = segs.len();
+        let slot = self.inflight.iter().position(Option::is_none).ok_or(IoError::Device)?;
         self.gen = self.gen.wrapping_add(1).max(1);
         let id = (u64::from(self.gen) << 32) | u64::try_from(slot).unwrap_or(0);
         let mut indirect = Vec::new();
@@ -561,7 +705,6 @@ impl<P: Platform> Blkfront<P> {
             let mut grefs = [0u32; blkif::MAX_INDIRECT_PAGES];
             for (chunk, g) in segs.chunks(blkif::SEGS_PER_INDIRECT_PAGE).zip(grefs.iter_mut()) {
                 let Some(idx) = self.free_indirect.pop() else {
-                    self.free_pages.extend(pages.iter().rev());
                     self.free_indirect.extend(indirect.iter().rev());
                     return Err(IoError::Device);
                 };
@@ -584,12 +727,11 @@ impl<P: Platform> Blkfront<P> {
             }
         };
         if self.ring.push(&req).is_err() {
-            self.free_pages.extend(pages.iter().rev());
             self.free_indirect.extend(indirect.iter().rev());
             return Err(IoError::Device);
         }
         if let Some(e) = self.inflight.get_mut(slot) {
-            *e = Some(Inflight { gen: self.gen, pages, indirect, part, buf_off, len });
+            *e = Some(Inflight { gen: self.gen, pages, indirect, direct, part, buf_off, len });
         }
         self.stats.requests += 1;
         self.stats.max_in_flight = self.stats.max_in_flight.max(self.ring.outstanding());
@@ -612,6 +754,11 @@ impl<P: Platform> Blkfront<P> {
         };
         let ok =
             rsp.status == blkif::RSP_OKAY && (rsp.operation == blkif::OP_READ || rsp.operation == blkif::OP_INDIRECT);
+        if !inflight.direct.is_empty() {
+            // Read in place: the data is in the caller's pages once their grants end.
+            self.end_direct(&inflight.direct);
+            fence(Ordering::Acquire);
+        }
         if ok {
             let buf: &mut [u8] = match parts.get_mut(inflight.part) {
                 Some((_, b)) => b,
@@ -644,6 +791,14 @@ impl<P: Platform> Blkfront<P> {
     /// and the data pages allow, across parts: a file in several runs on disk costs no more
     /// round trips than one in a single run.
     fn read_parts(&mut self, parts: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        let r = self.read_parts_inner(parts);
+        if r.is_err() {
+            self.revoke_direct();
+        }
+        r
+    }
+
+    fn read_parts_inner(&mut self, parts: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
         if let Some(e) = self.broken {
             return Err(e);
         }
@@ -669,6 +824,45 @@ impl<P: Platform> Blkfront<P> {
                     continue;
                 }
                 let start = lba.0.checked_mul(u64::from(self.sector_size)).ok_or(IoError::OutOfRange)?;
+                let byte = start
+                    .checked_add(u64::try_from(next).map_err(|_| IoError::OutOfRange)?)
+                    .ok_or(IoError::OutOfRange)?;
+                // In place when the destination is sector-aligned in memory (blkback wants
+                // every segment a whole number of the disk's sectors) and the budget allows a
+                // request that is not tiny.
+                let addr = (buf.as_ptr() as usize).wrapping_add(next);
+                let ss = usize::try_from(self.sector_size).unwrap_or(PAGE_SIZE);
+                if self.cfg.direct_pages > 0 && addr.is_multiple_of(ss) {
+                    let max_pages = self.max_direct_segments();
+                    let mut pages = self.direct_free.min(max_pages);
+                    if pages > blkif::MAX_SEGMENTS {
+                        let ind = self.free_indirect.len().saturating_mul(blkif::SEGS_PER_INDIRECT_PAGE);
+                        pages = pages.min(ind.max(blkif::MAX_SEGMENTS));
+                    }
+                    let fit = (pages * PAGE_SIZE).saturating_sub(addr % PAGE_SIZE);
+                    let len = total.saturating_sub(next).min(fit);
+                    let len = len - len % ss;
+                    let full = (max_pages * PAGE_SIZE).saturating_sub(addr % PAGE_SIZE);
+                    if len == 0 || (len < total.saturating_sub(next) && len < full && self.ring.outstanding() > 0) {
+                        // Wait for grants to come back rather than issue a small request.
+                        if self.ring.outstanding() > 0 {
+                            break;
+                        }
+                    } else {
+                        match self.submit_direct(byte / 512, part, next, addr, len) {
+                            Ok(true) => {
+                                next = next.saturating_add(len);
+                                pushed = true;
+                                continue;
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                first_err = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                }
                 let mut room = self.free_pages.len().saturating_mul(PAGE_SIZE).min(max_bytes);
                 if room > blkif::MAX_SEGMENTS * PAGE_SIZE {
                     // Beyond 11 pages the request needs indirect pages: as many as are free.
@@ -680,9 +874,6 @@ impl<P: Platform> Blkfront<P> {
                 if len == 0 || (len < total.saturating_sub(next) && len < max_bytes && self.ring.outstanding() > 0) {
                     break;
                 }
-                let byte = start
-                    .checked_add(u64::try_from(next).map_err(|_| IoError::OutOfRange)?)
-                    .ok_or(IoError::OutOfRange)?;
                 // A failed submit leaves earlier requests in flight: collect them before returning.
                 if let Err(e) = self.submit(byte / 512, part, next, len) {
                     first_err = Some(e);
@@ -921,8 +1112,77 @@ mod tests {
         for &(id, len, ss, b, ind) in disks {
             f.add_disk(id, MemDisk::new(pattern(len, id as u8), ss), b, ind);
         }
+        // Copies through the data pages unless a test asks for reads in place: buffer
+        // alignment would otherwise decide which path a test takes.
+        f.set_no_frames(true);
         let xs = Xenstore::new(f.clone()).unwrap();
         (f, xs)
+    }
+
+    /// `n` zero bytes starting `skew` bytes past a page boundary of `v` (over-allocated).
+    fn at_page_offset(v: &mut Vec<u8>, n: usize, skew: usize) -> &mut [u8] {
+        v.resize(n + 2 * PAGE_SIZE, 0);
+        let off = v.as_ptr().align_offset(PAGE_SIZE) + skew;
+        &mut v[off..off + n]
+    }
+
+    #[test]
+    fn reads_in_place_into_aligned_buffers() {
+        let (f, mut xs) = setup(&[(51712, 4 << 20, 512, Behaviour::Reverse, Some(32))]);
+        f.set_no_frames(false);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        let pool = f.live_grants();
+        let disk = pattern(4 << 20, 0);
+        // Page-aligned, 512-byte skewed (segments start mid-page), and a 4-sector tail.
+        for (skew, lba, n) in [(0usize, 0u64, 3 << 20), (512, 77, (1 << 20) + 2048), (3584, 5000, 4096)] {
+            let before = f.own_writes();
+            let mut v = Vec::new();
+            let buf = at_page_offset(&mut v, n, skew);
+            d.read_blocks(Lba(lba), buf).unwrap();
+            assert!(buf[..] == disk[lba as usize * 512..][..n], "skew {skew}");
+            assert!(f.own_writes() > before, "skew {skew}: read in place");
+            assert_eq!(f.live_grants(), pool, "skew {skew}: every grant of our memory ended");
+        }
+        // 32 segments per request (the backend's offer), 3 MiB page-aligned: 24 requests.
+        assert!(f.seen(51712).iter().all(|&(_, n)| n <= 32));
+        assert!(d.stats.max_in_flight > 4, "in flight: {}", d.stats.max_in_flight);
+        // Not sector-aligned in memory: copied through the data pages.
+        let before = f.own_writes();
+        let mut v = Vec::new();
+        let buf = at_page_offset(&mut v, 64 << 10, 100);
+        d.read_blocks(Lba(9), buf).unwrap();
+        assert!(buf[..] == disk[9 * 512..][..64 << 10]);
+        assert_eq!(f.own_writes(), before);
+    }
+
+    #[test]
+    fn in_place_on_4096_byte_sectors_only_page_aligned() {
+        let (f, mut xs) = setup(&[(51712, 1 << 20, 4096, Behaviour::Normal, Some(32))]);
+        f.set_no_frames(false);
+        let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+        let disk = pattern(1 << 20, 0);
+        for (skew, in_place) in [(0usize, true), (512, false)] {
+            let before = f.own_writes();
+            let mut v = Vec::new();
+            let buf = at_page_offset(&mut v, 64 << 10, skew);
+            d.read_blocks(Lba(3), buf).unwrap();
+            assert!(buf[..] == disk[3 * 4096..][..64 << 10], "skew {skew}");
+            assert_eq!(f.own_writes() > before, in_place, "skew {skew}");
+        }
+    }
+
+    #[test]
+    fn grants_of_our_memory_end_when_a_read_fails() {
+        for beh in [Behaviour::Silent, Behaviour::BadId, Behaviour::ErrorAt(300)] {
+            let (f, mut xs) = setup(&[(51712, 1 << 20, 512, beh, Some(32))]);
+            f.set_no_frames(false);
+            let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+            let pool = f.live_grants();
+            let mut v = Vec::new();
+            let buf = at_page_offset(&mut v, 512 << 10, 0);
+            assert!(d.read_blocks(Lba(0), buf).is_err(), "{beh:?}");
+            assert_eq!(f.live_grants(), pool, "{beh:?}: no grant of the returned buffer outlives the read");
+        }
     }
 
     fn read_all(d: &mut Blkfront<Fake>, chunk: usize) -> Vec<u8> {

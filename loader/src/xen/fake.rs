@@ -19,6 +19,10 @@ use super::ring::SRING_HEADER;
 
 /// Our domain id in the fake.
 pub const DOMID: u32 = 7;
+/// Marks the "frames" of the frontend's own memory handed out by `frame_of`: the page's
+/// address >> 12 with this bit set. The fake backend writes those pages in place, as a real
+/// backend writes a granted frame.
+const OWN_MEMORY: u64 = 1 << 60;
 const XS_PORT: u32 = 1;
 
 /// A page of the fake machine.
@@ -116,6 +120,10 @@ pub struct World {
     /// Extra message injected before the next reply (stray reply tests).
     pub inject: Vec<Vec<u8>>,
     backends: Vec<Backend>,
+    /// `frame_of` answers `None` (the frontend then copies through its own pages).
+    pub no_frames: bool,
+    /// Segments the backend wrote straight into the frontend's memory.
+    pub own_writes: u64,
 }
 
 /// Platform handle to the fake machine.
@@ -162,6 +170,8 @@ impl Fake {
             next_tx: 1,
             inject: Vec::new(),
             backends: Vec::new(),
+            no_frames: false,
+            own_writes: 0,
         };
         w.xs_page = w.new_page().mfn;
         Self(Rc::new(RefCell::new(w)))
@@ -199,6 +209,14 @@ impl Fake {
     pub fn live_grants(&self) -> usize {
         self.0.borrow().grants.len()
     }
+    /// Makes `frame_of` answer `None` (or not), so the frontend copies (or reads in place).
+    pub fn set_no_frames(&self, v: bool) {
+        self.0.borrow_mut().no_frames = v;
+    }
+    /// Segments the backends wrote straight into the frontend's memory.
+    pub fn own_writes(&self) -> u64 {
+        self.0.borrow().own_writes
+    }
     /// Ports still open besides xenstore's.
     pub fn live_ports(&self) -> usize {
         self.0.borrow().ports.len() - 1
@@ -232,6 +250,20 @@ impl Default for Fake {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Writes `data` at `off` of the frontend's page number `page` (its address >> 12): what a
+/// real backend does to a frame granted for a read.
+#[allow(unsafe_code)]
+fn write_own_page(page: u64, off: usize, data: &[u8]) {
+    let Some(addr) = usize::try_from(page << 12).ok().and_then(|a| a.checked_add(off)) else { return };
+    if off.saturating_add(data.len()) > PAGE_SIZE {
+        return;
+    }
+    // SAFETY: the frontend granted this page of its own memory, writable, for the request
+    // being served, and holds the buffer (an exclusive borrow) until it has consumed the
+    // response; `off + len` stays inside the page (checked above).
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
 }
 
 impl World {
@@ -547,8 +579,14 @@ impl World {
                     return Response { id, operation: op, status: -1 };
                 }
             }
-            let Some(pg) = self.map_grant(s.gref, true) else {
-                return Response { id, operation: op, status: -1 };
+            let own =
+                self.grants.get(&s.gref).copied().filter(|&(dom, mfn, ro)| dom == 0 && !ro && mfn & OWN_MEMORY != 0);
+            let page = match own {
+                Some(_) => None,
+                None => match self.map_grant(s.gref, true) {
+                    Some(pg) => Some(pg),
+                    None => return Response { id, operation: op, status: -1 },
+                },
             };
             let mut data = alloc::vec![0u8; n as usize * 512];
             // The fake backend reads in 512-byte units, like sector_number.
@@ -559,7 +597,14 @@ impl World {
                 Some(src) => data.copy_from_slice(src),
                 None => return Response { id, operation: op, status: -1 },
             }
-            pg.write(usize::from(s.first_sect) * 512, &data);
+            match (page, own) {
+                (Some(pg), _) => pg.write(usize::from(s.first_sect) * 512, &data),
+                (None, Some((_, mfn, _))) => {
+                    self.own_writes += 1;
+                    write_own_page(mfn & !OWN_MEMORY, usize::from(s.first_sect) * 512, &data);
+                }
+                (None, None) => return Response { id, operation: op, status: -1 },
+            }
             sec += n;
         }
         Response { id, operation: op, status: 0 }
@@ -628,6 +673,12 @@ impl Platform for Fake {
         }
         w.clock = w.clock.saturating_add(timeout_ns.max(1));
         Ok(false)
+    }
+    fn frame_of(&self, va: usize) -> Option<Mfn> {
+        if self.0.borrow().no_frames {
+            return None;
+        }
+        Some(Mfn((va as u64 >> 12) | OWN_MEMORY))
     }
     fn now_ns(&self) -> u64 {
         self.0.borrow().clock

@@ -129,6 +129,13 @@ pub trait Platform: Clone {
     fn poll(&self, port: Port, timeout_ns: u64) -> Result<bool, PlatformError>;
     /// Monotonic time in nanoseconds.
     fn now_ns(&self) -> u64;
+    /// The machine frame of the page at virtual address `va` of our own memory, so that a
+    /// driver can grant a caller's buffer to a backend instead of copying through its own
+    /// pages. `None` (the default): not available, the driver copies.
+    fn frame_of(&self, va: usize) -> Option<Mfn> {
+        let _ = va;
+        None
+    }
 }
 
 /// A point in time after which a wait gives up.

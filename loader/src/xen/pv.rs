@@ -245,4 +245,8 @@ impl Platform for PvPlatform {
     fn now_ns(&self) -> u64 {
         self.0.shared.now_ns()
     }
+
+    fn frame_of(&self, va: usize) -> Option<Mfn> {
+        mm::virt_to_mfn(u64::try_from(va).ok()?).map(Mfn)
+    }
 }
