@@ -6,6 +6,7 @@
 //! irreversible step (the M2P update), so a refused kernel leaves rpvboot running to report
 //! it and try the `fallback` entry.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -84,14 +85,30 @@ pub fn check_kernel(
     nr_pages: u64,
     pages_in_use: u64,
 ) -> Result<String, String> {
-    unwrap_checked(kernel, modules, cmdline, nr_pages, pages_in_use).map(|(_, what)| what)
+    checked(kernel, modules, cmdline, nr_pages, pages_in_use).map(|(_, what)| what)
+}
+
+/// [`unwrap_checked`] for a file the caller owns: a plain ELF comes back as the very same
+/// buffer instead of a copy (a big uncompressed kernel would otherwise be held twice).
+pub fn unwrap_checked_owned(
+    kernel: Vec<u8>,
+    modules: &[u64],
+    cmdline: &[u8],
+    nr_pages: u64,
+    pages_in_use: u64,
+) -> Result<(Vec<u8>, String), String> {
+    let (elf, what) = checked(&kernel, modules, cmdline, nr_pages, pages_in_use)?;
+    let whole = elf.as_ptr() == kernel.as_ptr() && elf.len() == kernel.len();
+    let copy = match elf {
+        Cow::Owned(v) => Some(v),
+        Cow::Borrowed(b) if !whole => Some(b.to_vec()),
+        Cow::Borrowed(_) => None,
+    };
+    Ok((copy.unwrap_or(kernel), what))
 }
 
 /// [`check_kernel`], also returning the decompressed ELF, so that it is decompressed once
-/// (xz under TCG takes tens of seconds for a Linux kernel). Decompression may use most of the
-/// memory rpvboot does not use: the handover gives the ELF's own pages to the new kernel
-/// wherever they hold a whole page of its image ([`PvKernel::page_sources`]; the PV heap
-/// page-aligns big buffers), so only the rest of the ELF and of the region count twice.
+/// (xz under TCG takes tens of seconds for a Linux kernel).
 pub fn unwrap_checked(
     kernel: &[u8],
     modules: &[u64],
@@ -99,6 +116,21 @@ pub fn unwrap_checked(
     nr_pages: u64,
     pages_in_use: u64,
 ) -> Result<(Vec<u8>, String), String> {
+    checked(kernel, modules, cmdline, nr_pages, pages_in_use).map(|(elf, what)| (elf.into_owned(), what))
+}
+
+/// The kernel check behind [`check_kernel`] and [`unwrap_checked`]: the ELF (borrowed when the
+/// file is one) and the summary. Decompression may use most of the memory rpvboot does not
+/// use: the handover gives the ELF's own pages to the new kernel wherever they hold a whole
+/// page of its image ([`PvKernel::page_sources`]; the PV heap page-aligns big buffers), so
+/// only the rest of the ELF and of the region count twice.
+fn checked<'a>(
+    kernel: &'a [u8],
+    modules: &[u64],
+    cmdline: &[u8],
+    nr_pages: u64,
+    pages_in_use: u64,
+) -> Result<(Cow<'a, [u8]>, String), String> {
     // An eighth stays for the decoders' own windows (zstd's is allocated infallibly; xz's is
     // bounded by what the output leaves, see image::xz).
     let free = nr_pages.saturating_sub(pages_in_use);
@@ -108,7 +140,8 @@ pub fn unwrap_checked(
     let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
     let block_len = k.bsd_symtab.as_ref().map_or(0, |s| s.size);
     let reused = k.page_sources(block_len).iter().flatten().count() as u64;
-    let elf_pages = (un.elf.len() as u64).div_ceil(4096);
+    // A decompressed ELF is a new buffer; a plain one is the file, which the caller counts.
+    let elf_pages = if matches!(un.elf, Cow::Owned(_)) { (un.elf.len() as u64).div_ceil(4096) } else { 0 };
     let lay = layout::plan(&LayoutInput {
         virt_base: k.virt_base,
         kernel_start: k.virt_kstart,
@@ -139,7 +172,7 @@ pub fn unwrap_checked(
         lay.region_pages,
         if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
     );
-    Ok((un.elf.into_owned(), what))
+    Ok((un.elf, what))
 }
 
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
@@ -193,6 +226,7 @@ impl plan::Observer for Log<'_> {
             l.source.path,
             l.reason.describe()
         );
+        l.write_diagnostics(self.out);
     }
 
     fn tried(&mut self, r: &plan::EntryRead) {
@@ -569,6 +603,19 @@ mod tests {
         assert!(out.contains("entry 1 \"corrupt\" cannot boot: kernel image"), "{out}");
         assert!(out.contains("booting entry 2 \"good\": gzip+elf64 kernel"), "{out}");
         assert!(out.contains("BSD symbols"), "{out}");
+    }
+
+    #[test]
+    fn owned_plain_elf_is_not_copied_and_gzip_gives_the_same_elf() {
+        let (elf, gz) = kernels();
+        let ptr = elf.as_ptr();
+        let (back, what) = unwrap_checked_owned(elf.clone(), &[], b"", 16384, 2048).unwrap();
+        assert!(what.starts_with("elf64 kernel"), "{what}");
+        let (same, _) = unwrap_checked_owned(elf, &[], b"", 16384, 2048).unwrap();
+        assert_eq!(same.as_ptr(), ptr, "a plain ELF must come back as the buffer given");
+        let (un, what) = unwrap_checked_owned(gz, &[], b"", 16384, 2048).unwrap();
+        assert!(what.starts_with("gzip+elf64 kernel"), "{what}");
+        assert_eq!(un, back);
     }
 
     #[test]

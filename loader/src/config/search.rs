@@ -127,6 +127,9 @@ impl Reason {
     }
 }
 
+/// Most configuration problems written to the console by [`Loaded::write_diagnostics`].
+pub const CONSOLE_DIAGNOSTICS: usize = 16;
+
 /// The result of the search: the menu, where it came from, and the `extra=` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
@@ -146,6 +149,21 @@ impl Loaded {
     /// Every diagnostic: `extra=` and search first, then the file's.
     pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().chain(self.menu.diagnostics.iter())
+    }
+
+    /// Writes the warnings and errors as `rpvboot: FILE:LINE: severity: message` lines, so a
+    /// domU owner sees which line of the menu was wrong and why; at most
+    /// [`CONSOLE_DIAGNOSTICS`], then how many more (a file of noise yields hundreds, and
+    /// `rpvboot-inspect menu` lists them all).
+    pub fn write_diagnostics(&self, out: &mut dyn core::fmt::Write) {
+        let mut shown = self.all_diagnostics().filter(|d| d.severity != Severity::Note);
+        for d in shown.by_ref().take(CONSOLE_DIAGNOSTICS) {
+            let _ = writeln!(out, "rpvboot: {d}");
+        }
+        let more = shown.count();
+        if more > 0 {
+            let _ = writeln!(out, "rpvboot: ... and {more} more problems (rpvboot-inspect menu lists them all)");
+        }
     }
 
     /// What booting entry `index` reads and passes on (see [`Menu::plan`]).
@@ -559,6 +577,37 @@ mod tests {
         let l = load("(hd0,0)/nope.lst", &mut v);
         assert_eq!(l.reason, Reason::Searched);
         assert_eq!(l.diagnostics[0].kind, DiagKind::ConfigNotFound("(hd0,0)/nope.lst".into()));
+    }
+
+    #[test]
+    fn console_names_the_wrong_lines_and_caps_the_list() {
+        // Lines 2 and 4 are misspelled; `splashimage` (line 1) is only a note, not shown.
+        let lst = b"splashimage (hd0)/x.xpm\ndefualt 0\ntitle a\n  kernal /netbsd\n  kernel /netbsd\n";
+        let mut v = MemVolumes::default().with("(hd0,0)", FsKind::Ffs, &[("/grub/menu.lst", lst)]);
+        let mut out = String::new();
+        load("", &mut v).write_diagnostics(&mut out);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].starts_with("rpvboot: (hd0,0)/grub/menu.lst:2: warning: unknown command 'defualt'"), "{out}");
+        assert!(lines[1].starts_with("rpvboot: (hd0,0)/grub/menu.lst:4: warning: unknown command 'kernal'"), "{out}");
+
+        // Many bad lines: the first CONSOLE_DIAGNOSTICS, then how many were left out.
+        let mut many = Vec::new();
+        for i in 0..40 {
+            many.extend_from_slice(format!("bogus{i} x\n").as_bytes());
+        }
+        let mut v = MemVolumes::default().with("(hd0,0)", FsKind::Ffs, &[("/grub/menu.lst", &many[..])]);
+        let mut out = String::new();
+        let l = load("", &mut v);
+        l.write_diagnostics(&mut out);
+        let total = l.all_diagnostics().filter(|d| d.severity != Severity::Note).count();
+        assert!(total >= 40, "{total}");
+        assert_eq!(out.lines().count(), CONSOLE_DIAGNOSTICS + 1);
+        // The file-level error ("no boot entries") comes first, then the lines in order.
+        assert!(out.starts_with("rpvboot: (hd0,0)/grub/menu.lst:0: error: no boot entries"), "{out}");
+        assert!(out.contains(":15: warning: unknown command 'bogus14'"), "{out}");
+        assert!(!out.contains("'bogus15'"), "{out}");
+        assert!(out.ends_with(&format!("... and {} more problems (rpvboot-inspect menu lists them all)\n", total - 16)));
     }
 
     #[test]

@@ -245,6 +245,18 @@ pub fn disk_random_menu() -> Result<PathBuf> {
     ext2("random-menu", &f)
 }
 
+/// The menu of [`disk_typo_menu`]: entry 0's `kernel` misspelled `kernal`, entry 1 good.
+pub fn typo_menu() -> String {
+    menu(&[("typo", "/probe.gz"), ("good", "/probe.gz")]).replacen("  kernel ", "  kernal ", 1)
+}
+
+/// ext2 whose menu.lst has a misspelled command in its default entry ([`typo_menu`]).
+pub fn disk_typo_menu() -> Result<PathBuf> {
+    let mut f = probe_files()?;
+    f.push(("grub/menu.lst", typo_menu().into_bytes()));
+    ext2("typo-menu", &f)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -283,6 +283,16 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"^RPVBOOT-PROBE PAD ok bytes=35651584")
             .expect(r"^RPVBOOT-PROBE PASS name=ho-big-64m pages=16384 mod=0 ")
     });
+    // The same probe uncompressed (a 34 MiB file): kept as read, not copied, and handed over
+    // in place, so it boots in 64 MiB too.
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_big_plain)],
+        timeout_secs: 120,
+        ..Scenario::rpvboot("ho-big-plain-64m", "")
+            .expect(r#"rpvboot: booting entry 0 "big probe .*": elf64 kernel, 3\d{7} bytes loaded"#)
+            .expect(r"^RPVBOOT-PROBE PAD ok bytes=35651584")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-big-plain-64m pages=16384 mod=0 ")
+    });
     // The same disk in 32 MiB: the big probe cannot fit; refused with the reason while the
     // disks are open, and the fallback (the plain probe) boots.
     v.push(Scenario {
@@ -454,10 +464,20 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r#"^rpvboot: entry 0 "truncated" cannot boot: kernel image: truncated input: deflate data missing at byte \d+"#)
             .expect(r#"^rpvboot: booting entry 1 "whole": gzip\+elf64 kernel"#)
             .expect(&pass("bad-truncated-kernel")),
+        // A misspelled command: the console names the file and line (found in the text we
+        // wrote), the entry without a kernel is refused and the fallback boots.
+        s("bad-typo-menu", vec![Disk::Recipe(corrupt::disk_typo_menu)])
+            .expect(&format!(
+                r"^rpvboot: \(hd0\)/grub/menu\.lst:{}: warning: unknown command 'kernal'",
+                corrupt::typo_menu().lines().position(|l| l.trim_start().starts_with("kernal ")).map_or(0, |i| i + 1)
+            ))
+            .expect(r#"^rpvboot: booting entry 1 "good": gzip\+elf64 kernel"#)
+            .expect(&pass("bad-typo-menu")),
         // 4 KiB of noise as menu.lst: shown with control characters as '?', no entry, poweroff.
         Scenario { extra: String::from("rpvboot.timeout=0"), ..s("bad-random-menu", vec![Disk::Recipe(corrupt::disk_random_menu)]) }
             .expect(r"^rpvboot: menu \(hd0\)/grub/menu.lst \(4096 bytes\):")
             .expect(r"^rpvboot: configuration \(hd0\)/grub/menu.lst \(first configuration file found by the search order\)")
+            .expect(r"^rpvboot: \(hd0\)/grub/menu\.lst:0: error: no boot entries")
             .expect(r"^rpvboot: no entry could be booted")
             .expect(r"^rpvboot: nothing left to boot, powering off"),
     ]
