@@ -413,24 +413,38 @@ pub fn build_probe_big() -> Result<(PathBuf, PathBuf)> {
 /// (gzipped) as its fallback, neither with a module. In 64 MiB the big one must boot; in
 /// 32 MiB it cannot fit and must be refused with the reason, then the fallback boots.
 pub fn disk_big() -> Result<PathBuf> {
-    let (_, big_gz) = build_probe_big()?;
+    big_disk(true)
+}
+
+/// [`disk_big`] with the big probe uncompressed (a 34 MiB file, read as is: it must not be
+/// held twice).
+pub fn disk_big_plain() -> Result<PathBuf> {
+    big_disk(false)
+}
+
+fn big_disk(gzipped: bool) -> Result<PathBuf> {
+    let (big, big_gz) = build_probe_big()?;
     let (_, gz) = build_probe()?;
     let dir = crate::util::e2e_dir().join("images");
-    let tree = dir.join("probe-big.tree");
+    let name = if gzipped { "probe-big" } else { "probe-big-plain" };
+    let tree = dir.join(format!("{name}.tree"));
     if tree.exists() {
         fs::remove_dir_all(&tree)?;
     }
     fs::create_dir_all(tree.join("grub"))?;
+    let (file, what) = if gzipped { ("probe-big.gz", "34 MiB data") } else { ("probe-big", "plain, 34 MiB data") };
     fs::write(
         tree.join("grub/menu.lst"),
-        "default 0\nfallback 1\ntimeout 0\n\
-         title big probe (34 MiB data)\n  kernel /probe-big.gz probe.mod=none\n\
-         title probe (fallback)\n  kernel /probe.gz probe.mod=none\n",
+        format!(
+            "default 0\nfallback 1\ntimeout 0\n\
+             title big probe ({what})\n  kernel /{file} probe.mod=none\n\
+             title probe (fallback)\n  kernel /probe.gz probe.mod=none\n"
+        ),
     )?;
-    fs::copy(&big_gz, tree.join("probe-big.gz"))?;
+    fs::copy(if gzipped { &big_gz } else { &big }, tree.join(file))?;
     fs::copy(&gz, tree.join("probe.gz"))?;
-    let img = dir.join("probe-big.img");
+    let img = dir.join(format!("{name}.img"));
     let _ = fs::remove_file(&img);
-    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("16M"))?;
+    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("64M"))?;
     Ok(img)
 }
