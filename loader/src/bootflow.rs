@@ -88,6 +88,20 @@ pub fn check_kernel(
     checked(kernel, modules, cmdline, nr_pages, pages_in_use).map(|(_, what)| what)
 }
 
+/// The pages to count as rpvboot's while it builds the region of kernel `k`, whose ELF of
+/// `elf_len` bytes it holds: `pages_in_use` (its own and the files it read) plus a decompressed
+/// ELF's pages (`decompressed`; a plain ELF is the file itself), less the ELF pages the
+/// handover gives to the new kernel in place ([`PvKernel::page_sources`]).
+pub fn pages_beside_region(pages_in_use: u64, k: &PvKernel, elf_len: usize, decompressed: bool) -> u64 {
+    let block_len = k.bsd_symtab.as_ref().map_or(0, |s| s.size);
+    let reused = k.page_sources(block_len).iter().flatten().count() as u64;
+    if decompressed {
+        pages_in_use.saturating_add((elf_len as u64).div_ceil(4096).saturating_sub(reused))
+    } else {
+        pages_in_use.saturating_sub(reused)
+    }
+}
+
 /// [`unwrap_checked`] for a file the caller owns: a plain ELF comes back as the very same
 /// buffer instead of a copy (a big uncompressed kernel would otherwise be held twice).
 pub fn unwrap_checked_owned(
@@ -138,18 +152,14 @@ fn checked<'a>(
     let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
     let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
     let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
-    let block_len = k.bsd_symtab.as_ref().map_or(0, |s| s.size);
-    let reused = k.page_sources(block_len).iter().flatten().count() as u64;
-    // A decompressed ELF is a new buffer; a plain one is the file, which the caller counts.
-    let elf_pages = if matches!(un.elf, Cow::Owned(_)) { (un.elf.len() as u64).div_ceil(4096) } else { 0 };
+    let held = pages_beside_region(pages_in_use, &k, un.elf.len(), matches!(un.elf, Cow::Owned(_)));
     let lay = layout::plan(&LayoutInput {
         virt_base: k.virt_base,
         kernel_start: k.virt_kstart,
         kernel_end: k.virt_kend,
         modules,
         nr_pages,
-        // The ELF is held while the region is built; its reused pages are the region's.
-        pages_in_use: pages_in_use.saturating_add(elf_pages.saturating_sub(reused)),
+        pages_in_use: held,
         cmdline,
     })
     .map_err(|e| format!("layout: {e}"))?;

@@ -604,7 +604,10 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     };
     a.cmdline = Some(plan.cmdline.clone());
 
-    let input = LayoutInput::for_kernel(&k, &lens, o.nr_pages, a.pages_in_use, plan.cmdline.as_bytes());
+    // As bootflow::unwrap_checked_owned counted: the ELF held, less its pages used in place.
+    let decompressed = a.summary.split(' ').next().is_some_and(|w| w.contains('+'));
+    let beside = bootflow::pages_beside_region(a.pages_in_use, &k, elf_bytes.len(), decompressed);
+    let input = LayoutInput::for_kernel(&k, &lens, o.nr_pages, beside, plan.cmdline.as_bytes());
     match layout::plan(&input) {
         Ok(lay) => {
             if lay.cmdline_truncated {
