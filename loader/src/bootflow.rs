@@ -390,6 +390,9 @@ mod pv {
             }
         }
         let t_plan = now();
+        // From the next step on, some of these pages are read-only page tables: even if a
+        // later step fails they must never go back to the heap.
+        let _fresh = core::mem::ManuallyDrop::new(fresh);
 
         // Page tables: fill through our own mapping of the reserved pages, then make those
         // mappings read-only (P2).
