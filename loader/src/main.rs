@@ -64,7 +64,7 @@ mod pv {
             log::info!("bootstrap padding pfn {:#x}..{:#x} given to the heap", pad.start, pad.end);
         }
         log::info!(
-            "mapped pfn 0..{:#x} (bootstrap to {:#x}, {} new page tables) in {} us, heap from pfn {:#x}; start-up {} us",
+            "memory pfn 0..{:#x} (bootstrap to {:#x}, {} page tables reserved, mapped on demand) in {} us, heap from pfn {:#x}; start-up {} us",
             m.nr_pages,
             m.bootstrap_end,
             m.new_tables.end - m.new_tables.start,

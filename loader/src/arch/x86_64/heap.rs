@@ -36,8 +36,9 @@ pub struct GrowUp {
     heap_end: usize,
 }
 
-// SAFETY: `acquire` only hands talc memory in [next, limit), which init() set to mapped free RAM
-// owned by nobody else, and it never touches the allocator through the global path.
+// SAFETY: `acquire` only hands talc memory in [next, limit), which init() set to free RAM owned
+// by nobody else (mapped by `mm::ensure_mapped` before it is claimed), and it never touches the
+// allocator through the global path.
 unsafe impl Source for GrowUp {
     fn acquire<B: Binning>(talc: &mut Talc<Self, B>, layout: Layout) -> Result<(), ()> {
         let src = &talc.source;
@@ -60,6 +61,8 @@ unsafe impl Source for GrowUp {
         if new_end <= next {
             return Err(());
         }
+        // Free RAM is mapped when first claimed (mm.rs maps 2 MiB chunks on demand).
+        mm::ensure_mapped(mm::va_to_pfn(next as u64).ok_or(())?..pfn_up(new_end)).map_err(|_| ())?;
         let end = if heap_end == 0 {
             // SAFETY: [next, new_end) is mapped RW free RAM that only the heap uses.
             unsafe { talc.claim(next as *mut u8, new_end - next) }.ok_or(())?
@@ -307,13 +310,14 @@ pub fn unclaimed_pfns() -> Range<u64> {
     pfn_up(t.source.next)..mm::va_to_pfn(t.source.limit as u64).unwrap_or(0)
 }
 
-/// Reserves `n` whole pages from the top of free RAM (mapped RW at `mm::pfn_to_va`); the heap will
+/// Reserves `n` whole pages from the top of free RAM (mapped RW at `mm::pfn_to_va` now); the heap will
 /// never grow into them. Returns their PFN range, or `None` if that much is not free.
 pub fn take_top_pages(n: u64) -> Option<Range<u64>> {
     let mut t = HEAP.lock();
     let limit_pfn = mm::va_to_pfn(t.source.limit as u64)?;
     let floor = pfn_up(t.source.next);
     let start = limit_pfn.checked_sub(n).filter(|&s| s >= floor)?;
+    mm::ensure_mapped(start..limit_pfn).ok()?;
     t.source.limit = mm::pfn_to_va(start) as usize;
     Some(start..limit_pfn)
 }

@@ -3,8 +3,9 @@
 //! `VIRT_BASE` ([`crate::bootflow::LOADER_VIRT_BASE`], 0x7f80_0000_0000) is the start of L4
 //! slot 255, so the whole mapping is one slot (link.ld says why that slot). Xen/libxc map only
 //! the bootstrap region, PFNs `[0, F0)` (image, p2m, start_info, xenstore and console rings,
-//! bootstrap page tables, boot stack, padding up to a 4 MiB boundary). At start rpvboot adds
-//! page tables so that every PFN `< nr_pages` (up to 512 GiB) is mapped at [`pfn_to_va`] too:
+//! bootstrap page tables, boot stack, padding up to a 4 MiB boundary). rpvboot adds page
+//! tables so that every PFN `< nr_pages` (up to 512 GiB) is mapped at [`pfn_to_va`] too, 2 MiB
+//! at a time when the heap first claims a page of it ([`ensure_mapped`]):
 //!
 //! ```text
 //! PFN            what (at VIRT_BASE + PFN<<12; VA 0 and the rest of slot 0 stay unmapped)
@@ -13,13 +14,13 @@
 //!                stack, its unmapped guard page, the shared_info page, the map window)
 //! ...            libxc's p2m, start_info, xenstore ring, console ring, bootstrap page
 //!                tables (read-only), boot stack, padding          — up to F0 (4 MiB aligned)
-//! F0..F0+k       the k page tables rpvboot added (L1s, then L2s), mapped read-only
+//! F0..F0+k       the k page tables rpvboot adds (L1s, then L2s), mapped read-only
 //! F0+k..         free RAM: the heap grows upwards from here on demand (heap.rs);
 //!                handover/DMA pages can be taken from the top down (heap::take_top_pages)
 //! nr_pages       end of RAM; everything above is unmapped (the slot covers up to 512 GiB)
 //! ```
 //! New frames are filled through a one-page window (a `.bss` page temporarily re-pointed with
-//! `update_va_mapping`), then hooked into the live tree with one batched `mmu_update`, so no
+//! `update_va_mapping`), then hooked into the live tree with batched `mmu_update`s, so no
 //! page-table frame ever keeps a writable mapping (Xen would refuse to type it).
 
 use core::ops::Range;
@@ -73,9 +74,10 @@ pub struct MemoryMap {
     pub nr_pages: u64,
     /// End of libxc's bootstrap mapping (PFN of `virt_pgtab_end`).
     pub bootstrap_end: u64,
-    /// Page-table frames rpvboot added (read-only mapped).
+    /// Frames reserved for the page tables rpvboot adds (read-only mapped).
     pub new_tables: Range<u64>,
-    /// Free RAM: `[free.start, free.end)`, all mapped read-write. The heap uses it.
+    /// Free RAM: `[free.start, free.end)`, mapped read-write on demand ([`ensure_mapped`]).
+    /// The heap uses it.
     pub free: Range<u64>,
 }
 
@@ -189,8 +191,9 @@ pub unsafe fn map_readonly(pfn: u64) -> Result<(), XenError> {
     unsafe { hypercall::update_va_mapping(pfn_to_va(pfn), (mfn << 12) | pte::L1_RO) }
 }
 
-/// Takes over memory: records the p2m, finds the bootstrap mapping, and maps every other
-/// page of the domain at [`pfn_to_va`] (module docs). Call once, early.
+/// Takes over memory: records the p2m, finds the bootstrap mapping, and plans the mapping of
+/// every other page of the domain at [`pfn_to_va`] (module docs), which [`ensure_mapped`] then
+/// makes on demand. Call once, early.
 pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
     // Beyond one slot nothing is mapped; the p2m still covers all of it.
     let nr = si.nr_pages.min(SLOT_PAGES);
@@ -231,18 +234,18 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
         return Err(MmError::BadBootstrap("last bootstrap L1 not full", chunks));
     }
 
-    // Plan: one L1 per 2 MiB chunk in [c0, c1), one L2 per GiB lacking one.
+    // Plan: one L1 per 2 MiB chunk in [c0, c1), one L2 per GiB lacking one, all in a block of
+    // frames right after the bootstrap region (filled and hooked by `ensure_mapped`).
     let c0 = chunks;
     let c1 = nr.div_ceil(L1_SPAN);
     let n_l1 = c1.saturating_sub(c0);
-    let g0 = c0 / ENTRIES;
     let g1 = c1.div_ceil(ENTRIES);
-    let mut missing_l2 = [false; ENTRIES as usize];
+    let mut st = LAZY.lock();
     let mut n_l2 = 0u64;
-    for g in g0..g1 {
+    for g in c0 / ENTRIES..g1 {
         if read_entry(l3, g) & pte::P == 0 {
-            if let Some(m) = missing_l2.get_mut(g as usize) {
-                *m = true;
+            if let Some(slot) = st.l2_new.get_mut(g as usize) {
+                *slot = Some(bootstrap_end + n_l1 + n_l2);
                 n_l2 += 1;
             }
         }
@@ -253,66 +256,153 @@ pub fn init(si: &StartInfo) -> Result<MemoryMap, MmError> {
     if needed > nr {
         return Err(MmError::NotEnoughMemory { nr_pages: nr, needed });
     }
-    let l1_pfn = |c: u64| bootstrap_end + (c - c0);
-    // PFN of the new L2 for GiB g (the i-th missing one).
-    let l2_pfn = |g: u64| {
-        let before = missing_l2.iter().take(g as usize).filter(|&&m| m).count() as u64;
-        bootstrap_end + n_l1 + before
-    };
-    let mfn = |pfn: u64| pfn_to_mfn(pfn).ok_or(MmError::BadBootstrap("PFN without MFN", pfn));
-
-    // Fill every new frame through the window.
     let window = &raw mut WINDOW as u64;
     let window_pfn = va_to_pfn(window).ok_or(MmError::BadBootstrap("window below the image", window))?;
-    let window_pte = (mfn(window_pfn)? << 12) | pte::L1_RW;
-    for c in c0..c1 {
+    st.window_pte =
+        (pfn_to_mfn(window_pfn).ok_or(MmError::BadBootstrap("PFN without MFN", window_pfn))? << 12) | pte::L1_RW;
+    st.l3 = l3;
+    st.l3_mfn = (read_entry(l4, SLOT) & pte::ADDR_MASK) >> 12;
+    st.nr = nr;
+    st.c0 = c0;
+    st.tables = tables.clone();
+    st.ready = true;
+    Ok(MemoryMap { nr_pages: si.nr_pages, bootstrap_end, new_tables: tables.clone(), free: tables.end..nr })
+}
+
+/// The on-demand mapping's state (set by [`init`]).
+struct Lazy {
+    ready: bool,
+    /// PFNs mapped at most (the domain, capped at one slot).
+    nr: u64,
+    /// First chunk (2 MiB) after the bootstrap region: chunk `c`'s L1 is PFN `tables.start + c - c0`.
+    c0: u64,
+    /// The frames reserved for new tables (read-only once mapped).
+    tables: Range<u64>,
+    /// VA and MFN of our slot's L3 (libxc's).
+    l3: u64,
+    l3_mfn: u64,
+    /// Per GiB without a libxc L2: the PFN of the one rpvboot adds.
+    l2_new: [Option<u64>; ENTRIES as usize],
+    /// Which of those are hooked into the L3.
+    l2_hooked: [bool; ENTRIES as usize],
+    /// One bit per chunk: mapped.
+    mapped: [u64; (SLOT_PAGES / L1_SPAN / 64) as usize],
+    /// The window's own PTE (restored before any new table is typed).
+    window_pte: u64,
+    /// Tables filled and hooked so far (for the log).
+    hooked: u64,
+}
+
+static LAZY: spin::Mutex<Lazy> = spin::Mutex::new(Lazy {
+    ready: false,
+    nr: 0,
+    c0: 0,
+    tables: 0..0,
+    l3: 0,
+    l3_mfn: 0,
+    l2_new: [None; ENTRIES as usize],
+    l2_hooked: [false; ENTRIES as usize],
+    mapped: [0; (SLOT_PAGES / L1_SPAN / 64) as usize],
+    window_pte: 0,
+    hooked: 0,
+});
+
+/// Page tables rpvboot has filled and hooked so far.
+pub fn tables_hooked() -> u64 {
+    LAZY.lock().hooked
+}
+
+/// Makes sure every PFN in `pfns` (below the mapped limit) is mapped at [`pfn_to_va`]: fills
+/// the L1 of each 2 MiB chunk not mapped yet (and the L2 of its GiB if libxc made none)
+/// through the window and hooks them in with batched `mmu_update`s. Mapping on demand keeps
+/// start-up short: Xen validates all 512 entries of every L1 hooked in, which for the whole
+/// of a 192 MiB domain took 54–152 ms under TCG. The heap calls this for what it claims.
+pub fn ensure_mapped(pfns: Range<u64>) -> Result<(), MmError> {
+    let mut st = LAZY.lock();
+    if !st.ready {
+        return Err(MmError::BadTable("memory not taken over yet", pfns.start));
+    }
+    let (lo, hi) = (pfns.start.max(st.c0 * L1_SPAN), pfns.end.min(st.nr));
+    if lo >= hi {
+        return Ok(());
+    }
+    let window = &raw mut WINDOW as u64;
+    let mfn = |pfn: u64| pfn_to_mfn(pfn).ok_or(MmError::BadBootstrap("PFN without MFN", pfn));
+    let mut batch = Batch::new();
+    let mut pending: [u64; 64] = [0; 64];
+    let mut n_pending = 0usize;
+    for c in lo / L1_SPAN..hi.div_ceil(L1_SPAN) {
+        let (w, bit) = ((c / 64) as usize, 1u64 << (c % 64));
+        if st.mapped.get(w).is_none_or(|&m| m & bit != 0) {
+            continue;
+        }
+        let g = c / ENTRIES;
+        // A GiB without an L2: add an empty one first (hooked now, so the L1s can go in).
+        let new_l2 = st.l2_new.get(g as usize).copied().flatten();
+        let l2_mfn = match new_l2 {
+            Some(l2_pfn) => {
+                if !st.l2_hooked.get(g as usize).copied().unwrap_or(true) {
+                    restore_and_flush(window, st.window_pte, &mut batch)?;
+                    mark(&mut st, &pending[..n_pending]);
+                    n_pending = 0;
+                    fill(window, mfn(l2_pfn)?, &[0; ENTRIES as usize])?;
+                    batch.push(st.l3_mfn, g, (mfn(l2_pfn)? << 12) | pte::TABLE);
+                    restore_and_flush(window, st.window_pte, &mut batch)?;
+                    if let Some(h) = st.l2_hooked.get_mut(g as usize) {
+                        *h = true;
+                    }
+                    st.hooked += 1;
+                }
+                mfn(l2_pfn)?
+            }
+            None => (read_entry(st.l3, g) & pte::ADDR_MASK) >> 12,
+        };
         let mut entries = [0u64; ENTRIES as usize];
         for (i, e) in entries.iter_mut().enumerate() {
             let pfn = c * L1_SPAN + i as u64;
-            if pfn >= nr {
+            if pfn >= st.nr {
                 break;
             }
-            let m = mfn(pfn)?;
-            let flags = if tables.contains(&pfn) { pte::L1_RO } else { pte::L1_RW };
-            *e = (m << 12) | flags;
+            let flags = if st.tables.contains(&pfn) { pte::L1_RO } else { pte::L1_RW };
+            *e = (mfn(pfn)? << 12) | flags;
         }
-        fill(window, mfn(l1_pfn(c))?, &entries)?;
+        let l1_pfn = st.tables.start + (c - st.c0);
+        fill(window, mfn(l1_pfn)?, &entries)?;
+        batch.push(l2_mfn, c % ENTRIES, (mfn(l1_pfn)? << 12) | pte::TABLE);
+        if let Some(p) = pending.get_mut(n_pending) {
+            *p = c;
+            n_pending += 1;
+        }
+        if n_pending == pending.len() {
+            restore_and_flush(window, st.window_pte, &mut batch)?;
+            mark(&mut st, &pending);
+            n_pending = 0;
+        }
     }
-    for g in g0..g1 {
-        if !missing_l2.get(g as usize).copied().unwrap_or(false) {
-            continue;
+    restore_and_flush(window, st.window_pte, &mut batch)?;
+    mark(&mut st, &pending[..n_pending]);
+    Ok(())
+}
+
+/// Records chunks as mapped.
+fn mark(st: &mut Lazy, chunks: &[u64]) {
+    for &c in chunks {
+        if let Some(m) = st.mapped.get_mut((c / 64) as usize) {
+            *m |= 1 << (c % 64);
         }
-        let mut entries = [0u64; ENTRIES as usize];
-        for (j, e) in entries.iter_mut().enumerate() {
-            let c = g * ENTRIES + j as u64;
-            if (c0..c1).contains(&c) {
-                *e = (mfn(l1_pfn(c))? << 12) | pte::TABLE;
-            }
-        }
-        fill(window, mfn(l2_pfn(g))?, &entries)?;
     }
-    // Drop the last writable mapping of a new table before Xen types it.
+    st.hooked += chunks.len() as u64;
+}
+
+/// Points the window back at its own frame (no new table may keep a writable mapping when
+/// Xen types it), then sends the batched hooks.
+fn restore_and_flush(window: u64, window_pte: u64, batch: &mut Batch) -> Result<(), MmError> {
+    if batch.n == 0 {
+        return Ok(());
+    }
     // SAFETY: the window page is ours; its own frame comes back.
     unsafe { hypercall::update_va_mapping(window, window_pte) }.map_err(|e| MmError::Xen("window restore", e))?;
-
-    // Hook: L1s into existing L2s, then new L2s into the L3.
-    let l3_mfn = (read_entry(l4, SLOT) & pte::ADDR_MASK) >> 12;
-    let mut batch = Batch::new();
-    for c in c0..c1 {
-        let g = c / ENTRIES;
-        if missing_l2.get(g as usize).copied().unwrap_or(false) {
-            continue;
-        }
-        let l2_mfn = (read_entry(l3, g) & pte::ADDR_MASK) >> 12;
-        batch.push(l2_mfn, c % ENTRIES, (mfn(l1_pfn(c))? << 12) | pte::TABLE)?;
-    }
-    for g in g0..g1 {
-        if missing_l2.get(g as usize).copied().unwrap_or(false) {
-            batch.push(l3_mfn, g, (mfn(l2_pfn(g))? << 12) | pte::TABLE)?;
-        }
-    }
-    batch.flush()?;
-    Ok(MemoryMap { nr_pages: si.nr_pages, bootstrap_end, new_tables: tables.clone(), free: tables.end..nr })
+    batch.flush()
 }
 
 /// Writes `entries` into frame `mfn` through the window page.
@@ -337,15 +427,12 @@ impl Batch {
     fn new() -> Self {
         Self { reqs: [MmuUpdate::default(); 64], n: 0 }
     }
-    fn push(&mut self, table_mfn: u64, idx: u64, val: u64) -> Result<(), MmError> {
-        if self.n == self.reqs.len() {
-            self.flush()?;
-        }
+    /// Adds a request; the caller flushes before the batch is full (64).
+    fn push(&mut self, table_mfn: u64, idx: u64, val: u64) {
         if let Some(r) = self.reqs.get_mut(self.n) {
             *r = MmuUpdate { ptr: ((table_mfn << 12) + idx * 8) | MMU_NORMAL_PT_UPDATE, val };
             self.n += 1;
         }
-        Ok(())
     }
     fn flush(&mut self) -> Result<(), MmError> {
         let reqs = self.reqs.get(..self.n).unwrap_or(&[]);

@@ -2,8 +2,8 @@
 //!
 //! [`init`] runs first thing after the entry stub: it checks start_info, maps shared_info,
 //! opens the console ring, installs the trap table, unmaps PFN 0 and the stack guard page,
-//! maps all of the domain's memory and starts the heap. Everything it set up is described by
-//! the returned [`Boot`].
+//! takes over the domain's memory (mapped as the heap claims it) and starts the heap.
+//! Everything it set up is described by the returned [`Boot`].
 
 pub mod console;
 pub mod entry;
@@ -36,7 +36,8 @@ pub struct Boot {
     pub t0_ns: u64,
     /// Xen system time (ns) when `init` finished.
     pub t_ready_ns: u64,
-    /// How long mapping all memory took (ns).
+    /// How long taking over memory took (ns): walking libxc's tables and planning the rest,
+    /// which is mapped on demand.
     pub map_ns: u64,
 }
 
