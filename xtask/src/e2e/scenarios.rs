@@ -457,7 +457,7 @@ fn device_scenarios() -> Vec<Scenario> {
             .expect(r"^rpvboot: halt requested on the command line")
             .expect(r"^rpvboot: nothing left to boot, powering off"),
         s("bad-indirect", vec![Disk::Recipe(corrupt::disk_bad_indirect)])
-            .expect(r#"^rpvboot: entry 0 "indirect past the disk" cannot boot: kernel \(hd0\)/probe: corrupt ext: invalid read of length 1024 from block \d+"#)
+            .expect(r#"^rpvboot: entry 0 "indirect past the disk" cannot boot: kernel \(hd0\)/probe: corrupt ext: indirect block outside the filesystem \(block \d+\)"#)
             .expect(r#"^rpvboot: booting entry 1 "good copy": elf64 kernel"#)
             .expect(&pass("bad-indirect")),
         s("bad-truncated-kernel", vec![Disk::Recipe(corrupt::disk_truncated_kernel)])
