@@ -5,6 +5,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use crate::block::{BlockDevice, Lba};
 use crate::cache::BlockCache;
@@ -43,6 +44,13 @@ impl Disk {
     /// Fills `buf` from byte offset `off` (see [`Device::read_bytes`]).
     pub(crate) fn read_bytes(&mut self, off: u64, buf: &mut [u8]) -> Result<(), Error> {
         self.dev.read_bytes(off, buf)
+    }
+
+    /// Fills `buf` from `runs` (disk byte offset, start in `buf`, length; in buffer order,
+    /// not overlapping): the sector-aligned middles of all runs in one vectored device call,
+    /// so that blkfront keeps them in flight together; unaligned ends through a bounce buffer.
+    pub(crate) fn read_runs(&mut self, runs: &[(u64, usize, usize)], buf: &mut [u8]) -> Result<(), Error> {
+        self.dev.read_runs(runs, buf)
     }
 
     /// A metadata block of `len` bytes at byte offset `off`, through the cache.
@@ -91,6 +99,51 @@ impl Device {
         if !tail_buf.is_empty() {
             self.bounce(a_end, tail_buf)?;
         }
+        Ok(())
+    }
+
+    /// See [`Disk::read_runs`].
+    fn read_runs(&mut self, runs: &[(u64, usize, usize)], buf: &mut [u8]) -> Result<(), Error> {
+        let ss = self.sector;
+        let mut rest: &mut [u8] = buf;
+        let mut consumed = 0usize;
+        let mut middles: Vec<(Lba, &mut [u8])> = Vec::with_capacity(runs.len());
+        for &(off, dst, n) in runs {
+            let skip = dst.checked_sub(consumed).ok_or(IoError::OutOfRange)?;
+            let r = core::mem::take(&mut rest);
+            if skip.checked_add(n).is_none_or(|e| e > r.len()) {
+                return Err(IoError::OutOfRange.into());
+            }
+            let (piece, tail) = r.split_at_mut(skip).1.split_at_mut(n);
+            rest = tail;
+            consumed = dst + n;
+            if piece.is_empty() {
+                continue;
+            }
+            let len = u64::try_from(n).map_err(|_| IoError::OutOfRange)?;
+            let end = off.checked_add(len).ok_or(IoError::OutOfRange)?;
+            if end > self.len {
+                return Err(IoError::OutOfRange.into());
+            }
+            let a_start = off.div_ceil(ss).checked_mul(ss).ok_or(IoError::OutOfRange)?;
+            let a_end = end / ss * ss;
+            if a_start >= a_end {
+                self.bounce(off, piece)?;
+                continue;
+            }
+            let head = usize::try_from(a_start - off).map_err(|_| IoError::OutOfRange)?;
+            let mid = usize::try_from(a_end - off).map_err(|_| IoError::OutOfRange)?;
+            let (head_buf, r) = piece.split_at_mut(head);
+            let (mid_buf, tail_buf) = r.split_at_mut(mid - head);
+            if !head_buf.is_empty() {
+                self.bounce(off, head_buf)?;
+            }
+            if !tail_buf.is_empty() {
+                self.bounce(a_end, tail_buf)?;
+            }
+            middles.push((Lba(a_start / ss), mid_buf));
+        }
+        self.dev.read_blocks_vectored(&mut middles)?;
         Ok(())
     }
 

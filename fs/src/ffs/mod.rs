@@ -146,8 +146,9 @@ impl Ffs {
         // fs_bytes, which the superblock check keeps from overflowing.
         let end = offset + len as u64;
         let mut pos = offset;
-        // The pending run: (disk byte offset, buffer start, length).
-        let mut run: Option<(u64, usize, usize)> = None;
+        // Runs found so far: (disk byte offset, buffer start, length), in buffer order; all
+        // read together at the end so the device can keep them in flight at once.
+        let mut runs: Vec<(u64, usize, usize)> = Vec::new();
         while pos < end {
             let lbn = pos >> bshift;
             let in_blk = pos & (bsize - 1);
@@ -158,7 +159,6 @@ impl Ffs {
             let n = usize::try_from(ext_bytes).map_err(|_| IoError::OutOfRange)?;
             match ext.start {
                 None => {
-                    self.flush(&mut run, buf, inode.ino)?;
                     buf.get_mut(dst..dst + n).ok_or(IoError::OutOfRange)?.fill(0);
                 }
                 Some(frag) => {
@@ -172,30 +172,21 @@ impl Ffs {
                             Location::inode(inode.ino).with_block(frag),
                         ));
                     }
-                    match &mut run {
-                        Some((start, _, rlen)) if *start + *rlen as u64 == disk_off => *rlen += n,
-                        _ => {
-                            self.flush(&mut run, buf, inode.ino)?;
-                            run = Some((disk_off, dst, n));
+                    match runs.last_mut() {
+                        Some((start, rdst, rlen)) if *start + *rlen as u64 == disk_off && *rdst + *rlen == dst => {
+                            *rlen += n
                         }
+                        _ => runs.push((disk_off, dst, n)),
                     }
                 }
             }
             pos += ext_bytes;
         }
-        self.flush(&mut run, buf, inode.ino)?;
+        self.disk.read_runs(&runs, buf).map_err(|e| match e {
+            Error::Io(IoError::OutOfRange) => corrupt("data past the end of the device", Location::inode(inode.ino)),
+            other => other,
+        })?;
         Ok(len)
-    }
-
-    fn flush(&mut self, run: &mut Option<(u64, usize, usize)>, buf: &mut [u8], ino: u64) -> Result<(), Error> {
-        if let Some((disk_off, dst, n)) = run.take() {
-            let part = buf.get_mut(dst..dst.saturating_add(n)).ok_or(IoError::OutOfRange)?;
-            self.disk.read_bytes(disk_off, part).map_err(|e| match e {
-                Error::Io(IoError::OutOfRange) => corrupt("data past the end of the device", Location::inode(ino)),
-                other => other,
-            })?;
-        }
-        Ok(())
     }
 
     /// Calls `f` on each entry of directory `dirino`, one filesystem block at a time, until it
