@@ -273,14 +273,16 @@ impl core::fmt::Display for Stats {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "heap {} KiB in use, peak {} KiB, claimed {} pages (pfn {:#x}..{:#x}) + {} donated, {} pages free",
+            "heap {} KiB in use, peak {} KiB, claimed {} pages (pfn {:#x}..{:#x}) + {} donated, {} pages free; \
+             {} page tables mapped",
             self.in_use >> 10,
             self.peak >> 10,
             self.top_pfn.saturating_sub(self.first_pfn),
             self.first_pfn,
             self.top_pfn,
             self.donated,
-            self.free_pages()
+            self.free_pages(),
+            mm::tables_hooked()
         )
     }
 }
