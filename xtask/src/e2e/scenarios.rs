@@ -488,14 +488,9 @@ fn device_scenarios() -> Vec<Scenario> {
 /// and requires the `plan:` lines of both to be the same, in order (the pages the fit check
 /// counted, the region, each region, start_info).
 fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()> {
-    use anyhow::{bail, Context};
-    let guest: Vec<&str> = console.lines().filter_map(|l| l.trim_end().strip_prefix("rpvboot: ")).collect();
-    let guest: Vec<&str> = guest.into_iter().filter(|l| l.starts_with("plan: ")).collect();
-    let loader_pages = guest
-        .iter()
-        .find_map(|l| l.strip_prefix("plan: loader_pages "))
-        .and_then(|r| r.split_whitespace().next())
-        .context("the guest printed no `plan: loader_pages` line")?;
+    use anyhow::Context;
+    let guest = guest_plan(console);
+    let loader_pages = loader_pages(&guest).context("the guest printed no `plan: loader_pages` line")?;
     let st = std::process::Command::new(env!("CARGO"))
         .args(["build", "-q", "-p", "rpvboot-inspect"])
         .current_dir(crate::util::project_root())
@@ -511,16 +506,61 @@ fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()>
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(out.status.success(), "the dry run does not boot: {text}{}", String::from_utf8_lossy(&out.stderr));
     let host: Vec<&str> = text.lines().filter(|l| l.starts_with("plan: ")).collect();
-    if guest != host {
-        let at = guest.iter().zip(&host).position(|(a, b)| a != b).unwrap_or(guest.len().min(host.len()));
-        bail!(
-            "the dry run's plan differs from the guest's at line {at}: guest {:?}, dry run {:?} ({} vs {} lines)",
-            guest.get(at),
-            host.get(at),
-            guest.len(),
-            host.len()
-        );
-    }
+    same_plan(&guest, &host)?;
     println!("     host: the dry run's {} plan lines match the guest's", host.len());
     Ok(())
+}
+
+/// The `plan:` lines rpvboot printed (`rpvboot: plan: …`), without the prefix.
+fn guest_plan(console: &str) -> Vec<&str> {
+    console.lines().filter_map(|l| l.trim_end().strip_prefix("rpvboot: ")).filter(|l| l.starts_with("plan: ")).collect()
+}
+
+/// `N` of the `plan: loader_pages N …` line.
+fn loader_pages<'a>(plan: &[&'a str]) -> Option<&'a str> {
+    plan.iter().find_map(|l| l.strip_prefix("plan: loader_pages "))?.split_whitespace().next()
+}
+
+/// Both lists equal, or the first line where they part.
+fn same_plan(guest: &[&str], host: &[&str]) -> Result<()> {
+    if guest == host {
+        return Ok(());
+    }
+    let at = guest.iter().zip(host).position(|(a, b)| a != b).unwrap_or(guest.len().min(host.len()));
+    anyhow::bail!(
+        "the dry run's plan differs from the guest's at line {at}: guest {:?}, dry run {:?} ({} vs {} lines)",
+        guest.get(at),
+        host.get(at),
+        guest.len(),
+        host.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONSOLE: &str = "rpvboot: booting entry 0 \"probe\": gzip+elf64 kernel\r\n\
+        rpvboot: plan: loader_pages 590 pages_in_use 617\n\
+        rpvboot: memory: heap ...\n\
+        rpvboot: plan: memory_pages 24576 region_pages 1024 pt_frames 5 virt_base 0xffffffff80000000\n\
+        rpvboot: plan: region kernel first_page 512 pages 23\n\
+        RPVBOOT-PROBE PASS\n";
+
+    #[test]
+    fn plan_lines_compare_line_by_line() {
+        let guest = guest_plan(CONSOLE);
+        assert_eq!(guest.len(), 3);
+        assert_eq!(loader_pages(&guest), Some("590"));
+        assert!(loader_pages(&guest[1..]).is_none());
+        let host = guest.clone();
+        assert!(same_plan(&guest, &host).is_ok());
+        // A region one page off, a line missing: named.
+        let mut off = host.clone();
+        off[2] = "plan: region kernel first_page 513 pages 23";
+        let e = same_plan(&guest, &off).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("first_page 513"), "{e}");
+        let e = same_plan(&guest, &host[..2]).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("3 vs 2 lines"), "{e}");
+    }
 }
