@@ -444,12 +444,18 @@ fn outer_format(file: &[u8]) -> Vec<&'static str> {
 }
 
 /// Where a refusal by `bootflow::unwrap_checked` is: `memory` for what does not fit, else the
-/// kernel file.
+/// kernel file, with the byte offset the image error names (`(hd0)/k.gz at byte 1234`).
 fn refusal_at(message: &str, kname: &str) -> String {
     if message.starts_with("layout:") || message.contains("exceeds the memory limit") {
-        String::from("memory")
-    } else {
-        String::from(kname)
+        return String::from("memory");
+    }
+    let offset = message.rsplit_once(" at byte ").and_then(|(_, rest)| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some(digits)
+    });
+    match offset {
+        Some(n) => format!("{kname} at byte {n}"),
+        None => String::from(kname),
     }
 }
 

@@ -181,6 +181,12 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
             _ => "kernel image: gzip: output exceeds the memory limit",
         };
         assert!(dry.starts_with(want), "{title}: {dry}");
+        if i == 1 {
+            // Where: the file and the byte the stream ends at, inside the half that is there.
+            let at = &r.problems[0].at;
+            let n: usize = at.strip_prefix("(hd0)/cut.gz at byte ").and_then(|n| n.parse().ok()).expect(at);
+            assert!(n <= gz.len() / 2 && dry.contains(&format!("at byte {n}")), "{at}: {dry}");
+        }
         let at_memory = r.problems.iter().any(|p| p.at == "memory");
         assert_eq!(at_memory, i >= 7, "{title}: {:?}", r.problems);
     }
