@@ -145,10 +145,11 @@ fn checked<'a>(
     nr_pages: u64,
     pages_in_use: u64,
 ) -> Result<(Cow<'a, [u8]>, String), String> {
-    // An eighth stays for the decoders' own windows (zstd's is allocated infallibly; xz's is
-    // bounded by what the output leaves, see image::xz).
+    // zstd's window is allocated infallibly beside the output: an eighth stays for it. xz's
+    // dictionary is bounded by what the output leaves (image::xz); gzip and lz4 use the output.
     let free = nr_pages.saturating_sub(pages_in_use);
-    let limit = usize::try_from((free - free / 8).saturating_mul(4096)).unwrap_or(usize::MAX);
+    let reserve = if image::compression_of(kernel) == Some(image::Format::Zstd) { free / 8 } else { 0 };
+    let limit = usize::try_from((free - reserve).saturating_mul(4096)).unwrap_or(usize::MAX);
     let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
     let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
     let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;

@@ -27,6 +27,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
+/// The counters are global: tests that measure take turns.
+static MEASURE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn unwrap_peak_heap_is_output_plus_dictionary() {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -42,6 +45,7 @@ fn unwrap_peak_heap_is_output_plus_dictionary() {
         return;
     };
     let file = std::fs::read(&path).unwrap();
+    let _turn = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     let base = CUR.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let u = loader::image::unwrap(&file, 512 << 20).unwrap();
@@ -57,4 +61,24 @@ fn unwrap_peak_heap_is_output_plus_dictionary() {
     // Output + a dictionary of at most 64 MiB + small state; no doubling.
     assert!(peak <= out + (64 << 20) + (1 << 20), "peak {peak} for output {out}");
     assert!(peak < out * 2, "peak {peak} for output {out}");
+}
+
+/// A kernel that says it is bigger than the limit (Linux's appended size inside the bzImage)
+/// is refused before its output or dictionary is allocated: the refusal costs no memory (a
+/// fallback entry still has all of it) and no decoding time.
+#[test]
+fn too_big_xz_kernel_is_refused_before_allocating() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let Ok(file) = std::fs::read(root.join("target/e2e/out/vmlinuz")) else {
+        eprintln!("\n!!!!!!!! SKIPPED: no target/e2e/out/vmlinuz; run `cargo xtask setup`\n");
+        return;
+    };
+    assert_eq!(loader::image::compression_of(&file), Some(loader::image::Format::Xz));
+    let _turn = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    let base = CUR.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let r = loader::image::unwrap(&file, 48 << 20);
+    let peak = PEAK.load(Ordering::Relaxed) - base;
+    assert!(matches!(r, Err(loader::image::Error::TooLarge { format: "xz", .. })), "{r:?}");
+    assert!(peak < 1 << 20, "peak {peak} bytes for a refusal");
 }

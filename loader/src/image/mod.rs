@@ -84,6 +84,22 @@ fn first8(d: &[u8]) -> [u8; 8] {
     m
 }
 
+/// The compression format of `input`, looking inside a bzImage (`None`: a plain ELF or
+/// something unknown). Cheap: headers only.
+pub fn compression_of(input: &[u8]) -> Option<Format> {
+    let inner = match detect(input) {
+        Detected::Known(Format::BzImage) => {
+            let (start, len) = bzimage::payload_range(input).ok()?;
+            input.get(start..start.checked_add(len)?)?
+        }
+        _ => input,
+    };
+    match detect(inner) {
+        Detected::Known(f) if !matches!(f, Format::Elf64 | Format::BzImage) => Some(f),
+        _ => None,
+    }
+}
+
 /// Peel layers off `input` until an ELF64 x86_64 remains. No layer may produce more than
 /// `limit` bytes (the caller passes what the domain can hold).
 pub fn unwrap(input: &[u8], limit: usize) -> Result<Unwrapped<'_>> {

@@ -23,11 +23,18 @@ pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>
     if !is_xz(input) {
         return Err(Error::Corrupt { format: FORMAT, detail: "bad stream magic".into(), offset: 0 });
     }
-    let guess = match (index_size(input), hint) {
-        (Some(n), _) => n,
-        (None, h) if h > 0 => h,
-        _ => input.len().saturating_mul(4),
+    let declared = match (index_size(input), hint) {
+        (Some(n), _) => Some(n),
+        (None, h) if h > 0 => Some(h),
+        _ => None,
     };
+    // A stream that says it is bigger than the limit is refused before anything is
+    // allocated or decoded (the decoder checks the index against the data, and a bzImage's
+    // appended size is Linux's own: a file that lies is refused as too big, or fails later).
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::TooLarge { format: FORMAT, limit: limit as u64 });
+    }
+    let guess = declared.unwrap_or(input.len().saturating_mul(4));
     let mut out = OutBuf::new(FORMAT, limit, guess)?;
     // The dictionary grows on demand up to what the stream declares, never beyond what the
     // limit leaves beside the output buffer: xz4rust allocates it infallibly, so a dictionary
