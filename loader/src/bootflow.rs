@@ -147,8 +147,9 @@ fn checked<'a>(
 ) -> Result<(Cow<'a, [u8]>, String), String> {
     // zstd's window is allocated infallibly beside the output: an eighth stays for it. xz's
     // dictionary is bounded by what the output leaves (image::xz); gzip and lz4 use the output.
+    // A small margin stays anyway: the heap's free count ignores its fragmentation.
     let free = nr_pages.saturating_sub(pages_in_use);
-    let reserve = if image::compression_of(kernel) == Some(image::Format::Zstd) { free / 8 } else { 0 };
+    let reserve = if image::compression_of(kernel) == Some(image::Format::Zstd) { free / 8 } else { free / 64 + 64 };
     let limit = usize::try_from((free - reserve).saturating_mul(4096)).unwrap_or(usize::MAX);
     let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
     let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
