@@ -52,7 +52,8 @@ pub struct Config {
     pub io_timeout_ns: u64,
     /// Data pages granted per device (bounce buffers; bounds memory and grant use).
     pub data_pages: usize,
-    /// Upper bound on segments per indirect request we use, below the backend's offer.
+    /// Upper bound on segments per indirect request through the data pages, below the
+    /// backend's offer (0: no indirect requests at all).
     pub max_indirect_segments: u32,
     /// Read-ahead for small sequential reads, in bytes (0: off). Filesystems that read one
     /// block at a time then still cause large requests.
@@ -390,7 +391,8 @@ impl<P: Platform> Blkfront<P> {
             Err(XsError::Parse { .. }) => 0,
             Err(e) => return Err(xse(e)),
         };
-        let want_segs = if cfg.direct_pages > 0 {
+        // `max_indirect_segments` 0 turns indirect requests off altogether.
+        let want_segs = if cfg.direct_pages > 0 && cfg.max_indirect_segments > 0 {
             cfg.max_indirect_segments.max(cfg.direct_max_segments)
         } else {
             cfg.max_indirect_segments
