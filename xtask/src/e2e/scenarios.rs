@@ -262,6 +262,22 @@ fn handover_scenarios() -> Vec<Scenario> {
         memory_mib: 1024,
         ..Scenario::rpvboot("ho-disk-1g", "").expect(r"^RPVBOOT-PROBE PASS name=ho-disk-1g pages=262144 mod=100003")
     });
+    // 1.5 GiB: the region is taken from the top of RAM, in the second GiB, whose L2 rpvboot's
+    // on-demand mapping adds (libxc's bootstrap tables cover only the first GiB).
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_ext2_bare)],
+        memory_mib: 1536,
+        ..Scenario::rpvboot("ho-disk-1536m", "")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-disk-1536m pages=393216 mod=100003")
+    });
+    // rpvboot is linked at 0x7f8000000000 (L4 slot 255) and VA 0 is not mapped at all: a read
+    // near NULL traps, and Xen's bounce frame shows the faulting code at rpvboot's base.
+    v.push(Scenario {
+        shutdown: Some(Shutdown::Crash),
+        allow_crash: true,
+        ..Scenario::rpvboot("null-fault", "rpvboot.test=fault")
+            .expect(r"^rpvboot: fatal trap #PF \(vector 14\) at rip=0x7f80[0-9a-f]{8}: err=0x[0-9a-f]+ cr2=0x8 ")
+    });
     // Too big: Debian's kernel (58 MiB in memory) in a 64 MiB domain is refused with a reason,
     // and rpvboot stays alive to say so.
     v.push(Scenario {
