@@ -62,6 +62,7 @@ pub fn select_with(
         loaded.source.path,
         loaded.reason.describe()
     );
+    loaded.write_diagnostics(out);
     let opts = Options { dumb: extra.split_ascii_whitespace().any(|w| w == "rpvboot.console=dumb") };
     let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
     let mut chosen: Option<Selected> = None;
