@@ -446,7 +446,7 @@ fn outer_format(file: &[u8]) -> Vec<&'static str> {
 /// Where a refusal by `bootflow::unwrap_checked` is: `memory` for what does not fit, else the
 /// kernel file, with the byte offset the image error names (`(hd0)/k.gz at byte 1234`).
 fn refusal_at(message: &str, kname: &str) -> String {
-    if message.starts_with("layout:") || message.contains("exceeds the memory limit") {
+    if message.starts_with("layout:") || message.contains("the memory limit") {
         return String::from("memory");
     }
     let offset = message.rsplit_once(" at byte ").and_then(|(_, rest)| {
@@ -548,8 +548,11 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
                 mod_bytes.push(out);
             }
             Err(e) => {
-                let at =
-                    if matches!(e, image::Error::TooLarge { .. }) { String::from("memory") } else { mname.clone() };
+                let at = if matches!(e, image::Error::TooLarge { .. } | image::Error::DictionaryTooLarge { .. }) {
+                    String::from("memory")
+                } else {
+                    mname.clone()
+                };
                 a.problems.push(Problem { at, message: format!("{what} {mname}: {e}") });
             }
         }

@@ -32,6 +32,15 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The stream's dictionary does not fit beside its output within the memory limit.
+    DictionaryTooLarge {
+        /// Format name ("xz").
+        format: &'static str,
+        /// Dictionary bytes the stream declares.
+        dict: u64,
+        /// The limit in bytes (output and dictionary together).
+        limit: u64,
+    },
     /// An allocation failed (the heap is smaller than the limit said).
     OutOfMemory {
         /// Bytes requested.
@@ -76,6 +85,12 @@ impl fmt::Display for Error {
             }
             Error::TooLarge { format, limit } => {
                 write!(f, "{format}: output exceeds the memory limit of {limit} bytes")
+            }
+            Error::DictionaryTooLarge { format, dict, limit } => {
+                write!(
+                    f,
+                    "{format}: its {dict}-byte dictionary and the output exceed the memory limit of {limit} bytes"
+                )
             }
             Error::OutOfMemory { bytes } => write!(f, "out of memory allocating {bytes} bytes"),
             Error::Unsupported { what } => write!(f, "unsupported: {what}"),

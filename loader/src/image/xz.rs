@@ -116,9 +116,8 @@ fn err(e: XzError, pos: usize, len: usize, limit: usize) -> Error {
     match e {
         XzError::NeedsLargerInputBuffer => Error::Truncated { what: "xz stream", offset: len as u64 },
         // The dictionary is allocated whole, so it is bounded by the output limit too.
-        XzError::DictionaryOverflow | XzError::DictionaryTooLarge(_) => {
-            Error::TooLarge { format: FORMAT, limit: limit as u64 }
-        }
+        XzError::DictionaryTooLarge(dict) => Error::DictionaryTooLarge { format: FORMAT, dict, limit: limit as u64 },
+        XzError::DictionaryOverflow => Error::TooLarge { format: FORMAT, limit: limit as u64 },
         other => Error::Corrupt { format: FORMAT, detail: format!("{other}"), offset: pos as u64 },
     }
 }
