@@ -9,7 +9,8 @@
 //!
 //! Figures (ratios rpvboot / pvgrub2 from the same round; median and min–max over rounds):
 //! 1. vCPU creation → probe entry, no module.
-//! 2. MiB/s loading a 64 MiB module: 64 MiB / (T with module − T without), per filesystem;
+//! 2. MiB/s loading a 64 MiB module: 64 MiB / (T with module − T without; the latter the median
+//!    over the rounds), per filesystem;
 //!    against dom0 `dd` of the same image through a loop device (after the scenarios).
 //! 3. Image sizes (host only).
 //! 4. Smallest `memory=` on a grid for which the probe was reached.
@@ -489,14 +490,25 @@ impl Figures {
         }
     }
 
+    /// Loader time without the module for `l` on `fs`, in ns: the median over the rounds.
+    /// One domU's start-up time swings by more than the module takes to load when the machine
+    /// is busy, so a single same-round sample would make the difference mostly noise.
+    fn small_ns(&self, fs_kind: &str, l: Loader) -> Option<f64> {
+        let v: Vec<f64> = (0..self.rounds())
+            .filter_map(|r| self.t(&format!("b{r}-{fs_kind}-{}-small", l.tag())))
+            .map(|s| s.loader_ns as f64)
+            .collect();
+        (!v.is_empty()).then(|| med_min_max(&v).0)
+    }
+
     /// MiB/s of the 64 MiB module for loader `l` on `fs` in round `r`.
     fn thr(&self, r: u32, fs_kind: &str, l: Loader) -> Option<f64> {
         let big = self.t(&format!("b{r}-{fs_kind}-{}-big", l.tag()))?;
-        let small = self.t(&format!("b{r}-{fs_kind}-{}-small", l.tag()))?;
+        let small = self.small_ns(fs_kind, l)?;
         if big.module != BIG {
             return None;
         }
-        let dt = big.loader_ns.checked_sub(small.loader_ns)? as f64 / 1e9;
+        let dt = (big.loader_ns as f64 - small) / 1e9;
         (dt > 0.0).then(|| BIG as f64 / 1048576.0 / dt)
     }
 
@@ -666,7 +678,9 @@ impl Figures {
             "\nClock (figures 1, 2): the probe kernel prints, at its first instructions, the sum of its vCPU's \
              runstate times (VCPUOP_get_runstate_info) = Xen system time since the vCPU was created during \
              `xl create`; both loaders are timed by the same probe, so no clock sync is involved. Figure 2 = \
-             64 MiB / (T with the module − T without), per loader, per round. dd = dom0 reading the whole \
+             64 MiB / (T with the module − T without), per loader, per round; T without = the median over \
+             the rounds of that loader's module-less domUs (one start-up time swings by more than the \
+             module's load on a busy machine). dd = dom0 reading the whole \
              image from a loop device after `drop_caches`, {DD_REPS} times after the domUs, median (image sizes: 96 MiB). Figure 4: memory grid {:?} MiB; \
              the smallest size from which every larger one reached the probe. pvgrub2 = grub-xen-bin 2.06, \
              grub-mkimage -O x86_64-xen with {}. Ratios are rpvboot/pvgrub2 (figure 2: MiB/s, higher is \
