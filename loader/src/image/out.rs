@@ -17,7 +17,12 @@ impl OutBuf {
     pub fn new(format: &'static str, limit: usize, hint: usize) -> Result<Self> {
         let mut o = OutBuf { buf: Vec::new(), len: 0, limit, format };
         // Not `clamp`: it panics when `limit` is below the 64 KiB floor.
-        o.resize(hint.max(64 * 1024).min(limit.max(1)))?;
+        let floor = (64 * 1024).min(limit.max(1));
+        // A hint that does not fit in memory (a truncated gzip's ISIZE is whatever bytes end
+        // the file) is only a hint: start small, and let the real data say what it needs.
+        if o.resize(hint.max(floor).min(limit.max(1))).is_err() {
+            o.resize(floor)?;
+        }
         Ok(o)
     }
 
@@ -39,7 +44,8 @@ impl OutBuf {
             return Err(Error::TooLarge { format: self.format, limit: self.limit as u64 });
         }
         let target = self.buf.len().saturating_mul(2).max(need).min(self.limit);
-        self.resize(target)
+        // Doubling may not fit where the bytes really needed still do.
+        self.resize(target).or_else(|_| self.resize(need))
     }
 
     /// Free space after `len`.
@@ -60,5 +66,22 @@ impl OutBuf {
             self.buf.shrink_to_fit();
         }
         self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutBuf;
+
+    #[test]
+    fn a_hint_that_cannot_be_allocated_starts_small() {
+        // More than any allocator can give (Vec capacity overflow): not an error by itself.
+        let mut o = OutBuf::new("test", usize::MAX, usize::MAX).map_err(|e| e.to_string()).unwrap();
+        assert_eq!(o.buf.len(), 64 * 1024);
+        o.grow(100 * 1024).map_err(|e| e.to_string()).unwrap();
+        assert!(o.buf.len() >= 100 * 1024);
+        // Growth past the limit is still refused.
+        let mut o = OutBuf::new("test", 128 * 1024, usize::MAX).map_err(|e| e.to_string()).unwrap();
+        assert!(o.grow(256 * 1024).is_err());
     }
 }
