@@ -188,12 +188,14 @@ pub(crate) fn read_bytes(
 /// Fills `dst` from `pieces` (device byte address, or `None` for zeros; lengths in order):
 /// the sector-aligned middle of every piece goes to the device in one vectored call, so a
 /// device with a request queue works on all of them at once; unaligned edges go through
-/// `bounce` first.
+/// `bounce` first. `extra` (device byte address, buffer) rides along in the same call when it
+/// is whole sectors, and is left untouched otherwise (read-ahead the caller can do without).
 fn read_pieces(
     dev: &mut dyn BlockDevice,
     bounce: &mut Vec<u8>,
     pieces: &[(Option<u64>, usize)],
     dst: &mut [u8],
+    extra: &mut [(u64, &mut [u8])],
 ) -> Result<(), IoError> {
     let ss = u64::from(dev.block_size());
     if ss == 0 {
@@ -229,6 +231,13 @@ fn read_pieces(
             read_bytes(dev, bounce, a_end, t)?;
         }
         middles.push((Lba(a_start / ss), m));
+    }
+    // Whole sectors only: others are left for a later plain read.
+    for (addr, buf) in extra.iter_mut() {
+        let len = buf.len() as u64;
+        if addr.is_multiple_of(ss) && len.is_multiple_of(ss) && len > 0 {
+            middles.push((Lba(*addr / ss), &mut **buf));
+        }
     }
     dev.read_blocks_vectored(&mut middles)
 }
@@ -829,7 +838,7 @@ impl Ext {
         {
             let mut s = self.dev.borrow_mut();
             let s = &mut *s;
-            read_pieces(&mut *s.dev, &mut s.bounce, &pieces, &mut all).map_err(Error::Io)?;
+            read_pieces(&mut *s.dev, &mut s.bounce, &pieces, &mut all, &mut []).map_err(Error::Io)?;
         }
         for (&b, chunk) in want.iter().zip(all.chunks_exact(bs)) {
             self.map_cache.insert(b, chunk.to_vec());
@@ -856,6 +865,14 @@ impl Ext {
     /// finds them cached instead of waiting for each one (ext2 with 1 KiB blocks has an
     /// indirect block every 256 KiB of data).
     fn prefetch_indirect(&mut self, roots: &[u32; 15], first: u64, last: u64) -> Result<(), Error> {
+        let bottom = self.indirect_plan(roots, first, last)?;
+        self.load_nodes(&bottom)
+    }
+
+    /// The indirect blocks that point at the data of file blocks `first..=last` (at most
+    /// [`MAX_PREFETCH`]), after loading the levels above them (double and triple indirect
+    /// blocks, usually cached already) one level per vectored call.
+    fn indirect_plan(&mut self, roots: &[u32; 15], first: u64, last: u64) -> Result<Vec<u64>, Error> {
         let n = self.geometry.block_size / 4;
         let root = |i: usize| roots.get(i).copied().unwrap_or(0);
         let single = (12u64, 12 + n);
@@ -863,37 +880,39 @@ impl Ext {
         let triple = (double.1, double.1.saturating_add(n * n * n));
         let clip =
             |(lo, hi): (u64, u64)| (first < hi && last >= lo).then(|| (first.max(lo) - lo, last.min(hi - 1) - lo));
-        let mut top = Vec::new();
-        for (range, r) in [(single, 12), (double, 13), (triple, 14)] {
-            if clip(range).is_some() {
-                top.push(u64::from(root(r)));
-            }
+        let mut bottom = Vec::new();
+        if clip(single).is_some() && root(12) != 0 {
+            bottom.push(u64::from(root(12)));
         }
-        self.load_nodes(&top)?;
-        let mut second = Vec::new();
-        if let Some((a, b)) = clip(double) {
-            self.ptrs_of(root(13), a / n, b / n, &mut second)?;
-        }
+        let dbl = clip(double);
         let tri = clip(triple);
-        if let Some((a, b)) = tri {
-            self.ptrs_of(root(14), a / (n * n), b / (n * n), &mut second)?;
+        let mut upper = Vec::new();
+        if dbl.is_some() {
+            upper.push(u64::from(root(13)));
         }
-        self.load_nodes(&second)?;
+        if tri.is_some() {
+            upper.push(u64::from(root(14)));
+        }
+        self.load_nodes(&upper)?;
+        if let Some((a, b)) = dbl {
+            self.ptrs_of(root(13), a / n, b / n, &mut bottom)?;
+        }
         if let Some((a, b)) = tri {
-            let mut third = Vec::new();
+            let mut dinds = Vec::new();
+            self.ptrs_of(root(14), a / (n * n), b / (n * n), &mut dinds)?;
+            self.load_nodes(&dinds)?;
             let (ta, tb) = (a / (n * n), b / (n * n));
             let mut t = ta;
             // One pass per double-indirect block of the range, within the prefetch budget.
-            while t <= tb && third.len() < MAX_PREFETCH {
+            while t <= tb && bottom.len() < MAX_PREFETCH {
                 let dind = self.indirect_ptr(root(14), t)?;
                 let from = if t == ta { (a / n) % n } else { 0 };
                 let to = if t == tb { (b / n) % n } else { n - 1 };
-                self.ptrs_of(dind, from, to, &mut third)?;
+                self.ptrs_of(dind, from, to, &mut bottom)?;
                 t += 1;
             }
-            self.load_nodes(&third)?;
         }
-        Ok(())
+        Ok(bottom)
     }
 
     /// The run of a block-mapped file starting at file block `l`, at most `max` blocks.
@@ -1043,10 +1062,44 @@ impl Ext {
             }
             done += n;
         }
-        let mut s = self.dev.borrow_mut();
-        let s = &mut *s;
-        read_pieces(&mut *s.dev, &mut s.bounce, &pieces, buf.get_mut(..len).ok_or(Error::Io(IoError::OutOfRange))?)
-            .map_err(Error::Io)?;
+        // Sequential loading: the indirect blocks of the next stretch of the same length go
+        // to the device together with this stretch's data, so the next call finds them cached
+        // and costs one round of requests instead of two.
+        let mut ahead: Vec<u64> = Vec::new();
+        if let MapKind::Blocks(roots) = kind {
+            let next_first = (offset + len as u64).div_ceil(bs);
+            let next_last =
+                next_first.saturating_add((len as u64).div_ceil(bs)).min(size.div_ceil(bs)).saturating_sub(1);
+            if next_first <= next_last {
+                ahead = self.indirect_plan(&roots, next_first, next_last)?;
+                ahead.retain(|&b| b < self.geometry.blocks && !self.map_cache.contains(b));
+                ahead.dedup();
+            }
+        }
+        let bsz = usize::try_from(bs).map_err(|_| Error::Io(IoError::OutOfRange))?;
+        let mut ahead_buf = vec![0u8; bsz.saturating_mul(ahead.len())];
+        {
+            let mut s = self.dev.borrow_mut();
+            let s = &mut *s;
+            let mut extra: Vec<(u64, &mut [u8])> = ahead
+                .iter()
+                .zip(ahead_buf.chunks_exact_mut(bsz))
+                .filter_map(|(&b, chunk)| Some((b.checked_mul(bs)?, chunk)))
+                .collect();
+            let dst = buf.get_mut(..len).ok_or(Error::Io(IoError::OutOfRange))?;
+            if read_pieces(&mut *s.dev, &mut s.bounce, &pieces, dst, &mut extra).is_err() {
+                // The read-ahead must not fail this read: again without it.
+                ahead.clear();
+                read_pieces(&mut *s.dev, &mut s.bounce, &pieces, dst, &mut []).map_err(Error::Io)?;
+            }
+        }
+        // Only blocks read whole are kept (see `read_pieces`: unaligned ones are skipped).
+        let ss = self.dev.borrow().dev.block_size();
+        for (&b, chunk) in ahead.iter().zip(ahead_buf.chunks_exact(bsz)) {
+            if (b * bs).is_multiple_of(u64::from(ss)) && bs.is_multiple_of(u64::from(ss)) {
+                self.map_cache.insert(b, chunk.to_vec());
+            }
+        }
         Ok(len)
     }
 
