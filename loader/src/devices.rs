@@ -38,6 +38,8 @@ pub struct Options {
     pub reconnect_check: bool,
     /// Choose, read and check the kernel to boot while the disks are open (bootflow::select).
     pub boot: Option<crate::bootflow::SelectArgs>,
+    /// Print how long each step took (`rpvboot.verbose`).
+    pub timing: bool,
 }
 
 /// What the device stage found.
@@ -82,13 +84,24 @@ pub fn run<P: Platform + 'static>(
     out: &mut dyn Write,
     opts: &Options,
 ) -> Result<Outcome, crate::xen::xenstore::XsError> {
+    let mut open: Vec<(String, Rc<RefCell<Blkfront<P>>>)> = Vec::new();
+    // (step, time, disk requests so far) under `rpvboot.verbose`.
+    let mut steps: Vec<(&str, u64, u64)> = Vec::new();
+    let mut step = |what: &'static str, open: &[(String, Rc<RefCell<Blkfront<P>>>)]| {
+        if opts.timing {
+            let reqs = open.iter().map(|(_, d)| d.try_borrow().map_or(0, |d| d.stats.requests)).sum();
+            steps.push((what, plat.now_ns(), reqs));
+        }
+    };
+    step("start", &open);
     let mut xs = Xenstore::new(plat.clone())?;
     let mut outcome = Outcome::default();
+    step("xenstore", &open);
     let disks = blkfront::connect_all(&mut xs, opts.blk)?;
+    step("connect", &open);
     if disks.is_empty() {
         let _ = writeln!(out, "rpvboot: no disks (device/vbd is empty)");
     }
-    let mut open: Vec<(String, Rc<RefCell<Blkfront<P>>>)> = Vec::new();
     for d in disks {
         match d.dev {
             Ok(dev) => {
@@ -145,6 +158,7 @@ pub fn run<P: Platform + 'static>(
         }
         probed.push(disk);
     }
+    step("probe", &open);
 
     for path in MENU_PATHS {
         let Ok(mut r) = probe::resolve(&probed, path) else {
@@ -197,11 +211,13 @@ pub fn run<P: Platform + 'static>(
         }
     }
 
+    step("menu", &open);
     if let Some(b) = &opts.boot {
         // The console menu (issue 9); without a console or with `timeout 0`, bootflow::select.
         outcome.selected = crate::menu::select(&b.extra, &probed, b.nr_pages, b.pages_in_use, out);
     }
 
+    step("select", &open);
     // Close: the probe's handles go first so that each blkfront is ours alone again.
     drop(probed);
     for (name, dev) in open {
@@ -219,8 +235,25 @@ pub fn run<P: Platform + 'static>(
             }
         }
     }
+    step("close", &[]);
     if opts.reconnect_check {
         reconnect_check(&mut xs, out, opts.blk, &mut outcome);
+    }
+    if let Some(&(_, t0, _)) = steps.first() {
+        let _ = write!(out, "rpvboot: device stage (us, disk requests):");
+        for w in steps.windows(2) {
+            if let [(_, a, ra), (what, b, rb)] = w {
+                let _ = write!(out, " {what} {} ({})", b.saturating_sub(*a) / 1000, rb.saturating_sub(*ra));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "; total {}; xenstore {} requests in {} us, {} us waiting for events",
+            steps.last().map_or(0, |&(_, t, _)| t.saturating_sub(t0)) / 1000,
+            xs.stats.requests,
+            xs.stats.request_ns / 1000,
+            xs.stats.event_wait_ns / 1000
+        );
     }
     Ok(outcome)
 }
@@ -344,7 +377,11 @@ pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared
             Ok(())
         }
     }
-    let mut opts = Options { boot: crate::bootflow::select_args(si), ..Options::default() };
+    let mut opts = Options {
+        boot: crate::bootflow::select_args(si),
+        timing: si.has_word("rpvboot.verbose"),
+        ..Options::default()
+    };
     for word in si.cmd_line().split_ascii_whitespace() {
         if let Some(v) = word.strip_prefix("rpvboot.bench=") {
             opts.bench_mib = v.parse().unwrap_or(64);
