@@ -414,12 +414,14 @@ impl<P: Platform> Blkfront<P> {
         // Step 4: publish in one transaction.
         let ring_ref_s = format!("{}", ring_gref.0);
         let port_s = format!("{}", port.0);
-        let res = xs.transaction(|tx| {
-            tx.write(&format!("{front}/ring-ref"), &ring_ref_s)?;
-            tx.write(&format!("{front}/event-channel"), &port_s)?;
-            tx.write(&format!("{front}/protocol"), "x86_64-abi")?;
-            tx.write(&format!("{front}/state"), "3")
-        });
+        let (rr, ec, pr, st) = (
+            format!("{front}/ring-ref"),
+            format!("{front}/event-channel"),
+            format!("{front}/protocol"),
+            format!("{front}/state"),
+        );
+        let res =
+            xs.transaction(|tx| tx.write_many(&[(&rr, &ring_ref_s), (&ec, &port_s), (&pr, "x86_64-abi"), (&st, "3")]));
         res.map_err(xse)?;
 
         // Step 5: backend Connected; read the geometry.
