@@ -200,10 +200,23 @@ pub fn select(
     pages_in_use: u64,
     out: &mut dyn Write,
 ) -> Option<Selected> {
+    let loaded = search::load(extra, v);
+    select_loaded(extra, loaded, v, nr_pages, pages_in_use, out)
+}
+
+/// [`select`] for a configuration the caller already found on `v` with `extra`.
+pub fn select_loaded(
+    extra: &str,
+    loaded: search::Loaded,
+    v: &mut impl Volumes,
+    nr_pages: u64,
+    pages_in_use: u64,
+    out: &mut dyn Write,
+) -> Option<Selected> {
     let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
     let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
     let mut log = Log { out, verbose, loader_pages: pages_in_use };
-    let (report, prepared) = plan::dry_run_with(extra, v, &o, &mut log);
+    let (report, prepared) = plan::dry_run_loaded(loaded, v, &o, &mut log);
     if report.loaded.menu.entries.is_empty() {
         let _ = writeln!(log.out, "rpvboot: the configuration has no boot entries");
     }
@@ -231,14 +244,7 @@ struct Log<'a> {
 
 impl plan::Observer for Log<'_> {
     fn loaded(&mut self, l: &search::Loaded) {
-        let _ = writeln!(
-            self.out,
-            "rpvboot: configuration {}{} ({})",
-            l.source.device.as_ref().map(|d| format!("{d}")).unwrap_or_default(),
-            l.source.path,
-            l.reason.describe()
-        );
-        l.write_diagnostics(self.out);
+        l.write_summary(self.out, "");
     }
 
     fn tried(&mut self, r: &plan::EntryRead) {

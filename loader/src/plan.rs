@@ -732,7 +732,17 @@ pub fn dry_run_with(
     o: &Overrides,
     obs: &mut dyn Observer,
 ) -> (BootReport, Option<Prepared>) {
-    let loaded = search::load(extra_line, v);
+    dry_run_loaded(search::load(extra_line, v), v, o, obs)
+}
+
+/// [`dry_run_with`] for a configuration the caller already found on `v` (the menu searches
+/// first to decide whether to open; the disks are not searched twice).
+pub fn dry_run_loaded(
+    loaded: search::Loaded,
+    v: &mut impl Volumes,
+    o: &Overrides,
+    obs: &mut dyn Observer,
+) -> (BootReport, Option<Prepared>) {
     obs.loaded(&loaded);
     let mut problems: Vec<Problem> = loaded
         .all_diagnostics()

@@ -151,6 +151,15 @@ impl Loaded {
         self.diagnostics.iter().chain(self.menu.diagnostics.iter())
     }
 
+    /// The console's account of the search: `rpvboot: configuration DEVICE/PATH (why)` and
+    /// `suffix`, then the problems ([`Loaded::write_diagnostics`]).
+    pub fn write_summary(&self, out: &mut dyn core::fmt::Write, suffix: &str) {
+        let device = self.source.device.as_ref().map(|d| alloc::format!("{d}")).unwrap_or_default();
+        let (path, why) = (&self.source.path, self.reason.describe());
+        let _ = writeln!(out, "rpvboot: configuration {device}{path} ({why}){suffix}");
+        self.write_diagnostics(out);
+    }
+
     /// Writes the warnings and errors as `rpvboot: FILE:LINE: severity: message` lines, so a
     /// domU owner sees which line of the menu was wrong and why; at most
     /// [`CONSOLE_DIAGNOSTICS`], then how many more (a file of noise yields hundreds, and

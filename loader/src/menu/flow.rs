@@ -8,7 +8,6 @@
 //! entry and its fallback chain are booted as before, with no menu (`timeout 0` means exactly
 //! that in GRUB too). `rpvboot.console=dumb` draws plain numbered lines.
 
-use alloc::format;
 use alloc::string::String;
 use core::fmt::Write;
 
@@ -53,16 +52,9 @@ pub fn select_with(
     let loaded = search::load(extra, &mut v);
     let term = match term {
         Some(t) if interactive(extra, &loaded) => t,
-        _ => return bootflow::select(extra, &mut v, nr_pages, pages_in_use, out),
+        _ => return bootflow::select_loaded(extra, loaded, &mut v, nr_pages, pages_in_use, out),
     };
-    let _ = writeln!(
-        out,
-        "rpvboot: configuration {}{} ({}), menu",
-        loaded.source.device.as_ref().map(|d| format!("{d}")).unwrap_or_default(),
-        loaded.source.path,
-        loaded.reason.describe()
-    );
-    loaded.write_diagnostics(out);
+    loaded.write_summary(out, ", menu");
     let opts = Options { dumb: extra.split_ascii_whitespace().any(|w| w == "rpvboot.console=dumb") };
     let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
     let mut chosen: Option<Selected> = None;
