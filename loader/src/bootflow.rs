@@ -102,39 +102,40 @@ pub fn pages_beside_region(pages_in_use: u64, k: &PvKernel, elf_len: usize, deco
     }
 }
 
-/// [`unwrap_checked`] for a file the caller owns: a plain ELF comes back as the very same
-/// buffer instead of a copy (a big uncompressed kernel would otherwise be held twice).
+/// A kernel file that passed [`unwrap_checked_owned`]'s check.
+pub struct CheckedKernel {
+    /// The ELF: the file itself when it was a plain ELF, else what its layers unpacked to.
+    pub elf: Vec<u8>,
+    /// The layers peeled to reach the ELF, outermost first, ending with `Elf64`.
+    pub formats: Vec<image::Format>,
+    /// One line for the console: formats, bytes loaded, entry, region pages, BSD symbols.
+    pub summary: String,
+}
+
+/// [`check_kernel`] for a file the caller owns, also returning the ELF, so that it is
+/// decompressed once (xz under TCG takes tens of seconds for a Linux kernel). A plain ELF comes
+/// back as the very same buffer instead of a copy (a big uncompressed kernel would otherwise
+/// be held twice).
 pub fn unwrap_checked_owned(
     kernel: Vec<u8>,
     modules: &[u64],
     cmdline: &[u8],
     nr_pages: u64,
     pages_in_use: u64,
-) -> Result<(Vec<u8>, String), String> {
-    let (elf, what) = checked(&kernel, modules, cmdline, nr_pages, pages_in_use)?;
+) -> Result<CheckedKernel, String> {
+    let (un, summary) = checked(&kernel, modules, cmdline, nr_pages, pages_in_use)?;
+    let image::Unwrapped { formats, elf } = un;
     let whole = elf.as_ptr() == kernel.as_ptr() && elf.len() == kernel.len();
     let copy = match elf {
         Cow::Owned(v) => Some(v),
         Cow::Borrowed(b) if !whole => Some(b.to_vec()),
         Cow::Borrowed(_) => None,
     };
-    Ok((copy.unwrap_or(kernel), what))
+    Ok(CheckedKernel { elf: copy.unwrap_or(kernel), formats, summary })
 }
 
-/// [`check_kernel`], also returning the decompressed ELF, so that it is decompressed once
-/// (xz under TCG takes tens of seconds for a Linux kernel).
-pub fn unwrap_checked(
-    kernel: &[u8],
-    modules: &[u64],
-    cmdline: &[u8],
-    nr_pages: u64,
-    pages_in_use: u64,
-) -> Result<(Vec<u8>, String), String> {
-    checked(kernel, modules, cmdline, nr_pages, pages_in_use).map(|(elf, what)| (elf.into_owned(), what))
-}
-
-/// The kernel check behind [`check_kernel`] and [`unwrap_checked`]: the ELF (borrowed when the
-/// file is one) and the summary. Decompression may use most of the memory rpvboot does not
+/// The kernel check behind [`check_kernel`] and [`unwrap_checked_owned`]: the unpacked image
+/// (its ELF borrowed when the file is one) and the summary. Decompression may use most of the memory rpvboot does not
 /// use: the handover gives the ELF's own pages to the new kernel wherever they hold a whole
 /// page of its image ([`PvKernel::page_sources`]; the PV heap page-aligns big buffers), so
 /// only the rest of the ELF and of the region count twice.
@@ -144,7 +145,7 @@ fn checked<'a>(
     cmdline: &[u8],
     nr_pages: u64,
     pages_in_use: u64,
-) -> Result<(Cow<'a, [u8]>, String), String> {
+) -> Result<(image::Unwrapped<'a>, String), String> {
     // zstd's window is allocated infallibly beside the output: an eighth stays for it. xz's
     // dictionary is bounded by what the output leaves (image::xz); gzip and lz4 use the output.
     // A small margin stays anyway: the heap's free count ignores its fragmentation.
@@ -184,13 +185,13 @@ fn checked<'a>(
         lay.region_pages,
         if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
     );
-    Ok((un.elf, what))
+    Ok((un, what))
 }
 
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
 /// and its `fallback` chain in turn with `plan::read_entry` (the dry run's own path: reads the
 /// kernel, or an alternative such as `/netbsd.gz`, and modules, and checks the kernel with
-/// [`unwrap_checked`]), and accepts the first that can boot. Every refusal is reported on
+/// [`unwrap_checked_owned`]), and accepts the first that can boot. Every refusal is reported on
 /// `out` with its reason; with `rpvboot.verbose`, the pages rpvboot counted as its own too
 /// (`rpvboot-inspect boot --loader-pages` repeats the decision on the host).
 pub fn select(
@@ -663,13 +664,15 @@ mod tests {
     fn owned_plain_elf_is_not_copied_and_gzip_gives_the_same_elf() {
         let (elf, gz) = kernels();
         let ptr = elf.as_ptr();
-        let (back, what) = unwrap_checked_owned(elf.clone(), &[], b"", 16384, 2048).unwrap();
-        assert!(what.starts_with("elf64 kernel"), "{what}");
-        let (same, _) = unwrap_checked_owned(elf, &[], b"", 16384, 2048).unwrap();
-        assert_eq!(same.as_ptr(), ptr, "a plain ELF must come back as the buffer given");
-        let (un, what) = unwrap_checked_owned(gz, &[], b"", 16384, 2048).unwrap();
-        assert!(what.starts_with("gzip+elf64 kernel"), "{what}");
-        assert_eq!(un, back);
+        let plain = unwrap_checked_owned(elf.clone(), &[], b"", 16384, 2048).unwrap();
+        assert!(plain.summary.starts_with("elf64 kernel"), "{}", plain.summary);
+        assert_eq!(plain.formats, [image::Format::Elf64]);
+        let same = unwrap_checked_owned(elf, &[], b"", 16384, 2048).unwrap();
+        assert_eq!(same.elf.as_ptr(), ptr, "a plain ELF must come back as the buffer given");
+        let un = unwrap_checked_owned(gz, &[], b"", 16384, 2048).unwrap();
+        assert!(un.summary.starts_with("gzip+elf64 kernel"), "{}", un.summary);
+        assert_eq!(un.formats, [image::Format::Gzip, image::Format::Elf64]);
+        assert_eq!(un.elf, plain.elf);
     }
 
     #[test]

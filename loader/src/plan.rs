@@ -8,7 +8,7 @@
 //! [`read_entry`]: the entry's boot plan (`config`), its kernel (or an alternative such as
 //! `/netbsd.gz`) and modules read within the memory the loader has left, a `module` line's
 //! compressed file unpacked as GRUB legacy (and pvgrub) do, the kernel unpacked and checked by
-//! `bootflow::unwrap_checked` (decompression limit, ELF, Xen notes, layout fit, rpvboot's own
+//! `bootflow::unwrap_checked_owned` (decompression limit, ELF, Xen notes, layout fit, rpvboot's own
 //! L4 slot), its BSD symbol block built, the final command line (with `bootdev=` once the notes
 //! say NetBSD), and the new domain's memory planned by `boot::layout::plan` with the same
 //! inputs the handover uses. Every problem comes back with where it is (`file:line`, the file,
@@ -416,26 +416,6 @@ fn module_bytes(kind: ModuleKind, file: Vec<u8>, limit: usize) -> Result<(Vec<&'
     }
 }
 
-/// The layers `bootflow::unwrap_checked` peeled, from the summary it starts with
-/// (`gzip+elf64 kernel, …`); the outermost detected layer if that does not parse.
-fn layers_of(summary: &str, file: &[u8]) -> Vec<&'static str> {
-    const ALL: [image::Format; 6] = [
-        image::Format::BzImage,
-        image::Format::Gzip,
-        image::Format::Xz,
-        image::Format::Zstd,
-        image::Format::Lz4,
-        image::Format::Elf64,
-    ];
-    let words = summary.split(' ').next().unwrap_or_default();
-    let parsed: Option<Vec<&'static str>> =
-        words.split('+').map(|w| ALL.iter().map(|f| f.name()).find(|n| *n == w)).collect();
-    match parsed {
-        Some(v) if v.last() == Some(&"elf64") => v,
-        _ => outer_format(file),
-    }
-}
-
 fn outer_format(file: &[u8]) -> Vec<&'static str> {
     match image::detect(file) {
         Detected::Known(f) => alloc::vec![f.name()],
@@ -443,7 +423,7 @@ fn outer_format(file: &[u8]) -> Vec<&'static str> {
     }
 }
 
-/// Where a refusal by `bootflow::unwrap_checked` is: `memory` for what does not fit, else the
+/// Where a refusal by `bootflow::unwrap_checked_owned` is: `memory` for what does not fit, else the
 /// kernel file, with the byte offset the image error names (`(hd0)/k.gz at byte 1234`).
 fn refusal_at(message: &str, kname: &str) -> String {
     if message.starts_with("layout:") || message.contains("the memory limit") {
@@ -562,12 +542,12 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
         return a;
     }
 
-    // The kernel check the PV kernel has always made (bootflow::unwrap_checked: limits, ELF,
+    // The kernel check the PV kernel has always made (bootflow::unwrap_checked_owned: limits, ELF,
     // notes, layout fit, L4 slot), with the files held counted as in use.
     a.pages_in_use = base.saturating_add(held.div_ceil(PAGE_SIZE));
     // Owned: a plain ELF kernel is kept as read, not copied.
     let checked = bootflow::unwrap_checked_owned(kbytes, &lens, plan.cmdline.as_bytes(), o.nr_pages, a.pages_in_use);
-    let (elf_bytes, summary) = match checked {
+    let bootflow::CheckedKernel { elf: elf_bytes, formats, summary } = match checked {
         Ok(v) => v,
         Err(message) => {
             a.problems.push(Problem { at: refusal_at(&message, &kname), message });
@@ -575,10 +555,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
             return a;
         }
     };
-    let layers = layers_of(&summary, &[]);
-    if !layers.is_empty() {
-        kr.formats = layers;
-    }
+    kr.formats = formats.iter().map(|f| f.name()).collect();
     a.summary = summary;
     let parsed = (|| -> Result<(PvKernel, u64), String> {
         let elf = Elf64::parse(&elf_bytes).map_err(|e| format!("kernel ELF: {e}"))?;
@@ -614,7 +591,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     a.cmdline = Some(plan.cmdline.clone());
 
     // As bootflow::unwrap_checked_owned counted: the ELF held, less its pages used in place.
-    let decompressed = a.summary.split(' ').next().is_some_and(|w| w.contains('+'));
+    let decompressed = formats.len() > 1;
     let beside = bootflow::pages_beside_region(a.pages_in_use, &k, elf_bytes.len(), decompressed);
     let input = LayoutInput::for_kernel(&k, &lens, o.nr_pages, beside, plan.cmdline.as_bytes());
     match layout::plan(&input) {
