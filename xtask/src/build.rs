@@ -82,7 +82,7 @@ fn build(debug: bool) -> Result<PathBuf> {
     let xz = out.with_extension("xz");
     let container = xz_bzimage(&image)?;
     // Self-check against xz itself: the payload Xen will find decompresses to the ELF.
-    if xz_decompress(bzimage_payload(&container)?)? != image {
+    if xz_bzimage_contents(&container)? != image {
         bail!("{}: the xz payload does not decompress to the ELF", xz.display());
     }
     fs::write(&xz, &container).with_context(|| format!("writing {}", xz.display()))?;
@@ -169,14 +169,30 @@ mod hdr {
 }
 
 /// `image` xz'd inside a minimal bzImage: a Linux boot-protocol 2.08 setup header whose
-/// payload is the xz stream. Xen's domain builder (libxenguest's bzImage loader, which
-/// Debian builds with liblzma) finds the payload through `setup_sects`/`payload_offset`,
-/// decompresses it in dom0 and hands the ELF to its ELF loader, so `kernel = "rpvboot.xz"`
-/// boots like the plain ELF. Nothing but the payload is meant to run: there is no real-mode
-/// setup code (only the header sector and the one `setup_sects` counts).
+/// payload is the xz stream followed by the uncompressed size (le32, as Linux's build appends
+/// it to its compressed vmlinux). Xen's domain builder (libxenguest's bzImage loader, which
+/// Debian builds with liblzma) finds the payload through `setup_sects`/`payload_offset`, sizes
+/// its output buffer from that trailer (and insists on exactly that many bytes), decompresses
+/// in dom0 and hands the ELF to its ELF loader, so `kernel = "rpvboot.xz"` boots like the
+/// plain ELF. Nothing but the payload is meant to run: there is no real-mode setup code.
 pub fn xz_bzimage(image: &[u8]) -> Result<Vec<u8>> {
-    let payload = xz_pipe(&xz_args(image.len()), image)?;
+    let mut payload = xz_pipe(&xz_args(image.len()), image)?;
+    payload.extend_from_slice(&u32::try_from(image.len()).context("image over 4 GiB")?.to_le_bytes());
     bzimage_container(&payload)
+}
+
+/// Undoes [`xz_bzimage`] the way libxenguest does, with the `xz` tool as the decoder: the
+/// payload the header points at, less its le32 size trailer, must decompress to exactly that
+/// many bytes.
+fn xz_bzimage_contents(container: &[u8]) -> Result<Vec<u8>> {
+    let payload = bzimage_payload(container)?;
+    let (xz, size) = payload.len().checked_sub(4).map(|n| payload.split_at(n)).context("payload under 4 bytes")?;
+    let size = usize::try_from(u32::from_le_bytes(size.try_into()?))?;
+    let out = xz_decompress(xz)?;
+    if out.len() != size {
+        bail!("xz payload decompresses to {} bytes, its trailer says {size}", out.len());
+    }
+    Ok(out)
 }
 
 /// The setup header + `payload`. One setup sector after the boot sector (the protocol reads
@@ -347,12 +363,15 @@ mod tests {
         assert_eq!(le32(0x1f4), len.div_ceil(16), "syssize");
         let payload = &img[off..off + len];
         assert!(payload.starts_with(b"\xfd7zXZ\0"), "libxenguest's xz magic");
+        // libxenguest's _xc_try_lzma_decode: the last 4 bytes are the output size, the rest xz.
+        let (xz, trailer) = payload.split_at(len - 4);
+        assert_eq!(u32::from_le_bytes(trailer.try_into().unwrap()) as usize, input.len(), "size trailer");
 
         // xz itself, not our reader, decompresses what the header points at.
         let dir = std::env::temp_dir().join(format!("rpv-xz-bzimage-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let p = dir.join("payload.xz");
-        fs::write(&p, payload).unwrap();
+        fs::write(&p, xz).unwrap();
         let out = Command::new("xz").args(["-d", "-c"]).arg(&p).output().unwrap();
         assert!(out.status.success(), "xz -d: {}", String::from_utf8_lossy(&out.stderr));
         assert!(out.stdout == input, "payload does not decompress to the input");
@@ -369,6 +388,7 @@ mod tests {
         }
         let _ = fs::remove_dir_all(&dir);
         assert_eq!(bzimage_payload(&img).unwrap(), payload);
+        assert!(xz_bzimage_contents(&img).unwrap() == input);
     }
 
     /// Our reader refuses what libxenguest refuses.
