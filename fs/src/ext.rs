@@ -242,7 +242,7 @@ fn read_pieces(
     // In disk order: the read-ahead blocks then fill the small gaps between the data runs
     // (ext2 puts each indirect block just before the data it maps), and the backend sees one
     // rising stream, which its own read-ahead follows.
-    middles.sort_by_key(|(lba, _)| lba.0);
+    crate::order::sort_by_key(&mut middles, &|(lba, _)| lba.0);
     dev.read_blocks_vectored(&mut middles)
 }
 

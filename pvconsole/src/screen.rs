@@ -153,13 +153,15 @@ pub fn progress(label: &str, bytes: u64, total: u64, ns: u64) -> String {
     let _ = write!(s, "{label}: {}.{} ", d / 10, d % 10);
     if total > 0 {
         let t = mib10(total);
-        let pct = u128::from(bytes).saturating_mul(100) / u128::from(total);
+        // Printed as u64: u128's Display would add its own 1 KB formatter to the image.
+        let pct = u64::try_from(u128::from(bytes).saturating_mul(100) / u128::from(total)).unwrap_or(u64::MAX);
         let _ = write!(s, "of {}.{} MiB ({}%)", t / 10, t % 10, pct.min(100));
     } else {
         s.push_str("MiB");
     }
     if ns > 0 {
         let tenths = u128::from(bytes).saturating_mul(10_000_000_000) / u128::from(ns) / (1 << 20);
+        let tenths = u64::try_from(tenths).unwrap_or(u64::MAX);
         let _ = write!(s, ", {}.{} MiB/s", tenths / 10, tenths % 10);
     }
     clip(&s)

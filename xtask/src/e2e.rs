@@ -244,6 +244,7 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
             }
             Kernel::Pvgrub2 => art.pvgrub2.clone(),
             Kernel::File(p) => p.clone(),
+            Kernel::Recipe(f) => f().with_context(|| format!("scenario {}: kernel", s.name))?,
         };
         let kname = stage(&kernel, "k")?.0;
         let rname = match &s.ramdisk {

@@ -273,7 +273,7 @@ impl Menu {
             }
         }
         self.diagnostics.append(&mut d.list);
-        self.diagnostics.sort_by_key(|x| x.line);
+        fs::order::sort_by_key(&mut self.diagnostics, &|x| u64::from(x.line));
     }
 
     /// The file and device each part of entry `index` is read from, and the final command line.

@@ -82,7 +82,7 @@ impl Disks for ProbedDisks<'_> {
                 n
             })
             .collect();
-        names.sort();
+        fs::order::sort_by(&mut names, &|a, b| a.cmp(b));
         Ok(names)
     }
 

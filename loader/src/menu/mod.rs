@@ -793,7 +793,7 @@ impl State {
                     self.touched = true;
                     let mut lines = self.typed.clone();
                     // root first, then kernel, then modules, as the editor shows entries.
-                    lines.sort_by_key(|l| match l.split(' ').next() {
+                    fs::order::sort_by_key(&mut lines, &|l| match l.split(' ').next() {
                         Some("root") | Some("rootnoverify") => 0,
                         Some("kernel") => 1,
                         _ => 2,

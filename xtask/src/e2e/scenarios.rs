@@ -47,6 +47,8 @@ pub enum Kernel {
     Pvgrub2,
     /// Any other PV kernel file.
     File(PathBuf),
+    /// A file made on the host before QEMU starts (e.g. `rpvboot.xz`); returns its path.
+    Recipe(fn() -> Result<PathBuf>),
 }
 
 /// A disk attached to the domU (xvda, xvdb, … in order), through a dom0 loop device.
@@ -149,6 +151,7 @@ pub fn all() -> Vec<Scenario> {
         },
     ];
     v.extend(handover_scenarios());
+    v.extend(image_form_scenarios());
     v.extend(menu_scenarios());
     v.extend(device_scenarios());
     v
@@ -331,6 +334,36 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"DOMU-BOOTED-OK")
     });
     v
+}
+
+/// Issue 10, figure 3: the compressed forms of the image that `kernel =` may name. Xen's
+/// domain builder gunzips `rpvboot.gz` and takes `rpvboot.xz` apart as a bzImage (xz payload)
+/// in dom0; either way the rpvboot ELF runs and boots the probe from a disk.
+fn image_form_scenarios() -> Vec<Scenario> {
+    let form = |name: &str, kernel: fn() -> Result<PathBuf>| Scenario {
+        kernel: Kernel::Recipe(kernel),
+        disks: vec![Disk::Recipe(crate::probe::disk_ext2_bare)],
+        ..Scenario::rpvboot(name, "")
+            .expect(r"^rpvboot \d+\.\d+\.\d+ \(Xen PV bootloader\)")
+            .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
+            .expect(&format!(r"^RPVBOOT-PROBE PASS name={name} pages=16384 mod=100003"))
+    };
+    vec![
+        form("image-gz", crate::build::build_rpvboot_gz),
+        form("image-xz", crate::build::build_rpvboot_xz),
+        // rpvboot.xz boots Debian's Linux (xz bzImage + initrd) as the plain image does (ho-linux).
+        Scenario {
+            kernel: Kernel::Recipe(crate::build::build_rpvboot_xz),
+            disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
+            memory_mib: 256,
+            timeout_secs: 300,
+            default: false,
+            ..Scenario::rpvboot("image-xz-linux", "")
+                .expect(r"rpvboot: handover: .* jumping to 0x")
+                .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
+                .expect(r"DOMU-BOOTED-OK")
+        },
+    ]
 }
 
 /// Issue 9, the console menu: an ext2 disk (mke2fs -d) whose menu.lst has three entries
