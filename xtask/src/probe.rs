@@ -448,3 +448,92 @@ fn big_disk(gzipped: bool) -> Result<PathBuf> {
     run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("64M"))?;
     Ok(img)
 }
+
+/// The probe whose data segment is Debian's decompressed kernel (`--features pad` with
+/// `PROBE_PAD_FILE` = setup's `vmlinux-dom0`, the xz payload of `/boot/vmlinuz`), and that
+/// file compressed as Debian compresses its kernel. Issue 10 figure 1 with a kernel the size
+/// of a real one: both loaders read and decompress the same ~8 MiB xz file, the probe
+/// stamps its entry time and checks the payload's FNV-1a (`RPVBOOT-PROBE PAYLOAD ok`).
+pub struct VmlinuxProbe {
+    /// [`VMLINUX_XZ_ARGS`] of the ELF (the payload plus the probe's few KiB), which is kept
+    /// next to it as `rpvboot-probe-vmlinux`.
+    pub xz: PathBuf,
+    /// Bytes of the payload (the probe's `PAYLOAD ok bytes=`).
+    pub payload_len: u64,
+}
+
+/// How Linux's `scripts/xz_wrap.sh` compresses an x86 kernel (Debian's bzImage payload):
+/// CRC32 check, the x86 BCJ filter, LZMA2 preset 6 with a 32 MiB dictionary, one thread (one
+/// block, like the kernel's). Both rpvboot's xz decoder and pvgrub2's xzio take BCJ x86.
+pub const VMLINUX_XZ_ARGS: [&str; 5] = ["--check=crc32", "--x86", "--lzma2=preset=6,dict=32MiB", "-T1", "-c"];
+
+/// `memory=` for the vmlinux probe, the same for both loaders (the bench's figure 1 and the
+/// `ho-vmlinux-xz` scenario). `cargo xtask bench --fig1-mem` found 112 MiB the smallest for
+/// each (both fail at 96: rpvboot holds xz's 32 MiB dictionary next to the 63 MiB output,
+/// pvgrub2 runs out of heap); one step more, so that neither is measured at its edge.
+pub const VMLINUX_MEM_MIB: u32 = 128;
+
+/// Builds [`VmlinuxProbe`] into `<target>/probe/` (the xz is cached by the plain file's hash:
+/// compressing 63 MiB takes half a minute).
+pub fn build_probe_vmlinux() -> Result<VmlinuxProbe> {
+    let art = crate::setup::ensure_e2e()?;
+    let payload_len = fs::metadata(&art.vmlinux_dom0).with_context(|| art.vmlinux_dom0.display().to_string())?.len();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let tdir = target_dir().join("probe-vmlinux-build");
+    run(Command::new(cargo)
+        .current_dir(project_root())
+        .env("PROBE_PAD_FILE", &art.vmlinux_dom0)
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "rpvboot-probe",
+            "--bin",
+            "rpvboot-probe",
+            "--features",
+            "pad",
+            "--target",
+            PV_TARGET,
+            "--release",
+            "--target-dir",
+        ])
+        .arg(&tdir))?;
+    let built = tdir.join(PV_TARGET).join("release").join("rpvboot-probe");
+    let d = target_dir().join("probe");
+    fs::create_dir_all(&d)?;
+    let plain = d.join("rpvboot-probe-vmlinux");
+    let xz = d.join("rpvboot-probe-vmlinux.xz");
+    let elf = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    let key = format!("{:x} {}\n", crate::util::fnv64(&[&elf]), VMLINUX_XZ_ARGS.join(" "));
+    let stamp = d.join("rpvboot-probe-vmlinux.xz.stamp");
+    if !(xz.is_file() && plain.is_file() && crate::util::stamp_ok(&stamp, &key)) {
+        fs::write(&plain, &elf).with_context(|| format!("writing {}", plain.display()))?;
+        let f = fs::File::create(&xz)?;
+        let st = Command::new("xz").args(VMLINUX_XZ_ARGS).arg(&plain).stdout(f).status().context("running xz")?;
+        if !st.success() {
+            bail!("xz of the vmlinux probe failed: {st}");
+        }
+        crate::util::write_stamp(&stamp, &key)?;
+    }
+    Ok(VmlinuxProbe { xz, payload_len })
+}
+
+/// ext2 (bare) with `/grub/menu.lst` booting [`VmlinuxProbe::xz`] (rpvboot's e2e scenario).
+pub fn disk_vmlinux_xz() -> Result<PathBuf> {
+    let p = build_probe_vmlinux()?;
+    let dir = crate::util::e2e_dir().join("images");
+    let tree = dir.join("probe-vmlinux.tree");
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    fs::create_dir_all(tree.join("grub"))?;
+    fs::write(
+        tree.join("grub/menu.lst"),
+        "default 0\ntimeout 0\ntitle probe + Debian vmlinux payload (xz)\n  kernel /probe-vmlinux.xz probe.mod=none\n",
+    )?;
+    fs::copy(&p.xz, tree.join("probe-vmlinux.xz"))?;
+    let img = dir.join("probe-vmlinux.img");
+    let _ = fs::remove_file(&img);
+    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("32M"))?;
+    Ok(img)
+}
