@@ -996,6 +996,30 @@ mod tests {
         assert_eq!(med_min_max(&[4.0, 1.0]), (2.5, 1.0, 4.0));
     }
 
+    /// Figure 1's vmlinux rows count a pair only when both probes checked their payload.
+    #[test]
+    fn vmlinux_pairs_need_checked_payloads() {
+        let dir = std::env::temp_dir().join(format!("rpv-bench-vm-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        let t = |ns: u64| format!("RPVBOOT-PROBE T vcpu_ns={ns} mod=0 offline=1000000000\n");
+        let ok = "RPVBOOT-PROBE PAYLOAD ok bytes=65906612 fnv1a=949a91a2c9e65cd1\n";
+        let logs = [
+            ("b0-ext2-rpv-vmlinux", format!("{}{ok}", t(3_000_000_000))),
+            ("b0-ext2-grub-vmlinux", format!("{}{ok}", t(12_000_000_000))),
+            ("b0-ffs2-rpv-vmlinux", format!("{}RPVBOOT-PROBE FAIL payload checksum (0x1)\n", t(2_000_000_000))),
+            ("b0-ffs2-grub-vmlinux", format!("{}{ok}", t(12_000_000_000))),
+        ];
+        for (name, text) in &logs {
+            let _ = fs::write(dir.join(format!("{name}.console.log")), text);
+        }
+        let mut f = Figures::default();
+        assert!(f.parse_run(&dir).is_ok());
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(f.rounds(), 1);
+        assert_eq!(f.fig1_vmlinux(false), vec![(3.0, 12.0)]);
+        assert_eq!(f.fig1_vmlinux(true), vec![(2.0, 11.0)]);
+    }
+
     #[test]
     fn dd_line_parses() {
         let dir = std::env::temp_dir().join(format!("rpv-bench-test-{}", std::process::id()));

@@ -537,3 +537,68 @@ pub fn disk_vmlinux_xz() -> Result<PathBuf> {
     run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("32M"))?;
     Ok(img)
 }
+
+/// ext2 (bare) with the vmlinux probe uncompressed and one payload byte flipped (in the middle
+/// of its RW PT_LOAD's file bytes): the probe must report `FAIL payload checksum`, so a
+/// wrong load cannot pass for a checked one (the `ho-vmlinux-corrupt` scenario).
+pub fn disk_vmlinux_corrupt() -> Result<PathBuf> {
+    build_probe_vmlinux()?;
+    let plain = target_dir().join("probe").join("rpvboot-probe-vmlinux");
+    let mut elf = fs::read(&plain).with_context(|| format!("reading {}", plain.display()))?;
+    let (off, len) = rw_load_file_range(&elf).context("vmlinux probe: no RW PT_LOAD")?;
+    let mid = off.checked_add(len / 2).context("vmlinux probe: segment offset overflows")?;
+    let byte = elf.get_mut(usize::try_from(mid)?).context("vmlinux probe: segment beyond the file")?;
+    *byte ^= 0x5a;
+    let dir = crate::util::e2e_dir().join("images");
+    let tree = dir.join("probe-vmlinux-corrupt.tree");
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    fs::create_dir_all(tree.join("grub"))?;
+    fs::write(
+        tree.join("grub/menu.lst"),
+        "default 0\ntimeout 0\ntitle vmlinux probe, one payload byte flipped\n  kernel /probe-vmlinux probe.mod=none\n",
+    )?;
+    fs::write(tree.join("probe-vmlinux"), &elf)?;
+    let img = dir.join("probe-vmlinux-corrupt.img");
+    let _ = fs::remove_file(&img);
+    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("80M"))?;
+    Ok(img)
+}
+
+/// `(p_offset, p_filesz)` of the first writable PT_LOAD of an ELF64 LE file.
+fn rw_load_file_range(elf: &[u8]) -> Option<(u64, u64)> {
+    let u16_at = |o: usize| Some(u16::from_le_bytes(elf.get(o..o.checked_add(2)?)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(elf.get(o..o.checked_add(4)?)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(elf.get(o..o.checked_add(8)?)?.try_into().ok()?));
+    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
+    let (phentsize, phnum) = (usize::from(u16_at(0x36)?), usize::from(u16_at(0x38)?));
+    (0..phnum).find_map(|i| {
+        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        // PT_LOAD (1) with PF_W (2).
+        (u32_at(ph)? == 1 && u32_at(ph + 4)? & 2 != 0).then_some((u64_at(ph + 8)?, u64_at(ph + 32)?))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rw_load_file_range;
+
+    /// An ELF64 header with two program headers, R+X then R+W PT_LOADs.
+    #[test]
+    fn finds_the_writable_load() {
+        let mut elf = vec![0u8; 64 + 2 * 56];
+        elf[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        elf[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        elf[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
+        for (i, (flags, off, size)) in [(5u32, 0x1000u64, 0x10u64), (6, 0x6000, 0x3edb088)].into_iter().enumerate() {
+            let ph = 64 + i * 56;
+            elf[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
+            elf[ph + 4..ph + 8].copy_from_slice(&flags.to_le_bytes());
+            elf[ph + 8..ph + 16].copy_from_slice(&off.to_le_bytes());
+            elf[ph + 32..ph + 40].copy_from_slice(&size.to_le_bytes());
+        }
+        assert_eq!(rw_load_file_range(&elf), Some((0x6000, 0x3edb088)));
+        assert_eq!(rw_load_file_range(&elf[..100]), None);
+    }
+}

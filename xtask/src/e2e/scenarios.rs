@@ -322,6 +322,17 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"^RPVBOOT-PROBE PAYLOAD ok bytes=\d+ fnv1a=[0-9a-f]+$")
             .expect(r"^RPVBOOT-PROBE PASS name=ho-vmlinux-xz ")
     });
+    // The payload check can fail: the same probe (uncompressed) with one payload byte flipped
+    // on the disk. Opt-in (the 80 MiB disk and the 63 MiB check take ~10 s).
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_vmlinux_corrupt)],
+        memory_mib: crate::probe::VMLINUX_MEM_MIB,
+        timeout_secs: 180,
+        default: false,
+        ..Scenario::rpvboot("ho-vmlinux-corrupt", "")
+            .expect(r#"rpvboot: booting entry 0 "vmlinux probe, one payload byte flipped": elf64 kernel"#)
+            .expect(r"^RPVBOOT-PROBE FAIL payload checksum \(0x[0-9a-f]+\)")
+    });
     // The same disk in 32 MiB: the big probe cannot fit; refused with the reason while the
     // disks are open, and the fallback (the plain probe) boots.
     v.push(Scenario {
