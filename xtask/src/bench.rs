@@ -881,6 +881,32 @@ impl Figures {
             GRUB_MODULES.join(" "),
             DD_REPS = DD_REPS
         );
+        if let Some(v) = &self.vmlinux {
+            let _ = writeln!(
+                md,
+                "\nFigure 1, vmlinux rows: the probe's data segment is Debian's decompressed kernel \
+                 ({}, {} bytes, the xz payload of its bzImage), the file on the disks is the probe ELF \
+                 compressed like that payload (xz --check=crc32 --x86 --lzma2=preset=6,dict=32MiB, {} bytes); \
+                 both loaders boot the same file from the same ext2/FFSv2 image in {FIG1_MEM_MIB} MiB. A \
+                 sample counts only if the probe printed `RPVBOOT-PROBE PAYLOAD ok` (FNV-1a of the loaded \
+                 segment = the file's, taken at build time); pvgrub2's handover then fails the probe's \
+                 NetBSD-layout checks, which do not matter here.",
+                v.kver, v.payload, v.xz
+            );
+            let best = |own: bool| {
+                let f = self.fig1_vmlinux(own);
+                let a = f.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+                let b = f.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                (!f.is_empty()).then(|| format!("{a:.2} s vs {b:.2} s = {:.2}×", a / b))
+            };
+            if let (Some(c), Some(o)) = (best(false), best(true)) {
+                let _ = writeln!(
+                    md,
+                    "Fastest samples (least disturbed by the host's load; rpvboot vs pvgrub2): xl create → entry \
+                     {c}; unpause → entry {o}."
+                );
+            }
+        }
         let _ = writeln!(md, "\nPer-domU samples (vcpu_ns at probe entry, module bytes; the loader's part from unpause, split into the vCPU's running and blocked time):\n");
         for (k, v) in &self.samples {
             match v {
