@@ -519,10 +519,12 @@ pub fn build_probe_vmlinux() -> Result<VmlinuxProbe> {
 }
 
 /// ext2 (bare) with `/grub/menu.lst` booting [`VmlinuxProbe::xz`] (rpvboot's e2e scenario).
+/// Named `vmlinux-probe*`, not `probe-*`: inspect's `e2e_probe_images` test dry-runs every
+/// `probe-*.img` and expects gzip or plain kernels.
 pub fn disk_vmlinux_xz() -> Result<PathBuf> {
     let p = build_probe_vmlinux()?;
     let dir = crate::util::e2e_dir().join("images");
-    let tree = dir.join("probe-vmlinux.tree");
+    let tree = dir.join("vmlinux-probe.tree");
     if tree.exists() {
         fs::remove_dir_all(&tree)?;
     }
@@ -532,7 +534,7 @@ pub fn disk_vmlinux_xz() -> Result<PathBuf> {
         "default 0\ntimeout 0\ntitle probe + Debian vmlinux payload (xz)\n  kernel /probe-vmlinux.xz probe.mod=none\n",
     )?;
     fs::copy(&p.xz, tree.join("probe-vmlinux.xz"))?;
-    let img = dir.join("probe-vmlinux.img");
+    let img = dir.join("vmlinux-probe.img");
     let _ = fs::remove_file(&img);
     run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("32M"))?;
     Ok(img)
@@ -550,7 +552,7 @@ pub fn disk_vmlinux_corrupt() -> Result<PathBuf> {
     let byte = elf.get_mut(usize::try_from(mid)?).context("vmlinux probe: segment beyond the file")?;
     *byte ^= 0x5a;
     let dir = crate::util::e2e_dir().join("images");
-    let tree = dir.join("probe-vmlinux-corrupt.tree");
+    let tree = dir.join("vmlinux-probe-corrupt.tree");
     if tree.exists() {
         fs::remove_dir_all(&tree)?;
     }
@@ -560,7 +562,7 @@ pub fn disk_vmlinux_corrupt() -> Result<PathBuf> {
         "default 0\ntimeout 0\ntitle vmlinux probe, one payload byte flipped\n  kernel /probe-vmlinux probe.mod=none\n",
     )?;
     fs::write(tree.join("probe-vmlinux"), &elf)?;
-    let img = dir.join("probe-vmlinux-corrupt.img");
+    let img = dir.join("vmlinux-probe-corrupt.img");
     let _ = fs::remove_file(&img);
     run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("80M"))?;
     Ok(img)
