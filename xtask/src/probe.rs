@@ -468,9 +468,9 @@ pub struct VmlinuxProbe {
 pub const VMLINUX_XZ_ARGS: [&str; 5] = ["--check=crc32", "--x86", "--lzma2=preset=6,dict=32MiB", "-T1", "-c"];
 
 /// `memory=` for the vmlinux probe, the same for both loaders (the bench's figure 1 and the
-/// `ho-vmlinux-xz` scenario). `cargo xtask bench --fig1-mem` found 112 MiB the smallest for
-/// each (both fail at 96: rpvboot holds xz's 32 MiB dictionary next to the 63 MiB output,
-/// pvgrub2 runs out of heap); one step more, so that neither is measured at its edge.
+/// `ho-vmlinux-xz` scenario). `cargo xtask bench --fig1-mem` found the smallest on its grid
+/// to be 112 MiB for rpvboot (at 104 it refuses: xz's 32 MiB dictionary next to the 63 MiB
+/// output) and 104 MiB for pvgrub2; 128 so that neither is measured at its edge.
 pub const VMLINUX_MEM_MIB: u32 = 128;
 
 /// Builds [`VmlinuxProbe`] into `<target>/probe/` (the xz is cached by the plain file's hash:
