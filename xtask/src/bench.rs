@@ -8,7 +8,11 @@
 //! number exists for pvgrub2, which prints nothing of its own.
 //!
 //! Figures (ratios rpvboot / pvgrub2 from the same round; median and min–max over rounds):
-//! 1. vCPU creation → probe entry, no module.
+//! 1. vCPU creation → probe entry, no module; and the same for a probe that carries Debian's
+//!    decompressed kernel as its data (`probe::build_probe_vmlinux`, xz like Debian's
+//!    bzImage payload), the kernel a domU owner boots: the probe is only the clock, and only
+//!    samples whose probe printed `RPVBOOT-PROBE PAYLOAD ok` (its FNV-1a check of the 63 MiB)
+//!    count.
 //! 2. MiB/s loading a 64 MiB module: 64 MiB / (T with module − T without; the latter the median
 //!    over the rounds), per filesystem;
 //!    against dom0 `dd` of the same image through a loop device (after the scenarios).
@@ -36,6 +40,24 @@ const BIG: u64 = 64 << 20;
 const MEM_MIB: u32 = 192;
 /// `memory=` grid for figure 4.
 const MEM_GRID: [u32; 7] = [4, 8, 12, 16, 24, 32, 64];
+/// `memory=` of figure 1's vmlinux-probe domUs, the same for both loaders: what both need,
+/// found with `--fig1-mem` (FIG1_MEM_GRID).
+const FIG1_MEM_MIB: u32 = crate::probe::VMLINUX_MEM_MIB;
+/// `--fig1-mem`: the grid for the vmlinux probe (figure 4 for that kernel). Both fail at
+/// 96 MiB: rpvboot holds xz's 32 MiB dictionary next to the 63 MiB output, pvgrub2 runs
+/// out of heap.
+const FIG1_MEM_GRID: [u32; 5] = [96, 104, 112, 128, 160];
+/// Seconds a `--fig1-mem` domU gets: pvgrub2 sits in its menu after "out of memory", so a
+/// failure costs the whole timeout.
+const FIG1_MEM_TIMEOUT: u32 = 90;
+
+/// Seconds a vmlinux-probe domU gets (pvgrub2 needs ~15 s of TCG to decompress 63 MiB).
+fn vmlinux_timeout(l: Loader) -> u32 {
+    match l {
+        Loader::Rpv => 120,
+        Loader::Grub => 240,
+    }
+}
 
 /// Seconds a domU with the 64 MiB module gets (pvgrub2 is slow under TCG).
 fn big_timeout(l: Loader) -> u32 {
@@ -73,6 +95,17 @@ pub struct Bench {
     /// Only figure 4 (the memory grid: about 14 short domUs, no module domUs, no dd).
     #[arg(long)]
     fig4: bool,
+    /// Only figure 1: per round the module-less probe domUs and the vmlinux-probe domUs (no
+    /// 64 MiB module, no dd, no memory grid).
+    #[arg(long)]
+    fig1: bool,
+    /// Add figure 1's memory search: the vmlinux probe on ext2 at each of FIG1_MEM_GRID MiB,
+    /// both loaders (the smallest memory= that reaches `PAYLOAD ok`).
+    #[arg(long)]
+    fig1_mem: bool,
+    /// Leave out figure 1's vmlinux-probe domUs (about 25 s per round and loader pair).
+    #[arg(long)]
+    no_vmlinux: bool,
     /// Boot only rpvboot, not pvgrub2 (iterating on rpvboot; the pvgrub2 ratios are then n/a).
     #[arg(long)]
     rpv_only: bool,
@@ -123,6 +156,7 @@ impl Bench {
         let sizes = Sizes::measure(&rpv, &grub)?;
         let mut out = Figures { sizes, ..Figures::default() };
         if !self.size_only {
+            out.vmlinux = Some(VmlinuxInfo::measure()?);
             let run_dir = match self.analyse {
                 Some(d) => d,
                 None => self.boot(&grub)?,
@@ -142,6 +176,12 @@ impl Bench {
             (("ffs2", true), disk("ffs2", true)?),
             (("ffs2", false), disk("ffs2", false)?),
         ]);
+        let vmlinux = !(self.no_vmlinux || self.fig2 || self.fig4);
+        let vm_disks = if vmlinux || self.fig1_mem {
+            BTreeMap::from([("ext2", vmlinux_disk("ext2")?), ("ffs2", vmlinux_disk("ffs2")?)])
+        } else {
+            BTreeMap::new()
+        };
         let mut list = Vec::new();
         let rounds = if self.fig4 { 0 } else { self.rounds };
         for r in 0..rounds {
@@ -149,7 +189,8 @@ impl Bench {
             let order = if r % 2 == 0 { [Loader::Rpv, Loader::Grub] } else { [Loader::Grub, Loader::Rpv] };
             let order = order.into_iter().filter(|l| !self.rpv_only || *l == Loader::Rpv);
             for fs in FSES {
-                for big in [false, true] {
+                let bigs: &[bool] = if self.fig1 { &[false] } else { &[false, true] };
+                for &big in bigs {
                     for l in order.clone() {
                         let d = disks.get(&(fs, big)).context("disk")?.clone();
                         list.push(scenario(
@@ -162,7 +203,14 @@ impl Bench {
                         ));
                     }
                 }
-                if self.profile {
+                if vmlinux {
+                    for l in order.clone() {
+                        let d = vm_disks.get(fs).context("vmlinux disk")?.clone();
+                        let name = format!("b{r}-{fs}-{}-vmlinux", l.tag());
+                        list.push(scenario(&name, l, grub, d, FIG1_MEM_MIB, vmlinux_timeout(l)));
+                    }
+                }
+                if self.profile && !self.fig1 {
                     let d = disks.get(&(fs, true)).context("disk")?.clone();
                     let mut s = scenario(&format!("p{r}-{fs}"), Loader::Rpv, grub, d, MEM_MIB, 240);
                     s.extra = PROFILE_EXTRA.to_string();
@@ -170,7 +218,15 @@ impl Bench {
                 }
             }
         }
-        if !self.no_memory && !self.fig2 {
+        if self.fig1_mem {
+            let d = vm_disks.get("ext2").context("vmlinux disk")?.clone();
+            for m in FIG1_MEM_GRID {
+                for l in [Loader::Rpv, Loader::Grub].into_iter().filter(|l| !self.rpv_only || *l == Loader::Rpv) {
+                    list.push(scenario(&format!("mv-{}-{m}", l.tag()), l, grub, d.clone(), m, FIG1_MEM_TIMEOUT));
+                }
+            }
+        }
+        if !self.no_memory && !self.fig2 && !self.fig1 {
             let d = disks.get(&("ext2", false)).context("disk")?.clone();
             for m in MEM_GRID {
                 for l in [Loader::Rpv, Loader::Grub].into_iter().filter(|l| !self.rpv_only || *l == Loader::Rpv) {
@@ -178,8 +234,8 @@ impl Bench {
                 }
             }
         }
-        let opts =
-            RunOpts { stream: Stream::Progress, kernel: None, qemu_timeout: None, after: (!self.fig4).then(dd_script) };
+        let dd = !(self.fig4 || self.fig1);
+        let opts = RunOpts { stream: Stream::Progress, kernel: None, qemu_timeout: None, after: dd.then(dd_script) };
         let failed = e2e::run_scenarios(&list, &opts)?;
         println!("bench: {failed} domU(s) did not end cleanly (expected for the small memory sizes; not a failure)");
         newest_run(&list.first().context("no bench scenarios")?.name)
@@ -303,6 +359,74 @@ fn disk(fs_kind: &str, big: bool) -> Result<PathBuf> {
     Ok(img)
 }
 
+/// Figure 1's kernel: the vmlinux probe, xz'd ([`crate::probe::build_probe_vmlinux`]).
+struct VmlinuxInfo {
+    /// Debian kernel ABI (e.g. `6.1.0-56-amd64`).
+    kver: String,
+    /// Bytes of the payload (Debian's vmlinux) and of the xz file on the disks.
+    payload: u64,
+    xz: u64,
+}
+
+impl VmlinuxInfo {
+    fn measure() -> Result<Self> {
+        let p = crate::probe::build_probe_vmlinux()?;
+        let kver = crate::setup::ensure_e2e()?.kver;
+        let xz = fs::metadata(&p.xz).with_context(|| p.xz.display().to_string())?.len();
+        Ok(Self { kver, payload: p.payload_len, xz })
+    }
+
+    /// What figure 1's second pair of rows boots.
+    fn label(&self) -> String {
+        format!(
+            "probe + Debian {} vmlinux payload ({:.1} MiB, xz --x86 {:.2} MiB)",
+            self.kver,
+            self.payload as f64 / 1048576.0,
+            self.xz as f64 / 1048576.0
+        )
+    }
+}
+
+/// A bare ext2 or FFSv2 image (32 MiB) with the vmlinux probe as `/probe-vmlinux.xz` and the
+/// same entry as `/grub/menu.lst` (rpvboot) and `/grub/grub.cfg` (pvgrub2).
+fn vmlinux_disk(fs_kind: &str) -> Result<PathBuf> {
+    let p = crate::probe::build_probe_vmlinux()?;
+    let dir = bench_dir().join("images");
+    mkdirp(&dir)?;
+    let name = format!("{fs_kind}-vmlinux");
+    let img = dir.join(format!("{name}.img"));
+    let stamp = dir.join(format!("{name}.stamp"));
+    let xz = fs::read(&p.xz)?;
+    let key = format!("v1 {:x}\n", util::fnv64(&[&xz]));
+    if img.is_file() && util::stamp_ok(&stamp, &key) {
+        return Ok(img);
+    }
+    let tree = dir.join(format!("{name}.tree"));
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    mkdirp(&tree.join("grub"))?;
+    fs::write(tree.join("probe-vmlinux.xz"), &xz)?;
+    fs::write(
+        tree.join("grub/menu.lst"),
+        "default 0\ntimeout 0\ntitle vmlinux probe\n  kernel /probe-vmlinux.xz probe.mod=none\n",
+    )?;
+    fs::write(
+        tree.join("grub/grub.cfg"),
+        "set timeout=0\nmenuentry vmlinux-probe {\n  linux /probe-vmlinux.xz probe.mod=none\n}\n",
+    )?;
+    let _ = fs::remove_file(&img);
+    match fs_kind {
+        "ext2" => run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("32M"))?,
+        _ => run(Command::new("makefs")
+            .args(["-t", "ffs", "-B", "le", "-o", "version=2", "-s", "32m"])
+            .arg(&img)
+            .arg(&tree))?,
+    }
+    util::write_stamp(&stamp, &key)?;
+    Ok(img)
+}
+
 /// The modules issue 10 names, plus what the embedded config needs (search, echo, test).
 const GRUB_MODULES: [&str; 17] = [
     "part_msdos",
@@ -386,6 +510,8 @@ struct Sample {
     /// The vCPU's time running and blocked (waiting for events, e.g. the disk), for profiles.
     running_ns: u64,
     blocked_ns: u64,
+    /// The probe printed `RPVBOOT-PROBE PAYLOAD ok` (its payload's FNV-1a matched).
+    payload_ok: bool,
 }
 
 #[derive(Default)]
@@ -399,6 +525,8 @@ struct Figures {
     profile: BTreeMap<String, (Vec<f64>, Vec<f64>)>,
     run_dir: Option<PathBuf>,
     rounds_wanted: u32,
+    /// Figure 1's vmlinux probe (None with --size-only).
+    vmlinux: Option<VmlinuxInfo>,
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -438,6 +566,7 @@ impl Figures {
                     loader_ns: vcpu_ns.saturating_sub(off),
                     running_ns: ns("running"),
                     blocked_ns: ns("blocked"),
+                    payload_ok: text.lines().any(|l| l.starts_with("RPVBOOT-PROBE PAYLOAD ok ")),
                 })
             });
             self.samples.insert(name.to_string(), s);
@@ -489,6 +618,49 @@ impl Figures {
             }
         }
         v
+    }
+
+    /// Figure 1 with the vmlinux probe, per round and filesystem: (rpv s, grub s), only pairs
+    /// where both probes checked their payload.
+    fn fig1_vmlinux(&self, own: bool) -> Vec<(f64, f64)> {
+        let pick = |s: &Sample| (if own { s.loader_ns } else { s.vcpu_ns }) as f64 / 1e9;
+        let ok = |name: String| self.t(&name).filter(|s| s.payload_ok).map(pick);
+        let mut v = Vec::new();
+        for r in 0..self.rounds() {
+            for fs_kind in FSES {
+                if let (Some(a), Some(b)) =
+                    (ok(format!("b{r}-{fs_kind}-rpv-vmlinux")), ok(format!("b{r}-{fs_kind}-grub-vmlinux")))
+                {
+                    v.push((a, b));
+                }
+            }
+        }
+        v
+    }
+
+    /// Figure 1 with the vmlinux probe: every sample of loader `l` that checked its payload, s.
+    fn vmlinux_checked(&self, l: Loader, own: bool) -> Vec<f64> {
+        let suffix = format!("-{}-vmlinux", l.tag());
+        self.samples
+            .iter()
+            .filter(|(k, _)| k.starts_with('b') && k.ends_with(&suffix))
+            .filter_map(|(_, s)| s.as_ref().filter(|s| s.payload_ok))
+            .map(|s| (if own { s.loader_ns } else { s.vcpu_ns }) as f64 / 1e9)
+            .collect()
+    }
+
+    /// Figure 1's memory search: smallest FIG1_MEM_GRID size from which every larger one
+    /// reached a checked payload.
+    fn min_mem_vmlinux(&self, l: Loader) -> Option<u32> {
+        let mut best = None;
+        for &m in FIG1_MEM_GRID.iter().rev() {
+            if self.t(&format!("mv-{}-{m}", l.tag())).is_some_and(|s| s.payload_ok) {
+                best = Some(m);
+            } else {
+                break;
+            }
+        }
+        best
     }
 
     /// Upper bound of a loader's MiB/s when its big run never reached the probe (timeout).
@@ -589,7 +761,23 @@ impl Figures {
             let ratios: Vec<f64> = f1.iter().map(|(a, b)| a / b).collect();
             row(&mut md, "1", what, secs(&a, no_run), secs(&b, no_run), &ratios, GOAL1);
         }
+        let vm_label = self.vmlinux.as_ref().map(VmlinuxInfo::label).unwrap_or_else(|| "vmlinux probe".into());
+        let vm_rows = [
+            (false, format!("{vm_label}: xl create (vCPU creation) → probe entry, s (ext2+ffs2, {FIG1_MEM_MIB} MiB)")),
+            (true, format!("{vm_label}: loader only (unpause → probe entry), s")),
+        ];
+        let vm_ran = self.samples.keys().any(|k| k.ends_with("-vmlinux"));
+        for (own, what) in vm_rows {
+            let f1 = self.fig1_vmlinux(own);
+            // Each loader's column: all its checked samples (so --rpv-only shows rpvboot's);
+            // the ratios: same-round pairs only.
+            let (a, b) = (self.vmlinux_checked(Loader::Rpv, own), self.vmlinux_checked(Loader::Grub, own));
+            let ratios: Vec<f64> = f1.iter().map(|(a, b)| a / b).collect();
+            let none = if vm_ran { "n/a (no PAYLOAD ok)" } else { "n/a (not run)" };
+            row(&mut md, "1", &what, secs(&a, none), secs(&b, none), &ratios, GOAL1);
+        }
         // 2
+        let no_run = if self.samples.keys().any(|k| k.ends_with("-big")) { no_run } else { "n/a (not run)" };
         for fs_kind in FSES {
             let rounds = self.rounds();
             let pairs: Vec<(f64, f64)> = (0..rounds)
@@ -676,6 +864,25 @@ impl Figures {
             _ => Vec::new(),
         };
         row(&mut md, "4", "smallest memory= reaching the probe kernel (grid)", mm(ma), mm(mb), &r4, GOAL4);
+        // 4 for figure 1's kernel (`--fig1-mem`).
+        if self.samples.keys().any(|k| k.starts_with("mv-")) {
+            let ma = self.min_mem_vmlinux(Loader::Rpv);
+            let mb = self.min_mem_vmlinux(Loader::Grub);
+            let mm = |m: Option<u32>| m.map(|m| format!("{m} MiB")).unwrap_or_else(|| "n/a (not on the grid)".into());
+            let r: Vec<f64> = match (ma, mb) {
+                (Some(a), Some(b)) => vec![f64::from(a) / f64::from(b)],
+                _ => Vec::new(),
+            };
+            row(
+                &mut md,
+                "4",
+                &format!("{vm_label}: smallest memory= reaching PAYLOAD ok (grid {FIG1_MEM_GRID:?})"),
+                mm(ma),
+                mm(mb),
+                &r,
+                GOAL4,
+            );
+        }
 
         let _ = writeln!(
             md,
@@ -693,18 +900,51 @@ impl Figures {
             GRUB_MODULES.join(" "),
             DD_REPS = DD_REPS
         );
+        if let Some(v) = &self.vmlinux {
+            let _ = writeln!(
+                md,
+                "\nFigure 1, vmlinux rows: the probe's data segment is Debian's decompressed kernel \
+                 ({}, {} bytes, the xz payload of its bzImage), the file on the disks is the probe ELF \
+                 compressed like that payload (xz --check=crc32 --x86 --lzma2=preset=6,dict=32MiB, {} bytes); \
+                 both loaders boot the same file from the same ext2/FFSv2 image in {FIG1_MEM_MIB} MiB. A \
+                 sample counts only if the probe printed `RPVBOOT-PROBE PAYLOAD ok` (FNV-1a of the loaded \
+                 segment = the file's, taken at build time); pvgrub2's handover then fails the probe's \
+                 NetBSD-layout checks, which do not matter here.",
+                v.kver, v.payload, v.xz
+            );
+            let best = |own: bool| {
+                let f = self.fig1_vmlinux(own);
+                let a = f.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+                let b = f.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+                (!f.is_empty()).then(|| format!("{a:.2} s vs {b:.2} s = {:.2}×", a / b))
+            };
+            if let (Some(c), Some(o)) = (best(false), best(true)) {
+                let _ = writeln!(
+                    md,
+                    "Fastest samples (least disturbed by the host's load; rpvboot vs pvgrub2): xl create → entry \
+                     {c}; unpause → entry {o}. pvgrub2's vCPU never blocks (blocked = 0 s: it polls its \
+                     disk ring), so its time also holds whatever dom0's backend waited for a CPU of the \
+                     two; that is the likely cause of its wide spread, rpvboot blocks on events."
+                );
+            }
+        }
         let _ = writeln!(md, "\nPer-domU samples (vcpu_ns at probe entry, module bytes; the loader's part from unpause, split into the vCPU's running and blocked time):\n");
         for (k, v) in &self.samples {
             match v {
                 Some(s) => {
                     let _ = writeln!(
                         md,
-                        "- {k}: {:.3} s, mod={} (loader {:.3} s: running {:.3} s, blocked {:.3} s)",
+                        "- {k}: {:.3} s, mod={} (loader {:.3} s: running {:.3} s, blocked {:.3} s){}",
                         s.vcpu_ns as f64 / 1e9,
                         s.module,
                         s.loader_ns as f64 / 1e9,
                         s.running_ns as f64 / 1e9,
-                        s.blocked_ns as f64 / 1e9
+                        s.blocked_ns as f64 / 1e9,
+                        match (k.ends_with("-vmlinux") || k.starts_with("mv-"), s.payload_ok) {
+                            (false, _) => "",
+                            (true, true) => ", PAYLOAD ok",
+                            (true, false) => ", payload NOT checked ok (not counted)",
+                        }
                     );
                 }
                 None => {
@@ -801,6 +1041,32 @@ mod tests {
     fn median_and_spread() {
         assert_eq!(med_min_max(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
         assert_eq!(med_min_max(&[4.0, 1.0]), (2.5, 1.0, 4.0));
+    }
+
+    /// Figure 1's vmlinux rows count a pair only when both probes checked their payload.
+    #[test]
+    fn vmlinux_pairs_need_checked_payloads() {
+        let dir = std::env::temp_dir().join(format!("rpv-bench-vm-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        let t = |ns: u64| format!("RPVBOOT-PROBE T vcpu_ns={ns} mod=0 offline=1000000000\n");
+        let ok = "RPVBOOT-PROBE PAYLOAD ok bytes=65906612 fnv1a=949a91a2c9e65cd1\n";
+        let logs = [
+            ("b0-ext2-rpv-vmlinux", format!("{}{ok}", t(3_000_000_000))),
+            ("b0-ext2-grub-vmlinux", format!("{}{ok}", t(12_000_000_000))),
+            ("b0-ffs2-rpv-vmlinux", format!("{}RPVBOOT-PROBE FAIL payload checksum (0x1)\n", t(2_000_000_000))),
+            ("b0-ffs2-grub-vmlinux", format!("{}{ok}", t(12_000_000_000))),
+        ];
+        for (name, text) in &logs {
+            let _ = fs::write(dir.join(format!("{name}.console.log")), text);
+        }
+        let mut f = Figures::default();
+        assert!(f.parse_run(&dir).is_ok());
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(f.rounds(), 1);
+        assert_eq!(f.fig1_vmlinux(false), vec![(3.0, 12.0)]);
+        assert_eq!(f.fig1_vmlinux(true), vec![(2.0, 11.0)]);
+        assert_eq!(f.vmlinux_checked(Loader::Rpv, false), vec![3.0]);
+        assert_eq!(f.vmlinux_checked(Loader::Grub, false), vec![12.0, 12.0]);
     }
 
     #[test]

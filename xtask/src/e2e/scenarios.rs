@@ -312,6 +312,30 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r"^RPVBOOT-PROBE PAD ok bytes=35651584")
             .expect(r"^RPVBOOT-PROBE PASS name=ho-big-plain-64m pages=16384 mod=0 ")
     });
+    // Issue 10 figure 1's kernel: the probe whose data segment is Debian's decompressed
+    // vmlinux (63 MiB), xz'd as Debian does (CRC32, BCJ x86, 32 MiB dictionary: ~7.8 MiB).
+    // The probe recomputes the FNV-1a that build.rs took of the file over its loaded segment
+    // (`PAYLOAD ok`), then checks the handover as usual (`PASS`).
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_vmlinux_xz)],
+        memory_mib: crate::probe::VMLINUX_MEM_MIB,
+        timeout_secs: 180,
+        ..Scenario::rpvboot("ho-vmlinux-xz", "")
+            .expect(r#"rpvboot: booting entry 0 "probe \+ Debian vmlinux payload \(xz\)": xz\+elf64 kernel, \d+ bytes loaded"#)
+            .expect(r"^RPVBOOT-PROBE PAYLOAD ok bytes=\d+ fnv1a=[0-9a-f]+$")
+            .expect(r"^RPVBOOT-PROBE PASS name=ho-vmlinux-xz ")
+    });
+    // The payload check can fail: the same probe (uncompressed) with one payload byte flipped
+    // on the disk. Opt-in (the 80 MiB disk and the 63 MiB check take ~10 s).
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::probe::disk_vmlinux_corrupt)],
+        memory_mib: crate::probe::VMLINUX_MEM_MIB,
+        timeout_secs: 180,
+        default: false,
+        ..Scenario::rpvboot("ho-vmlinux-corrupt", "")
+            .expect(r#"rpvboot: booting entry 0 "vmlinux probe, one payload byte flipped": elf64 kernel"#)
+            .expect(r"^RPVBOOT-PROBE FAIL payload checksum \(0x[0-9a-f]+\)")
+    });
     // The same disk in 32 MiB: the big probe cannot fit; refused with the reason while the
     // disks are open, and the fallback (the plain probe) boots.
     v.push(Scenario {
