@@ -72,6 +72,10 @@ pub struct Bench {
     /// Only figure 4 (the memory grid: about 14 short domUs, no module domUs, no dd).
     #[arg(long)]
     fig4: bool,
+    /// Only figure 1 (the module-less domUs: no module, memory grid or dd), for iterating on
+    /// start-up time.
+    #[arg(long)]
+    fig1: bool,
     /// Boot only rpvboot, not pvgrub2 (iterating on rpvboot; the pvgrub2 ratios are then n/a).
     #[arg(long)]
     rpv_only: bool,
@@ -148,7 +152,7 @@ impl Bench {
             let order = if r % 2 == 0 { [Loader::Rpv, Loader::Grub] } else { [Loader::Grub, Loader::Rpv] };
             let order = order.into_iter().filter(|l| !self.rpv_only || *l == Loader::Rpv);
             for fs in FSES {
-                for big in [false, true] {
+                for big in [false, true].into_iter().filter(|&b| !(self.fig1 && b)) {
                     for l in order.clone() {
                         let d = disks.get(&(fs, big)).context("disk")?.clone();
                         list.push(scenario(
@@ -169,7 +173,7 @@ impl Bench {
                 }
             }
         }
-        if !self.no_memory && !self.fig2 {
+        if !self.no_memory && !self.fig2 && !self.fig1 {
             let d = disks.get(&("ext2", false)).context("disk")?.clone();
             for m in MEM_GRID {
                 for l in [Loader::Rpv, Loader::Grub].into_iter().filter(|l| !self.rpv_only || *l == Loader::Rpv) {
@@ -177,8 +181,12 @@ impl Bench {
                 }
             }
         }
-        let opts =
-            RunOpts { stream: Stream::Progress, kernel: None, qemu_timeout: None, after: (!self.fig4).then(dd_script) };
+        let opts = RunOpts {
+            stream: Stream::Progress,
+            kernel: None,
+            qemu_timeout: None,
+            after: (!self.fig4 && !self.fig1).then(dd_script),
+        };
         let failed = e2e::run_scenarios(&list, &opts)?;
         println!("bench: {failed} domU(s) did not end cleanly (expected for the small memory sizes; not a failure)");
         newest_run(&list.first().context("no bench scenarios")?.name)
