@@ -264,7 +264,7 @@ impl plan::Observer for Log<'_> {
 }
 
 #[cfg(target_os = "none")]
-pub use pv::{boot, boot_ramdisk, boot_selected, select_args};
+pub use pv::{boot, boot_ramdisk, boot_selected, boot_with, select_args};
 
 #[cfg(target_os = "none")]
 mod pv {
@@ -291,7 +291,20 @@ mod pv {
     /// domain over to it. Returns only on a refusal (with the reason), before anything
     /// irreversible happened.
     pub fn boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> String {
-        match try_boot(si, kernel, modules, cmdline) {
+        boot_with(si, kernel, modules, cmdline, &mut || {})
+    }
+
+    /// [`boot`], calling `last` once the region is written, just before the console is
+    /// drained and the jump: the latest point for work that may overlap the handover, such as
+    /// waiting for the disks' backends to close.
+    pub fn boot_with(
+        si: &StartInfo,
+        kernel: &[u8],
+        modules: &[&[u8]],
+        cmdline: &[u8],
+        last: &mut dyn FnMut(),
+    ) -> String {
+        match try_boot(si, kernel, modules, cmdline, last) {
             Ok(never) => match never {},
             Err(e) => e,
         }
@@ -299,12 +312,20 @@ mod pv {
 
     enum Never {}
 
-    fn try_boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> Result<Never, String> {
+    fn try_boot(
+        si: &StartInfo,
+        kernel: &[u8],
+        modules: &[&[u8]],
+        cmdline: &[u8],
+        before_jump: &mut dyn FnMut(),
+    ) -> Result<Never, String> {
         let t0 = now();
+        crate::xen::trace::mark("boot", t0, 0);
         let verbose = si.has_word("rpvboot.verbose");
         // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
         let mut marks: Vec<(&str, u64)> = Vec::new();
         let mut mark = |what: &'static str| {
+            crate::xen::trace::mark(what, now(), 0);
             if verbose {
                 marks.push((what, now()));
             }
@@ -513,6 +534,7 @@ mod pv {
         write_at(lay.p2m.vstart, p2m_bytes)?;
         write_at(lay.start_info_va(), &plan.start_info)?;
         let t_fill = now();
+        before_jump();
         let params = trampoline::Params {
             new_l4_mfn,
             old_l4_mfn: a_l4_mfn,
@@ -538,7 +560,15 @@ mod pv {
             k.entry
         );
         // From here on there is no way back.
+        crate::xen::trace::mark("drain", now(), 0);
         let _ = arch::console::drain();
+        crate::xen::trace::mark("drained", now(), 0);
+        if verbose {
+            let mut s = String::new();
+            crate::xen::trace::dump(&mut s);
+            crate::print!("{s}");
+            let _ = arch::console::drain();
+        }
         // SAFETY: the page is ours; jump follows.
         unsafe { trampoline::prepare(&params) };
         if let Err(e) = traps::uninstall() {
@@ -562,9 +592,10 @@ mod pv {
     }
 
     /// Boots what [`select`] chose; returns only with the reason it could not.
-    pub fn boot_selected(si: &StartInfo, sel: &Selected) -> String {
+    /// Boots the entry [`select`] accepted; `last` as for [`boot_with`].
+    pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut()) -> String {
         let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
-        boot(si, &sel.kernel, &mods, sel.cmdline.as_bytes())
+        boot_with(si, &sel.kernel, &mods, sel.cmdline.as_bytes(), last)
     }
 
     /// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.test=` words that

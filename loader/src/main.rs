@@ -50,6 +50,8 @@ mod pv {
             }
         };
         let si = &boot.start_info;
+        loader::xen::trace::mark("t0", boot.t0_ns, 0);
+        loader::xen::trace::mark("ready", boot.t_ready_ns, 0);
         let (major, minor) = hypercall::xen_version();
         println!("rpvboot {VERSION} (Xen PV bootloader)");
         println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}", si.memory_mib(), si.nr_pages);
@@ -98,9 +100,21 @@ mod pv {
             keys_echo(boot.console);
         }
 
-        let outcome = loader::devices::run_pv(si, boot.shared);
+        loader::xen::trace::mark("run_pv", boot.shared.now_ns(), 0);
+        let mut outcome = loader::devices::run_pv(si, boot.shared);
+        // The disks' close began after their last read; it completes just before the jump
+        // (or here, when there is no jump).
+        let mut closing = outcome.closing.take();
         if let Some(sel) = outcome.selected {
-            println!("rpvboot: boot failed: {}", loader::bootflow::boot_selected(si, &sel));
+            let mut finish = || {
+                if let Some(c) = closing.take() {
+                    c.finish(&mut loader::devices::ConsoleOut);
+                }
+            };
+            println!("rpvboot: boot failed: {}", loader::bootflow::boot_selected(si, &sel, &mut finish));
+        }
+        if let Some(c) = closing.take() {
+            c.finish(&mut loader::devices::ConsoleOut);
         }
         if si.has_word("rpvboot.test=ramdisk") {
             println!("rpvboot: boot failed: {}", loader::bootflow::boot_ramdisk(si));

@@ -35,3 +35,4 @@ pub mod ring;
 #[allow(unsafe_code)]
 pub mod sched;
 pub mod xenstore;
+pub mod trace;

@@ -171,6 +171,44 @@ pub struct WatchEvent {
     pub token: String,
 }
 
+/// One request of a [`Xenstore::batch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// `XS_READ` of a path: the reply is the value.
+    Read(&'a str),
+    /// `XS_WRITE` of a path and value.
+    Write(&'a str, &'a str),
+    /// `XS_WATCH` of a path with a token (xenstored fires one event at once).
+    Watch(&'a str, &'a str),
+    /// `XS_UNWATCH` of a path and token (queued events of the token are dropped).
+    Unwatch(&'a str, &'a str),
+    /// `XS_RM` of a path (recursive).
+    Rm(&'a str),
+}
+
+impl Op<'_> {
+    fn encode(&self) -> Result<(XsOp, Vec<Vec<u8>>), XsError> {
+        Ok(match *self {
+            Op::Read(p) => (XsOp::Read, alloc::vec![path_arg(p)?]),
+            Op::Write(p, v) => (XsOp::Write, alloc::vec![path_arg(p)?, v.as_bytes().to_vec()]),
+            Op::Watch(p, t) => (XsOp::Watch, alloc::vec![path_arg(p)?, path_arg(t)?]),
+            Op::Unwatch(p, t) => (XsOp::Unwatch, alloc::vec![path_arg(p)?, path_arg(t)?]),
+            Op::Rm(p) => (XsOp::Rm, alloc::vec![path_arg(p)?]),
+        })
+    }
+}
+
+/// A path or token as a NUL-terminated argument.
+fn path_arg(path: &str) -> Result<Vec<u8>, XsError> {
+    if path.len() > 3072 || path.as_bytes().contains(&0) {
+        return Err(XsError::TooLong);
+    }
+    let mut v = Vec::with_capacity(path.len() + 1);
+    v.extend_from_slice(path.as_bytes());
+    v.push(0);
+    Ok(v)
+}
+
 /// How long one request may wait for its reply.
 const REPLY_TIMEOUT: u64 = 10_000 * MS;
 /// Queued watch events kept at most; older ones are dropped (a watch only says "look again").
@@ -197,6 +235,8 @@ pub struct Xenstore<P: Platform> {
 pub struct XsStats {
     /// Requests answered (or failed).
     pub requests: u64,
+    /// Times we waited for xenstored: one per request, one per group of a [`Xenstore::batch`].
+    pub round_trips: u64,
     /// Time from sending a request to its reply.
     pub request_ns: u64,
     /// Time in [`Xenstore::wait_event`] (waiting for another domain, e.g. a backend).
@@ -344,8 +384,11 @@ impl<P: Platform> Xenstore<P> {
             return Err(XsError::Protocol("connection unusable after an earlier protocol error"));
         }
         let t0 = self.plat.now_ns();
+        crate::xen::trace::mark("xs", t0, op as u64);
         let res = self.request_inner(op, tx, parts);
+        crate::xen::trace::mark("xs-done", self.plat.now_ns(), 0);
         self.stats.requests = self.stats.requests.saturating_add(1);
+        self.stats.round_trips = self.stats.round_trips.saturating_add(1);
         self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
         res
     }
@@ -381,68 +424,99 @@ impl<P: Platform> Xenstore<P> {
         }
     }
 
-    fn path_arg(path: &str) -> Result<Vec<u8>, XsError> {
-        if path.len() > 3072 || path.as_bytes().contains(&0) {
-            return Err(XsError::TooLong);
-        }
-        let mut v = Vec::with_capacity(path.len() + 1);
-        v.extend_from_slice(path.as_bytes());
-        v.push(0);
-        Ok(v)
-    }
-
     fn read_tx(&mut self, tx: u32, path: &str) -> Result<String, XsError> {
-        let body = self.request(XsOp::Read, tx, &[&Self::path_arg(path)?])?;
+        let body = self.request(XsOp::Read, tx, &[&path_arg(path)?])?;
         String::from_utf8(body).map_err(|e| XsError::Parse { path: path.into(), value: lossy64(e.as_bytes()) })
     }
 
     fn write_tx(&mut self, tx: u32, path: &str, value: &str) -> Result<(), XsError> {
-        self.request(XsOp::Write, tx, &[&Self::path_arg(path)?, value.as_bytes()]).map(drop)
+        self.request(XsOp::Write, tx, &[&path_arg(path)?, value.as_bytes()]).map(drop)
     }
 
-    /// `XS_WRITE`s sent back to back, then their replies collected: xenstored answers them
-    /// in order in one wake-up, where one write at a time costs a dom0 round trip each (1–6 ms
-    /// under TCG). Batches whose bytes do not fit in the request ring at once go one by one
-    /// (a full request ring while replies pile up could stall both sides). The first error
-    /// is returned; every reply is read either way.
+    /// `XS_WRITE`s as one [`Xenstore::batch`]; the first error is returned.
     fn write_many_tx(&mut self, tx: u32, writes: &[(&str, &str)]) -> Result<(), XsError> {
-        let mut msgs = Vec::with_capacity(writes.len());
-        for &(path, value) in writes {
-            msgs.push((Self::path_arg(path)?, value));
-        }
-        let bytes = msgs.iter().map(|(p, v)| HEADER + p.len() + v.len()).sum::<usize>();
-        if bytes > RING as usize || self.broken {
-            for (path, value) in &msgs {
-                self.request(XsOp::Write, tx, &[path, value.as_bytes()])?;
-            }
-            return Ok(());
-        }
-        let t0 = self.plat.now_ns();
-        let res = self.write_pipelined(tx, &msgs);
-        self.stats.requests = self.stats.requests.saturating_add(msgs.len() as u64);
-        self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
-        res
+        let ops: Vec<Op<'_>> = writes.iter().map(|&(p, v)| Op::Write(p, v)).collect();
+        self.batch_tx(tx, &ops)?.into_iter().try_for_each(|r| r.map(drop))
     }
 
-    fn write_pipelined(&mut self, tx: u32, msgs: &[(Vec<u8>, &str)]) -> Result<(), XsError> {
+    /// Sends `ops` back to back and collects their replies: xenstored answers one
+    /// connection's requests in order in one wake-up, where one request at a time costs a dom0
+    /// round trip each (1–6 ms under TCG). Requests go in groups whose bytes fit in the request
+    /// ring at once (a full request ring while replies pile up could stall both sides): one
+    /// round trip per group. Each op gets its own result (an `XS_ERROR` reply fails that op
+    /// only); the outer error means the connection failed, or an argument is too long (then
+    /// nothing was sent).
+    ///
+    /// # Errors
+    /// [`XsError::TooLong`] before sending; protocol errors and timeouts.
+    pub fn batch(&mut self, ops: &[Op<'_>]) -> Result<Vec<Result<Vec<u8>, XsError>>, XsError> {
+        self.batch_tx(0, ops)
+    }
+
+    fn batch_tx(&mut self, tx: u32, ops: &[Op<'_>]) -> Result<Vec<Result<Vec<u8>, XsError>>, XsError> {
+        let mut msgs = Vec::with_capacity(ops.len());
+        for op in ops {
+            msgs.push(op.encode()?);
+        }
+        if self.broken {
+            return Err(XsError::Protocol("connection unusable after an earlier protocol error"));
+        }
+        for op in ops {
+            if let Op::Unwatch(_, token) = op {
+                self.events.retain(|e| e.token != *token);
+            }
+        }
+        let mut results = Vec::with_capacity(msgs.len());
+        let mut rest = &msgs[..];
+        while !rest.is_empty() {
+            // At least one message per group; more while their bytes fit in the ring.
+            let mut bytes = 0usize;
+            let n = rest
+                .iter()
+                .take_while(|(_, parts)| {
+                    bytes = bytes.saturating_add(HEADER + parts.iter().map(Vec::len).sum::<usize>());
+                    bytes <= RING as usize
+                })
+                .count()
+                .max(1);
+            let (group, tail) = rest.split_at(n.min(rest.len()));
+            rest = tail;
+            let t0 = self.plat.now_ns();
+            crate::xen::trace::mark("xs-batch", t0, group.len() as u64);
+            let res = self.pipelined(tx, group, &mut results);
+            crate::xen::trace::mark("xs-batch-done", self.plat.now_ns(), 0);
+            self.stats.requests = self.stats.requests.saturating_add(group.len() as u64);
+            self.stats.round_trips = self.stats.round_trips.saturating_add(1);
+            self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
+            res?;
+        }
+        Ok(results)
+    }
+
+    fn pipelined(
+        &mut self,
+        tx: u32,
+        msgs: &[(XsOp, Vec<Vec<u8>>)],
+        results: &mut Vec<Result<Vec<u8>, XsError>>,
+    ) -> Result<(), XsError> {
         let mut ids = Vec::with_capacity(msgs.len());
-        for (path, value) in msgs {
+        for (op, parts) in msgs {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1).max(1);
-            self.send(XsOp::Write, id, tx, &[path, value.as_bytes()])?;
-            ids.push(id);
+            let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            self.send(*op, id, tx, &parts)?;
+            ids.push((id, *op));
         }
         let deadline = Deadline::after(&self.plat, REPLY_TIMEOUT);
         let (mut answered, mut strays) = (0usize, 0usize);
-        let mut result = Ok(());
-        while answered < ids.len() {
+        while let Some(&(id, op)) = ids.get(answered) {
             let (h, body) = self.recv_msg(&deadline)?;
             if h.ty == XsOp::WatchEvent as u32 {
                 self.queue_event(&body);
                 continue;
             }
             // xenstored answers one connection's requests in order.
-            if ids.get(answered) != Some(&h.req_id) {
+            if h.req_id != id {
                 strays += 1;
                 if strays > MAX_STRAY_REPLIES {
                     return Err(XsError::Protocol("too many replies for other requests"));
@@ -450,19 +524,16 @@ impl<P: Platform> Xenstore<P> {
                 continue;
             }
             answered += 1;
-            let r = if h.ty == XsOp::Error as u32 {
+            results.push(if h.ty == XsOp::Error as u32 {
                 let name = body.split(|&b| b == 0).next().unwrap_or(&[]);
                 Err(XsError::Errno(XsErrno::from_name(name)))
-            } else if h.ty != XsOp::Write as u32 {
+            } else if h.ty != op as u32 {
                 Err(XsError::Protocol("reply type differs from the request"))
             } else {
-                Ok(())
-            };
-            if result.is_ok() {
-                result = r;
-            }
+                Ok(body)
+            });
         }
-        result
+        Ok(())
     }
 
     /// `XS_READ`.
@@ -498,7 +569,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn rm(&mut self, path: &str) -> Result<(), XsError> {
-        self.request(XsOp::Rm, 0, &[&Self::path_arg(path)?]).map(drop)
+        self.request(XsOp::Rm, 0, &[&path_arg(path)?]).map(drop)
     }
 
     /// `XS_DIRECTORY`: the child names.
@@ -506,7 +577,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn directory(&mut self, path: &str) -> Result<Vec<String>, XsError> {
-        let body = self.request(XsOp::Directory, 0, &[&Self::path_arg(path)?])?;
+        let body = self.request(XsOp::Directory, 0, &[&path_arg(path)?])?;
         Ok(body.split(|&b| b == 0).filter(|n| !n.is_empty()).map(|n| String::from_utf8_lossy(n).into_owned()).collect())
     }
 
@@ -515,7 +586,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn watch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
-        self.request(XsOp::Watch, 0, &[&Self::path_arg(path)?, &Self::path_arg(token)?]).map(drop)
+        self.request(XsOp::Watch, 0, &[&path_arg(path)?, &path_arg(token)?]).map(drop)
     }
 
     /// `XS_UNWATCH`, and drops queued events of that token.
@@ -524,7 +595,12 @@ impl<P: Platform> Xenstore<P> {
     /// Error replies, protocol errors.
     pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
         self.events.retain(|e| e.token != token);
-        self.request(XsOp::Unwatch, 0, &[&Self::path_arg(path)?, &Self::path_arg(token)?]).map(drop)
+        self.request(XsOp::Unwatch, 0, &[&path_arg(path)?, &path_arg(token)?]).map(drop)
+    }
+
+    /// Drops the queued watch events: the caller is about to read what they were about.
+    pub fn clear_events(&mut self) {
+        self.events.clear();
     }
 
     /// Returns a queued watch event, or waits up to `timeout_ns` for one.
@@ -533,7 +609,9 @@ impl<P: Platform> Xenstore<P> {
     /// Protocol errors; an expired wait is `Ok(None)`.
     pub fn wait_event(&mut self, timeout_ns: u64) -> Result<Option<WatchEvent>, XsError> {
         let t0 = self.plat.now_ns();
+        crate::xen::trace::mark("wait", t0, 0);
         let res = self.wait_event_inner(timeout_ns);
+        crate::xen::trace::mark("wait-done", self.plat.now_ns(), u64::from(matches!(res, Ok(Some(_)))));
         self.stats.event_wait_ns = self.stats.event_wait_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
         res
     }
