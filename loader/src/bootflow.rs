@@ -1,7 +1,7 @@
 //! The boot flow after the menu: the chosen entry's kernel and modules are read from the
 //! disks and checked ([`select`], host-tested: parse, decompress, ELF + Xen notes, layout
-//! fits) while the disks are open; then, after blkfront is closed, the PV part ([`boot`])
-//! plans the handover (`boot::handover`), writes the region, pins and jumps
+//! fits) while the disks are open; then, while blkfront's close completes (it finishes just
+//! before the jump, [`boot_with`]), the PV part ([`boot`]) plans the handover (`boot::handover`), writes the region, pins and jumps
 //! (handover-notes §2). Everything that can be refused is checked before the first
 //! irreversible step (the M2P update), so a refused kernel leaves rpvboot running to report
 //! it and try the `fallback` entry.
@@ -320,12 +320,10 @@ mod pv {
         before_jump: &mut dyn FnMut(),
     ) -> Result<Never, String> {
         let t0 = now();
-        crate::xen::trace::mark("boot", t0, 0);
         let verbose = si.has_word("rpvboot.verbose");
         // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
         let mut marks: Vec<(&str, u64)> = Vec::new();
         let mut mark = |what: &'static str| {
-            crate::xen::trace::mark(what, now(), 0);
             if verbose {
                 marks.push((what, now()));
             }
@@ -560,15 +558,7 @@ mod pv {
             k.entry
         );
         // From here on there is no way back.
-        crate::xen::trace::mark("drain", now(), 0);
         let _ = arch::console::drain();
-        crate::xen::trace::mark("drained", now(), 0);
-        if verbose {
-            let mut s = String::new();
-            crate::xen::trace::dump(&mut s);
-            crate::print!("{s}");
-            let _ = arch::console::drain();
-        }
         // SAFETY: the page is ours; jump follows.
         unsafe { trampoline::prepare(&params) };
         if let Err(e) = traps::uninstall() {
@@ -591,8 +581,8 @@ mod pv {
         arch::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()))
     }
 
-    /// Boots what [`select`] chose; returns only with the reason it could not.
-    /// Boots the entry [`select`] accepted; `last` as for [`boot_with`].
+    /// Boots what [`select`] chose; returns only with the reason it could not. `last` as for
+    /// [`boot_with`].
     pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut()) -> String {
         let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
         boot_with(si, &sel.kernel, &mods, sel.cmdline.as_bytes(), last)

@@ -62,7 +62,10 @@ pub struct Outcome {
 }
 
 /// The rest of the disks' clean close ([`blkfront::Closing::finish`]) with its console lines.
-pub struct PendingClose(Box<dyn FnOnce(&mut dyn Write) -> usize>);
+pub struct PendingClose(Box<FinishClose>);
+
+/// Finishes the close, printing to the writer; returns how many disks failed.
+type FinishClose = dyn FnOnce(&mut dyn Write) -> usize;
 
 impl PendingClose {
     /// Waits for every backend to close, reports each disk, and returns how many did not
@@ -178,7 +181,8 @@ impl<D: BlockDevice> ChunkCache<D> {
     /// leaves the cache empty (the reads then fail or succeed on their own).
     pub fn prefetch_ends(&mut self, head: usize) {
         let (n, per) = (self.dev.num_blocks(), self.per_chunk());
-        let mut want: Vec<u64> = (0..(head / CHUNK).min(CHUNKS / 2) as u64).map(|i| i * per).filter(|&c| c < n).collect();
+        let mut want: Vec<u64> =
+            (0..(head / CHUNK).min(CHUNKS / 2) as u64).map(|i| i * per).filter(|&c| c < n).collect();
         if let Some(last) = n.checked_sub(1).map(|l| l - l % per) {
             if !want.contains(&last) {
                 want.push(last);
@@ -298,7 +302,6 @@ pub fn run<P: Platform + 'static>(
     // (step, time, disk requests so far) under `rpvboot.verbose`.
     let mut steps: Vec<(&str, u64, u64)> = Vec::new();
     let mut step = |what: &'static str, open: &[(String, Rc<RefCell<Cached<P>>>)]| {
-        crate::xen::trace::mark(what, plat.now_ns(), 0);
         if opts.timing {
             let reqs = open.iter().map(|(_, d)| d.try_borrow().map_or(0, |d| d.inner().stats.requests)).sum();
             steps.push((what, plat.now_ns(), reqs));
@@ -476,7 +479,8 @@ pub fn run<P: Platform + 'static>(
             let t0 = xs.platform().now_ns();
             let errors = report_close(&names, closing.finish(&mut xs), out);
             if timing {
-                let _ = write!(out, "rpvboot: disks closed in {} us; ", xs.platform().now_ns().saturating_sub(t0) / 1000);
+                let _ =
+                    write!(out, "rpvboot: disks closed in {} us; ", xs.platform().now_ns().saturating_sub(t0) / 1000);
                 xs_summary(&xs, out);
             }
             errors
@@ -604,6 +608,49 @@ fn bench_file<P: Platform>(plat: &P, disks: &[ProbedDisk], path: &str, out: &mut
     );
 }
 
+/// `rpvboot.test=spin`: wake-up latency of a blocking wait (`SCHEDOP_poll`) against a spin
+/// on the pending bit, interleaved so that the machine's load hits both alike: xenstore round
+/// trips and one-sector disk reads, median (quartiles) in microseconds.
+#[cfg(target_os = "none")]
+fn spin_check(plat: &crate::xen::pv::PvPlatform, spin_ns: u64, out: &mut dyn Write) {
+    fn stats(v: &mut [u64]) -> (u64, u64, u64) {
+        v.sort_unstable();
+        let at = |q: usize| v.get(v.len() * q / 4).copied().unwrap_or(0) / 1000;
+        (at(2), at(1), at(3))
+    }
+    let Ok(mut xs) = Xenstore::new(plat.clone()) else { return };
+    let mut t: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..80usize {
+        plat.set_spin_ns(if i % 2 == 1 { spin_ns } else { 0 });
+        let t0 = plat.now_ns();
+        let _ = xs.read("domid");
+        if let Some(v) = t.get_mut(i % 2) {
+            v.push(plat.now_ns().saturating_sub(t0));
+        }
+    }
+    let (b, s) = (stats(&mut t[0]), stats(&mut t[1]));
+    let _ = writeln!(out, "rpvboot: spin: xenstore read block {b:?} spin {s:?} us (median, q1, q3)");
+    let Ok(disks) = blkfront::connect_all(&mut xs, Config::default()) else { return };
+    for d in disks {
+        let Ok(mut dev) = d.dev else { continue };
+        let mut t: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+        let mut sector = alloc::vec![0u8; usize::try_from(dev.block_size()).unwrap_or(512)];
+        let n = dev.num_blocks().max(1);
+        for i in 0..80u64 {
+            plat.set_spin_ns(if i % 2 == 1 { spin_ns } else { 0 });
+            let t0 = plat.now_ns();
+            let _ = dev.read_blocks(Lba(i.wrapping_mul(7919) % n), &mut sector);
+            if let Some(v) = t.get_mut(usize::try_from(i % 2).unwrap_or(0)) {
+                v.push(plat.now_ns().saturating_sub(t0));
+            }
+        }
+        let (b, s) = (stats(&mut t[0]), stats(&mut t[1]));
+        let _ = writeln!(out, "rpvboot: spin: {} sector read block {b:?} spin {s:?} us", d.name);
+        let _ = dev.shutdown(&mut xs);
+    }
+    plat.set_spin_ns(0);
+}
+
 /// The PV console as a [`Write`] target.
 #[cfg(target_os = "none")]
 #[derive(Debug)]
@@ -628,6 +675,7 @@ pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared
         timing: si.has_word("rpvboot.verbose"),
         ..Options::default()
     };
+    let mut spin = None;
     for word in si.cmd_line().split_ascii_whitespace() {
         if let Some(v) = word.strip_prefix("rpvboot.bench=") {
             opts.bench_mib = v.parse().unwrap_or(64);
@@ -639,18 +687,28 @@ pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared
             opts.blk.data_pages = v.parse().unwrap_or(opts.blk.data_pages).clamp(11, 1024);
         } else if let Some(v) = word.strip_prefix("rpvboot.blksegs=") {
             opts.blk.max_indirect_segments = v.parse().unwrap_or(0);
+        } else if let Some(v) = word.strip_prefix("rpvboot.spin=") {
+            spin = v.parse::<u64>().ok().map(|us| us.saturating_mul(1000));
         } else if let Some(v) = word.strip_prefix("rpvboot.readahead=") {
             opts.blk.read_ahead = v.parse::<usize>().unwrap_or(256).saturating_mul(1024);
         }
     }
     let mut con = ConsoleOut;
     let plat = match crate::xen::pv::PvPlatform::new(shared, si.store_mfn, si.store_evtchn) {
-        Ok(p) => p,
+        Ok(p) => {
+            if let Some(ns) = spin {
+                p.set_spin_ns(ns);
+            }
+            p
+        }
         Err(e) => {
             let _ = writeln!(con, "rpvboot: grant table: {e}");
             return Outcome::default();
         }
     };
+    if si.has_word("rpvboot.test=spin") {
+        spin_check(&plat, spin.unwrap_or(5_000_000), &mut con);
+    }
     match run(plat, &mut con, &opts) {
         Ok(o) => o,
         Err(e) => {
@@ -729,6 +787,100 @@ mod tests {
         assert!(out.contains("rpvboot: reconnect xvdc: ok"), "{out}");
         assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
         assert_eq!(f.get("device/vbd/51744/state").as_deref(), Some("1"));
+    }
+
+    /// A disk that records the device reads it serves and fails those touching `bad`.
+    struct Counting {
+        disk: MemDisk,
+        reads: Vec<(u64, usize)>,
+        bad: Option<u64>,
+    }
+
+    impl BlockDevice for Counting {
+        fn block_size(&self) -> u32 {
+            self.disk.block_size()
+        }
+        fn num_blocks(&self) -> u64 {
+            self.disk.num_blocks()
+        }
+        fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+            self.reads.push((lba.0, buf.len()));
+            let n = (buf.len() / 512) as u64;
+            if self.bad.is_some_and(|b| (lba.0..lba.0 + n).contains(&b)) {
+                return Err(IoError::Device);
+            }
+            self.disk.read_blocks(lba, buf)
+        }
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| ((i / 512) as u8).wrapping_mul(37) ^ (i as u8)).collect()
+    }
+
+    #[test]
+    fn chunk_cache_serves_small_reads_from_few_device_reads() {
+        let bytes = pattern(1 << 20);
+        let mut c = ChunkCache::new(Counting { disk: MemDisk::new(bytes.clone(), 512), reads: vec![], bad: None });
+        let read = |c: &mut ChunkCache<Counting>, lba: u64, n: usize| {
+            let mut b = vec![0u8; n];
+            c.read_blocks(Lba(lba), &mut b).unwrap();
+            assert!(b[..] == bytes[lba as usize * 512..][..n], "lba {lba} len {n}");
+        };
+        read(&mut c, 3, 1024);
+        read(&mut c, 100, 512);
+        read(&mut c, 0, 32 << 10);
+        assert_eq!(c.inner().reads, [(0, 64 << 10)], "one chunk read serves all three");
+        // Across a chunk boundary: only the missing chunk is read.
+        read(&mut c, 127, 1024);
+        assert_eq!(c.inner().reads[1..], [(128, 64 << 10)]);
+        // The last chunk is cut at the end of the disk; past it is an error without a read.
+        read(&mut c, 2047, 512);
+        assert_eq!(c.inner().reads[2..], [(1920, 64 << 10)]);
+        let mut b = [0u8; 1024];
+        assert_eq!(c.read_blocks(Lba(2047), &mut b), Err(IoError::OutOfRange));
+        assert_eq!(c.read_blocks(Lba(0), &mut b[..100]), Err(IoError::Misaligned));
+        assert_eq!(c.inner().reads.len(), 3);
+        // Large reads go to the device as they are.
+        read(&mut c, 501, 33 << 10);
+        assert_eq!(c.inner().reads[3..], [(501, 33 << 10)]);
+        // Small vectored reads share one fetch of what is missing.
+        let mut x = vec![0u8; 512];
+        let mut y = vec![0u8; 2048];
+        c.read_blocks_vectored(&mut [(Lba(300), &mut x[..]), (Lba(1000), &mut y[..])]).unwrap();
+        assert!(x[..] == bytes[300 * 512..][..512] && y[..] == bytes[1000 * 512..][..2048]);
+        assert_eq!(c.inner().reads[4..], [(256, 64 << 10), (896, 64 << 10)]);
+        // Many chunks: the least recently used go, the data stays right.
+        for lba in (0..2048).step_by(128) {
+            read(&mut c, lba + 5, 512);
+        }
+        assert!(c.chunks.len() <= CHUNKS);
+    }
+
+    #[test]
+    fn chunk_cache_prefetch_and_bad_blocks() {
+        let bytes = pattern(1 << 20);
+        let mut c = ChunkCache::new(Counting { disk: MemDisk::new(bytes.clone(), 512), reads: vec![], bad: Some(90) });
+        c.prefetch_ends(256 << 10);
+        // The chunk with the bad block fails the (vectored) fetch: nothing is kept.
+        assert!(c.chunks.is_empty());
+        // A read beside the bad block is served directly, and is not cached.
+        let mut b = vec![0u8; 1024];
+        for _ in 0..2 {
+            c.inner_mut().reads.clear();
+            c.read_blocks(Lba(10), &mut b).unwrap();
+            assert!(b[..] == bytes[10 * 512..][..1024]);
+            assert_eq!(c.inner().reads, [(0, 64 << 10), (10, 1024)]);
+        }
+        assert_eq!(c.read_blocks(Lba(89), &mut b), Err(IoError::Device));
+        // Without a bad block: the first 256 KiB and the last chunk in one go, then no reads.
+        let mut c = ChunkCache::new(Counting { disk: MemDisk::new(bytes.clone(), 512), reads: vec![], bad: None });
+        c.prefetch_ends(256 << 10);
+        assert_eq!(c.inner().reads.len(), 5);
+        for lba in [0u64, 1, 128, 511, 2047] {
+            c.read_blocks(Lba(lba), &mut b[..512]).unwrap();
+            assert!(b[..512] == bytes[lba as usize * 512..][..512]);
+        }
+        assert_eq!(c.inner().reads.len(), 5);
     }
 
     #[test]

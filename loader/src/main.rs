@@ -50,8 +50,6 @@ mod pv {
             }
         };
         let si = &boot.start_info;
-        loader::xen::trace::mark("t0", boot.t0_ns, 0);
-        loader::xen::trace::mark("ready", boot.t_ready_ns, 0);
         let (major, minor) = hypercall::xen_version();
         println!("rpvboot {VERSION} (Xen PV bootloader)");
         println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}", si.memory_mib(), si.nr_pages);
@@ -100,7 +98,6 @@ mod pv {
             keys_echo(boot.console);
         }
 
-        loader::xen::trace::mark("run_pv", boot.shared.now_ns(), 0);
         let mut outcome = loader::devices::run_pv(si, boot.shared);
         // The disks' close began after their last read; it completes just before the jump
         // (or here, when there is no jump).

@@ -319,8 +319,10 @@ fn reply_num<T: core::str::FromStr>(path: &str, r: Result<Vec<u8>, XsError>) -> 
 struct StateWait<'a> {
     /// `<backend>/state`.
     state_path: &'a str,
-    /// Set this watch (path, token) in the first read (the backend's changes then wake us).
-    watch: Option<(&'a str, &'a str)>,
+    /// The token of our watch on it.
+    token: &'a str,
+    /// Set the watch in the first read (the backend's changes then wake us).
+    watch: bool,
     /// More nodes read in the same request group as the state (e.g. the geometry, which a
     /// backend writes before it switches state): their replies are returned with it.
     extra: Vec<String>,
@@ -342,8 +344,8 @@ fn wait_states<P: Platform>(
     want: u32,
     timeout_ns: u64,
     read_first: bool,
-    ok: impl Fn(u32) -> bool,
-    fail: impl Fn(u32) -> bool,
+    ok: &dyn Fn(u32) -> bool,
+    fail: &dyn Fn(u32) -> bool,
 ) -> Vec<Result<Reached, BlkErrorKind>> {
     let deadline = Deadline::after(xs.platform(), timeout_ns);
     let mut out: Vec<Option<Result<Reached, BlkErrorKind>>> = waits.iter().map(|_| None).collect();
@@ -372,17 +374,17 @@ fn wait_states<P: Platform>(
                 break;
             }
         }
-        // Events queued so far are older than the reads below.
-        xs.clear_events();
         let mut ops = Vec::new();
+        // Per pending disk: the number its state read's reply will have.
+        let mut read_reply = Vec::with_capacity(pending.len());
+        let before = xs.replies_received();
         for &i in &pending {
             let Some(w) = waits.get(i) else { continue };
-            if first {
-                if let Some((path, tok)) = w.watch {
-                    ops.push(Op::Watch(path, tok));
-                }
+            if first && w.watch {
+                ops.push(Op::Watch(w.state_path, w.token));
             }
             ops.push(Op::Read(w.state_path));
+            read_reply.push((w.token, before.wrapping_add(ops.len() as u64)));
             ops.extend(w.extra.iter().map(|p| Op::Read(p)));
         }
         let replies = match xs.batch(&ops) {
@@ -396,12 +398,18 @@ fn wait_states<P: Platform>(
                 break;
             }
         };
+        // Events that came before a disk's state was read (the watch's own first event, or
+        // changes the read saw) say nothing new: only later ones end the next wait early.
+        for &(token, reply) in &read_reply {
+            xs.forget_events_before(token, reply);
+        }
         let mut replies = replies.into_iter();
         for &i in &pending {
             let Some(w) = waits.get(i) else { continue };
-            let watched = match (first, w.watch) {
-                (true, Some(_)) => replies.next().unwrap_or(Err(XsError::Protocol("missing reply"))).map(drop),
-                _ => Ok(()),
+            let watched = if first && w.watch {
+                replies.next().unwrap_or(Err(XsError::Protocol("missing reply"))).map(drop)
+            } else {
+                Ok(())
             };
             let state = match reply_num::<u32>(w.state_path, replies.next().unwrap_or(Err(XsError::TooLong))) {
                 Ok(s) => Ok(s),
@@ -535,18 +543,17 @@ fn connect_many<P: Platform>(xs: &mut Xenstore<P>, ids: &[u32], cfg: Config) -> 
     // Step 2: watch each backend's state; it publishes its features in InitWait (or skips to
     // later states).
     let live: Vec<usize> = (0..hs.len()).filter(|&i| hs.get(i).is_some_and(Handshake::live)).collect();
-    let feature: Vec<String> =
-        live.iter().filter_map(|&i| hs.get(i)).map(|h| format!("{}/feature-max-indirect-segments", h.backend)).collect();
+    let feature: Vec<String> = live
+        .iter()
+        .filter_map(|&i| hs.get(i))
+        .map(|h| format!("{}/feature-max-indirect-segments", h.backend))
+        .collect();
     let waits: Vec<StateWait<'_>> = live
         .iter()
         .zip(&feature)
         .filter_map(|(&i, f)| {
             let h = hs.get(i)?;
-            Some(StateWait {
-                state_path: &h.state_path,
-                watch: Some((&h.state_path, &h.token)),
-                extra: alloc::vec![f.clone()],
-            })
+            Some(StateWait { state_path: &h.state_path, token: &h.token, watch: true, extra: alloc::vec![f.clone()] })
         })
         .collect();
     let reached = wait_states(
@@ -555,8 +562,8 @@ fn connect_many<P: Platform>(xs: &mut Xenstore<P>, ids: &[u32], cfg: Config) -> 
         state::INIT_WAIT,
         cfg.connect_timeout_ns,
         true,
-        |s| (state::INIT_WAIT..=state::CONNECTED).contains(&s),
-        |s| s >= state::CLOSING,
+        &|s| (state::INIT_WAIT..=state::CONNECTED).contains(&s),
+        &|s| s >= state::CLOSING,
     );
     drop(waits);
     for ((&i, r), path) in live.iter().zip(reached).zip(&feature) {
@@ -620,7 +627,8 @@ fn connect_many<P: Platform>(xs: &mut Xenstore<P>, ids: &[u32], cfg: Config) -> 
         Ok(replies) => {
             let mut replies = replies.into_iter();
             for (i, _) in &publish {
-                let r: Result<(), XsError> = (0..4).try_for_each(|_| replies.next().unwrap_or(Err(XsError::TooLong)).map(drop));
+                let r: Result<(), XsError> =
+                    (0..4).try_for_each(|_| replies.next().unwrap_or(Err(XsError::TooLong)).map(drop));
                 if let (Err(e), Some(h)) = (r, hs.get_mut(*i)) {
                     h.fail(xse(e));
                 }
@@ -658,19 +666,15 @@ fn connect_many<P: Platform>(xs: &mut Xenstore<P>, ids: &[u32], cfg: Config) -> 
         .filter_map(|&i| hs.get(i))
         .map(|h| StateWait {
             state_path: &h.state_path,
-            watch: None,
+            token: &h.token,
+            watch: false,
             extra: alloc::vec![format!("{}/sector-size", h.backend), format!("{}/sectors", h.backend)],
         })
         .collect();
-    let reached = wait_states(
-        xs,
-        &waits,
-        state::CONNECTED,
-        cfg.connect_timeout_ns,
-        false,
-        |s| s == state::CONNECTED,
-        |s| s >= state::CLOSING,
-    );
+    let reached =
+        wait_states(xs, &waits, state::CONNECTED, cfg.connect_timeout_ns, false, &|s| s == state::CONNECTED, &|s| {
+            s >= state::CLOSING
+        });
     drop(waits);
     for (&i, r) in live.iter().zip(reached) {
         let Some(h) = hs.get_mut(i) else { continue };
@@ -720,8 +724,11 @@ fn connect_many<P: Platform>(xs: &mut Xenstore<P>, ids: &[u32], cfg: Config) -> 
         .filter(|h| !h.live() && !h.backend.is_empty())
         .map(|h| [format!("{}/ring-ref", h.front), format!("{}/event-channel", h.front), format!("{}/state", h.front)])
         .collect();
-    let unwatch: Vec<(&str, &str)> =
-        hs.iter().filter(|h| !h.live() && !h.backend.is_empty()).map(|h| (h.state_path.as_str(), h.token.as_str())).collect();
+    let unwatch: Vec<(&str, &str)> = hs
+        .iter()
+        .filter(|h| !h.live() && !h.backend.is_empty())
+        .map(|h| (h.state_path.as_str(), h.token.as_str()))
+        .collect();
     let mut ops: Vec<Op<'_>> = Vec::new();
     for ((sp, tok), [rr, ec, st]) in unwatch.iter().zip(&withdraw) {
         ops.extend([Op::Unwatch(sp, tok), Op::Rm(rr), Op::Rm(ec), Op::Write(st, "1")]);
@@ -1112,11 +1119,7 @@ impl<P: Platform> Blkfront<P> {
     /// and the data pages allow, across parts: a file in several runs on disk costs no more
     /// round trips than one in a single run.
     fn read_parts(&mut self, parts: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
-        crate::xen::trace::mark("io", self.plat.now_ns(), parts.iter().map(|p| p.1.len() as u64).sum());
-        crate::xen::trace::mark("io-lba", self.plat.now_ns(), parts.first().map_or(0, |p| p.0 .0));
-        crate::xen::trace::mark("io-parts", self.plat.now_ns(), parts.len() as u64);
         let r = self.read_parts_inner(parts);
-        crate::xen::trace::mark("io-done", self.plat.now_ns(), self.stats.requests);
         if r.is_err() {
             self.revoke_direct();
         }
@@ -1358,7 +1361,6 @@ impl<P: Platform> fmt::Debug for Closing<P> {
 /// as the last read is done: the data pages go back to the heap at once, and every frontend
 /// says Closing in one request group, without waiting for the backends.
 pub fn begin_close<P: Platform>(xs: &mut Xenstore<P>, mut devs: Vec<Blkfront<P>>) -> Closing<P> {
-    crate::xen::trace::mark("begin-close", xs.platform().now_ns(), devs.len() as u64);
     let mut errors: Vec<Option<BlkErrorKind>> = devs.iter().map(|_| None).collect();
     for (d, e) in devs.iter_mut().zip(errors.iter_mut()) {
         if let Err(k) = d.release_pools() {
@@ -1406,12 +1408,13 @@ impl<P: Platform> Closing<P> {
 
     /// Waits until every backend's state satisfies `ok` (0: the node is gone, nothing to
     /// wait for).
-    fn wait(&mut self, xs: &mut Xenstore<P>, want: u32, read_first: bool, ok: impl Fn(u32) -> bool) {
-        let paths: Vec<String> = self.devs.iter().map(|d| format!("{}/state", d.backend)).collect();
+    fn wait(&mut self, xs: &mut Xenstore<P>, want: u32, read_first: bool, ok: &dyn Fn(u32) -> bool) {
+        let paths: Vec<(String, String)> =
+            self.devs.iter().map(|d| (format!("{}/state", d.backend), token(&d.front))).collect();
         let waits: Vec<StateWait<'_>> =
-            paths.iter().map(|p| StateWait { state_path: p, watch: None, extra: Vec::new() }).collect();
+            paths.iter().map(|(p, t)| StateWait { state_path: p, token: t, watch: false, extra: Vec::new() }).collect();
         let timeout = self.devs.first().map_or(Config::default().connect_timeout_ns, |d| d.cfg.connect_timeout_ns);
-        let reached = wait_states(xs, &waits, want, timeout, read_first, |s| s == 0 || ok(s), |_| false);
+        let reached = wait_states(xs, &waits, want, timeout, read_first, &|s| s == 0 || ok(s), &|_| false);
         for (e, r) in self.errors.iter_mut().zip(reached) {
             if let Err(k) = r {
                 e.get_or_insert(k);
@@ -1426,10 +1429,9 @@ impl<P: Platform> Closing<P> {
     /// group for all disks. Returns each disk's outcome, in order: the first failure, the
     /// close having run to the end anyway.
     pub fn finish(mut self, xs: &mut Xenstore<P>) -> Vec<Result<(), BlkError>> {
-        crate::xen::trace::mark("finish-close", xs.platform().now_ns(), 0);
-        self.wait(xs, state::CLOSING, true, |s| s >= state::CLOSING);
+        self.wait(xs, state::CLOSING, true, &|s| s >= state::CLOSING);
         self.say(xs, state::CLOSED);
-        self.wait(xs, state::CLOSED, false, |s| s >= state::CLOSED);
+        self.wait(xs, state::CLOSED, false, &|s| s >= state::CLOSED);
         let nodes: Vec<[String; 5]> = self
             .devs
             .iter()
@@ -1449,25 +1451,23 @@ impl<P: Platform> Closing<P> {
             nodes.iter().flat_map(|[rr, ec, st, ..]| [Op::Rm(rr), Op::Rm(ec), Op::Write(st, &initialising)]).collect();
         let res = xs.batch(&ops);
         self.note_replies(res, 3);
-        self.wait(xs, state::INIT_WAIT, false, |s| (state::INIT_WAIT..state::CLOSED).contains(&s));
+        self.wait(xs, state::INIT_WAIT, false, &|s| (state::INIT_WAIT..state::CLOSED).contains(&s));
         let ops: Vec<Op<'_>> = nodes.iter().map(|[.., sp, tok]| Op::Unwatch(sp, tok)).collect();
         let res = xs.batch(&ops);
         self.note_replies(res, 1);
-        let out = self
-            .devs
+        self.devs
             .into_iter()
             .zip(self.errors)
             .map(|(d, e)| {
                 let (path, backend) = (d.front.clone(), Some(d.backend.clone()));
-                let first = e.or(d.release_ring().err());
-                match first {
+                // The ring goes in any case; an earlier failure is the one reported.
+                let released = d.release_ring();
+                match e.or(released.err()) {
                     None => Ok(()),
                     Some(kind) => Err(BlkError { path, backend, kind }),
                 }
             })
-            .collect();
-        crate::xen::trace::mark("closed", xs.platform().now_ns(), 0);
-        out
+            .collect()
     }
 }
 
@@ -1790,6 +1790,48 @@ mod tests {
         let (_f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Silent, None)]);
         let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
         assert_eq!(d.read_blocks(Lba(0), &mut [0u8; 512]), Err(IoError::Timeout));
+    }
+
+    #[test]
+    fn disks_connect_and_close_together() {
+        // Round trips to xenstored for `n` disks: connect, then close.
+        fn round_trips(n: u32) -> (u64, u64) {
+            let disks: Vec<_> =
+                (0..n).map(|i| (51712 + 16 * i, 1usize << 20, 512, Behaviour::Normal, Some(32))).collect();
+            let (f, mut xs) = setup(&disks);
+            let r0 = xs.stats.round_trips;
+            let devs: Vec<Blkfront<Fake>> =
+                connect_all(&mut xs, Config::default()).unwrap().into_iter().map(|d| d.dev.unwrap()).collect();
+            let r1 = xs.stats.round_trips;
+            for i in 0..n {
+                assert_eq!(f.get(&format!("device/vbd/{}/state", 51712 + 16 * i)).as_deref(), Some("4"));
+            }
+            let grants = f.live_grants();
+            let closing = begin_close(&mut xs, devs);
+            // Closing was said for every disk at once, and each gave back its data pages at
+            // once: only the rings stay granted until the backends have closed.
+            for i in 0..n {
+                assert_eq!(f.get(&format!("device/vbd/{}/state", 51712 + 16 * i)).as_deref(), Some("5"));
+            }
+            assert!(grants > f.live_grants() && f.live_grants() == n as usize, "{grants} {}", f.live_grants());
+            let r2 = xs.stats.round_trips;
+            assert!(closing.finish(&mut xs).iter().all(Result::is_ok));
+            for i in 0..n {
+                let id = 51712 + 16 * i;
+                assert_eq!(f.get(&format!("device/vbd/{id}/state")).as_deref(), Some("1"));
+                assert_eq!(f.get(&format!("/local/domain/0/backend/vbd/7/{id}/state")).as_deref(), Some("2"));
+                assert_eq!(f.get(&format!("device/vbd/{id}/ring-ref")), None);
+            }
+            assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
+            (r1 - r0, xs.stats.round_trips - r2 + 1)
+        }
+        let one = round_trips(1);
+        // Every step is one request group for all disks: three cost what one does.
+        assert_eq!(round_trips(3), one);
+        // Connect: the vbd list, the backends' paths, watch + state + features, publish, state +
+        // geometry, Connected. Close: Closing, the state, Closed, the state, ring nodes +
+        // Initialising, the state, unwatch.
+        assert_eq!(one, (6, 7));
     }
 
     #[test]

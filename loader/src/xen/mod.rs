@@ -35,4 +35,3 @@ pub mod ring;
 #[allow(unsafe_code)]
 pub mod sched;
 pub mod xenstore;
-pub mod trace;

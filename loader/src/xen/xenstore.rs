@@ -224,7 +224,10 @@ pub struct Xenstore<P: Platform> {
     page: P::Page,
     port: Port,
     next_id: u32,
-    events: VecDeque<WatchEvent>,
+    /// Queued events, each with the number of replies received before it arrived.
+    events: VecDeque<(WatchEvent, u64)>,
+    /// Replies received so far (orders events against replies).
+    replies: u64,
     broken: bool,
     /// Round trips and time spent in them (start-up profiling, `rpvboot.verbose`).
     pub stats: XsStats,
@@ -256,7 +259,16 @@ impl<P: Platform> Xenstore<P> {
     /// The platform cannot map the ring.
     pub fn new(plat: P) -> Result<Self, XsError> {
         let (page, port) = plat.xenstore()?;
-        Ok(Self { plat, page, port, next_id: 1, events: VecDeque::new(), broken: false, stats: XsStats::default() })
+        Ok(Self {
+            plat,
+            page,
+            port,
+            next_id: 1,
+            events: VecDeque::new(),
+            replies: 0,
+            broken: false,
+            stats: XsStats::default(),
+        })
     }
 
     /// The platform handle.
@@ -371,7 +383,7 @@ impl<P: Platform> Xenstore<P> {
             if self.events.len() >= MAX_QUEUED_EVENTS {
                 self.events.pop_front();
             }
-            self.events.push_back(WatchEvent { path, token });
+            self.events.push_back((WatchEvent { path, token }, self.replies));
         }
     }
 
@@ -384,9 +396,7 @@ impl<P: Platform> Xenstore<P> {
             return Err(XsError::Protocol("connection unusable after an earlier protocol error"));
         }
         let t0 = self.plat.now_ns();
-        crate::xen::trace::mark("xs", t0, op as u64);
         let res = self.request_inner(op, tx, parts);
-        crate::xen::trace::mark("xs-done", self.plat.now_ns(), 0);
         self.stats.requests = self.stats.requests.saturating_add(1);
         self.stats.round_trips = self.stats.round_trips.saturating_add(1);
         self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
@@ -413,6 +423,7 @@ impl<P: Platform> Xenstore<P> {
                 }
                 continue;
             }
+            self.replies = self.replies.wrapping_add(1);
             if h.ty == XsOp::Error as u32 {
                 let name = body.split(|&b| b == 0).next().unwrap_or(&[]);
                 return Err(XsError::Errno(XsErrno::from_name(name)));
@@ -463,7 +474,7 @@ impl<P: Platform> Xenstore<P> {
         }
         for op in ops {
             if let Op::Unwatch(_, token) = op {
-                self.events.retain(|e| e.token != *token);
+                self.events.retain(|(e, _)| e.token != *token);
             }
         }
         let mut results = Vec::with_capacity(msgs.len());
@@ -482,9 +493,7 @@ impl<P: Platform> Xenstore<P> {
             let (group, tail) = rest.split_at(n.min(rest.len()));
             rest = tail;
             let t0 = self.plat.now_ns();
-            crate::xen::trace::mark("xs-batch", t0, group.len() as u64);
             let res = self.pipelined(tx, group, &mut results);
-            crate::xen::trace::mark("xs-batch-done", self.plat.now_ns(), 0);
             self.stats.requests = self.stats.requests.saturating_add(group.len() as u64);
             self.stats.round_trips = self.stats.round_trips.saturating_add(1);
             self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
@@ -524,6 +533,7 @@ impl<P: Platform> Xenstore<P> {
                 continue;
             }
             answered += 1;
+            self.replies = self.replies.wrapping_add(1);
             results.push(if h.ty == XsOp::Error as u32 {
                 let name = body.split(|&b| b == 0).next().unwrap_or(&[]);
                 Err(XsError::Errno(XsErrno::from_name(name)))
@@ -594,13 +604,19 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
-        self.events.retain(|e| e.token != token);
+        self.events.retain(|(e, _)| e.token != token);
         self.request(XsOp::Unwatch, 0, &[&path_arg(path)?, &path_arg(token)?]).map(drop)
     }
 
-    /// Drops the queued watch events: the caller is about to read what they were about.
-    pub fn clear_events(&mut self) {
-        self.events.clear();
+    /// Replies received so far: a batch's `k`-th reply (from 0) is number `before + k + 1`.
+    pub fn replies_received(&self) -> u64 {
+        self.replies
+    }
+
+    /// Drops the queued events of `token` that arrived before reply number `reply`: the
+    /// caller read what they were about with that request, so they say nothing new.
+    pub fn forget_events_before(&mut self, token: &str, reply: u64) {
+        self.events.retain(|(e, seq)| e.token != token || *seq >= reply);
     }
 
     /// Returns a queued watch event, or waits up to `timeout_ns` for one.
@@ -609,9 +625,7 @@ impl<P: Platform> Xenstore<P> {
     /// Protocol errors; an expired wait is `Ok(None)`.
     pub fn wait_event(&mut self, timeout_ns: u64) -> Result<Option<WatchEvent>, XsError> {
         let t0 = self.plat.now_ns();
-        crate::xen::trace::mark("wait", t0, 0);
         let res = self.wait_event_inner(timeout_ns);
-        crate::xen::trace::mark("wait-done", self.plat.now_ns(), u64::from(matches!(res, Ok(Some(_)))));
         self.stats.event_wait_ns = self.stats.event_wait_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
         res
     }
@@ -619,7 +633,7 @@ impl<P: Platform> Xenstore<P> {
     fn wait_event_inner(&mut self, timeout_ns: u64) -> Result<Option<WatchEvent>, XsError> {
         let deadline = Deadline::after(&self.plat, timeout_ns);
         loop {
-            if let Some(e) = self.events.pop_front() {
+            if let Some((e, _)) = self.events.pop_front() {
                 return Ok(Some(e));
             }
             if self.broken {
@@ -787,6 +801,45 @@ mod tests {
         assert_eq!(xs.transaction(|tx| tx.write("t/k", "w")), Err(XsError::TooManyRetries));
         // An error inside the closure aborts without retry.
         assert_eq!(xs.transaction(|tx| tx.read("t/missing")), Err(XsError::Errno(XsErrno::Enoent)));
+    }
+
+    #[test]
+    fn batch_answers_each_op_in_one_round_trip() {
+        let (f, mut xs) = xs();
+        xs.write("b/x", "1").unwrap();
+        let before = xs.stats;
+        let r = xs
+            .batch(&[
+                Op::Read("b/x"),
+                Op::Read("b/missing"),
+                Op::Write("b/y", "2"),
+                Op::Watch("b", "tok"),
+                Op::Read("b/y"),
+                Op::Rm("b/x"),
+            ])
+            .unwrap();
+        assert_eq!(xs.stats.round_trips - before.round_trips, 1);
+        assert_eq!(xs.stats.requests - before.requests, 6);
+        assert_eq!(r[0].as_deref(), Ok(&b"1"[..]));
+        assert_eq!(r[1], Err(XsError::Errno(XsErrno::Enoent)), "an error fails its op only");
+        assert!(r[2].is_ok() && r[3].is_ok() && r[5].is_ok());
+        assert_eq!(r[4].as_deref(), Ok(&b"2"[..]), "in order: the write before it landed");
+        assert_eq!(f.get("b/x"), None);
+        // The watch's own event was queued while the replies were collected; unwatch in a
+        // batch drops it.
+        xs.batch(&[Op::Unwatch("b", "tok")]).unwrap();
+        assert_eq!(xs.wait_event(0).unwrap(), None);
+        // More than the request ring holds goes in several groups, with every reply.
+        let big = "v".repeat(300);
+        let paths: Vec<String> = (0..10).map(|i| format!("c/{i}")).collect();
+        let ops: Vec<Op<'_>> = paths.iter().map(|p| Op::Write(p, &big)).collect();
+        let before = xs.stats.round_trips;
+        assert!(xs.batch(&ops).unwrap().iter().all(Result::is_ok));
+        assert_eq!(xs.stats.round_trips - before, 4, "three 316-byte messages per 1 KiB ring");
+        assert_eq!(f.get("c/9").as_deref(), Some(big.as_str()));
+        // A bad argument refuses the batch before anything is sent.
+        assert_eq!(xs.batch(&[Op::Write("d/1", "1"), Op::Read("d/\x002")]), Err(XsError::TooLong));
+        assert_eq!(f.get("d/1"), None);
     }
 
     #[test]
