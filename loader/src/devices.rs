@@ -608,49 +608,6 @@ fn bench_file<P: Platform>(plat: &P, disks: &[ProbedDisk], path: &str, out: &mut
     );
 }
 
-/// `rpvboot.test=spin`: wake-up latency of a blocking wait (`SCHEDOP_poll`) against a spin
-/// on the pending bit, interleaved so that the machine's load hits both alike: xenstore round
-/// trips and one-sector disk reads, median (quartiles) in microseconds.
-#[cfg(target_os = "none")]
-fn spin_check(plat: &crate::xen::pv::PvPlatform, spin_ns: u64, out: &mut dyn Write) {
-    fn stats(v: &mut [u64]) -> (u64, u64, u64) {
-        v.sort_unstable();
-        let at = |q: usize| v.get(v.len() * q / 4).copied().unwrap_or(0) / 1000;
-        (at(2), at(1), at(3))
-    }
-    let Ok(mut xs) = Xenstore::new(plat.clone()) else { return };
-    let mut t: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
-    for i in 0..80usize {
-        plat.set_spin_ns(if i % 2 == 1 { spin_ns } else { 0 });
-        let t0 = plat.now_ns();
-        let _ = xs.read("domid");
-        if let Some(v) = t.get_mut(i % 2) {
-            v.push(plat.now_ns().saturating_sub(t0));
-        }
-    }
-    let (b, s) = (stats(&mut t[0]), stats(&mut t[1]));
-    let _ = writeln!(out, "rpvboot: spin: xenstore read block {b:?} spin {s:?} us (median, q1, q3)");
-    let Ok(disks) = blkfront::connect_all(&mut xs, Config::default()) else { return };
-    for d in disks {
-        let Ok(mut dev) = d.dev else { continue };
-        let mut t: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
-        let mut sector = alloc::vec![0u8; usize::try_from(dev.block_size()).unwrap_or(512)];
-        let n = dev.num_blocks().max(1);
-        for i in 0..80u64 {
-            plat.set_spin_ns(if i % 2 == 1 { spin_ns } else { 0 });
-            let t0 = plat.now_ns();
-            let _ = dev.read_blocks(Lba(i.wrapping_mul(7919) % n), &mut sector);
-            if let Some(v) = t.get_mut(usize::try_from(i % 2).unwrap_or(0)) {
-                v.push(plat.now_ns().saturating_sub(t0));
-            }
-        }
-        let (b, s) = (stats(&mut t[0]), stats(&mut t[1]));
-        let _ = writeln!(out, "rpvboot: spin: {} sector read block {b:?} spin {s:?} us", d.name);
-        let _ = dev.shutdown(&mut xs);
-    }
-    plat.set_spin_ns(0);
-}
-
 /// The PV console as a [`Write`] target.
 #[cfg(target_os = "none")]
 #[derive(Debug)]
@@ -667,7 +624,8 @@ impl Write for ConsoleOut {
 /// The PV kernel's entry to the device stage: builds the platform from start_info and prints
 /// to the console. Options come from the command line: `rpvboot.bench=<MiB>`,
 /// `rpvboot.benchfile=<path>`, and for tuning `rpvboot.blkpages=<n>`, `rpvboot.blksegs=<n>`
-/// (0: no indirect requests), `rpvboot.readahead=<KiB>`.
+/// (0: no indirect requests), `rpvboot.readahead=<KiB>`, `rpvboot.spin=<us>` (how long a wait
+/// for dom0 spins before it blocks).
 #[cfg(target_os = "none")]
 pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared::Shared) -> Outcome {
     let mut opts = Options {
@@ -706,9 +664,6 @@ pub fn run_pv(si: &crate::xen::start_info::StartInfo, shared: crate::xen::shared
             return Outcome::default();
         }
     };
-    if si.has_word("rpvboot.test=spin") {
-        spin_check(&plat, spin.unwrap_or(5_000_000), &mut con);
-    }
     match run(plat, &mut con, &opts) {
         Ok(o) => o,
         Err(e) => {

@@ -116,9 +116,9 @@ struct Inner {
 
 /// How long a wait watches the pending bit before it blocks in `SCHEDOP_poll`. The answer
 /// of dom0 often comes within a fraction of a millisecond, and a blocked vCPU then still has
-/// to be woken and scheduled: measured with `rpvboot.test=spin` under TCG (interleaved, same
-/// boot), a 0.5 ms spin cut the median xenstore round trip from 404–433 to 336–346 µs and
-/// did not slow disk reads; longer spins did not help more.
+/// to be woken and scheduled: measured under TCG (`rpvboot.test=spin` of commit cb5f88a:
+/// block and spin interleaved in one boot), a 0.5 ms spin cut the median xenstore round trip
+/// from 404–433 to 336–346 µs and did not slow disk reads; longer spins did not help more.
 const SPIN_NS_DEFAULT: u64 = 500_000;
 
 /// The PV kernel's platform handle.
