@@ -1,8 +1,8 @@
 //! The boot flow after the menu: the chosen entry's kernel and modules are read from the
 //! disks and checked ([`select`], host-tested: parse, decompress, ELF + Xen notes, layout
 //! fits) while the disks are open; then, while blkfront's close completes (it finishes just
-//! before the jump, [`boot_with`]), the PV part ([`boot`]) plans the handover (`boot::handover`), writes the region, pins and jumps
-//! (handover-notes §2). Everything that can be refused is checked before the first
+//! before the jump, `boot_with`), the PV part ([`boot`]) plans the handover
+//! (`boot::handover`), writes the region, pins and jumps (handover-notes §2). Everything that can be refused is checked before the first
 //! irreversible step (the M2P update), so a refused kernel leaves rpvboot running to report
 //! it and try the `fallback` entry.
 

@@ -1,6 +1,7 @@
 //! The device stage of a boot: xenstore → blkfront for every vbd → partitions and filesystems
 //! (`fs::probe`) → the menu file → clean close of every disk (so the next kernel finds its
-//! disks as a fresh domain would).
+//! disks as a fresh domain would): begun right after the last read, finished by the caller
+//! just before the jump ([`Outcome::closing`]). Small reads go through a [`ChunkCache`].
 //!
 //! Generic over [`Platform`], so the whole flow runs on the host against the fake xenstored
 //! and blkback; the PV kernel calls [`run_pv`].
