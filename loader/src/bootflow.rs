@@ -1,8 +1,8 @@
 //! The boot flow after the menu: the chosen entry's kernel and modules are read from the
 //! disks and checked ([`select`], host-tested: parse, decompress, ELF + Xen notes, layout
-//! fits) while the disks are open; then, after blkfront is closed, the PV part ([`boot`])
-//! plans the handover (`boot::handover`), writes the region, pins and jumps
-//! (handover-notes §2). Everything that can be refused is checked before the first
+//! fits) while the disks are open; then, while blkfront's close completes (it finishes just
+//! before the jump, `boot_with`), the PV part ([`boot`]) plans the handover
+//! (`boot::handover`), writes the region, pins and jumps (handover-notes §2). Everything that can be refused is checked before the first
 //! irreversible step (the M2P update), so a refused kernel leaves rpvboot running to report
 //! it and try the `fallback` entry.
 
@@ -265,7 +265,7 @@ impl plan::Observer for Log<'_> {
 }
 
 #[cfg(target_os = "none")]
-pub use pv::{boot, boot_ramdisk, boot_selected, select_args};
+pub use pv::{boot, boot_ramdisk, boot_selected, boot_with, select_args};
 
 #[cfg(target_os = "none")]
 mod pv {
@@ -292,7 +292,20 @@ mod pv {
     /// domain over to it. Returns only on a refusal (with the reason), before anything
     /// irreversible happened.
     pub fn boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> String {
-        match try_boot(si, kernel, modules, cmdline) {
+        boot_with(si, kernel, modules, cmdline, &mut || {})
+    }
+
+    /// [`boot`], calling `last` once the region is written, just before the console is
+    /// drained and the jump: the latest point for work that may overlap the handover, such as
+    /// waiting for the disks' backends to close.
+    pub fn boot_with(
+        si: &StartInfo,
+        kernel: &[u8],
+        modules: &[&[u8]],
+        cmdline: &[u8],
+        last: &mut dyn FnMut(),
+    ) -> String {
+        match try_boot(si, kernel, modules, cmdline, last) {
             Ok(never) => match never {},
             Err(e) => e,
         }
@@ -300,7 +313,13 @@ mod pv {
 
     enum Never {}
 
-    fn try_boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> Result<Never, String> {
+    fn try_boot(
+        si: &StartInfo,
+        kernel: &[u8],
+        modules: &[&[u8]],
+        cmdline: &[u8],
+        before_jump: &mut dyn FnMut(),
+    ) -> Result<Never, String> {
         let t0 = now();
         let verbose = si.has_word("rpvboot.verbose");
         // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
@@ -514,6 +533,7 @@ mod pv {
         write_at(lay.p2m.vstart, p2m_bytes)?;
         write_at(lay.start_info_va(), &plan.start_info)?;
         let t_fill = now();
+        before_jump();
         let params = trampoline::Params {
             new_l4_mfn,
             old_l4_mfn: a_l4_mfn,
@@ -562,10 +582,11 @@ mod pv {
         arch::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()))
     }
 
-    /// Boots what [`select`] chose; returns only with the reason it could not.
-    pub fn boot_selected(si: &StartInfo, sel: &Selected) -> String {
+    /// Boots what [`select`] chose; returns only with the reason it could not. `last` as for
+    /// [`boot_with`].
+    pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut()) -> String {
         let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
-        boot(si, &sel.kernel, &mods, sel.cmdline.as_bytes())
+        boot_with(si, &sel.kernel, &mods, sel.cmdline.as_bytes(), last)
     }
 
     /// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.test=` words that

@@ -98,9 +98,20 @@ mod pv {
             keys_echo(boot.console);
         }
 
-        let outcome = loader::devices::run_pv(si, boot.shared);
+        let mut outcome = loader::devices::run_pv(si, boot.shared);
+        // The disks' close began after their last read; it completes just before the jump
+        // (or here, when there is no jump).
+        let mut closing = outcome.closing.take();
         if let Some(sel) = outcome.selected {
-            println!("rpvboot: boot failed: {}", loader::bootflow::boot_selected(si, &sel));
+            let mut finish = || {
+                if let Some(c) = closing.take() {
+                    c.finish(&mut loader::devices::ConsoleOut);
+                }
+            };
+            println!("rpvboot: boot failed: {}", loader::bootflow::boot_selected(si, &sel, &mut finish));
+        }
+        if let Some(c) = closing.take() {
+            c.finish(&mut loader::devices::ConsoleOut);
         }
         if si.has_word("rpvboot.test=ramdisk") {
             println!("rpvboot: boot failed: {}", loader::bootflow::boot_ramdisk(si));

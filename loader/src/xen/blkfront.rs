@@ -12,6 +12,12 @@
 //! Reads are split into as few requests as possible — up to 11 pages direct, or up to
 //! `feature-max-indirect-segments` pages with `BLKIF_OP_INDIRECT` — with several in flight,
 //! through a pool of data pages granted once at connect.
+//!
+//! Start-up time is mostly waiting for dom0 (each xenstore round trip 0.3–6 ms under TCG, each
+//! backend state change more), so every disk goes through each step at once:
+//! [`connect_all`] sends one request group per handshake step for all disks and lets every
+//! backend connect while the others do; [`begin_close`] says Closing for all right after the
+//! last read, and [`Closing::finish`] waits for the backends as late as the caller can.
 
 use alloc::format;
 use alloc::string::String;
@@ -25,7 +31,7 @@ use fs::{BlockDevice, IoError, Lba};
 use super::blkif::{self, Blkif, Request, Response, Segment};
 use super::platform::{Deadline, DomId, GrantRef, Platform, PlatformError, Port, SharedPage, MS, PAGE_SIZE};
 use super::ring::{FrontRing, RingError};
-use super::xenstore::{Xenstore, XsError};
+use super::xenstore::{Op, Xenstore, XsError};
 
 /// XenbusState values (`io/xenbus.h`).
 pub mod state {
@@ -297,145 +303,391 @@ fn token(front: &str) -> String {
     format!("rpvboot:{front}")
 }
 
-/// Waits until the backend state satisfies `ok`, failing when `fail` matches.
-fn wait_backend<P: Platform>(
+/// A xenstore reply as text (as [`Xenstore::read`]).
+fn reply_text(path: &str, r: Result<Vec<u8>, XsError>) -> Result<String, XsError> {
+    let body = r?;
+    String::from_utf8(body).map_err(|e| XsError::Parse {
+        path: path.into(),
+        value: String::from_utf8_lossy(e.as_bytes().get(..64).unwrap_or(e.as_bytes())).into_owned(),
+    })
+}
+
+/// A xenstore reply as a number (as [`Xenstore::read_parsed`]).
+fn reply_num<T: core::str::FromStr>(path: &str, r: Result<Vec<u8>, XsError>) -> Result<T, XsError> {
+    let v = reply_text(path, r)?;
+    v.trim_end_matches('\0').trim().parse().map_err(|_| XsError::Parse {
+        path: path.into(),
+        value: String::from_utf8_lossy(v.as_bytes().get(..64).unwrap_or(v.as_bytes())).into_owned(),
+    })
+}
+
+/// One backend [`wait_states`] waits for.
+struct StateWait<'a> {
+    /// `<backend>/state`.
+    state_path: &'a str,
+    /// The token of our watch on it.
+    token: &'a str,
+    /// Set the watch in the first read (the backend's changes then wake us).
+    watch: bool,
+    /// More nodes read in the same request group as the state (e.g. the geometry, which a
+    /// backend writes before it switches state): their replies are returned with it.
+    extra: Vec<String>,
+}
+
+/// A backend state [`wait_states`] accepted, and the replies of its extra reads.
+type Reached = (u32, Vec<Result<Vec<u8>, XsError>>);
+
+/// Waits until every backend's state satisfies `ok` (or `fail`, or the deadline), reading
+/// all states still awaited in one request group per wake-up: disks that are waited for
+/// together cost one dom0 round trip, not one each. Any watch event means "read again";
+/// waits are capped at 100 ms so that a missed event only delays. `read_first`: read before
+/// the first wait; else wait for an event first (right after our own write the backend has
+/// not answered yet, and a read would only cost a round trip; an event it sent meanwhile is
+/// queued and ends the wait at once).
+fn wait_states<P: Platform>(
     xs: &mut Xenstore<P>,
-    state_path: &str,
+    waits: &[StateWait<'_>],
     want: u32,
     timeout_ns: u64,
-    ok: impl Fn(u32) -> bool,
-    fail: impl Fn(u32) -> bool,
-) -> Result<u32, BlkErrorKind> {
+    read_first: bool,
+    ok: &dyn Fn(u32) -> bool,
+    fail: &dyn Fn(u32) -> bool,
+) -> Vec<Result<Reached, BlkErrorKind>> {
     let deadline = Deadline::after(xs.platform(), timeout_ns);
+    let mut out: Vec<Option<Result<Reached, BlkErrorKind>>> = waits.iter().map(|_| None).collect();
+    let mut last = alloc::vec![0u32; waits.len()];
+    let mut first = true;
     loop {
-        let st = match xs.read_parsed::<u32>(state_path) {
-            Ok(s) => s,
-            Err(e) if e.is_not_found() => 0,
-            Err(e) => return Err(BlkErrorKind::Xenstore(e)),
-        };
-        if ok(st) {
-            return Ok(st);
+        let pending: Vec<usize> = (0..waits.len()).filter(|&i| out.get(i).is_some_and(Option::is_none)).collect();
+        if pending.is_empty() {
+            break;
         }
-        if fail(st) {
-            return Err(BlkErrorKind::BackendState(st));
+        if !first || !read_first {
+            let Some(left) = deadline.remaining(xs.platform()) else {
+                for &i in &pending {
+                    if let Some(o) = out.get_mut(i) {
+                        *o = Some(Err(BlkErrorKind::Timeout { want, last: last.get(i).copied().unwrap_or(0) }));
+                    }
+                }
+                break;
+            };
+            if let Err(e) = xs.wait_event(left.min(100 * MS)) {
+                for &i in &pending {
+                    if let Some(o) = out.get_mut(i) {
+                        *o = Some(Err(BlkErrorKind::Xenstore(e.clone())));
+                    }
+                }
+                break;
+            }
         }
-        let Some(left) = deadline.remaining(xs.platform()) else {
-            return Err(BlkErrorKind::Timeout { want, last: st });
+        let mut ops = Vec::new();
+        // Per pending disk: the number its state read's reply will have.
+        let mut read_reply = Vec::with_capacity(pending.len());
+        let before = xs.replies_received();
+        for &i in &pending {
+            let Some(w) = waits.get(i) else { continue };
+            if first && w.watch {
+                ops.push(Op::Watch(w.state_path, w.token));
+            }
+            ops.push(Op::Read(w.state_path));
+            read_reply.push((w.token, before.wrapping_add(ops.len() as u64)));
+            ops.extend(w.extra.iter().map(|p| Op::Read(p)));
+        }
+        let replies = match xs.batch(&ops) {
+            Ok(r) => r,
+            Err(e) => {
+                for &i in &pending {
+                    if let Some(o) = out.get_mut(i) {
+                        *o = Some(Err(BlkErrorKind::Xenstore(e.clone())));
+                    }
+                }
+                break;
+            }
         };
-        // Any event (ours or not) just means "read again"; the timeout bounds missed events.
-        xs.wait_event(left.min(100 * MS)).map_err(BlkErrorKind::Xenstore)?;
+        // Events that came before a disk's state was read (the watch's own first event, or
+        // changes the read saw) say nothing new: only later ones end the next wait early.
+        for &(token, reply) in &read_reply {
+            xs.forget_events_before(token, reply);
+        }
+        let mut replies = replies.into_iter();
+        for &i in &pending {
+            let Some(w) = waits.get(i) else { continue };
+            let watched = if first && w.watch {
+                replies.next().unwrap_or(Err(XsError::Protocol("missing reply"))).map(drop)
+            } else {
+                Ok(())
+            };
+            let state = match reply_num::<u32>(w.state_path, replies.next().unwrap_or(Err(XsError::TooLong))) {
+                Ok(s) => Ok(s),
+                Err(e) if e.is_not_found() => Ok(0),
+                Err(e) => Err(e),
+            };
+            let extra: Vec<_> = (0..w.extra.len()).map(|_| replies.next().unwrap_or(Err(XsError::TooLong))).collect();
+            let res = match (watched, state) {
+                (Err(e), _) | (_, Err(e)) => Some(Err(BlkErrorKind::Xenstore(e))),
+                (Ok(()), Ok(st)) => {
+                    if let Some(l) = last.get_mut(i) {
+                        *l = st;
+                    }
+                    if ok(st) {
+                        Some(Ok((st, extra)))
+                    } else if fail(st) {
+                        Some(Err(BlkErrorKind::BackendState(st)))
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(o) = out.get_mut(i) {
+                *o = res;
+            }
+        }
+        first = false;
+    }
+    out.into_iter().map(|o| o.unwrap_or(Err(BlkErrorKind::Timeout { want, last: 0 }))).collect()
+}
+
+/// A disk during [`connect_many`]: what is known and held so far.
+struct Handshake<P: Platform> {
+    id: u32,
+    front: String,
+    backend: String,
+    backend_id: DomId,
+    token: String,
+    state_path: String,
+    /// `feature-max-indirect-segments` as offered (0: none).
+    offered: u32,
+    partial: Partial<P>,
+    indirect: Vec<DataPage<P::Page>>,
+    geometry: (u32, u64),
+    /// Why this disk dropped out.
+    failed: Option<BlkErrorKind>,
+}
+
+impl<P: Platform> Handshake<P> {
+    fn live(&self) -> bool {
+        self.failed.is_none()
+    }
+    fn fail(&mut self, kind: BlkErrorKind) {
+        self.failed.get_or_insert(kind);
     }
 }
 
-impl<P: Platform> Blkfront<P> {
-    /// Connects vbd `id` (the xenbus handshake of xen-pv-abi.md §7.5).
-    ///
-    /// # Errors
-    /// [`BlkError`] naming the frontend path, and the backend path once known.
-    pub fn connect(xs: &mut Xenstore<P>, id: u32, cfg: Config) -> Result<Self, BlkError> {
-        let front = format!("device/vbd/{id}");
-        let mut err = BlkError { path: front.clone(), backend: None, kind: BlkErrorKind::SectorSize(0) };
-        let backend = match xs.read(&format!("{front}/backend")) {
-            Ok(b) => b,
-            Err(e) => {
-                err.kind = BlkErrorKind::Xenstore(e);
-                return Err(err);
+/// Segments per indirect request to use for a backend's offer (0: direct requests only).
+fn indirect_segments(cfg: &Config, offered: u32) -> u32 {
+    // `max_indirect_segments` 0 turns indirect requests off altogether.
+    let want_segs = if cfg.direct_pages > 0 && cfg.max_indirect_segments > 0 {
+        cfg.max_indirect_segments.max(cfg.direct_max_segments)
+    } else {
+        cfg.max_indirect_segments
+    };
+    let segs = offered
+        .min(want_segs)
+        .min(u32::try_from(blkif::MAX_INDIRECT_PAGES * blkif::SEGS_PER_INDIRECT_PAGE).unwrap_or(0));
+    // Indirect only pays off beyond what a direct request carries.
+    if segs > 11 {
+        segs
+    } else {
+        0
+    }
+}
+
+/// The xenbus handshake (xen-pv-abi.md §7.5) with every vbd of `ids` at once: each step is
+/// one request group for all disks, and every backend connects while the others do, so `n`
+/// disks cost about what one does. The frontends are published before the data pages are
+/// granted, so that this work overlaps the backends' own connect. A disk that fails drops
+/// out (its nodes withdrawn, its resources released) without stopping the others.
+fn connect_many<P: Platform>(xs: &mut Xenstore<P>, ids: &[u32], cfg: Config) -> Vec<Result<Blkfront<P>, BlkError>> {
+    let plat = xs.platform().clone();
+    let mut hs: Vec<Handshake<P>> = ids
+        .iter()
+        .map(|&id| {
+            let front = format!("device/vbd/{id}");
+            Handshake {
+                id,
+                token: token(&front),
+                front,
+                backend: String::new(),
+                backend_id: DomId(0),
+                state_path: String::new(),
+                offered: 0,
+                partial: Partial { ring: None, port: None, pages: Vec::new() },
+                indirect: Vec::new(),
+                geometry: (512, 0),
+                failed: None,
             }
-        };
-        err.backend = Some(backend.clone());
-        let plat = xs.platform().clone();
-        let mut partial = Partial::<P> { ring: None, port: None, pages: Vec::new() };
-        match Self::connect_inner(xs, &plat, id, &front, &backend, cfg, &mut partial) {
-            Ok(dev) => Ok(dev),
-            Err(kind) => {
-                // Best effort: stop watching and withdraw our nodes so the backend stops
-                // looking at a ring that is about to go away.
-                let _ = xs.unwatch(&format!("{backend}/state"), &token(&front));
-                let _ = xs.rm(&format!("{front}/ring-ref"));
-                let _ = xs.rm(&format!("{front}/event-channel"));
-                let _ = xs.write(&format!("{front}/state"), "1");
-                partial.release(&plat);
-                err.kind = kind;
-                Err(err)
+        })
+        .collect();
+    let xse = BlkErrorKind::Xenstore;
+
+    // Step 1: where each backend is.
+    let paths: Vec<(String, String)> =
+        hs.iter().map(|h| (format!("{}/backend", h.front), format!("{}/backend-id", h.front))).collect();
+    let ops: Vec<Op<'_>> = paths.iter().flat_map(|(b, i)| [Op::Read(b), Op::Read(i)]).collect();
+    match xs.batch(&ops) {
+        Ok(replies) => {
+            let mut replies = replies.into_iter();
+            for (h, (bp, ip)) in hs.iter_mut().zip(&paths) {
+                let b = reply_text(bp, replies.next().unwrap_or(Err(XsError::TooLong)));
+                let i = reply_num::<u16>(ip, replies.next().unwrap_or(Err(XsError::TooLong)));
+                match b {
+                    Ok(b) => {
+                        h.state_path = format!("{b}/state");
+                        h.backend = b;
+                        match i {
+                            Ok(i) => h.backend_id = DomId(i),
+                            Err(e) => h.fail(xse(e)),
+                        }
+                    }
+                    Err(e) => h.fail(xse(e)),
+                }
+            }
+        }
+        Err(e) => hs.iter_mut().for_each(|h| h.fail(xse(e.clone()))),
+    }
+
+    // Step 2: watch each backend's state; it publishes its features in InitWait (or skips to
+    // later states).
+    let live: Vec<usize> = (0..hs.len()).filter(|&i| hs.get(i).is_some_and(Handshake::live)).collect();
+    let feature: Vec<String> = live
+        .iter()
+        .filter_map(|&i| hs.get(i))
+        .map(|h| format!("{}/feature-max-indirect-segments", h.backend))
+        .collect();
+    let waits: Vec<StateWait<'_>> = live
+        .iter()
+        .zip(&feature)
+        .filter_map(|(&i, f)| {
+            let h = hs.get(i)?;
+            Some(StateWait { state_path: &h.state_path, token: &h.token, watch: true, extra: alloc::vec![f.clone()] })
+        })
+        .collect();
+    let reached = wait_states(
+        xs,
+        &waits,
+        state::INIT_WAIT,
+        cfg.connect_timeout_ns,
+        true,
+        &|s| (state::INIT_WAIT..=state::CONNECTED).contains(&s),
+        &|s| s >= state::CLOSING,
+    );
+    drop(waits);
+    for ((&i, r), path) in live.iter().zip(reached).zip(&feature) {
+        let Some(h) = hs.get_mut(i) else { continue };
+        match r {
+            Ok((_, extra)) => {
+                h.offered = match reply_num::<u32>(path, extra.into_iter().next().unwrap_or(Err(XsError::TooLong))) {
+                    Ok(n) => n,
+                    Err(e) if e.is_not_found() => 0,
+                    Err(XsError::Parse { .. }) => 0,
+                    Err(e) => {
+                        h.fail(xse(e));
+                        0
+                    }
+                };
+            }
+            Err(k) => h.fail(k),
+        }
+    }
+
+    // Step 3: ring page, grant, event channel; then every frontend is published in one group
+    // (state last: a backend acts on Initialised and then finds the rest written).
+    let pe = BlkErrorKind::Platform;
+    for h in hs.iter_mut().filter(|h| h.live()) {
+        let ring = plat.alloc_page().and_then(|page| {
+            let gref = plat.grant(h.backend_id, page.frame(), false)?;
+            Ok((FrontRing::<P::Page, Blkif>::new(page), gref))
+        });
+        match ring {
+            Ok(r) => h.partial.ring = Some(r),
+            Err(e) => {
+                h.fail(pe(e));
+                continue;
+            }
+        }
+        match plat.alloc_unbound(h.backend_id) {
+            Ok(p) => h.partial.port = Some(p),
+            Err(e) => h.fail(pe(e)),
+        }
+    }
+    let publish: Vec<(usize, [(String, String); 4])> = hs
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.live())
+        .filter_map(|(i, h)| {
+            let (gref, port) = (h.partial.ring.as_ref()?.1, h.partial.port?);
+            let f = &h.front;
+            Some((
+                i,
+                [
+                    (format!("{f}/ring-ref"), format!("{}", gref.0)),
+                    (format!("{f}/event-channel"), format!("{}", port.0)),
+                    (format!("{f}/protocol"), String::from("x86_64-abi")),
+                    (format!("{f}/state"), format!("{}", state::INITIALISED)),
+                ],
+            ))
+        })
+        .collect();
+    let ops: Vec<Op<'_>> = publish.iter().flat_map(|(_, w)| w.iter().map(|(p, v)| Op::Write(p, v))).collect();
+    match xs.batch(&ops) {
+        Ok(replies) => {
+            let mut replies = replies.into_iter();
+            for (i, _) in &publish {
+                let r: Result<(), XsError> =
+                    (0..4).try_for_each(|_| replies.next().unwrap_or(Err(XsError::TooLong)).map(drop));
+                if let (Err(e), Some(h)) = (r, hs.get_mut(*i)) {
+                    h.fail(xse(e));
+                }
+            }
+        }
+        Err(e) => {
+            for (i, _) in &publish {
+                if let Some(h) = hs.get_mut(*i) {
+                    h.fail(xse(e.clone()));
+                }
             }
         }
     }
 
-    fn connect_inner(
-        xs: &mut Xenstore<P>,
-        plat: &P,
-        id: u32,
-        front: &str,
-        backend: &str,
-        cfg: Config,
-        partial: &mut Partial<P>,
-    ) -> Result<Self, BlkErrorKind> {
-        let xse = BlkErrorKind::Xenstore;
-        let backend_id: u16 = xs.read_parsed(&format!("{front}/backend-id")).map_err(xse)?;
-        let backend_id = DomId(backend_id);
-        let state_path = format!("{backend}/state");
-        xs.watch(&state_path, &token(front)).map_err(xse)?;
+    // Data pages, granted once for the life of the connection, while the backends connect.
+    for h in hs.iter_mut().filter(|h| h.live()) {
+        let (bid, segs) = (h.backend_id, indirect_segments(&cfg, h.offered));
+        match grant_pools(&plat, bid, &cfg, segs) {
+            Ok((pages, indirect)) => {
+                h.partial.pages = pages;
+                h.indirect = indirect;
+            }
+            Err((pages, e)) => {
+                h.partial.pages = pages;
+                h.fail(pe(e));
+            }
+        }
+    }
 
-        // Step 2: backend publishes its features in InitWait (or skips to later states).
-        wait_backend(
-            xs,
-            &state_path,
-            state::INIT_WAIT,
-            cfg.connect_timeout_ns,
-            |s| (state::INIT_WAIT..=state::CONNECTED).contains(&s),
-            |s| s >= state::CLOSING,
-        )?;
-        let offered: u32 = match xs.read_parsed(&format!("{backend}/feature-max-indirect-segments")) {
-            Ok(n) => n,
-            Err(e) if e.is_not_found() => 0,
-            Err(XsError::Parse { .. }) => 0,
-            Err(e) => return Err(xse(e)),
-        };
-        // `max_indirect_segments` 0 turns indirect requests off altogether.
-        let want_segs = if cfg.direct_pages > 0 && cfg.max_indirect_segments > 0 {
-            cfg.max_indirect_segments.max(cfg.direct_max_segments)
-        } else {
-            cfg.max_indirect_segments
-        };
-        let indirect_segs = offered
-            .min(want_segs)
-            .min(u32::try_from(blkif::MAX_INDIRECT_PAGES * blkif::SEGS_PER_INDIRECT_PAGE).unwrap_or(0));
-        // Indirect only pays off beyond what a direct request carries.
-        let indirect_segs = if indirect_segs > 11 { indirect_segs } else { 0 };
-
-        // Step 3: ring page, grant, event channel.
-        let pe = BlkErrorKind::Platform;
-        let page = plat.alloc_page().map_err(pe)?;
-        let ring_gref = plat.grant(backend_id, page.frame(), false).map_err(pe)?;
-        partial.ring = Some((FrontRing::<P::Page, Blkif>::new(page), ring_gref));
-        let port = plat.alloc_unbound(backend_id).map_err(pe)?;
-        partial.port = Some(port);
-
-        // Step 4: publish in one transaction.
-        let ring_ref_s = format!("{}", ring_gref.0);
-        let port_s = format!("{}", port.0);
-        let (rr, ec, pr, st) = (
-            format!("{front}/ring-ref"),
-            format!("{front}/event-channel"),
-            format!("{front}/protocol"),
-            format!("{front}/state"),
-        );
-        let res =
-            xs.transaction(|tx| tx.write_many(&[(&rr, &ring_ref_s), (&ec, &port_s), (&pr, "x86_64-abi"), (&st, "3")]));
-        res.map_err(xse)?;
-
-        // Step 5: backend Connected; read the geometry.
-        let waited = wait_backend(
-            xs,
-            &state_path,
-            state::CONNECTED,
-            cfg.connect_timeout_ns,
-            |s| s == state::CONNECTED,
-            |s| s >= state::CLOSING,
-        );
-        waited?;
-        let geometry = (|| {
-            let sector_size: u32 = match xs.read_parsed(&format!("{backend}/sector-size")) {
+    // Step 5: backends Connected, with the geometry read in the same group (blkback writes
+    // it before it switches state).
+    let live: Vec<usize> = (0..hs.len()).filter(|&i| hs.get(i).is_some_and(Handshake::live)).collect();
+    let waits: Vec<StateWait<'_>> = live
+        .iter()
+        .filter_map(|&i| hs.get(i))
+        .map(|h| StateWait {
+            state_path: &h.state_path,
+            token: &h.token,
+            watch: false,
+            extra: alloc::vec![format!("{}/sector-size", h.backend), format!("{}/sectors", h.backend)],
+        })
+        .collect();
+    let reached =
+        wait_states(xs, &waits, state::CONNECTED, cfg.connect_timeout_ns, false, &|s| s == state::CONNECTED, &|s| {
+            s >= state::CLOSING
+        });
+    drop(waits);
+    for (&i, r) in live.iter().zip(reached) {
+        let Some(h) = hs.get_mut(i) else { continue };
+        let geometry = r.and_then(|(_, extra)| {
+            let mut extra = extra.into_iter();
+            let ss_path = format!("{}/sector-size", h.backend);
+            let sector_size: u32 = match reply_num(&ss_path, extra.next().unwrap_or(Err(XsError::TooLong))) {
                 Ok(s) => s,
                 Err(e) if e.is_not_found() => 512,
                 Err(e) => return Err(xse(e)),
@@ -443,74 +695,151 @@ impl<P: Platform> Blkfront<P> {
             if !sector_size.is_power_of_two() || !(512..=4096).contains(&sector_size) {
                 return Err(BlkErrorKind::SectorSize(sector_size));
             }
-            let sectors: u64 = xs.read_parsed(&format!("{backend}/sectors")).map_err(xse)?;
+            let n_path = format!("{}/sectors", h.backend);
+            let sectors: u64 = reply_num(&n_path, extra.next().unwrap_or(Err(XsError::TooLong))).map_err(xse)?;
             if sectors == 0 || sectors.checked_mul(u64::from(sector_size)).is_none() {
                 return Err(BlkErrorKind::Sectors(sectors));
             }
             Ok((sector_size, sectors))
-        })();
-        let (sector_size, sectors) = geometry?;
+        });
+        match geometry {
+            Ok(g) => h.geometry = g,
+            Err(k) => h.fail(k),
+        }
+    }
 
-        // Data pages, granted once for the life of the connection.
-        let want_pages = cfg.data_pages.max(blkif::MAX_SEGMENTS);
-        let mut pages = Vec::with_capacity(want_pages);
-        let mut failure = None;
-        for _ in 0..want_pages {
+    // Step 6: Connected, in one group.
+    let connected: Vec<(usize, String)> =
+        hs.iter().enumerate().filter(|(_, h)| h.live()).map(|(i, h)| (i, format!("{}/state", h.front))).collect();
+    let ops: Vec<Op<'_>> = connected.iter().map(|(_, p)| Op::Write(p, "4")).collect();
+    let res = xs.batch(&ops);
+    for (k, (i, _)) in connected.iter().enumerate() {
+        let r = match &res {
+            Ok(replies) => replies.get(k).cloned().unwrap_or(Err(XsError::TooLong)).map(drop),
+            Err(e) => Err(e.clone()),
+        };
+        if let (Err(e), Some(h)) = (r, hs.get_mut(*i)) {
+            h.fail(xse(e));
+        }
+    }
+
+    // The failed ones withdraw their nodes (best effort, one group) so that their backends
+    // stop looking at rings about to go away, and give back what they took.
+    let withdraw: Vec<[String; 3]> = hs
+        .iter()
+        .filter(|h| !h.live() && !h.backend.is_empty())
+        .map(|h| [format!("{}/ring-ref", h.front), format!("{}/event-channel", h.front), format!("{}/state", h.front)])
+        .collect();
+    let unwatch: Vec<(&str, &str)> = hs
+        .iter()
+        .filter(|h| !h.live() && !h.backend.is_empty())
+        .map(|h| (h.state_path.as_str(), h.token.as_str()))
+        .collect();
+    let mut ops: Vec<Op<'_>> = Vec::new();
+    for ((sp, tok), [rr, ec, st]) in unwatch.iter().zip(&withdraw) {
+        ops.extend([Op::Unwatch(sp, tok), Op::Rm(rr), Op::Rm(ec), Op::Write(st, "1")]);
+    }
+    if !ops.is_empty() {
+        let _ = xs.batch(&ops);
+    }
+
+    hs.into_iter()
+        .map(|h| {
+            let backend = (!h.backend.is_empty()).then(|| h.backend.clone());
+            if let Some(kind) = h.failed {
+                let mut partial = h.partial;
+                partial.pages.extend(h.indirect);
+                partial.release(&plat);
+                return Err(BlkError { path: h.front, backend, kind });
+            }
+            Blkfront::assemble(plat.clone(), cfg, h).map_err(|(front, kind)| BlkError { path: front, backend, kind })
+        })
+        .collect()
+}
+
+/// The data pages (at least one direct request's worth, else the error with what was
+/// granted) and, for indirect requests, the descriptor pages.
+#[allow(clippy::type_complexity)]
+fn grant_pools<P: Platform>(
+    plat: &P,
+    backend_id: DomId,
+    cfg: &Config,
+    indirect_segs: u32,
+) -> Result<(Vec<DataPage<P::Page>>, Vec<DataPage<P::Page>>), (Vec<DataPage<P::Page>>, PlatformError)> {
+    let want_pages = cfg.data_pages.max(blkif::MAX_SEGMENTS);
+    let mut pages = Vec::with_capacity(want_pages);
+    let mut failure = None;
+    for _ in 0..want_pages {
+        match plat.alloc_page().and_then(|page| {
+            let gref = plat.grant(backend_id, page.frame(), false)?;
+            Ok(DataPage { page, gref })
+        }) {
+            Ok(p) => pages.push(p),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    // Fewer pages only means smaller requests; fewer than one direct request is fatal.
+    if pages.len() < blkif::MAX_SEGMENTS {
+        return Err((pages, failure.unwrap_or(PlatformError::NoMemory)));
+    }
+    let mut indirect = Vec::new();
+    if indirect_segs > 0 {
+        // Enough descriptor pages for every request that the data pool and the direct
+        // budget can fill at once.
+        let per_req = usize::try_from(indirect_segs.div_ceil(512)).unwrap_or(1);
+        let bounce = usize::try_from(indirect_segs.min(cfg.max_indirect_segments).max(1)).unwrap_or(1);
+        let reqs = pages.len().div_ceil(bounce).max(1)
+            + cfg.direct_pages.div_ceil(usize::try_from(indirect_segs).unwrap_or(1));
+        for _ in 0..per_req.saturating_mul(reqs).min(64) {
             match plat.alloc_page().and_then(|page| {
-                let gref = plat.grant(backend_id, page.frame(), false)?;
+                let gref = plat.grant(backend_id, page.frame(), true)?;
                 Ok(DataPage { page, gref })
             }) {
-                Ok(p) => pages.push(p),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
+                Ok(p) => indirect.push(p),
+                Err(_) => break,
             }
         }
-        // Fewer pages only means smaller requests; fewer than one direct request is fatal.
-        if pages.len() < blkif::MAX_SEGMENTS {
-            partial.pages = pages;
-            return Err(pe(failure.unwrap_or(PlatformError::NoMemory)));
-        }
-        let mut indirect = Vec::new();
-        if indirect_segs > 0 {
-            // Enough descriptor pages for every request that the data pool and the direct
-            // budget can fill at once.
-            let per_req = usize::try_from(indirect_segs.div_ceil(512)).unwrap_or(1);
-            let bounce = usize::try_from(indirect_segs.min(cfg.max_indirect_segments).max(1)).unwrap_or(1);
-            let reqs = pages.len().div_ceil(bounce).max(1)
-                + cfg.direct_pages.div_ceil(usize::try_from(indirect_segs).unwrap_or(1));
-            for _ in 0..per_req.saturating_mul(reqs).min(64) {
-                match plat.alloc_page().and_then(|page| {
-                    let gref = plat.grant(backend_id, page.frame(), true)?;
-                    Ok(DataPage { page, gref })
-                }) {
-                    Ok(p) => indirect.push(p),
-                    Err(_) => break,
-                }
-            }
-        }
-        let indirect_segs = if indirect.is_empty() { 0 } else { indirect_segs };
+    }
+    Ok((pages, indirect))
+}
 
-        // Step 6.
-        if let Err(e) = xs.write(&format!("{front}/state"), "4") {
-            partial.pages = pages;
-            partial.pages.extend(indirect);
-            return Err(xse(e));
-        }
+impl<P: Platform> Blkfront<P> {
+    /// Connects vbd `id` (the xenbus handshake of xen-pv-abi.md §7.5); [`connect_all`] does
+    /// every disk at once.
+    ///
+    /// # Errors
+    /// [`BlkError`] naming the frontend path, and the backend path once known.
+    pub fn connect(xs: &mut Xenstore<P>, id: u32, cfg: Config) -> Result<Self, BlkError> {
+        let front = format!("device/vbd/{id}");
+        connect_many(xs, &[id], cfg).pop().unwrap_or(Err(BlkError {
+            path: front,
+            backend: None,
+            kind: BlkErrorKind::Platform(PlatformError::NoMemory),
+        }))
+    }
+
+    /// The connected device from a finished handshake.
+    fn assemble(plat: P, cfg: Config, h: Handshake<P>) -> Result<Self, (String, BlkErrorKind)> {
+        let mut partial = h.partial;
         let (Some((ring, ring_gref)), Some(port)) = (partial.ring.take(), partial.port.take()) else {
-            return Err(pe(PlatformError::NoMemory));
+            partial.pages.extend(h.indirect);
+            partial.release(&plat);
+            return Err((h.front, BlkErrorKind::Platform(PlatformError::NoMemory)));
         };
-        let n_pages = pages.len();
-        let n_ind = indirect.len();
+        let indirect_segs = if h.indirect.is_empty() { 0 } else { indirect_segments(&cfg, h.offered) };
+        let pages = core::mem::take(&mut partial.pages);
+        let (n_pages, n_ind) = (pages.len(), h.indirect.len());
         let slots = usize::try_from(ring.size()).unwrap_or(32);
+        let (sector_size, sectors) = h.geometry;
         Ok(Self {
-            plat: plat.clone(),
+            plat,
             cfg,
-            front: front.into(),
-            backend: backend.into(),
-            backend_id,
-            handle: u16::try_from(id).unwrap_or(0),
+            backend: h.backend,
+            backend_id: h.backend_id,
+            handle: u16::try_from(h.id).unwrap_or(0),
             ring,
             ring_gref,
             port,
@@ -521,7 +850,7 @@ impl<P: Platform> Blkfront<P> {
             direct_free: cfg.direct_pages,
             pages,
             free_pages: (0..n_pages).rev().collect(),
-            indirect,
+            indirect: h.indirect,
             free_indirect: (0..n_ind).rev().collect(),
             inflight: (0..slots).map(|_| None).collect(),
             gen: 1,
@@ -530,6 +859,7 @@ impl<P: Platform> Blkfront<P> {
             ra_lba: 0,
             last_end: u64::MAX,
             stats: Stats::default(),
+            front: h.front,
         })
     }
 
@@ -948,68 +1278,29 @@ impl<P: Platform> Blkfront<P> {
         }
     }
 
-    /// Clean close (xen-pv-abi.md §7.6): Closing → Closed → Initialising, waiting for the
-    /// backend each time, then withdraws our nodes, ends every grant and closes the port, so
-    /// the next kernel finds the disk as a fresh domain would.
+    /// Clean close of this disk alone: [`begin_close`], then [`Closing::finish`].
     ///
     /// # Errors
     /// The first failure; the close still runs to the end.
     pub fn shutdown(self, xs: &mut Xenstore<P>) -> Result<(), BlkError> {
-        let mut first: Option<BlkErrorKind> = None;
-        let front = self.front.clone();
-        let state_path = format!("{}/state", self.backend);
-        let t = self.cfg.connect_timeout_ns;
-        let mut note = |r: Result<(), BlkErrorKind>| {
-            if let Err(e) = r {
-                first.get_or_insert(e);
-            }
-        };
-        // Requests never outlive read_blocks, so the ring is idle here.
-        note(xs.write(&format!("{front}/state"), "5").map_err(BlkErrorKind::Xenstore));
-        note(wait_backend(xs, &state_path, state::CLOSING, t, |s| s >= state::CLOSING || s == 0, |_| false).map(drop));
-        note(xs.write(&format!("{front}/state"), "6").map_err(BlkErrorKind::Xenstore));
-        note(wait_backend(xs, &state_path, state::CLOSED, t, |s| s >= state::CLOSED || s == 0, |_| false).map(drop));
-        note(xs.write(&format!("{front}/state"), "1").map_err(BlkErrorKind::Xenstore));
-        note(
-            wait_backend(
-                xs,
-                &state_path,
-                state::INIT_WAIT,
-                t,
-                |s| (state::INIT_WAIT..state::CLOSED).contains(&s) || s == 0,
-                |_| false,
-            )
-            .map(drop),
-        );
-        note(xs.unwatch(&state_path, &token(&front)).map_err(BlkErrorKind::Xenstore));
-        note(xs.rm(&format!("{front}/ring-ref")).map_err(BlkErrorKind::Xenstore));
-        note(xs.rm(&format!("{front}/event-channel")).map_err(BlkErrorKind::Xenstore));
-        let backend = self.backend.clone();
-        note(self.release());
-        match first {
-            None => Ok(()),
-            Some(kind) => Err(BlkError { path: front, backend: Some(backend), kind }),
-        }
+        begin_close(xs, alloc::vec![self]).finish(xs).pop().unwrap_or(Ok(()))
     }
 
-    /// Ends every grant (retrying briefly while the backend still maps one) and closes the port.
-    fn release(self) -> Result<(), BlkErrorKind> {
+    /// Ends the grants of the data and descriptor pages and frees them, and the read-ahead
+    /// window: no request outlives a read, and blkback maps our pages per request only (we
+    /// offer no persistent grants), so they can go back to the heap before the backend has
+    /// closed. A page whose grant cannot end is leaked (the backend may still write it), and
+    /// so are a fenced device's.
+    fn release_pools(&mut self) -> Result<(), BlkErrorKind> {
         let plat = self.plat.clone();
+        let port = self.port;
         let mut result = Ok(());
-        let end = |gref: GrantRef| -> Result<(), PlatformError> {
-            let mut r = plat.end_grant(gref);
-            for _ in 0..50 {
-                if !matches!(r, Err(PlatformError::GrantBusy(_))) {
-                    break;
-                }
-                let _ = plat.poll(self.port, 10 * MS);
-                r = plat.end_grant(gref);
-            }
-            r
-        };
         let fenced = self.broken.is_some();
-        for p in self.pages.into_iter().chain(self.indirect) {
-            match end(p.gref) {
+        self.ra = Vec::new();
+        self.free_pages.clear();
+        self.free_indirect.clear();
+        for p in core::mem::take(&mut self.pages).into_iter().chain(core::mem::take(&mut self.indirect)) {
+            match end_grant_waiting(&plat, port, p.gref) {
                 Ok(()) if !fenced => drop(p.page),
                 Ok(()) => core::mem::forget(p.page),
                 Err(e) => {
@@ -1018,17 +1309,171 @@ impl<P: Platform> Blkfront<P> {
                 }
             }
         }
-        match end(self.ring_gref) {
+        result
+    }
+
+    /// Ends the ring's grant and closes the port, once the backend has closed (unmapped it).
+    fn release_ring(self) -> Result<(), BlkErrorKind> {
+        let plat = self.plat.clone();
+        let mut result = Ok(());
+        match end_grant_waiting(&plat, self.port, self.ring_gref) {
             Ok(()) => drop(self.ring),
             Err(e) => {
                 core::mem::forget(self.ring);
                 result = Err(BlkErrorKind::Platform(e));
             }
         }
+        for p in self.pages.into_iter().chain(self.indirect) {
+            // Only when release_pools did not run: its pages are gone.
+            if plat.end_grant(p.gref).is_err() || self.broken.is_some() {
+                core::mem::forget(p.page);
+            }
+        }
         if let Err(e) = plat.close_port(self.port) {
             result = Err(BlkErrorKind::Platform(e));
         }
         result
+    }
+}
+
+/// Ends a grant, retrying for up to half a second while the backend still maps the page.
+fn end_grant_waiting<P: Platform>(plat: &P, port: Port, gref: GrantRef) -> Result<(), PlatformError> {
+    let mut r = plat.end_grant(gref);
+    for _ in 0..50 {
+        if !matches!(r, Err(PlatformError::GrantBusy(_))) {
+            break;
+        }
+        let _ = plat.poll(port, 10 * MS);
+        r = plat.end_grant(gref);
+    }
+    r
+}
+
+/// Disks whose clean close has begun ([`begin_close`]): their backends tear down while the
+/// caller does other work, and [`Closing::finish`] completes the close.
+pub struct Closing<P: Platform> {
+    devs: Vec<Blkfront<P>>,
+    /// The first failure of each disk so far.
+    errors: Vec<Option<BlkErrorKind>>,
+}
+
+impl<P: Platform> fmt::Debug for Closing<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Closing").field("devs", &self.devs).field("errors", &self.errors).finish()
+    }
+}
+
+/// Begins the clean close (xen-pv-abi.md §7.6) of every disk of `devs`, to be called as soon
+/// as the last read is done: the data pages go back to the heap at once, and every frontend
+/// says Closing in one request group, without waiting for the backends.
+pub fn begin_close<P: Platform>(xs: &mut Xenstore<P>, mut devs: Vec<Blkfront<P>>) -> Closing<P> {
+    let mut errors: Vec<Option<BlkErrorKind>> = devs.iter().map(|_| None).collect();
+    for (d, e) in devs.iter_mut().zip(errors.iter_mut()) {
+        if let Err(k) = d.release_pools() {
+            e.get_or_insert(k);
+        }
+    }
+    let mut c = Closing { devs, errors };
+    c.say(xs, state::CLOSING);
+    c
+}
+
+impl<P: Platform> Closing<P> {
+    /// How many disks are closing.
+    pub fn len(&self) -> usize {
+        self.devs.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.devs.is_empty()
+    }
+
+    /// Every frontend's state := `st`, in one request group.
+    fn say(&mut self, xs: &mut Xenstore<P>, st: u32) {
+        let paths: Vec<String> = self.devs.iter().map(|d| format!("{}/state", d.front)).collect();
+        let value = format!("{st}");
+        let ops: Vec<Op<'_>> = paths.iter().map(|p| Op::Write(p, &value)).collect();
+        self.note_replies(xs.batch(&ops), 1);
+    }
+
+    /// Records the first failure of each disk from `per` replies each.
+    fn note_replies(&mut self, res: Result<Vec<Result<Vec<u8>, XsError>>, XsError>, per: usize) {
+        for (k, e) in self.errors.iter_mut().enumerate() {
+            let r = match &res {
+                Ok(replies) => (0..per).try_for_each(|j| {
+                    replies.get(k * per + j).cloned().unwrap_or(Err(XsError::Protocol("missing reply"))).map(drop)
+                }),
+                Err(err) => Err(err.clone()),
+            };
+            if let Err(err) = r {
+                e.get_or_insert(BlkErrorKind::Xenstore(err));
+            }
+        }
+    }
+
+    /// Waits until every backend's state satisfies `ok` (0: the node is gone, nothing to
+    /// wait for).
+    fn wait(&mut self, xs: &mut Xenstore<P>, want: u32, read_first: bool, ok: &dyn Fn(u32) -> bool) {
+        let paths: Vec<(String, String)> =
+            self.devs.iter().map(|d| (format!("{}/state", d.backend), token(&d.front))).collect();
+        let waits: Vec<StateWait<'_>> =
+            paths.iter().map(|(p, t)| StateWait { state_path: p, token: t, watch: false, extra: Vec::new() }).collect();
+        let timeout = self.devs.first().map_or(Config::default().connect_timeout_ns, |d| d.cfg.connect_timeout_ns);
+        let reached = wait_states(xs, &waits, want, timeout, read_first, &|s| s == 0 || ok(s), &|_| false);
+        for (e, r) in self.errors.iter_mut().zip(reached) {
+            if let Err(k) = r {
+                e.get_or_insert(k);
+            }
+        }
+    }
+
+    /// Completes the close: waits for each backend to say Closing, says Closed, waits for
+    /// Closed, withdraws our ring nodes and says Initialising, waits for InitWait (the backend
+    /// offers the disk again, so the next kernel finds it as a fresh domain would), then
+    /// drops our watches, ends the ring grants and closes the ports. Each step is one request
+    /// group for all disks. Returns each disk's outcome, in order: the first failure, the
+    /// close having run to the end anyway.
+    pub fn finish(mut self, xs: &mut Xenstore<P>) -> Vec<Result<(), BlkError>> {
+        self.wait(xs, state::CLOSING, true, &|s| s >= state::CLOSING);
+        self.say(xs, state::CLOSED);
+        self.wait(xs, state::CLOSED, false, &|s| s >= state::CLOSED);
+        let nodes: Vec<[String; 5]> = self
+            .devs
+            .iter()
+            .map(|d| {
+                let f = &d.front;
+                [
+                    format!("{f}/ring-ref"),
+                    format!("{f}/event-channel"),
+                    format!("{f}/state"),
+                    format!("{}/state", d.backend),
+                    token(f),
+                ]
+            })
+            .collect();
+        let initialising = format!("{}", state::INITIALISING);
+        let ops: Vec<Op<'_>> =
+            nodes.iter().flat_map(|[rr, ec, st, ..]| [Op::Rm(rr), Op::Rm(ec), Op::Write(st, &initialising)]).collect();
+        let res = xs.batch(&ops);
+        self.note_replies(res, 3);
+        self.wait(xs, state::INIT_WAIT, false, &|s| (state::INIT_WAIT..state::CLOSED).contains(&s));
+        let ops: Vec<Op<'_>> = nodes.iter().map(|[.., sp, tok]| Op::Unwatch(sp, tok)).collect();
+        let res = xs.batch(&ops);
+        self.note_replies(res, 1);
+        self.devs
+            .into_iter()
+            .zip(self.errors)
+            .map(|(d, e)| {
+                let (path, backend) = (d.front.clone(), Some(d.backend.clone()));
+                // The ring goes in any case; an earlier failure is the one reported.
+                let released = d.release_ring();
+                match e.or(released.err()) {
+                    None => Ok(()),
+                    Some(kind) => Err(BlkError { path, backend, kind }),
+                }
+            })
+            .collect()
     }
 }
 
@@ -1091,13 +1536,15 @@ pub struct Disk<P: Platform> {
     pub dev: Result<Blkfront<P>, BlkError>,
 }
 
-/// Connects every `device/vbd/*` in order; a failing disk does not stop the others.
+/// Connects every `device/vbd/*` at once ([`connect_many`]), listed in numeric order; a
+/// failing disk does not stop the others.
 ///
 /// # Errors
 /// Only when the vbd list itself cannot be read.
 pub fn connect_all<P: Platform>(xs: &mut Xenstore<P>, cfg: Config) -> Result<Vec<Disk<P>>, XsError> {
     let ids = list_vbds(xs)?;
-    Ok(ids.into_iter().map(|id| Disk { id, name: vbd_name(id), dev: Blkfront::connect(xs, id, cfg) }).collect())
+    let devs = connect_many(xs, &ids, cfg);
+    Ok(ids.into_iter().zip(devs).map(|(id, dev)| Disk { id, name: vbd_name(id), dev }).collect())
 }
 
 #[cfg(test)]
@@ -1349,6 +1796,48 @@ mod tests {
         let (_f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Silent, None)]);
         let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
         assert_eq!(d.read_blocks(Lba(0), &mut [0u8; 512]), Err(IoError::Timeout));
+    }
+
+    #[test]
+    fn disks_connect_and_close_together() {
+        // Round trips to xenstored for `n` disks: connect, then close.
+        fn round_trips(n: u32) -> (u64, u64) {
+            let disks: Vec<_> =
+                (0..n).map(|i| (51712 + 16 * i, 1usize << 20, 512, Behaviour::Normal, Some(32))).collect();
+            let (f, mut xs) = setup(&disks);
+            let r0 = xs.stats.round_trips;
+            let devs: Vec<Blkfront<Fake>> =
+                connect_all(&mut xs, Config::default()).unwrap().into_iter().map(|d| d.dev.unwrap()).collect();
+            let r1 = xs.stats.round_trips;
+            for i in 0..n {
+                assert_eq!(f.get(&format!("device/vbd/{}/state", 51712 + 16 * i)).as_deref(), Some("4"));
+            }
+            let grants = f.live_grants();
+            let closing = begin_close(&mut xs, devs);
+            // Closing was said for every disk at once, and each gave back its data pages at
+            // once: only the rings stay granted until the backends have closed.
+            for i in 0..n {
+                assert_eq!(f.get(&format!("device/vbd/{}/state", 51712 + 16 * i)).as_deref(), Some("5"));
+            }
+            assert!(grants > f.live_grants() && f.live_grants() == n as usize, "{grants} {}", f.live_grants());
+            let r2 = xs.stats.round_trips;
+            assert!(closing.finish(&mut xs).iter().all(Result::is_ok));
+            for i in 0..n {
+                let id = 51712 + 16 * i;
+                assert_eq!(f.get(&format!("device/vbd/{id}/state")).as_deref(), Some("1"));
+                assert_eq!(f.get(&format!("/local/domain/0/backend/vbd/7/{id}/state")).as_deref(), Some("2"));
+                assert_eq!(f.get(&format!("device/vbd/{id}/ring-ref")), None);
+            }
+            assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
+            (r1 - r0, xs.stats.round_trips - r2 + 1)
+        }
+        let one = round_trips(1);
+        // Every step is one request group for all disks: three cost what one does.
+        assert_eq!(round_trips(3), one);
+        // Connect: the vbd list, the backends' paths, watch + state + features, publish, state +
+        // geometry, Connected. Close: Closing, the state, Closed, the state, ring nodes +
+        // Initialising, the state, unwatch.
+        assert_eq!(one, (6, 7));
     }
 
     #[test]

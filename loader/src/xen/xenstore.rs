@@ -171,6 +171,44 @@ pub struct WatchEvent {
     pub token: String,
 }
 
+/// One request of a [`Xenstore::batch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// `XS_READ` of a path: the reply is the value.
+    Read(&'a str),
+    /// `XS_WRITE` of a path and value.
+    Write(&'a str, &'a str),
+    /// `XS_WATCH` of a path with a token (xenstored fires one event at once).
+    Watch(&'a str, &'a str),
+    /// `XS_UNWATCH` of a path and token (queued events of the token are dropped).
+    Unwatch(&'a str, &'a str),
+    /// `XS_RM` of a path (recursive).
+    Rm(&'a str),
+}
+
+impl Op<'_> {
+    fn encode(&self) -> Result<(XsOp, Vec<Vec<u8>>), XsError> {
+        Ok(match *self {
+            Op::Read(p) => (XsOp::Read, alloc::vec![path_arg(p)?]),
+            Op::Write(p, v) => (XsOp::Write, alloc::vec![path_arg(p)?, v.as_bytes().to_vec()]),
+            Op::Watch(p, t) => (XsOp::Watch, alloc::vec![path_arg(p)?, path_arg(t)?]),
+            Op::Unwatch(p, t) => (XsOp::Unwatch, alloc::vec![path_arg(p)?, path_arg(t)?]),
+            Op::Rm(p) => (XsOp::Rm, alloc::vec![path_arg(p)?]),
+        })
+    }
+}
+
+/// A path or token as a NUL-terminated argument.
+fn path_arg(path: &str) -> Result<Vec<u8>, XsError> {
+    if path.len() > 3072 || path.as_bytes().contains(&0) {
+        return Err(XsError::TooLong);
+    }
+    let mut v = Vec::with_capacity(path.len() + 1);
+    v.extend_from_slice(path.as_bytes());
+    v.push(0);
+    Ok(v)
+}
+
 /// How long one request may wait for its reply.
 const REPLY_TIMEOUT: u64 = 10_000 * MS;
 /// Queued watch events kept at most; older ones are dropped (a watch only says "look again").
@@ -186,7 +224,10 @@ pub struct Xenstore<P: Platform> {
     page: P::Page,
     port: Port,
     next_id: u32,
-    events: VecDeque<WatchEvent>,
+    /// Queued events, each with the number of replies received before it arrived.
+    events: VecDeque<(WatchEvent, u64)>,
+    /// Replies received so far (orders events against replies).
+    replies: u64,
     broken: bool,
     /// Round trips and time spent in them (start-up profiling, `rpvboot.verbose`).
     pub stats: XsStats,
@@ -197,6 +238,8 @@ pub struct Xenstore<P: Platform> {
 pub struct XsStats {
     /// Requests answered (or failed).
     pub requests: u64,
+    /// Times we waited for xenstored: one per request, one per group of a [`Xenstore::batch`].
+    pub round_trips: u64,
     /// Time from sending a request to its reply.
     pub request_ns: u64,
     /// Time in [`Xenstore::wait_event`] (waiting for another domain, e.g. a backend).
@@ -216,7 +259,16 @@ impl<P: Platform> Xenstore<P> {
     /// The platform cannot map the ring.
     pub fn new(plat: P) -> Result<Self, XsError> {
         let (page, port) = plat.xenstore()?;
-        Ok(Self { plat, page, port, next_id: 1, events: VecDeque::new(), broken: false, stats: XsStats::default() })
+        Ok(Self {
+            plat,
+            page,
+            port,
+            next_id: 1,
+            events: VecDeque::new(),
+            replies: 0,
+            broken: false,
+            stats: XsStats::default(),
+        })
     }
 
     /// The platform handle.
@@ -331,7 +383,7 @@ impl<P: Platform> Xenstore<P> {
             if self.events.len() >= MAX_QUEUED_EVENTS {
                 self.events.pop_front();
             }
-            self.events.push_back(WatchEvent { path, token });
+            self.events.push_back((WatchEvent { path, token }, self.replies));
         }
     }
 
@@ -346,6 +398,7 @@ impl<P: Platform> Xenstore<P> {
         let t0 = self.plat.now_ns();
         let res = self.request_inner(op, tx, parts);
         self.stats.requests = self.stats.requests.saturating_add(1);
+        self.stats.round_trips = self.stats.round_trips.saturating_add(1);
         self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
         res
     }
@@ -370,6 +423,7 @@ impl<P: Platform> Xenstore<P> {
                 }
                 continue;
             }
+            self.replies = self.replies.wrapping_add(1);
             if h.ty == XsOp::Error as u32 {
                 let name = body.split(|&b| b == 0).next().unwrap_or(&[]);
                 return Err(XsError::Errno(XsErrno::from_name(name)));
@@ -381,68 +435,97 @@ impl<P: Platform> Xenstore<P> {
         }
     }
 
-    fn path_arg(path: &str) -> Result<Vec<u8>, XsError> {
-        if path.len() > 3072 || path.as_bytes().contains(&0) {
-            return Err(XsError::TooLong);
-        }
-        let mut v = Vec::with_capacity(path.len() + 1);
-        v.extend_from_slice(path.as_bytes());
-        v.push(0);
-        Ok(v)
-    }
-
     fn read_tx(&mut self, tx: u32, path: &str) -> Result<String, XsError> {
-        let body = self.request(XsOp::Read, tx, &[&Self::path_arg(path)?])?;
+        let body = self.request(XsOp::Read, tx, &[&path_arg(path)?])?;
         String::from_utf8(body).map_err(|e| XsError::Parse { path: path.into(), value: lossy64(e.as_bytes()) })
     }
 
     fn write_tx(&mut self, tx: u32, path: &str, value: &str) -> Result<(), XsError> {
-        self.request(XsOp::Write, tx, &[&Self::path_arg(path)?, value.as_bytes()]).map(drop)
+        self.request(XsOp::Write, tx, &[&path_arg(path)?, value.as_bytes()]).map(drop)
     }
 
-    /// `XS_WRITE`s sent back to back, then their replies collected: xenstored answers them
-    /// in order in one wake-up, where one write at a time costs a dom0 round trip each (1–6 ms
-    /// under TCG). Batches whose bytes do not fit in the request ring at once go one by one
-    /// (a full request ring while replies pile up could stall both sides). The first error
-    /// is returned; every reply is read either way.
+    /// `XS_WRITE`s as one [`Xenstore::batch`]; the first error is returned.
     fn write_many_tx(&mut self, tx: u32, writes: &[(&str, &str)]) -> Result<(), XsError> {
-        let mut msgs = Vec::with_capacity(writes.len());
-        for &(path, value) in writes {
-            msgs.push((Self::path_arg(path)?, value));
-        }
-        let bytes = msgs.iter().map(|(p, v)| HEADER + p.len() + v.len()).sum::<usize>();
-        if bytes > RING as usize || self.broken {
-            for (path, value) in &msgs {
-                self.request(XsOp::Write, tx, &[path, value.as_bytes()])?;
-            }
-            return Ok(());
-        }
-        let t0 = self.plat.now_ns();
-        let res = self.write_pipelined(tx, &msgs);
-        self.stats.requests = self.stats.requests.saturating_add(msgs.len() as u64);
-        self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
-        res
+        let ops: Vec<Op<'_>> = writes.iter().map(|&(p, v)| Op::Write(p, v)).collect();
+        self.batch_tx(tx, &ops)?.into_iter().try_for_each(|r| r.map(drop))
     }
 
-    fn write_pipelined(&mut self, tx: u32, msgs: &[(Vec<u8>, &str)]) -> Result<(), XsError> {
+    /// Sends `ops` back to back and collects their replies: xenstored answers one
+    /// connection's requests in order in one wake-up, where one request at a time costs a dom0
+    /// round trip each (1–6 ms under TCG). Requests go in groups whose bytes fit in the request
+    /// ring at once (a full request ring while replies pile up could stall both sides): one
+    /// round trip per group. Each op gets its own result (an `XS_ERROR` reply fails that op
+    /// only); the outer error means the connection failed, or an argument is too long (then
+    /// nothing was sent).
+    ///
+    /// # Errors
+    /// [`XsError::TooLong`] before sending; protocol errors and timeouts.
+    pub fn batch(&mut self, ops: &[Op<'_>]) -> Result<Vec<Result<Vec<u8>, XsError>>, XsError> {
+        self.batch_tx(0, ops)
+    }
+
+    fn batch_tx(&mut self, tx: u32, ops: &[Op<'_>]) -> Result<Vec<Result<Vec<u8>, XsError>>, XsError> {
+        let mut msgs = Vec::with_capacity(ops.len());
+        for op in ops {
+            msgs.push(op.encode()?);
+        }
+        if self.broken {
+            return Err(XsError::Protocol("connection unusable after an earlier protocol error"));
+        }
+        for op in ops {
+            if let Op::Unwatch(_, token) = op {
+                self.events.retain(|(e, _)| e.token != *token);
+            }
+        }
+        let mut results = Vec::with_capacity(msgs.len());
+        let mut rest = &msgs[..];
+        while !rest.is_empty() {
+            // At least one message per group; more while their bytes fit in the ring.
+            let mut bytes = 0usize;
+            let n = rest
+                .iter()
+                .take_while(|(_, parts)| {
+                    bytes = bytes.saturating_add(HEADER + parts.iter().map(Vec::len).sum::<usize>());
+                    bytes <= RING as usize
+                })
+                .count()
+                .max(1);
+            let (group, tail) = rest.split_at(n.min(rest.len()));
+            rest = tail;
+            let t0 = self.plat.now_ns();
+            let res = self.pipelined(tx, group, &mut results);
+            self.stats.requests = self.stats.requests.saturating_add(group.len() as u64);
+            self.stats.round_trips = self.stats.round_trips.saturating_add(1);
+            self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
+            res?;
+        }
+        Ok(results)
+    }
+
+    fn pipelined(
+        &mut self,
+        tx: u32,
+        msgs: &[(XsOp, Vec<Vec<u8>>)],
+        results: &mut Vec<Result<Vec<u8>, XsError>>,
+    ) -> Result<(), XsError> {
         let mut ids = Vec::with_capacity(msgs.len());
-        for (path, value) in msgs {
+        for (op, parts) in msgs {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1).max(1);
-            self.send(XsOp::Write, id, tx, &[path, value.as_bytes()])?;
-            ids.push(id);
+            let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            self.send(*op, id, tx, &parts)?;
+            ids.push((id, *op));
         }
         let deadline = Deadline::after(&self.plat, REPLY_TIMEOUT);
         let (mut answered, mut strays) = (0usize, 0usize);
-        let mut result = Ok(());
-        while answered < ids.len() {
+        while let Some(&(id, op)) = ids.get(answered) {
             let (h, body) = self.recv_msg(&deadline)?;
             if h.ty == XsOp::WatchEvent as u32 {
                 self.queue_event(&body);
                 continue;
             }
             // xenstored answers one connection's requests in order.
-            if ids.get(answered) != Some(&h.req_id) {
+            if h.req_id != id {
                 strays += 1;
                 if strays > MAX_STRAY_REPLIES {
                     return Err(XsError::Protocol("too many replies for other requests"));
@@ -450,19 +533,17 @@ impl<P: Platform> Xenstore<P> {
                 continue;
             }
             answered += 1;
-            let r = if h.ty == XsOp::Error as u32 {
+            self.replies = self.replies.wrapping_add(1);
+            results.push(if h.ty == XsOp::Error as u32 {
                 let name = body.split(|&b| b == 0).next().unwrap_or(&[]);
                 Err(XsError::Errno(XsErrno::from_name(name)))
-            } else if h.ty != XsOp::Write as u32 {
+            } else if h.ty != op as u32 {
                 Err(XsError::Protocol("reply type differs from the request"))
             } else {
-                Ok(())
-            };
-            if result.is_ok() {
-                result = r;
-            }
+                Ok(body)
+            });
         }
-        result
+        Ok(())
     }
 
     /// `XS_READ`.
@@ -498,7 +579,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn rm(&mut self, path: &str) -> Result<(), XsError> {
-        self.request(XsOp::Rm, 0, &[&Self::path_arg(path)?]).map(drop)
+        self.request(XsOp::Rm, 0, &[&path_arg(path)?]).map(drop)
     }
 
     /// `XS_DIRECTORY`: the child names.
@@ -506,7 +587,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn directory(&mut self, path: &str) -> Result<Vec<String>, XsError> {
-        let body = self.request(XsOp::Directory, 0, &[&Self::path_arg(path)?])?;
+        let body = self.request(XsOp::Directory, 0, &[&path_arg(path)?])?;
         Ok(body.split(|&b| b == 0).filter(|n| !n.is_empty()).map(|n| String::from_utf8_lossy(n).into_owned()).collect())
     }
 
@@ -515,7 +596,7 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn watch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
-        self.request(XsOp::Watch, 0, &[&Self::path_arg(path)?, &Self::path_arg(token)?]).map(drop)
+        self.request(XsOp::Watch, 0, &[&path_arg(path)?, &path_arg(token)?]).map(drop)
     }
 
     /// `XS_UNWATCH`, and drops queued events of that token.
@@ -523,8 +604,19 @@ impl<P: Platform> Xenstore<P> {
     /// # Errors
     /// Error replies, protocol errors.
     pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
-        self.events.retain(|e| e.token != token);
-        self.request(XsOp::Unwatch, 0, &[&Self::path_arg(path)?, &Self::path_arg(token)?]).map(drop)
+        self.events.retain(|(e, _)| e.token != token);
+        self.request(XsOp::Unwatch, 0, &[&path_arg(path)?, &path_arg(token)?]).map(drop)
+    }
+
+    /// Replies received so far: a batch's `k`-th reply (from 0) is number `before + k + 1`.
+    pub fn replies_received(&self) -> u64 {
+        self.replies
+    }
+
+    /// Drops the queued events of `token` that arrived before reply number `reply`: the
+    /// caller read what they were about with that request, so they say nothing new.
+    pub fn forget_events_before(&mut self, token: &str, reply: u64) {
+        self.events.retain(|(e, seq)| e.token != token || *seq >= reply);
     }
 
     /// Returns a queued watch event, or waits up to `timeout_ns` for one.
@@ -541,7 +633,7 @@ impl<P: Platform> Xenstore<P> {
     fn wait_event_inner(&mut self, timeout_ns: u64) -> Result<Option<WatchEvent>, XsError> {
         let deadline = Deadline::after(&self.plat, timeout_ns);
         loop {
-            if let Some(e) = self.events.pop_front() {
+            if let Some((e, _)) = self.events.pop_front() {
                 return Ok(Some(e));
             }
             if self.broken {
@@ -709,6 +801,45 @@ mod tests {
         assert_eq!(xs.transaction(|tx| tx.write("t/k", "w")), Err(XsError::TooManyRetries));
         // An error inside the closure aborts without retry.
         assert_eq!(xs.transaction(|tx| tx.read("t/missing")), Err(XsError::Errno(XsErrno::Enoent)));
+    }
+
+    #[test]
+    fn batch_answers_each_op_in_one_round_trip() {
+        let (f, mut xs) = xs();
+        xs.write("b/x", "1").unwrap();
+        let before = xs.stats;
+        let r = xs
+            .batch(&[
+                Op::Read("b/x"),
+                Op::Read("b/missing"),
+                Op::Write("b/y", "2"),
+                Op::Watch("b", "tok"),
+                Op::Read("b/y"),
+                Op::Rm("b/x"),
+            ])
+            .unwrap();
+        assert_eq!(xs.stats.round_trips - before.round_trips, 1);
+        assert_eq!(xs.stats.requests - before.requests, 6);
+        assert_eq!(r[0].as_deref(), Ok(&b"1"[..]));
+        assert_eq!(r[1], Err(XsError::Errno(XsErrno::Enoent)), "an error fails its op only");
+        assert!(r[2].is_ok() && r[3].is_ok() && r[5].is_ok());
+        assert_eq!(r[4].as_deref(), Ok(&b"2"[..]), "in order: the write before it landed");
+        assert_eq!(f.get("b/x"), None);
+        // The watch's own event was queued while the replies were collected; unwatch in a
+        // batch drops it.
+        xs.batch(&[Op::Unwatch("b", "tok")]).unwrap();
+        assert_eq!(xs.wait_event(0).unwrap(), None);
+        // More than the request ring holds goes in several groups, with every reply.
+        let big = "v".repeat(300);
+        let paths: Vec<String> = (0..10).map(|i| format!("c/{i}")).collect();
+        let ops: Vec<Op<'_>> = paths.iter().map(|p| Op::Write(p, &big)).collect();
+        let before = xs.stats.round_trips;
+        assert!(xs.batch(&ops).unwrap().iter().all(Result::is_ok));
+        assert_eq!(xs.stats.round_trips - before, 4, "three 316-byte messages per 1 KiB ring");
+        assert_eq!(f.get("c/9").as_deref(), Some(big.as_str()));
+        // A bad argument refuses the batch before anything is sent.
+        assert_eq!(xs.batch(&[Op::Write("d/1", "1"), Op::Read("d/\x002")]), Err(XsError::TooLong));
+        assert_eq!(f.get("d/1"), None);
     }
 
     #[test]
