@@ -123,25 +123,8 @@ fn xz_args(len: usize) -> Vec<String> {
 
 /// Pipes `input` through `xz ARGS` and returns its output.
 fn xz_pipe(args: &[String], input: &[u8]) -> Result<Vec<u8>> {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new("xz")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running xz (apt-get install xz-utils, or cargo xtask setup)")?;
-    let mut stdin = child.stdin.take().context("xz stdin")?;
-    // Fed from a thread: xz writes while it reads, and a full stdout pipe would block it.
-    let input = input.to_vec();
-    let feeder = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().context("xz")?;
-    feeder.join().map_err(|_| anyhow::anyhow!("xz feeder thread panicked"))?.context("writing to xz")?;
-    if !out.status.success() {
-        bail!("xz {args:?} failed: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim_end());
-    }
-    Ok(out.stdout)
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::util::pipe_through("xz", &args, input)
 }
 
 fn xz_decompress(xz: &[u8]) -> Result<Vec<u8>> {

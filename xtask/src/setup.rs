@@ -10,7 +10,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -469,25 +468,13 @@ fn extract_vmlinux(vmlinuz: &Path, to: &Path) -> Result<()> {
         .windows(magic.len())
         .position(|w| w == magic)
         .with_context(|| format!("{}: no xz payload", vmlinuz.display()))?;
-    let mut child = Command::new("xz")
-        .args(["-dc", "--single-stream"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start xz")?;
-    let mut stdin = child.stdin.take().context("xz stdin")?;
-    let payload = img.get(off..).unwrap_or_default().to_vec();
-    let writer = std::thread::spawn(move || {
-        // xz stops reading after the first stream: a broken pipe here is expected.
-        let _ = stdin.write_all(&payload);
-    });
-    let res = child.wait_with_output().context("xz")?;
-    let _ = writer.join();
-    if res.stdout.get(..5) != Some(b"\x7fELF\x02") {
+    // xz stops reading after the first stream (the bzImage has bytes after it).
+    let payload = img.get(off..).unwrap_or_default();
+    let elf = util::pipe_through("xz", &["-dc", "--single-stream"], payload)?;
+    if elf.get(..5) != Some(b"\x7fELF\x02") {
         bail!("{}: xz payload is not an ELF64 vmlinux", vmlinuz.display());
     }
-    fs::write(to, &res.stdout).with_context(|| format!("writing {}", to.display()))
+    fs::write(to, &elf).with_context(|| format!("writing {}", to.display()))
 }
 
 /// Copies kernel modules (with their dependencies) from the extracted tree into a root.

@@ -113,3 +113,48 @@ pub fn mkcpio(dir: &Path, out: &Path, follow_symlinks: bool, level: u32) -> Resu
         shq(out)
     ))
 }
+
+/// Runs `program ARGS` with `input` on its stdin and returns its stdout; fails with its stderr
+/// when it exits unsuccessfully. The input is fed from a thread (the tool writes while it
+/// reads, and a full stdout pipe would block it). A tool that succeeds without reading all of
+/// it (`xz --single-stream`) is not an error: the feeder's broken pipe is ignored then.
+pub fn pipe_through(program: &str, args: &[&str], input: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {program} (cargo xtask setup installs it)"))?;
+    let mut stdin = child.stdin.take().with_context(|| format!("{program} stdin"))?;
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().with_context(|| format!("waiting for {program}"))?;
+    let fed = feeder.join().map_err(|_| anyhow::anyhow!("{program} feeder thread panicked"))?;
+    if !out.status.success() {
+        bail!("{program} {args:?} failed: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim_end());
+    }
+    if let Err(e) = fed {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).with_context(|| format!("writing to {program}"));
+        }
+    }
+    Ok(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pipe_through;
+
+    #[test]
+    fn pipe_through_returns_stdout_and_reports_failures() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        assert_eq!(pipe_through("cat", &[], &data).unwrap(), data);
+        // A tool that exits successfully before reading everything (as `xz --single-stream`
+        // does) is not an error; one that fails is, with its stderr.
+        assert_eq!(pipe_through("head", &["-c", "3"], &data).unwrap(), [0, 1, 2]);
+        let e = pipe_through("sh", &["-c", "echo nope >&2; exit 3"], &data).unwrap_err();
+        assert!(format!("{e:#}").contains("nope"), "{e:#}");
+    }
+}
