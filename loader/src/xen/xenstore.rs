@@ -246,10 +246,10 @@ pub struct XsStats {
     pub event_wait_ns: u64,
 }
 
+/// A reply's header fields rpvboot uses (its length is the body's).
 struct Header {
     ty: u32,
     req_id: u32,
-    len: usize,
 }
 
 impl<P: Platform> Xenstore<P> {
@@ -372,7 +372,7 @@ impl<P: Platform> Xenstore<P> {
         }
         let mut body = alloc::vec![0u8; len];
         self.recv_exact(&mut body, deadline)?;
-        Ok((Header { ty: word(0), req_id: word(4), len }, body))
+        Ok((Header { ty: word(0), req_id: word(4) }, body))
     }
 
     fn queue_event(&mut self, body: &[u8]) {
@@ -397,42 +397,15 @@ impl<P: Platform> Xenstore<P> {
         }
         let t0 = self.plat.now_ns();
         let res = self.request_inner(op, tx, parts);
-        self.stats.requests = self.stats.requests.saturating_add(1);
-        self.stats.round_trips = self.stats.round_trips.saturating_add(1);
-        self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
+        self.count_round_trip(1, t0);
         res
     }
 
+    /// One request is a batch of one: the same reply matching, event queueing and checks.
     fn request_inner(&mut self, op: XsOp, tx: u32, parts: &[&[u8]]) -> Result<Vec<u8>, XsError> {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        self.send(op, id, tx, parts)?;
-        let deadline = Deadline::after(&self.plat, REPLY_TIMEOUT);
-        let mut strays = 0usize;
-        loop {
-            let (h, body) = self.recv_msg(&deadline)?;
-            debug_assert!(h.len == body.len());
-            if h.ty == XsOp::WatchEvent as u32 {
-                self.queue_event(&body);
-                continue;
-            }
-            if h.req_id != id {
-                strays += 1;
-                if strays > MAX_STRAY_REPLIES {
-                    return Err(XsError::Protocol("too many replies for other requests"));
-                }
-                continue;
-            }
-            self.replies = self.replies.wrapping_add(1);
-            if h.ty == XsOp::Error as u32 {
-                let name = body.split(|&b| b == 0).next().unwrap_or(&[]);
-                return Err(XsError::Errno(XsErrno::from_name(name)));
-            }
-            if h.ty != op as u32 {
-                return Err(XsError::Protocol("reply type differs from the request"));
-            }
-            return Ok(body);
-        }
+        let mut results = Vec::with_capacity(1);
+        self.pipelined(tx, &[(op, parts.to_vec())], &mut results)?;
+        results.pop().unwrap_or(Err(XsError::Protocol("no reply")))
     }
 
     fn read_tx(&mut self, tx: u32, path: &str) -> Result<String, XsError> {
@@ -492,28 +465,36 @@ impl<P: Platform> Xenstore<P> {
                 .max(1);
             let (group, tail) = rest.split_at(n.min(rest.len()));
             rest = tail;
+            let group: Vec<(XsOp, Vec<&[u8]>)> =
+                group.iter().map(|(op, parts)| (*op, parts.iter().map(Vec::as_slice).collect())).collect();
             let t0 = self.plat.now_ns();
-            let res = self.pipelined(tx, group, &mut results);
-            self.stats.requests = self.stats.requests.saturating_add(group.len() as u64);
-            self.stats.round_trips = self.stats.round_trips.saturating_add(1);
-            self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
+            let res = self.pipelined(tx, &group, &mut results);
+            self.count_round_trip(group.len() as u64, t0);
             res?;
         }
         Ok(results)
     }
 
+    /// Statistics for one round trip of `requests` requests that began at `t0`.
+    fn count_round_trip(&mut self, requests: u64, t0: u64) {
+        self.stats.requests = self.stats.requests.saturating_add(requests);
+        self.stats.round_trips = self.stats.round_trips.saturating_add(1);
+        self.stats.request_ns = self.stats.request_ns.saturating_add(self.plat.now_ns().saturating_sub(t0));
+    }
+
+    /// Sends `msgs` back to back and collects their replies in order into `results` (an
+    /// `XS_ERROR` reply is that message's result); watch events that arrive meanwhile are queued.
     fn pipelined(
         &mut self,
         tx: u32,
-        msgs: &[(XsOp, Vec<Vec<u8>>)],
+        msgs: &[(XsOp, Vec<&[u8]>)],
         results: &mut Vec<Result<Vec<u8>, XsError>>,
     ) -> Result<(), XsError> {
         let mut ids = Vec::with_capacity(msgs.len());
         for (op, parts) in msgs {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1).max(1);
-            let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-            self.send(*op, id, tx, &parts)?;
+            self.send(*op, id, tx, parts)?;
             ids.push((id, *op));
         }
         let deadline = Deadline::after(&self.plat, REPLY_TIMEOUT);
