@@ -312,13 +312,50 @@ fn big_bytes() -> Vec<u8> {
 /// entry as /grub/menu.lst (rpvboot) and /grub/grub.cfg (pvgrub2).
 fn disk(fs_kind: &str, big: bool) -> Result<PathBuf> {
     let (_, gz) = crate::probe::build_probe()?;
+    let probe = fs::read(&gz)?;
+    let name = format!("{fs_kind}-{}", if big { "big" } else { "small" });
+    if big {
+        bench_image(
+            &name,
+            fs_kind,
+            96,
+            &[("probe.gz", &probe), ("big.bin", &big_bytes())],
+            "default 0\ntimeout 0\ntitle bench\n  kernel /probe.gz bench\n  module /big.bin\n",
+            "set timeout=0\nmenuentry bench {\n  linux /probe.gz bench\n  initrd /big.bin\n}\n",
+        )
+    } else {
+        bench_image(
+            &name,
+            fs_kind,
+            16,
+            &[("probe.gz", &probe)],
+            "default 0\ntimeout 0\ntitle bench\n  kernel /probe.gz bench\n",
+            "set timeout=0\nmenuentry bench {\n  linux /probe.gz bench\n}\n",
+        )
+    }
+}
+
+/// `<bench>/images/<name>.img`: a bare ext2 (mke2fs) or FFSv2 (makefs) image of `size_mib` MiB
+/// holding `files` at the root and the same entry as `/grub/menu.lst` (rpvboot) and
+/// `/grub/grub.cfg` (pvgrub2); kept while a stamp of everything that goes in matches.
+fn bench_image(
+    name: &str,
+    fs_kind: &str,
+    size_mib: u32,
+    files: &[(&str, &[u8])],
+    menu: &str,
+    cfg: &str,
+) -> Result<PathBuf> {
     let dir = bench_dir().join("images");
     mkdirp(&dir)?;
-    let name = format!("{fs_kind}-{}", if big { "big" } else { "small" });
     let img = dir.join(format!("{name}.img"));
     let stamp = dir.join(format!("{name}.stamp"));
-    let probe = fs::read(&gz)?;
-    let key = format!("v1 {:x}\n", util::fnv64(&[&probe]));
+    let size = size_mib.to_string();
+    let mut parts: Vec<&[u8]> = vec![fs_kind.as_bytes(), size.as_bytes(), menu.as_bytes(), cfg.as_bytes()];
+    for (file, bytes) in files {
+        parts.extend([file.as_bytes(), *bytes]);
+    }
+    let key = format!("v2 {:x}\n", util::fnv64(&parts));
     if img.is_file() && util::stamp_ok(&stamp, &key) {
         return Ok(img);
     }
@@ -327,31 +364,20 @@ fn disk(fs_kind: &str, big: bool) -> Result<PathBuf> {
         fs::remove_dir_all(&tree)?;
     }
     mkdirp(&tree.join("grub"))?;
-    fs::write(tree.join("probe.gz"), &probe)?;
-    let (menu, cfg) = if big {
-        fs::write(tree.join("big.bin"), big_bytes())?;
-        (
-            "default 0\ntimeout 0\ntitle bench\n  kernel /probe.gz bench\n  module /big.bin\n",
-            "set timeout=0\nmenuentry bench {\n  linux /probe.gz bench\n  initrd /big.bin\n}\n",
-        )
-    } else {
-        (
-            "default 0\ntimeout 0\ntitle bench\n  kernel /probe.gz bench\n",
-            "set timeout=0\nmenuentry bench {\n  linux /probe.gz bench\n}\n",
-        )
-    };
+    for (file, bytes) in files {
+        fs::write(tree.join(file), bytes)?;
+    }
     fs::write(tree.join("grub/menu.lst"), menu)?;
     fs::write(tree.join("grub/grub.cfg"), cfg)?;
-    let size = if big { 96 } else { 16 };
     let _ = fs::remove_file(&img);
     match fs_kind {
         "ext2" => run(Command::new("mke2fs")
             .args(["-q", "-F", "-t", "ext2", "-d"])
             .arg(&tree)
             .arg(&img)
-            .arg(format!("{size}M")))?,
+            .arg(format!("{size_mib}M")))?,
         _ => run(Command::new("makefs")
-            .args(["-t", "ffs", "-B", "le", "-o", "version=2", "-s", &format!("{size}m")])
+            .args(["-t", "ffs", "-B", "le", "-o", "version=2", "-s", &format!("{size_mib}m")])
             .arg(&img)
             .arg(&tree))?,
     }
@@ -391,40 +417,15 @@ impl VmlinuxInfo {
 /// same entry as `/grub/menu.lst` (rpvboot) and `/grub/grub.cfg` (pvgrub2).
 fn vmlinux_disk(fs_kind: &str) -> Result<PathBuf> {
     let p = crate::probe::build_probe_vmlinux()?;
-    let dir = bench_dir().join("images");
-    mkdirp(&dir)?;
-    let name = format!("{fs_kind}-vmlinux");
-    let img = dir.join(format!("{name}.img"));
-    let stamp = dir.join(format!("{name}.stamp"));
     let xz = fs::read(&p.xz)?;
-    let key = format!("v1 {:x}\n", util::fnv64(&[&xz]));
-    if img.is_file() && util::stamp_ok(&stamp, &key) {
-        return Ok(img);
-    }
-    let tree = dir.join(format!("{name}.tree"));
-    if tree.exists() {
-        fs::remove_dir_all(&tree)?;
-    }
-    mkdirp(&tree.join("grub"))?;
-    fs::write(tree.join("probe-vmlinux.xz"), &xz)?;
-    fs::write(
-        tree.join("grub/menu.lst"),
+    bench_image(
+        &format!("{fs_kind}-vmlinux"),
+        fs_kind,
+        32,
+        &[("probe-vmlinux.xz", &xz)],
         "default 0\ntimeout 0\ntitle vmlinux probe\n  kernel /probe-vmlinux.xz probe.mod=none\n",
-    )?;
-    fs::write(
-        tree.join("grub/grub.cfg"),
         "set timeout=0\nmenuentry vmlinux-probe {\n  linux /probe-vmlinux.xz probe.mod=none\n}\n",
-    )?;
-    let _ = fs::remove_file(&img);
-    match fs_kind {
-        "ext2" => run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("32M"))?,
-        _ => run(Command::new("makefs")
-            .args(["-t", "ffs", "-B", "le", "-o", "version=2", "-s", "32m"])
-            .arg(&img)
-            .arg(&tree))?,
-    }
-    util::write_stamp(&stamp, &key)?;
-    Ok(img)
+    )
 }
 
 /// The modules issue 10 names, plus what the embedded config needs (search, echo, test).

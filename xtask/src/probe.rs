@@ -370,17 +370,14 @@ pub fn disk_ffs1_mbr_disklabel() -> Result<PathBuf> {
     probe_disk(ProbeFs::Ffs1, ProbeMap::MbrDisklabel, ProbeCfg::MenuLst)
 }
 
-/// The probe with a 34 MiB page-stamped data section (`--features pad`, see
-/// testimages/probe/build.rs): `(plain, gzipped)` in `<target>/probe/`. Its PT_LOAD file bytes
-/// exceed 32 MiB (issue 8: "a kernel whose uncompressed image is > 32 MiB"); gzip -9n like
-/// `netbsd.gz`. Built in its own target directory so that it and the plain probe do not
-/// rebuild each other.
-pub fn build_probe_big() -> Result<(PathBuf, PathBuf)> {
+/// Builds the probe with `--features pad` and `pad_var=value` in its own target directory
+/// `dir` (so that padded and plain probes do not rebuild each other); returns the ELF.
+fn build_padded_probe(dir: &str, pad_var: &str, value: &std::ffi::OsStr) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let tdir = target_dir().join("probe-big-build");
+    let tdir = target_dir().join(dir);
     run(Command::new(cargo)
         .current_dir(project_root())
-        .env("PROBE_PAD_MIB", "34")
+        .env(pad_var, value)
         .args([
             "build",
             "--quiet",
@@ -396,7 +393,16 @@ pub fn build_probe_big() -> Result<(PathBuf, PathBuf)> {
             "--target-dir",
         ])
         .arg(&tdir))?;
-    let built = tdir.join(PV_TARGET).join("release").join("rpvboot-probe");
+    Ok(tdir.join(PV_TARGET).join("release").join("rpvboot-probe"))
+}
+
+/// The probe with a 34 MiB page-stamped data section (`--features pad`, see
+/// testimages/probe/build.rs): `(plain, gzipped)` in `<target>/probe/`. Its PT_LOAD file bytes
+/// exceed 32 MiB (issue 8: "a kernel whose uncompressed image is > 32 MiB"); gzip -9n like
+/// `netbsd.gz`. Built in its own target directory so that it and the plain probe do not
+/// rebuild each other.
+pub fn build_probe_big() -> Result<(PathBuf, PathBuf)> {
+    let built = build_padded_probe("probe-big-build", "PROBE_PAD_MIB", "34".as_ref())?;
     let d = target_dir().join("probe");
     let (plain, gz) = (d.join("rpvboot-probe-big"), d.join("rpvboot-probe-big.gz"));
     fs::create_dir_all(&d)?;
@@ -478,27 +484,7 @@ pub const VMLINUX_MEM_MIB: u32 = 128;
 pub fn build_probe_vmlinux() -> Result<VmlinuxProbe> {
     let art = crate::setup::ensure_e2e()?;
     let payload_len = fs::metadata(&art.vmlinux_dom0).with_context(|| art.vmlinux_dom0.display().to_string())?.len();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let tdir = target_dir().join("probe-vmlinux-build");
-    run(Command::new(cargo)
-        .current_dir(project_root())
-        .env("PROBE_PAD_FILE", &art.vmlinux_dom0)
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "rpvboot-probe",
-            "--bin",
-            "rpvboot-probe",
-            "--features",
-            "pad",
-            "--target",
-            PV_TARGET,
-            "--release",
-            "--target-dir",
-        ])
-        .arg(&tdir))?;
-    let built = tdir.join(PV_TARGET).join("release").join("rpvboot-probe");
+    let built = build_padded_probe("probe-vmlinux-build", "PROBE_PAD_FILE", art.vmlinux_dom0.as_os_str())?;
     let d = target_dir().join("probe");
     fs::create_dir_all(&d)?;
     let plain = d.join("rpvboot-probe-vmlinux");
