@@ -15,6 +15,7 @@ use bootconfig::Format;
 use bootmenu::{run_until_boot, Action, Choice, Options, ProbedDisks, Terminal};
 use fs::probe::Disk;
 
+use crate::check::CheckedKernel;
 use crate::plan;
 
 /// Whether the menu is shown for this configuration.
@@ -132,12 +133,12 @@ impl plan::Observer for Progress<'_> {
 }
 
 /// An entry whose files were read and whose kernel was accepted.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Selected {
     /// Its title.
     pub title: String,
-    /// The kernel's ELF image (decompressed).
-    pub kernel: Vec<u8>,
+    /// The kernel, checked, with the layout the handover executes.
+    pub kernel: CheckedKernel,
     /// Modules in order, as stored.
     pub modules: Vec<Vec<u8>>,
     /// The command line for the kernel.
@@ -159,7 +160,7 @@ pub struct SelectArgs {
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
 /// and its `fallback` chain in turn with `plan::read_entry` (the dry run's own path: reads the
 /// kernel, or an alternative such as `/netbsd.gz`, and modules, and checks the kernel with
-/// [`unwrap_checked_owned`]), and accepts the first that can boot. Every refusal is reported on
+/// `check`), and accepts the first that can boot. Every refusal is reported on
 /// `out` with its reason; with `rpvboot.verbose`, the pages rpvboot counted as its own too
 /// (`rpvboot-inspect boot --loader-pages` repeats the decision on the host).
 pub fn select(
@@ -200,7 +201,7 @@ impl Selected {
     /// The bytes `plan::read_entry` kept for entry `p.entry` of `l`.
     pub fn from_prepared(l: &search::Loaded, p: plan::Prepared) -> Self {
         let title = l.menu.entries.get(p.entry).map(|e| e.title.clone()).unwrap_or_default();
-        Selected { title, kernel: p.elf, modules: p.modules, cmdline: p.cmdline }
+        Selected { title, kernel: p.kernel, modules: p.modules, cmdline: p.cmdline }
     }
 }
 
