@@ -115,7 +115,7 @@ fn checked<'a>(
         cmdline,
     })
     .map_err(|e| format!("layout: {e}"))?;
-    // rpvboot hooks the new kernel's L4 entries into its own tree (handover-notes P5): the
+    // rpvboot hooks the new kernel's L4 entries into its own tree (docs/handover.md P5): the
     // region must not need rpvboot's slot, nor Xen's 256..272.
     let slot = |va: u64| (va >> 39) & 511;
     let (lo, hi) = (slot(lay.virt_base), slot(lay.virt_pgtab_end.saturating_sub(1)));
