@@ -414,7 +414,7 @@ pub fn parse(format: Format, bytes: &[u8], file: &str) -> Menu {
     }
 }
 
-/// One fuzzing step for `format` (the body of the `menu_<format>` fuzz targets, style.md §11):
+/// One fuzzing step for `format` (the body of the per-format fuzz targets in fuzz/fuzz_targets/):
 /// parse, then plan every entry. Returns the entry count so the work is not optimised away.
 pub fn fuzz_format(format: Format, data: &[u8]) -> usize {
     let m = parse(format, data, "fuzz");

@@ -211,7 +211,7 @@ impl Unpacked {
         let pages_beside = self.pages_beside_region(pages_in_use);
         let input = LayoutInput::for_kernel(&self.kernel, modules, nr_pages, pages_beside, cmdline);
         let layout = layout::plan(&input).map_err(Refusal::Layout)?;
-        // rpvboot hooks the new kernel's L4 entries into its own tree (docs/handover.md): the
+        // rpvboot hooks the new kernel's L4 entries into its own tree (docs/handover.md P5): the
         // region must not need rpvboot's slot, nor Xen's 256..272.
         let slot = |va: u64| (va >> 39) & 511;
         let (lo, hi) = (slot(layout.virt_base), slot(layout.virt_pgtab_end.saturating_sub(1)));

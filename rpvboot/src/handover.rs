@@ -107,7 +107,7 @@ fn try_boot(
         }
     }
     mark("print");
-    // A's L4 must not use the slots the new kernel needs (P5).
+    // A's L4 must not use the slots the new kernel needs (docs/handover.md P5).
     let a_l4_va = si.pt_base;
     let a_l4_mfn = mm::virt_to_mfn(a_l4_va).ok_or("own L4 MFN unknown")?;
     // Xen's p2m list in one copy: a call per page (`mm::pfn_to_mfn`) costs ~10 ms at
@@ -167,7 +167,7 @@ fn try_boot(
     let _fresh = core::mem::ManuallyDrop::new(fresh);
 
     // Page tables: fill through our own mapping of the reserved pages, then make those
-    // mappings read-only (P2).
+    // mappings read-only (docs/handover.md P2).
     for (frame, &old_pfn) in plan.tables.iter().zip(&plan.table_old_pfns) {
         let va = mm::pfn_to_va(old_pfn);
         // SAFETY: old_pfn is one of the reserved pages (mapped RW at pfn<<12, used by nobody).
@@ -240,7 +240,7 @@ fn try_boot(
     }
     if let Some(hp) = k.hypercall_page {
         if hp >= k.virt_kstart && hp.saturating_add(4096) <= lay.va(lay.kernel.pfn_end()) {
-            // SAFETY: our own hypercall page, 4096 bytes (the same for every PV64 domain, P7).
+            // SAFETY: our own hypercall page, 4096 bytes (the same for every PV64 domain, docs/handover.md P7).
             let src = unsafe { core::slice::from_raw_parts((&raw const hypercall_page).cast::<u8>(), 4096) };
             write_at(hp, src)?;
         }
