@@ -221,6 +221,19 @@ pub struct Menu {
 }
 
 impl Menu {
+    /// The entries the loader tries, in order, when `first` is chosen: `first`, then the
+    /// `fallback` chain without repeats. The one place this order is decided: the unattended
+    /// boot, the dry run and the menu's fallback after a failed boot all follow it.
+    pub fn boot_order(&self, first: usize) -> Vec<usize> {
+        let mut order = alloc::vec![first];
+        for &f in &self.fallback {
+            if !order.contains(&f) {
+                order.push(f);
+            }
+        }
+        order
+    }
+
     fn empty(format: Format) -> Self {
         Menu {
             format,

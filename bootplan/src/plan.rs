@@ -639,17 +639,6 @@ pub fn pages_line(loader_pages: u64, pages_in_use: u64) -> String {
     format!("plan: loader_pages {loader_pages} pages_in_use {pages_in_use}")
 }
 
-/// The entries the loader tries, in order: `first`, then the `fallback` chain without repeats.
-pub fn boot_order(menu: &bootconfig::Menu, first: usize) -> Vec<usize> {
-    let mut order = alloc::vec![first];
-    for &f in &menu.fallback {
-        if !order.contains(&f) {
-            order.push(f);
-        }
-    }
-    order
-}
-
 /// [`dry_run_with`] without an observer.
 pub fn dry_run(extra_line: &str, v: &mut impl Volumes, o: &Overrides) -> (BootReport, Option<Prepared>) {
     dry_run_with(extra_line, v, o, &mut Quiet)
@@ -721,7 +710,7 @@ pub fn dry_run_loaded(
     }
     let mut shown: Option<EntryRead> = None;
     let mut prepared = None;
-    for i in boot_order(&report.loaded.menu, first) {
+    for i in report.loaded.menu.boot_order(first) {
         report.tried.push(i);
         let mut a = read_entry(&report.loaded, i, v, o, obs);
         obs.tried(&a);
