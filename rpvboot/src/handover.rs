@@ -11,6 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use bootconfig::ExtraOptions;
 use bootplan::handover::{self, Inherited};
 use bootplan::layout::{self, LayoutInput};
 use bootplan::plan;
@@ -36,16 +37,23 @@ fn work_pages(nr: u64, region: u64) -> u64 {
 
 /// Loads `kernel` (any supported compression) with `modules` and `cmdline` and hands the
 /// domain over to it. Returns only on a refusal (with the reason), before anything
-/// irreversible happened.
-pub fn boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> String {
-    boot_with(si, kernel, modules, cmdline, &mut || {})
+/// irreversible happened. `verbose`: `rpvboot.verbose` (memory, plan and step times).
+pub fn boot(si: &StartInfo, verbose: bool, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> String {
+    boot_with(si, verbose, kernel, modules, cmdline, &mut || {})
 }
 
 /// [`boot`], calling `last` once the region is written, just before the console is
 /// drained and the jump: the latest point for work that may overlap the handover, such as
 /// waiting for the disks' backends to close.
-pub fn boot_with(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8], last: &mut dyn FnMut()) -> String {
-    match try_boot(si, kernel, modules, cmdline, last) {
+pub fn boot_with(
+    si: &StartInfo,
+    verbose: bool,
+    kernel: &[u8],
+    modules: &[&[u8]],
+    cmdline: &[u8],
+    last: &mut dyn FnMut(),
+) -> String {
+    match try_boot(si, verbose, kernel, modules, cmdline, last) {
         Ok(never) => match never {},
         Err(e) => e,
     }
@@ -55,13 +63,13 @@ enum Never {}
 
 fn try_boot(
     si: &StartInfo,
+    verbose: bool,
     kernel: &[u8],
     modules: &[&[u8]],
     cmdline: &[u8],
     before_jump: &mut dyn FnMut(),
 ) -> Result<Never, String> {
     let t0 = now();
-    let verbose = si.has_word("rpvboot.verbose");
     // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
     let mut marks: Vec<(&str, u64)> = Vec::new();
     let mut mark = |what: &'static str| {
@@ -90,7 +98,7 @@ fn try_boot(
     let module_pages: u64 = lens.iter().map(|l| l.div_ceil(4096)).sum();
     let region_guess = k.image_len().div_ceil(4096) + module_pages + nr.div_ceil(512) + 1024;
     let in_use = nr.saturating_sub(free.saturating_add(reused)).saturating_add(work_pages(nr, region_guess));
-    if si.has_word("rpvboot.verbose") {
+    if verbose {
         println!(
             "rpvboot: memory: {hs}; ELF at {elf_base:#x}, {reused} of {} image pages in place; counting {in_use} of {nr} pages as rpvboot's",
             file_src.len()
@@ -117,7 +125,7 @@ fn try_boot(
         lay.nr_pt_frames(),
         if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
     );
-    if si.has_word("rpvboot.verbose") {
+    if verbose {
         // The plan handed over, in the lines `rpvboot-inspect boot` prints (e2e compares).
         for line in plan::plan_lines(&lay) {
             println!("rpvboot: {line}");
@@ -321,19 +329,19 @@ fn now() -> u64 {
 
 /// Boots what [`select`] chose; returns only with the reason it could not. `last` as for
 /// [`boot_with`].
-pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut()) -> String {
+pub fn boot_selected(si: &StartInfo, verbose: bool, sel: &Selected, last: &mut dyn FnMut()) -> String {
     let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
-    boot_with(si, &sel.kernel, &mods, sel.cmdline.as_bytes(), last)
+    boot_with(si, verbose, &sel.kernel, &mods, sel.cmdline.as_bytes(), last)
 }
 
-/// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.test=` words that
-/// only exercise the device stage.
-pub fn select_args(si: &StartInfo) -> Option<SelectArgs> {
-    if si.has_word("rpvboot.test=ramdisk") || si.has_word("rpvboot.noboot") {
+/// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.noboot` and
+/// `rpvboot.test=ramdisk`, which only exercise the device stage.
+pub fn select_args(si: &StartInfo, extra: &ExtraOptions) -> Option<SelectArgs> {
+    if !extra.boots_from_disk() {
         return None;
     }
     Some(SelectArgs {
-        extra: String::from(si.cmd_line()),
+        extra: extra.clone(),
         nr_pages: si.nr_pages,
         // Everything but the heap's free pages, plus the handover's working memory.
         pages_in_use: si
@@ -345,7 +353,7 @@ pub fn select_args(si: &StartInfo) -> Option<SelectArgs> {
 
 /// `rpvboot.test=ramdisk`: the xl `ramdisk=` is the kernel; its command line is everything
 /// after ` -- ` on rpvboot's. Lets the handover be proven without the disk path.
-pub fn boot_ramdisk(si: &StartInfo) -> String {
+pub fn boot_ramdisk(si: &StartInfo, extra: &ExtraOptions) -> String {
     if si.mod_start == 0 || si.mod_len == 0 {
         return String::from("no ramdisk given");
     }
@@ -355,7 +363,6 @@ pub fn boot_ramdisk(si: &StartInfo) -> String {
     };
     // SAFETY: libxc mapped the module at mod_start (a VA in our bootstrap region), mod_len bytes.
     let kernel = unsafe { core::slice::from_raw_parts(si.mod_start as *const u8, len) };
-    let cmd = si.cmd_line();
-    let next = cmd.split_once(" -- ").map_or("", |(_, b)| b);
-    boot(si, kernel, &[], next.as_bytes())
+    let next = extra.dev.ramdisk_cmdline.as_deref().unwrap_or("");
+    boot(si, extra.verbose, kernel, &[], next.as_bytes())
 }
