@@ -6,14 +6,12 @@
 //! The disk is an ext2 image made by mke2fs from a directory; the kernels are the NetBSD-shaped
 //! ELF linked by binutils (`testimages::kernels`) and what the gzip tool makes of it.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use bootconfig::extra::parse;
 use bootconfig::search::DiskVolumes;
-use bootmenu::Terminal;
+use bootmenu::testing::Script;
 use bootplan::plan::{self, Outcome, Overrides};
 use bootplan::select as flow;
+use testimages::tools::gzip;
 
 /// The domain: 16 MiB, of which rpvboot keeps 2 MiB before it reads files.
 const NR_PAGES: u64 = 4096;
@@ -26,72 +24,10 @@ fn netbsd_elf() -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("gzip")
-        .args(["-9n", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gzip must be installed");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
 /// A bare ext2 image (`(hd0)`) made by mke2fs from `files`.
 fn ext2_disk(files: &[(&str, Vec<u8>)]) -> fs::probe::Disk {
-    // One directory per call: tests run in parallel threads of one process.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("rpvboot-one-path-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    for (p, data) in files {
-        let f = dir.join("root").join(p.trim_start_matches('/'));
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(&f, data).unwrap();
-    }
-    let img = dir.join("disk.img");
-    let st = Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
-        .arg(dir.join("root"))
-        .arg(&img)
-        .arg("48M")
-        .status()
-        .expect("mke2fs (e2fsprogs) must be installed: cargo xtask setup");
-    assert!(st.success());
-    let bytes = std::fs::read(&img).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    fs::probe::scan_disk(0, Box::new(fs::MemDisk::new(bytes, 512)))
-}
-
-/// Types `keys` one read at a time; time passes only while it waits.
-struct Script {
-    now: u64,
-    keys: Vec<Vec<u8>>,
-    out: String,
-}
-
-impl Terminal for Script {
-    fn read(&mut self, buf: &mut [u8], timeout_ns: u64) -> usize {
-        self.now += timeout_ns;
-        assert!(self.now < 3_600_000_000_000, "the script ran out of keys\n{}", self.out);
-        if self.keys.is_empty() {
-            return 0;
-        }
-        let k = self.keys.remove(0);
-        buf[..k.len()].copy_from_slice(&k);
-        k.len()
-    }
-    fn write(&mut self, s: &str) {
-        self.out.push_str(s);
-    }
-    fn now_ns(&self) -> u64 {
-        self.now
-    }
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
+    fs::probe::scan_disk(0, Box::new(fs::MemDisk::new(testimages::tools::ext2_image(&files, 48), 512)))
 }
 
 /// The console's reason for entry `i` in `log` (`rpvboot: entry i "t" cannot boot: REASON`).

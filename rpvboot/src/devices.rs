@@ -617,32 +617,7 @@ mod tests {
     use fs::MemDisk;
     use xenfront::fake::{Behaviour, Fake};
 
-    /// An ext2 image made by mke2fs from a directory holding `files` (the oracle).
-    fn ext2_image(files: &[(&str, &[u8])], mib: u32) -> Vec<u8> {
-        // One directory per call: tests run in parallel threads of one process.
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (p, data) in files {
-            let f = dir.join("root").join(p.trim_start_matches('/'));
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(&f, data).unwrap();
-        }
-        std::fs::create_dir_all(dir.join("root")).unwrap();
-        let img = dir.join("disk.img");
-        let st = std::process::Command::new("mke2fs")
-            .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
-            .arg(dir.join("root"))
-            .arg(&img)
-            .arg(format!("{}M", mib))
-            .status()
-            .expect("mke2fs (e2fsprogs) must be installed: cargo xtask setup");
-        assert!(st.success());
-        let bytes = std::fs::read(&img).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        bytes
-    }
+    use testimages::tools::ext2_image;
 
     #[test]
     fn finds_menu_on_second_disk_despite_a_dead_one_and_closes_all() {

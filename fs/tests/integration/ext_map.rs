@@ -27,13 +27,7 @@ fn pattern(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("{name} not found (e2fsprogs)");
+    testimages::tools::find_tool(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(cmd: &mut Command) {
