@@ -502,19 +502,7 @@ pub(crate) fn looks_netbsd(path: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// xorshift64: a fixed seed makes every run test the same inputs.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
-        }
-    }
+    use testimages::rng::Rng;
 
     /// The model's invariants after any input: bounded, consistent, plannable.
     fn check(m: &Menu) {
@@ -630,27 +618,27 @@ mod tests {
             let mut buf: Vec<u8> = Vec::new();
             match round % 3 {
                 0 => {
-                    for _ in 0..r.below(600) {
+                    for _ in 0..r.index(600) {
                         buf.push(u8::try_from(r.next() & 0xff).unwrap());
                     }
                 }
                 1 => {
-                    for _ in 0..r.below(300) {
-                        buf.extend_from_slice(VOCAB[r.below(VOCAB.len())].as_bytes());
-                        if r.below(3) == 0 {
+                    for _ in 0..r.index(300) {
+                        buf.extend_from_slice(VOCAB[r.index(VOCAB.len())].as_bytes());
+                        if r.index(3) == 0 {
                             buf.push(b' ');
                         }
                     }
                 }
                 _ => {
-                    buf.extend_from_slice(samples[r.below(samples.len())]);
-                    for _ in 0..1 + r.below(8) {
-                        let i = r.below(buf.len());
-                        match r.below(3) {
+                    buf.extend_from_slice(samples[r.index(samples.len())]);
+                    for _ in 0..1 + r.index(8) {
+                        let i = r.index(buf.len());
+                        match r.index(3) {
                             0 => buf[i] = u8::try_from(r.next() & 0xff).unwrap(),
                             1 => buf.truncate(i),
                             _ => {
-                                let w = VOCAB[r.below(VOCAB.len())].as_bytes();
+                                let w = VOCAB[r.index(VOCAB.len())].as_bytes();
                                 let tail = buf.split_off(i);
                                 buf.extend_from_slice(w);
                                 buf.extend_from_slice(&tail);

@@ -24,6 +24,8 @@ extern crate alloc;
 
 pub mod disks;
 pub mod md5crypt;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use alloc::format;
 use alloc::string::String;

@@ -4,14 +4,15 @@
 //! the default entry and its `fallback` chain are tried in turn ([`select`], the dry run's own
 //! path), with no menu (`timeout 0` means exactly that in GRUB too). `rpvboot.console=dumb`
 //! draws plain numbered lines. Either way the accepted entry's files come back as a
-//! [`Selected`] for the handover.
+//! [`Selected`] for the handover. The `extra=` options arrive parsed ([`ExtraOptions`]) and
+//! travel with the configuration ([`Loaded::options`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
 use bootconfig::search::{self, DiskVolumes, Loaded, Volumes};
-use bootconfig::Format;
+use bootconfig::{ExtraOptions, Format};
 use bootmenu::{run_until_boot, Action, Choice, Options, ProbedDisks, Terminal};
 use fs::probe::Disk;
 
@@ -19,8 +20,8 @@ use crate::check::CheckedKernel;
 use crate::plan;
 
 /// Whether the menu is shown for this configuration.
-pub fn interactive(extra: &str, loaded: &Loaded) -> bool {
-    let forced = extra.split_ascii_whitespace().any(|w| w == "rpvboot.menu");
+pub fn interactive(loaded: &Loaded) -> bool {
+    let forced = loaded.options.menu;
     let from_file = matches!(loaded.source.format, Format::MenuLst | Format::GrubCfg | Format::BootCfg);
     forced || (from_file && loaded.menu.timeout != Some(0))
 }
@@ -30,7 +31,7 @@ pub fn interactive(extra: &str, loaded: &Loaded) -> bool {
 ///
 /// `now` is the clock for the progress lines' rates.
 pub fn select_with(
-    extra: &str,
+    extra: ExtraOptions,
     disks: &[Disk],
     nr_pages: u64,
     pages_in_use: u64,
@@ -39,14 +40,14 @@ pub fn select_with(
     now: fn() -> u64,
 ) -> Option<Selected> {
     let mut v = DiskVolumes::new(disks);
-    let loaded = search::load(extra, &mut v);
+    let loaded = search::load_options(extra, &mut v);
     let term = match term {
-        Some(t) if interactive(extra, &loaded) => t,
-        _ => return select_loaded(extra, loaded, &mut v, nr_pages, pages_in_use, out),
+        Some(t) if interactive(&loaded) => t,
+        _ => return select_loaded(loaded, &mut v, nr_pages, pages_in_use, out),
     };
     loaded.write_summary(out, ", menu");
-    let opts = Options { dumb: extra.split_ascii_whitespace().any(|w| w == "rpvboot.console=dumb") };
-    let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
+    let opts = Options { dumb: loaded.options.dumb_console };
+    let verbose = loaded.options.verbose;
     let mut chosen: Option<Selected> = None;
     let mut boot = |c: &Choice| -> Result<(), String> {
         let mut l = loaded.clone();
@@ -139,8 +140,8 @@ pub struct Selected {
 /// `devices::Options::boot`).
 #[derive(Debug, Clone, Default)]
 pub struct SelectArgs {
-    /// The domU's `extra=` line (rpvboot's command line).
-    pub extra: String,
+    /// The domU's `extra=` line (rpvboot's command line), parsed.
+    pub extra: ExtraOptions,
     /// Pages of the domain.
     pub nr_pages: u64,
     /// Pages rpvboot uses besides the files it reads (heap top plus slack).
@@ -161,12 +162,12 @@ pub fn select(
     out: &mut dyn Write,
 ) -> Option<Selected> {
     let loaded = search::load(extra, v);
-    select_loaded(extra, loaded, v, nr_pages, pages_in_use, out)
+    select_loaded(loaded, v, nr_pages, pages_in_use, out)
 }
 
-/// [`select`] for a configuration the caller already found on `v` with `extra`.
+/// [`select`] for a configuration the caller already found on `v` (its `extra=` options
+/// with it).
 pub fn select_loaded(
-    extra: &str,
     loaded: search::Loaded,
     v: &mut impl Volumes,
     nr_pages: u64,
@@ -174,7 +175,7 @@ pub fn select_loaded(
     out: &mut dyn Write,
 ) -> Option<Selected> {
     let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
-    let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
+    let verbose = loaded.options.verbose;
     let mut log = Log { out, verbose, loader_pages: pages_in_use };
     let (report, prepared) = plan::dry_run_loaded(loaded, v, &o, &mut log);
     if report.loaded.menu.entries.is_empty() {

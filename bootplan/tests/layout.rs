@@ -69,18 +69,7 @@ fn errors_are_typed() {
     assert!(l.cmdline_truncated);
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use testimages::rng::Rng;
 
 const MFN_BASE: u64 = 0x10_0000;
 

@@ -1,5 +1,6 @@
-//! Shared pieces of the fuzz targets: a bounded whole-tree walk over any [`Filesystem`], and a
-//! scripted Xen platform whose xenstore replies and blkif responses come from the fuzz input.
+//! Shared pieces of the fuzz targets: the configuration parsers' body ([`config_format`]), a
+//! bounded whole-tree walk over any [`Filesystem`], and a scripted Xen platform whose xenstore
+//! replies and blkif responses come from the fuzz input.
 //!
 //! Every target must return for every input without panicking, hanging or allocating more
 //! than libFuzzer's RSS limit: that is the property fuzzed.
@@ -8,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use bootconfig::{self as config, menulst, Device, Format};
 use fs::{BlockDevice, FileType, Filesystem, MemDisk, NodeId};
 use xenfront::platform::{DomId, GrantRef, Mfn, Platform, PlatformError, Port, SharedPage, PAGE_SIZE};
 
@@ -19,6 +21,23 @@ pub const MAX_DEPTH: usize = 24;
 pub const MAX_FILE_READ: u64 = 4 << 20;
 /// Most bytes read from the whole filesystem.
 pub const MAX_TOTAL_READ: u64 = 32 << 20;
+
+/// One configuration parser (`format`) over `data`, then every entry planned (with a device,
+/// and as NetBSD without one) and printed as the menu would: the body of the `menu_lst`,
+/// `grub_cfg` and `boot_cfg` targets.
+pub fn config_format(format: Format, data: &[u8]) {
+    let m = config::parse(format, data, "fuzz");
+    let _ = menulst::print(&m);
+    let dev = Device::parse("(hd0,0)");
+    for i in 0..m.entries.len().min(64) {
+        let _ = m.plan(i, dev.as_ref(), None, false);
+        let _ = m.plan(i, None, Some(config::OsHint::NetBsd), true);
+        if let Some(e) = m.entries.get(i) {
+            let _ = menulst::entry_lines(e);
+        }
+    }
+    let _ = Format::sniff(data);
+}
 
 /// The fuzz input as a disk of 512-byte sectors.
 pub fn disk(data: &[u8]) -> Box<dyn BlockDevice> {

@@ -11,6 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use bootconfig::ExtraOptions;
 use bootplan::check::{self, CheckedKernel};
 use bootplan::handover::{self, Inherited};
 use bootplan::plan;
@@ -35,11 +36,18 @@ fn work_pages(nr: u64, region: u64) -> u64 {
 
 /// Hands the domain over to `kernel` (checked and planned by `bootplan::check`) with `modules`
 /// (the bytes the layout was planned for, in order). Returns only on a refusal (with the
-/// reason), before anything irreversible happened. `last` runs once the region is written,
-/// just before the console is drained and the jump: the latest point for work that may
-/// overlap the handover, such as waiting for the disks' backends to close.
-pub fn boot_with(si: &StartInfo, kernel: &CheckedKernel, modules: &[&[u8]], last: &mut dyn FnMut()) -> String {
-    match try_boot(si, kernel, modules, last) {
+/// reason), before anything irreversible happened. `verbose`: `rpvboot.verbose` (memory, plan
+/// and step times). `last` runs once the region is written, just before the console is
+/// drained and the jump: the latest point for work that may overlap the handover, such as
+/// waiting for the disks' backends to close.
+pub fn boot_with(
+    si: &StartInfo,
+    verbose: bool,
+    kernel: &CheckedKernel,
+    modules: &[&[u8]],
+    last: &mut dyn FnMut(),
+) -> String {
+    match try_boot(si, verbose, kernel, modules, last) {
         Ok(never) => match never {},
         Err(e) => e,
     }
@@ -49,12 +57,12 @@ enum Never {}
 
 fn try_boot(
     si: &StartInfo,
+    verbose: bool,
     checked: &CheckedKernel,
     modules: &[&[u8]],
     before_jump: &mut dyn FnMut(),
 ) -> Result<Never, String> {
     let t0 = now();
-    let verbose = si.has_word("rpvboot.verbose");
     // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
     let mut marks: Vec<(&str, u64)> = Vec::new();
     let mut mark = |what: &'static str| {
@@ -304,9 +312,9 @@ fn now() -> u64 {
 
 /// Boots what `bootplan::select` chose; returns only with the reason it could not. `last` as
 /// for [`boot_with`].
-pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut()) -> String {
+pub fn boot_selected(si: &StartInfo, verbose: bool, sel: &Selected, last: &mut dyn FnMut()) -> String {
     let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
-    boot_with(si, &sel.kernel, &mods, last)
+    boot_with(si, verbose, &sel.kernel, &mods, last)
 }
 
 /// rpvboot's pages as the plan counts them: everything but the heap's free pages, plus the
@@ -315,18 +323,18 @@ fn pages_in_use(si: &StartInfo) -> u64 {
     si.nr_pages.saturating_sub(heap::stats().free_pages()).saturating_add(work_pages(si.nr_pages, si.nr_pages / 4))
 }
 
-/// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.test=` words that
-/// only exercise the device stage.
-pub fn select_args(si: &StartInfo) -> Option<SelectArgs> {
-    if si.has_word("rpvboot.test=ramdisk") || si.has_word("rpvboot.noboot") {
+/// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.noboot` and
+/// `rpvboot.test=ramdisk`, which only exercise the device stage.
+pub fn select_args(si: &StartInfo, extra: &ExtraOptions) -> Option<SelectArgs> {
+    if !extra.boots_from_disk() {
         return None;
     }
-    Some(SelectArgs { extra: String::from(si.cmd_line()), nr_pages: si.nr_pages, pages_in_use: pages_in_use(si) })
+    Some(SelectArgs { extra: extra.clone(), nr_pages: si.nr_pages, pages_in_use: pages_in_use(si) })
 }
 
 /// `rpvboot.test=ramdisk`: the xl `ramdisk=` is the kernel; its command line is everything
 /// after ` -- ` on rpvboot's. Lets the handover be proven without the disk path.
-pub fn boot_ramdisk(si: &StartInfo) -> String {
+pub fn boot_ramdisk(si: &StartInfo, extra: &ExtraOptions) -> String {
     if si.mod_start == 0 || si.mod_len == 0 {
         return String::from("no ramdisk given");
     }
@@ -336,10 +344,9 @@ pub fn boot_ramdisk(si: &StartInfo) -> String {
     };
     // SAFETY: libxc mapped the module at mod_start (a VA in our bootstrap region), mod_len bytes.
     let kernel = unsafe { core::slice::from_raw_parts(si.mod_start as *const u8, len) };
-    let cmd = si.cmd_line();
-    let next = cmd.split_once(" -- ").map_or("", |(_, b)| b);
+    let next = extra.dev.ramdisk_cmdline.as_deref().unwrap_or("");
     match check::check(kernel.to_vec(), &[], next.as_bytes(), si.nr_pages, pages_in_use(si)) {
-        Ok(k) => boot_with(si, &k, &[], &mut || {}),
+        Ok(k) => boot_with(si, extra.verbose, &k, &[], &mut || {}),
         Err(r) => format!("{r}"),
     }
 }

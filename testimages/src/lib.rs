@@ -6,4 +6,6 @@ pub mod ext;
 pub mod fat;
 pub mod ffs;
 pub mod kernels;
+pub mod rng;
+pub mod tools;
 pub mod tree;
