@@ -65,14 +65,37 @@ pub struct Outcome {
 /// The rest of the disks' clean close ([`blkfront::Closing::finish`]) with its console lines.
 pub struct PendingClose(Box<FinishClose>);
 
-/// Finishes the close, printing to the writer; returns how many disks failed.
-type FinishClose = dyn FnOnce(&mut dyn Write) -> usize;
+/// Finishes the close, printing to the writer.
+type FinishClose = dyn FnOnce(&mut dyn Write) -> CloseReport;
 
 impl PendingClose {
-    /// Waits for every backend to close, reports each disk, and returns how many did not
-    /// close cleanly.
-    pub fn finish(self, out: &mut dyn Write) -> usize {
+    /// Waits for every backend to close, reports each disk, and says whether the memory may
+    /// be handed over.
+    pub fn finish(self, out: &mut dyn Write) -> CloseReport {
         (self.0)(out)
+    }
+}
+
+/// The disks' close as the handover needs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[must_use = "pages still granted forbid the handover"]
+pub struct CloseReport {
+    /// Disks not closed cleanly (each reported on the console already).
+    pub errors: usize,
+    /// Pages a backend still has granted ([`blkfront::Closed::still_granted`]).
+    pub still_granted: usize,
+}
+
+impl CloseReport {
+    /// Why the domain's memory must not go to the next kernel: pages another domain can
+    /// still write would become its RAM. `None`: safe to hand over.
+    pub fn refusal(&self) -> Option<String> {
+        (self.still_granted > 0).then(|| {
+            alloc::format!(
+                "{} page(s) of memory are still granted to a disk backend that did not let them go; refusing to hand them to the next kernel as RAM",
+                self.still_granted
+            )
+        })
     }
 }
 
@@ -82,10 +105,10 @@ impl core::fmt::Debug for PendingClose {
     }
 }
 
-/// Prints each disk's close and returns how many failed.
-fn report_close(names: &[String], results: Vec<Result<(), blkfront::BlkError>>, out: &mut dyn Write) -> usize {
+/// Prints each disk's close and what it left granted.
+fn report_close(names: &[String], closed: blkfront::Closed, out: &mut dyn Write) -> CloseReport {
     let mut errors = 0;
-    for (name, r) in names.iter().zip(results) {
+    for (name, r) in names.iter().zip(closed.disks) {
         match r {
             Ok(()) => {
                 let _ = writeln!(out, "rpvboot: disk {name} closed");
@@ -96,7 +119,11 @@ fn report_close(names: &[String], results: Vec<Result<(), blkfront::BlkError>>, 
             }
         }
     }
-    errors
+    if closed.still_granted > 0 {
+        let _ =
+            writeln!(out, "rpvboot: {} page(s) still granted to disk backends after the close", closed.still_granted);
+    }
+    CloseReport { errors, still_granted: closed.still_granted }
 }
 
 /// Bytes of one cached chunk: aligned on the disk, read with one request.
@@ -457,7 +484,7 @@ pub fn run<P: Platform + 'static>(
     // With a kernel to hand over to, the rest waits until just before the jump.
     if outcome.selected.is_none() || opts.reconnect_check {
         if let Some(c) = closing.take() {
-            outcome.close_errors += report_close(&names, c.finish(&mut xs), out);
+            outcome.close_errors += report_close(&names, c.finish(&mut xs), out).errors;
         }
         step("closed", &[]);
     }
@@ -478,13 +505,13 @@ pub fn run<P: Platform + 'static>(
         let timing = opts.timing;
         outcome.closing = Some(PendingClose(Box::new(move |out: &mut dyn Write| {
             let t0 = xs.platform().now_ns();
-            let errors = report_close(&names, closing.finish(&mut xs), out);
+            let report = report_close(&names, closing.finish(&mut xs), out);
             if timing {
                 let _ =
                     write!(out, "rpvboot: disks closed in {} us; ", xs.platform().now_ns().saturating_sub(t0) / 1000);
                 xs_summary(&xs, out);
             }
-            errors
+            report
         })));
     }
     Ok(outcome)

@@ -38,13 +38,20 @@ fn work_pages(nr: u64, region: u64) -> u64 {
 /// domain over to it. Returns only on a refusal (with the reason), before anything
 /// irreversible happened.
 pub fn boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> String {
-    boot_with(si, kernel, modules, cmdline, &mut || {})
+    boot_with(si, kernel, modules, cmdline, &mut || Ok(()))
 }
 
 /// [`boot`], calling `last` once the region is written, just before the console is
 /// drained and the jump: the latest point for work that may overlap the handover, such as
-/// waiting for the disks' backends to close.
-pub fn boot_with(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8], last: &mut dyn FnMut()) -> String {
+/// waiting for the disks' backends to close. An error from `last` refuses the handover with
+/// that reason (e.g. pages a backend still has granted).
+pub fn boot_with(
+    si: &StartInfo,
+    kernel: &[u8],
+    modules: &[&[u8]],
+    cmdline: &[u8],
+    last: &mut dyn FnMut() -> Result<(), String>,
+) -> String {
     match try_boot(si, kernel, modules, cmdline, last) {
         Ok(never) => match never {},
         Err(e) => e,
@@ -58,7 +65,7 @@ fn try_boot(
     kernel: &[u8],
     modules: &[&[u8]],
     cmdline: &[u8],
-    before_jump: &mut dyn FnMut(),
+    before_jump: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<Never, String> {
     let t0 = now();
     let verbose = si.has_word("rpvboot.verbose");
@@ -270,7 +277,8 @@ fn try_boot(
     write_at(lay.p2m.vstart, p2m_bytes)?;
     write_at(lay.start_info_va(), &plan.start_info)?;
     let t_fill = now();
-    before_jump();
+    // The disks' close; an error (pages still granted to a backend) refuses the handover.
+    before_jump()?;
     let params = trampoline::Params {
         new_l4_mfn,
         old_l4_mfn: a_l4_mfn,
@@ -321,7 +329,7 @@ fn now() -> u64 {
 
 /// Boots what [`select`] chose; returns only with the reason it could not. `last` as for
 /// [`boot_with`].
-pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut()) -> String {
+pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut() -> Result<(), String>) -> String {
     let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
     boot_with(si, &sel.kernel, &mods, sel.cmdline.as_bytes(), last)
 }

@@ -18,7 +18,7 @@ impl<P: Platform> Blkfront<P> {
     /// # Errors
     /// The first failure; the close still runs to the end.
     pub fn shutdown(self, xs: &mut Xenstore<P>) -> Result<(), BlkError> {
-        begin_close(xs, alloc::vec![self]).finish(xs).pop().unwrap_or(Ok(()))
+        begin_close(xs, alloc::vec![self]).finish(xs).disks.pop().unwrap_or(Ok(()))
     }
 
     /// Ends the grants of the data and descriptor pages and frees them, and the read-ahead
@@ -39,7 +39,7 @@ impl<P: Platform> Blkfront<P> {
                 Ok(()) if !fenced => drop(p.page),
                 Ok(()) => core::mem::forget(p.page),
                 Err(e) => {
-                    core::mem::forget(p.page);
+                    self.keep_granted(p.page);
                     result = Err(BlkErrorKind::Platform(e));
                 }
             }
@@ -47,27 +47,44 @@ impl<P: Platform> Blkfront<P> {
         result
     }
 
+    /// Keeps a page whose grant could not end out of the heap (the backend may still write
+    /// it) and counts it: such a page must not become the next kernel's memory either.
+    fn keep_granted(&mut self, page: P::Page) {
+        core::mem::forget(page);
+        self.still_granted = self.still_granted.saturating_add(1);
+    }
+
     /// Ends the ring's grant and closes the port, once the backend has closed (unmapped it).
-    fn release_ring(self) -> Result<(), BlkErrorKind> {
+    fn release_ring(mut self) -> (Result<(), BlkErrorKind>, usize) {
         let plat = self.plat.clone();
         let mut result = Ok(());
+        // Callers' pages the backend kept mapped after their requests: it has closed now.
+        for g in core::mem::take(&mut self.stuck) {
+            if let Err(e) = end_grant_waiting(&plat, self.port, g) {
+                self.still_granted = self.still_granted.saturating_add(1);
+                result = Err(BlkErrorKind::Platform(e));
+            }
+        }
+        for p in core::mem::take(&mut self.pages).into_iter().chain(core::mem::take(&mut self.indirect)) {
+            // Only when release_pools did not run: its pages are gone.
+            if plat.end_grant(p.gref).is_err() {
+                self.keep_granted(p.page);
+            } else if self.broken.is_some() {
+                core::mem::forget(p.page);
+            }
+        }
         match end_grant_waiting(&plat, self.port, self.ring_gref) {
             Ok(()) => drop(self.ring),
             Err(e) => {
                 core::mem::forget(self.ring);
+                self.still_granted = self.still_granted.saturating_add(1);
                 result = Err(BlkErrorKind::Platform(e));
-            }
-        }
-        for p in self.pages.into_iter().chain(self.indirect) {
-            // Only when release_pools did not run: its pages are gone.
-            if plat.end_grant(p.gref).is_err() || self.broken.is_some() {
-                core::mem::forget(p.page);
             }
         }
         if let Err(e) = plat.close_port(self.port) {
             result = Err(BlkErrorKind::Platform(e));
         }
-        result
+        (result, self.still_granted)
     }
 }
 
@@ -167,9 +184,9 @@ impl<P: Platform> Closing<P> {
     /// Closed, withdraws our ring nodes and says Initialising, waits for InitWait (the backend
     /// offers the disk again, so the next kernel finds it as a fresh domain would), then
     /// drops our watches, ends the ring grants and closes the ports. Each step is one request
-    /// group for all disks. Returns each disk's outcome, in order: the first failure, the
-    /// close having run to the end anyway.
-    pub fn finish(mut self, xs: &mut Xenstore<P>) -> Vec<Result<(), BlkError>> {
+    /// group for all disks. Returns each disk's outcome, in order (the first failure, the
+    /// close having run to the end anyway), and how many of our pages are still granted.
+    pub fn finish(mut self, xs: &mut Xenstore<P>) -> Closed {
         self.wait(xs, state::CLOSING, true, &|s| s >= state::CLOSING);
         self.say(xs, state::CLOSED);
         self.wait(xs, state::CLOSED, false, &|s| s >= state::CLOSED);
@@ -196,18 +213,34 @@ impl<P: Platform> Closing<P> {
         let ops: Vec<Op<'_>> = nodes.iter().map(|[.., sp, tok]| Op::Unwatch(sp, tok)).collect();
         let res = xs.batch(&ops);
         self.note_replies(res, 1);
-        self.devs
+        let mut still_granted = 0usize;
+        let disks = self
+            .devs
             .into_iter()
             .zip(self.errors)
             .map(|(d, e)| {
                 let (path, backend) = (d.front.clone(), Some(d.backend.clone()));
                 // The ring goes in any case; an earlier failure is the one reported.
-                let released = d.release_ring();
+                let (released, kept) = d.release_ring();
+                still_granted = still_granted.saturating_add(kept);
                 match e.or(released.err()) {
                     None => Ok(()),
                     Some(kind) => Err(BlkError { path, backend, kind }),
                 }
             })
-            .collect()
+            .collect();
+        Closed { disks, still_granted }
     }
+}
+
+/// The outcome of [`Closing::finish`].
+#[derive(Debug)]
+#[must_use = "pages still granted must keep the caller from handing the memory over"]
+pub struct Closed {
+    /// Each disk's close, in order: the first failure, the close having run to the end.
+    pub disks: Vec<Result<(), BlkError>>,
+    /// Pages whose grant to a backend could not be ended (the backend keeps them mapped):
+    /// they were kept out of rpvboot's heap, but another domain may still write them, so they
+    /// must not be handed to the next kernel as memory. Nonzero: refuse the handover.
+    pub still_granted: usize,
 }

@@ -449,6 +449,8 @@ impl<P: Platform> Blkfront<P> {
             inflight: (0..slots).map(|_| None).collect(),
             gen: 1,
             broken: None,
+            stuck: Vec::new(),
+            still_granted: 0,
             ra: Vec::new(),
             ra_lba: 0,
             last_end: u64::MAX,

@@ -95,7 +95,7 @@ impl<P: Platform> Blkfront<P> {
             let gref = match granted {
                 Some(Ok(g)) => g,
                 _ => {
-                    self.end_direct(&grants);
+                    self.end_direct(&grants)?;
                     return Ok(false);
                 }
             };
@@ -112,7 +112,8 @@ impl<P: Platform> Blkfront<P> {
                 Ok(true)
             }
             Err(e) => {
-                self.end_direct(&grants);
+                // The push failed: the first error is the one reported.
+                let _ = self.end_direct(&grants);
                 Err(e)
             }
         }
@@ -120,9 +121,11 @@ impl<P: Platform> Blkfront<P> {
 
     /// Ends grants of a caller's pages once the backend is done with them. The backend
     /// unmaps before it responds, so this normally succeeds at once; a grant still mapped is
-    /// waited for a while, and if it stays mapped rpvboot stops: that memory goes back to its
-    /// owner and must not be writable by another domain any more.
-    fn end_direct(&mut self, grants: &[GrantRef]) {
+    /// waited for a while. One that stays mapped fences the device and fails the read: the
+    /// grant is kept for the close to retry, and if it still cannot end then, the close
+    /// reports the page as still granted (the caller refuses the handover).
+    fn end_direct(&mut self, grants: &[GrantRef]) -> Result<(), IoError> {
+        let mut result = Ok(());
         for &g in grants {
             let mut r = self.plat.end_grant(g);
             for _ in 0..100 {
@@ -134,12 +137,15 @@ impl<P: Platform> Blkfront<P> {
             }
             if let Err(e) = r {
                 self.broken = Some(IoError::Device);
+                result = Err(IoError::Device);
                 if matches!(e, PlatformError::GrantBusy(_)) {
-                    panic!("{}: backend keeps a page of our memory mapped after its request ({e})", self.front);
+                    log::warn!("{}: backend keeps a page of our memory mapped after its request ({e})", self.front);
+                    self.stuck.push(g);
                 }
             }
         }
         self.direct_free = self.direct_free.saturating_add(grants.len()).min(self.cfg.direct_pages);
+        result
     }
 
     /// Ends the grants of requests still in flight when a read gives up (timeout, protocol
@@ -153,7 +159,8 @@ impl<P: Platform> Blkfront<P> {
         }
         if !left.is_empty() {
             self.broken.get_or_insert(IoError::Device);
-            self.end_direct(&left);
+            // The read fails already; a grant that stays mapped is kept for the close.
+            let _ = self.end_direct(&left);
         }
     }
 
@@ -233,11 +240,15 @@ impl<P: Platform> Blkfront<P> {
         };
         let ok =
             rsp.status == blkif::RSP_OKAY && (rsp.operation == blkif::OP_READ || rsp.operation == blkif::OP_INDIRECT);
-        if !inflight.direct.is_empty() {
+        let ended = if inflight.direct.is_empty() {
+            Ok(())
+        } else {
             // Read in place: the data is in the caller's pages once their grants end.
-            self.end_direct(&inflight.direct);
+            let r = self.end_direct(&inflight.direct);
             fence(Ordering::Acquire);
-        }
+            r
+        };
+        let ok = ok && ended.is_ok();
         if ok {
             let buf: &mut [u8] = match parts.get_mut(inflight.part) {
                 Some((_, b)) => b,

@@ -38,7 +38,7 @@ use super::platform::{DomId, GrantRef, Platform, PlatformError, Port, MS};
 use super::ring::FrontRing;
 use super::xenstore::{Xenstore, XsError};
 
-pub use close::{begin_close, Closing};
+pub use close::{begin_close, Closed, Closing};
 pub use handshake::{connect_all, Disk};
 use io::Inflight;
 
@@ -232,6 +232,12 @@ pub struct Blkfront<P: Platform> {
     inflight: Vec<Option<Inflight>>,
     gen: u32,
     broken: Option<IoError>,
+    /// Grants of callers' pages that the backend kept mapped after their request: retried at
+    /// close, and counted in [`Closed::still_granted`] if they still cannot end.
+    stuck: Vec<GrantRef>,
+    /// Pages kept out of the heap because their grant could not end (the backend may still
+    /// write them): they must not become the next kernel's memory either.
+    still_granted: usize,
     /// Read-ahead window for small sequential reads: `[ra_lba, ra_lba + ra.len()/sector)`.
     ra: Vec<u8>,
     ra_lba: u64,

@@ -273,7 +273,9 @@ fn disks_connect_and_close_together() {
         }
         assert!(grants > f.live_grants() && f.live_grants() == n as usize, "{grants} {}", f.live_grants());
         let r2 = xs.stats.round_trips;
-        assert!(closing.finish(&mut xs).iter().all(Result::is_ok));
+        let closed = closing.finish(&mut xs);
+        assert!(closed.disks.iter().all(Result::is_ok));
+        assert_eq!(closed.still_granted, 0);
         for i in 0..n {
             let id = 51712 + 16 * i;
             assert_eq!(f.get(&format!("device/vbd/{id}/state")).as_deref(), Some("1"));
@@ -345,4 +347,40 @@ fn clean_close_leaves_disk_for_next_kernel() {
         assert_eq!(f.get("device/vbd/51712/event-channel"), None);
         assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
     }
+}
+
+#[test]
+fn backend_keeping_a_caller_page_mapped_fails_the_read_and_blocks_the_handover() {
+    let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::KeepsMapped, Some(32))]);
+    f.set_no_frames(false);
+    let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+    let mut v = Vec::new();
+    let buf = at_page_offset(&mut v, 64 << 10, 0);
+    // An error, not a panic; the device is fenced.
+    assert_eq!(d.read_blocks(Lba(0), buf), Err(IoError::Device));
+    assert_eq!(d.read_blocks(Lba(0), &mut [0u8; 512]), Err(IoError::Device));
+    let closed = begin_close(&mut xs, vec![d]).finish(&mut xs);
+    assert!(closed.disks[0].is_err());
+    // Every grant the fake still holds mapped is one the close counted.
+    assert!(f.live_grants() > 0);
+    assert_eq!(closed.still_granted, f.live_grants());
+}
+
+#[test]
+fn close_counts_the_pages_a_backend_keeps_granted() {
+    let (f, mut xs) = setup(&[
+        (51712, 1 << 20, 512, Behaviour::KeepsMapped, Some(32)),
+        (51728, 1 << 20, 512, Behaviour::Normal, Some(32)),
+    ]);
+    let mut devs: Vec<Blkfront<Fake>> =
+        connect_all(&mut xs, Config::default()).unwrap().into_iter().map(|d| d.dev.unwrap()).collect();
+    for d in &mut devs {
+        let mut b = vec![0u8; 256 << 10];
+        d.read_blocks(Lba(0), &mut b).unwrap();
+    }
+    let closed = begin_close(&mut xs, devs).finish(&mut xs);
+    assert!(closed.disks[0].is_err() && closed.disks[1].is_ok());
+    // The ring and the data pages that served the read stay mapped by the first backend.
+    assert!(f.live_grants() > 1);
+    assert_eq!(closed.still_granted, f.live_grants());
 }
