@@ -32,6 +32,15 @@ pub struct FakePage {
     mem: Rc<RefCell<Vec<u8>>>,
 }
 
+impl FakePage {
+    /// A zeroed page outside any machine, with frame number `mfn`: for ring tests and the
+    /// fuzz targets' scripted platforms (both sides read and write it through
+    /// [`SharedPage`]).
+    pub fn detached(mfn: u64) -> Self {
+        Self { mfn, mem: Rc::new(RefCell::new(alloc::vec![0u8; PAGE_SIZE])) }
+    }
+}
+
 impl SharedPage for FakePage {
     fn frame(&self) -> Mfn {
         Mfn(self.mfn)
@@ -44,15 +53,18 @@ impl SharedPage for FakePage {
     fn store_u32(&self, off: usize, v: u32) {
         self.write(off, &v.to_le_bytes());
     }
+    /// Out of range (also a hostile offset that overflows): zeros, as the trait says.
     fn read(&self, off: usize, buf: &mut [u8]) {
         let m = self.mem.borrow();
-        match m.get(off..off + buf.len()) {
+        match off.checked_add(buf.len()).and_then(|end| m.get(off..end)) {
             Some(s) => buf.copy_from_slice(s),
             None => buf.fill(0),
         }
     }
+    /// Out of range: ignored, as the trait says.
     fn write(&self, off: usize, d: &[u8]) {
-        if let Some(s) = self.mem.borrow_mut().get_mut(off..off + d.len()) {
+        let mut m = self.mem.borrow_mut();
+        if let Some(s) = off.checked_add(d.len()).and_then(|end| m.get_mut(off..end)) {
             s.copy_from_slice(d);
         }
     }
@@ -132,6 +144,8 @@ pub struct World {
     flood: Option<(u64, u64)>,
     /// Flood events not yet in the ring (whole messages).
     flood_out: VecDeque<u8>,
+    /// Pages the frontend took out of circulation ([`Platform::retire_page`]).
+    retired: Vec<FakePage>,
 }
 
 /// Platform handle to the fake machine.
@@ -182,6 +196,7 @@ impl Fake {
             own_writes: 0,
             flood: None,
             flood_out: VecDeque::new(),
+            retired: Vec::new(),
         };
         w.xs_page = w.new_page().mfn;
         Self(Rc::new(RefCell::new(w)))
@@ -226,6 +241,10 @@ impl Fake {
     /// Segments the backends wrote straight into the frontend's memory.
     pub fn own_writes(&self) -> u64 {
         self.0.borrow().own_writes
+    }
+    /// Pages the frontend took out of circulation for good.
+    pub fn retired_pages(&self) -> usize {
+        self.0.borrow().retired.len()
     }
     /// Ports still open besides xenstore's.
     pub fn live_ports(&self) -> usize {
@@ -715,5 +734,8 @@ impl Platform for Fake {
     }
     fn now_ns(&self) -> u64 {
         self.0.borrow().clock
+    }
+    fn retire_page(&self, page: FakePage) {
+        self.0.borrow_mut().retired.push(page);
     }
 }

@@ -37,7 +37,7 @@ impl<P: Platform> Blkfront<P> {
         for p in core::mem::take(&mut self.pages).into_iter().chain(core::mem::take(&mut self.indirect)) {
             match end_grant_waiting(&plat, port, p.gref) {
                 Ok(()) if !fenced => drop(p.page),
-                Ok(()) => core::mem::forget(p.page),
+                Ok(()) => plat.retire_page(p.page),
                 Err(e) => {
                     self.keep_granted(p.page);
                     result = Err(BlkErrorKind::Platform(e));
@@ -50,7 +50,7 @@ impl<P: Platform> Blkfront<P> {
     /// Keeps a page whose grant could not end out of the heap (the backend may still write
     /// it) and counts it: such a page must not become the next kernel's memory either.
     fn keep_granted(&mut self, page: P::Page) {
-        core::mem::forget(page);
+        self.plat.retire_page(page);
         self.still_granted = self.still_granted.saturating_add(1);
     }
 
@@ -70,13 +70,13 @@ impl<P: Platform> Blkfront<P> {
             if plat.end_grant(p.gref).is_err() {
                 self.keep_granted(p.page);
             } else if self.broken.is_some() {
-                core::mem::forget(p.page);
+                plat.retire_page(p.page);
             }
         }
         match end_grant_waiting(&plat, self.port, self.ring_gref) {
             Ok(()) => drop(self.ring),
             Err(e) => {
-                core::mem::forget(self.ring);
+                plat.retire_page(self.ring.into_page());
                 self.still_granted = self.still_granted.saturating_add(1);
                 result = Err(BlkErrorKind::Platform(e));
             }

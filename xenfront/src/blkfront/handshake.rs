@@ -24,12 +24,12 @@ impl<P: Platform> Partial<P> {
         for p in self.pages {
             // A page whose grant cannot end is leaked: the backend may still write it.
             if plat.end_grant(p.gref).is_err() {
-                core::mem::forget(p.page);
+                plat.retire_page(p.page);
             }
         }
         if let Some((ring, gref)) = self.ring {
             if plat.end_grant(gref).is_err() {
-                core::mem::forget(ring);
+                plat.retire_page(ring.into_page());
             }
         }
         if let Some(port) = self.port {

@@ -383,4 +383,6 @@ fn close_counts_the_pages_a_backend_keeps_granted() {
     // The ring and the data pages that served the read stay mapped by the first backend.
     assert!(f.live_grants() > 1);
     assert_eq!(closed.still_granted, f.live_grants());
+    // And none of them went back to the heap.
+    assert!(f.retired_pages() >= closed.still_granted);
 }
