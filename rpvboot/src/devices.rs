@@ -789,6 +789,20 @@ mod tests {
         assert_eq!(f.get("device/vbd/51744/state").as_deref(), Some("1"));
     }
 
+    #[test]
+    fn pages_a_backend_keeps_granted_are_reported_at_close() {
+        let f = Fake::new();
+        f.add_disk(51712, MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512), Behaviour::KeepsMapped, None);
+        let mut out = String::new();
+        let o = run(f.clone(), &mut out, &Options::default()).unwrap();
+        assert_eq!(o.close_errors, 1, "{out}");
+        // The count printed is the grants the fake's backend still maps.
+        let line = format!("rpvboot: {} page(s) still granted to disk backends after the close", f.live_grants());
+        assert!(f.live_grants() > 0 && out.contains(&line), "{out}");
+        let report = CloseReport { errors: 1, still_granted: f.live_grants() };
+        assert!(report.refusal().is_some_and(|r| r.contains("refusing")));
+    }
+
     /// A disk that records the device reads it serves and fails those touching `bad`.
     struct Counting {
         disk: MemDisk,

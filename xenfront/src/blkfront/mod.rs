@@ -18,6 +18,11 @@
 //! [`connect_all`] sends one request group per handshake step for all disks and lets every
 //! backend connect while the others do; [`begin_close`] says Closing for all right after the
 //! last read, and [`Closing::finish`] waits for the backends as late as the caller can.
+//!
+//! By phase: `handshake` (the xenbus connect of every disk at once), `io` (requests, grants,
+//! reads in place, read-ahead), `close` (the clean close and what it could not give back:
+//! [`Closed::still_granted`] pages a backend keeps mapped, which must not become the next
+//! kernel's memory), and `xenbus` (the state waits and value parsing both ends share).
 
 mod close;
 mod handshake;
