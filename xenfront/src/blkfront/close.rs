@@ -115,7 +115,7 @@ impl<P: Platform> fmt::Debug for Closing<P> {
     }
 }
 
-/// Begins the clean close (xen-pv-abi.md §7.6) of every disk of `devs`, to be called as soon
+/// Begins the clean close (docs/xen-pv-abi.md §10.6) of every disk of `devs`, to be called as soon
 /// as the last read is done: the data pages go back to the heap at once, and every frontend
 /// says Closing in one request group, without waiting for the backends.
 pub fn begin_close<P: Platform>(xs: &mut Xenstore<P>, mut devs: Vec<Blkfront<P>>) -> Closing<P> {

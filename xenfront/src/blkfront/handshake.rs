@@ -83,7 +83,7 @@ fn indirect_segments(cfg: &Config, offered: u32) -> u32 {
     }
 }
 
-/// The xenbus handshake (xen-pv-abi.md §7.5) with every vbd of `ids` at once: each step
+/// The xenbus handshake (docs/xen-pv-abi.md §10.5) with every vbd of `ids` at once: each step
 /// is one request group for all disks, and every backend connects while the others do, so `n`
 /// disks cost about what one does. The frontends are published before the data pages are
 /// granted, so that this work overlaps the backends' own connect. A disk that fails drops
@@ -401,7 +401,7 @@ fn grant_pools<P: Platform>(
 }
 
 impl<P: Platform> Blkfront<P> {
-    /// Connects vbd `id` (the xenbus handshake of xen-pv-abi.md §7.5); [`connect_all`] does
+    /// Connects vbd `id` (the xenbus handshake of docs/xen-pv-abi.md §10.5); [`connect_all`] does
     /// every disk at once.
     ///
     /// # Errors
