@@ -86,14 +86,37 @@ pub struct Outcome {
 /// The rest of the disks' clean close ([`blkfront::Closing::finish`]) with its console lines.
 pub struct PendingClose(Box<FinishClose>);
 
-/// Finishes the close, printing to the writer; returns how many disks failed.
-type FinishClose = dyn FnOnce(&mut dyn Write) -> usize;
+/// Finishes the close, printing to the writer.
+type FinishClose = dyn FnOnce(&mut dyn Write) -> CloseReport;
 
 impl PendingClose {
-    /// Waits for every backend to close, reports each disk, and returns how many did not
-    /// close cleanly.
-    pub fn finish(self, out: &mut dyn Write) -> usize {
+    /// Waits for every backend to close, reports each disk, and says whether the memory may
+    /// be handed over.
+    pub fn finish(self, out: &mut dyn Write) -> CloseReport {
         (self.0)(out)
+    }
+}
+
+/// The disks' close as the handover needs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[must_use = "pages still granted forbid the handover"]
+pub struct CloseReport {
+    /// Disks not closed cleanly (each reported on the console already).
+    pub errors: usize,
+    /// Pages a backend still has granted ([`blkfront::Closed::still_granted`]).
+    pub still_granted: usize,
+}
+
+impl CloseReport {
+    /// Why the domain's memory must not go to the next kernel: pages another domain can
+    /// still write would become its RAM. `None`: safe to hand over.
+    pub fn refusal(&self) -> Option<String> {
+        (self.still_granted > 0).then(|| {
+            alloc::format!(
+                "{} page(s) of memory are still granted to a disk backend that did not let them go; refusing to hand them to the next kernel as RAM",
+                self.still_granted
+            )
+        })
     }
 }
 
@@ -103,10 +126,10 @@ impl core::fmt::Debug for PendingClose {
     }
 }
 
-/// Prints each disk's close and returns how many failed.
-fn report_close(names: &[String], results: Vec<Result<(), blkfront::BlkError>>, out: &mut dyn Write) -> usize {
+/// Prints each disk's close and what it left granted.
+fn report_close(names: &[String], closed: blkfront::Closed, out: &mut dyn Write) -> CloseReport {
     let mut errors = 0;
-    for (name, r) in names.iter().zip(results) {
+    for (name, r) in names.iter().zip(closed.disks) {
         match r {
             Ok(()) => {
                 let _ = writeln!(out, "rpvboot: disk {name} closed");
@@ -117,7 +140,11 @@ fn report_close(names: &[String], results: Vec<Result<(), blkfront::BlkError>>, 
             }
         }
     }
-    errors
+    if closed.still_granted > 0 {
+        let _ =
+            writeln!(out, "rpvboot: {} page(s) still granted to disk backends after the close", closed.still_granted);
+    }
+    CloseReport { errors, still_granted: closed.still_granted }
 }
 
 /// Bytes of one cached chunk: aligned on the disk, read with one request.
@@ -484,7 +511,7 @@ fn close<P: Platform + 'static>(
     steps.mark("close", &[]);
     if outcome.selected.is_none() || opts.reconnect_check {
         if let Some(c) = closing.take() {
-            outcome.close_errors += report_close(&names, c.finish(&mut xs), out);
+            outcome.close_errors += report_close(&names, c.finish(&mut xs), out).errors;
         }
         steps.mark("closed", &[]);
     }
@@ -496,13 +523,13 @@ fn close<P: Platform + 'static>(
         let timing = opts.timing;
         outcome.closing = Some(PendingClose(Box::new(move |out: &mut dyn Write| {
             let t0 = xs.platform().now_ns();
-            let errors = report_close(&names, closing.finish(&mut xs), out);
+            let report = report_close(&names, closing.finish(&mut xs), out);
             if timing {
                 let _ =
                     write!(out, "rpvboot: disks closed in {} us; ", xs.platform().now_ns().saturating_sub(t0) / 1000);
                 xs_summary(&xs, out);
             }
-            errors
+            report
         })));
     }
 }
@@ -660,6 +687,20 @@ mod tests {
         assert!(out.contains("rpvboot: reconnect xvdc: ok"), "{out}");
         assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
         assert_eq!(f.get("device/vbd/51744/state").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn pages_a_backend_keeps_granted_are_reported_at_close() {
+        let f = Fake::new();
+        f.add_disk(51712, MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512), Behaviour::KeepsMapped, None);
+        let mut out = String::new();
+        let o = run(f.clone(), &mut out, &Options::default()).unwrap();
+        assert_eq!(o.close_errors, 1, "{out}");
+        // The count printed is the grants the fake's backend still maps.
+        let line = format!("rpvboot: {} page(s) still granted to disk backends after the close", f.live_grants());
+        assert!(f.live_grants() > 0 && out.contains(&line), "{out}");
+        let report = CloseReport { errors: 1, still_granted: f.live_grants() };
+        assert!(report.refusal().is_some_and(|r| r.contains("refusing")));
     }
 
     /// A disk that records the device reads it serves and fails those touching `bad`.

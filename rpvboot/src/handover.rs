@@ -39,13 +39,14 @@ fn work_pages(nr: u64, region: u64) -> u64 {
 /// reason), before anything irreversible happened. `verbose`: `rpvboot.verbose` (memory, plan
 /// and step times). `last` runs once the region is written, just before the console is
 /// drained and the jump: the latest point for work that may overlap the handover, such as
-/// waiting for the disks' backends to close.
+/// waiting for the disks' backends to close; an error from `last` refuses the handover with
+/// that reason (e.g. pages a backend still has granted).
 pub fn boot_with(
     si: &StartInfo,
     verbose: bool,
     kernel: &CheckedKernel,
     modules: &[&[u8]],
-    last: &mut dyn FnMut(),
+    last: &mut dyn FnMut() -> Result<(), String>,
 ) -> String {
     match try_boot(si, verbose, kernel, modules, last) {
         Ok(never) => match never {},
@@ -60,7 +61,7 @@ fn try_boot(
     verbose: bool,
     checked: &CheckedKernel,
     modules: &[&[u8]],
-    before_jump: &mut dyn FnMut(),
+    before_jump: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<Never, String> {
     let t0 = now();
     // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
@@ -261,7 +262,8 @@ fn try_boot(
     write_at(lay.p2m.vstart, p2m_bytes)?;
     write_at(lay.start_info_va(), &plan.start_info)?;
     let t_fill = now();
-    before_jump();
+    // The disks' close; an error (pages still granted to a backend) refuses the handover.
+    before_jump()?;
     let params = trampoline::Params {
         new_l4_mfn,
         old_l4_mfn: a_l4_mfn,
@@ -312,7 +314,12 @@ fn now() -> u64 {
 
 /// Boots what `bootplan::select` chose; returns only with the reason it could not. `last` as
 /// for [`boot_with`].
-pub fn boot_selected(si: &StartInfo, verbose: bool, sel: &Selected, last: &mut dyn FnMut()) -> String {
+pub fn boot_selected(
+    si: &StartInfo,
+    verbose: bool,
+    sel: &Selected,
+    last: &mut dyn FnMut() -> Result<(), String>,
+) -> String {
     let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
     boot_with(si, verbose, &sel.kernel, &mods, last)
 }
@@ -346,7 +353,7 @@ pub fn boot_ramdisk(si: &StartInfo, extra: &ExtraOptions) -> String {
     let kernel = unsafe { core::slice::from_raw_parts(si.mod_start as *const u8, len) };
     let next = extra.dev.ramdisk_cmdline.as_deref().unwrap_or("");
     match check::check(kernel.to_vec(), &[], next.as_bytes(), si.nr_pages, pages_in_use(si)) {
-        Ok(k) => boot_with(si, extra.verbose, &k, &[], &mut || {}),
+        Ok(k) => boot_with(si, extra.verbose, &k, &[], &mut || Ok(())),
         Err(r) => format!("{r}"),
     }
 }

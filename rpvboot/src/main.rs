@@ -106,10 +106,10 @@ mod pv {
         // (or here, when there is no jump).
         let mut closing = outcome.closing.take();
         if let Some(sel) = outcome.selected {
-            let mut finish = || {
-                if let Some(c) = closing.take() {
-                    c.finish(&mut rpvboot::devices::ConsoleOut);
-                }
+            // Pages a backend still has granted must not become the next kernel's RAM.
+            let mut finish = || match closing.take() {
+                Some(c) => c.finish(&mut rpvboot::devices::ConsoleOut).refusal().map_or(Ok(()), Err),
+                None => Ok(()),
             };
             println!(
                 "rpvboot: boot failed: {}",
@@ -117,7 +117,7 @@ mod pv {
             );
         }
         if let Some(c) = closing.take() {
-            c.finish(&mut rpvboot::devices::ConsoleOut);
+            let _ = c.finish(&mut rpvboot::devices::ConsoleOut);
         }
         if test.ramdisk {
             println!("rpvboot: boot failed: {}", rpvboot::handover::boot_ramdisk(si, &extra));
