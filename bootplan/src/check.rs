@@ -43,7 +43,9 @@ pub fn check_kernel(
 /// handover gives to the new kernel in place ([`PvKernel::page_sources`]).
 pub fn pages_beside_region(pages_in_use: u64, k: &PvKernel, elf_len: usize, decompressed: bool) -> u64 {
     let block_len = k.bsd_symtab.as_ref().map_or(0, |s| s.size);
-    let reused = k.page_sources(block_len).iter().flatten().count() as u64;
+    // Counted without a list of every image page: `p_memsz` may claim a terabyte, which the
+    // layout refuses only after this.
+    let reused = k.reusable_pages(block_len);
     if decompressed {
         pages_in_use.saturating_add((elf_len as u64).div_ceil(4096).saturating_sub(reused))
     } else {
