@@ -293,3 +293,93 @@ pub fn ffs_huge_file() -> Result<PathBuf, String> {
         patch(img, at + 8, &FFS_HUGE_SIZE.to_le_bytes())
     })
 }
+
+/// Entries of the GPT made by [`gpt_repeating_one_ext2`].
+pub const GPT_ENTRIES: u32 = 8192;
+/// First sector and sectors of its ext2 (and of every entry).
+pub const GPT_EXT2_START: u64 = 4096;
+/// Sectors of the ext2.
+pub const GPT_EXT2_SECTORS: u64 = 8192;
+
+/// CRC-32 (IEEE 802.3, reflected, as UEFI's GPT uses).
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// Makes every entry of the GPT whose header is at sector `hdr_lba` a copy of entry 0 (each
+/// with its own unique GUID) and rewrites both CRCs, as the UEFI specification defines them.
+fn repeat_gpt_entry(img: &Path, hdr_lba: u64) -> Result<(), String> {
+    let mut h = read_at(img, hdr_lba * 512, 512)?;
+    if &h[..8] != b"EFI PART" {
+        return Err(format!("no GPT header at sector {hdr_lba}"));
+    }
+    let hsize = le32(&h, 12) as usize;
+    let entries_lba = u64::from(le32(&h, 72)) | u64::from(le32(&h, 76)) << 32;
+    let (count, esize) = (le32(&h, 80) as usize, le32(&h, 84) as usize);
+    let mut arr = read_at(img, entries_lba * 512, count * esize)?;
+    let first = arr[..esize].to_vec();
+    for i in 1..count {
+        let e = &mut arr[i * esize..(i + 1) * esize];
+        e.copy_from_slice(&first);
+        e[28..32].copy_from_slice(&u32::try_from(i).map_err(|e| e.to_string())?.to_le_bytes());
+    }
+    patch(img, entries_lba * 512, &arr)?;
+    h[88..92].copy_from_slice(&crc32(&arr).to_le_bytes());
+    h[16..20].copy_from_slice(&[0; 4]);
+    let crc = crc32(&h[..hsize]);
+    h[16..20].copy_from_slice(&crc.to_le_bytes());
+    patch(img, hdr_lba * 512, &h)
+}
+
+/// An 8 MiB disk (sfdisk: a GPT of [`GPT_ENTRIES`] entries, one partition) whose one ext2
+/// (mke2fs, 4 MiB, no configuration) every entry then points at: thousands of partitions a
+/// configuration search would open, all the same bytes.
+///
+/// # Errors
+/// A tool is missing or fails.
+pub fn gpt_repeating_one_ext2() -> Result<PathBuf, String> {
+    cached("gpt8192-one-ext2", |img, work| {
+        let root = work.join("root");
+        write_file(&root.join("README"), b"no configuration here\n", None)?;
+        let ext = work.join("ext2.img");
+        run(Command::new(find_tool("mke2fs")?)
+            .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
+            .arg(&root)
+            .arg(&ext)
+            .arg((GPT_EXT2_SECTORS / 2).to_string()))?;
+        let f = io(img, fs::File::create(img))?;
+        io(img, f.set_len(16384 * 512))?;
+        let script = format!(
+            "label: gpt\ntable-length: {GPT_ENTRIES}\nstart={GPT_EXT2_START}, size={GPT_EXT2_SECTORS}, type=L\n"
+        );
+        let mut child = io(
+            img,
+            Command::new(find_tool("sfdisk")?)
+                .arg("-q")
+                .arg(img)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn(),
+        )?;
+        io(img, child.stdin.take().ok_or("no stdin")?.write_all(script.as_bytes()))?;
+        let out = io(img, child.wait_with_output())?;
+        if !out.status.success() {
+            return Err(format!("sfdisk: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        patch(img, GPT_EXT2_START * 512, &io(&ext, fs::read(&ext))?)?;
+        repeat_gpt_entry(img, 1)?;
+        let backup = {
+            let h = read_at(img, 512, 512)?;
+            u64::from(le32(&h, 32)) | u64::from(le32(&h, 36)) << 32
+        };
+        repeat_gpt_entry(img, backup)
+    })
+}
