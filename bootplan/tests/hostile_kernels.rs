@@ -28,40 +28,11 @@ fn check(kernel: &[u8]) -> (Result<String, String>, testimages::capped::Measured
 fn elf_whose_segment_claims_1_tib_is_refused() {
     let good = netbsd_elf();
     assert!(check(&good).0.is_ok(), "{:?}", check(&good).0);
-    // The test kernel lives at NetBSD's KERNBASE, in the top 2 GiB, where a 1 TiB segment
-    // would overflow the address space (refused early). Move it to VA 0 first, as a kernel
-    // linked there would be: every address-sized word of the Xen notes (VIRT_BASE,
-    // PADDR_OFFSET, ENTRY, HYPERCALL_PAGE) and of the program headers (p_vaddr, p_paddr) at
-    // KERNBASE or above, and e_entry, minus KERNBASE. The ELF64 header: e_entry at 0x18,
-    // e_phoff at 0x20, e_phentsize at 0x36, e_phnum at 0x38; phdr: p_type at 0, p_offset at
-    // 8, p_vaddr at 0x10, p_paddr at 0x18, p_filesz at 0x20, p_memsz at 0x28.
-    let kernbase = testimages::kernels::KERNBASE;
-    let mut elf = good.clone();
-    let u = |b: &[u8], at: usize, n: usize| b[at..at + n].iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x));
-    let lower = |b: &mut [u8], at: usize| {
-        let v = u(b, at, 8);
-        if (kernbase..kernbase + (1 << 30)).contains(&v) {
-            b[at..at + 8].copy_from_slice(&(v - kernbase).to_le_bytes());
-        }
-    };
-    let (phoff, phent, phnum) = (u(&elf, 0x20, 8) as usize, u(&elf, 0x36, 2) as usize, u(&elf, 0x38, 2) as usize);
-    lower(&mut elf, 0x18);
-    let phdrs: Vec<usize> = (0..phnum).map(|i| phoff + i * phent).collect();
-    for &ph in &phdrs {
-        lower(&mut elf, ph + 0x10);
-        lower(&mut elf, ph + 0x18);
-        if u(&elf, ph, 4) == 4 {
-            // PT_NOTE: its descriptors are 4-aligned; the quads sit at 4-byte steps.
-            let (off, len) = (u(&elf, ph + 8, 8) as usize, u(&elf, ph + 0x20, 8) as usize);
-            for at in (off..off + len - 7).step_by(4) {
-                lower(&mut elf, at);
-            }
-        }
-    }
-    let moved = elf.clone();
+    // The test kernel lives in the top 2 GiB, where a 1 TiB segment overflows the address
+    // space (refused early): moved to VA 0 first, it must still pass.
+    let moved = testimages::hostile::kernel_at_va0(&good, None);
     assert!(check(&moved).0.is_ok(), "the test kernel moved to VA 0: {:?}", check(&moved).0);
-    let ph = *phdrs.iter().find(|&&p| u(&elf, p, 4) == 1).unwrap();
-    elf[ph + 0x28..ph + 0x30].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let elf = testimages::hostile::kernel_at_va0(&good, Some(1 << 40));
     let (r, m) = check(&elf);
     eprintln!("1 TiB p_memsz: {r:?}; peak heap {} KiB", m.peak / 1024);
     let err = r.unwrap_err();
@@ -70,10 +41,7 @@ fn elf_whose_segment_claims_1_tib_is_refused() {
 
 #[test]
 fn zstd_frames_asking_128_mib_windows_are_refused() {
-    // Two frames: magic, descriptor 0 (no content size, not single-segment), window
-    // descriptor 0x88 (2^(10+17) = 128 MiB), one empty last raw block.
-    let frame = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x88, 0x01, 0x00, 0x00];
-    let kernel = [frame, frame].concat();
+    let kernel = testimages::hostile::zstd_128m_window();
     // The zstd tool's own reading: a valid stream, which needs more than 64 MiB to decode.
     let tool = |args: &[&str]| {
         let mut c = std::process::Command::new("zstd");

@@ -383,3 +383,58 @@ pub fn gpt_repeating_one_ext2() -> Result<PathBuf, String> {
         repeat_gpt_entry(img, backup)
     })
 }
+
+/// The ELF64 little-endian word of `n` bytes at `at`.
+fn elf_word(b: &[u8], at: usize, n: usize) -> u64 {
+    b[at..at + n].iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x))
+}
+
+/// The test kernel of [`crate::kernels`] (linked at NetBSD's KERNBASE, in the top 2 GiB of
+/// the address space) moved to VA 0, as a kernel linked there would be: every address-sized
+/// word of its Xen notes (VIRT_BASE, PADDR_OFFSET, ENTRY, HYPERCALL_PAGE) and of its program
+/// headers (`p_vaddr`, `p_paddr`) at KERNBASE or above, and `e_entry`, minus KERNBASE. With
+/// `memsz`, its first `PT_LOAD` then claims that many bytes (the 1 TiB).
+///
+/// ELF64 offsets: `e_entry` 0x18, `e_phoff` 0x20, `e_phentsize` 0x36, `e_phnum` 0x38; in a
+/// program header `p_type` 0, `p_offset` 8, `p_vaddr` 0x10, `p_paddr` 0x18, `p_filesz` 0x20,
+/// `p_memsz` 0x28 (System V gABI).
+pub fn kernel_at_va0(netbsd_like: &[u8], memsz: Option<u64>) -> Vec<u8> {
+    let kernbase = crate::kernels::KERNBASE;
+    let mut elf = netbsd_like.to_vec();
+    let lower = |b: &mut [u8], at: usize| {
+        let v = elf_word(b, at, 8);
+        if (kernbase..kernbase + (1 << 30)).contains(&v) {
+            b[at..at + 8].copy_from_slice(&(v - kernbase).to_le_bytes());
+        }
+    };
+    let phoff = elf_word(&elf, 0x20, 8) as usize;
+    let (phent, phnum) = (elf_word(&elf, 0x36, 2) as usize, elf_word(&elf, 0x38, 2) as usize);
+    lower(&mut elf, 0x18);
+    let phdrs: Vec<usize> = (0..phnum).map(|i| phoff + i * phent).collect();
+    for &ph in &phdrs {
+        lower(&mut elf, ph + 0x10);
+        lower(&mut elf, ph + 0x18);
+        if elf_word(&elf, ph, 4) == 4 {
+            // PT_NOTE: descriptors are 4-aligned, so the quads sit at 4-byte steps.
+            let (off, len) = (elf_word(&elf, ph + 8, 8) as usize, elf_word(&elf, ph + 0x20, 8) as usize);
+            for at in (off..(off + len).saturating_sub(7)).step_by(4) {
+                lower(&mut elf, at);
+            }
+        }
+    }
+    if let Some(m) = memsz {
+        if let Some(&ph) = phdrs.iter().find(|&&p| elf_word(&elf, p, 4) == 1) {
+            elf[ph + 0x28..ph + 0x30].copy_from_slice(&m.to_le_bytes());
+        }
+    }
+    elf
+}
+
+/// Two zstd frames (RFC 8878) of nothing: magic, frame header descriptor 0 (no content size,
+/// not single-segment), window descriptor 0x88 (2^(10+17) = 128 MiB), one empty last raw
+/// block. Valid (`zstd -t` accepts it), and a decoder that believes the header reserves a
+/// 128 MiB window per frame.
+pub fn zstd_128m_window() -> Vec<u8> {
+    let frame = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x88, 0x01, 0x00, 0x00];
+    [frame, frame].concat()
+}
