@@ -381,8 +381,27 @@ fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSourc
 /// `rpvboot-inspect` (over image files) both search, so they find the same configuration.
 pub struct DiskVolumes<'a> {
     disks: &'a [fs::probe::Disk],
-    /// Filesystems opened so far, by device; `None` when the partition holds none we read.
-    open: Vec<(Device, Option<alloc::boxed::Box<dyn fs::Filesystem>>)>,
+    /// Filesystems opened so far, by the extent they were opened on, least recently used
+    /// first; `None` when it holds none we read. At most [`MAX_OPEN_FS`] hold a filesystem.
+    open: Vec<(Extent, Option<alloc::boxed::Box<dyn fs::Filesystem>>)>,
+}
+
+/// Most filesystems [`DiskVolumes`] keeps open. An open filesystem holds its caches (an ext
+/// one about 300 KiB), and a disk can name thousands of partitions (a GPT of 8192 entries all
+/// pointing at one ext2 made 2.4 GB before): the search reads one partition at a time, and an
+/// entry's kernel and modules may come from a few others, so a small LRU loses little.
+pub const MAX_OPEN_FS: usize = 4;
+
+/// What a device's filesystem is opened on: disk, first sector, sectors, and whether a
+/// failure falls back to the slot's `a` partition. Partitions that are the same bytes (GPT
+/// entries repeating one range, an MBR slot and its disklabel's whole-slot partition) share
+/// one open filesystem, probed once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Extent {
+    disk: u32,
+    start: u64,
+    size: u64,
+    fallback: bool,
 }
 
 impl<'a> DiskVolumes<'a> {
@@ -391,44 +410,67 @@ impl<'a> DiskVolumes<'a> {
         DiskVolumes { disks, open: Vec::new() }
     }
 
-    /// The open filesystem of a device: a searched partition, or any partition the disk layer
-    /// can name (a NetBSD MBR slot falls back to its `a` partition, as `fs::probe::resolve`).
-    fn fs(&mut self, dev: &Device) -> Option<&mut alloc::boxed::Box<dyn fs::Filesystem>> {
-        let pos = match self.open.iter().position(|(d, _)| d == dev) {
-            Some(p) => p,
-            None => {
-                let opened = self.open_dev(dev);
-                self.open.push((dev.clone(), opened));
-                self.open.len().saturating_sub(1)
-            }
-        };
-        self.open.get_mut(pos).and_then(|(_, f)| f.as_mut())
-    }
-
-    fn open_dev(&self, dev: &Device) -> Option<alloc::boxed::Box<dyn fs::Filesystem>> {
+    /// The partition a device names, and the extent its filesystem is cached by.
+    fn partition(&self, dev: &Device) -> Option<(&'a fs::probe::Disk, fs::probe::Partition, Extent)> {
         let spec = dev.spec()?;
         let disk = self.disks.iter().find(|d| d.index == spec.disk)?;
         let part = disk.find(&spec).ok()?;
-        match fs::probe::open_fs(&part) {
-            Ok(f) => Some(f),
-            Err(_) if part.role == fs::probe::Role::Container && spec.letter.is_none() => {
-                let a = fs::probe::DeviceSpec { letter: Some('a'), ..spec };
-                fs::probe::open_fs(&disk.find(&a).ok()?).ok()
+        let fallback = part.role == fs::probe::Role::Container && spec.letter.is_none();
+        let key = Extent { disk: spec.disk, start: part.start, size: part.size, fallback };
+        Some((disk, part, key))
+    }
+
+    /// The open filesystem of a device: a searched partition, or any partition the disk layer
+    /// can name (a NetBSD MBR slot falls back to its `a` partition, as `fs::probe::resolve`).
+    fn fs(&mut self, dev: &Device) -> Option<&mut alloc::boxed::Box<dyn fs::Filesystem>> {
+        let (disk, part, key) = self.partition(dev)?;
+        let entry = match self.open.iter().position(|(k, _)| *k == key) {
+            Some(p) => self.open.remove(p),
+            None => (key, open_part(disk, &part, key.fallback)),
+        };
+        // Most recently used last; the oldest open filesystems beyond the cap are closed
+        // (forgotten, so a later use opens them again); "holds none" answers stay.
+        self.open.push(entry);
+        while self.open.iter().filter(|(_, f)| f.is_some()).count() > MAX_OPEN_FS {
+            match self.open.iter().position(|(_, f)| f.is_some()) {
+                Some(oldest) => drop(self.open.remove(oldest)),
+                None => break,
             }
-            Err(_) => None,
         }
+        self.open.last_mut().and_then(|(_, f)| f.as_mut())
+    }
+}
+
+/// Opens the filesystem on `part`, falling back to the slot's `a` partition when allowed.
+fn open_part(
+    disk: &fs::probe::Disk,
+    part: &fs::probe::Partition,
+    fallback: bool,
+) -> Option<alloc::boxed::Box<dyn fs::Filesystem>> {
+    match fs::probe::open_fs(part) {
+        Ok(f) => Some(f),
+        Err(_) if fallback => {
+            let a = fs::probe::DeviceSpec { letter: Some('a'), ..part.spec() };
+            fs::probe::open_fs(&disk.find(&a).ok()?).ok()
+        }
+        Err(_) => None,
     }
 }
 
 impl Volumes for DiskVolumes<'_> {
     fn volumes(&self) -> Vec<Volume> {
         let mut out = Vec::new();
+        // Partitions over the same sectors are probed once (one open at a time).
+        let mut probed: alloc::collections::BTreeMap<(u32, u64, u64), Option<String>> = Default::default();
         for disk in self.disks {
             for p in disk.candidates() {
-                let Ok(f) = fs::probe::open_fs(p) else {
+                let kind = probed
+                    .entry((p.disk, p.start, p.size))
+                    .or_insert_with(|| fs::probe::open_fs(p).ok().map(|f| f.info().kind))
+                    .clone();
+                let Some(kind) = kind else {
                     continue;
                 };
-                let kind = f.info().kind;
                 let fs = if kind == "ffs" {
                     FsKind::Ffs
                 } else if kind.starts_with("ext") {
@@ -466,7 +508,16 @@ impl Volumes for DiskVolumes<'_> {
             return Err(ReadError::NotFound);
         }
         let len = usize::try_from(meta.size).unwrap_or(usize::MAX).min(limit);
-        let mut out = alloc::vec![0u8; len];
+        // The size is the disk's word: reserved fallibly, so a file larger than the memory
+        // left is a message, not an abort.
+        let mut out = Vec::new();
+        if out.try_reserve_exact(len).is_err() {
+            return Err(ReadError::Other(alloc::format!(
+                "{path}: {} bytes do not fit in the memory left (limit {limit})",
+                meta.size
+            )));
+        }
+        out.resize(len, 0);
         let mut done = 0usize;
         // Each round reads at least one byte or stops: at most `len` rounds.
         while done < len {

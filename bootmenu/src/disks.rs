@@ -69,7 +69,9 @@ impl Disks for ProbedDisks<'_> {
             let name = r.path.rsplit('/').next().unwrap_or(&r.path);
             return Ok(alloc::vec![String::from(name)]);
         }
-        let entries = r.fs.read_dir(r.meta.id).map_err(|e| format!("{path}: {e}"))?;
+        // Only what is shown is read: `.` and `..` plus MAX_LS names, whatever the directory's
+        // size on disk.
+        let entries = r.fs.read_dir_limit(r.meta.id, MAX_LS.saturating_add(2)).map_err(|e| format!("{path}: {e}"))?;
         let mut names: Vec<String> = entries
             .into_iter()
             .filter(|e| e.name != "." && e.name != "..")
@@ -92,7 +94,8 @@ impl Disks for ProbedDisks<'_> {
             return Err(format!("{path}: is a directory"));
         }
         let len = usize::try_from(r.meta.size).unwrap_or(usize::MAX).min(limit);
-        let mut out = alloc::vec![0u8; len];
+        // The size is the disk's: allocated fallibly, so the heap's end is a message.
+        let mut out = fs::mem::zeroed(len).map_err(|e| format!("{path}: {e}"))?;
         let mut done = 0usize;
         // Each read advances or ends the loop.
         while done < len {

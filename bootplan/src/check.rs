@@ -190,7 +190,9 @@ impl Unpacked {
     /// ([`PvKernel::page_sources`]; the PV heap page-aligns big buffers), so only the rest of
     /// the ELF and of the region count twice.
     pub fn pages_beside_region(&self, pages_in_use: u64) -> u64 {
-        let reused = self.kernel.page_sources(self.symbols.len() as u64).iter().flatten().count() as u64;
+        // Counted without a list of every image page: `p_memsz` may claim a terabyte, which the
+        // layout refuses only after this.
+        let reused = self.kernel.reusable_pages(self.symbols.len() as u64);
         if self.unpacked {
             pages_in_use.saturating_add((self.elf.len() as u64).div_ceil(4096).saturating_sub(reused))
         } else {

@@ -120,6 +120,12 @@ pub enum Error {
         /// The limit in force.
         limit: u64,
     },
+    /// A buffer sized by on-disk data did not fit in the memory left (`try_reserve` failed:
+    /// in the PV kernel the heap is the domain's, and it is exhausted).
+    NoMemory {
+        /// The bytes asked for.
+        requested: u64,
+    },
     /// The path is malformed (empty component, bad device prefix, ...).
     InvalidPath(String),
     /// No structure of the asked-for format is here (no magic): a probe answer, not corruption.
@@ -158,6 +164,7 @@ impl fmt::Display for Error {
             Self::TooLarge { requested, limit } => {
                 write!(f, "size {requested} exceeds the limit of {limit} bytes")
             }
+            Self::NoMemory { requested } => write!(f, "no memory left for {requested} more bytes"),
             Self::InvalidPath(p) => write!(f, "invalid path: {p}"),
             Self::NotRecognized => f.write_str("format not recognized"),
         }

@@ -46,8 +46,15 @@ use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId, MAX_S
 const SUPERBLOCK_OFFSET: u64 = 1024;
 /// The superblock magic (`s_magic` at offset 0x38 of the superblock).
 const EXT_MAGIC: u16 = 0xEF53;
-/// Most block groups we accept (their descriptors are held in memory: up to 64 MiB).
-const MAX_BLOCK_GROUPS: u64 = 1 << 20;
+/// Most block groups we accept. ext4-view reads every group descriptor when it loads and
+/// keeps one 16-byte entry per group: 65536 groups are 1 MiB of a domU's heap, and cover
+/// 8 TiB with the usual 32768 blocks of 4 KiB per group (512 GiB at 1 KiB blocks). More is a
+/// superblock with a tiny `s_blocks_per_group` (one per block asks for 16 MiB per GiB).
+const MAX_BLOCK_GROUPS: u64 = 1 << 16;
+/// Fewest blocks per group e2fsck accepts (`check_super_block`: at least 8); the most is
+/// 8 × the block size, the bits of the one-block block bitmap (the kernel's "#blocks per
+/// group too big").
+const MIN_BLOCKS_PER_GROUP: u64 = 8;
 /// Largest directory a lookup or listing scans; bigger ones are refused (a corrupt size could
 /// otherwise make a lookup walk billions of blocks).
 const MAX_DIR_BYTES: u64 = 64 << 20;
@@ -401,12 +408,22 @@ fn check_superblock(reader: &mut DevReader) -> Result<(FsInfo, Geometry), Error>
         ));
     }
     let per_group = u64::from(u32_at(&sb, 0x20));
-    if per_group == 0 {
-        return Err(Error::corrupt("ext", "zero blocks per group", at));
+    if per_group < MIN_BLOCKS_PER_GROUP || per_group > 8 * u64::from(block_size) {
+        return Err(Error::corrupt(
+            "ext",
+            format!(
+                "{per_group} blocks per group (e2fsck allows {MIN_BLOCKS_PER_GROUP} to {})",
+                8 * u64::from(block_size)
+            ),
+            at,
+        ));
     }
     let groups = blocks.div_ceil(per_group);
     if groups > MAX_BLOCK_GROUPS {
-        return Err(Error::TooLarge { requested: groups.saturating_mul(64), limit: MAX_BLOCK_GROUPS * 64 });
+        return Err(Error::Unsupported(format!(
+            "ext: {groups} block groups ({blocks} blocks, {per_group} per group): more than the \
+             {MAX_BLOCK_GROUPS} whose descriptors rpvboot holds in memory"
+        )));
     }
     let kind = if incompat & INCOMPAT_EXT4_ONLY != 0 || ro_compat & RO_COMPAT_EXT4_ONLY != 0 {
         "ext4"
@@ -1200,13 +1217,13 @@ impl Filesystem for Ext {
         }
     }
 
-    fn read_dir(&mut self, id: NodeId) -> Result<Vec<DirEntry>, Error> {
+    fn read_dir_limit(&mut self, id: NodeId, max: usize) -> Result<Vec<DirEntry>, Error> {
         let path = self.nodes.path(id)?;
         let meta = self.meta_of(&path)?;
         Self::check_dir(&meta)?;
         let mut out = Vec::new();
         let iter = self.fs.read_dir(path.as_str()).map_err(map_err)?;
-        for entry in iter {
+        for entry in iter.take(max) {
             let entry = entry.map_err(map_err)?;
             let name = String::from_utf8_lossy(entry.file_name().as_ref()).into_owned();
             let ft = entry.file_type().map_err(map_err)?;

@@ -6,9 +6,11 @@
 //!   FAT entries 2–4 bytes at a time) that refuses writes and counts reads: one operation may
 //!   not read more than [`MAX_READS_PER_OP`] times, so a looping cluster chain or directory
 //!   ends in an error instead of a hang;
-//! - file data read without fatfs: the cluster chain is turned into runs once per file (bounded
-//!   by the file size, so a loop cannot stretch it) and each `read_at` reads whole runs straight
-//!   from the device into the caller's buffer;
+//! - file data read without fatfs: the cluster chain is turned into runs as far as the reads so
+//!   far reach (the target doubles, so a file read in order walks its chain about twice), never
+//!   past the file size nor past the volume's cluster count (a longer chain visits a cluster
+//!   twice: a loop, reported as corruption), the list grown fallibly; each `read_at` reads
+//!   whole runs straight from the device into the caller's buffer;
 //! - lookups of our own: FAT has no symlinks, so `.`/`..` are resolved lexically, and each
 //!   component is matched without regard to case against the long name or the 8.3 name.
 
@@ -288,8 +290,18 @@ struct OpenFile {
     size: u64,
     /// (byte offset on the volume, length), in file order.
     runs: Vec<(u64, u64)>,
-    /// Bytes of the file the runs cover (less than `size` if the chain is short).
+    /// Bytes of the file the runs cover (less than `size` if the chain is short or has not
+    /// been followed that far yet).
     covered: u64,
+    /// The chain was followed to its end or to the file size: `covered` is final.
+    complete: bool,
+}
+
+impl OpenFile {
+    /// Whether the runs serve a read of the file up to byte `end`.
+    fn serves(&self, id: NodeId, end: u64) -> bool {
+        self.id == id && (self.complete || self.covered >= end.min(self.size))
+    }
 }
 
 type Fs = FileSystem<FatIo>;
@@ -299,6 +311,8 @@ pub struct Fat {
     fs: Fs,
     dev: Rc<RefCell<Dev>>,
     info: FsInfo,
+    /// Data clusters on the volume: no cluster chain without a loop is longer.
+    clusters: u64,
     nodes: NodeTable,
     open: Option<OpenFile>,
     /// Lookup results by upper-cased normalized path.
@@ -353,7 +367,8 @@ impl Fat {
             label,
             uuid: Some(format!("{:04X}-{:04X}", id >> 16, id & 0xFFFF)),
         };
-        Ok(Self { fs, dev: shared, info, nodes: NodeTable::new(), open: None, lookups: HashMap::new() })
+        let clusters = data_clusters(&boot);
+        Ok(Self { fs, dev: shared, info, clusters, nodes: NodeTable::new(), open: None, lookups: HashMap::new() })
     }
 
     /// Starts a public operation: a fresh read budget.
@@ -427,22 +442,38 @@ impl Fat {
         Metadata { id, file_type, size: node.size }
     }
 
-    /// The data runs of the file at `path`, following the cluster chain only as far as the
-    /// file size needs.
-    fn open_file(&self, id: NodeId, path: &str) -> Result<OpenFile, Error> {
+    /// The data runs of the file at `path` up to byte `target` (at most the file size),
+    /// following the cluster chain only that far.
+    ///
+    /// # Errors
+    /// A chain longer than the volume's clusters (a loop), no memory for the runs, I/O.
+    fn open_file(&self, id: NodeId, path: &str, target: u64) -> Result<OpenFile, Error> {
         let comps = components(path)?;
         let cluster = u64::from(self.fs.cluster_size().max(1));
+        let max_chain = self.clusters;
         let (_, file) = self.walk(&comps, |e| {
             let e = e.ok_or(Error::IsADirectory)?;
             if e.is_dir() {
                 return Err(Error::IsADirectory);
             }
             let size = e.len();
-            let needed = size.div_ceil(cluster);
+            let needed = target.min(size).div_ceil(cluster);
             let mut runs: Vec<(u64, u64)> = Vec::new();
             let mut covered = 0u64;
+            let mut ended = true;
             let mut file = e.to_file();
-            for extent in file.extents().take(usize::try_from(needed).unwrap_or(usize::MAX)) {
+            for (walked, extent) in (0u64..).zip(file.extents()) {
+                if walked == needed {
+                    ended = false;
+                    break;
+                }
+                if walked == max_chain {
+                    return Err(Error::corrupt(
+                        "fat",
+                        format!("cluster chain of {path} is longer than the volume's {max_chain} clusters (a loop)"),
+                        Location::offset(covered),
+                    ));
+                }
                 let extent = extent.map_err(map_err)?;
                 let len = u64::from(extent.size);
                 if len == 0 {
@@ -450,14 +481,28 @@ impl Fat {
                 }
                 match runs.last_mut() {
                     Some((start, run_len)) if start.checked_add(*run_len) == Some(extent.offset) => *run_len += len,
-                    _ => runs.push((extent.offset, len)),
+                    _ => crate::mem::push(&mut runs, (extent.offset, len))?,
                 }
                 covered = covered.saturating_add(len);
             }
-            Ok(OpenFile { id, size, runs, covered })
+            Ok(OpenFile { id, size, runs, covered, complete: ended || covered >= size })
         })?;
         Ok(file)
     }
+}
+
+/// Data clusters of the volume by its BPB (Microsoft's FAT specification: the sectors after
+/// the reserved area, the FATs and the FAT12/16 root directory, divided by the cluster size).
+fn data_clusters(boot: &[u8; 512]) -> u64 {
+    let u16_at = |i: usize| u64::from(u16::from_le_bytes([boot[i], boot[i + 1]]));
+    let u32_at = |i: usize| u64::from(u32::from_le_bytes([boot[i], boot[i + 1], boot[i + 2], boot[i + 3]]));
+    let bps = u16_at(11).max(1);
+    let spc = u64::from(boot[13]).max(1);
+    let root_sectors = (u16_at(17) * 32).div_ceil(bps);
+    let fat_size = if u16_at(22) != 0 { u16_at(22) } else { u32_at(36) };
+    let total = if u16_at(19) != 0 { u16_at(19) } else { u32_at(32) };
+    let meta = u16_at(14) + u64::from(boot[16]) * fat_size + root_sectors;
+    total.saturating_sub(meta) / spc
 }
 
 impl Filesystem for Fat {
@@ -489,11 +534,15 @@ impl Filesystem for Fat {
 
     fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         self.begin();
+        let end = offset.saturating_add(buf.len() as u64);
         let file = match self.open.take() {
-            Some(f) if f.id == id => f,
-            _ => {
+            Some(f) if f.serves(id, end) => f,
+            last => {
+                // Read ahead of this read by as much as was mapped before: a file read in
+                // order has its chain walked about twice, not once per read.
+                let ahead = last.filter(|f| f.id == id).map_or(0, |f| f.covered.saturating_mul(2));
                 let path = self.nodes.path(id)?;
-                self.open_file(id, &path)?
+                self.open_file(id, &path, end.max(ahead))?
             }
         };
         let result = read_runs(&mut self.dev.borrow_mut(), &file, offset, buf);
@@ -501,7 +550,7 @@ impl Filesystem for Fat {
         result
     }
 
-    fn read_dir(&mut self, id: NodeId) -> Result<Vec<DirEntry>, Error> {
+    fn read_dir_limit(&mut self, id: NodeId, max: usize) -> Result<Vec<DirEntry>, Error> {
         self.begin();
         let path = self.nodes.path(id)?;
         let comps = components(&path)?;
@@ -512,7 +561,7 @@ impl Filesystem for Fat {
                 Some(_) => return Err(Error::NotADirectory),
             };
             let mut list = Vec::new();
-            for entry in dir.iter().take(MAX_DIR_ENTRIES) {
+            for entry in dir.iter().take(MAX_DIR_ENTRIES.min(max)) {
                 let entry = entry.map_err(map_err)?;
                 let size = if entry.is_dir() { 0 } else { entry.len() };
                 list.push((entry.file_name(), entry.is_dir(), size));
@@ -617,7 +666,13 @@ mod tests {
             victim: 0,
             reads_left: 10,
         };
-        let file = OpenFile { id: NodeId(5), size: 3000, runs: vec![(8192, 2048), (1024, 2048)], covered: 4096 };
+        let file = OpenFile {
+            id: NodeId(5),
+            size: 3000,
+            runs: vec![(8192, 2048), (1024, 2048)],
+            covered: 4096,
+            complete: true,
+        };
         let mut buf = vec![0u8; 5000];
         assert_eq!(read_runs(&mut dev, &file, 0, &mut buf).unwrap(), 3000);
         assert_eq!(&buf[..2048], &data[8192..10240]);

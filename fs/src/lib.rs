@@ -16,6 +16,7 @@ pub mod error;
 pub mod ext;
 pub mod fat;
 pub mod ffs;
+pub mod mem;
 pub mod order;
 pub mod part;
 pub mod probe;

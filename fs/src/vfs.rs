@@ -11,6 +11,12 @@ use crate::error::Error;
 /// How many symbolic links one path resolution may follow before it is called a loop.
 pub const MAX_SYMLINK_HOPS: u32 = 32;
 
+/// Most entries [`Filesystem::read_dir`] returns; a bigger directory is an
+/// [`Error::Unsupported`] (a listing holds every name in memory: at this count a few MiB, while a
+/// 64 MiB FFS directory of short names would be millions). Use
+/// [`Filesystem::read_dir_limit`] for the first entries of any directory.
+pub const MAX_DIR_LIST: usize = 65_536;
+
 /// A file's identity inside one filesystem (an inode number for FFS and ext; an
 /// implementation-defined handle for FAT). Only meaningful to the filesystem that returned it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,8 +112,25 @@ pub trait Filesystem {
     /// Lists a directory (including `.` and `..` where the format stores them).
     ///
     /// # Errors
+    /// [`Error::NotADirectory`], [`Error::Unsupported`] past [`MAX_DIR_LIST`] entries,
+    /// corruption or I/O.
+    fn read_dir(&mut self, id: NodeId) -> Result<Vec<DirEntry>, Error> {
+        let list = self.read_dir_limit(id, MAX_DIR_LIST.saturating_add(1))?;
+        if list.len() > MAX_DIR_LIST {
+            return Err(Error::Unsupported(alloc::format!(
+                "directory of more than {MAX_DIR_LIST} entries: too many to list at once"
+            )));
+        }
+        Ok(list)
+    }
+
+    /// The first `max` entries of a directory in on-disk order (including `.` and `..` where
+    /// the format stores them): the scan stops there, so memory is bounded by `max`, not by
+    /// the directory's size on disk.
+    ///
+    /// # Errors
     /// [`Error::NotADirectory`], corruption or I/O.
-    fn read_dir(&mut self, id: NodeId) -> Result<Vec<DirEntry>, Error>;
+    fn read_dir_limit(&mut self, id: NodeId, max: usize) -> Result<Vec<DirEntry>, Error>;
 
     /// The target of a symbolic link.
     ///

@@ -256,7 +256,13 @@ pub fn ls(args: &[String]) -> Result<(), String> {
         let name = r.path.rsplit('/').next().unwrap_or(&r.path);
         let _ = writeln!(out, "{} {:>12} {name}", type_char(r.meta.file_type), r.meta.size);
     } else {
-        let mut entries = fs.read_dir(r.meta.id).map_err(|e| format!("{path}: {e}"))?;
+        // The first MAX_DIR_LIST entries, whatever the directory's size on disk says.
+        let max = fs::vfs::MAX_DIR_LIST;
+        let mut entries = fs.read_dir_limit(r.meta.id, max.saturating_add(1)).map_err(|e| format!("{path}: {e}"))?;
+        if entries.len() > max {
+            entries.truncate(max);
+            eprintln!("rpvboot-inspect: {path}: more than {max} entries, only the first {max} listed");
+        }
         entries.retain(|e| e.name != "." && e.name != "..");
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         for e in entries {

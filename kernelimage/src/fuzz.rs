@@ -8,12 +8,18 @@ use super::{bzimage, decompress, Format};
 /// Output limit for fuzzing decompressors.
 pub const FUZZ_LIMIT: usize = 16 << 20;
 
-/// ELF + Xen notes + BSD symtab + loading (image size permitting).
+/// ELF + Xen notes + BSD symtab + the page accounting of the kernel check (whatever size the
+/// headers claim) + loading and the handover's page list (image size permitting: both hold
+/// the whole image), which must agree with the accounting.
 pub fn elf_notes(data: &[u8]) {
     if let Ok(elf) = Elf64::parse(data) {
         if let Ok(k) = PvKernel::parse(&elf) {
+            let block_len = k.bsd_symtab.as_ref().map_or(0, |s| s.size);
+            let reused = k.reusable_pages(block_len);
             if k.image_len() <= FUZZ_LIMIT as u64 {
                 let _ = k.load(&elf);
+                let named = k.page_sources(block_len).iter().flatten().count() as u64;
+                assert_eq!(named, reused, "page_sources and reusable_pages disagree");
             }
         }
     }

@@ -211,33 +211,73 @@ impl PvKernel {
         Ok(())
     }
 
+    /// The ELF file offset whose page holds exactly the final bytes of the image page at VA
+    /// `v`, if there is one: the page lies wholly inside one segment's file data at a
+    /// page-aligned offset, and no other segment nor the BSD symbol block (`block`, VA range)
+    /// touches it.
+    fn page_source(&self, v: u64, block: Option<(u64, u64)>) -> Option<u64> {
+        let e = v.checked_add(PAGE_SIZE)?;
+        let touches = |s: u64, len: u64| s < e && s.saturating_add(len) > v;
+        let mut it = self.segments.iter().filter(|s| touches(s.va, s.memsz));
+        let s = it.next()?;
+        if it.next().is_some() || block.is_some_and(|(b, be)| touches(b, be - b)) {
+            return None;
+        }
+        if v < s.va || e > s.va.checked_add(s.filesz)? {
+            return None;
+        }
+        let off = s.offset.checked_add(v - s.va)?;
+        off.is_multiple_of(PAGE_SIZE).then_some(off)
+    }
+
+    fn block_range(&self, block_len: u64) -> Option<(u64, u64)> {
+        self.bsd_block_va().map(|b| (b, b.saturating_add(block_len)))
+    }
+
     /// For page `i` of the image (VA `virt_kstart + i * 4096`), the offset of a page of the
-    /// ELF file that holds exactly that page's final bytes, if there is one: the page lies
-    /// wholly inside one segment's file data at a page-aligned offset, and no other segment
-    /// nor the BSD symbol block (`block_len` bytes) touches it. Such a page of a page-aligned
-    /// decompressed file can become the new kernel's page without a copy; every file page is
-    /// named at most once.
+    /// ELF file that holds exactly that page's final bytes, if there is one (see
+    /// `page_source`). Such a page of a page-aligned decompressed file can become the new
+    /// kernel's page without a copy; every file page is named at most once.
+    ///
+    /// One entry per image page: the image size comes from the ELF header (`p_memsz`), so the
+    /// list is allocated fallibly and is empty (nothing reused in place) when it does not fit;
+    /// callers check the image against the domain first ([`Self::reusable_pages`] does not
+    /// allocate by the image size).
     pub fn page_sources(&self, block_len: u64) -> Vec<Option<u64>> {
         let pages = self.image_len().div_ceil(PAGE_SIZE);
-        let block = self.bsd_block_va().map(|b| (b, b.saturating_add(block_len)));
+        let mut out = Vec::new();
+        let Ok(n) = usize::try_from(pages) else { return out };
+        if out.try_reserve_exact(n).is_err() {
+            return out;
+        }
+        let block = self.block_range(block_len);
         let mut seen = alloc::collections::BTreeSet::new();
-        (0..pages)
-            .map(|i| {
-                let v = self.virt_kstart.checked_add(i.checked_mul(PAGE_SIZE)?)?;
-                let e = v.checked_add(PAGE_SIZE)?;
-                let touches = |s: u64, len: u64| s < e && s.saturating_add(len) > v;
-                let mut it = self.segments.iter().filter(|s| touches(s.va, s.memsz));
-                let s = it.next()?;
-                if it.next().is_some() || block.is_some_and(|(b, be)| touches(b, be - b)) {
-                    return None;
+        for i in 0..pages {
+            let v = i.checked_mul(PAGE_SIZE).and_then(|o| self.virt_kstart.checked_add(o));
+            let src = v.and_then(|v| self.page_source(v, block));
+            out.push(src.filter(|off| seen.insert(*off)));
+        }
+        out
+    }
+
+    /// How many entries of [`Self::page_sources`] name a file page, without building it: only
+    /// the pages inside the segments' file data are visited (bounded by the file, not by the
+    /// image size a header claims).
+    pub fn reusable_pages(&self, block_len: u64) -> u64 {
+        let block = self.block_range(block_len);
+        let mut seen = alloc::collections::BTreeSet::new();
+        for s in &self.segments {
+            let first = s.va.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE).max(self.virt_kstart);
+            let end = s.va.saturating_add(s.filesz).min(self.virt_kend);
+            let mut v = first;
+            while v.saturating_add(PAGE_SIZE) <= end {
+                if let Some(off) = self.page_source(v, block) {
+                    seen.insert(off);
                 }
-                if v < s.va || e > s.va.checked_add(s.filesz)? {
-                    return None;
-                }
-                let off = s.offset.checked_add(v - s.va)?;
-                (off.is_multiple_of(PAGE_SIZE) && seen.insert(off)).then_some(off)
-            })
-            .collect()
+                v += PAGE_SIZE;
+            }
+        }
+        seen.len() as u64
     }
 
     /// The whole image `[virt_kstart, virt_kend)` in one buffer (host tools and tests).

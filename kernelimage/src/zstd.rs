@@ -51,7 +51,18 @@ pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u
             break;
         }
         let at = used(src);
-        dec.init(&mut src).map_err(|e| err(e, at))?;
+        // ruzstd reserves the frame's whole window infallibly (an abort on failure), sized by
+        // the frame header (128 MiB from a 38-byte file): bound it first. It lives beside the
+        // output, so it gets what the limit leaves after the output buffer (the caller keeps
+        // a reserve beyond the limit for ruzstd's blocks in flight).
+        let max_window = limit.saturating_sub(out.buf.len()) as u64;
+        dec.set_max_window_size(max_window);
+        dec.init(&mut src).map_err(|e| match e {
+            FrameDecoderError::WindowSizeTooBig { requested, .. } => {
+                Error::DictionaryTooLarge { format: FORMAT, dict: requested, limit: limit as u64 }
+            }
+            e => err(e, at),
+        })?;
         // The declared content size, trusted only up to the limit (grow() caps it).
         if let Ok(n) = usize::try_from(dec.content_size()) {
             if n > 0 && out.grow(n).is_err() {

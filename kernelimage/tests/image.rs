@@ -332,6 +332,7 @@ fn page_sources_name_file_pages_equal_to_the_image() {
         }
         let n = src.iter().flatten().count();
         eprintln!("{name}: {n} of {} image pages come from the file", src.len());
+        assert_eq!(k.reusable_pages(block.len() as u64), n as u64, "{name}: the count without the list");
         if name == "vmlinux" {
             // Everything but the BSS and the odd shared page.
             let filesz: u64 = elf.phdrs.iter().filter(|p| p.is_loadable()).map(|p| p.p_filesz).sum();

@@ -3,7 +3,15 @@
 //! test kernels.
 //!
 //! `--smoke` runs every target a few seconds (part of `cargo xtask test`), `--long` runs
-//! campaigns. Each run reports executions and crashes per target and fails on any crash. It
+//! campaigns. Each run reports executions and crashes per target and fails on any crash. Both
+//! run under a small memory limit ([`RSS_LIMIT_MB`], [`MALLOC_LIMIT_MB`]): a domU has tens of
+//! MiB, so an input that makes a parser allocate hundreds is a finding (libFuzzer's
+//! "out-of-memory"), not something to wave through under the default 2 GB.
+//!
+//! The corpora live in the repository (`fuzz/corpus/<target>/`), so campaigns accumulate: runs
+//! read them with the seeds, new inputs go to a scratch directory under `target/fuzz/`, and
+//! after `--long` each target's repository corpus is replaced by libFuzzer's minimised merge
+//! (`-merge=1`) of the old one and what the run found. `--smoke` never writes to it. It
 //! needs the nightly toolchain (libFuzzer's sanitizer coverage) and cargo-fuzz, which it
 //! installs from crates.io once; without nightly it fails and says so, it never passes silently.
 
@@ -44,6 +52,13 @@ pub const TARGETS: &[&str] = &[
 /// Largest seed kept: big images only slow libFuzzer down.
 const MAX_SEED: usize = 320 * 1024;
 
+/// libFuzzer's `-rss_limit_mb` for every run: the process (with libFuzzer's own corpus and
+/// coverage tables) stays far below the default 2048.
+pub const RSS_LIMIT_MB: u32 = 256;
+/// libFuzzer's `-malloc_limit_mb`: one allocation bigger than this is reported as a crash
+/// ("out-of-memory (malloc(N))"), about what a small domU could give a single buffer.
+pub const MALLOC_LIMIT_MB: u32 = 64;
+
 /// `cargo xtask fuzz`.
 #[derive(clap::Args)]
 pub struct Fuzz {
@@ -80,6 +95,11 @@ fn work_dir() -> PathBuf {
     project_root().join("target").join("fuzz")
 }
 
+/// The corpus of `target` kept in the repository.
+fn repo_corpus(target: &str) -> PathBuf {
+    fuzz_dir().join("corpus").join(target)
+}
+
 impl Fuzz {
     pub fn run(self) -> Result<()> {
         let targets: Vec<String> = if self.targets.is_empty() {
@@ -104,7 +124,11 @@ impl Fuzz {
         let bin_dir = build()?;
         let mut outcomes = Vec::new();
         for t in &targets {
-            outcomes.push(run_target(&bin_dir, t, &seeds.join(t), secs)?);
+            let o = run_target(&bin_dir, t, &seeds.join(t), secs)?;
+            if self.long && o.crash.is_none() {
+                merge_into_repo(&bin_dir, t)?;
+            }
+            outcomes.push(o);
         }
         let mut report = String::new();
         let _ = writeln!(report, "{:<16} {:>12} {:>8} {:>8}  result", "target", "execs", "secs", "corpus");
@@ -169,6 +193,39 @@ fn build() -> Result<PathBuf> {
     Ok(target_dir.join("x86_64-unknown-linux-gnu").join("release"))
 }
 
+/// The memory limits every libFuzzer invocation gets.
+fn limits() -> [String; 2] {
+    [format!("-rss_limit_mb={RSS_LIMIT_MB}"), format!("-malloc_limit_mb={MALLOC_LIMIT_MB}")]
+}
+
+/// Replaces the repository corpus of `target` by the minimised merge of itself and the run's
+/// scratch corpus (libFuzzer `-merge=1`: the smallest set of inputs with the same coverage).
+fn merge_into_repo(bin_dir: &Path, target: &str) -> Result<()> {
+    let repo = repo_corpus(target);
+    let scratch = work_dir().join("corpus").join(target);
+    let merged = work_dir().join("merged").join(target);
+    let _ = fs::remove_dir_all(&merged);
+    mkdirp(&merged)?;
+    mkdirp(&repo)?;
+    let out = Command::new(bin_dir.join(target))
+        .arg("-merge=1")
+        .args(limits())
+        .arg(&merged)
+        .arg(&repo)
+        .arg(&scratch)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start the {target} merge"))?;
+    if !out.status.success() {
+        bail!("fuzz: merging the {target} corpus failed:\n{}", tail(&String::from_utf8_lossy(&out.stderr), 20));
+    }
+    fs::remove_dir_all(&repo).with_context(|| format!("removing {}", repo.display()))?;
+    fs::rename(&merged, &repo).with_context(|| format!("moving the merged corpus to {}", repo.display()))?;
+    let n = fs::read_dir(&repo).map(|d| d.count()).unwrap_or(0);
+    eprintln!("fuzz: {target}: {n} inputs kept in {}", repo.display());
+    Ok(())
+}
+
 fn run_target(bin_dir: &Path, target: &str, seeds: &Path, secs: u64) -> Result<Outcome> {
     let corpus = work_dir().join("corpus").join(target);
     let artifacts = work_dir().join("artifacts").join(target);
@@ -176,13 +233,17 @@ fn run_target(bin_dir: &Path, target: &str, seeds: &Path, secs: u64) -> Result<O
     mkdirp(&artifacts)?;
     mkdirp(seeds)?;
     let bin = bin_dir.join(target);
-    eprintln!("fuzz: {target} for {secs} s");
+    eprintln!("fuzz: {target} for {secs} s (rss limit {RSS_LIMIT_MB} MB, malloc limit {MALLOC_LIMIT_MB} MB)");
     let t = Instant::now();
-    let out = Command::new(&bin)
-        .arg(&corpus)
-        .arg(seeds)
+    let mut cmd = Command::new(&bin);
+    // New inputs go to the first directory (scratch); the repository corpus is only read.
+    cmd.arg(&corpus).arg(seeds);
+    if repo_corpus(target).is_dir() {
+        cmd.arg(repo_corpus(target));
+    }
+    let out = cmd
         .arg(format!("-max_total_time={secs}"))
-        .arg("-rss_limit_mb=2048")
+        .args(limits())
         .arg("-timeout=10")
         .arg("-max_len=400000")
         .arg("-print_final_stats=1")
@@ -209,7 +270,12 @@ fn run_target(bin_dir: &Path, target: &str, seeds: &Path, secs: u64) -> Result<O
             .next_back();
         let why = log
             .lines()
-            .find(|l| l.contains("panicked at") || l.contains("==ERROR") || l.contains("ERROR: libFuzzer"))
+            .find(|l| {
+                l.contains("panicked at")
+                    || l.contains("==ERROR")
+                    || l.contains("ERROR: libFuzzer")
+                    || l.contains("memory allocation of")
+            })
             .unwrap_or("exit status")
             .trim()
             .to_string();

@@ -134,7 +134,17 @@ impl Ffs {
         if offset >= inode.size {
             return Ok(0);
         }
-        let avail = inode.size - offset;
+        // A file holds at most the filesystem's bytes of data; the rest of a larger size can
+        // only be holes. A size field of 1 TiB on a small disk would otherwise stream zeros
+        // for ever, so reads stop at the filesystem size with an error.
+        let fs_size = self.sb.size_bytes();
+        if inode.size > fs_size && offset >= fs_size {
+            return Err(Error::Unsupported(format!(
+                "ffs: inode {} claims {} bytes on a filesystem of {fs_size}: nothing past {fs_size} is read",
+                inode.ino, inode.size
+            )));
+        }
+        let avail = inode.size.min(fs_size.max(offset)) - offset;
         let len = usize::try_from(avail).map_or(buf.len(), |a| a.min(buf.len()));
         let buf = buf.get_mut(..len).unwrap_or_default();
         let bshift = self.sb.bshift;
@@ -358,7 +368,7 @@ impl Filesystem for Ffs {
         self.read_data(&inode, offset, buf)
     }
 
-    fn read_dir(&mut self, id: NodeId) -> Result<Vec<DirEntry>, Error> {
+    fn read_dir_limit(&mut self, id: NodeId, max: usize) -> Result<Vec<DirEntry>, Error> {
         let dir = self.inode(id.0)?;
         if dir.file_type() != FileType::Directory {
             return Err(Error::NotADirectory);
@@ -367,10 +377,14 @@ impl Filesystem for Ffs {
             return Err(Error::TooLarge { requested: dir.size, limit: MAX_DIR_SIZE });
         }
         let mut raw: Vec<(u64, Vec<u8>, Option<FileType>)> = Vec::new();
-        self.scan_dir(&dir, |e| {
-            raw.push((e.ino, e.name.to_vec(), e.file_type));
-            None::<()>
-        })?;
+        if max > 0 {
+            // The scan stops at `max` entries: a directory's on-disk size does not decide
+            // how much is held here.
+            self.scan_dir(&dir, |e| {
+                raw.push((e.ino, e.name.to_vec(), e.file_type));
+                (raw.len() >= max).then_some(())
+            })?;
+        }
         let mut out = Vec::with_capacity(raw.len());
         for (ino, name, ft) in raw {
             let file_type = match ft {

@@ -257,6 +257,40 @@ pub fn disk_typo_menu() -> Result<PathBuf> {
     ext2("typo-menu", &f)
 }
 
+/// Issue 20: a disk whose entry 0 is `kernel` at `/hostile` (a file made to ask for more
+/// memory than a domU has), entry 1 the probe: the refusal is printed, the probe boots.
+fn disk_hostile_kernel(name: &str, kernel: Vec<u8>) -> Result<PathBuf> {
+    let mut f = probe_files()?;
+    f.push(("hostile", kernel));
+    f.push(("grub/menu.lst", menu(&[("hostile", "/hostile"), ("probe", "/probe.gz")]).into_bytes()));
+    ext2(name, &f)
+}
+
+/// Two zstd frames asking for 128 MiB windows ([`testimages::hostile::zstd_128m_window`]).
+pub fn disk_zstd_window() -> Result<PathBuf> {
+    disk_hostile_kernel("zstd-window", testimages::hostile::zstd_128m_window())
+}
+
+/// The test kernel moved to VA 0 with a 1 TiB `p_memsz` ([`testimages::hostile::kernel_at_va0`]).
+pub fn disk_elf_1tib() -> Result<PathBuf> {
+    let dir = testimages::kernels::images_dir();
+    let p = testimages::kernels::build(&dir, &testimages::kernels::KernelSpec::netbsd())
+        .map_err(|e| anyhow::anyhow!("building the test kernel: {e}"))?;
+    disk_hostile_kernel("elf-1tib", testimages::hostile::kernel_at_va0(&fs::read(p)?, Some(1 << 40)))
+}
+
+/// An 8 MiB disk whose GPT has 8192 entries over one ext2 without configuration
+/// ([`testimages::hostile::gpt_repeating_one_ext2`]).
+pub fn disk_gpt_8192() -> Result<PathBuf> {
+    testimages::hostile::gpt_repeating_one_ext2().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// FAT16 whose `/boot/grub/menu.lst` claims 4 GiB over a cluster chain that loops
+/// ([`testimages::hostile::fat_looping_menu`]).
+pub fn disk_fat_loop() -> Result<PathBuf> {
+    testimages::hostile::fat_looping_menu().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

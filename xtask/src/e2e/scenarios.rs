@@ -154,7 +154,43 @@ pub fn all() -> Vec<Scenario> {
     v.extend(image_form_scenarios());
     v.extend(menu_scenarios());
     v.extend(device_scenarios());
+    v.extend(memory_scenarios());
     v
+}
+
+/// Issue 20: hostile disks in a 32 MiB domain. Each asked rpvboot for more memory than the
+/// domain has (an abort, the domain crashed, the fallback never tried); now the reason is
+/// printed and the probe boots from the fallback entry or the next disk.
+fn memory_scenarios() -> Vec<Scenario> {
+    use crate::e2e::corrupt;
+    let pass = |name: &str| format!(r"^RPVBOOT-PROBE PASS name={name} pages=8192 mod=100003");
+    let s = |name: &str, disks: Vec<Disk>| Scenario {
+        disks,
+        memory_mib: 32,
+        timeout_secs: 120,
+        ..Scenario::rpvboot(name, "")
+    };
+    let good = || Disk::Recipe(crate::probe::disk_ext2_bare);
+    vec![
+        s("mem-zstd-window", vec![Disk::Recipe(corrupt::disk_zstd_window)])
+            .expect(r#"^rpvboot: entry 0 "hostile" cannot boot: kernel image: zstd: its 134217728-byte dictionary and the output exceed the memory limit of \d+ bytes"#)
+            .expect(r#"^rpvboot: booting entry 1 "probe": gzip\+elf64 kernel"#)
+            .expect(&pass("mem-zstd-window")),
+        s("mem-elf-1tib", vec![Disk::Recipe(corrupt::disk_elf_1tib)])
+            .expect(r#"^rpvboot: entry 0 "hostile" cannot boot: .*(not enough|too small).*"#)
+            .expect(r#"^rpvboot: booting entry 1 "probe": gzip\+elf64 kernel"#)
+            .expect(&pass("mem-elf-1tib")),
+        // 8192 partitions over one ext2 without configuration: the search goes on to (hd1).
+        s("mem-gpt-8192", vec![Disk::Recipe(corrupt::disk_gpt_8192), good()])
+            .expect(r"^rpvboot: configuration \(hd1\)/grub/menu.lst ")
+            .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)""#)
+            .expect(&pass("mem-gpt-8192")),
+        // menu.lst of 4 GiB over a looping chain: read up to the configuration limit (the
+        // loop repeats its text), its entries name no kernel there; no crash.
+        s("mem-fat-loop", vec![Disk::Recipe(corrupt::disk_fat_loop), good()])
+            .expect(r"^rpvboot: configuration \(hd0\)/boot/grub/menu.lst ")
+            .expect(r"^rpvboot: nothing left to boot, powering off"),
+    ]
 }
 
 /// Issue 8, the handover: the probe kernel (testimages/probe) booted directly by xl as the
