@@ -414,6 +414,27 @@ pub fn parse(format: Format, bytes: &[u8], file: &str) -> Menu {
     }
 }
 
+/// Parses a `grub.cfg` read from `dev`/`path` the way GRUB 2 runs it there: `$root` and
+/// `$prefix` name its device and directory, and `[ -s FILE ]`, `load_env`, `search` and
+/// `source`/`configfile` look at the domU's disks through `host`.
+pub(crate) fn parse_grubcfg_on(
+    bytes: &[u8],
+    file: &str,
+    dev: &Device,
+    path: &str,
+    host: &mut dyn grubcfg::Host,
+) -> Menu {
+    let mut d = Diags::new(file);
+    let bytes = match bytes.get(..MAX_CONFIG_BYTES) {
+        Some(b) if bytes.len() > MAX_CONFIG_BYTES => {
+            d.warn(0, 0, DiagKind::TooLarge(MAX_CONFIG_BYTES));
+            b
+        }
+        _ => bytes,
+    };
+    grubcfg::parse_on(bytes, d, Some((dev, path)), host)
+}
+
 /// One fuzzing step for `format` (the body of the `menu_<format>` fuzz targets, style.md §11):
 /// parse, then plan every entry. Returns the entry count so the work is not optimised away.
 pub fn fuzz_format(format: Format, data: &[u8]) -> usize {

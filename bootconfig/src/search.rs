@@ -5,7 +5,8 @@
 //!    `rpvboot.config=`); without a device, every partition is tried in order;
 //! 3. on each partition of each disk, disks in xenstore order and partitions in table order:
 //!    [`SEARCH_PATHS`] — `/boot/grub/menu.lst`, `/grub/menu.lst`, `/boot/grub/grub.cfg`,
-//!    `/grub/grub.cfg`, `/boot.cfg`;
+//!    `/grub/grub.cfg`, `/boot/grub2/grub.cfg`, `/grub2/grub.cfg` (Fedora, CentOS, RHEL and
+//!    SUSE install GRUB 2 as `grub2`), `/boot.cfg`;
 //! 4. nothing found: `/netbsd`, then `/netbsd.gz`, from the first FFS partition, as NetBSD's
 //!    own /boot does.
 //!
@@ -20,8 +21,15 @@ use super::extra::{self, ExtraOptions, EXTRA_FILE};
 use super::{looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES};
 
 /// The configuration files looked for on each partition, in order.
-pub const SEARCH_PATHS: [&str; 5] =
-    ["/boot/grub/menu.lst", "/grub/menu.lst", "/boot/grub/grub.cfg", "/grub/grub.cfg", "/boot.cfg"];
+pub const SEARCH_PATHS: [&str; 7] = [
+    "/boot/grub/menu.lst",
+    "/grub/menu.lst",
+    "/boot/grub/grub.cfg",
+    "/grub/grub.cfg",
+    "/boot/grub2/grub.cfg",
+    "/grub2/grub.cfg",
+    "/boot.cfg",
+];
 
 /// The filesystem on a partition, as far as the search cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +89,41 @@ pub trait Volumes {
     }
     /// Whether a file exists (without reading it).
     fn exists(&mut self, device: &Device, path: &str) -> bool;
+    /// What is at `path`: `Some((is_directory, size))`, `None` when nothing is (GRUB's
+    /// `[ -e ]`, `[ -f ]`, `[ -d ]`, `[ -s ]`). The default reads the file (directories unknown).
+    fn stat(&mut self, device: &Device, path: &str) -> Option<(bool, u64)> {
+        self.read(device, path, STAT_READ_LIMIT).ok().map(|b| (false, b.len() as u64))
+    }
+    /// The filesystem's UUID and label, as GRUB's `search --fs-uuid` / `--label` see them.
+    fn fs_ids(&mut self, _device: &Device) -> (Option<String>, Option<String>) {
+        (None, None)
+    }
     /// The `bootdev=` value NetBSD's kernel understands for a device (`xbd0a`), when known.
     /// The default only knows names with a disklabel letter and bare disks.
     fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
         super::netbsd_bootdev(device)
+    }
+}
+
+/// Most bytes [`Volumes::stat`]'s default reads to learn a size (only "empty or not" matters).
+const STAT_READ_LIMIT: usize = 64 * 1024;
+
+/// The disks as the GRUB 2 script commands see them (`[ -s ]`, `load_env`, `search`,
+/// `source`) while a `grub.cfg` runs.
+struct VolHost<'a, V: Volumes>(&'a mut V);
+
+impl<V: Volumes> super::grubcfg::Host for VolHost<'_, V> {
+    fn stat(&mut self, dev: &Device, path: &str) -> Option<(bool, u64)> {
+        self.0.stat(dev, path)
+    }
+    fn read(&mut self, dev: &Device, path: &str, limit: usize) -> Option<Vec<u8>> {
+        self.0.read(dev, path, limit).ok()
+    }
+    fn devices(&mut self) -> Vec<Device> {
+        self.0.volumes().into_iter().map(|v| v.device).collect()
+    }
+    fn fs_ids(&mut self, dev: &Device) -> (Option<String>, Option<String>) {
+        self.0.fs_ids(dev)
     }
 }
 
@@ -239,7 +278,11 @@ fn try_read(v: &mut impl Volumes, dev: &Device, path: &str, d: &mut Diags) -> Op
     match v.read(dev, path, MAX_CONFIG_BYTES.saturating_add(1)) {
         Ok(bytes) => {
             let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&bytes));
-            let menu = super::parse(format, &bytes, &name);
+            let menu = if format == Format::GrubCfg {
+                super::parse_grubcfg_on(&bytes, &name, dev, path, &mut VolHost(v))
+            } else {
+                super::parse(format, &bytes, &name)
+            };
             Some((ConfigSource { device: Some(dev.clone()), path: String::from(path), format }, menu))
         }
         Err(ReadError::NotFound) => None,
@@ -484,6 +527,21 @@ impl Volumes for DiskVolumes<'_> {
         self.fs(device).map(|f| f.lookup(path).is_ok()).unwrap_or(false)
     }
 
+    fn stat(&mut self, device: &Device, path: &str) -> Option<(bool, u64)> {
+        let m = self.fs(device)?.lookup(path).ok()?;
+        Some((m.file_type == fs::FileType::Directory, m.size))
+    }
+
+    fn fs_ids(&mut self, device: &Device) -> (Option<String>, Option<String>) {
+        match self.fs(device) {
+            Some(f) => {
+                let i = f.info();
+                (i.uuid, i.label)
+            }
+            None => (None, None),
+        }
+    }
+
     /// NetBSD's own letter for the partition (`fs::probe::Disk::netbsd_letter`), so MBR
     /// partitions without a disklabel get `e`.. as NetBSD's kernel names them.
     fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
@@ -510,6 +568,8 @@ pub type MemFiles = Vec<(String, Vec<u8>)>;
 pub struct MemVolumes {
     /// The partitions and their files.
     pub vols: Vec<(Volume, MemFiles)>,
+    /// Filesystem UUIDs and labels, by device.
+    pub ids: Vec<(Device, Option<String>, Option<String>)>,
 }
 
 impl MemVolumes {
@@ -534,6 +594,9 @@ impl Volumes for MemVolumes {
     }
     fn exists(&mut self, device: &Device, path: &str) -> bool {
         self.read(device, path, 0).is_ok()
+    }
+    fn fs_ids(&mut self, device: &Device) -> (Option<String>, Option<String>) {
+        self.ids.iter().find(|(d, ..)| d == device).map(|(_, u, l)| (u.clone(), l.clone())).unwrap_or((None, None))
     }
 }
 
