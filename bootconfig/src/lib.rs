@@ -114,6 +114,10 @@ pub enum ModuleKind {
     Module,
     /// `modulenounzip`: passed as stored.
     ModuleNoUnzip,
+    /// boot.cfg's `load`: a NetBSD kernel module, decompressed like [`ModuleKind::Module`];
+    /// one that cannot be read is a warning and the kernel boots without it, as boot(8)
+    /// ("WARNING: couldn't open", sys/arch/i386/stand/lib/exec.c, module_open).
+    NetbsdLoad,
 }
 
 /// The kernel of an entry.

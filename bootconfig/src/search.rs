@@ -7,8 +7,9 @@
 //!    [`SEARCH_PATHS`] — `/boot/grub/menu.lst`, `/grub/menu.lst`, `/boot/grub/grub.cfg`,
 //!    `/grub/grub.cfg`, `/boot/grub2/grub.cfg`, `/grub2/grub.cfg` (Fedora, CentOS, RHEL and
 //!    SUSE install GRUB 2 as `grub2`), `/boot.cfg`;
-//! 4. nothing found: `/netbsd`, then `/netbsd.gz`, from the first FFS partition, as NetBSD's
-//!    own /boot does.
+//! 4. nothing found: NetBSD's kernel from the first FFS partition as NetBSD's own boot(8) does
+//!    with no boot.cfg: it counts down [`BUILTIN_TIMEOUT`] seconds (time to interrupt at the
+//!    console), then boots the first of [`BUILTIN_NAMES`] that exists.
 //!
 //! The disks are abstract ([`Volumes`]) so that the PV kernel, `rpvboot-inspect` and the tests
 //! run the very same search.
@@ -104,6 +105,14 @@ pub trait Volumes {
         super::netbsd_bootdev(device)
     }
 }
+
+/// The kernels boot(8) tries with no configuration, in order (NetBSD's
+/// sys/arch/i386/stand/boot/boot2.c, `names[][2]`: each name, then it gzipped).
+pub const BUILTIN_NAMES: [&str; 6] =
+    ["/netbsd", "/netbsd.gz", "/onetbsd", "/onetbsd.gz", "/netbsd.old", "/netbsd.old.gz"];
+
+/// boot(8)'s countdown with no configuration, in seconds (boot2.c's default timeout).
+pub const BUILTIN_TIMEOUT: u32 = 5;
 
 /// Most bytes [`Volumes::stat`]'s default reads to learn a size (only "empty or not" matters).
 const STAT_READ_LIMIT: usize = 64 * 1024;
@@ -259,7 +268,18 @@ impl Loaded {
         }
         for m in &plan.modules {
             if !found(&m.file, &mut ex) {
-                missing("module", &m.file, &mut d);
+                if m.kind == super::ModuleKind::NetbsdLoad {
+                    // boot(8) boots without a module it cannot open: a warning, not a verdict.
+                    let name =
+                        m.file.device.as_ref().map_or_else(|| m.file.path.clone(), |dev| file_name(dev, &m.file.path));
+                    d.warn(
+                        line,
+                        0,
+                        DiagKind::Other(alloc::format!("module {name} not found; the kernel boots without it")),
+                    );
+                } else {
+                    missing("module", &m.file, &mut d);
+                }
             }
         }
         d.list
@@ -404,14 +424,17 @@ fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSourc
         return (src, Reason::Nothing, menu);
     };
     let dev = ffs.device.clone();
-    let path = if v.exists(&dev, "/netbsd") || !v.exists(&dev, "/netbsd.gz") { "/netbsd" } else { "/netbsd.gz" };
-    let alternatives = if path == "/netbsd" { alloc::vec![String::from("/netbsd.gz")] } else { Vec::new() };
+    // The first name that exists; the others stay alternatives, in boot(8)'s order.
+    let first = BUILTIN_NAMES.iter().position(|n| v.exists(&dev, n)).unwrap_or(0);
+    let path = BUILTIN_NAMES.get(first).copied().unwrap_or("/netbsd");
+    let alternatives = BUILTIN_NAMES.iter().skip(first.saturating_add(1)).map(|n| String::from(*n)).collect();
     let kernel = Kernel {
         file: FileRef { device: Some(dev.clone()), path: String::from(path) },
         args: String::new(),
         alternatives,
     };
-    let menu = one_entry(Format::Builtin, String::from("NetBSD"), kernel, OsHint::NetBsd);
+    let mut menu = one_entry(Format::Builtin, String::from("NetBSD"), kernel, OsHint::NetBsd);
+    menu.timeout = Some(BUILTIN_TIMEOUT);
     let src = ConfigSource { device: Some(dev), path: String::from("builtin"), format: Format::Builtin };
     (src, Reason::Builtin, menu)
 }
