@@ -40,6 +40,9 @@ pub const MAX_CALL_DEPTH: usize = 8;
 pub const MAX_INCLUDE_DEPTH: usize = 4;
 /// Most files `source`/`configfile` read in one run.
 const MAX_INCLUDES: usize = 16;
+/// Most disk look-ups (`[ -e ]`-style tests, one per partition tried by `search`) in one run:
+/// a file of many thousand `search` lines must not keep the boot reading for minutes.
+const MAX_LOOKUPS: usize = 2048;
 /// Most function calls in one run (calls inside calls multiply).
 const MAX_CALLS: usize = 4096;
 /// Commands rpvboot interprets itself: GRUB looks commands up before functions, so a function
@@ -564,6 +567,7 @@ struct Run<'h> {
     funcs: Vec<(String, Rc<Vec<Node>>)>,
     frames: Vec<Frame>,
     calls: usize,
+    lookups: usize,
     includes: usize,
     include_depth: usize,
     /// Set by `configfile`: the rest of the including file is not run.
@@ -615,6 +619,9 @@ impl Run<'_> {
         let Some((dev, path)) = self.locate(name) else {
             return false;
         };
+        if !self.lookup_allowed() {
+            return false;
+        }
         match (op, self.host.stat(&dev, &path)) {
             ("-e", Some(_)) => true,
             ("-f", Some((dir, _))) => !dir,
@@ -622,6 +629,19 @@ impl Run<'_> {
             ("-s", Some((dir, size))) => !dir && size > 0,
             _ => false,
         }
+    }
+
+    /// Counts one disk look-up; `false` (with one warning) once [`MAX_LOOKUPS`] are used.
+    fn lookup_allowed(&mut self) -> bool {
+        self.lookups = self.lookups.saturating_add(1);
+        if self.lookups == MAX_LOOKUPS.saturating_add(1) {
+            self.d.warn(
+                0,
+                0,
+                DiagKind::Other(alloc::format!("more than {MAX_LOOKUPS} file tests and searches: the rest are false")),
+            );
+        }
+        self.lookups <= MAX_LOOKUPS
     }
 
     /// `[ … ]`/`test` on expanded words, with the file tests on the disks.
@@ -1140,11 +1160,21 @@ impl Run<'_> {
                 devs.push(d);
             }
         }
-        let found = devs.into_iter().find(|d| match kind {
-            'u' => self.host.fs_ids(d).0.is_some_and(|u| u.eq_ignore_ascii_case(name)),
-            'l' => self.host.fs_ids(d).1.is_some_and(|l| l == *name),
-            _ => self.host.stat(d, name).is_some(),
-        });
+        let mut found = None;
+        for d in devs {
+            if !self.lookup_allowed() {
+                break;
+            }
+            let hit = match kind {
+                'u' => self.host.fs_ids(&d).0.is_some_and(|u| u.eq_ignore_ascii_case(name)),
+                'l' => self.host.fs_ids(&d).1.is_some_and(|l| l == *name),
+                _ => self.host.stat(&d, name).is_some(),
+            };
+            if hit {
+                found = Some(d);
+                break;
+            }
+        }
         match found {
             Some(dev) => {
                 if let Some(v) = var {
@@ -1470,6 +1500,7 @@ pub(crate) fn parse_on(bytes: &[u8], mut d: Diags, origin: Option<(&Device, &str
         funcs: Vec::new(),
         frames: Vec::new(),
         calls: 0,
+        lookups: 0,
         includes: 0,
         include_depth: 0,
         stop: false,
@@ -1881,6 +1912,17 @@ mod host_tests {
         let l = one(&[("/grub/grub.cfg", b"function f { f x }\nf\nmenuentry 'A' { linux /a }\n")]);
         assert_eq!(kernel(&l).1, "/a ");
         assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("nested deeper")));
+    }
+
+    #[test]
+    fn disk_lookups_are_bounded() {
+        // Not a GRUB rule: a hostile file of many thousand tests must not keep the boot
+        // reading; past the bound tests are false, with one warning.
+        let mut cfg = "if [ -e /f ]; then set n=1; fi\n".repeat(super::MAX_LOOKUPS);
+        cfg.push_str("if [ -e /f ]; then set last=y; fi\nmenuentry 'A' { linux /a $n$last }\n");
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/f", b"x")]);
+        assert_eq!(kernel(&l).1, "/a 1");
+        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("file tests and searches")));
     }
 
     #[test]
