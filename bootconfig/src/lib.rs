@@ -225,6 +225,19 @@ pub struct Menu {
 }
 
 impl Menu {
+    /// The entries the loader tries, in order, when `first` is chosen: `first`, then the
+    /// `fallback` chain without repeats. The one place this order is decided: the unattended
+    /// boot, the dry run and the menu's fallback after a failed boot all follow it.
+    pub fn boot_order(&self, first: usize) -> Vec<usize> {
+        let mut order = alloc::vec![first];
+        for &f in &self.fallback {
+            if !order.contains(&f) {
+                order.push(f);
+            }
+        }
+        order
+    }
+
     fn empty(format: Format) -> Self {
         Menu {
             format,
@@ -439,7 +452,7 @@ pub(crate) fn parse_grubcfg_on(
     grubcfg::parse_on(bytes, d, Some((dev, path)), host)
 }
 
-/// One fuzzing step for `format` (the body of the `menu_<format>` fuzz targets, style.md §11):
+/// One fuzzing step for `format` (the body of the per-format fuzz targets in fuzz/fuzz_targets/):
 /// parse, then plan every entry. Returns the entry count so the work is not optimised away.
 pub fn fuzz_format(format: Format, data: &[u8]) -> usize {
     let m = parse(format, data, "fuzz");

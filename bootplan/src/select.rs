@@ -15,6 +15,7 @@ use bootconfig::Format;
 use bootmenu::{run_until_boot, Action, Choice, Options, ProbedDisks, Terminal};
 use fs::probe::Disk;
 
+use crate::check::CheckedKernel;
 use crate::plan;
 
 /// Whether the menu is shown for this configuration.
@@ -70,24 +71,14 @@ pub fn select_with(
         let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
         let mut progress = Progress { out: &mut *out, file: String::new(), t0: 0, next_report: 0, now };
         let r = plan::read_entry(&l, idx, &mut v, &o, &mut progress);
-        for n in &r.notes {
-            let _ = writeln!(out, "rpvboot: entry {idx} \"{}\": {}", c.title, n.message);
-        }
+        say_tried(out, &r, &c.title, verbose.then_some(pages_in_use));
         match r.prepared {
             Some(p) if r.ok() => {
-                let _ = writeln!(out, "rpvboot: booting entry {idx} \"{}\": {}", c.title, r.summary);
-                if verbose {
-                    let _ = writeln!(out, "rpvboot: {}", plan::pages_line(pages_in_use, r.pages_in_use));
-                }
                 let _ = writeln!(out, "rpvboot: command line \"{}\"", p.cmdline);
                 chosen = Some(Selected::from_prepared(&l, p));
                 Ok(())
             }
-            _ => {
-                let e = r.why();
-                let _ = writeln!(out, "rpvboot: entry {idx} \"{}\" cannot boot: {e}", c.title);
-                Err(e)
-            }
+            _ => Err(r.why()),
         }
     };
     let mut model = loaded.menu.clone();
@@ -135,12 +126,12 @@ impl plan::Observer for Progress<'_> {
 }
 
 /// An entry whose files were read and whose kernel was accepted.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Selected {
     /// Its title.
     pub title: String,
-    /// The kernel's ELF image (decompressed).
-    pub kernel: Vec<u8>,
+    /// The kernel, checked, with the layout the handover executes.
+    pub kernel: CheckedKernel,
     /// Modules in order, as stored.
     pub modules: Vec<Vec<u8>>,
     /// The command line for the kernel.
@@ -162,7 +153,7 @@ pub struct SelectArgs {
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
 /// and its `fallback` chain in turn with `plan::read_entry` (the dry run's own path: reads the
 /// kernel, or an alternative such as `/netbsd.gz`, and modules, and checks the kernel with
-/// [`unwrap_checked_owned`]), and accepts the first that can boot. Every refusal is reported on
+/// `check`), and accepts the first that can boot. Every refusal is reported on
 /// `out` with its reason; with `rpvboot.verbose`, the pages rpvboot counted as its own too
 /// (`rpvboot-inspect boot --loader-pages` repeats the decision on the host).
 pub fn select(
@@ -203,7 +194,7 @@ impl Selected {
     /// The bytes `plan::read_entry` kept for entry `p.entry` of `l`.
     pub fn from_prepared(l: &search::Loaded, p: plan::Prepared) -> Self {
         let title = l.menu.entries.get(p.entry).map(|e| e.title.clone()).unwrap_or_default();
-        Selected { title, kernel: p.elf, modules: p.modules, cmdline: p.cmdline }
+        Selected { title, kernel: p.kernel, modules: p.modules, cmdline: p.cmdline }
     }
 }
 
@@ -220,17 +211,25 @@ impl plan::Observer for Log<'_> {
     }
 
     fn tried(&mut self, r: &plan::EntryRead) {
-        let (idx, title) = (r.index, &r.title);
-        if r.ok() {
-            let _ = writeln!(self.out, "rpvboot: booting entry {idx} \"{title}\": {}", r.summary);
-            if self.verbose {
-                let _ = writeln!(self.out, "rpvboot: {}", plan::pages_line(self.loader_pages, r.pages_in_use));
-            }
-        } else {
-            let _ = writeln!(self.out, "rpvboot: entry {idx} \"{title}\" cannot boot: {}", r.why());
+        say_tried(self.out, r, &r.title, self.verbose.then_some(self.loader_pages));
+    }
+}
+
+/// The console lines for one entry read and checked, the same for the unattended order and
+/// the menu: `booting entry N "title": summary` or `entry N "title" cannot boot: why`, then
+/// its notes. `loader_pages` (with `rpvboot.verbose`): also the pages line `rpvboot-inspect
+/// boot --loader-pages` takes.
+fn say_tried(out: &mut dyn Write, r: &plan::EntryRead, title: &str, loader_pages: Option<u64>) {
+    let idx = r.index;
+    if r.ok() {
+        let _ = writeln!(out, "rpvboot: booting entry {idx} \"{title}\": {}", r.summary);
+        if let Some(base) = loader_pages {
+            let _ = writeln!(out, "rpvboot: {}", plan::pages_line(base, r.pages_in_use));
         }
-        for n in &r.notes {
-            let _ = writeln!(self.out, "rpvboot: entry {idx} \"{title}\": {}", n.message);
-        }
+    } else {
+        let _ = writeln!(out, "rpvboot: entry {idx} \"{title}\" cannot boot: {}", r.why());
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "rpvboot: entry {idx} \"{title}\": {}", n.message);
     }
 }

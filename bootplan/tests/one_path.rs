@@ -200,7 +200,7 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
     let (r, prepared) = plan::dry_run("", &mut DiskVolumes::new(&disks), &o(good, true));
     assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
     let p = prepared.unwrap();
-    assert_eq!(p.elf, elf);
+    assert_eq!(p.kernel.image.elf, elf);
     // `module` is unpacked (GRUB legacy, pvgrub), `initrd` passed as stored.
     assert_eq!(p.modules, [module.clone(), gzip(&module)]);
     assert_eq!(p.cmdline, "-s bootdev=xbd0a");
@@ -208,7 +208,10 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
     let extra = format!("rpvboot.entry={good}");
     let sel = bootplan::select::select(&extra, &mut DiskVolumes::new(&disks), NR_PAGES, LOADER_PAGES, &mut log)
         .unwrap_or_else(|| panic!("{log}"));
-    assert_eq!((&sel.kernel, &sel.modules, &sel.cmdline), (&p.elf, &p.modules, &p.cmdline));
+    assert_eq!(
+        (&sel.kernel.image.elf, &sel.kernel.layout, &sel.modules, &sel.cmdline),
+        (&p.kernel.image.elf, &p.kernel.layout, &p.modules, &p.cmdline)
+    );
     let mut t = Script { now: 0, keys: vec![format!("{good}\r").into_bytes()], out: String::new() };
     let mut log2 = String::new();
     let sel = flow::select_with(
@@ -221,7 +224,10 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
         || 0,
     )
     .unwrap_or_else(|| panic!("{log2}"));
-    assert_eq!((&sel.kernel, &sel.modules, &sel.cmdline), (&p.elf, &p.modules, &p.cmdline));
+    assert_eq!(
+        (&sel.kernel.image.elf, &sel.kernel.layout, &sel.modules, &sel.cmdline),
+        (&p.kernel.image.elf, &p.kernel.layout, &p.modules, &p.cmdline)
+    );
     let booting = |l: &str| l.lines().find(|l| l.starts_with("rpvboot: booting entry")).map(str::to_string);
     assert_eq!(booting(&log), booting(&log2));
     assert!(booting(&log).unwrap().contains(": gzip+elf64 kernel"), "{log}");

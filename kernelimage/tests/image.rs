@@ -78,7 +78,7 @@ fn loaded_image_matches_object_segments_and_bss_is_zero() {
     let block = k.bsd_block(&elf).unwrap();
     let mut page = [0u8; 4096];
     for (i, chunk) in img.chunks(4096).enumerate() {
-        k.fill(&elf, &block, k.virt_kstart + i as u64 * 4096, &mut page).unwrap();
+        k.fill(elf.data, &block, k.virt_kstart + i as u64 * 4096, &mut page).unwrap();
         assert_eq!(&page[..chunk.len()], chunk, "page {i}");
     }
 }

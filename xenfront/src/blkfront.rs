@@ -492,7 +492,7 @@ fn indirect_segments(cfg: &Config, offered: u32) -> u32 {
     }
 }
 
-/// The xenbus handshake (xen-pv-abi.md §7.5) with every vbd of `ids` at once: each step is
+/// The xenbus handshake (docs/xen-pv-abi.md §10.5) with every vbd of `ids` at once: each step is
 /// one request group for all disks, and every backend connects while the others do, so `n`
 /// disks cost about what one does. The frontends are published before the data pages are
 /// granted, so that this work overlaps the backends' own connect. A disk that fails drops
@@ -807,7 +807,7 @@ fn grant_pools<P: Platform>(
 }
 
 impl<P: Platform> Blkfront<P> {
-    /// Connects vbd `id` (the xenbus handshake of xen-pv-abi.md §7.5); [`connect_all`] does
+    /// Connects vbd `id` (the xenbus handshake of docs/xen-pv-abi.md §10.5); [`connect_all`] does
     /// every disk at once.
     ///
     /// # Errors
@@ -1363,7 +1363,7 @@ impl<P: Platform> fmt::Debug for Closing<P> {
     }
 }
 
-/// Begins the clean close (xen-pv-abi.md §7.6) of every disk of `devs`, to be called as soon
+/// Begins the clean close (docs/xen-pv-abi.md §10.6) of every disk of `devs`, to be called as soon
 /// as the last read is done: the data pages go back to the heap at once, and every frontend
 /// says Closing in one request group, without waiting for the backends.
 pub fn begin_close<P: Platform>(xs: &mut Xenstore<P>, mut devs: Vec<Blkfront<P>>) -> Closing<P> {
