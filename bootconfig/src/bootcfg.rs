@@ -190,8 +190,10 @@ fn command(e: &mut Entry, cmd: &str, text: &str, n: u32, d: &mut Diags) {
     }
 }
 
-/// `load PATH [args]`: a NetBSD module name without `/` is looked up as `/NAME` here (the
-/// `/stand/<machine>/<version>/modules/` tree needs the kernel version, which is unknown yet).
+/// `load PATH [args]`: a NetBSD module name without `/` is looked up as `/NAME` here (boot(8)
+/// first tries `/stand/<machine>/<release>/modules/NAME/NAME.kmod`, which needs the kernel's
+/// release, unknown before it is decompressed; not done yet). A module that cannot be read is
+/// a warning ([`ModuleKind::NetbsdLoad`]).
 fn module(args: &str) -> Result<Module, DiagKind> {
     let (p, rest) = first_word(args);
     if p.is_empty() {
@@ -199,7 +201,7 @@ fn module(args: &str) -> Result<Module, DiagKind> {
     }
     let (dev, path) = boot_spec(p)?;
     let path = path.ok_or_else(|| DiagKind::MissingArgument(String::from("load")))?;
-    Ok(Module { kind: ModuleKind::Module, file: FileRef { device: dev, path }, args: String::from(rest) })
+    Ok(Module { kind: ModuleKind::NetbsdLoad, file: FileRef { device: dev, path }, args: String::from(rest) })
 }
 
 /// NetBSD's `[dev:][path]`: `hd1a:netbsd`, `hd0a:`, `netbsd`, `/netbsd.gz`. `hdNx` (and the PV

@@ -178,6 +178,13 @@ impl Diags {
         }
     }
 
+    /// Adds a diagnostic made elsewhere (another file's), within the same bound.
+    pub(crate) fn push_diag(&mut self, x: Diagnostic) {
+        if self.list.len() < MAX_DIAGNOSTICS {
+            self.list.push(x);
+        }
+    }
+
     pub(crate) fn error(&mut self, line: u32, col: u32, kind: DiagKind) {
         self.push(line, col, Severity::Error, kind);
     }

@@ -7,12 +7,24 @@
 //! entry list. Shell syntax follows the GRUB manual's "Shell-like scripting": `'…'`, `"…"`,
 //! `\`, `$var`/`${var}`, `#` comments, `;` and newlines. `if`/`elif`/`else` conditions are
 //! evaluated as GRUB 2 running on Xen would (`[ … ]`/`test` on strings and numbers; every
-//! `feature_*` is `y`, `grub_platform` is `xen`, file tests are false; any other command is
-//! assumed to succeed, with a note), so grub-mkconfig's `if [ "${next_entry}" ]` and
-//! `if [ x$feature_timeout_style = xy ]` pick the branch a real GRUB picks; `function`, loops
-//! and every other command are noted with their line and skipped. GRUB 2 devices (`hd0,msdos1`, `hd0,gpt2`, `xen/xvda,1`) count partitions from 1;
+//! `feature_*` is `y`, `grub_platform` is `xen`; any other command is assumed to succeed, with a
+//! note), so grub-mkconfig's `if [ "${next_entry}" ]` and `if [ x$feature_timeout_style = xy ]`
+//! pick the branch a real GRUB picks.
+//!
+//! When the file is read from a disk ([`parse_on`] with a [`Host`]), the commands generated files
+//! rely on look at the domU's disks as GRUB would: `$root`/`$prefix` start as the file's device
+//! and directory; `[ -e|-f|-d|-s FILE ]` test the real files; `load_env [-f FILE] [VAR…]` reads a
+//! GRUB environment block (grubenv); `search --fs-uuid|--label|--file [--set[=VAR]] [--hint…]`
+//! looks over every partition (hints first); `source`/`.` run another file in the same context
+//! and `configfile` replaces the menu with another file's; `function NAME { … }` defines a
+//! function that later commands call with `$1`…, `$#`, `$@`. `next_entry` (a one-shot set by
+//! `grub-reboot`) is not honoured — rpvboot does not write the environment block back, so it
+//! would boot the one-shot entry for ever; a warning says so and the saved default boots, which
+//! is what GRUB itself boots on the boot after. Depths and sizes are bounded ([`MAX_CALL_DEPTH`],
+//! [`MAX_INCLUDE_DEPTH`], [`MAX_FUNCTIONS`], [`MAX_ENV_BYTES`]). Loops are noted and skipped. GRUB 2 devices (`hd0,msdos1`, `hd0,gpt2`, `xen/xvda,1`) count partitions from 1;
 //! they become GRUB-legacy names (`(hd0,0)`, `(hd0,gpt2)`).
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -22,6 +34,85 @@ use super::{Entry, FileRef, Format, Kernel, Menu, Module, ModuleKind, OsHint, MA
 
 /// Deepest nesting of blocks followed; deeper blocks are skipped.
 const MAX_DEPTH: u32 = 16;
+/// Deepest nesting of function calls (GRUB has no limit; a hostile file could recurse).
+pub const MAX_CALL_DEPTH: usize = 8;
+/// Deepest nesting of `source`/`configfile`.
+pub const MAX_INCLUDE_DEPTH: usize = 4;
+/// Most files `source`/`configfile` read in one run.
+const MAX_INCLUDES: usize = 16;
+/// Most disk look-ups (`[ -e ]`-style tests, one per partition tried by `search`) in one run:
+/// a file of many thousand `search` lines must not keep the boot reading for minutes.
+const MAX_LOOKUPS: usize = 2048;
+/// Most function calls in one run (calls inside calls multiply).
+const MAX_CALLS: usize = 4096;
+/// Commands rpvboot interprets itself: GRUB looks commands up before functions, so a function
+/// with one of these names is never called.
+const SHADOWING: &[&str] = &[
+    "set",
+    "linux",
+    "linux16",
+    "initrd",
+    "initrd16",
+    "multiboot",
+    "multiboot2",
+    "module",
+    "module2",
+    "knetbsd",
+    "knetbsd_module",
+    "knetbsd_module_elf",
+    "menuentry",
+    "submenu",
+    "function",
+    "chainloader",
+    "configfile",
+    "source",
+    ".",
+    "load_env",
+    "save_env",
+    "search",
+    "insmod",
+    "echo",
+    "export",
+    "[",
+    "test",
+];
+/// Most functions kept.
+pub const MAX_FUNCTIONS: usize = 64;
+/// Largest environment block read (GRUB's own is 1024 bytes).
+pub const MAX_ENV_BYTES: usize = 64 * 1024;
+/// The first line of a GRUB environment block (grub-core/lib/envblk.c, `GRUB_ENVBLK_SIGNATURE`).
+const ENVBLK_SIGNATURE: &str = "# GRUB Environment Block\n";
+
+/// What GRUB 2 script commands may look at on the domU's disks while a `grub.cfg` runs.
+pub trait Host {
+    /// What is at `path` on `dev`: `Some((is_directory, size))`, `None` when nothing.
+    fn stat(&mut self, dev: &Device, path: &str) -> Option<(bool, u64)>;
+    /// The file's bytes, at most `limit`; `None` when it cannot be read.
+    fn read(&mut self, dev: &Device, path: &str, limit: usize) -> Option<Vec<u8>>;
+    /// Every partition with a filesystem, in the search order.
+    fn devices(&mut self) -> Vec<Device>;
+    /// The filesystem's UUID and label.
+    fn fs_ids(&mut self, dev: &Device) -> (Option<String>, Option<String>);
+}
+
+/// No disks: a file checked by itself (`rpvboot-inspect menu --file`, fuzzing). File tests are
+/// false and nothing is found.
+pub struct NoHost;
+
+impl Host for NoHost {
+    fn stat(&mut self, _: &Device, _: &str) -> Option<(bool, u64)> {
+        None
+    }
+    fn read(&mut self, _: &Device, _: &str, _: usize) -> Option<Vec<u8>> {
+        None
+    }
+    fn devices(&mut self) -> Vec<Device> {
+        Vec::new()
+    }
+    fn fs_ids(&mut self, _: &Device) -> (Option<String>, Option<String>) {
+        (None, None)
+    }
+}
 /// Longest value a variable may hold (expansion could otherwise grow without bound).
 const MAX_VALUE: usize = 4096;
 /// The most variables kept.
@@ -232,6 +323,12 @@ fn tokenize(text: &str, d: &mut Diags) -> Vec<Cmd> {
                     Some(v) => w.segs.push(Seg::Var(v)),
                     None => lit(w, '$'),
                 }
+            }
+            // `submenu "title"{`: GRUB's lexer ends the quoted word at the brace.
+            '{' if cur.as_ref().is_some_and(|w| w.quoted) => {
+                end_word!();
+                lit(start!(i), c);
+                end_word!();
             }
             _ => lit(start!(i), c),
         }
@@ -444,19 +541,57 @@ struct Slot {
     id: Option<String>,
 }
 
-struct Run {
+/// A `submenu` in GRUB 2's top-level numbering, for `default` paths naming it.
+struct SubmenuSlot {
+    top: usize,
+    title: String,
+    id: Option<String>,
+}
+
+/// The positional parameters of a function call: `$1`…, `$#`, `$@`/`$*`.
+struct Frame {
+    args: Vec<String>,
+    count: String,
+    all: String,
+}
+
+struct Run<'h> {
     menu: Menu,
     d: Diags,
     env: Vec<(String, String)>,
     slots: Vec<Slot>,
+    submenus: Vec<SubmenuSlot>,
     top: usize,
     dropped: bool,
+    host: &'h mut dyn Host,
+    funcs: Vec<(String, Rc<Vec<Node>>)>,
+    frames: Vec<Frame>,
+    calls: usize,
+    lookups: usize,
+    includes: usize,
+    include_depth: usize,
+    /// Set by `configfile`: the rest of the including file is not run.
+    stop: bool,
+    /// An environment block was read (an empty `default` is then GRUB's entry 0, not an error).
+    env_loaded: bool,
 }
 
-impl Run {
+impl Run<'_> {
     /// A variable; unset ones are empty, except what GRUB 2 itself sets on Xen: every
     /// `feature_*` flag is `y` (a current GRUB has them all) and `grub_platform` is `xen`.
+    /// Inside a function, `$1`…, `$#`, `$@` and `$*` are its arguments.
     fn get(&self, name: &str) -> &str {
+        if let Some(f) = self.frames.last() {
+            match name {
+                "#" => return &f.count,
+                "@" | "*" => return &f.all,
+                _ if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) => {
+                    let n: usize = name.parse().unwrap_or(usize::MAX);
+                    return n.checked_sub(1).and_then(|i| f.args.get(i)).map_or("", String::as_str);
+                }
+                _ => {}
+            }
+        }
         match self.env.iter().rev().find(|(k, _)| k == name) {
             Some((_, v)) => v.as_str(),
             None if name.starts_with("feature_") => "y",
@@ -466,10 +601,62 @@ impl Run {
         }
     }
 
+    /// The device `$root` names (`None` when unset or not a device rpvboot knows).
+    fn root_dev(&self) -> Option<Device> {
+        grub2_device(self.get("root"))
+    }
+
+    /// A file as GRUB names it, `(dev)/path` or `/path` on `$root`, as a device and path.
+    fn locate(&self, name: &str) -> Option<(Device, String)> {
+        let f = grub2_file(name).ok()?;
+        let dev = f.device.or_else(|| self.root_dev())?;
+        Some((dev, f.path))
+    }
+
+    /// GRUB's file tests (grub-core/commands/test.c: `-e` exists, `-f` is a regular file, `-d`
+    /// a directory, `-s` a file of non-zero size) against the domU's disks.
+    fn file_test(&mut self, op: &str, name: &str) -> bool {
+        let Some((dev, path)) = self.locate(name) else {
+            return false;
+        };
+        if !self.lookup_allowed() {
+            return false;
+        }
+        match (op, self.host.stat(&dev, &path)) {
+            ("-e", Some(_)) => true,
+            ("-f", Some((dir, _))) => !dir,
+            ("-d", Some((dir, _))) => dir,
+            ("-s", Some((dir, size))) => !dir && size > 0,
+            _ => false,
+        }
+    }
+
+    /// Counts one disk look-up; `false` (with one warning) once [`MAX_LOOKUPS`] are used.
+    fn lookup_allowed(&mut self) -> bool {
+        self.lookups = self.lookups.saturating_add(1);
+        if self.lookups == MAX_LOOKUPS.saturating_add(1) {
+            self.d.warn(
+                0,
+                0,
+                DiagKind::Other(alloc::format!("more than {MAX_LOOKUPS} file tests and searches: the rest are false")),
+            );
+        }
+        self.lookups <= MAX_LOOKUPS
+    }
+
+    /// `[ … ]`/`test` on expanded words, with the file tests on the disks.
+    fn test(&mut self, a: &[String]) -> Option<bool> {
+        match a {
+            [op, x] if matches!(op.as_str(), "-e" | "-f" | "-d" | "-s") => Some(self.file_test(op, x)),
+            [n, rest @ ..] if n == "!" => self.test(rest).map(|b| !b),
+            _ => test(a),
+        }
+    }
+
     /// The truth of an `if`/`elif` condition as GRUB on Xen would see it: `[ … ]`/`test`
     /// with string and number comparisons, `true`/`false`; file tests are false (no such files
     /// are looked at); anything else is `None` (unknown).
-    fn eval(&self, c: &Cmd) -> Option<bool> {
+    fn eval(&mut self, c: &Cmd) -> Option<bool> {
         let words: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
         let (neg, words) = match words.split_first() {
             Some((f, rest)) if f == "!" => (true, rest),
@@ -477,12 +664,13 @@ impl Run {
         };
         let r = match words.split_first() {
             Some((f, rest)) if f == "[" => match rest.split_last() {
-                Some((l, inner)) if l == "]" => test(inner),
+                Some((l, inner)) if l == "]" => self.test(inner),
                 _ => None,
             },
-            Some((f, rest)) if f == "test" => test(rest),
+            Some((f, rest)) if f == "test" => self.test(rest),
             Some((f, _)) if f == "true" => Some(true),
             Some((f, _)) if f == "false" => Some(false),
+            Some((f, rest)) if f.starts_with("search") => Some(self.search(f, rest, c.line, None)),
             _ => None,
         };
         r.map(|b| b != neg)
@@ -532,6 +720,9 @@ impl Run {
     fn exec(&mut self, nodes: &[Node], mut entry: Option<&mut Entry>, sub: Option<&mut usize>) {
         let mut sub = sub;
         for node in nodes {
+            if self.stop {
+                return;
+            }
             match node {
                 Node::Skipped(what, l, c) => self.d.note(*l, *c, DiagKind::SkippedBlock(String::from(*what))),
                 Node::If { line, col, branches } => {
@@ -563,8 +754,11 @@ impl Run {
                 Node::Block(head, body) => {
                     let name = head.head().unwrap_or("");
                     match (name, entry.is_some()) {
+                        ("function", _) => self.define(head, body),
                         ("menuentry", false) => self.menuentry(head, body, sub.as_deref_mut()),
                         ("submenu", false) if sub.is_none() => {
+                            let (title, id) = self.title_and_id(head);
+                            self.submenus.push(SubmenuSlot { top: self.top, title, id });
                             let saved = self.env.clone();
                             let mut n = 0usize;
                             self.exec(body, None, Some(&mut n));
@@ -574,10 +768,15 @@ impl Run {
                         _ => self.d.note(head.line, head.col, DiagKind::SkippedBlock(String::from(name))),
                     }
                 }
-                Node::Cmd(c) => match entry.as_deref_mut() {
-                    Some(e) => self.entry_cmd(e, c),
-                    None => self.top_cmd(c),
-                },
+                Node::Cmd(c) => {
+                    if self.script_cmd(c, entry.as_deref_mut(), sub.as_deref_mut()) {
+                        continue;
+                    }
+                    match entry.as_deref_mut() {
+                        Some(e) => self.entry_cmd(e, c),
+                        None => self.top_cmd(c),
+                    }
+                }
             }
         }
     }
@@ -642,7 +841,8 @@ impl Run {
         c.words.first().map(|w| self.expand(w)).unwrap_or_default()
     }
 
-    fn menuentry(&mut self, head: &Cmd, body: &[Node], sub: Option<&mut usize>) {
+    /// A `menuentry`/`submenu` line's title and `--id` (options other than `--id` noted).
+    fn title_and_id(&mut self, head: &Cmd) -> (String, Option<String>) {
         let words = self.args(head);
         let mut title: Option<String> = None;
         let mut id: Option<String> = None;
@@ -672,6 +872,11 @@ impl Run {
                 id = Some(w.clone());
             }
         }
+        (title.unwrap_or_default(), id)
+    }
+
+    fn menuentry(&mut self, head: &Cmd, body: &[Node], sub: Option<&mut usize>) {
+        let (title, id) = self.title_and_id(head);
         let (top, subi) = match sub {
             Some(n) => {
                 let cur = *n;
@@ -691,7 +896,7 @@ impl Run {
             }
             return;
         }
-        let mut e = Entry::new(title.unwrap_or_default(), head.line);
+        let mut e = Entry::new(title, head.line);
         // `root` is a global variable in GRUB 2: a top-level `set root=` holds for the entries.
         e.root = grub2_device(self.get("root"));
         let saved = self.env.clone();
@@ -719,6 +924,12 @@ impl Run {
             }
             s
         };
+        if matches!(head, "linux" | "linux16" | "multiboot" | "multiboot2" | "knetbsd" | "initrd" | "initrd16") {
+            // Files are opened on `$root` as it is now (a `search --set=root` may have moved it).
+            if let Some(r) = self.root_dev() {
+                e.root = Some(r);
+            }
+        }
         match head {
             "set" => {
                 for (w, wcol) in rest {
@@ -796,6 +1007,241 @@ impl Run {
         }
     }
 
+    /// `function NAME { … }`: kept for later calls (GRUB's functions are global).
+    fn define(&mut self, head: &Cmd, body: &[Node]) {
+        let words = self.args(head);
+        let Some((name, _)) = words.get(1) else {
+            self.d.error(head.line, head.col, DiagKind::MissingArgument(String::from("function")));
+            return;
+        };
+        let body = Rc::new(body.to_vec());
+        if let Some(f) = self.funcs.iter_mut().find(|(n, _)| n == name) {
+            f.1 = body;
+        } else if self.funcs.len() < MAX_FUNCTIONS {
+            self.funcs.push((name.clone(), body));
+        } else {
+            self.d.warn(head.line, head.col, DiagKind::TooMany("functions", MAX_FUNCTIONS));
+        }
+    }
+
+    /// The commands that run script logic rather than describe an entry: function calls,
+    /// `load_env`, `search`, `source`/`configfile`. `true` when `c` was one of them.
+    fn script_cmd(&mut self, c: &Cmd, entry: Option<&mut Entry>, sub: Option<&mut usize>) -> bool {
+        let head = c.head().unwrap_or("");
+        match head {
+            "load_env" => self.load_env(c),
+            "search" | "search.fs_uuid" | "search.fs_label" | "search.file" => {
+                let words: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
+                let _ = self.search(head, &words, c.line, Some(c.col));
+            }
+            "source" | "." => self.include(c, false, entry, sub),
+            "configfile" if entry.is_none() => self.include(c, true, entry, sub),
+            _ if !SHADOWING.contains(&head) => {
+                let Some(body) = self.funcs.iter().find(|(n, _)| n == head).map(|(_, b)| Rc::clone(b)) else {
+                    return false;
+                };
+                self.call(c, &body, entry, sub);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Runs a function body with its arguments as `$1`…; bounded in depth and in total calls.
+    fn call(&mut self, c: &Cmd, body: &[Node], entry: Option<&mut Entry>, sub: Option<&mut usize>) {
+        if self.frames.len() >= MAX_CALL_DEPTH || self.calls >= MAX_CALLS {
+            self.d.warn(
+                c.line,
+                c.col,
+                DiagKind::Other(alloc::format!(
+                    "function calls nested deeper than {MAX_CALL_DEPTH} or more than {MAX_CALLS} calls: not run"
+                )),
+            );
+            return;
+        }
+        self.calls = self.calls.saturating_add(1);
+        let args: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
+        let all = args.join(" ");
+        let frame = Frame { count: alloc::format!("{}", args.len()), all, args };
+        self.frames.push(frame);
+        self.exec(body, entry, sub);
+        self.frames.pop();
+    }
+
+    /// `load_env [-f FILE] [--skip-sig] [VAR …]` (grub-core/commands/loadenv.c): sets the
+    /// variables of the environment block FILE (default `$prefix/grubenv`), only the named ones
+    /// when any are named. `next_entry` is the exception: see the module doc.
+    fn load_env(&mut self, c: &Cmd) {
+        let words: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
+        let mut file = None;
+        let mut wanted: Vec<String> = Vec::new();
+        let mut it = words.iter();
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "-f" | "--file" => file = it.next().cloned(),
+                "-s" | "--skip-sig" => {}
+                _ => match w.strip_prefix("--file=") {
+                    Some(f) => file = Some(String::from(f)),
+                    None => wanted.push(w.clone()),
+                },
+            }
+        }
+        let name = file.unwrap_or_else(|| alloc::format!("{}/grubenv", self.get("prefix")));
+        let bytes = self.locate(&name).and_then(|(dev, path)| self.host.read(&dev, &path, MAX_ENV_BYTES));
+        let Some(bytes) = bytes else {
+            self.d.warn(c.line, c.col, DiagKind::Other(alloc::format!("load_env: cannot read {name}")));
+            return;
+        };
+        let Some(vars) = parse_envblk(&bytes) else {
+            self.d.warn(
+                c.line,
+                c.col,
+                DiagKind::Other(alloc::format!("load_env: {name} is not a GRUB environment block")),
+            );
+            return;
+        };
+        self.env_loaded = true;
+        for (k, v) in vars {
+            if !wanted.is_empty() && !wanted.contains(&k) {
+                continue;
+            }
+            if k == "next_entry" && !v.is_empty() {
+                self.d.warn(c.line, c.col, DiagKind::Other(alloc::format!(
+                    "{name} sets next_entry={v} (a one-shot default, grub-reboot): not honoured, rpvboot does not write the environment block back and would boot it on every start; booting the saved default (GRUB's choice on the boot after). Clear it with grub-editenv {name} unset next_entry"
+                )));
+                continue;
+            }
+            self.set(&k, &v);
+        }
+    }
+
+    /// `search` (grub-core/commands/search_wrap.c) and `search.fs_uuid|fs_label|file NAME
+    /// [VAR]`: the first partition, hints first, whose filesystem UUID (any case), label or a
+    /// file matches; sets `--set=VAR` (`--set`/`-s`: `root`). `true` when found.
+    fn search(&mut self, cmd: &str, args: &[String], line: u32, col: Option<u32>) -> bool {
+        let mut kind = match cmd {
+            "search.fs_uuid" => 'u',
+            "search.fs_label" => 'l',
+            _ => 'f',
+        };
+        let mut var: Option<String> = None;
+        let mut hints: Vec<Device> = Vec::new();
+        let mut name: Option<&String> = None;
+        if cmd == "search" {
+            for a in args {
+                match a.as_str() {
+                    "--file" | "-f" => kind = 'f',
+                    "--label" | "-l" => kind = 'l',
+                    "--fs-uuid" | "-u" => kind = 'u',
+                    "--set" | "-s" => var = Some(String::from("root")),
+                    _ if a.starts_with("--set=") => var = a.get(6..).map(String::from),
+                    _ if a.starts_with("--hint=") || a.starts_with("--hint-xen=") => {
+                        if let Some(d) = a.split_once('=').and_then(|(_, h)| grub2_device(h)) {
+                            hints.push(d);
+                        }
+                    }
+                    _ if a.starts_with('-') => {}
+                    _ => name = Some(a),
+                }
+            }
+        } else {
+            name = args.first();
+            var = args.get(1).cloned();
+        }
+        let Some(name) = name else {
+            if let Some(col) = col {
+                self.d.error(line, col, DiagKind::MissingArgument(String::from(cmd)));
+            }
+            return false;
+        };
+        let mut devs = hints;
+        for d in self.host.devices() {
+            if !devs.contains(&d) {
+                devs.push(d);
+            }
+        }
+        let mut found = None;
+        for d in devs {
+            if !self.lookup_allowed() {
+                break;
+            }
+            let hit = match kind {
+                'u' => self.host.fs_ids(&d).0.is_some_and(|u| u.eq_ignore_ascii_case(name)),
+                'l' => self.host.fs_ids(&d).1.is_some_and(|l| l == *name),
+                _ => self.host.stat(&d, name).is_some(),
+            };
+            if hit {
+                found = Some(d);
+                break;
+            }
+        }
+        match found {
+            Some(dev) => {
+                if let Some(v) = var {
+                    let g = grub2_name(&dev);
+                    self.set(&v, &g);
+                }
+                true
+            }
+            None => {
+                if let Some(col) = col {
+                    self.d.note(line, col, DiagKind::Other(alloc::format!("search: no partition has {name}")));
+                }
+                false
+            }
+        }
+    }
+
+    /// `source FILE` / `. FILE`: runs FILE here, in the same context; `configfile FILE`: FILE's
+    /// menu replaces this one and the rest of this file is not run (GRUB shows the new menu).
+    fn include(&mut self, c: &Cmd, replace: bool, entry: Option<&mut Entry>, sub: Option<&mut usize>) {
+        let head = c.head().unwrap_or("");
+        let words = self.args(c);
+        let Some((name, _)) = words.get(1) else {
+            self.d.error(c.line, c.col, DiagKind::MissingArgument(String::from(head)));
+            return;
+        };
+        if self.include_depth >= MAX_INCLUDE_DEPTH || self.includes >= MAX_INCLUDES {
+            self.d.warn(
+                c.line,
+                c.col,
+                DiagKind::Other(alloc::format!(
+                    "{head} {name}: more than {MAX_INCLUDE_DEPTH} levels or {MAX_INCLUDES} files, not read"
+                )),
+            );
+            return;
+        }
+        let file = self.locate(name);
+        let bytes = file.as_ref().and_then(|(dev, path)| self.host.read(dev, path, super::MAX_CONFIG_BYTES));
+        let (Some((dev, path)), Some(bytes)) = (file, bytes) else {
+            self.d.warn(c.line, c.col, DiagKind::Other(alloc::format!("{head}: cannot read {name}")));
+            return;
+        };
+        self.includes = self.includes.saturating_add(1);
+        let mut d = Diags::new(&alloc::format!("{dev}{path}"));
+        let text = String::from_utf8_lossy(&bytes);
+        let nodes = build(&text, &mut d);
+        if replace {
+            self.menu.entries.clear();
+            self.slots.clear();
+            self.submenus.clear();
+            self.top = 0;
+            self.set("default", "");
+            self.set("\u{1}default_line", "");
+        }
+        let outer = core::mem::replace(&mut self.d, d);
+        self.include_depth = self.include_depth.saturating_add(1);
+        self.exec(&nodes, entry, sub);
+        self.include_depth = self.include_depth.saturating_sub(1);
+        let inner = core::mem::replace(&mut self.d, outer);
+        for x in inner.list {
+            self.d.push_diag(x);
+        }
+        if replace {
+            self.stop = true;
+        }
+    }
+
     /// `set default=`: a number (top-level item), `N>M`, a title or an id.
     fn resolve_default(&mut self) -> Option<(u64, String)> {
         let raw = String::from(self.get("default"));
@@ -805,26 +1251,46 @@ impl Run {
         }
         let v = raw.trim();
         if v.is_empty() {
-            self.d.warn(line, 0, DiagKind::SavedDefault);
+            if self.env_loaded {
+                // `set default="${saved_entry}"` with no saved entry: GRUB boots entry 0.
+                self.d.note(
+                    line,
+                    0,
+                    DiagKind::Other(String::from("default is empty (no saved_entry): the first entry, as GRUB")),
+                );
+            } else {
+                self.d.warn(line, 0, DiagKind::SavedDefault);
+            }
             return None;
         }
+        // grub-core/normal/menu.c: each '>'-separated part picks, within its menu level, the
+        // item with that number, or whose id or title is that text.
+        let number = |s: &str| super::small_number(s).and_then(|t| usize::try_from(t).ok());
         let mut parts = v.split('>');
         let first = parts.next().unwrap_or("");
         let second = parts.next();
-        let found = if let Some(top) = super::small_number(first).and_then(|t| usize::try_from(t).ok()) {
-            let sub = match second.map(super::small_number) {
-                Some(Some(s)) => usize::try_from(s).ok(),
-                Some(None) => None,
-                None => None,
-            };
-            self.slots.iter().position(|s| s.top == top && (s.sub == sub || (sub.is_none() && s.sub == Some(0))))
-        } else {
-            let last = v.rsplit('>').next().unwrap_or(v);
+        let top = number(first).or_else(|| {
             self.slots
                 .iter()
                 .zip(self.menu.entries.iter())
-                .position(|(s, e)| s.id.as_deref() == Some(last) || e.title == last)
-        };
+                .find(|(s, e)| s.sub.is_none() && (s.id.as_deref() == Some(first) || e.title == first))
+                .map(|(s, _)| s.top)
+                .or_else(|| {
+                    self.submenus.iter().find(|m| m.id.as_deref() == Some(first) || m.title == first).map(|m| m.top)
+                })
+        });
+        let found = top.and_then(|t| {
+            let mut items = self.slots.iter().zip(self.menu.entries.iter());
+            match second {
+                None => items.position(|(s, _)| s.top == t && (s.sub.is_none() || s.sub == Some(0))),
+                Some(x) => match number(x) {
+                    Some(m) => items.position(|(s, _)| s.top == t && s.sub == Some(m)),
+                    None => items.position(|(s, e)| {
+                        s.top == t && s.sub.is_some() && (s.id.as_deref() == Some(x) || e.title == x)
+                    }),
+                },
+            }
+        });
         match found {
             Some(i) => Some((u64::try_from(i).unwrap_or(u64::MAX), raw)),
             None => {
@@ -931,18 +1397,14 @@ fn grub2_file(s: &str) -> Result<FileRef, DiagKind> {
     Ok(FileRef { device: None, path: String::from(s) })
 }
 
-/// Parses `grub.cfg` text into a [`Menu`].
-pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
-    let text = String::from_utf8_lossy(bytes);
-    if matches!(text, alloc::borrow::Cow::Owned(_)) {
-        d.warn(0, 0, DiagKind::InvalidUtf8);
-    }
-    let cmds = tokenize(&text, &mut d);
+/// The node tree of a whole file.
+fn build(text: &str, d: &mut Diags) -> Vec<Node> {
+    let cmds = tokenize(text, d);
     let items = items(cmds);
     let mut i = 0usize;
     let mut nodes = Vec::new();
     while i < items.len() {
-        let (mut n, end) = tree(&items, &mut i, 0, false, &["fi", "done", "then", "elif", "else"], &mut d);
+        let (mut n, end) = tree(&items, &mut i, 0, false, &["fi", "done", "then", "elif", "else"], d);
         nodes.append(&mut n);
         if let Some(kw) = end {
             let (l, c) = match items.get(i.saturating_sub(1)) {
@@ -952,8 +1414,105 @@ pub(crate) fn parse(bytes: &[u8], mut d: Diags) -> Menu {
             d.error(l, c, DiagKind::Other(alloc::format!("'{kw}' without a matching 'if'/loop")));
         }
     }
-    let mut run =
-        Run { menu: Menu::empty(Format::GrubCfg), d, env: Vec::new(), slots: Vec::new(), top: 0, dropped: false };
+    nodes
+}
+
+/// GRUB 2's name for a device (`hd0,1`: partitions from 1, any partition map), as `$root`
+/// holds it.
+fn grub2_name(dev: &Device) -> String {
+    let Some(s) = dev.spec() else {
+        return String::new();
+    };
+    let mut n = alloc::format!("hd{}", s.disk);
+    if let Some(p) = s.part {
+        n.push_str(&alloc::format!(",{}", u64::from(p).saturating_add(1)));
+    }
+    if let Some(l) = s.letter {
+        n.push_str(&alloc::format!(",bsd{}", u32::from(l).saturating_sub(u32::from('a')).saturating_add(1)));
+    }
+    n
+}
+
+/// A GRUB environment block's variables (grub-core/lib/envblk.c): the signature line, then
+/// `name=value` lines where `\` escapes the next byte (a newline or a backslash); `#` lines
+/// are padding. `None` without the signature.
+fn parse_envblk(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = String::from_utf8_lossy(bytes);
+    let body = text.strip_prefix(ENVBLK_SIGNATURE)?;
+    let mut out = Vec::new();
+    let mut it = body.chars();
+    loop {
+        let mut name = String::new();
+        let mut value = String::new();
+        let mut in_value = false;
+        let mut comment = false;
+        let mut ended = true;
+        while let Some(c) = it.next() {
+            ended = false;
+            match c {
+                '\n' => {
+                    ended = true;
+                    break;
+                }
+                '#' if name.is_empty() && !in_value => comment = true,
+                _ if comment => {}
+                '=' if !in_value => in_value = true,
+                '\\' if in_value => {
+                    if let Some(n) = it.next() {
+                        value.push(n);
+                    }
+                }
+                _ if in_value => value.push(c),
+                _ => name.push(c),
+            }
+        }
+        if in_value && !comment && !name.is_empty() && out.len() < MAX_VARS {
+            out.push((name, value));
+        }
+        if !ended || it.as_str().is_empty() {
+            return Some(out);
+        }
+    }
+}
+
+/// Parses `grub.cfg` text into a [`Menu`], with no disks to look at.
+pub(crate) fn parse(bytes: &[u8], d: Diags) -> Menu {
+    parse_on(bytes, d, None, &mut NoHost)
+}
+
+/// Parses `grub.cfg` text read from `origin` (device, path), running its script commands
+/// against `host`.
+pub(crate) fn parse_on(bytes: &[u8], mut d: Diags, origin: Option<(&Device, &str)>, host: &mut dyn Host) -> Menu {
+    let text = String::from_utf8_lossy(bytes);
+    if matches!(text, alloc::borrow::Cow::Owned(_)) {
+        d.warn(0, 0, DiagKind::InvalidUtf8);
+    }
+    let nodes = build(&text, &mut d);
+    let mut run = Run {
+        menu: Menu::empty(Format::GrubCfg),
+        d,
+        env: Vec::new(),
+        slots: Vec::new(),
+        submenus: Vec::new(),
+        top: 0,
+        dropped: false,
+        host,
+        funcs: Vec::new(),
+        frames: Vec::new(),
+        calls: 0,
+        lookups: 0,
+        includes: 0,
+        include_depth: 0,
+        stop: false,
+        env_loaded: false,
+    };
+    if let Some((dev, path)) = origin {
+        // What pvgrub2 sets before it reads the file: its device and directory.
+        let root = grub2_name(dev);
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        run.set("prefix", &alloc::format!("({root}){dir}"));
+        run.set("root", &root);
+    }
     run.exec(&nodes, None, None);
     let default = run.resolve_default();
     let Run { mut menu, mut d, .. } = run;
@@ -1162,11 +1721,18 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
     #[test]
     fn default_forms() {
         let base = "menuentry 'A' { linux /a }\nsubmenu 'S' {\n menuentry 'B' --id b-id { linux /b }\n menuentry \"C\" { linux /c }\n}\nmenuentry 'D' { linux /d }\n";
-        for (def, want) in [("0", 0), ("1", 1), ("1>1", 2), ("2", 3), ("b-id", 1), ("S>C", 2), ("D", 3)] {
+        for (def, want) in
+            [("0", 0), ("1", 1), ("1>1", 2), ("2", 3), ("S>b-id", 1), ("S>C", 2), ("D", 3), ("1>b-id", 1)]
+        {
             let m = p(&alloc::format!("set default=\"{def}\"\n{base}"));
             assert_eq!(m.default, want, "{def}: {:?}", m.diagnostics);
             assert!(m.diagnostics.is_empty(), "{def}: {:?}", m.diagnostics);
         }
+        // grub-core/normal/menu.c (get_entry_number): a name is looked up among the items of
+        // one menu level only; an entry inside a submenu needs its path, else entry 0 boots.
+        let m = p(&alloc::format!("set default=b-id\n{base}"));
+        assert_eq!(m.default, 0);
+        assert_eq!(m.diagnostics[0].kind, DiagKind::DefaultOutOfRange("b-id".into(), 4));
         let m = p(&alloc::format!("set default=7\n{base}"));
         assert_eq!(m.diagnostics[0].kind, DiagKind::DefaultOutOfRange("7".into(), 4));
         assert_eq!(m.diagnostics[0].line, 1);
@@ -1236,5 +1802,185 @@ if [ ! -z "x" ]; then menuentry 'shown' { linux /shown }; fi
             ]
         );
         assert_eq!(m.entries.len(), 2);
+    }
+}
+
+/// The script commands against disks (`crate::search::load` over in-memory volumes), each
+/// test citing the GRUB 2.06 rule it checks.
+#[cfg(test)]
+mod host_tests {
+    use crate::search::{load, FsKind, MemVolumes};
+    use crate::Device;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    /// An environment block as grub-core/lib/envblk.c writes it: the signature line, one
+    /// `name=value` line per variable (`\` before a `\` or newline in a value), `#` padding
+    /// to 1024 bytes.
+    fn envblk(vars: &[(&str, &str)]) -> Vec<u8> {
+        let mut s = String::from("# GRUB Environment Block\n");
+        for (k, v) in vars {
+            s.push_str(k);
+            s.push('=');
+            for c in v.chars() {
+                if c == '\\' || c == '\n' {
+                    s.push('\\');
+                }
+                s.push(c);
+            }
+            s.push('\n');
+        }
+        let mut b = s.into_bytes();
+        b.resize(1024, b'#');
+        b
+    }
+
+    /// The lines grub-mkconfig 2.06's 00_header writes for `GRUB_DEFAULT=saved`.
+    const HEADER: &str = "if [ -s $prefix/grubenv ]; then\n  set have_grubenv=true\n  load_env\nfi\nif [ \"${next_entry}\" ] ; then\n   set default=\"${next_entry}\"\n   set next_entry=\n   save_env next_entry\n   set boot_once=true\nelse\n   set default=\"${saved_entry}\"\nfi\n";
+    const ENTRIES: &str = "menuentry 'A' --id a { linux /a }\nsubmenu 'Adv' --id adv {\n menuentry 'B' --id b { linux /b }\n menuentry 'C' --id c { linux /c }\n}\n";
+
+    fn one(files: &[(&str, &[u8])]) -> crate::search::Loaded {
+        let mut v = MemVolumes::default().with("(hd0,0)", FsKind::Ext, files);
+        load("", &mut v)
+    }
+
+    fn kernel(l: &crate::search::Loaded) -> (Option<Device>, String) {
+        let e = &l.menu.entries[l.menu.default];
+        let k = e.kernel.as_ref().unwrap();
+        (k.file.device.clone().or(e.root.clone()), alloc::format!("{} {}", k.file.path, k.args))
+    }
+
+    #[test]
+    fn saved_entry_by_title_id_and_path() {
+        // loadenv.c: `load_env` with no -f reads $prefix/grubenv; menu.c: each '>' part names
+        // an item of its menu level by number, id or title.
+        let cfg = alloc::format!("{HEADER}{ENTRIES}");
+        for (saved, want) in [("adv>c", "/c "), ("Adv>B", "/b "), ("1>1", "/c "), ("a", "/a "), ("", "/a ")] {
+            let env = envblk(&[("saved_entry", saved)]);
+            let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)]);
+            assert_eq!(kernel(&l).1, want, "saved_entry={saved}: {:?}", l.menu.diagnostics);
+        }
+        // No grubenv: `[ -s ]` is false, default empty, entry 0.
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes())]);
+        assert_eq!(kernel(&l).1, "/a ");
+    }
+
+    #[test]
+    fn next_entry_is_refused_with_a_warning() {
+        // grub-reboot sets next_entry; GRUB boots it once and clears it with save_env. rpvboot
+        // cannot clear it, so it boots the saved default (GRUB's next boot) and says so.
+        let cfg = alloc::format!("{HEADER}{ENTRIES}");
+        let env = envblk(&[("saved_entry", "adv>b"), ("next_entry", "1>1")]);
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)]);
+        assert_eq!(kernel(&l).1, "/b ");
+        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("next_entry=1>1")));
+    }
+
+    #[test]
+    fn load_env_file_and_variable_list_and_escapes() {
+        // loadenv.c: `-f FILE` names the block (GRUB 2 counts partitions from 1); listed
+        // variables only are set. envblk.c: a
+        // backslash escapes the next character.
+        let env = envblk(&[("kernelopts", "root=/dev/xvda1 a\\b"), ("other", "x")]);
+        let cfg = "load_env -f (hd0,1)/env.blk kernelopts\nmenuentry 'A' { linux /a $kernelopts $other }\n";
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/env.blk", &env)]);
+        assert_eq!(kernel(&l).1, "/a root=/dev/xvda1 a\\b");
+        // Not a block: a warning, nothing set.
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/env.blk", b"saved_entry=x\n")]);
+        assert!(l
+            .menu
+            .diagnostics
+            .iter()
+            .any(|d| alloc::format!("{}", d.kind).contains("not a GRUB environment block")));
+    }
+
+    #[test]
+    fn file_tests_look_at_the_files() {
+        // test.c: -e exists, -f regular file, -s non-empty file.
+        let cfg = "if [ -s /empty ]; then set a=1; else set a=0; fi\nif [ -f /full ]; then set b=1; fi\nif [ -e /none ]; then set c=1; else set c=0; fi\nmenuentry 'A' { linux /k $a$b$c }\n";
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/empty", b""), ("/full", b"x")]);
+        assert_eq!(kernel(&l).1, "/k 010");
+    }
+
+    #[test]
+    fn functions_are_called_with_arguments_and_bounded() {
+        // Ubuntu's 10_linux: `gfxmode $linux_gfx_mode` sets vt_handoff inside the entry.
+        let cfg = "function gfxmode {\n\tset gfxpayload=\"${1}\"\n\tif [ \"${1}\" = \"keep\" ]; then\n\t\tset vt_handoff=vt.handoff=7\n\telse\n\t\tset vt_handoff=\n\tfi\n}\nset linux_gfx_mode=keep\nmenuentry 'U' {\n\tgfxmode $linux_gfx_mode\n\tlinux /v ro $vt_handoff $#\n}\n";
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes())]);
+        assert_eq!(kernel(&l).1, "/v ro vt.handoff=7");
+        // A function calling itself stops at the depth bound with a warning.
+        let l = one(&[("/grub/grub.cfg", b"function f { f x }\nf\nmenuentry 'A' { linux /a }\n")]);
+        assert_eq!(kernel(&l).1, "/a ");
+        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("nested deeper")));
+    }
+
+    #[test]
+    fn disk_lookups_are_bounded() {
+        // Not a GRUB rule: a hostile file of many thousand tests must not keep the boot
+        // reading; past the bound tests are false, with one warning.
+        let mut cfg = "if [ -e /f ]; then set n=1; fi\n".repeat(super::MAX_LOOKUPS);
+        cfg.push_str("if [ -e /f ]; then set last=y; fi\nmenuentry 'A' { linux /a $n$last }\n");
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/f", b"x")]);
+        assert_eq!(kernel(&l).1, "/a 1");
+        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("file tests and searches")));
+    }
+
+    #[test]
+    fn brace_attached_to_the_title() {
+        // GRUB's lexer ends a quoted word at `{`: `submenu "S"{` opens the block.
+        let cfg =
+            "set default=\"0>1\"\nsubmenu \"S\"{\n menuentry \"A\"{ linux /a }\n menuentry 'B'{\n linux /b\n }\n}\n";
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes())]);
+        assert_eq!(l.menu.entries.len(), 2);
+        assert_eq!(kernel(&l).1, "/b ");
+        assert!(l.menu.diagnostics.iter().all(|d| d.severity == crate::Severity::Note), "{:?}", l.menu.diagnostics);
+    }
+
+    #[test]
+    fn search_by_uuid_label_and_file() {
+        // search_wrap.c: --fs-uuid (case-insensitive), --label, --file; --set=VAR (default
+        // root); hints are tried first but any partition may match.
+        let cfg = "menuentry 'U' {\n set root='hd0,msdos1'\n search --no-floppy --fs-uuid --set=root --hint-bios=hd0,msdos1 --hint='hd0,msdos1' ABCD-0002\n linux /vmlinuz\n}\nmenuentry 'L' {\n search --label --set boot\n search -l --set=r2 BOOT\n linux ($r2)/vmlinuz\n}\nmenuentry 'F' {\n search -s -f /marker\n linux /vmlinuz\n}\n";
+        let mut v = MemVolumes::default()
+            .with("(hd0,0)", FsKind::Ext, &[("/grub/grub.cfg", cfg.as_bytes())])
+            .with("(hd1,0)", FsKind::Ext, &[("/vmlinuz", b"k")])
+            .with("(hd1,1)", FsKind::Ext, &[("/marker", b"m")]);
+        v.ids.push((Device::parse("(hd1,0)").unwrap(), Some("abcd-0002".into()), Some("BOOT".into())));
+        let mut l = load("", &mut v);
+        let dev = |s: &str| Device::parse(s);
+        assert_eq!(kernel(&l).0, dev("(hd1,0)"));
+        l.menu.default = 1;
+        assert_eq!(kernel(&l).0, dev("(hd1,0)"));
+        l.menu.default = 2;
+        assert_eq!(kernel(&l).0, dev("(hd1,1)"));
+    }
+
+    #[test]
+    fn source_and_configfile() {
+        // configfile.c: `source` runs the file in this context; `configfile` shows its menu.
+        let main = "set x=1\nsource $prefix/more.cfg\nmenuentry 'A' { linux /a $y }\n";
+        let more = b"set y=2\nmenuentry 'M' { linux /m }\n";
+        let l = one(&[("/grub/grub.cfg", main.as_bytes()), ("/grub/more.cfg", more)]);
+        let titles: Vec<&str> = l.menu.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["M", "A"]);
+        assert_eq!(l.menu.entries[1].kernel.as_ref().unwrap().args, "2");
+        let main = "menuentry 'A' { linux /a }\nconfigfile /grub/other.cfg\nmenuentry 'Z' { linux /z }\n";
+        let l = one(&[("/grub/grub.cfg", main.as_bytes()), ("/grub/other.cfg", b"menuentry 'O' { linux /o }\n")]);
+        let titles: Vec<&str> = l.menu.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["O"]);
+        // A file sourcing itself stops at the bound.
+        let l = one(&[("/grub/grub.cfg", b"source /grub/grub.cfg\nmenuentry 'A' { linux /a }\n")]);
+        assert!(l.menu.entries.len() <= 16);
+        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("levels")));
+    }
+
+    #[test]
+    fn grub2_directory_is_searched() {
+        // Fedora/CentOS/RHEL/SUSE: /boot/grub2/grub.cfg, and /grub2/grub.cfg on a separate /boot.
+        for path in ["/boot/grub2/grub.cfg", "/grub2/grub.cfg"] {
+            let l = one(&[(path, b"menuentry 'R' { linux /vmlinuz }\n")]);
+            assert_eq!(l.source.path, path);
+            assert_eq!(l.menu.entries.len(), 1);
+        }
     }
 }

@@ -114,6 +114,10 @@ pub enum ModuleKind {
     Module,
     /// `modulenounzip`: passed as stored.
     ModuleNoUnzip,
+    /// boot.cfg's `load`: a NetBSD kernel module, decompressed like [`ModuleKind::Module`];
+    /// one that cannot be read is a warning and the kernel boots without it, as boot(8)
+    /// ("WARNING: couldn't open", sys/arch/i386/stand/lib/exec.c, module_open).
+    NetbsdLoad,
 }
 
 /// The kernel of an entry.
@@ -425,6 +429,27 @@ pub fn parse(format: Format, bytes: &[u8], file: &str) -> Menu {
             m
         }
     }
+}
+
+/// Parses a `grub.cfg` read from `dev`/`path` the way GRUB 2 runs it there: `$root` and
+/// `$prefix` name its device and directory, and `[ -s FILE ]`, `load_env`, `search` and
+/// `source`/`configfile` look at the domU's disks through `host`.
+pub(crate) fn parse_grubcfg_on(
+    bytes: &[u8],
+    file: &str,
+    dev: &Device,
+    path: &str,
+    host: &mut dyn grubcfg::Host,
+) -> Menu {
+    let mut d = Diags::new(file);
+    let bytes = match bytes.get(..MAX_CONFIG_BYTES) {
+        Some(b) if bytes.len() > MAX_CONFIG_BYTES => {
+            d.warn(0, 0, DiagKind::TooLarge(MAX_CONFIG_BYTES));
+            b
+        }
+        _ => bytes,
+    };
+    grubcfg::parse_on(bytes, d, Some((dev, path)), host)
 }
 
 /// One fuzzing step for `format` (the body of the per-format fuzz targets in fuzz/fuzz_targets/):

@@ -5,9 +5,11 @@
 //!    `rpvboot.config=`); without a device, every partition is tried in order;
 //! 3. on each partition of each disk, disks in xenstore order and partitions in table order:
 //!    [`SEARCH_PATHS`] — `/boot/grub/menu.lst`, `/grub/menu.lst`, `/boot/grub/grub.cfg`,
-//!    `/grub/grub.cfg`, `/boot.cfg`;
-//! 4. nothing found: `/netbsd`, then `/netbsd.gz`, from the first FFS partition, as NetBSD's
-//!    own /boot does.
+//!    `/grub/grub.cfg`, `/boot/grub2/grub.cfg`, `/grub2/grub.cfg` (Fedora, CentOS, RHEL and
+//!    SUSE install GRUB 2 as `grub2`), `/boot.cfg`;
+//! 4. nothing found: NetBSD's kernel from the first FFS partition as NetBSD's own boot(8) does
+//!    with no boot.cfg: it counts down [`BUILTIN_TIMEOUT`] seconds (time to interrupt at the
+//!    console), then boots the first of [`BUILTIN_NAMES`] that exists.
 //!
 //! The disks are abstract ([`Volumes`]) so that the PV kernel, `rpvboot-inspect` and the tests
 //! run the very same search.
@@ -20,8 +22,15 @@ use super::extra::{self, ExtraOptions, EXTRA_FILE};
 use super::{looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES};
 
 /// The configuration files looked for on each partition, in order.
-pub const SEARCH_PATHS: [&str; 5] =
-    ["/boot/grub/menu.lst", "/grub/menu.lst", "/boot/grub/grub.cfg", "/grub/grub.cfg", "/boot.cfg"];
+pub const SEARCH_PATHS: [&str; 7] = [
+    "/boot/grub/menu.lst",
+    "/grub/menu.lst",
+    "/boot/grub/grub.cfg",
+    "/grub/grub.cfg",
+    "/boot/grub2/grub.cfg",
+    "/grub2/grub.cfg",
+    "/boot.cfg",
+];
 
 /// The filesystem on a partition, as far as the search cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +90,49 @@ pub trait Volumes {
     }
     /// Whether a file exists (without reading it).
     fn exists(&mut self, device: &Device, path: &str) -> bool;
+    /// What is at `path`: `Some((is_directory, size))`, `None` when nothing is (GRUB's
+    /// `[ -e ]`, `[ -f ]`, `[ -d ]`, `[ -s ]`). The default reads the file (directories unknown).
+    fn stat(&mut self, device: &Device, path: &str) -> Option<(bool, u64)> {
+        self.read(device, path, STAT_READ_LIMIT).ok().map(|b| (false, b.len() as u64))
+    }
+    /// The filesystem's UUID and label, as GRUB's `search --fs-uuid` / `--label` see them.
+    fn fs_ids(&mut self, _device: &Device) -> (Option<String>, Option<String>) {
+        (None, None)
+    }
     /// The `bootdev=` value NetBSD's kernel understands for a device (`xbd0a`), when known.
     /// The default only knows names with a disklabel letter and bare disks.
     fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
         super::netbsd_bootdev(device)
+    }
+}
+
+/// The kernels boot(8) tries with no configuration, in order (NetBSD's
+/// sys/arch/i386/stand/boot/boot2.c, `names[][2]`: each name, then it gzipped).
+pub const BUILTIN_NAMES: [&str; 6] =
+    ["/netbsd", "/netbsd.gz", "/onetbsd", "/onetbsd.gz", "/netbsd.old", "/netbsd.old.gz"];
+
+/// boot(8)'s countdown with no configuration, in seconds (boot2.c's default timeout).
+pub const BUILTIN_TIMEOUT: u32 = 5;
+
+/// Most bytes [`Volumes::stat`]'s default reads to learn a size (only "empty or not" matters).
+const STAT_READ_LIMIT: usize = 64 * 1024;
+
+/// The disks as the GRUB 2 script commands see them (`[ -s ]`, `load_env`, `search`,
+/// `source`) while a `grub.cfg` runs.
+struct VolHost<'a, V: Volumes>(&'a mut V);
+
+impl<V: Volumes> super::grubcfg::Host for VolHost<'_, V> {
+    fn stat(&mut self, dev: &Device, path: &str) -> Option<(bool, u64)> {
+        self.0.stat(dev, path)
+    }
+    fn read(&mut self, dev: &Device, path: &str, limit: usize) -> Option<Vec<u8>> {
+        self.0.read(dev, path, limit).ok()
+    }
+    fn devices(&mut self) -> Vec<Device> {
+        self.0.volumes().into_iter().map(|v| v.device).collect()
+    }
+    fn fs_ids(&mut self, dev: &Device) -> (Option<String>, Option<String>) {
+        self.0.fs_ids(dev)
     }
 }
 
@@ -220,7 +268,18 @@ impl Loaded {
         }
         for m in &plan.modules {
             if !found(&m.file, &mut ex) {
-                missing("module", &m.file, &mut d);
+                if m.kind == super::ModuleKind::NetbsdLoad {
+                    // boot(8) boots without a module it cannot open: a warning, not a verdict.
+                    let name =
+                        m.file.device.as_ref().map_or_else(|| m.file.path.clone(), |dev| file_name(dev, &m.file.path));
+                    d.warn(
+                        line,
+                        0,
+                        DiagKind::Other(alloc::format!("module {name} not found; the kernel boots without it")),
+                    );
+                } else {
+                    missing("module", &m.file, &mut d);
+                }
             }
         }
         d.list
@@ -239,7 +298,11 @@ fn try_read(v: &mut impl Volumes, dev: &Device, path: &str, d: &mut Diags) -> Op
     match v.read(dev, path, MAX_CONFIG_BYTES.saturating_add(1)) {
         Ok(bytes) => {
             let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&bytes));
-            let menu = super::parse(format, &bytes, &name);
+            let menu = if format == Format::GrubCfg {
+                super::parse_grubcfg_on(&bytes, &name, dev, path, &mut VolHost(v))
+            } else {
+                super::parse(format, &bytes, &name)
+            };
             Some((ConfigSource { device: Some(dev.clone()), path: String::from(path), format }, menu))
         }
         Err(ReadError::NotFound) => None,
@@ -365,14 +428,17 @@ fn builtin(vols: &[Volume], v: &mut impl Volumes, d: &mut Diags) -> (ConfigSourc
         return (src, Reason::Nothing, menu);
     };
     let dev = ffs.device.clone();
-    let path = if v.exists(&dev, "/netbsd") || !v.exists(&dev, "/netbsd.gz") { "/netbsd" } else { "/netbsd.gz" };
-    let alternatives = if path == "/netbsd" { alloc::vec![String::from("/netbsd.gz")] } else { Vec::new() };
+    // The first name that exists; the others stay alternatives, in boot(8)'s order.
+    let first = BUILTIN_NAMES.iter().position(|n| v.exists(&dev, n)).unwrap_or(0);
+    let path = BUILTIN_NAMES.get(first).copied().unwrap_or("/netbsd");
+    let alternatives = BUILTIN_NAMES.iter().skip(first.saturating_add(1)).map(|n| String::from(*n)).collect();
     let kernel = Kernel {
         file: FileRef { device: Some(dev.clone()), path: String::from(path) },
         args: String::new(),
         alternatives,
     };
-    let menu = one_entry(Format::Builtin, String::from("NetBSD"), kernel, OsHint::NetBsd);
+    let mut menu = one_entry(Format::Builtin, String::from("NetBSD"), kernel, OsHint::NetBsd);
+    menu.timeout = Some(BUILTIN_TIMEOUT);
     let src = ConfigSource { device: Some(dev), path: String::from("builtin"), format: Format::Builtin };
     (src, Reason::Builtin, menu)
 }
@@ -539,6 +605,21 @@ impl Volumes for DiskVolumes<'_> {
         self.fs(device).map(|f| f.lookup(path).is_ok()).unwrap_or(false)
     }
 
+    fn stat(&mut self, device: &Device, path: &str) -> Option<(bool, u64)> {
+        let m = self.fs(device)?.lookup(path).ok()?;
+        Some((m.file_type == fs::FileType::Directory, m.size))
+    }
+
+    fn fs_ids(&mut self, device: &Device) -> (Option<String>, Option<String>) {
+        match self.fs(device) {
+            Some(f) => {
+                let i = f.info();
+                (i.uuid, i.label)
+            }
+            None => (None, None),
+        }
+    }
+
     /// NetBSD's own letter for the partition (`fs::probe::Disk::netbsd_letter`), so MBR
     /// partitions without a disklabel get `e`.. as NetBSD's kernel names them.
     fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
@@ -565,6 +646,8 @@ pub type MemFiles = Vec<(String, Vec<u8>)>;
 pub struct MemVolumes {
     /// The partitions and their files.
     pub vols: Vec<(Volume, MemFiles)>,
+    /// Filesystem UUIDs and labels, by device.
+    pub ids: Vec<(Device, Option<String>, Option<String>)>,
 }
 
 impl MemVolumes {
@@ -589,6 +672,9 @@ impl Volumes for MemVolumes {
     }
     fn exists(&mut self, device: &Device, path: &str) -> bool {
         self.read(device, path, 0).is_ok()
+    }
+    fn fs_ids(&mut self, device: &Device) -> (Option<String>, Option<String>) {
+        self.ids.iter().find(|(d, ..)| d == device).map(|(_, u, l)| (u.clone(), l.clone())).unwrap_or((None, None))
     }
 }
 

@@ -404,7 +404,7 @@ fn module_bytes(kind: ModuleKind, file: Vec<u8>, limit: usize) -> Result<(Vec<&'
     let mut formats: Vec<&'static str> = outer.iter().map(|f| f.name()).collect();
     match outer {
         Some(f @ (image::Format::Gzip | image::Format::Xz | image::Format::Zstd | image::Format::Lz4))
-            if kind == ModuleKind::Module =>
+            if matches!(kind, ModuleKind::Module | ModuleKind::NetbsdLoad) =>
         {
             let out = image::decompress(f, &file, limit)?;
             if let Detected::Known(inner) = image::detect(&out) {
@@ -493,7 +493,17 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
             _ => "module",
         };
         let (left, is_mem) = room(held);
-        let Some((mfile, bytes)) = read_file(v, what, &[&m.file], left, is_mem, &at_entry, obs, &mut a.problems) else {
+        let mut why = Vec::new();
+        let Some((mfile, bytes)) = read_file(v, what, &[&m.file], left, is_mem, &at_entry, obs, &mut why) else {
+            if m.kind == ModuleKind::NetbsdLoad {
+                // boot(8) warns and boots the kernel without the module.
+                a.notes.extend(why.into_iter().map(|p| Problem {
+                    at: p.at,
+                    message: format!("warning: {}; booting without it, as NetBSD's boot does", p.message),
+                }));
+            } else {
+                a.problems.append(&mut why);
+            }
             continue;
         };
         let mname = name_of(mfile.device.as_ref(), &mfile.path);
@@ -828,6 +838,43 @@ mod tests {
         assert_eq!(r.outcome, Outcome::Error);
         assert_eq!(r.kernel.as_ref().map(|k| k.formats.clone()), Some(alloc::vec!["elf64"]));
         assert_eq!(r.kernel.as_ref().map(|k| k.file_size), Some(k.len() as u64));
+    }
+
+    #[test]
+    fn boot_cfg_load_that_fails_is_a_warning() {
+        // NetBSD's boot(8) (sys/arch/i386/stand/lib/exec.c, module_open): a module it cannot
+        // open is "WARNING: couldn't open …" and the kernel boots without it. The menu's
+        // verdict (Loaded::check) and the boot agree.
+        let k = netbsd_elf();
+        let cfg = b"menu=Boot:load solaris;load /there.kmod;boot netbsd\ntimeout=5\n";
+        let mut v = MemVolumes::default().with(
+            "(hd0,a)",
+            FsKind::Ffs,
+            &[("/boot.cfg", cfg), ("/netbsd", &k), ("/there.kmod", b"mod")],
+        );
+        let (r, p) = dry_run("", &mut v, &o(64));
+        assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
+        assert_eq!(p.unwrap().modules, [b"mod".to_vec()]);
+        assert!(r.problems.iter().any(|p| p.message.contains("solaris") && p.message.starts_with("warning")));
+        let plan = r.loaded.plan(0, None).unwrap();
+        let checks = r.loaded.check(&plan, &mut v);
+        assert!(checks.iter().all(|d| d.severity != bootconfig::Severity::Error), "{checks:?}");
+        assert!(checks.iter().any(|d| alloc::format!("{}", d.kind).contains("solaris")));
+    }
+
+    #[test]
+    fn no_configuration_counts_down_like_boot8() {
+        // boot2.c: with no boot.cfg, boot(8) counts down 5 s, then tries netbsd, netbsd.gz,
+        // onetbsd, onetbsd.gz, netbsd.old, netbsd.old.gz.
+        let k = netbsd_elf();
+        let mut v = MemVolumes::default().with("(hd0,a)", FsKind::Ffs, &[("/onetbsd", &k)]);
+        let (r, p) = dry_run("", &mut v, &o(64));
+        assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
+        assert!(p.is_some());
+        assert_eq!(r.next, Next::Boot { entry: 0, timeout: Some(5) });
+        assert_eq!(r.kernel.as_ref().map(|k| k.path.as_str()), Some("/onetbsd"));
+        // The PV kernel shows that countdown too (the same decision as the dry run).
+        assert!(crate::select::interactive(&r.loaded));
     }
 
     #[test]

@@ -22,7 +22,10 @@ use crate::plan;
 /// Whether the menu is shown for this configuration.
 pub fn interactive(loaded: &Loaded) -> bool {
     let forced = loaded.options.menu;
-    let from_file = matches!(loaded.source.format, Format::MenuLst | Format::GrubCfg | Format::BootCfg);
+    // No configuration but a NetBSD kernel is boot(8)'s countdown: a one-entry menu with its
+    // timeout (nothing at all to boot stays as it was).
+    let from_file = matches!(loaded.source.format, Format::MenuLst | Format::GrubCfg | Format::BootCfg)
+        || loaded.reason == bootconfig::search::Reason::Builtin;
     forced || (from_file && loaded.menu.timeout != Some(0))
 }
 

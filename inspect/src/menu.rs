@@ -88,7 +88,7 @@ fn effective<'a>(f: &'a FileRef, root: Option<&'a Device>, cfg: Option<&'a Devic
 fn kind_name(k: ModuleKind) -> &'static str {
     match k {
         ModuleKind::Initrd => "initrd",
-        ModuleKind::Module => "module",
+        ModuleKind::Module | ModuleKind::NetbsdLoad => "module",
         ModuleKind::ModuleNoUnzip => "modulenounzip",
     }
 }

@@ -244,6 +244,13 @@ fn ensure_host_once() -> Result<()> {
     if !dpkg_version("grub-common").is_some_and(|v| v.starts_with("2.06-")) {
         need.push("grub-common/bookworm");
     }
+    // The GRUB oracle test (inspect/tests/grub_oracle.rs): grub-emu 2.06 runs the same GRUB as
+    // pvgrub2; grub2-common has grub-set-default and grub-reboot.
+    for (pkg, want) in [("grub-emu", "grub-emu/bookworm"), ("grub2-common", "grub2-common/bookworm")] {
+        if !dpkg_version(pkg).is_some_and(|v| v.starts_with("2.06-")) {
+            need.push(want);
+        }
+    }
     if need.is_empty() {
         println!("setup: host packages present");
     } else {
