@@ -457,6 +457,16 @@ impl Fat {
                 return Err(Error::IsADirectory);
             }
             let size = e.len();
+            // A file cannot hold more than the volume's data area: a bigger size is a lie
+            // (a hostile entry, often over a looping chain), refused before any read.
+            let data_bytes = max_chain.saturating_mul(cluster);
+            if size > data_bytes {
+                return Err(Error::corrupt(
+                    "fat",
+                    format!("{path} claims {size} bytes, more than the volume's {data_bytes}-byte data area"),
+                    Location::offset(0),
+                ));
+            }
             let needed = target.min(size).div_ceil(cluster);
             let mut runs: Vec<(u64, u64)> = Vec::new();
             let mut covered = 0u64;

@@ -185,11 +185,13 @@ fn memory_scenarios() -> Vec<Scenario> {
             .expect(r"^rpvboot: configuration \(hd1\)/grub/menu.lst ")
             .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)""#)
             .expect(&pass("mem-gpt-8192")),
-        // menu.lst of 4 GiB over a looping chain: read up to the configuration limit (the
-        // loop repeats its text), its entries name no kernel there; no crash.
+        // menu.lst of 4 GiB over a looping chain: refused as larger than the volume (named),
+        // the search goes on to (hd1).
         s("mem-fat-loop", vec![Disk::Recipe(corrupt::disk_fat_loop), good()])
-            .expect(r"^rpvboot: configuration \(hd0\)/boot/grub/menu.lst ")
-            .expect(r"^rpvboot: nothing left to boot, powering off"),
+            .expect(r"\(hd0\)/boot/grub/menu.lst.*more than the volume's \d+-byte data area")
+            .expect(r"^rpvboot: configuration \(hd1\)/grub/menu.lst ")
+            .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)""#)
+            .expect(&pass("mem-fat-loop")),
     ]
 }
 
