@@ -6,4 +6,5 @@ pub mod ext;
 pub mod fat;
 pub mod ffs;
 pub mod kernels;
+pub mod nbinit;
 pub mod tree;

@@ -74,6 +74,8 @@ pub struct Scenario {
     pub extra: String,
     /// Bytes typed into the guest console shortly after it starts (empty: none).
     pub keys: Vec<u8>,
+    /// Seconds between the guest's console appearing and [`Scenario::keys`] being typed.
+    pub key_delay_secs: u32,
     /// Regexes (multi-line mode: `^`/`$` match at line ends) that must all match the console.
     pub expect: Vec<String>,
     /// Expected shutdown reason; `None` accepts any.
@@ -82,6 +84,10 @@ pub struct Scenario {
     pub allow_crash: bool,
     /// Seconds dom0 gives `xl create -c` before destroying the domain.
     pub timeout_secs: u32,
+    /// The domain must still be running at the timeout (it waits for ever by design, e.g. in
+    /// a kernel debugger that cannot read the console); being destroyed then is the success
+    /// path, and [`Scenario::shutdown`] is not checked.
+    pub ends_by_timeout: bool,
     /// Runs in a plain `cargo xtask e2e`; others only by `--scenario NAME`.
     pub default: bool,
     /// Attach the disks as xl `file:` disks (Debian's `block` hotplug script sets up the loop
@@ -106,10 +112,12 @@ impl Scenario {
             memory_mib: 64,
             extra: extra.to_string(),
             keys: Vec::new(),
+            key_delay_secs: 1,
             expect: Vec::new(),
             shutdown: Some(Shutdown::Poweroff),
             allow_crash: false,
             timeout_secs: 60,
+            ends_by_timeout: false,
             default: true,
             file_disks: false,
             host_check: None,
@@ -154,6 +162,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(image_form_scenarios());
     v.extend(menu_scenarios());
     v.extend(device_scenarios());
+    v.extend(super::netbsd::scenarios());
     v
 }
 
