@@ -4,9 +4,9 @@
 //! input; reads of assorted sizes and offsets must return data or an error, never panic or hang.
 use fs::{BlockDevice, Lba};
 use libfuzzer_sys::fuzz_target;
-use loader::xen::blkfront::{Blkfront, Config};
-use loader::xen::platform::MS;
-use loader::xen::xenstore::Xenstore;
+use xenfront::blkfront::{Blkfront, Config};
+use xenfront::platform::MS;
+use xenfront::xenstore::Xenstore;
 use rpvboot_fuzz::Blkback;
 
 fuzz_target!(|data: &[u8]| {

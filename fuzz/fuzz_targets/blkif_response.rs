@@ -2,9 +2,9 @@
 //! blkif responses: the backend writes response slots and `rsp_prod` into the shared ring. The
 //! input is a list of (new rsp_prod: u32, slot bytes: 16) records applied after pushing requests.
 use libfuzzer_sys::fuzz_target;
-use loader::xen::blkif::{heapless_segs::Segs, Blkif, Request, Segment};
-use loader::xen::platform::SharedPage;
-use loader::xen::ring::{FrontRing, SRING_HEADER};
+use xenfront::blkif::{heapless_segs::Segs, Blkif, Request, Segment};
+use xenfront::platform::SharedPage;
+use xenfront::ring::{FrontRing, SRING_HEADER};
 use rpvboot_fuzz::Page;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,5 +3,5 @@ use libfuzzer_sys::fuzz_target;
 
 // ELF64 headers, Xen notes, BSD symbol table and loading.
 fuzz_target!(|data: &[u8]| {
-    loader::image::fuzz::elf_notes(data);
+    kernelimage::fuzz::elf_notes(data);
 });

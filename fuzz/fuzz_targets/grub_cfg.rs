@@ -2,7 +2,7 @@
 use libfuzzer_sys::fuzz_target;
 
 // The grub_cfg parser, then every entry planned and printed as the menu would.
-use loader::config::{self, menulst, Device, Format};
+use bootconfig::{self as config, menulst, Device, Format};
 
 fuzz_target!(|data: &[u8]| {
     let m = config::parse(Format::GrubCfg, data, "fuzz");

@@ -2,7 +2,7 @@
 use libfuzzer_sys::fuzz_target;
 
 // One decompressor with the fuzzing output limit, and with a (wrong) size hint.
-use loader::image::{decompress, decompress_hinted, fuzz::FUZZ_LIMIT, Format};
+use kernelimage::{decompress, decompress_hinted, fuzz::FUZZ_LIMIT, Format};
 
 fuzz_target!(|data: &[u8]| {
     let _ = decompress(Format::Xz, data, FUZZ_LIMIT);

@@ -2,8 +2,8 @@
 //! Xenstore replies: the input is the byte stream xenstored writes into the reply ring (headers,
 //! payloads, watch events, stray replies, errors). Every call must return (error or value).
 use libfuzzer_sys::fuzz_target;
-use loader::xen::blkfront;
-use loader::xen::xenstore::Xenstore;
+use xenfront::blkfront;
+use xenfront::xenstore::Xenstore;
 use rpvboot_fuzz::Scripted;
 
 fuzz_target!(|data: &[u8]| {

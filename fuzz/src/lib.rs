@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use fs::{BlockDevice, FileType, Filesystem, MemDisk, NodeId};
-use loader::xen::platform::{DomId, GrantRef, Mfn, Platform, PlatformError, Port, SharedPage, PAGE_SIZE};
+use xenfront::platform::{DomId, GrantRef, Mfn, Platform, PlatformError, Port, SharedPage, PAGE_SIZE};
 
 /// Most directory entries one walk visits (a corrupt directory may claim millions).
 pub const MAX_NODES: usize = 512;
@@ -395,7 +395,7 @@ impl Back {
             let mut slot = [0u8; 112];
             ring.read(64 + (self.req_cons % 32) as usize * 112, &mut slot);
             self.req_cons = self.req_cons.wrapping_add(1);
-            let Some(req) = loader::xen::blkif::decode_request(&slot) else {
+            let Some(req) = xenfront::blkif::decode_request(&slot) else {
                 continue;
             };
             let ctl = self.byte().unwrap_or(0);
@@ -404,13 +404,13 @@ impl Back {
             }
             let fill = self.byte().unwrap_or(0x5a);
             let (id, op) = match &req {
-                loader::xen::blkif::Request::Direct { id, segs, .. } => {
+                xenfront::blkif::Request::Direct { id, segs, .. } => {
                     for s in segs.as_slice() {
                         self.fill(s.gref, s.first_sect, s.last_sect, fill);
                     }
                     (*id, 0u8)
                 }
-                loader::xen::blkif::Request::Indirect { id, nr_segments, grefs, .. } => {
+                xenfront::blkif::Request::Indirect { id, nr_segments, grefs, .. } => {
                     let mut left = usize::from(*nr_segments);
                     for g in grefs {
                         let Some(p) = self.grants.get(g).and_then(|m| self.pages.get(m)).cloned() else {
@@ -423,7 +423,7 @@ impl Back {
                             left -= 1;
                             let mut d = [0u8; 8];
                             p.read(i * 8, &mut d);
-                            let s = loader::xen::blkif::decode_segment(&d);
+                            let s = xenfront::blkif::decode_segment(&d);
                             self.fill(s.gref, s.first_sect, s.last_sect, fill);
                         }
                     }
@@ -435,13 +435,13 @@ impl Back {
                 1 => id ^ u64::from(self.byte().unwrap_or(1)),
                 _ => id.wrapping_add(1 << 32),
             };
-            let rsp = loader::xen::blkif::Response {
+            let rsp = xenfront::blkif::Response {
                 id,
                 operation: if ctl & 8 != 0 { 3 } else { op },
                 status: if ctl & 4 != 0 { -1 } else { 0 },
             };
             let mut out = [0u8; 112];
-            loader::xen::blkif::encode_response(&rsp, &mut out);
+            xenfront::blkif::encode_response(&rsp, &mut out);
             ring.write(64 + (self.rsp_prod % 32) as usize * 112, &out[..16]);
             self.rsp_prod = self.rsp_prod.wrapping_add(1);
             let shown = if ctl & 0x20 != 0 {

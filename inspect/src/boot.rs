@@ -1,12 +1,12 @@
 //! `boot`: the complete dry run — everything rpvboot would do for disk images, short of the
-//! jump. It calls the loader's own `loader::plan::dry_run` (the function the PV kernel runs)
+//! jump. It calls the loader's own `bootplan::plan::dry_run` (the function the PV kernel runs)
 //! over `fs::probe` disks made from image files, and prints its report.
 //!
 //! `rpvboot-inspect boot IMG [IMG2 ...] [--extra "…"] [--entry N] [--memory MIB]
 //! [--loader-pages N] [--json] [--sector-size 512|4096]`; `--memory` defaults to 256 MiB.
 //!
 //! The plan's regions do not depend on the pages rpvboot itself uses; only whether the region
-//! fits beside it does. Those pages are estimated (`loader::plan::estimate_loader_pages`)
+//! fits beside it does. Those pages are estimated (`bootplan::plan::estimate_loader_pages`)
 //! unless `--loader-pages` gives the figure a real boot printed (`rpvboot.verbose`); the output
 //! says which. The text form's `plan:` lines are the ones the PV kernel prints with
 //! `rpvboot.verbose`, from the same function.
@@ -29,9 +29,9 @@
 
 use std::fmt::Write as _;
 
-use loader::config::search::DiskVolumes;
-use loader::config::Device;
-use loader::plan::{self, BootReport, Next, Outcome, Overrides};
+use bootconfig::search::DiskVolumes;
+use bootconfig::Device;
+use bootplan::plan::{self, BootReport, Next, Outcome, Overrides};
 
 const USAGE: &str = "usage: rpvboot-inspect boot IMG [IMG2 ...] [--extra \"...\"] [--entry N] [--memory MIB] [--loader-pages N] [--json] [--sector-size 512|4096]";
 

@@ -13,8 +13,8 @@
 
 use std::fmt::Write as _;
 
-use loader::config::search::{self, DiskVolumes, Loaded, Reason};
-use loader::config::{self, BootPlan, ConfigSource, Device, Diagnostic, FileRef, Format, Menu, ModuleKind};
+use bootconfig::search::{self, DiskVolumes, Loaded, Reason};
+use bootconfig::{self as config, BootPlan, ConfigSource, Device, Diagnostic, FileRef, Format, Menu, ModuleKind};
 
 struct Opts {
     json: bool,

@@ -1017,7 +1017,7 @@ fn mibs(v: &[f64], none: &str) -> String {
 
 /// `--decompress`: the loader's own decompressors against the reference C tools on the same
 /// input (Debian's vmlinux), best of three each; the table is printed by the ignored
-/// `bench_against_c_tools` test in loader/tests/decompress.rs, run in release mode.
+/// `bench_against_c_tools` test in kernelimage/tests/decompress.rs, run in release mode.
 fn decompress_bench() -> Result<()> {
     crate::setup::ensure_host()?;
     let input = crate::util::project_root().join("target/e2e/out/vmlinux-dom0");
@@ -1027,7 +1027,7 @@ fn decompress_bench() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     crate::util::run(
         std::process::Command::new(cargo)
-            .args(["test", "--release", "-p", "loader", "--test", "decompress", "--", "--ignored", "--nocapture"])
+            .args(["test", "--release", "-p", "kernelimage", "--test", "decompress", "--", "--ignored", "--nocapture"])
             .arg("bench_against_c_tools")
             .env("RPV_BENCH_INPUT", &input)
             .current_dir(crate::util::project_root()),

@@ -62,7 +62,7 @@ fn build(debug: bool) -> Result<PathBuf> {
     run(Command::new(cargo).current_dir(project_root()).args([
         "build",
         "--package",
-        "loader",
+        "rpvboot",
         "--bin",
         "rpvboot",
         "--target",

@@ -1,0 +1,265 @@
+//! Decompressors against the reference command-line tools (gzip, xz, zstd, lz4): the tools
+//! compress, the tools' own decompression is the oracle; corrupt and truncated streams must
+//! give errors, never panics.
+
+use kernelimage::{self as image, Error, Format};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const LIMIT: usize = 64 << 20;
+
+fn tool(cmd: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    tool_status(cmd, args, input).1
+}
+
+fn tool_status(cmd: &str, args: &[&str], input: &[u8]) -> (bool, Vec<u8>) {
+    let mut child = Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd} is needed (cargo xtask setup installs it): {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (out.status.success(), out.stdout)
+}
+
+/// Deterministic test data: compressible text, some incompressible noise, the test kernel.
+fn sample() -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    for i in 0..40_000u32 {
+        v.extend_from_slice(format!("line {i} of the rpvboot test data {}\n", i % 97).as_bytes());
+    }
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.push(x as u8);
+    }
+    let k = testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
+        .unwrap();
+    v.extend(std::fs::read(k).unwrap());
+    v
+}
+
+fn roundtrip(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) {
+    let data = sample();
+    let packed = tool(comp, cargs, &data);
+    assert!(!packed.is_empty(), "{comp} {cargs:?} produced nothing");
+    let oracle = tool(comp, dargs, &packed);
+    assert_eq!(oracle, data, "{comp} round trip");
+    let ours = image::decompress(format, &packed, LIMIT).unwrap();
+    assert!(ours == oracle, "{comp} {cargs:?}: our output differs from {comp} -d");
+    assert_eq!(image::detect(&packed), image::Detected::Known(format));
+    // Truncated: an error at every cut, never a panic.
+    for cut in [1, 5, 12, packed.len() / 3, packed.len() / 2, packed.len() - 5, packed.len() - 1] {
+        let r = image::decompress(format, &packed[..cut], LIMIT);
+        assert!(r.is_err(), "{comp} {cargs:?}: truncated at {cut}/{} accepted", packed.len());
+    }
+    // Corrupt: with a checksum, an error; without, at least no panic.
+    for at in [packed.len() / 4, packed.len() / 2, packed.len() * 3 / 4] {
+        let mut bad = packed.clone();
+        bad[at] ^= 0x55;
+        let _ = image::decompress(format, &bad, LIMIT);
+    }
+    // The memory limit holds.
+    let r = image::decompress(format, &packed, data.len() / 2);
+    assert!(matches!(r, Err(Error::TooLarge { .. })), "{comp}: limit not enforced: {r:?}");
+}
+
+/// Flip bytes in the compressed body: whenever we accept the stream, the reference tool must
+/// accept it too and produce the same bytes (the tool is the oracle); with a checksum most
+/// flips must be errors.
+fn corrupt_is_error(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) {
+    let data = sample();
+    let packed = tool(comp, cargs, &data);
+    let mut errors = 0;
+    for at in (packed.len() / 10..packed.len() * 9 / 10).step_by(packed.len() / 17) {
+        let mut bad = packed.clone();
+        bad[at] ^= 0x10;
+        match image::decompress(format, &bad, LIMIT) {
+            Err(_) => errors += 1,
+            Ok(ours) => {
+                let (ok, theirs) = tool_status(comp, dargs, &bad);
+                assert!(ok && ours == theirs, "{comp}: corrupt byte {at} accepted, tool disagrees");
+            }
+        }
+    }
+    assert!(errors >= 12, "{comp} {cargs:?}: only {errors}/16 corruptions detected");
+}
+
+#[test]
+fn gzip_matches_gzip() {
+    roundtrip(Format::Gzip, "gzip", &["-c", "-9"], &["-dc"]);
+    roundtrip(Format::Gzip, "gzip", &["-c", "-1", "--name"], &["-dc"]);
+    corrupt_is_error(Format::Gzip, "gzip", &["-c", "-6"], &["-dc"]);
+}
+
+#[test]
+fn gzip_multi_member_and_trailing_zeros() {
+    let a = b"first member\n".repeat(1000);
+    let b = sample();
+    let mut cat = tool("gzip", &["-c"], &a);
+    cat.extend(tool("gzip", &["-c", "-9"], &b));
+    let oracle = tool("gzip", &["-dc"], &cat);
+    assert_eq!(oracle.len(), a.len() + b.len());
+    assert!(image::decompress(Format::Gzip, &cat, LIMIT).unwrap() == oracle);
+    cat.extend([0u8; 512]);
+    assert!(image::decompress(Format::Gzip, &cat, LIMIT).unwrap() == oracle);
+}
+
+#[test]
+fn xz_matches_xz() {
+    roundtrip(Format::Xz, "xz", &["-c"], &["-dc"]);
+    // As Linux compresses itself: x86 BCJ filter, CRC32 check.
+    roundtrip(Format::Xz, "xz", &["-c", "--check=crc32", "--x86", "--lzma2=preset=6"], &["-dc"]);
+    roundtrip(Format::Xz, "xz", &["-c", "--check=none", "-0"], &["-dc"]);
+    roundtrip(Format::Xz, "xz", &["-c", "--delta=dist=4", "--lzma2=preset=1"], &["-dc"]);
+    corrupt_is_error(Format::Xz, "xz", &["-c"], &["-dc"]);
+}
+
+#[test]
+fn xz_concatenated_streams() {
+    let a = b"stream one ".repeat(5000);
+    let b = sample();
+    let mut cat = tool("xz", &["-c"], &a);
+    cat.extend(tool("xz", &["-c", "-1"], &b));
+    let oracle = tool("xz", &["-dc"], &cat);
+    assert!(image::decompress(Format::Xz, &cat, LIMIT).unwrap() == oracle);
+}
+
+#[test]
+fn zstd_matches_zstd() {
+    roundtrip(Format::Zstd, "zstd", &["-c", "-q", "-19"], &["-dc", "-q"]);
+    roundtrip(Format::Zstd, "zstd", &["-c", "-q", "-3", "--no-check"], &["-dc", "-q"]);
+    corrupt_is_error(Format::Zstd, "zstd", &["-c", "-q", "-3"], &["-dc", "-q"]);
+    let a = b"frame one ".repeat(5000);
+    let mut cat = tool("zstd", &["-c", "-q"], &a);
+    cat.extend(tool("zstd", &["-c", "-q", "-9"], &sample()));
+    let oracle = tool("zstd", &["-dc", "-q"], &cat);
+    assert!(image::decompress(Format::Zstd, &cat, LIMIT).unwrap() == oracle);
+}
+
+#[test]
+fn lz4_matches_lz4() {
+    // Linux uses the legacy format (lz4 -l).
+    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "-l", "-9"], &["-dc", "-q"]);
+    roundtrip(Format::Lz4, "lz4", &["-c", "-q"], &["-dc", "-q"]);
+    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "-BD", "-B4"], &["-dc", "-q"]);
+    roundtrip(Format::Lz4, "lz4", &["-c", "-q", "--content-size", "-BX"], &["-dc", "-q"]);
+}
+
+#[test]
+fn nested_layers_are_reported_outermost_first() {
+    let k = std::fs::read(
+        testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
+            .unwrap(),
+    )
+    .unwrap();
+    let gz = tool("gzip", &["-c"], &k);
+    let u = image::unwrap(&gz, LIMIT).unwrap();
+    assert_eq!(u.format_names(), vec!["gzip", "elf64"]);
+    assert!(*u.elf == *k);
+    let zx = tool("xz", &["-c"], &tool("zstd", &["-c", "-q"], &k));
+    assert_eq!(image::unwrap(&zx, LIMIT).unwrap().format_names(), vec!["xz", "zstd", "elf64"]);
+    // A gzip bomb beyond the limit is refused, not allocated.
+    let zeros = vec![0u8; 32 << 20];
+    let bomb = tool("gzip", &["-c", "-9"], &zeros);
+    assert!(matches!(image::unwrap(&bomb, 1 << 20), Err(Error::TooLarge { .. })));
+}
+
+#[test]
+fn garbage_after_valid_magic_never_panics() {
+    let mut x: u64 = 0xfeed_beef;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let magics: [&[u8]; 6] = [
+        &[0x1f, 0x8b, 0x08, 0x00],
+        &[0xfd, b'7', b'z', b'X', b'Z', 0x00, 0x00, 0x01],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+        &[0x02, 0x21, 0x4c, 0x18],
+        &[0x04, 0x22, 0x4d, 0x18, 0x64, 0x40],
+        b"\x7fELF\x02\x01\x01\x00",
+    ];
+    for i in 0..4000 {
+        let mut d = magics[i % magics.len()].to_vec();
+        let n = (next() % 600) as usize;
+        d.extend((0..n).map(|_| next() as u8));
+        kernelimage::fuzz::unwrap(&d);
+        d.insert(0, (i % 4) as u8);
+        kernelimage::fuzz::decompressor(&d);
+        kernelimage::fuzz::bzimage_header(&d);
+    }
+}
+
+/// Throughput against the C tools on the same input (run with
+/// `cargo test --release -p loader --test decompress -- --ignored --nocapture bench`).
+#[test]
+#[ignore = "benchmark: run explicitly, in release mode"]
+fn bench_against_c_tools() {
+    use std::time::Instant;
+    let input =
+        std::env::var("RPV_BENCH_INPUT").ok().and_then(|p| std::fs::read(p).ok()).unwrap_or_else(|| sample().repeat(8));
+    let mib = input.len() as f64 / (1 << 20) as f64;
+    eprintln!("input: {mib:.1} MiB uncompressed");
+    for (format, comp, cargs, dargs) in [
+        (Format::Gzip, "gzip", &["-c", "-9"][..], &["-dc"][..]),
+        (Format::Xz, "xz", &["-c", "--check=crc32", "--x86", "--lzma2=preset=9,dict=32MiB"][..], &["-dc"][..]),
+        (Format::Zstd, "zstd", &["-c", "-q", "-19"][..], &["-dc", "-q"][..]),
+        (Format::Lz4, "lz4", &["-c", "-q", "-l", "-9"][..], &["-dc", "-q"][..]),
+    ] {
+        let packed = tool(comp, cargs, &input);
+        let best = |f: &mut dyn FnMut()| {
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let ours = best(&mut || {
+            let out = image::decompress(format, &packed, 1 << 30).unwrap();
+            assert_eq!(out.len(), input.len());
+        });
+        let path = std::env::temp_dir().join(format!("rpv-bench-{}.{comp}", std::process::id()));
+        std::fs::write(&path, &packed).unwrap();
+        let theirs = best(&mut || {
+            let st = Command::new(comp).args(dargs).arg(&path).stdout(Stdio::null()).status().unwrap();
+            assert!(st.success());
+        });
+        let _ = std::fs::remove_file(&path);
+        eprintln!(
+            "{comp:5}: ours {:7.1} MiB/s, {comp} {:7.1} MiB/s, ratio {:.2}x (ours/C time), compressed {:.1} MiB",
+            mib / ours,
+            mib / theirs,
+            ours / theirs,
+            packed.len() as f64 / (1 << 20) as f64
+        );
+    }
+}
+
+/// Fuzz crash (gunzip/unzstd/unlz4, empty input): an output limit below the 64 KiB initial
+/// buffer made `OutBuf::new`'s `clamp(64 KiB, limit)` panic (min > max). A small limit (a domain
+/// nearly out of memory, a small module budget) must give an error or the data, never a panic.
+#[test]
+fn fuzz_crash_limit_below_initial_buffer() {
+    let gz = tool("gzip", &["-c"], b"hello");
+    for f in [Format::Gzip, Format::Xz, Format::Zstd, Format::Lz4] {
+        let _ = image::decompress_hinted(f, &[], 4096, 1 << 20);
+        let _ = image::decompress(f, &[], 1);
+    }
+    assert_eq!(image::decompress(Format::Gzip, &gz, 4096).unwrap(), b"hello");
+    assert!(image::decompress(Format::Gzip, &gz, 3).is_err());
+}

@@ -1,0 +1,877 @@
+//! The device stage of a boot: xenstore → blkfront for every vbd → partitions and filesystems
+//! (`fs::probe`) → the menu file → clean close of every disk (so the next kernel finds its
+//! disks as a fresh domain would): begun right after the last read, finished by the caller
+//! just before the jump ([`Outcome::closing`]). Small reads go through a [`ChunkCache`].
+//!
+//! Generic over [`Platform`], so the whole flow runs on the host against the fake xenstored
+//! and blkback; the PV kernel calls [`run_pv`].
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::fmt::Write;
+
+use fs::probe::{self, Disk as ProbedDisk};
+use fs::{BlockDevice, IoError, Lba};
+
+use xenfront::blkfront::{self, Blkfront, Config};
+use xenfront::platform::Platform;
+use xenfront::xenstore::Xenstore;
+
+/// Menu files looked for, in order.
+pub const MENU_PATHS: [&str; 2] = ["/grub/menu.lst", "/boot/grub/menu.lst"];
+/// Largest menu file read.
+const MENU_LIMIT: u64 = 1 << 20;
+
+/// What the caller wants besides the menu.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Measure raw read throughput over this many MiB of each disk (0: off).
+    pub bench_mib: u32,
+    /// Also time reading this file (`(hdN,M)/path` or `/path`).
+    pub bench_file: Option<String>,
+    /// blkfront tunables.
+    pub blk: Config,
+    /// After closing, connect every disk again, read its first sector and close it again:
+    /// what the next kernel will do (proves the close left the backends reconnectable).
+    pub reconnect_check: bool,
+    /// Choose, read and check the kernel to boot while the disks are open (`bootplan::select`).
+    pub boot: Option<bootplan::select::SelectArgs>,
+    /// Print how long each step took (`rpvboot.verbose`).
+    pub timing: bool,
+}
+
+/// What the device stage found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Disks connected.
+    pub connected: usize,
+    /// Disks that failed (reported already).
+    pub failed: usize,
+    /// `(hdN,M)/path` of the menu found, and its bytes.
+    pub menu: Option<(String, Vec<u8>)>,
+    /// Disks not closed cleanly.
+    pub close_errors: usize,
+    /// The entry chosen by [`Options::boot`], its files read and its kernel accepted.
+    pub selected: Option<bootplan::select::Selected>,
+    /// With an entry selected, the disks' close has begun but not finished: the caller
+    /// finishes it as late as possible (just before the jump), so that the backends' teardown
+    /// overlaps the handover's own work. `None`: the disks are closed already.
+    pub closing: Option<PendingClose>,
+}
+
+/// The rest of the disks' clean close ([`blkfront::Closing::finish`]) with its console lines.
+pub struct PendingClose(Box<FinishClose>);
+
+/// Finishes the close, printing to the writer; returns how many disks failed.
+type FinishClose = dyn FnOnce(&mut dyn Write) -> usize;
+
+impl PendingClose {
+    /// Waits for every backend to close, reports each disk, and returns how many did not
+    /// close cleanly.
+    pub fn finish(self, out: &mut dyn Write) -> usize {
+        (self.0)(out)
+    }
+}
+
+impl core::fmt::Debug for PendingClose {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PendingClose")
+    }
+}
+
+/// Prints each disk's close and returns how many failed.
+fn report_close(names: &[String], results: Vec<Result<(), blkfront::BlkError>>, out: &mut dyn Write) -> usize {
+    let mut errors = 0;
+    for (name, r) in names.iter().zip(results) {
+        match r {
+            Ok(()) => {
+                let _ = writeln!(out, "rpvboot: disk {name} closed");
+            }
+            Err(e) => {
+                errors += 1;
+                let _ = writeln!(out, "rpvboot: disk {name} not closed cleanly: {e}");
+            }
+        }
+    }
+    errors
+}
+
+/// Bytes of one cached chunk: aligned on the disk, read with one request.
+const CHUNK: usize = 64 << 10;
+/// Reads up to this size go through the cache; larger ones (file data) go to the device.
+const SMALL_READ: usize = 32 << 10;
+/// Chunks kept at most (least recently used ones go first).
+const CHUNKS: usize = 16;
+/// Bytes at the start of each disk read ahead at once when it connects.
+const PREFETCH_HEAD: usize = 256 << 10;
+
+/// A read cache over a disk for the boot flow's small reads: the partition and filesystem
+/// probes, the configuration search and the menu open the same filesystems again and again,
+/// and each small miss costs a dom0 round trip (3–15 ms under TCG) where a 64 KiB read costs
+/// hardly more than a 512-byte one. A small read that misses fetches the aligned 64 KiB
+/// chunks it touches, all missing ones in one vectored request; later reads of metadata
+/// nearby are then served from memory. Large reads pass through untouched (they are read in
+/// place by blkfront). The disks are read-only, so the cache is never stale.
+pub struct ChunkCache<D: BlockDevice> {
+    dev: D,
+    /// (first block, bytes, last use).
+    chunks: Vec<(u64, Vec<u8>, u64)>,
+    clock: u64,
+}
+
+impl<D: BlockDevice> ChunkCache<D> {
+    /// An empty cache over `dev`.
+    pub fn new(dev: D) -> Self {
+        Self { dev, chunks: Vec::new(), clock: 0 }
+    }
+
+    /// The device.
+    pub fn inner(&self) -> &D {
+        &self.dev
+    }
+
+    /// The device, for reads that bypass the cache.
+    pub fn inner_mut(&mut self) -> &mut D {
+        &mut self.dev
+    }
+
+    /// The device back; the cache is dropped.
+    pub fn into_inner(self) -> D {
+        self.dev
+    }
+
+    /// Blocks per chunk (block sizes are powers of two up to 4096, so at least 16).
+    fn per_chunk(&self) -> u64 {
+        (CHUNK as u64 / u64::from(self.dev.block_size().max(1))).max(1)
+    }
+
+    fn find(&self, first: u64) -> Option<usize> {
+        self.chunks.iter().position(|c| c.0 == first)
+    }
+
+    /// Reads the chunks starting at blocks `need` (chunk-aligned, in range) in one vectored
+    /// request and keeps them, evicting the least recently used beyond [`CHUNKS`].
+    fn fetch(&mut self, need: &[u64]) -> Result<(), IoError> {
+        let (bs, n, per) = (self.dev.block_size(), self.dev.num_blocks(), self.per_chunk());
+        let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(need.len());
+        for &c in need {
+            let blocks = per.min(n.saturating_sub(c));
+            let len = usize::try_from(blocks.saturating_mul(u64::from(bs))).map_err(|_| IoError::OutOfRange)?;
+            bufs.push(alloc::vec![0u8; len]);
+        }
+        let mut parts: Vec<(Lba, &mut [u8])> =
+            need.iter().zip(bufs.iter_mut()).map(|(&c, b)| (Lba(c), b.as_mut_slice())).collect();
+        self.dev.read_blocks_vectored(&mut parts)?;
+        for (&c, b) in need.iter().zip(bufs) {
+            if self.chunks.len() >= CHUNKS {
+                if let Some(old) = self.chunks.iter().enumerate().min_by_key(|(_, c)| c.2).map(|(i, _)| i) {
+                    self.chunks.swap_remove(old);
+                }
+            }
+            self.chunks.push((c, b, 0));
+        }
+        Ok(())
+    }
+
+    /// Fetches, in one request group, the chunks of the disk's first `head` bytes and its last
+    /// chunk: every probe reads the partition tables at both ends and the superblocks near the
+    /// start, and one round trip for all of it beats one for each. Best effort: a failure
+    /// leaves the cache empty (the reads then fail or succeed on their own).
+    pub fn prefetch_ends(&mut self, head: usize) {
+        let (n, per) = (self.dev.num_blocks(), self.per_chunk());
+        let mut want: Vec<u64> =
+            (0..(head / CHUNK).min(CHUNKS / 2) as u64).map(|i| i * per).filter(|&c| c < n).collect();
+        if let Some(last) = n.checked_sub(1).map(|l| l - l % per) {
+            if !want.contains(&last) {
+                want.push(last);
+            }
+        }
+        want.retain(|&c| self.find(c).is_none());
+        if !want.is_empty() {
+            let _ = self.fetch(&want);
+        }
+    }
+
+    /// Reads small requests through the cache, fetching what is missing in one go.
+    fn read_cached(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        let (bs, n) = (self.dev.block_size(), self.dev.num_blocks());
+        let per = self.per_chunk();
+        let mut need: Vec<u64> = Vec::new();
+        for (lba, buf) in reqs.iter() {
+            let count = fs::block::check_request(bs, n, *lba, buf.len())?;
+            let last = lba.0.saturating_add(count.saturating_sub(1));
+            // At most three chunks per request (SMALL_READ ≤ CHUNK), bounded by the loop.
+            let mut c = lba.0 - lba.0 % per;
+            while c <= last {
+                if self.find(c).is_none() && !need.contains(&c) {
+                    need.push(c);
+                }
+                c = c.saturating_add(per);
+            }
+        }
+        if need.len() > CHUNKS / 2 {
+            // Scattered tiny reads: not worth filling the cache with.
+            return self.dev.read_blocks_vectored(reqs);
+        }
+        if !need.is_empty() && self.fetch(&need).is_err() {
+            // A chunk may reach a bad block the caller did not ask for.
+            return self.dev.read_blocks_vectored(reqs);
+        }
+        let bsz = u64::from(bs);
+        for (lba, buf) in reqs.iter_mut() {
+            let mut done = 0usize;
+            // Each pass copies at least one block (the request is block-aligned).
+            while done < buf.len() {
+                let byte = lba.0.saturating_mul(bsz).saturating_add(done as u64);
+                let block = byte / bsz;
+                let first = block - block % per;
+                let i = self.find(first).ok_or(IoError::Device)?;
+                self.clock += 1;
+                let chunk = self.chunks.get_mut(i).ok_or(IoError::Device)?;
+                chunk.2 = self.clock;
+                let off = usize::try_from(byte - first * bsz).map_err(|_| IoError::OutOfRange)?;
+                let src = chunk.1.get(off..).ok_or(IoError::Device)?;
+                let dst = buf.get_mut(done..).ok_or(IoError::Device)?;
+                let k = src.len().min(dst.len());
+                if k == 0 {
+                    return Err(IoError::Device);
+                }
+                dst.get_mut(..k).ok_or(IoError::Device)?.copy_from_slice(src.get(..k).ok_or(IoError::Device)?);
+                done += k;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<D: BlockDevice> BlockDevice for ChunkCache<D> {
+    fn block_size(&self) -> u32 {
+        self.dev.block_size()
+    }
+    fn num_blocks(&self) -> u64 {
+        self.dev.num_blocks()
+    }
+    fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+        if buf.len() > SMALL_READ {
+            return self.dev.read_blocks(lba, buf);
+        }
+        self.read_cached(&mut [(lba, buf)])
+    }
+    fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        let total = reqs.iter().map(|r| r.1.len()).fold(0usize, usize::saturating_add);
+        if total > CHUNK || reqs.iter().any(|r| r.1.len() > SMALL_READ) {
+            return self.dev.read_blocks_vectored(reqs);
+        }
+        self.read_cached(reqs)
+    }
+}
+
+/// A disk of the device stage: its blkfront behind the small-read cache.
+type Cached<P> = ChunkCache<Blkfront<P>>;
+
+/// Lets `fs::probe` share a disk while we keep a handle to close it later.
+struct SharedBlk<P: Platform>(Rc<RefCell<Cached<P>>>);
+
+impl<P: Platform> BlockDevice for SharedBlk<P> {
+    fn block_size(&self) -> u32 {
+        self.0.borrow().block_size()
+    }
+    fn num_blocks(&self) -> u64 {
+        self.0.borrow().num_blocks()
+    }
+    fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+        self.0.borrow_mut().read_blocks(lba, buf)
+    }
+    fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
+        self.0.borrow_mut().read_blocks_vectored(reqs)
+    }
+}
+
+/// Runs the device stage, printing one line per finding to `out`.
+///
+/// # Errors
+/// Only when xenstore itself is unusable; disk failures are reported and skipped.
+pub fn run<P: Platform + 'static>(
+    plat: P,
+    out: &mut dyn Write,
+    opts: &Options,
+) -> Result<Outcome, xenfront::xenstore::XsError> {
+    let mut open: Vec<(String, Rc<RefCell<Cached<P>>>)> = Vec::new();
+    // (step, time, disk requests so far) under `rpvboot.verbose`.
+    let mut steps: Vec<(&str, u64, u64)> = Vec::new();
+    let mut step = |what: &'static str, open: &[(String, Rc<RefCell<Cached<P>>>)]| {
+        if opts.timing {
+            let reqs = open.iter().map(|(_, d)| d.try_borrow().map_or(0, |d| d.inner().stats.requests)).sum();
+            steps.push((what, plat.now_ns(), reqs));
+        }
+    };
+    step("start", &open);
+    let mut xs = Xenstore::new(plat.clone())?;
+    let mut outcome = Outcome::default();
+    step("xenstore", &open);
+    let disks = blkfront::connect_all(&mut xs, opts.blk)?;
+    step("connect", &open);
+    if disks.is_empty() {
+        let _ = writeln!(out, "rpvboot: no disks (device/vbd is empty)");
+    }
+    for d in disks {
+        match d.dev {
+            Ok(dev) => {
+                let _ = writeln!(
+                    out,
+                    "rpvboot: disk {}: {} sectors of {} bytes, {}{}",
+                    d.name,
+                    dev.num_blocks(),
+                    dev.block_size(),
+                    dev.backend_path(),
+                    match dev.indirect_segments() {
+                        0 => String::new(),
+                        n => alloc::format!(" (indirect, {n} segments)"),
+                    }
+                );
+                outcome.connected += 1;
+                let mut cached = ChunkCache::new(dev);
+                cached.prefetch_ends(PREFETCH_HEAD);
+                open.push((d.name, Rc::new(RefCell::new(cached))));
+            }
+            Err(e) => {
+                let _ = writeln!(out, "rpvboot: disk {} unusable: {e}", d.name);
+                outcome.failed += 1;
+            }
+        }
+    }
+
+    let mut probed: Vec<ProbedDisk> = Vec::new();
+    for (i, (name, dev)) in open.iter().enumerate() {
+        let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(dev))));
+        let _ = write!(out, "rpvboot: {name} = (hd{i}): {} map", disk.map.name());
+        // Say which filesystem each partition holds, and why one holds none we can read: a
+        // customer whose disk is damaged should see it here, not only as "file not found" later.
+        let mut unreadable = Vec::new();
+        for p in disk.candidates() {
+            match probe::open_fs(p) {
+                Ok(f) => {
+                    let _ = write!(out, " {}={}", p.grub_name(), f.info().kind);
+                }
+                Err(fs::Error::NotRecognized) => {
+                    let _ = write!(out, " {}=?", p.grub_name());
+                    unreadable.push(alloc::format!("{}: no filesystem recognised", p.grub_name()));
+                }
+                Err(e) => {
+                    let _ = write!(out, " {}=?", p.grub_name());
+                    unreadable.push(alloc::format!("{}: unreadable filesystem: {e}", p.grub_name()));
+                }
+            }
+        }
+        let _ = writeln!(out);
+        for u in &unreadable {
+            let _ = writeln!(out, "rpvboot:   {u}");
+        }
+        for n in &disk.notes {
+            let _ = writeln!(out, "rpvboot:   note: {n}");
+        }
+        probed.push(disk);
+    }
+    step("probe", &open);
+
+    for path in MENU_PATHS {
+        let Ok(mut r) = probe::resolve(&probed, path) else {
+            continue;
+        };
+        let at = alloc::format!("{}{}", r.partition.grub_name(), r.path);
+        match fs::vfs::read_to_vec(r.fs.as_mut(), &r.path, MENU_LIMIT) {
+            Ok(bytes) => {
+                let _ = writeln!(out, "rpvboot: menu {at} ({} bytes):", bytes.len());
+                for line in String::from_utf8_lossy(&bytes).lines() {
+                    let clean: String = line.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+                    let _ = writeln!(out, "rpvboot: | {clean}");
+                }
+                outcome.menu = Some((at, bytes));
+                break;
+            }
+            Err(e) => {
+                let _ = writeln!(out, "rpvboot: {at}: {e}");
+            }
+        }
+    }
+    if outcome.menu.is_none() {
+        let _ = writeln!(out, "rpvboot: no {} or {} on any disk", MENU_PATHS[0], MENU_PATHS[1]);
+    }
+
+    // Several passes, raw and file reads interleaved: timings under emulation are noisy, and
+    // the machine's load drifts between passes.
+    for _ in 0..3 {
+        if opts.bench_mib > 0 {
+            for (name, dev) in &open {
+                bench_raw(&plat, name, dev.borrow_mut().inner_mut(), opts.bench_mib, out);
+            }
+        }
+        if let Some(path) = &opts.bench_file {
+            bench_file(&plat, &probed, path, out);
+        }
+    }
+    if opts.bench_mib > 0 || opts.bench_file.is_some() {
+        for (name, dev) in &open {
+            let s = dev.borrow().inner().stats;
+            let _ = writeln!(
+                out,
+                "rpvboot: stats {name}: {} requests ({} indirect), {} MiB, up to {} in flight, {} read-ahead hits",
+                s.requests,
+                s.indirect,
+                s.bytes >> 20,
+                s.max_in_flight,
+                s.ra_hits
+            );
+        }
+    }
+
+    step("menu", &open);
+    if let Some(b) = &opts.boot {
+        // The console menu; without a console or with `timeout 0`, the unattended order.
+        outcome.selected = choose(b, &probed, out);
+    }
+
+    step("select", &open);
+    // Close as soon as the last read is done: the probe's handles go first so that each
+    // blkfront is ours alone again; every frontend says Closing at once.
+    drop(probed);
+    let mut names = Vec::new();
+    let mut devs = Vec::new();
+    for (name, dev) in open {
+        match Rc::try_unwrap(dev) {
+            Ok(cell) => {
+                names.push(name);
+                devs.push(cell.into_inner().into_inner());
+            }
+            Err(_) => {
+                outcome.close_errors += 1;
+                let _ = writeln!(out, "rpvboot: disk {name} not closed cleanly: still in use");
+            }
+        }
+    }
+    let mut closing = Some(blkfront::begin_close(&mut xs, devs));
+    step("close", &[]);
+    // With a kernel to hand over to, the rest waits until just before the jump.
+    if outcome.selected.is_none() || opts.reconnect_check {
+        if let Some(c) = closing.take() {
+            outcome.close_errors += report_close(&names, c.finish(&mut xs), out);
+        }
+        step("closed", &[]);
+    }
+    if opts.reconnect_check {
+        reconnect_check(&mut xs, out, opts.blk, &mut outcome);
+    }
+    if let Some(&(_, t0, _)) = steps.first() {
+        let _ = write!(out, "rpvboot: device stage (us, disk requests):");
+        for w in steps.windows(2) {
+            if let [(_, a, ra), (what, b, rb)] = w {
+                let _ = write!(out, " {what} {} ({})", b.saturating_sub(*a) / 1000, rb.saturating_sub(*ra));
+            }
+        }
+        let _ = write!(out, "; total {}; ", steps.last().map_or(0, |&(_, t, _)| t.saturating_sub(t0)) / 1000);
+        xs_summary(&xs, out);
+    }
+    if let Some(closing) = closing {
+        let timing = opts.timing;
+        outcome.closing = Some(PendingClose(Box::new(move |out: &mut dyn Write| {
+            let t0 = xs.platform().now_ns();
+            let errors = report_close(&names, closing.finish(&mut xs), out);
+            if timing {
+                let _ =
+                    write!(out, "rpvboot: disks closed in {} us; ", xs.platform().now_ns().saturating_sub(t0) / 1000);
+                xs_summary(&xs, out);
+            }
+            errors
+        })));
+    }
+    Ok(outcome)
+}
+
+/// What xenstore cost so far (`rpvboot.verbose`).
+fn xs_summary<P: Platform>(xs: &Xenstore<P>, out: &mut dyn Write) {
+    let s = &xs.stats;
+    let _ = writeln!(
+        out,
+        "xenstore {} requests in {} round trips, {} us, {} us waiting for events",
+        s.requests,
+        s.round_trips,
+        s.request_ns / 1000,
+        s.event_wait_ns / 1000
+    );
+}
+
+fn reconnect_check<P: Platform>(xs: &mut Xenstore<P>, out: &mut dyn Write, cfg: Config, outcome: &mut Outcome) {
+    let disks = match blkfront::connect_all(xs, cfg) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(out, "rpvboot: reconnect: {e}");
+            outcome.close_errors += 1;
+            return;
+        }
+    };
+    for d in disks {
+        let res = d.dev.map_err(|e| alloc::format!("{e}")).and_then(|mut dev| {
+            let mut sector = alloc::vec![0u8; usize::try_from(dev.block_size()).unwrap_or(512)];
+            let read = dev.read_blocks(Lba(0), &mut sector).map_err(|e| alloc::format!("read: {e}"));
+            let closed = dev.shutdown(xs).map_err(|e| alloc::format!("close: {e}"));
+            read.and(closed).map(|()| sector.get(510..512).map_or(0, |b| u16::from_le_bytes([b[0], b[1]])))
+        });
+        match res {
+            Ok(sig) => {
+                let _ = writeln!(out, "rpvboot: reconnect {}: ok (sector 0 ends {sig:#06x}), closed again", d.name);
+            }
+            Err(e) => {
+                outcome.close_errors += 1;
+                let _ = writeln!(out, "rpvboot: reconnect {}: {e}", d.name);
+            }
+        }
+    }
+}
+
+fn mib_per_s(bytes: u64, ns: u64) -> (u64, u64) {
+    // MiB/s with one decimal, in integers: bytes * 1e9 / ns / 2^20.
+    let tenths = u128::from(bytes) * 10_000_000_000 / u128::from(ns.max(1)) / (1 << 20);
+    let t = u64::try_from(tenths).unwrap_or(u64::MAX);
+    (t / 10, t % 10)
+}
+
+fn bench_raw<P: Platform>(plat: &P, name: &str, dev: &mut Blkfront<P>, mib: u32, out: &mut dyn Write) {
+    let bs = u64::from(dev.block_size());
+    let total = (u64::from(mib) << 20).min(dev.num_blocks().saturating_mul(bs));
+    let chunk: u64 = 4 << 20;
+    let mut buf = alloc::vec![0u8; usize::try_from(chunk).unwrap_or(1 << 20)];
+    let before = dev.stats;
+    let t0 = plat.now_ns();
+    let mut done = 0u64;
+    while done < total {
+        let n = (total - done).min(chunk);
+        let n = n - n % bs;
+        let Some(b) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = dev.read_blocks(Lba(done / bs), b) {
+            let _ = writeln!(out, "rpvboot: bench {name}: read at byte {done}: {e}");
+            return;
+        }
+        done += n;
+    }
+    let ns = plat.now_ns().saturating_sub(t0);
+    let (w, f) = mib_per_s(done, ns);
+    let s = dev.stats;
+    let _ = writeln!(
+        out,
+        "rpvboot: bench {name}: raw read {} MiB in {} ms = {w}.{f} MiB/s ({} requests, {} indirect, up to {} in flight)",
+        done >> 20,
+        ns / 1_000_000,
+        s.requests - before.requests,
+        s.indirect - before.indirect,
+        s.max_in_flight
+    );
+}
+
+fn bench_file<P: Platform>(plat: &P, disks: &[ProbedDisk], path: &str, out: &mut dyn Write) {
+    let mut r = match probe::resolve(disks, path) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(out, "rpvboot: bench file {path}: {e}");
+            return;
+        }
+    };
+    let mut buf = alloc::vec![0u8; 4 << 20];
+    let t0 = plat.now_ns();
+    let mut off = 0u64;
+    // Bounded: at most size/1 + 1 iterations, since each read advances or ends the loop.
+    while off < r.meta.size {
+        match r.fs.read_at(r.meta.id, off, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => off += u64::try_from(n).unwrap_or(0),
+            Err(e) => {
+                let _ = writeln!(out, "rpvboot: bench file {path}: at {off}: {e}");
+                return;
+            }
+        }
+    }
+    let ns = plat.now_ns().saturating_sub(t0);
+    let (w, f) = mib_per_s(off, ns);
+    let _ = writeln!(
+        out,
+        "rpvboot: bench file {}{}: {} bytes in {} ms = {w}.{f} MiB/s",
+        r.partition.grub_name(),
+        r.path,
+        off,
+        ns / 1_000_000
+    );
+}
+
+/// What to boot (`bootplan::select`): the menu on the PV console, or on the host (no console)
+/// the unattended order.
+fn choose(
+    b: &bootplan::select::SelectArgs,
+    disks: &[fs::probe::Disk],
+    out: &mut dyn Write,
+) -> Option<bootplan::select::Selected> {
+    use bootplan::select::select_with;
+    #[cfg(target_os = "none")]
+    if let Some(con) = crate::arch::x86_64::console::get() {
+        let mut term = con;
+        let now = || crate::arch::x86_64::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()));
+        return select_with(&b.extra, disks, b.nr_pages, b.pages_in_use, out, Some(&mut term), now);
+    }
+    select_with(&b.extra, disks, b.nr_pages, b.pages_in_use, out, None, || 0)
+}
+
+/// The PV console as a [`Write`] target.
+#[cfg(target_os = "none")]
+#[derive(Debug)]
+pub struct ConsoleOut;
+
+#[cfg(target_os = "none")]
+impl Write for ConsoleOut {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        crate::arch::x86_64::console::print(format_args!("{s}"));
+        Ok(())
+    }
+}
+
+/// The PV kernel's entry to the device stage: builds the platform from start_info and prints
+/// to the console. Options come from the command line: `rpvboot.bench=<MiB>`,
+/// `rpvboot.benchfile=<path>`, and for tuning `rpvboot.blkpages=<n>`, `rpvboot.blksegs=<n>`
+/// (0: no indirect requests), `rpvboot.readahead=<KiB>`, `rpvboot.spin=<us>` (how long a wait
+/// for dom0 spins before it blocks).
+#[cfg(target_os = "none")]
+pub fn run_pv(si: &xenfront::start_info::StartInfo, shared: crate::hypervisor::shared::Shared) -> Outcome {
+    let mut opts = Options {
+        boot: crate::handover::select_args(si),
+        timing: si.has_word("rpvboot.verbose"),
+        ..Options::default()
+    };
+    let mut spin = None;
+    for word in si.cmd_line().split_ascii_whitespace() {
+        if let Some(v) = word.strip_prefix("rpvboot.bench=") {
+            opts.bench_mib = v.parse().unwrap_or(64);
+        } else if let Some(v) = word.strip_prefix("rpvboot.benchfile=") {
+            opts.bench_file = Some(String::from(v));
+        } else if word == "rpvboot.test=reconnect" {
+            opts.reconnect_check = true;
+        } else if let Some(v) = word.strip_prefix("rpvboot.blkpages=") {
+            opts.blk.data_pages = v.parse().unwrap_or(opts.blk.data_pages).clamp(11, 1024);
+        } else if let Some(v) = word.strip_prefix("rpvboot.blksegs=") {
+            opts.blk.max_indirect_segments = v.parse().unwrap_or(0);
+        } else if let Some(v) = word.strip_prefix("rpvboot.spin=") {
+            spin = v.parse::<u64>().ok().map(|us| us.saturating_mul(1000));
+        } else if let Some(v) = word.strip_prefix("rpvboot.readahead=") {
+            opts.blk.read_ahead = v.parse::<usize>().unwrap_or(256).saturating_mul(1024);
+        }
+    }
+    let mut con = ConsoleOut;
+    let plat = match crate::hypervisor::pv::PvPlatform::new(shared, si.store_mfn, si.store_evtchn) {
+        Ok(p) => {
+            if let Some(ns) = spin {
+                p.set_spin_ns(ns);
+            }
+            p
+        }
+        Err(e) => {
+            let _ = writeln!(con, "rpvboot: grant table: {e}");
+            return Outcome::default();
+        }
+    };
+    match run(plat, &mut con, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(con, "rpvboot: xenstore: {e}");
+            Outcome::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fs::MemDisk;
+    use xenfront::fake::{Behaviour, Fake};
+
+    /// An ext2 image made by mke2fs from a directory holding `files` (the oracle).
+    fn ext2_image(files: &[(&str, &[u8])], mib: u32) -> Vec<u8> {
+        // One directory per call: tests run in parallel threads of one process.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (p, data) in files {
+            let f = dir.join("root").join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(&f, data).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("root")).unwrap();
+        let img = dir.join("disk.img");
+        let st = std::process::Command::new("mke2fs")
+            .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
+            .arg(dir.join("root"))
+            .arg(&img)
+            .arg(format!("{}M", mib))
+            .status()
+            .expect("mke2fs (e2fsprogs) must be installed: cargo xtask setup");
+        assert!(st.success());
+        let bytes = std::fs::read(&img).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        bytes
+    }
+
+    #[test]
+    fn finds_menu_on_second_disk_despite_a_dead_one_and_closes_all() {
+        let menu = b"default 0\ntimeout 5\ntitle NetBSD\n  kernel (hd1)/netbsd\n";
+        let f = Fake::new();
+        f.add_disk(51712, MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512), Behaviour::Normal, None);
+        f.add_disk(51728, MemDisk::new(vec![0; 1 << 20], 512), Behaviour::NeverConnect, None);
+        f.add_disk(
+            51744,
+            MemDisk::new(ext2_image(&[("/boot/grub/menu.lst", menu), ("/big", &vec![7u8; 300_000])], 8), 512),
+            Behaviour::Normal,
+            Some(32),
+        );
+        let mut out = String::new();
+        let opts =
+            Options { bench_mib: 2, bench_file: Some("/big".into()), reconnect_check: true, ..Options::default() };
+        let o = run(f.clone(), &mut out, &opts).unwrap();
+        // The dead disk fails again in the reconnect check; that is its only error.
+        assert_eq!((o.connected, o.failed, o.close_errors), (2, 1, 1), "{out}");
+        assert!(out.contains("rpvboot: reconnect xvdb: device/vbd/51728"), "{out}");
+        let (at, bytes) = o.menu.unwrap();
+        assert_eq!(at, "(hd1)/boot/grub/menu.lst");
+        assert_eq!(bytes, menu);
+        assert!(
+            out.contains("rpvboot: disk xvda: 8192 sectors of 512 bytes, /local/domain/0/backend/vbd/7/51712"),
+            "{out}"
+        );
+        assert!(
+            out.contains("disk xvdb unusable: device/vbd/51728 (backend /local/domain/0/backend/vbd/7/51728)"),
+            "{out}"
+        );
+        assert!(out.contains("rpvboot: | title NetBSD"), "{out}");
+        assert!(out.contains("bench file (hd1)/big: 300000 bytes"), "{out}");
+        assert!(out.contains("rpvboot: reconnect xvda: ok"), "{out}");
+        assert!(out.contains("rpvboot: reconnect xvdc: ok"), "{out}");
+        assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
+        assert_eq!(f.get("device/vbd/51744/state").as_deref(), Some("1"));
+    }
+
+    /// A disk that records the device reads it serves and fails those touching `bad`.
+    struct Counting {
+        disk: MemDisk,
+        reads: Vec<(u64, usize)>,
+        bad: Option<u64>,
+    }
+
+    impl BlockDevice for Counting {
+        fn block_size(&self) -> u32 {
+            self.disk.block_size()
+        }
+        fn num_blocks(&self) -> u64 {
+            self.disk.num_blocks()
+        }
+        fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+            self.reads.push((lba.0, buf.len()));
+            let n = (buf.len() / 512) as u64;
+            if self.bad.is_some_and(|b| (lba.0..lba.0 + n).contains(&b)) {
+                return Err(IoError::Device);
+            }
+            self.disk.read_blocks(lba, buf)
+        }
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| ((i / 512) as u8).wrapping_mul(37) ^ (i as u8)).collect()
+    }
+
+    #[test]
+    fn chunk_cache_serves_small_reads_from_few_device_reads() {
+        let bytes = pattern(1 << 20);
+        let mut c = ChunkCache::new(Counting { disk: MemDisk::new(bytes.clone(), 512), reads: vec![], bad: None });
+        let read = |c: &mut ChunkCache<Counting>, lba: u64, n: usize| {
+            let mut b = vec![0u8; n];
+            c.read_blocks(Lba(lba), &mut b).unwrap();
+            assert!(b[..] == bytes[lba as usize * 512..][..n], "lba {lba} len {n}");
+        };
+        read(&mut c, 3, 1024);
+        read(&mut c, 100, 512);
+        read(&mut c, 0, 32 << 10);
+        assert_eq!(c.inner().reads, [(0, 64 << 10)], "one chunk read serves all three");
+        // Across a chunk boundary: only the missing chunk is read.
+        read(&mut c, 127, 1024);
+        assert_eq!(c.inner().reads[1..], [(128, 64 << 10)]);
+        // The last chunk is cut at the end of the disk; past it is an error without a read.
+        read(&mut c, 2047, 512);
+        assert_eq!(c.inner().reads[2..], [(1920, 64 << 10)]);
+        let mut b = [0u8; 1024];
+        assert_eq!(c.read_blocks(Lba(2047), &mut b), Err(IoError::OutOfRange));
+        assert_eq!(c.read_blocks(Lba(0), &mut b[..100]), Err(IoError::Misaligned));
+        assert_eq!(c.inner().reads.len(), 3);
+        // Large reads go to the device as they are.
+        read(&mut c, 501, 33 << 10);
+        assert_eq!(c.inner().reads[3..], [(501, 33 << 10)]);
+        // Small vectored reads share one fetch of what is missing.
+        let mut x = vec![0u8; 512];
+        let mut y = vec![0u8; 2048];
+        c.read_blocks_vectored(&mut [(Lba(300), &mut x[..]), (Lba(1000), &mut y[..])]).unwrap();
+        assert!(x[..] == bytes[300 * 512..][..512] && y[..] == bytes[1000 * 512..][..2048]);
+        assert_eq!(c.inner().reads[4..], [(256, 64 << 10), (896, 64 << 10)]);
+        // Many chunks: the least recently used go, the data stays right.
+        for lba in (0..2048).step_by(128) {
+            read(&mut c, lba + 5, 512);
+        }
+        assert!(c.chunks.len() <= CHUNKS);
+    }
+
+    #[test]
+    fn chunk_cache_prefetch_and_bad_blocks() {
+        let bytes = pattern(1 << 20);
+        let mut c = ChunkCache::new(Counting { disk: MemDisk::new(bytes.clone(), 512), reads: vec![], bad: Some(90) });
+        c.prefetch_ends(256 << 10);
+        // The chunk with the bad block fails the (vectored) fetch: nothing is kept.
+        assert!(c.chunks.is_empty());
+        // A read beside the bad block is served directly, and is not cached.
+        let mut b = vec![0u8; 1024];
+        for _ in 0..2 {
+            c.inner_mut().reads.clear();
+            c.read_blocks(Lba(10), &mut b).unwrap();
+            assert!(b[..] == bytes[10 * 512..][..1024]);
+            assert_eq!(c.inner().reads, [(0, 64 << 10), (10, 1024)]);
+        }
+        assert_eq!(c.read_blocks(Lba(89), &mut b), Err(IoError::Device));
+        // Without a bad block: the first 256 KiB and the last chunk in one go, then no reads.
+        let mut c = ChunkCache::new(Counting { disk: MemDisk::new(bytes.clone(), 512), reads: vec![], bad: None });
+        c.prefetch_ends(256 << 10);
+        assert_eq!(c.inner().reads.len(), 5);
+        for lba in [0u64, 1, 128, 511, 2047] {
+            c.read_blocks(Lba(lba), &mut b[..512]).unwrap();
+            assert!(b[..512] == bytes[lba as usize * 512..][..512]);
+        }
+        assert_eq!(c.inner().reads.len(), 5);
+    }
+
+    #[test]
+    fn garbage_and_no_menu_are_reported() {
+        let f = Fake::new();
+        f.add_disk(
+            51712,
+            MemDisk::new((0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect(), 512),
+            Behaviour::Normal,
+            None,
+        );
+        let mut out = String::new();
+        let o = run(f, &mut out, &Options::default()).unwrap();
+        assert!(o.menu.is_none());
+        assert!(out.contains("no /grub/menu.lst or /boot/grub/menu.lst on any disk"), "{out}");
+        let mut out = String::new();
+        let o = run(Fake::new(), &mut out, &Options::default()).unwrap();
+        assert_eq!(o.connected, 0);
+        assert!(out.contains("no disks"), "{out}");
+    }
+}

@@ -1,0 +1,174 @@
+//! The `rpvboot` PV kernel: start-up, banner, devices, menu, and the handover to the chosen kernel.
+//!
+//! On the host this binary only explains what it is; the real one is built for
+//! `x86_64-unknown-none` by `cargo xtask build`.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("rpvboot is a Xen PV kernel image; build it with `cargo xtask build`");
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "none")]
+mod pv {
+    use core::fmt;
+
+    use rpvboot::arch::x86_64::{self as arch, traps};
+    use rpvboot::hypervisor::hypercall;
+    use rpvboot::println;
+    use xenfront::raw::ShutdownReason;
+
+    /// Shown on the first line of the console.
+    const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    /// Command-line bytes for display: printable ASCII as is, the rest as `\xNN`.
+    struct Shown<'a>(&'a [u8]);
+
+    impl fmt::Display for Shown<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            for &b in self.0 {
+                if (0x20..0x7f).contains(&b) {
+                    fmt::Write::write_char(f, char::from(b))?;
+                } else {
+                    write!(f, "\\x{b:02x}")?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Called by the entry stub (arch/x86_64/entry.rs) on our own stack, .bss zeroed.
+    #[no_mangle]
+    extern "C" fn rust_start(start_info_va: u64) -> ! {
+        // SAFETY: called once, from _start, with Xen's rsi.
+        let boot = match unsafe { arch::init(start_info_va) } {
+            Ok(b) => b,
+            Err(e) => {
+                println!("rpvboot: start-up failed: {e}");
+                arch::shutdown(ShutdownReason::Crash);
+            }
+        };
+        let si = &boot.start_info;
+        let (major, minor) = hypercall::xen_version();
+        println!("rpvboot {VERSION} (Xen PV bootloader)");
+        println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}", si.memory_mib(), si.nr_pages);
+        println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
+        println!("rpvboot: t={}", boot.shared.now_ns());
+        let m = &boot.memory;
+        // libxc maps its bootstrap region up to a 4 MiB boundary; after its last page (the boot
+        // stack, after the page tables) the rest is padding nobody uses: give it to the heap.
+        if let Some(pt) = rpvboot::arch::x86_64::mm::va_to_pfn(si.pt_base) {
+            let pad = pt.saturating_add(si.nr_pt_frames).saturating_add(1)..m.bootstrap_end;
+            arch::heap::donate(pad.clone());
+            log::info!("bootstrap padding pfn {:#x}..{:#x} given to the heap", pad.start, pad.end);
+        }
+        log::info!(
+            "memory pfn 0..{:#x} (bootstrap to {:#x}, {} page tables reserved, mapped on demand) in {} us, heap from pfn {:#x}; start-up {} us",
+            m.nr_pages,
+            m.bootstrap_end,
+            m.new_tables.end - m.new_tables.start,
+            boot.map_ns / 1000,
+            m.free.start,
+            boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
+        );
+
+        if si.has_word("rpvboot.test=panic") {
+            panic!("test panic requested");
+        }
+        if si.has_word("rpvboot.test=fault") {
+            let v = traps::fault_by_reading_page_zero();
+            println!("rpvboot: read page 0 without a fault ({v:#x}): page 0 is mapped!");
+            arch::shutdown(ShutdownReason::Crash);
+        }
+        if si.has_word("rpvboot.test=heap") {
+            heap_check();
+        }
+        if si.has_word("rpvboot.test=flood") {
+            // 400 numbered lines (~32 KiB) through the 2 KiB ring: flow control must not drop any.
+            let t = boot.shared.now_ns();
+            for i in 0..400 {
+                println!("rpvboot: flood line {i:03} ........................................");
+            }
+            let ms = boot.shared.now_ns().saturating_sub(t) / 1_000_000;
+            println!("rpvboot: flood done, 400 lines in {ms} ms");
+        }
+
+        if si.has_word("rpvboot.test=keys") {
+            keys_echo(boot.console);
+        }
+
+        let mut outcome = rpvboot::devices::run_pv(si, boot.shared);
+        // The disks' close began after their last read; it completes just before the jump
+        // (or here, when there is no jump).
+        let mut closing = outcome.closing.take();
+        if let Some(sel) = outcome.selected {
+            let mut finish = || {
+                if let Some(c) = closing.take() {
+                    c.finish(&mut rpvboot::devices::ConsoleOut);
+                }
+            };
+            println!("rpvboot: boot failed: {}", rpvboot::handover::boot_selected(si, &sel, &mut finish));
+        }
+        if let Some(c) = closing.take() {
+            c.finish(&mut rpvboot::devices::ConsoleOut);
+        }
+        if si.has_word("rpvboot.test=ramdisk") {
+            println!("rpvboot: boot failed: {}", rpvboot::handover::boot_ramdisk(si));
+        }
+        println!("rpvboot: nothing left to boot, powering off");
+        arch::shutdown(ShutdownReason::Poweroff)
+    }
+
+    /// `rpvboot.test=heap`: allocate, fill and verify a 64 MiB buffer (the size of a big kernel),
+    /// plus many small allocations, and report how far the heap grew.
+    fn heap_check() {
+        extern crate alloc;
+        use alloc::vec::Vec;
+        let t = arch::console::get().map(|c| pvconsole::Platform::now_ns(c.platform()));
+        let n = 64usize << 20;
+        let mut big: Vec<u8> = Vec::new();
+        if big.try_reserve_exact(n).is_err() {
+            println!("rpvboot: heap: cannot allocate {n} bytes");
+            return;
+        }
+        big.extend((0..n).map(|i| (i % 251) as u8));
+        let ok = big.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
+        let small: Vec<Vec<u32>> = (0..10_000u32).map(|i| alloc::vec![i; (i % 64) as usize]).collect();
+        let ok2 = small.iter().enumerate().all(|(i, v)| v.iter().all(|&x| x as usize == i));
+        let dt = t.zip(arch::console::get().map(|c| pvconsole::Platform::now_ns(c.platform())));
+        println!(
+            "rpvboot: heap: 64 MiB at {:#x} {}, 10000 small {}, heap top pfn {:#x}, {} ms",
+            big.as_ptr() as usize,
+            if ok { "ok" } else { "CORRUPT" },
+            if ok2 { "ok" } else { "CORRUPT" },
+            arch::heap::heap_top_pfn(),
+            dt.map_or(0, |(a, b)| b.saturating_sub(a) / 1_000_000)
+        );
+    }
+
+    /// `rpvboot.test=keys`: report console input bytes until `q` or 30 s without input.
+    fn keys_echo(con: &arch::console::XenConsole) {
+        println!("rpvboot: keys: waiting for input (q ends)");
+        let mut buf = [0u8; 64];
+        'outer: loop {
+            let n = con.read_timeout(&mut buf, 30_000_000_000);
+            if n == 0 {
+                println!("rpvboot: keys: timeout");
+                break;
+            }
+            for &b in buf.iter().take(n) {
+                println!("rpvboot: key {b:#04x}");
+                if b == b'q' {
+                    break 'outer;
+                }
+            }
+        }
+        println!("rpvboot: keys done");
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        arch::panic_report(info)
+    }
+}
