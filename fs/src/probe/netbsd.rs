@@ -14,7 +14,6 @@
 //!   is the entry's name (low byte of each UTF-16 unit) or, when empty, its GUID string.
 //! - R6 Without a valid primary GPT NetBSD makes no wedges (it never reads the backup).
 
-use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -80,7 +79,8 @@ fn gpt_makes_wedges(g: &super::GptFacts) -> bool {
 /// The wedge unit NetBSD gives the GPT entry `p` when its disk is the only one with wedges:
 /// the number of wedges made before it (R3, R5).
 fn wedge_unit(disk: &Disk, p: &Partition) -> Result<u32, String> {
-    let mut names: BTreeSet<Vec<u8>> = BTreeSet::new();
+    // Wedge names in use (at most 128 entries are read: a linear search is enough).
+    let mut names: Vec<Vec<u8>> = Vec::new();
     let mut made: Vec<(u64, u64)> = Vec::new();
     let mut unit = 0u32;
     for q in disk.partitions.iter().filter(|q| q.map == MapKind::Gpt) {
@@ -93,7 +93,13 @@ fn wedge_unit(disk: &Disk, p: &Partition) -> Result<u32, String> {
         let guid = lower(&format!("{unique_guid}"));
         let wname = if name.is_empty() { guid.clone() } else { wedge_name(name)? };
         // dkwedge_add checks the overlap first, then the name; EEXIST retries with the GUID.
-        let got = !overlaps && (names.insert(wname) || names.insert(guid));
+        let mut take = |n: Vec<u8>| {
+            !names.contains(&n) && {
+                names.push(n);
+                true
+            }
+        };
+        let got = !overlaps && (take(wname) || take(guid));
         let this = q.index == p.index;
         if this {
             return if got {
