@@ -283,9 +283,6 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
                 let _ = write!(k, "\\{b:03o}");
             }
             fs::write(root.join("guest").join(format!("{}.keys", s.name)), k)?;
-            if s.key_delay_secs != 1 {
-                fs::write(root.join("guest").join(format!("{}.keydelay", s.name)), s.key_delay_secs.to_string())?;
-            }
         }
         let _ = writeln!(
             list_file,

@@ -74,8 +74,6 @@ pub struct Scenario {
     pub extra: String,
     /// Bytes typed into the guest console shortly after it starts (empty: none).
     pub keys: Vec<u8>,
-    /// Seconds between the guest's console appearing and [`Scenario::keys`] being typed.
-    pub key_delay_secs: u32,
     /// Regexes (multi-line mode: `^`/`$` match at line ends) that must all match the console.
     pub expect: Vec<String>,
     /// Expected shutdown reason; `None` accepts any.
@@ -112,7 +110,6 @@ impl Scenario {
             memory_mib: 64,
             extra: extra.to_string(),
             keys: Vec::new(),
-            key_delay_secs: 1,
             expect: Vec::new(),
             shutdown: Some(Shutdown::Poweroff),
             allow_crash: false,
