@@ -356,7 +356,7 @@ fn disk_mbr_a() -> Result<PathBuf> {
         "nb-mbr-a",
         &Map::MbrLabel(vec![(
             'a',
-            Part::new(Fs::Ffs2, 16, "nb-mbr-a")
+            Part::new(Fs::Ffs2, 10, "nb-mbr-a")
                 .kernel("netbsd", Build::Modern, false)
                 .text("boot.cfg", &boot_cfg("boot netbsd")),
         )]),
@@ -369,10 +369,10 @@ fn disk_mbr_e() -> Result<PathBuf> {
     build(
         "nb-mbr-e",
         &Map::MbrLabel(vec![
-            ('a', Part::new(Fs::Ffs2, 8, "decoy-a")),
+            ('a', Part::new(Fs::Ffs2, 4, "decoy-a")),
             (
                 'e',
-                Part::new(Fs::Ffs1, 16, "nb-mbr-e")
+                Part::new(Fs::Ffs1, 10, "nb-mbr-e")
                     .kernel("netbsd", Build::Modern, false)
                     .text("boot.cfg", &boot_cfg("boot netbsd -s")),
             ),
@@ -387,7 +387,7 @@ fn disk_label() -> Result<PathBuf> {
         "nb-label",
         &Map::Label(vec![(
             'a',
-            Part::new(Fs::Ffs2, 16, "nb-label")
+            Part::new(Fs::Ffs2, 10, "nb-label")
                 .kernel("netbsd", Build::Modern, false)
                 .text("boot.cfg", "menu=NetBSD:boot netbsd\nmenu=NetBSD in DDB:boot netbsd -d\ntimeout=0\n"),
         )]),
@@ -401,15 +401,15 @@ fn disk_gpt() -> Result<PathBuf> {
     build(
         "nb-gpt",
         &Map::Gpt(vec![
-            (1, GPT_ESP, Part::new(Fs::Fat, 8, "efi")),
+            (1, GPT_ESP, Part::new(Fs::Fat, 4, "efi")),
             (
                 3,
                 GPT_NETBSD_FFS,
-                Part::new(Fs::Ffs2, 16, "nb-gpt-ffs")
+                Part::new(Fs::Ffs2, 10, "nb-gpt-ffs")
                     .kernel("netbsd", Build::Modern, false)
                     .text("boot.cfg", &boot_cfg("boot netbsd -v")),
             ),
-            (4, GPT_NETBSD_FFS, Part::new(Fs::Ffs2, 8, "decoy-dk2")),
+            (4, GPT_NETBSD_FFS, Part::new(Fs::Ffs2, 4, "decoy-dk2")),
         ]),
     )
 }
@@ -420,7 +420,7 @@ fn disk_bare_quiet() -> Result<PathBuf> {
     build(
         "nb-bare",
         &Map::Bare(
-            Part::new(Fs::Ffs1, 16, "nb-bare")
+            Part::new(Fs::Ffs1, 10, "nb-bare")
                 .kernel("netbsd.gz", Build::Legacy, true)
                 .text("boot.cfg", &boot_cfg("boot -q")),
         ),
@@ -434,7 +434,7 @@ fn disk_menulst() -> Result<PathBuf> {
         "nb-menulst",
         &Map::MbrLabel(vec![(
             'a',
-            Part::new(Fs::Ffs1, 16, "nb-menulst").kernel("netbsd.gz", Build::Modern, true).text(
+            Part::new(Fs::Ffs1, 10, "nb-menulst").kernel("netbsd.gz", Build::Modern, true).text(
                 "grub/menu.lst",
                 "default=0\ntimeout=0\ntitle NetBSD\n  root (hd0,0)\n  kernel /netbsd.gz root=xbd0a\n",
             ),
@@ -451,12 +451,12 @@ fn disk_grubcfg() -> Result<PathBuf> {
             (
                 1,
                 GPT_NETBSD_FFS,
-                Part::new(Fs::Ffs2, 16, "nb-grubcfg").kernel("netbsd", Build::Legacy, false).text(
+                Part::new(Fs::Ffs2, 10, "nb-grubcfg").kernel("netbsd", Build::Legacy, false).text(
                     "boot/grub/grub.cfg",
                     "set timeout=0\nset default=0\nmenuentry \"NetBSD\" {\n  knetbsd /netbsd\n}\n",
                 ),
             ),
-            (2, GPT_NETBSD_FFS, Part::new(Fs::Ffs2, 8, "decoy-dk1")),
+            (2, GPT_NETBSD_FFS, Part::new(Fs::Ffs2, 4, "decoy-dk1")),
         ]),
     )
 }
@@ -464,12 +464,12 @@ fn disk_grubcfg() -> Result<PathBuf> {
 /// First of two disks: GPT with only an EFI system partition (a wedge dk0 NetBSD would take
 /// as root when no `bootdev=` names another device).
 fn disk_two_first() -> Result<PathBuf> {
-    build("nb-two-a", &Map::Gpt(vec![(1, GPT_ESP, Part::new(Fs::Fat, 8, "efi-xbd0"))]))
+    build("nb-two-a", &Map::Gpt(vec![(1, GPT_ESP, Part::new(Fs::Fat, 4, "efi-xbd0"))]))
 }
 
 /// Second of two disks: no label, FFSv2 with `/netbsd.gz` and no configuration file at all.
 fn disk_two_second() -> Result<PathBuf> {
-    build("nb-two-b", &Map::Bare(Part::new(Fs::Ffs2, 16, "nb-two-xbd1").kernel("netbsd.gz", Build::Modern, true)))
+    build("nb-two-b", &Map::Bare(Part::new(Fs::Ffs2, 10, "nb-two-xbd1").kernel("netbsd.gz", Build::Modern, true)))
 }
 
 /// The GRUB 2 configuration of the pvgrub2 comparison disks: one entry, `linux` (pvgrub2's
@@ -483,15 +483,15 @@ fn disk_pg_gpt() -> Result<PathBuf> {
     build(
         "pg-gpt",
         &Map::Gpt(vec![
-            (1, GPT_ESP, Part::new(Fs::Fat, 8, "efi")),
+            (1, GPT_ESP, Part::new(Fs::Fat, 4, "efi")),
             (
                 3,
                 GPT_NETBSD_FFS,
-                Part::new(Fs::Ffs2, 16, "pg-gpt-ffs")
+                Part::new(Fs::Ffs2, 10, "pg-gpt-ffs")
                     .kernel("netbsd", Build::Modern, false)
                     .text("boot/grub/grub.cfg", &pvgrub2_cfg("")),
             ),
-            (4, GPT_NETBSD_FFS, Part::new(Fs::Ffs2, 8, "decoy-dk2")),
+            (4, GPT_NETBSD_FFS, Part::new(Fs::Ffs2, 4, "decoy-dk2")),
         ]),
     )
 }
@@ -501,7 +501,7 @@ fn disk_pg_ddb() -> Result<PathBuf> {
     build(
         "pg-ddb",
         &Map::Bare(
-            Part::new(Fs::Ffs2, 16, "pg-ddb")
+            Part::new(Fs::Ffs2, 10, "pg-ddb")
                 .kernel("netbsd", Build::Modern, false)
                 .text("boot/grub/grub.cfg", &pvgrub2_cfg(" -d")),
         ),
@@ -514,7 +514,7 @@ fn disk_pg_single() -> Result<PathBuf> {
     build(
         "pg-single",
         &Map::Bare(
-            Part::new(Fs::Ffs2, 16, "pg-single")
+            Part::new(Fs::Ffs2, 10, "pg-single")
                 .kernel("netbsd", Build::Modern, false)
                 .text("boot/grub/grub.cfg", &pvgrub2_cfg(" -s root=xbd0a")),
         ),
