@@ -386,7 +386,6 @@ fn read_file(
     None
 }
 
-/// The kernel's OS as the loader sees it once the notes are read (for `bootdev=`).
 /// The note shown when a NetBSD kernel gets no `bootdev=` because NetBSD's name for the
 /// partition it was read from is not knowable (docs/netbsd-bootdev.md): the kernel then picks
 /// its root itself (`dk0` or `xbd0a`), and the owner can name it with `root=` in the entry.
@@ -399,6 +398,7 @@ fn missing_bootdev(l: &Loaded, plan: &BootPlan, notes: &XenNotes, v: &impl Volum
     Some(format!("note: no bootdev= passed to NetBSD: {why}; the kernel chooses its root itself (root=NAME in the entry chooses it)"))
 }
 
+/// The kernel's OS as the loader sees it once the notes are read (for `bootdev=`).
 fn os_of(notes: &XenNotes) -> OsHint {
     match &notes.guest_os {
         Some(os) if os.eq_ignore_ascii_case("netbsd") => OsHint::NetBsd,
