@@ -20,7 +20,7 @@ fn main() {
     println!("{bin}=-T{dir}/src/arch/x86_64/link.ld");
     println!("{bin}=--defsym=__virt_base={VIRT_BASE:#x}");
     // The code is compiled position independent (the target's default relocation model: with
-    // code-model=kernel, static code only links in the low or top 2 GiB, rust-pv-notes P4) and
+    // code-model=kernel, static code only links in the low or top 2 GiB, docs/pv-rust-pitfalls.md P4) and
     // linked as ET_EXEC with no dynamic relocations (P1); a build.rs link arg survives a
     // RUSTFLAGS override (P2).
     println!("{bin}=-no-pie");

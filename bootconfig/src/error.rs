@@ -32,6 +32,8 @@ impl fmt::Display for Severity {
 pub enum DiagKind {
     /// A command this format does not know; the line is skipped.
     UnknownCommand(String),
+    /// An `extra=` option rpvboot does not know; ignored.
+    UnknownOption(String),
     /// A known command that means nothing for a PV domU; accepted and ignored.
     Ignored(String),
     /// A command rpvboot cannot carry out (`chainloader`, GRUB 2 `--users`).
@@ -88,6 +90,7 @@ impl fmt::Display for DiagKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DiagKind::UnknownCommand(c) => write!(f, "unknown command '{c}', line skipped"),
+            DiagKind::UnknownOption(c) => write!(f, "unknown option '{c}', ignored"),
             DiagKind::Ignored(c) => write!(f, "'{c}' has no meaning for a PV domU, ignored"),
             DiagKind::Unsupported(c) => write!(f, "'{c}' is not supported by rpvboot"),
             DiagKind::MissingArgument(c) => write!(f, "'{c}' needs an argument"),

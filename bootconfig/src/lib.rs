@@ -221,6 +221,19 @@ pub struct Menu {
 }
 
 impl Menu {
+    /// The entries the loader tries, in order, when `first` is chosen: `first`, then the
+    /// `fallback` chain without repeats. The one place this order is decided: the unattended
+    /// boot, the dry run and the menu's fallback after a failed boot all follow it.
+    pub fn boot_order(&self, first: usize) -> Vec<usize> {
+        let mut order = alloc::vec![first];
+        for &f in &self.fallback {
+            if !order.contains(&f) {
+                order.push(f);
+            }
+        }
+        order
+    }
+
     fn empty(format: Format) -> Self {
         Menu {
             format,
@@ -414,7 +427,7 @@ pub fn parse(format: Format, bytes: &[u8], file: &str) -> Menu {
     }
 }
 
-/// One fuzzing step for `format` (the body of the `menu_<format>` fuzz targets, style.md §11):
+/// One fuzzing step for `format` (the body of the per-format fuzz targets in fuzz/fuzz_targets/):
 /// parse, then plan every entry. Returns the entry count so the work is not optimised away.
 pub fn fuzz_format(format: Format, data: &[u8]) -> usize {
     let m = parse(format, data, "fuzz");
@@ -489,19 +502,7 @@ pub(crate) fn looks_netbsd(path: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// xorshift64: a fixed seed makes every run test the same inputs.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
-        }
-    }
+    use testimages::rng::Rng;
 
     /// The model's invariants after any input: bounded, consistent, plannable.
     fn check(m: &Menu) {
@@ -617,27 +618,27 @@ mod tests {
             let mut buf: Vec<u8> = Vec::new();
             match round % 3 {
                 0 => {
-                    for _ in 0..r.below(600) {
+                    for _ in 0..r.index(600) {
                         buf.push(u8::try_from(r.next() & 0xff).unwrap());
                     }
                 }
                 1 => {
-                    for _ in 0..r.below(300) {
-                        buf.extend_from_slice(VOCAB[r.below(VOCAB.len())].as_bytes());
-                        if r.below(3) == 0 {
+                    for _ in 0..r.index(300) {
+                        buf.extend_from_slice(VOCAB[r.index(VOCAB.len())].as_bytes());
+                        if r.index(3) == 0 {
                             buf.push(b' ');
                         }
                     }
                 }
                 _ => {
-                    buf.extend_from_slice(samples[r.below(samples.len())]);
-                    for _ in 0..1 + r.below(8) {
-                        let i = r.below(buf.len());
-                        match r.below(3) {
+                    buf.extend_from_slice(samples[r.index(samples.len())]);
+                    for _ in 0..1 + r.index(8) {
+                        let i = r.index(buf.len());
+                        match r.index(3) {
                             0 => buf[i] = u8::try_from(r.next() & 0xff).unwrap(),
                             1 => buf.truncate(i),
                             _ => {
-                                let w = VOCAB[r.below(VOCAB.len())].as_bytes();
+                                let w = VOCAB[r.index(VOCAB.len())].as_bytes();
                                 let tail = buf.split_off(i);
                                 buf.extend_from_slice(w);
                                 buf.extend_from_slice(&tail);

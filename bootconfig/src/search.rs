@@ -266,7 +266,11 @@ fn try_read(v: &mut impl Volumes, dev: &Device, path: &str, d: &mut Diags) -> Op
 /// Finds and parses the configuration as rpvboot does at boot. `extra_line` is the domU's
 /// `extra=` text (rpvboot's command line).
 pub fn load(extra_line: &str, v: &mut impl Volumes) -> Loaded {
-    let options = extra::parse(extra_line);
+    load_options(extra::parse(extra_line), v)
+}
+
+/// [`load`] for an `extra=` line the caller parsed already (rpvboot parses it once, at start).
+pub fn load_options(options: ExtraOptions, v: &mut impl Volumes) -> Loaded {
     let mut d = Diags::new(EXTRA_FILE);
     let vols = v.volumes();
 

@@ -24,6 +24,8 @@ extern crate alloc;
 
 pub mod disks;
 pub mod md5crypt;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use alloc::format;
 use alloc::string::String;
@@ -264,7 +266,9 @@ impl State {
         out.push_str("\r\n");
         self.redraw = true;
         if !self.touched {
-            let next = self.model.fallback.iter().copied().find(|i| !self.tried.contains(i));
+            // The loader's order after the first entry tried: its fallback chain.
+            let order = self.tried.first().map(|&f| self.model.boot_order(f)).unwrap_or_default();
+            let next = order.into_iter().find(|i| !self.tried.contains(i));
             if let Some(i) = next {
                 out.push_str(&clip(&format!("Falling back to entry {i}")));
                 out.push_str("\r\n");

@@ -307,14 +307,6 @@ fn dumb_console_sends_no_escape_sequences() {
     assert!(out.contains(" 1: kernel /netbsd -s"));
 }
 
-/// xorshift.
-fn rng(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
 /// Random keys and bytes in random pieces: no panic, nothing outside 80x24, the state stays
 /// consistent, and any action names a real entry.
 #[test]
@@ -324,7 +316,7 @@ fn garbage_input_never_breaks_the_menu() {
         b"\r", b"\n", b"e", b"c", b"p", b"x", b"ls /\r", b"\x18", b"\x0b", b"\x15", b"\x01", b"\x05", b"\x0f", b"\t",
         b"\x7f", b"\xff", b"\x00", b"\x1b[", b"\x1bO", b"5", b"1",
     ];
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let mut r = testimages::rng::Rng(0x2545_f491_4f6c_dd1d);
     for round in 0..400 {
         let dumb = round % 3 == 0;
         let text = if round % 5 == 0 { format!("hiddenmenu\npassword s\n{MENU}") } else { String::from(MENU) };
@@ -333,15 +325,15 @@ fn garbage_input_never_breaks_the_menu() {
         let mut out = String::new();
         for _ in 0..60 {
             let mut bytes = Vec::new();
-            for _ in 0..rng(&mut x) % 4 {
-                if rng(&mut x).is_multiple_of(4) {
-                    bytes.push((rng(&mut x) & 0xff) as u8);
+            for _ in 0..r.next() % 4 {
+                if r.next().is_multiple_of(4) {
+                    bytes.push((r.next() & 0xff) as u8);
                 } else {
-                    bytes.extend_from_slice(vocab[(rng(&mut x) % vocab.len() as u64) as usize]);
+                    bytes.extend_from_slice(vocab[(r.next() % vocab.len() as u64) as usize]);
                 }
             }
-            let cut = (rng(&mut x) as usize) % (bytes.len() + 1);
-            now += rng(&mut x) % (SEC / 2);
+            let cut = (r.next() as usize) % (bytes.len() + 1);
+            now += r.next() % (SEC / 2);
             let mut act = s.step(&bytes[..cut], now, &mut NoDisks, &mut out);
             if act.is_none() {
                 now += 1_000_000;
@@ -376,34 +368,7 @@ fn garbage_input_never_breaks_the_menu() {
 /// `run` over a scripted terminal: keys arrive in pieces between reads.
 #[test]
 fn run_over_a_terminal() {
-    struct Script {
-        now: u64,
-        reads: Vec<Vec<u8>>,
-        out: String,
-    }
-    impl Terminal for Script {
-        fn read(&mut self, buf: &mut [u8], timeout_ns: u64) -> usize {
-            self.now += timeout_ns / 2;
-            if self.reads.is_empty() {
-                self.now += timeout_ns / 2;
-                return 0;
-            }
-            let r = self.reads.remove(0);
-            buf[..r.len()].copy_from_slice(&r);
-            r.len()
-        }
-        fn write(&mut self, s: &str) {
-            self.out.push_str(s);
-        }
-        fn now_ns(&self) -> u64 {
-            self.now
-        }
-    }
-    let mut t = Script {
-        now: 0,
-        reads: vec![b"\x1b".to_vec(), b"[B".to_vec(), b"\r".to_vec(), b"c".to_vec(), b"halt\r".to_vec()],
-        out: String::new(),
-    };
+    let mut t = crate::testing::Script::new(&[b"\x1b", b"[B", b"\r", b"c", b"halt\r"]);
     let a = run_until_boot(model(MENU), Options { dumb: false }, &mut t, &mut NoDisks, &mut |c| {
         Err(format!("kernel {} not found", c.title))
     });
@@ -415,28 +380,7 @@ fn run_over_a_terminal() {
 
 /// An ext2 image made by mke2fs from a directory holding `files` (the oracle for `ls`/`cat`).
 fn ext2_disk(files: &[(&str, &[u8])]) -> fs::probe::Disk {
-    // One directory per call: tests run in parallel threads of one process.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("rpvboot-menu-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    for (p, data) in files {
-        let f = dir.join("root").join(p.trim_start_matches('/'));
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(&f, data).unwrap();
-    }
-    let img = dir.join("disk.img");
-    let st = std::process::Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
-        .arg(dir.join("root"))
-        .arg(&img)
-        .arg("4M")
-        .status()
-        .expect("mke2fs (e2fsprogs) must be installed: cargo xtask setup");
-    assert!(st.success());
-    let bytes = std::fs::read(&img).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    fs::probe::scan_disk(0, Box::new(fs::MemDisk::new(bytes, 512)))
+    fs::probe::scan_disk(0, Box::new(fs::MemDisk::new(testimages::tools::ext2_image(files, 4), 512)))
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The handover's pure half: from a [`Layout`] and the loader's own p2m to everything that
-//! must be written and sent to Xen (handover-notes.md §1–§3, xen-pv-abi.md §10.2).
+//! must be written and sent to Xen (docs/handover.md §1–§4).
 //!
 //! Split so that nothing here touches memory or Xen: [`plan`] computes the new p2m (a
 //! permutation of the old one), the page-table frames, the start_info page and the m2p
@@ -55,7 +55,7 @@ impl fmt::Display for HandoverError {
     }
 }
 
-/// What the new kernel inherits from the loader's own start_info (xen-pv-abi §10.1).
+/// What the new kernel inherits from the loader's own start_info (docs/handover.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Inherited {
     /// Domain pages (the p2m length).
@@ -168,7 +168,7 @@ pub fn m2p_updates(old: &[u64], new: &[u64]) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// The start_info page for the new kernel (handover-notes §3): flags 0, module as a VA with
+/// The start_info page for the new kernel (docs/handover.md §4): flags 0, module as a VA with
 /// its exact length, no INIT_P2M.
 pub fn start_info_bytes(layout: &Layout, inh: &Inherited) -> [u8; START_INFO_SIZE] {
     let mut b = [0u8; START_INFO_SIZE];
@@ -472,7 +472,7 @@ mod tests {
         assert_eq!(q(96), l.nr_pt_frames());
         assert_eq!(q(104), l.mfn_list());
         assert_eq!(q(112), l.modules[0].vstart);
-        assert_eq!(q(120), 5000, "exact module length (P8)");
+        assert_eq!(q(120), 5000, "exact module length (docs/handover.md P8)");
         assert_eq!(&b[128..134], b"a b c\0");
         assert_eq!((q(1152), q(1160)), (0, 0));
     }

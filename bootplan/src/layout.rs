@@ -9,7 +9,7 @@
 //!
 //! Where rpvboot differs from libxc, and why:
 //! * `INIT_P2M` is not honoured: the p2m list is always inside the region (Linux boots with it
-//!   so, see handover-notes §6; NetBSD needs it there). `first_p2m_pfn`/`nr_p2m_frames` are 0.
+//!   so, see docs/handover.md §6; NetBSD needs it there). `first_p2m_pfn`/`nr_p2m_frames` are 0.
 //! * `MOD_START_PFN` is not used: modules are always mapped (NetBSD needs `mod_start` as a VA
 //!   right after its symbols; Linux accepts it). So `SIF_MOD_START_PFN` is never set.
 //! * One more check: the loader's own live pages (`pages_in_use`) plus the region must fit in

@@ -7,11 +7,11 @@
 //!
 //! [`read_entry`]: the entry's boot plan (`config`), its kernel (or an alternative such as
 //! `/netbsd.gz`) and modules read within the memory the loader has left, a `module` line's
-//! compressed file unpacked as GRUB legacy (and pvgrub) do, the kernel unpacked and checked by
-//! `check::unwrap_checked_owned` (decompression limit, ELF, Xen notes, layout fit, rpvboot's own
-//! L4 slot), its BSD symbol block built, the final command line (with `bootdev=` once the notes
-//! say NetBSD), and the new domain's memory planned by `boot::layout::plan` with the same
-//! inputs the handover uses. Every problem comes back with where it is (`file:line`, the file,
+//! compressed file unpacked as GRUB legacy (and pvgrub) do, the kernel unpacked and checked once
+//! by `check` (decompression limit, ELF, Xen notes, BSD symbol block), the final command line
+//! (with `bootdev=` once the notes say NetBSD), and the new domain's memory planned
+//! (`check::Unpacked::plan`: layout fit, rpvboot's own L4 slot) with the inputs the handover
+//! executes. Every problem comes back with where it is (`file:line`, the file,
 //! or `memory`); no printing, no Xen, no `std`.
 //!
 //! The loader's own pages (`pages_in_use`) only decide whether the region fits beside rpvboot;
@@ -23,12 +23,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::check::{self, FILE_LIMIT};
+use crate::check::{self, CheckedKernel, FILE_LIMIT};
 use crate::handover::{self, Inherited};
-use crate::layout::{self, Layout, LayoutInput};
+use crate::layout::{self, Layout};
 use bootconfig::search::{self, Loaded, ReadError, Volumes};
 use bootconfig::{BootPlan, Device, Format as CfgFormat, ModuleKind, OsHint, PlannedFile};
-use kernelimage::{self as image, elf::Elf64, notes::XenNotes, Detected, PvKernel};
+use kernelimage::{self as image, notes::XenNotes, Detected};
 
 /// x86 page size.
 pub const PAGE_SIZE: u64 = 4096;
@@ -222,8 +222,8 @@ pub struct StartInfoSummary {
 pub struct Prepared {
     /// The entry.
     pub entry: usize,
-    /// The kernel's ELF, decompressed.
-    pub elf: Vec<u8>,
+    /// The kernel, checked, with its layout: what the handover executes.
+    pub kernel: CheckedKernel,
     /// Module bytes as passed on.
     pub modules: Vec<Vec<u8>>,
     /// The final command line.
@@ -435,22 +435,6 @@ fn outer_format(file: &[u8]) -> Vec<&'static str> {
     }
 }
 
-/// Where a refusal by `check::unwrap_checked_owned` is: `memory` for what does not fit, else the
-/// kernel file, with the byte offset the image error names (`(hd0)/k.gz at byte 1234`).
-fn refusal_at(message: &str, kname: &str) -> String {
-    if message.starts_with("layout:") || message.contains("the memory limit") {
-        return String::from("memory");
-    }
-    let offset = message.rsplit_once(" at byte ").and_then(|(_, rest)| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        (!digits.is_empty()).then_some(digits)
-    });
-    match offset {
-        Some(n) => format!("{kname} at byte {n}"),
-        None => String::from(kname),
-    }
-}
-
 /// Reads and checks entry `index` of `l`: the one path the unattended boot, the menu and the
 /// dry run share (see the module doc). `obs` hears the read progress.
 pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides, obs: &mut dyn Observer) -> EntryRead {
@@ -540,11 +524,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
                 mod_bytes.push(out);
             }
             Err(e) => {
-                let at = if matches!(e, image::Error::TooLarge { .. } | image::Error::DictionaryTooLarge { .. }) {
-                    String::from("memory")
-                } else {
-                    mname.clone()
-                };
+                let at = if e.is_memory() { String::from("memory") } else { mname.clone() };
                 a.problems.push(Problem { at, message: format!("{what} {mname}: {e}") });
             }
         }
@@ -554,38 +534,20 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
         return a;
     }
 
-    // The kernel check the PV kernel has always made (check::unwrap_checked_owned: limits, ELF,
-    // notes, layout fit, L4 slot), with the files held counted as in use.
+    // The kernel check, once (check::unpack: limits, ELF, notes, BSD symbols), with the files
+    // held counted as in use. Owned: a plain ELF kernel is kept as read, not copied.
     a.pages_in_use = base.saturating_add(held.div_ceil(PAGE_SIZE));
-    // Owned: a plain ELF kernel is kept as read, not copied.
-    let checked = check::unwrap_checked_owned(kbytes, &lens, plan.cmdline.as_bytes(), o.nr_pages, a.pages_in_use);
-    let check::CheckedKernel { elf: elf_bytes, formats, summary } = match checked {
-        Ok(v) => v,
-        Err(message) => {
-            a.problems.push(Problem { at: refusal_at(&message, &kname), message });
+    let unpacked = match check::unpack(kbytes, o.nr_pages, a.pages_in_use) {
+        Ok(u) => u,
+        Err(r) => {
+            a.problems.push(Problem { at: r.at(&kname), message: format!("{r}") });
             a.kernel = Some(kr);
             return a;
         }
     };
-    kr.formats = formats.iter().map(|f| f.name()).collect();
-    a.summary = summary;
-    let parsed = (|| -> Result<(PvKernel, u64), String> {
-        let elf = Elf64::parse(&elf_bytes).map_err(|e| format!("kernel ELF: {e}"))?;
-        let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
-        // The handover builds this block too; a kernel whose block cannot be built is
-        // refused here, while the fallback can still boot.
-        let block = k.bsd_block(&elf).map_err(|e| format!("BSD symbols: {e}"))?;
-        Ok((k, block.len() as u64))
-    })();
-    let (k, block_len) = match parsed {
-        Ok(v) => v,
-        Err(message) => {
-            a.problems.push(Problem { at: kname, message });
-            a.kernel = Some(kr);
-            return a;
-        }
-    };
-    kr.symtab = k.bsd_block_va().map(|va| (va, block_len));
+    let k = &unpacked.kernel;
+    kr.formats = unpacked.formats.iter().map(|f| f.name()).collect();
+    kr.symtab = k.bsd_block_va().map(|va| (va, unpacked.symbols.len() as u64));
     kr.image_size = k.image_len();
     kr.entry_point = k.entry;
     kr.virt_base = k.virt_base;
@@ -605,30 +567,24 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
         a.notes.push(Problem { at: at_entry.clone(), message: why });
     }
 
-    // As check::unwrap_checked_owned counted: the ELF held, less its pages used in place.
-    let decompressed = formats.len() > 1;
-    let beside = check::pages_beside_region(a.pages_in_use, &k, elf_bytes.len(), decompressed);
-    let input = LayoutInput::for_kernel(&k, &lens, o.nr_pages, beside, plan.cmdline.as_bytes());
-    match layout::plan(&input) {
-        Ok(lay) => {
-            if lay.cmdline_truncated {
-                a.notes.push(Problem {
-                    at: at_entry,
-                    message: format!(
-                        "note: the command line is cut to {} bytes (Xen's limit)",
-                        layout::MAX_GUEST_CMDLINE - 1
-                    ),
-                });
-            }
-            a.layout = Some(lay);
+    // The layout with the final command line (check::Unpacked::plan: fit, L4 slots).
+    let checked = match unpacked.plan(&lens, plan.cmdline.as_bytes(), o.nr_pages, a.pages_in_use) {
+        Ok(c) => c,
+        Err(r) => {
+            a.problems.push(Problem { at: r.at(&kname), message: format!("{r}") });
+            return a;
         }
-        Err(e) => a.problems.push(Problem {
-            at: String::from("memory"),
-            message: format!("layout: {} pages ({} MiB) are not enough: {e}", o.nr_pages, o.nr_pages / 256),
-        }),
+    };
+    if checked.layout.cmdline_truncated {
+        a.notes.push(Problem {
+            at: at_entry,
+            message: format!("note: the command line is cut to {} bytes (Xen's limit)", layout::MAX_GUEST_CMDLINE - 1),
+        });
     }
+    a.summary = checked.summary();
+    a.layout = Some(checked.layout.clone());
     if o.keep && a.ok() {
-        a.prepared = Some(Prepared { entry: index, elf: elf_bytes, modules: mod_bytes, cmdline: plan.cmdline });
+        a.prepared = Some(Prepared { entry: index, kernel: checked, modules: mod_bytes, cmdline: plan.cmdline });
     }
     a
 }
@@ -696,17 +652,6 @@ pub fn plan_lines(lay: &Layout) -> Vec<String> {
 /// prints it with `rpvboot.verbose`; `rpvboot-inspect boot --loader-pages` takes the first.
 pub fn pages_line(loader_pages: u64, pages_in_use: u64) -> String {
     format!("plan: loader_pages {loader_pages} pages_in_use {pages_in_use}")
-}
-
-/// The entries the loader tries, in order: `first`, then the `fallback` chain without repeats.
-pub fn boot_order(menu: &bootconfig::Menu, first: usize) -> Vec<usize> {
-    let mut order = alloc::vec![first];
-    for &f in &menu.fallback {
-        if !order.contains(&f) {
-            order.push(f);
-        }
-    }
-    order
 }
 
 /// [`dry_run_with`] without an observer.
@@ -780,7 +725,7 @@ pub fn dry_run_loaded(
     }
     let mut shown: Option<EntryRead> = None;
     let mut prepared = None;
-    for i in boot_order(&report.loaded.menu, first) {
+    for i in report.loaded.menu.boot_order(first) {
         report.tried.push(i);
         let mut a = read_entry(&report.loaded, i, v, o, obs);
         obs.tried(&a);
@@ -857,7 +802,7 @@ mod tests {
             .any(|p| p.at == "(hd0,a)/boot/grub/menu.lst:4" && p.message.contains("kernel (hd0,a)/nope not found")));
         let p = p.unwrap();
         assert_eq!(p.modules, [b"abc".to_vec()]);
-        assert_eq!(p.elf, k);
+        assert_eq!(p.kernel.image.elf, k);
         let si = r.start_info.unwrap();
         assert_eq!(si.mod_len, 3);
         assert_eq!(si.nr_pages, 64 * 256);

@@ -4,22 +4,24 @@
 //! the default entry and its `fallback` chain are tried in turn ([`select`], the dry run's own
 //! path), with no menu (`timeout 0` means exactly that in GRUB too). `rpvboot.console=dumb`
 //! draws plain numbered lines. Either way the accepted entry's files come back as a
-//! [`Selected`] for the handover.
+//! [`Selected`] for the handover. The `extra=` options arrive parsed ([`ExtraOptions`]) and
+//! travel with the configuration ([`Loaded::options`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
 use bootconfig::search::{self, DiskVolumes, Loaded, Volumes};
-use bootconfig::Format;
+use bootconfig::{ExtraOptions, Format};
 use bootmenu::{run_until_boot, Action, Choice, Options, ProbedDisks, Terminal};
 use fs::probe::Disk;
 
+use crate::check::CheckedKernel;
 use crate::plan;
 
 /// Whether the menu is shown for this configuration.
-pub fn interactive(extra: &str, loaded: &Loaded) -> bool {
-    let forced = extra.split_ascii_whitespace().any(|w| w == "rpvboot.menu");
+pub fn interactive(loaded: &Loaded) -> bool {
+    let forced = loaded.options.menu;
     let from_file = matches!(loaded.source.format, Format::MenuLst | Format::GrubCfg | Format::BootCfg);
     forced || (from_file && loaded.menu.timeout != Some(0))
 }
@@ -29,7 +31,7 @@ pub fn interactive(extra: &str, loaded: &Loaded) -> bool {
 ///
 /// `now` is the clock for the progress lines' rates.
 pub fn select_with(
-    extra: &str,
+    extra: ExtraOptions,
     disks: &[Disk],
     nr_pages: u64,
     pages_in_use: u64,
@@ -38,14 +40,14 @@ pub fn select_with(
     now: fn() -> u64,
 ) -> Option<Selected> {
     let mut v = DiskVolumes::new(disks);
-    let loaded = search::load(extra, &mut v);
+    let loaded = search::load_options(extra, &mut v);
     let term = match term {
-        Some(t) if interactive(extra, &loaded) => t,
-        _ => return select_loaded(extra, loaded, &mut v, nr_pages, pages_in_use, out),
+        Some(t) if interactive(&loaded) => t,
+        _ => return select_loaded(loaded, &mut v, nr_pages, pages_in_use, out),
     };
     loaded.write_summary(out, ", menu");
-    let opts = Options { dumb: extra.split_ascii_whitespace().any(|w| w == "rpvboot.console=dumb") };
-    let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
+    let opts = Options { dumb: loaded.options.dumb_console };
+    let verbose = loaded.options.verbose;
     let mut chosen: Option<Selected> = None;
     let mut boot = |c: &Choice| -> Result<(), String> {
         let mut l = loaded.clone();
@@ -67,24 +69,14 @@ pub fn select_with(
         let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
         let mut progress = Progress { out: &mut *out, file: String::new(), t0: 0, next_report: 0, now };
         let r = plan::read_entry(&l, idx, &mut v, &o, &mut progress);
-        for n in &r.notes {
-            let _ = writeln!(out, "rpvboot: entry {idx} \"{}\": {}", c.title, n.message);
-        }
+        say_tried(out, &r, &c.title, verbose.then_some(pages_in_use));
         match r.prepared {
             Some(p) if r.ok() => {
-                let _ = writeln!(out, "rpvboot: booting entry {idx} \"{}\": {}", c.title, r.summary);
-                if verbose {
-                    let _ = writeln!(out, "rpvboot: {}", plan::pages_line(pages_in_use, r.pages_in_use));
-                }
                 let _ = writeln!(out, "rpvboot: command line \"{}\"", p.cmdline);
                 chosen = Some(Selected::from_prepared(&l, p));
                 Ok(())
             }
-            _ => {
-                let e = r.why();
-                let _ = writeln!(out, "rpvboot: entry {idx} \"{}\" cannot boot: {e}", c.title);
-                Err(e)
-            }
+            _ => Err(r.why()),
         }
     };
     let mut model = loaded.menu.clone();
@@ -132,12 +124,12 @@ impl plan::Observer for Progress<'_> {
 }
 
 /// An entry whose files were read and whose kernel was accepted.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Selected {
     /// Its title.
     pub title: String,
-    /// The kernel's ELF image (decompressed).
-    pub kernel: Vec<u8>,
+    /// The kernel, checked, with the layout the handover executes.
+    pub kernel: CheckedKernel,
     /// Modules in order, as stored.
     pub modules: Vec<Vec<u8>>,
     /// The command line for the kernel.
@@ -148,8 +140,8 @@ pub struct Selected {
 /// `devices::Options::boot`).
 #[derive(Debug, Clone, Default)]
 pub struct SelectArgs {
-    /// The domU's `extra=` line (rpvboot's command line).
-    pub extra: String,
+    /// The domU's `extra=` line (rpvboot's command line), parsed.
+    pub extra: ExtraOptions,
     /// Pages of the domain.
     pub nr_pages: u64,
     /// Pages rpvboot uses besides the files it reads (heap top plus slack).
@@ -159,7 +151,7 @@ pub struct SelectArgs {
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
 /// and its `fallback` chain in turn with `plan::read_entry` (the dry run's own path: reads the
 /// kernel, or an alternative such as `/netbsd.gz`, and modules, and checks the kernel with
-/// [`unwrap_checked_owned`]), and accepts the first that can boot. Every refusal is reported on
+/// `check`), and accepts the first that can boot. Every refusal is reported on
 /// `out` with its reason; with `rpvboot.verbose`, the pages rpvboot counted as its own too
 /// (`rpvboot-inspect boot --loader-pages` repeats the decision on the host).
 pub fn select(
@@ -170,12 +162,12 @@ pub fn select(
     out: &mut dyn Write,
 ) -> Option<Selected> {
     let loaded = search::load(extra, v);
-    select_loaded(extra, loaded, v, nr_pages, pages_in_use, out)
+    select_loaded(loaded, v, nr_pages, pages_in_use, out)
 }
 
-/// [`select`] for a configuration the caller already found on `v` with `extra`.
+/// [`select`] for a configuration the caller already found on `v` (its `extra=` options
+/// with it).
 pub fn select_loaded(
-    extra: &str,
     loaded: search::Loaded,
     v: &mut impl Volumes,
     nr_pages: u64,
@@ -183,7 +175,7 @@ pub fn select_loaded(
     out: &mut dyn Write,
 ) -> Option<Selected> {
     let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
-    let verbose = extra.split_ascii_whitespace().any(|w| w == "rpvboot.verbose");
+    let verbose = loaded.options.verbose;
     let mut log = Log { out, verbose, loader_pages: pages_in_use };
     let (report, prepared) = plan::dry_run_loaded(loaded, v, &o, &mut log);
     if report.loaded.menu.entries.is_empty() {
@@ -200,7 +192,7 @@ impl Selected {
     /// The bytes `plan::read_entry` kept for entry `p.entry` of `l`.
     pub fn from_prepared(l: &search::Loaded, p: plan::Prepared) -> Self {
         let title = l.menu.entries.get(p.entry).map(|e| e.title.clone()).unwrap_or_default();
-        Selected { title, kernel: p.elf, modules: p.modules, cmdline: p.cmdline }
+        Selected { title, kernel: p.kernel, modules: p.modules, cmdline: p.cmdline }
     }
 }
 
@@ -217,17 +209,25 @@ impl plan::Observer for Log<'_> {
     }
 
     fn tried(&mut self, r: &plan::EntryRead) {
-        let (idx, title) = (r.index, &r.title);
-        if r.ok() {
-            let _ = writeln!(self.out, "rpvboot: booting entry {idx} \"{title}\": {}", r.summary);
-            if self.verbose {
-                let _ = writeln!(self.out, "rpvboot: {}", plan::pages_line(self.loader_pages, r.pages_in_use));
-            }
-        } else {
-            let _ = writeln!(self.out, "rpvboot: entry {idx} \"{title}\" cannot boot: {}", r.why());
+        say_tried(self.out, r, &r.title, self.verbose.then_some(self.loader_pages));
+    }
+}
+
+/// The console lines for one entry read and checked, the same for the unattended order and
+/// the menu: `booting entry N "title": summary` or `entry N "title" cannot boot: why`, then
+/// its notes. `loader_pages` (with `rpvboot.verbose`): also the pages line `rpvboot-inspect
+/// boot --loader-pages` takes.
+fn say_tried(out: &mut dyn Write, r: &plan::EntryRead, title: &str, loader_pages: Option<u64>) {
+    let idx = r.index;
+    if r.ok() {
+        let _ = writeln!(out, "rpvboot: booting entry {idx} \"{title}\": {}", r.summary);
+        if let Some(base) = loader_pages {
+            let _ = writeln!(out, "rpvboot: {}", plan::pages_line(base, r.pages_in_use));
         }
-        for n in &r.notes {
-            let _ = writeln!(self.out, "rpvboot: entry {idx} \"{title}\": {}", n.message);
-        }
+    } else {
+        let _ = writeln!(out, "rpvboot: entry {idx} \"{title}\" cannot boot: {}", r.why());
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "rpvboot: entry {idx} \"{title}\": {}", n.message);
     }
 }

@@ -106,7 +106,7 @@ fn debian_vmlinuz_unwraps_like_xz_and_loads() {
     }
     assert_eq!(n_loaded, k.segments.len());
 
-    // The handover run's layout (handover-notes §6) for this kernel with its 1676 KiB initrd.
+    // The handover run's layout (docs/handover.md §6) for this kernel with its 1676 KiB initrd.
     let initrd = [1676 * 1024];
     let l = layout::plan(&LayoutInput::for_kernel(&k, &initrd, 65536, 0, b"root=/dev/xvda console=hvc0")).unwrap();
     eprintln!(

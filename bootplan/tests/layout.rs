@@ -1,4 +1,4 @@
-//! The layout planner against figures measured under Xen (handover-notes.md §2: libxc's own
+//! The layout planner against figures measured under Xen (docs/handover.md §6: libxc's own
 //! layouts for a tiny kernel and Debian's Linux) and property tests over seeded random inputs:
 //! packed, inside the domain, 4 MiB rule, and a walk of the generated page tables.
 
@@ -20,7 +20,7 @@ fn input(kstart: u64, kend: u64, modules: &[u64], nr_pages: u64) -> LayoutInput<
 
 #[test]
 fn tiny_kernel_like_xl() {
-    // handover-notes §2: tiny B: 5 tables (1+1+1+2), end at 4 MiB, M = 1024.
+    // docs/handover.md §6: small kernel: 5 tables (1+1+1+2), end at 4 MiB, M = 1024.
     let l = layout::plan(&input(VB, VB + 0x5000, &[], 16384)).unwrap();
     assert_eq!(l.nr_pt_frames(), 5);
     assert_eq!(l.levels.map(|v| v.count), [2, 1, 1, 1], "L1, L2, L3, L4 counts");
@@ -69,18 +69,7 @@ fn errors_are_typed() {
     assert!(l.cmdline_truncated);
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use testimages::rng::Rng;
 
 const MFN_BASE: u64 = 0x10_0000;
 

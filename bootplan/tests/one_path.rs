@@ -6,13 +6,12 @@
 //! The disk is an ext2 image made by mke2fs from a directory; the kernels are the NetBSD-shaped
 //! ELF linked by binutils (`testimages::kernels`) and what the gzip tool makes of it.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
+use bootconfig::extra::parse;
 use bootconfig::search::DiskVolumes;
-use bootmenu::Terminal;
+use bootmenu::testing::Script;
 use bootplan::plan::{self, Outcome, Overrides};
 use bootplan::select as flow;
+use testimages::tools::gzip;
 
 /// The domain: 16 MiB, of which rpvboot keeps 2 MiB before it reads files.
 const NR_PAGES: u64 = 4096;
@@ -25,72 +24,10 @@ fn netbsd_elf() -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("gzip")
-        .args(["-9n", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gzip must be installed");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(out.status.success());
-    out.stdout
-}
-
 /// A bare ext2 image (`(hd0)`) made by mke2fs from `files`.
 fn ext2_disk(files: &[(&str, Vec<u8>)]) -> fs::probe::Disk {
-    // One directory per call: tests run in parallel threads of one process.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("rpvboot-one-path-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    for (p, data) in files {
-        let f = dir.join("root").join(p.trim_start_matches('/'));
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(&f, data).unwrap();
-    }
-    let img = dir.join("disk.img");
-    let st = Command::new("mke2fs")
-        .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
-        .arg(dir.join("root"))
-        .arg(&img)
-        .arg("48M")
-        .status()
-        .expect("mke2fs (e2fsprogs) must be installed: cargo xtask setup");
-    assert!(st.success());
-    let bytes = std::fs::read(&img).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    fs::probe::scan_disk(0, Box::new(fs::MemDisk::new(bytes, 512)))
-}
-
-/// Types `keys` one read at a time; time passes only while it waits.
-struct Script {
-    now: u64,
-    keys: Vec<Vec<u8>>,
-    out: String,
-}
-
-impl Terminal for Script {
-    fn read(&mut self, buf: &mut [u8], timeout_ns: u64) -> usize {
-        self.now += timeout_ns;
-        assert!(self.now < 3_600_000_000_000, "the script ran out of keys\n{}", self.out);
-        if self.keys.is_empty() {
-            return 0;
-        }
-        let k = self.keys.remove(0);
-        buf[..k.len()].copy_from_slice(&k);
-        k.len()
-    }
-    fn write(&mut self, s: &str) {
-        self.out.push_str(s);
-    }
-    fn now_ns(&self) -> u64 {
-        self.now
-    }
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
+    fs::probe::scan_disk(0, Box::new(fs::MemDisk::new(testimages::tools::ext2_image(&files, 48), 512)))
 }
 
 /// The console's reason for entry `i` in `log` (`rpvboot: entry i "t" cannot boot: REASON`).
@@ -169,7 +106,7 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
         };
         let mut log = String::new();
         let extra = "rpvboot.menu rpvboot.console=dumb";
-        assert!(flow::select_with(extra, &disks, NR_PAGES, LOADER_PAGES, &mut log, Some(&mut t), || 0).is_none());
+        assert!(flow::select_with(parse(extra), &disks, NR_PAGES, LOADER_PAGES, &mut log, Some(&mut t), || 0).is_none());
         assert_eq!(reason(&log, i).as_deref(), Some(dry.as_str()), "{title}: menu\n{log}");
         // The screen shows the message cut to 79 columns (no wrap on an 80-column console).
         let shown: String = format!("Error: {dry}").chars().take(79).collect();
@@ -200,7 +137,7 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
     let (r, prepared) = plan::dry_run("", &mut DiskVolumes::new(&disks), &o(good, true));
     assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
     let p = prepared.unwrap();
-    assert_eq!(p.elf, elf);
+    assert_eq!(p.kernel.image.elf, elf);
     // `module` is unpacked (GRUB legacy, pvgrub), `initrd` passed as stored.
     assert_eq!(p.modules, [module.clone(), gzip(&module)]);
     assert_eq!(p.cmdline, "-s bootdev=xbd0a");
@@ -208,11 +145,14 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
     let extra = format!("rpvboot.entry={good}");
     let sel = bootplan::select::select(&extra, &mut DiskVolumes::new(&disks), NR_PAGES, LOADER_PAGES, &mut log)
         .unwrap_or_else(|| panic!("{log}"));
-    assert_eq!((&sel.kernel, &sel.modules, &sel.cmdline), (&p.elf, &p.modules, &p.cmdline));
+    assert_eq!(
+        (&sel.kernel.image.elf, &sel.kernel.layout, &sel.modules, &sel.cmdline),
+        (&p.kernel.image.elf, &p.kernel.layout, &p.modules, &p.cmdline)
+    );
     let mut t = Script { now: 0, keys: vec![format!("{good}\r").into_bytes()], out: String::new() };
     let mut log2 = String::new();
     let sel = flow::select_with(
-        "rpvboot.menu rpvboot.console=dumb",
+        parse("rpvboot.menu rpvboot.console=dumb"),
         &disks,
         NR_PAGES,
         LOADER_PAGES,
@@ -221,7 +161,10 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
         || 0,
     )
     .unwrap_or_else(|| panic!("{log2}"));
-    assert_eq!((&sel.kernel, &sel.modules, &sel.cmdline), (&p.elf, &p.modules, &p.cmdline));
+    assert_eq!(
+        (&sel.kernel.image.elf, &sel.kernel.layout, &sel.modules, &sel.cmdline),
+        (&p.kernel.image.elf, &p.kernel.layout, &p.modules, &p.cmdline)
+    );
     let booting = |l: &str| l.lines().find(|l| l.starts_with("rpvboot: booting entry")).map(str::to_string);
     assert_eq!(booting(&log), booting(&log2));
     assert!(booting(&log).unwrap().contains(": gzip+elf64 kernel"), "{log}");
@@ -241,7 +184,7 @@ fn flow_over_a_real_disk_with_a_real_kernel() {
         out: String::new(),
     };
     let mut log = String::new();
-    let sel = flow::select_with("", &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
+    let sel = flow::select_with(parse(""), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
     assert!(log.contains("rpvboot: entry 0 \"missing\" cannot boot: kernel (hd0)/nope not found"), "{log}");
     assert!(t.out.contains("Error: kernel (hd0)/nope not found"), "{}", t.out);
     assert!(log.contains("rpvboot: booting entry 1 \"probe\": "), "{log}");
@@ -252,7 +195,7 @@ fn flow_over_a_real_disk_with_a_real_kernel() {
     let disks = [ext2_disk(&[("/boot/grub/menu.lst", menu0.to_vec()), ("/netbsd", kernel.clone())])];
     let mut t = Script { now: 0, keys: Vec::new(), out: String::new() };
     let mut log = String::new();
-    let sel = flow::select_with("", &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
+    let sel = flow::select_with(parse(""), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
     assert!(t.out.is_empty());
     assert_eq!(sel.title, "probe");
     // The command line: root/kernel/boot, and halt.
@@ -261,10 +204,11 @@ fn flow_over_a_real_disk_with_a_real_kernel() {
         keys: vec![b"c".to_vec(), b"root (hd0)\r".to_vec(), b"kernel /netbsd -v\r".to_vec(), b"boot\r".to_vec()],
         out: String::new(),
     };
-    let sel = flow::select_with("rpvboot.menu", &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
+    let sel =
+        flow::select_with(parse("rpvboot.menu"), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
     assert!(sel.cmdline.starts_with("-v"), "{} {:?} {log}", sel.cmdline, t.out);
     let mut t = Script { now: 0, keys: vec![b"c".to_vec(), b"halt\r".to_vec()], out: String::new() };
-    assert!(flow::select_with("rpvboot.menu", &disks, 16384, 4096, &mut log, Some(&mut t), || 0).is_none());
+    assert!(flow::select_with(parse("rpvboot.menu"), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).is_none());
 }
 
 /// A big file shows a progress line; a file that is no kernel is refused with the image
@@ -276,7 +220,7 @@ fn flow_progress_and_refused_kernel() {
     let disks = [ext2_disk(&[("/boot/grub/menu.lst", menu.to_vec()), ("/big", big.clone())])];
     let mut t = Script { now: 0, keys: vec![b"\r".to_vec(), b"c".to_vec(), b"halt\r".to_vec()], out: String::new() };
     let mut log = String::new();
-    assert!(flow::select_with("", &disks, 16384, 4096, &mut log, Some(&mut t), || 0).is_none());
+    assert!(flow::select_with(parse(""), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).is_none());
     assert!(log.contains("rpvboot: (hd0)/big: 3.0 of 3.0 MiB (100%)"), "{log}");
     assert!(log.contains("rpvboot: entry 0 \"junk\" cannot boot: kernel image: "), "{log}");
     assert!(t.out.contains("Error: kernel image: "), "{}", t.out);

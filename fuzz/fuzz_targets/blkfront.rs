@@ -4,10 +4,10 @@
 //! input; reads of assorted sizes and offsets must return data or an error, never panic or hang.
 use fs::{BlockDevice, Lba};
 use libfuzzer_sys::fuzz_target;
+use rpvboot_fuzz::Blkback;
 use xenfront::blkfront::{Blkfront, Config};
 use xenfront::platform::MS;
 use xenfront::xenstore::Xenstore;
-use rpvboot_fuzz::Blkback;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut xs) = Xenstore::new(Blkback::new(data)) else {
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         max_indirect_segments: 64,
         read_ahead: if data.get(7).is_some_and(|b| b & 2 != 0) { 64 << 10 } else { 0 },
         // Reads into the caller's pages need `Platform::frame_of`, which this backend does not
-        // offer (the copy path is fuzzed; the in-place path is covered by loader's fake tests).
+        // offer (the copy path is fuzzed; the in-place path is covered by xenfront's fake tests).
         direct_pages: 64,
         direct_max_segments: 256,
     };
@@ -43,5 +43,10 @@ fuzz_target!(|data: &[u8]| {
             eprintln!("read {lba}+{count}: {r:?} first byte {:?}", buf.first());
         }
     }
-    let _ = dev.shutdown(&mut xs);
+    // The close must also end (or count) every grant, a backend that keeps them all mapped
+    // included.
+    let closed = xenfront::blkfront::begin_close(&mut xs, vec![dev]).finish(&mut xs);
+    if debug {
+        eprintln!("close: {:?}, {} pages still granted", closed.disks, closed.still_granted);
+    }
 });

@@ -2,16 +2,16 @@
 //! blkif responses: the backend writes response slots and `rsp_prod` into the shared ring. The
 //! input is a list of (new rsp_prod: u32, slot bytes: 16) records applied after pushing requests.
 use libfuzzer_sys::fuzz_target;
+use rpvboot_fuzz::Page;
 use xenfront::blkif::{heapless_segs::Segs, Blkif, Request, Segment};
 use xenfront::platform::SharedPage;
 use xenfront::ring::{FrontRing, SRING_HEADER};
-use rpvboot_fuzz::Page;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&n, mut rest)) = data.split_first() else {
         return;
     };
-    let page = Page::for_fuzz();
+    let page = Page::detached(1);
     let start = u32::from(n).wrapping_mul(0x0101_0101).wrapping_neg();
     let mut ring: FrontRing<Page, Blkif> = FrontRing::new_at(page.clone(), start);
     let mut segs = Segs::default();

@@ -2,18 +2,4 @@
 use libfuzzer_sys::fuzz_target;
 
 // The menu_lst parser, then every entry planned and printed as the menu would.
-use bootconfig::{self as config, menulst, Device, Format};
-
-fuzz_target!(|data: &[u8]| {
-    let m = config::parse(Format::MenuLst, data, "fuzz");
-    let _ = menulst::print(&m);
-    let dev = Device::parse("(hd0,0)");
-    for i in 0..m.entries.len().min(64) {
-        let _ = m.plan(i, dev.as_ref(), None, false);
-        let _ = m.plan(i, None, Some(config::OsHint::NetBsd), true);
-        if let Some(e) = m.entries.get(i) {
-            let _ = menulst::entry_lines(e);
-        }
-    }
-    let _ = Format::sniff(data);
-});
+fuzz_target!(|data: &[u8]| rpvboot_fuzz::config_format(bootconfig::Format::MenuLst, data));

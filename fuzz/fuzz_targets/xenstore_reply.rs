@@ -2,9 +2,9 @@
 //! Xenstore replies: the input is the byte stream xenstored writes into the reply ring (headers,
 //! payloads, watch events, stray replies, errors). Every call must return (error or value).
 use libfuzzer_sys::fuzz_target;
+use rpvboot_fuzz::Scripted;
 use xenfront::blkfront;
 use xenfront::xenstore::Xenstore;
-use rpvboot_fuzz::Scripted;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut xs) = Xenstore::new(Scripted::new(data)) else {

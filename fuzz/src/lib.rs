@@ -1,5 +1,6 @@
-//! Shared pieces of the fuzz targets: a bounded whole-tree walk over any [`Filesystem`], and a
-//! scripted Xen platform whose xenstore replies and blkif responses come from the fuzz input.
+//! Shared pieces of the fuzz targets: the configuration parsers' body ([`config_format`]), a
+//! bounded whole-tree walk over any [`Filesystem`], and a scripted Xen platform whose xenstore
+//! replies and blkif responses come from the fuzz input.
 //!
 //! Every target must return for every input without panicking, hanging or allocating more
 //! than libFuzzer's RSS limit: that is the property fuzzed.
@@ -8,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use bootconfig::{self as config, menulst, Device, Format};
 use fs::{BlockDevice, FileType, Filesystem, MemDisk, NodeId};
 use xenfront::platform::{DomId, GrantRef, Mfn, Platform, PlatformError, Port, SharedPage, PAGE_SIZE};
 
@@ -19,6 +21,23 @@ pub const MAX_DEPTH: usize = 24;
 pub const MAX_FILE_READ: u64 = 4 << 20;
 /// Most bytes read from the whole filesystem.
 pub const MAX_TOTAL_READ: u64 = 32 << 20;
+
+/// One configuration parser (`format`) over `data`, then every entry planned (with a device,
+/// and as NetBSD without one) and printed as the menu would: the body of the `menu_lst`,
+/// `grub_cfg` and `boot_cfg` targets.
+pub fn config_format(format: Format, data: &[u8]) {
+    let m = config::parse(format, data, "fuzz");
+    let _ = menulst::print(&m);
+    let dev = Device::parse("(hd0,0)");
+    for i in 0..m.entries.len().min(64) {
+        let _ = m.plan(i, dev.as_ref(), None, false);
+        let _ = m.plan(i, None, Some(config::OsHint::NetBsd), true);
+        if let Some(e) = m.entries.get(i) {
+            let _ = menulst::entry_lines(e);
+        }
+    }
+    let _ = Format::sniff(data);
+}
 
 /// The fuzz input as a disk of 512-byte sectors.
 pub fn disk(data: &[u8]) -> Box<dyn BlockDevice> {
@@ -107,67 +126,11 @@ pub fn open_and_walk<F: Filesystem + 'static>(data: &[u8], open: fn(Box<dyn Bloc
     }
 }
 
-thread_local! {
-    /// The machine's memory, by frame. A page is only its frame number, so blkfront leaking a
-    /// fenced page (`mem::forget`, as the PV kernel must) leaks nothing across fuzz runs.
-    static MEM: RefCell<std::collections::BTreeMap<u64, Vec<u8>>> = const { RefCell::new(std::collections::BTreeMap::new()) };
-}
-
-/// A page of the scripted machine.
-#[derive(Clone, Debug)]
-pub struct Page {
-    mfn: u64,
-}
-
-impl Page {
-    fn new(mfn: u64) -> Self {
-        MEM.with(|m| m.borrow_mut().insert(mfn, vec![0; PAGE_SIZE]));
-        Self { mfn }
-    }
-    /// A fresh zeroed page (for ring targets); forgets every earlier page.
-    pub fn for_fuzz() -> Self {
-        reset_memory();
-        Self::new(1)
-    }
-}
-
-/// Drops every page of the previous run.
-fn reset_memory() {
-    MEM.with(|m| m.borrow_mut().clear());
-}
-
-impl SharedPage for Page {
-    fn frame(&self) -> Mfn {
-        Mfn(self.mfn)
-    }
-    fn load_u32(&self, off: usize) -> u32 {
-        let mut b = [0u8; 4];
-        self.read(off, &mut b);
-        u32::from_le_bytes(b)
-    }
-    fn store_u32(&self, off: usize, v: u32) {
-        self.write(off, &v.to_le_bytes());
-    }
-    fn read(&self, off: usize, buf: &mut [u8]) {
-        MEM.with(|m| {
-            let m = m.borrow();
-            match m.get(&self.mfn).and_then(|p| off.checked_add(buf.len()).and_then(|e| p.get(off..e))) {
-                Some(s) => buf.copy_from_slice(s),
-                None => buf.fill(0),
-            }
-        });
-    }
-    fn write(&self, off: usize, d: &[u8]) {
-        MEM.with(|m| {
-            let mut m = m.borrow_mut();
-            if let Some(s) = m.get_mut(&self.mfn).and_then(|p| off.checked_add(d.len()).and_then(|e| p.get_mut(off..e)))
-            {
-                s.copy_from_slice(d);
-            }
-        });
-    }
-    fn full_fence(&self) {}
-}
+/// The pages of the scripted machines: the fake platform's (`xenfront::fake`), shared with
+/// the host tests. A page lives as long as someone holds it; pages blkfront takes out of
+/// circulation are kept by the machine ([`Platform::retire_page`]) and go with it, so
+/// nothing leaks across fuzz runs.
+pub use xenfront::fake::FakePage as Page;
 
 // xs_wire ring offsets.
 const XS_RSP_OFF: usize = 1024;
@@ -184,6 +147,7 @@ struct State {
     next_mfn: u64,
     next_ref: u32,
     next_port: u32,
+    retired: Vec<Page>,
 }
 
 /// A Xen whose xenstored answers every request with the next bytes of the fuzz input, as
@@ -194,15 +158,15 @@ pub struct Scripted(Rc<RefCell<State>>);
 impl Scripted {
     /// A machine replaying `input` as xenstore reply bytes.
     pub fn new(input: &[u8]) -> Self {
-        reset_memory();
         Self(Rc::new(RefCell::new(State {
-            xs: Page::new(1),
+            xs: Page::detached(1),
             input: input.to_vec(),
             pos: 0,
             clock: 0,
             next_mfn: 2,
             next_ref: 8,
             next_port: 2,
+            retired: Vec::new(),
         })))
     }
 
@@ -237,7 +201,7 @@ impl Platform for Scripted {
         if st.next_mfn > 4096 {
             return Err(PlatformError::NoMemory);
         }
-        Ok(Page::new(st.next_mfn))
+        Ok(Page::detached(st.next_mfn))
     }
     fn xenstore(&self) -> Result<(Page, Port), PlatformError> {
         Ok((self.0.borrow().xs.clone(), Port(1)))
@@ -275,6 +239,9 @@ impl Platform for Scripted {
         st.clock = st.clock.saturating_add(1000);
         st.clock
     }
+    fn retire_page(&self, page: Page) {
+        self.0.borrow_mut().retired.push(page);
+    }
 }
 
 /// A Xen whose xenstored speaks the protocol correctly (answers the blkfront handshake with
@@ -297,6 +264,9 @@ struct Back {
     pos: usize,
     req_cons: u32,
     rsp_prod: u32,
+    retired: Vec<Page>,
+    /// Never lets a grant end (a backend that keeps every page mapped).
+    keeps_mapped: bool,
 }
 
 impl Back {
@@ -464,16 +434,17 @@ impl Back {
 }
 
 impl Blkback {
-    /// Input: sectors (u32), sector-size selector, indirect offer (u16), then the response script.
+    /// Input: sectors (u32), sector-size selector, indirect offer (u16), flags (bit 0: a
+    /// malformed `sectors`, bit 1: read-ahead, bit 2: no grant ever ends), then the response
+    /// script.
     pub fn new(data: &[u8]) -> Self {
         let b = |i: usize| data.get(i).copied().unwrap_or(0);
         let sectors = u32::from_le_bytes([b(0), b(1), b(2), b(3)]);
         let ss = [512u32, 4096, 1024, 0, 513, 8192, 2048, 4096][usize::from(b(4) & 7)];
         let ind = u16::from_le_bytes([b(5), b(6)]);
-        reset_memory();
         let sectors_s = if b(7) & 1 == 1 { format!("{sectors}x") } else { format!("{sectors}") };
         Self(Rc::new(RefCell::new(Back {
-            xs: Page::new(1),
+            xs: Page::detached(1),
             pages: Default::default(),
             grants: Default::default(),
             next_mfn: 2,
@@ -486,6 +457,8 @@ impl Blkback {
             pos: 0,
             req_cons: 0,
             rsp_prod: 0,
+            retired: Vec::new(),
+            keeps_mapped: b(7) & 4 != 0,
         })))
     }
 }
@@ -499,7 +472,7 @@ impl Platform for Blkback {
             return Err(PlatformError::NoMemory);
         }
         let m = st.next_mfn;
-        let p = Page::new(m);
+        let p = Page::detached(m);
         st.pages.insert(m, p.clone());
         Ok(p)
     }
@@ -514,7 +487,11 @@ impl Platform for Blkback {
         Ok(GrantRef(r))
     }
     fn end_grant(&self, gref: GrantRef) -> Result<(), PlatformError> {
-        self.0.borrow_mut().grants.remove(&gref.0);
+        let mut st = self.0.borrow_mut();
+        if st.keeps_mapped && st.grants.contains_key(&gref.0) {
+            return Err(PlatformError::GrantBusy(gref));
+        }
+        st.grants.remove(&gref.0);
         Ok(())
     }
     fn alloc_unbound(&self, _remote: DomId) -> Result<Port, PlatformError> {
@@ -545,5 +522,8 @@ impl Platform for Blkback {
         let mut st = self.0.borrow_mut();
         st.clock = st.clock.saturating_add(1000);
         st.clock
+    }
+    fn retire_page(&self, page: Page) {
+        self.0.borrow_mut().retired.push(page);
     }
 }

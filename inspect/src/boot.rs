@@ -49,48 +49,25 @@ struct Opts {
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
-    let mut o = Opts {
-        json: false,
-        extra: String::new(),
-        entry: None,
-        mib: DEFAULT_MIB,
-        loader_pages: None,
-        sector_size: None,
-        images: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value\n{USAGE}"));
-        match a.as_str() {
-            "--json" => o.json = true,
-            "--extra" => o.extra = value("--extra")?.clone(),
-            "--entry" => {
-                let v = value("--entry")?;
-                o.entry = Some(v.parse().map_err(|_| format!("--entry {v}: not an entry number"))?);
-            }
-            "--memory" => {
-                let v = value("--memory")?;
-                let m: u64 = v.parse().map_err(|_| format!("--memory {v}: not a number of MiB"))?;
-                if m == 0 || m > (1 << 30) {
-                    return Err(format!("--memory {m}: out of range"));
-                }
-                o.mib = m;
-            }
-            "--loader-pages" => {
-                let v = value("--loader-pages")?;
-                o.loader_pages = Some(v.parse().map_err(|_| format!("--loader-pages {v}: not a number of pages"))?);
-            }
-            "--sector-size" => {
-                let v = value("--sector-size")?;
-                match v.parse::<u32>() {
-                    Ok(n @ (512 | 4096)) => o.sector_size = Some(n),
-                    _ => return Err(format!("--sector-size {v}: must be 512 or 4096")),
-                }
-            }
-            s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
-            _ => o.images.push(a.clone()),
-        }
+    let a = crate::args::parse(
+        args,
+        &["--json"],
+        &["--extra", "--entry", "--memory", "--loader-pages", "--sector-size"],
+        USAGE,
+    )?;
+    let mib = a.number::<u64>("--memory", "a number of MiB")?.unwrap_or(DEFAULT_MIB);
+    if mib == 0 || mib > (1 << 30) {
+        return Err(format!("--memory {mib}: out of range"));
     }
+    let o = Opts {
+        json: a.flag("--json"),
+        extra: a.value("--extra").unwrap_or_default().to_string(),
+        entry: a.number("--entry", "an entry number")?,
+        mib,
+        loader_pages: a.number("--loader-pages", "a number of pages")?,
+        sector_size: a.sector_size()?,
+        images: a.positional,
+    };
     if o.images.is_empty() {
         return Err(USAGE.into());
     }

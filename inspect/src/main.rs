@@ -1,8 +1,9 @@
 //! rpvboot-inspect: the dry run of rpvboot over disk image files, in dom0 or on a laptop.
 //!
-//! Each subcommand lives in its own module; they share rpvboot's own code (the `fs` and
+//! Each subcommand lives in its own module, with its options read by [`args`]; they share rpvboot's own code (the `fs` and
 //! `loader` crates), so what this tool says is what the PV kernel would do.
 
+mod args;
 mod boot;
 mod menu;
 mod probe;

@@ -25,26 +25,14 @@ struct Opts {
 }
 
 fn parse_opts(args: &[String]) -> Result<Opts, String> {
-    let mut o = Opts { json: false, extra: String::new(), file: None, sector_size: None, images: Vec::new() };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--json" => o.json = true,
-            "--extra" => o.extra = it.next().ok_or("--extra needs a value")?.clone(),
-            "--file" => o.file = Some(it.next().ok_or("--file needs a path")?.clone()),
-            "--sector-size" => {
-                let v = it.next().ok_or("--sector-size needs a value (512 or 4096)")?;
-                let n: u32 = v.parse().map_err(|_| format!("--sector-size {v}: not a number"))?;
-                if n != 512 && n != 4096 {
-                    return Err(format!("--sector-size {n}: must be 512 or 4096"));
-                }
-                o.sector_size = Some(n);
-            }
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            _ => o.images.push(a.clone()),
-        }
-    }
-    Ok(o)
+    let a = crate::args::parse(args, &["--json"], &["--extra", "--file", "--sector-size"], USAGE)?;
+    Ok(Opts {
+        json: a.flag("--json"),
+        extra: a.value("--extra").unwrap_or_default().to_string(),
+        file: a.value("--file").map(String::from),
+        sector_size: a.sector_size()?,
+        images: a.positional,
+    })
 }
 
 const USAGE: &str = "usage: rpvboot-inspect menu [--extra \"...\"] [--json] [--sector-size 512|4096] IMG [IMG2 ...]\n       rpvboot-inspect menu --file CONFIG [--json]";

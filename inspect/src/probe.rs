@@ -22,24 +22,9 @@ struct Opts {
 }
 
 fn parse_opts(args: &[String], allow_json: bool) -> Result<Opts, String> {
-    let mut o = Opts { json: false, sector_size: None, rest: Vec::new() };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--json" if allow_json => o.json = true,
-            "--sector-size" => {
-                let v = it.next().ok_or("--sector-size needs a value (512 or 4096)")?;
-                let n: u32 = v.parse().map_err(|_| format!("--sector-size {v}: not a number"))?;
-                if n != 512 && n != 4096 {
-                    return Err(format!("--sector-size {n}: must be 512 or 4096"));
-                }
-                o.sector_size = Some(n);
-            }
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            _ => o.rest.push(a.clone()),
-        }
-    }
-    Ok(o)
+    let flags: &[&'static str] = if allow_json { &["--json"] } else { &[] };
+    let a = crate::args::parse(args, flags, &["--sector-size"], crate::USAGE)?;
+    Ok(Opts { json: a.flag("--json"), sector_size: a.sector_size()?, rest: a.positional })
 }
 
 /// 4096 when the image is a 4Kn GPT disk, else 512.

@@ -65,23 +65,7 @@ fn boot(args: &[&str]) -> (J, bool) {
     (parse_json(&text), out.status.success())
 }
 
-/// The reference tool's output for `data`.
-fn compress(tool: &str, args: &[&str], data: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{tool} must be installed (cargo xtask setup): {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success(), "{tool} {args:?}");
-    out.stdout
-}
+use testimages::tools::pipe as compress;
 
 /// The ELF's own entry (XEN_ELFNOTE_ENTRY, else e_entry) and XEN_ELFNOTE_VIRT_BASE, read by
 /// the `object` crate from the PT_NOTE segments.

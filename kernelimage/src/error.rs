@@ -109,6 +109,22 @@ impl fmt::Display for Error {
     }
 }
 
+impl Error {
+    /// Whether the error is about memory (the output, its dictionary or an allocation does not
+    /// fit in what the caller allowed) rather than about the bytes.
+    pub fn is_memory(&self) -> bool {
+        matches!(self, Error::TooLarge { .. } | Error::DictionaryTooLarge { .. } | Error::OutOfMemory { .. })
+    }
+
+    /// The byte offset the error points at, when it names one.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Truncated { offset, .. } | Error::Corrupt { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
+}
+
 impl core::error::Error for Error {}
 
 /// Results of this module.

@@ -2,7 +2,6 @@
 //! each member's CRC-32 and ISIZE are checked. NetBSD ships `netbsd.gz`.
 
 use super::bytes::{u16_at, u32_at, u8_at};
-use super::crc32;
 use super::error::{Error, Result};
 use super::out::OutBuf;
 use alloc::boxed::Box;

@@ -177,8 +177,9 @@ impl PvKernel {
 
     /// Write the image bytes for VAs `[va, va + dst.len())` into `dst` (zero where nothing is
     /// loaded). Lets the handover fill target pages one at a time, without an image-sized
-    /// buffer. `block` is [`PvKernel::bsd_block`]'s result.
-    pub fn fill(&self, elf: &Elf64<'_>, block: &[u8], va: u64, dst: &mut [u8]) -> Result<()> {
+    /// buffer. `elf` is the ELF file's bytes (what [`PvKernel::parse`] read), `block`
+    /// [`PvKernel::bsd_block`]'s result.
+    pub fn fill(&self, elf: &[u8], block: &[u8], va: u64, dst: &mut [u8]) -> Result<()> {
         dst.fill(0);
         let win_end = va.saturating_add(dst.len() as u64);
         let copy = |src_va: u64, src: Option<&[u8]>, len: u64, dst: &mut [u8]| {
@@ -199,7 +200,7 @@ impl PvKernel {
             }
         };
         for s in &self.segments {
-            let data = super::bytes::range(elf.data, s.offset, s.filesz)
+            let data = super::bytes::range(elf, s.offset, s.filesz)
                 .ok_or(Error::BadElf { what: "segment data outside the file", value: s.offset })?;
             copy(s.va, Some(data), s.filesz, dst);
             copy(s.va + s.filesz, None, s.memsz - s.filesz, dst);
@@ -247,7 +248,7 @@ impl PvKernel {
         v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory { bytes: len })?;
         v.resize(n, 0);
         let block = self.bsd_block(elf)?;
-        self.fill(elf, &block, self.virt_kstart, &mut v)?;
+        self.fill(elf.data, &block, self.virt_kstart, &mut v)?;
         Ok(v)
     }
 }

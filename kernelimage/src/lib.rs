@@ -18,7 +18,6 @@ extern crate alloc;
 
 mod bytes;
 pub mod bzimage;
-mod crc32;
 pub mod detect;
 pub mod elf;
 pub mod error;

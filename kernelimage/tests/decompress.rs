@@ -3,45 +3,26 @@
 //! give errors, never panics.
 
 use kernelimage::{self as image, Error, Format};
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 const LIMIT: usize = 64 << 20;
 
+/// The tool's output for `input`, whether or not it succeeded (corrupt streams).
 fn tool(cmd: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
     tool_status(cmd, args, input).1
 }
 
-fn tool_status(cmd: &str, args: &[&str], input: &[u8]) -> (bool, Vec<u8>) {
-    let mut child = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd} is needed (cargo xtask setup installs it): {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    (out.status.success(), out.stdout)
-}
+use testimages::tools::pipe_status as tool_status;
 
 /// Deterministic test data: compressible text, some incompressible noise, the test kernel.
 fn sample() -> Vec<u8> {
     let mut v = Vec::new();
-    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut r = testimages::rng::Rng(0x1234_5678_9abc_def1);
     for i in 0..40_000u32 {
         v.extend_from_slice(format!("line {i} of the rpvboot test data {}\n", i % 97).as_bytes());
     }
     for _ in 0..200_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(x as u8);
+        v.push(r.next() as u8);
     }
     let k = testimages::kernels::build(&testimages::kernels::images_dir(), &testimages::kernels::KernelSpec::netbsd())
         .unwrap();

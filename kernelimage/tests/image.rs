@@ -78,7 +78,7 @@ fn loaded_image_matches_object_segments_and_bss_is_zero() {
     let block = k.bsd_block(&elf).unwrap();
     let mut page = [0u8; 4096];
     for (i, chunk) in img.chunks(4096).enumerate() {
-        k.fill(&elf, &block, k.virt_kstart + i as u64 * 4096, &mut page).unwrap();
+        k.fill(elf.data, &block, k.virt_kstart + i as u64 * 4096, &mut page).unwrap();
         assert_eq!(&page[..chunk.len()], chunk, "page {i}");
     }
 }
@@ -225,16 +225,7 @@ fn unsupported_formats_are_named() {
     assert!(matches!(image::unwrap(b"", LIMIT), Err(Error::UnknownFormat { .. })));
 }
 
-/// A small seeded generator (xorshift64*): deterministic "random" mutations.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+use testimages::rng::Rng;
 
 #[test]
 fn mutated_kernels_never_panic() {

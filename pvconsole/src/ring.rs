@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn layout_matches_console_h() {
-        // Oracle: console.h's struct, offsets from gcc (xen-pv-abi.md §8.1); checked at compile
+        // Oracle: console.h's struct, offsets from gcc (docs/xen-pv-abi.md §11.1); checked at compile
         // time above, and here through a raw byte view of a page.
         let mut page = [0u32; 1024];
         page[3084 / 4] = 7; // out_prod

@@ -1,7 +1,9 @@
-//! The device stage of a boot: xenstore → blkfront for every vbd → partitions and filesystems
-//! (`fs::probe`) → the menu file → clean close of every disk (so the next kernel finds its
-//! disks as a fresh domain would): begun right after the last read, finished by the caller
-//! just before the jump ([`Outcome::closing`]). Small reads go through a [`ChunkCache`].
+//! The device stage of a boot, in named steps ([`run`]): connect (xenstore, blkfront for every
+//! vbd), probe (partitions and filesystems, `fs::probe`), the bench when asked
+//! ([`crate::bench`]), select (the configuration search, the menu and the kernel check,
+//! `bootplan::select`), close (every disk closed cleanly, so the next kernel finds its disks as
+//! a fresh domain would: begun right after the last read, finished by the caller just before
+//! the jump, [`Outcome::closing`]). Small reads go through a [`ChunkCache`].
 //!
 //! Generic over [`Platform`], so the whole flow runs on the host against the fake xenstored
 //! and blkback; the PV kernel calls [`run_pv`].
@@ -13,6 +15,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt::Write;
 
+use bootconfig::ExtraOptions;
 use fs::probe::{self, Disk as ProbedDisk};
 use fs::{BlockDevice, IoError, Lba};
 
@@ -20,18 +23,13 @@ use xenfront::blkfront::{self, Blkfront, Config};
 use xenfront::platform::Platform;
 use xenfront::xenstore::Xenstore;
 
-/// Menu files looked for, in order.
-pub const MENU_PATHS: [&str; 2] = ["/grub/menu.lst", "/boot/grub/menu.lst"];
-/// Largest menu file read.
-const MENU_LIMIT: u64 = 1 << 20;
+use crate::bench::Bench;
 
-/// What the caller wants besides the menu.
+/// What the caller wants besides the disks' probe.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Measure raw read throughput over this many MiB of each disk (0: off).
-    pub bench_mib: u32,
-    /// Also time reading this file (`(hdN,M)/path` or `/path`).
-    pub bench_file: Option<String>,
+    /// Time reads before choosing (`rpvboot.bench=`, `rpvboot.benchfile=`); off by default.
+    pub bench: Bench,
     /// blkfront tunables.
     pub blk: Config,
     /// After closing, connect every disk again, read its first sector and close it again:
@@ -43,6 +41,31 @@ pub struct Options {
     pub timing: bool,
 }
 
+impl Options {
+    /// The device stage's options from the parsed `extra=` line (all but [`Options::boot`],
+    /// which needs the heap's figures): the bench, blkfront's tunables (`rpvboot.blkpages=`
+    /// clamped to 11..=1024, `rpvboot.blksegs=`, `rpvboot.readahead=` in KiB),
+    /// `rpvboot.test=reconnect` and `rpvboot.verbose`.
+    pub fn from_extra(extra: &ExtraOptions) -> Self {
+        let d = &extra.dev;
+        let mut blk = Config::default();
+        blk.data_pages = d.blk_pages.unwrap_or(blk.data_pages).clamp(11, 1024);
+        if let Some(n) = d.blk_segs {
+            blk.max_indirect_segments = n;
+        }
+        if let Some(kib) = d.readahead_kib {
+            blk.read_ahead = kib.saturating_mul(1024);
+        }
+        Options {
+            bench: Bench { raw_mib: d.bench_mib.unwrap_or(0), file: d.bench_file.clone() },
+            blk,
+            reconnect_check: d.test.reconnect,
+            boot: None,
+            timing: extra.verbose,
+        }
+    }
+}
+
 /// What the device stage found.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -50,8 +73,6 @@ pub struct Outcome {
     pub connected: usize,
     /// Disks that failed (reported already).
     pub failed: usize,
-    /// `(hdN,M)/path` of the menu found, and its bytes.
-    pub menu: Option<(String, Vec<u8>)>,
     /// Disks not closed cleanly.
     pub close_errors: usize,
     /// The entry chosen by [`Options::boot`], its files read and its kernel accepted.
@@ -65,14 +86,37 @@ pub struct Outcome {
 /// The rest of the disks' clean close ([`blkfront::Closing::finish`]) with its console lines.
 pub struct PendingClose(Box<FinishClose>);
 
-/// Finishes the close, printing to the writer; returns how many disks failed.
-type FinishClose = dyn FnOnce(&mut dyn Write) -> usize;
+/// Finishes the close, printing to the writer.
+type FinishClose = dyn FnOnce(&mut dyn Write) -> CloseReport;
 
 impl PendingClose {
-    /// Waits for every backend to close, reports each disk, and returns how many did not
-    /// close cleanly.
-    pub fn finish(self, out: &mut dyn Write) -> usize {
+    /// Waits for every backend to close, reports each disk, and says whether the memory may
+    /// be handed over.
+    pub fn finish(self, out: &mut dyn Write) -> CloseReport {
         (self.0)(out)
+    }
+}
+
+/// The disks' close as the handover needs it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[must_use = "pages still granted forbid the handover"]
+pub struct CloseReport {
+    /// Disks not closed cleanly (each reported on the console already).
+    pub errors: usize,
+    /// Pages a backend still has granted ([`blkfront::Closed::still_granted`]).
+    pub still_granted: usize,
+}
+
+impl CloseReport {
+    /// Why the domain's memory must not go to the next kernel: pages another domain can
+    /// still write would become its RAM. `None`: safe to hand over.
+    pub fn refusal(&self) -> Option<String> {
+        (self.still_granted > 0).then(|| {
+            alloc::format!(
+                "{} page(s) of memory are still granted to a disk backend that did not let them go; refusing to hand them to the next kernel as RAM",
+                self.still_granted
+            )
+        })
     }
 }
 
@@ -82,10 +126,10 @@ impl core::fmt::Debug for PendingClose {
     }
 }
 
-/// Prints each disk's close and returns how many failed.
-fn report_close(names: &[String], results: Vec<Result<(), blkfront::BlkError>>, out: &mut dyn Write) -> usize {
+/// Prints each disk's close and what it left granted.
+fn report_close(names: &[String], closed: blkfront::Closed, out: &mut dyn Write) -> CloseReport {
     let mut errors = 0;
-    for (name, r) in names.iter().zip(results) {
+    for (name, r) in names.iter().zip(closed.disks) {
         match r {
             Ok(()) => {
                 let _ = writeln!(out, "rpvboot: disk {name} closed");
@@ -96,7 +140,11 @@ fn report_close(names: &[String], results: Vec<Result<(), blkfront::BlkError>>, 
             }
         }
     }
-    errors
+    if closed.still_granted > 0 {
+        let _ =
+            writeln!(out, "rpvboot: {} page(s) still granted to disk backends after the close", closed.still_granted);
+    }
+    CloseReport { errors, still_granted: closed.still_granted }
 }
 
 /// Bytes of one cached chunk: aligned on the disk, read with one request.
@@ -270,7 +318,14 @@ impl<D: BlockDevice> BlockDevice for ChunkCache<D> {
 }
 
 /// A disk of the device stage: its blkfront behind the small-read cache.
-type Cached<P> = ChunkCache<Blkfront<P>>;
+pub(crate) type Cached<P> = ChunkCache<Blkfront<P>>;
+
+/// A connected disk: its xenstore name (`xvda`) and its device, shared with the probe's
+/// filesystems until the close takes it back.
+pub(crate) struct OpenDisk<P: Platform> {
+    pub(crate) name: String,
+    pub(crate) dev: Rc<RefCell<Cached<P>>>,
+}
 
 /// Lets `fs::probe` share a disk while we keep a handle to close it later.
 struct SharedBlk<P: Platform>(Rc<RefCell<Cached<P>>>);
@@ -290,7 +345,39 @@ impl<P: Platform> BlockDevice for SharedBlk<P> {
     }
 }
 
-/// Runs the device stage, printing one line per finding to `out`.
+/// Step times under `rpvboot.verbose`: (step, time, disk requests so far).
+struct Steps<P: Platform> {
+    plat: P,
+    on: bool,
+    list: Vec<(&'static str, u64, u64)>,
+}
+
+impl<P: Platform> Steps<P> {
+    fn mark(&mut self, what: &'static str, open: &[OpenDisk<P>]) {
+        if self.on {
+            let reqs = open.iter().map(|d| d.dev.try_borrow().map_or(0, |d| d.inner().stats.requests)).sum();
+            self.list.push((what, self.plat.now_ns(), reqs));
+        }
+    }
+
+    /// One line: each step's microseconds and disk requests, the total, xenstore's cost.
+    fn report(&self, xs: &Xenstore<P>, out: &mut dyn Write) {
+        let Some(&(_, t0, _)) = self.list.first() else {
+            return;
+        };
+        let _ = write!(out, "rpvboot: device stage (us, disk requests):");
+        for w in self.list.windows(2) {
+            if let [(_, a, ra), (what, b, rb)] = w {
+                let _ = write!(out, " {what} {} ({})", b.saturating_sub(*a) / 1000, rb.saturating_sub(*ra));
+            }
+        }
+        let _ = write!(out, "; total {}; ", self.list.last().map_or(0, |&(_, t, _)| t.saturating_sub(t0)) / 1000);
+        xs_summary(xs, out);
+    }
+}
+
+/// Runs the device stage, printing one line per finding to `out`: [`connect`], [`probe_all`],
+/// the bench when asked, [`select`], [`close`].
 ///
 /// # Errors
 /// Only when xenstore itself is unusable; disk failures are reported and skipped.
@@ -299,24 +386,41 @@ pub fn run<P: Platform + 'static>(
     out: &mut dyn Write,
     opts: &Options,
 ) -> Result<Outcome, xenfront::xenstore::XsError> {
-    let mut open: Vec<(String, Rc<RefCell<Cached<P>>>)> = Vec::new();
-    // (step, time, disk requests so far) under `rpvboot.verbose`.
-    let mut steps: Vec<(&str, u64, u64)> = Vec::new();
-    let mut step = |what: &'static str, open: &[(String, Rc<RefCell<Cached<P>>>)]| {
-        if opts.timing {
-            let reqs = open.iter().map(|(_, d)| d.try_borrow().map_or(0, |d| d.inner().stats.requests)).sum();
-            steps.push((what, plat.now_ns(), reqs));
-        }
-    };
-    step("start", &open);
+    let mut steps = Steps { plat: plat.clone(), on: opts.timing, list: Vec::new() };
+    steps.mark("start", &[]);
     let mut xs = Xenstore::new(plat.clone())?;
     let mut outcome = Outcome::default();
-    step("xenstore", &open);
-    let disks = blkfront::connect_all(&mut xs, opts.blk)?;
-    step("connect", &open);
+    steps.mark("xenstore", &[]);
+    let open = connect(&mut xs, opts.blk, out, &mut outcome)?;
+    steps.mark("connect", &open);
+    let probed = probe_all(&open, out);
+    steps.mark("probe", &open);
+    if opts.bench.wanted() {
+        crate::bench::run(&plat, &open, &probed, &opts.bench, out);
+        steps.mark("bench", &open);
+    }
+    outcome.selected = select(opts.boot.as_ref(), &probed, out);
+    steps.mark("select", &open);
+    // Close as soon as the last read is done: the probe's handles go first so that each
+    // blkfront is ours alone again.
+    drop(probed);
+    close(xs, open, opts, &mut steps, out, &mut outcome);
+    Ok(outcome)
+}
+
+/// Step "connect": every vbd's blkfront, reported, behind its cache with both ends of the
+/// disk read ahead.
+fn connect<P: Platform>(
+    xs: &mut Xenstore<P>,
+    cfg: Config,
+    out: &mut dyn Write,
+    outcome: &mut Outcome,
+) -> Result<Vec<OpenDisk<P>>, xenfront::xenstore::XsError> {
+    let disks = blkfront::connect_all(xs, cfg)?;
     if disks.is_empty() {
         let _ = writeln!(out, "rpvboot: no disks (device/vbd is empty)");
     }
+    let mut open = Vec::new();
     for d in disks {
         match d.dev {
             Ok(dev) => {
@@ -335,7 +439,7 @@ pub fn run<P: Platform + 'static>(
                 outcome.connected += 1;
                 let mut cached = ChunkCache::new(dev);
                 cached.prefetch_ends(PREFETCH_HEAD);
-                open.push((d.name, Rc::new(RefCell::new(cached))));
+                open.push(OpenDisk { name: d.name, dev: Rc::new(RefCell::new(cached)) });
             }
             Err(e) => {
                 let _ = writeln!(out, "rpvboot: disk {} unusable: {e}", d.name);
@@ -343,28 +447,29 @@ pub fn run<P: Platform + 'static>(
             }
         }
     }
+    Ok(open)
+}
 
-    let mut probed: Vec<ProbedDisk> = Vec::new();
-    for (i, (name, dev)) in open.iter().enumerate() {
-        let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(dev))));
-        let _ = write!(out, "rpvboot: {name} = (hd{i}): {} map", disk.map.name());
-        // Say which filesystem each partition holds, and why one holds none we can read: a
-        // customer whose disk is damaged should see it here, not only as "file not found" later.
+/// Step "probe": each disk's partition map and filesystems, one line per disk, with the
+/// reason a partition holds nothing readable (a customer whose disk is damaged should see it
+/// here, not only as "file not found" later).
+fn probe_all<P: Platform + 'static>(open: &[OpenDisk<P>], out: &mut dyn Write) -> Vec<ProbedDisk> {
+    let mut probed = Vec::new();
+    for (i, d) in open.iter().enumerate() {
+        let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(&d.dev))));
+        let _ = write!(out, "rpvboot: {} = (hd{i}): {} map", d.name, disk.map.name());
         let mut unreadable = Vec::new();
         for p in disk.candidates() {
-            match probe::open_fs(p) {
+            let why = match probe::open_fs(p) {
                 Ok(f) => {
                     let _ = write!(out, " {}={}", p.grub_name(), f.info().kind);
+                    continue;
                 }
-                Err(fs::Error::NotRecognized) => {
-                    let _ = write!(out, " {}=?", p.grub_name());
-                    unreadable.push(alloc::format!("{}: no filesystem recognised", p.grub_name()));
-                }
-                Err(e) => {
-                    let _ = write!(out, " {}=?", p.grub_name());
-                    unreadable.push(alloc::format!("{}: unreadable filesystem: {e}", p.grub_name()));
-                }
-            }
+                Err(fs::Error::NotRecognized) => String::from("no filesystem recognised"),
+                Err(e) => alloc::format!("unreadable filesystem: {e}"),
+            };
+            let _ = write!(out, " {}=?", p.grub_name());
+            unreadable.push(alloc::format!("{}: {why}", p.grub_name()));
         }
         let _ = writeln!(out);
         for u in &unreadable {
@@ -375,119 +480,58 @@ pub fn run<P: Platform + 'static>(
         }
         probed.push(disk);
     }
-    step("probe", &open);
+    probed
+}
 
-    for path in MENU_PATHS {
-        let Ok(mut r) = probe::resolve(&probed, path) else {
-            continue;
-        };
-        let at = alloc::format!("{}{}", r.partition.grub_name(), r.path);
-        match fs::vfs::read_to_vec(r.fs.as_mut(), &r.path, MENU_LIMIT) {
-            Ok(bytes) => {
-                let _ = writeln!(out, "rpvboot: menu {at} ({} bytes):", bytes.len());
-                for line in String::from_utf8_lossy(&bytes).lines() {
-                    let clean: String = line.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-                    let _ = writeln!(out, "rpvboot: | {clean}");
-                }
-                outcome.menu = Some((at, bytes));
-                break;
-            }
-            Err(e) => {
-                let _ = writeln!(out, "rpvboot: {at}: {e}");
-            }
-        }
-    }
-    if outcome.menu.is_none() {
-        let _ = writeln!(out, "rpvboot: no {} or {} on any disk", MENU_PATHS[0], MENU_PATHS[1]);
-    }
-
-    // Several passes, raw and file reads interleaved: timings under emulation are noisy, and
-    // the machine's load drifts between passes.
-    for _ in 0..3 {
-        if opts.bench_mib > 0 {
-            for (name, dev) in &open {
-                bench_raw(&plat, name, dev.borrow_mut().inner_mut(), opts.bench_mib, out);
-            }
-        }
-        if let Some(path) = &opts.bench_file {
-            bench_file(&plat, &probed, path, out);
-        }
-    }
-    if opts.bench_mib > 0 || opts.bench_file.is_some() {
-        for (name, dev) in &open {
-            let s = dev.borrow().inner().stats;
-            let _ = writeln!(
-                out,
-                "rpvboot: stats {name}: {} requests ({} indirect), {} MiB, up to {} in flight, {} read-ahead hits",
-                s.requests,
-                s.indirect,
-                s.bytes >> 20,
-                s.max_in_flight,
-                s.ra_hits
-            );
-        }
-    }
-
-    step("menu", &open);
-    if let Some(b) = &opts.boot {
-        // The console menu; without a console or with `timeout 0`, the unattended order.
-        outcome.selected = choose(b, &probed, out);
-    }
-
-    step("select", &open);
-    // Close as soon as the last read is done: the probe's handles go first so that each
-    // blkfront is ours alone again; every frontend says Closing at once.
-    drop(probed);
+/// Step "close": every frontend says Closing at once; with a kernel to hand over to (and no
+/// reconnect check), the rest waits in [`Outcome::closing`] until just before the jump.
+fn close<P: Platform + 'static>(
+    mut xs: Xenstore<P>,
+    open: Vec<OpenDisk<P>>,
+    opts: &Options,
+    steps: &mut Steps<P>,
+    out: &mut dyn Write,
+    outcome: &mut Outcome,
+) {
     let mut names = Vec::new();
     let mut devs = Vec::new();
-    for (name, dev) in open {
-        match Rc::try_unwrap(dev) {
+    for d in open {
+        match Rc::try_unwrap(d.dev) {
             Ok(cell) => {
-                names.push(name);
+                names.push(d.name);
                 devs.push(cell.into_inner().into_inner());
             }
             Err(_) => {
                 outcome.close_errors += 1;
-                let _ = writeln!(out, "rpvboot: disk {name} not closed cleanly: still in use");
+                let _ = writeln!(out, "rpvboot: disk {} not closed cleanly: still in use", d.name);
             }
         }
     }
     let mut closing = Some(blkfront::begin_close(&mut xs, devs));
-    step("close", &[]);
-    // With a kernel to hand over to, the rest waits until just before the jump.
+    steps.mark("close", &[]);
     if outcome.selected.is_none() || opts.reconnect_check {
         if let Some(c) = closing.take() {
-            outcome.close_errors += report_close(&names, c.finish(&mut xs), out);
+            outcome.close_errors += report_close(&names, c.finish(&mut xs), out).errors;
         }
-        step("closed", &[]);
+        steps.mark("closed", &[]);
     }
     if opts.reconnect_check {
-        reconnect_check(&mut xs, out, opts.blk, &mut outcome);
+        reconnect_check(&mut xs, out, opts.blk, outcome);
     }
-    if let Some(&(_, t0, _)) = steps.first() {
-        let _ = write!(out, "rpvboot: device stage (us, disk requests):");
-        for w in steps.windows(2) {
-            if let [(_, a, ra), (what, b, rb)] = w {
-                let _ = write!(out, " {what} {} ({})", b.saturating_sub(*a) / 1000, rb.saturating_sub(*ra));
-            }
-        }
-        let _ = write!(out, "; total {}; ", steps.last().map_or(0, |&(_, t, _)| t.saturating_sub(t0)) / 1000);
-        xs_summary(&xs, out);
-    }
+    steps.report(&xs, out);
     if let Some(closing) = closing {
         let timing = opts.timing;
         outcome.closing = Some(PendingClose(Box::new(move |out: &mut dyn Write| {
             let t0 = xs.platform().now_ns();
-            let errors = report_close(&names, closing.finish(&mut xs), out);
+            let report = report_close(&names, closing.finish(&mut xs), out);
             if timing {
                 let _ =
                     write!(out, "rpvboot: disks closed in {} us; ", xs.platform().now_ns().saturating_sub(t0) / 1000);
                 xs_summary(&xs, out);
             }
-            errors
+            report
         })));
     }
-    Ok(outcome)
 }
 
 /// What xenstore cost so far (`rpvboot.verbose`).
@@ -531,99 +575,22 @@ fn reconnect_check<P: Platform>(xs: &mut Xenstore<P>, out: &mut dyn Write, cfg: 
     }
 }
 
-fn mib_per_s(bytes: u64, ns: u64) -> (u64, u64) {
-    // MiB/s with one decimal, in integers: bytes * 1e9 / ns / 2^20.
-    let tenths = u128::from(bytes) * 10_000_000_000 / u128::from(ns.max(1)) / (1 << 20);
-    let t = u64::try_from(tenths).unwrap_or(u64::MAX);
-    (t / 10, t % 10)
-}
-
-fn bench_raw<P: Platform>(plat: &P, name: &str, dev: &mut Blkfront<P>, mib: u32, out: &mut dyn Write) {
-    let bs = u64::from(dev.block_size());
-    let total = (u64::from(mib) << 20).min(dev.num_blocks().saturating_mul(bs));
-    let chunk: u64 = 4 << 20;
-    let mut buf = alloc::vec![0u8; usize::try_from(chunk).unwrap_or(1 << 20)];
-    let before = dev.stats;
-    let t0 = plat.now_ns();
-    let mut done = 0u64;
-    while done < total {
-        let n = (total - done).min(chunk);
-        let n = n - n % bs;
-        let Some(b) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
-            break;
-        };
-        if n == 0 {
-            break;
-        }
-        if let Err(e) = dev.read_blocks(Lba(done / bs), b) {
-            let _ = writeln!(out, "rpvboot: bench {name}: read at byte {done}: {e}");
-            return;
-        }
-        done += n;
-    }
-    let ns = plat.now_ns().saturating_sub(t0);
-    let (w, f) = mib_per_s(done, ns);
-    let s = dev.stats;
-    let _ = writeln!(
-        out,
-        "rpvboot: bench {name}: raw read {} MiB in {} ms = {w}.{f} MiB/s ({} requests, {} indirect, up to {} in flight)",
-        done >> 20,
-        ns / 1_000_000,
-        s.requests - before.requests,
-        s.indirect - before.indirect,
-        s.max_in_flight
-    );
-}
-
-fn bench_file<P: Platform>(plat: &P, disks: &[ProbedDisk], path: &str, out: &mut dyn Write) {
-    let mut r = match probe::resolve(disks, path) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(out, "rpvboot: bench file {path}: {e}");
-            return;
-        }
-    };
-    let mut buf = alloc::vec![0u8; 4 << 20];
-    let t0 = plat.now_ns();
-    let mut off = 0u64;
-    // Bounded: at most size/1 + 1 iterations, since each read advances or ends the loop.
-    while off < r.meta.size {
-        match r.fs.read_at(r.meta.id, off, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => off += u64::try_from(n).unwrap_or(0),
-            Err(e) => {
-                let _ = writeln!(out, "rpvboot: bench file {path}: at {off}: {e}");
-                return;
-            }
-        }
-    }
-    let ns = plat.now_ns().saturating_sub(t0);
-    let (w, f) = mib_per_s(off, ns);
-    let _ = writeln!(
-        out,
-        "rpvboot: bench file {}{}: {} bytes in {} ms = {w}.{f} MiB/s",
-        r.partition.grub_name(),
-        r.path,
-        off,
-        ns / 1_000_000
-    );
-}
-
-/// What to boot (`bootplan::select`): the menu on the PV console, or on the host (no console)
-/// the unattended order.
-fn choose(
-    b: &bootplan::select::SelectArgs,
-    disks: &[fs::probe::Disk],
+/// Step "select": what to boot (`bootplan::select`), when asked: the menu on the PV console,
+/// or on the host (no console) the unattended order.
+fn select(
+    b: Option<&bootplan::select::SelectArgs>,
+    disks: &[ProbedDisk],
     out: &mut dyn Write,
 ) -> Option<bootplan::select::Selected> {
     use bootplan::select::select_with;
+    let b = b?;
     #[cfg(target_os = "none")]
     if let Some(con) = crate::arch::x86_64::console::get() {
         let mut term = con;
         let now = || crate::arch::x86_64::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()));
-        return select_with(&b.extra, disks, b.nr_pages, b.pages_in_use, out, Some(&mut term), now);
+        return select_with(b.extra.clone(), disks, b.nr_pages, b.pages_in_use, out, Some(&mut term), now);
     }
-    select_with(&b.extra, disks, b.nr_pages, b.pages_in_use, out, None, || 0)
+    select_with(b.extra.clone(), disks, b.nr_pages, b.pages_in_use, out, None, || 0)
 }
 
 /// The PV console as a [`Write`] target.
@@ -640,40 +607,20 @@ impl Write for ConsoleOut {
 }
 
 /// The PV kernel's entry to the device stage: builds the platform from start_info and prints
-/// to the console. Options come from the command line: `rpvboot.bench=<MiB>`,
-/// `rpvboot.benchfile=<path>`, and for tuning `rpvboot.blkpages=<n>`, `rpvboot.blksegs=<n>`
-/// (0: no indirect requests), `rpvboot.readahead=<KiB>`, `rpvboot.spin=<us>` (how long a wait
-/// for dom0 spins before it blocks).
+/// to the console. Options come from the parsed `extra=` line ([`Options::from_extra`], and
+/// `rpvboot.spin=<us>`: how long a wait for dom0 spins before it blocks).
 #[cfg(target_os = "none")]
-pub fn run_pv(si: &xenfront::start_info::StartInfo, shared: crate::hypervisor::shared::Shared) -> Outcome {
-    let mut opts = Options {
-        boot: crate::handover::select_args(si),
-        timing: si.has_word("rpvboot.verbose"),
-        ..Options::default()
-    };
-    let mut spin = None;
-    for word in si.cmd_line().split_ascii_whitespace() {
-        if let Some(v) = word.strip_prefix("rpvboot.bench=") {
-            opts.bench_mib = v.parse().unwrap_or(64);
-        } else if let Some(v) = word.strip_prefix("rpvboot.benchfile=") {
-            opts.bench_file = Some(String::from(v));
-        } else if word == "rpvboot.test=reconnect" {
-            opts.reconnect_check = true;
-        } else if let Some(v) = word.strip_prefix("rpvboot.blkpages=") {
-            opts.blk.data_pages = v.parse().unwrap_or(opts.blk.data_pages).clamp(11, 1024);
-        } else if let Some(v) = word.strip_prefix("rpvboot.blksegs=") {
-            opts.blk.max_indirect_segments = v.parse().unwrap_or(0);
-        } else if let Some(v) = word.strip_prefix("rpvboot.spin=") {
-            spin = v.parse::<u64>().ok().map(|us| us.saturating_mul(1000));
-        } else if let Some(v) = word.strip_prefix("rpvboot.readahead=") {
-            opts.blk.read_ahead = v.parse::<usize>().unwrap_or(256).saturating_mul(1024);
-        }
-    }
+pub fn run_pv(
+    si: &xenfront::start_info::StartInfo,
+    shared: crate::hypervisor::shared::Shared,
+    extra: &ExtraOptions,
+) -> Outcome {
+    let opts = Options { boot: crate::handover::select_args(si, extra), ..Options::from_extra(extra) };
     let mut con = ConsoleOut;
     let plat = match crate::hypervisor::pv::PvPlatform::new(shared, si.store_mfn, si.store_evtchn) {
         Ok(p) => {
-            if let Some(ns) = spin {
-                p.set_spin_ns(ns);
+            if let Some(us) = extra.dev.spin_us {
+                p.set_spin_ns(us.saturating_mul(1000));
             }
             p
         }
@@ -697,32 +644,7 @@ mod tests {
     use fs::MemDisk;
     use xenfront::fake::{Behaviour, Fake};
 
-    /// An ext2 image made by mke2fs from a directory holding `files` (the oracle).
-    fn ext2_image(files: &[(&str, &[u8])], mib: u32) -> Vec<u8> {
-        // One directory per call: tests run in parallel threads of one process.
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("rpvboot-devices-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for (p, data) in files {
-            let f = dir.join("root").join(p.trim_start_matches('/'));
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(&f, data).unwrap();
-        }
-        std::fs::create_dir_all(dir.join("root")).unwrap();
-        let img = dir.join("disk.img");
-        let st = std::process::Command::new("mke2fs")
-            .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-d"])
-            .arg(dir.join("root"))
-            .arg(&img)
-            .arg(format!("{}M", mib))
-            .status()
-            .expect("mke2fs (e2fsprogs) must be installed: cargo xtask setup");
-        assert!(st.success());
-        let bytes = std::fs::read(&img).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-        bytes
-    }
+    use testimages::tools::ext2_image;
 
     #[test]
     fn finds_menu_on_second_disk_despite_a_dead_one_and_closes_all() {
@@ -737,15 +659,22 @@ mod tests {
             Some(32),
         );
         let mut out = String::new();
-        let opts =
-            Options { bench_mib: 2, bench_file: Some("/big".into()), reconnect_check: true, ..Options::default() };
+        let extra = bootconfig::extra::parse("rpvboot.bench=2 rpvboot.benchfile=/big rpvboot.test=reconnect");
+        let boot = bootplan::select::SelectArgs { extra: extra.clone(), nr_pages: 16384, pages_in_use: 2048 };
+        let opts = Options { boot: Some(boot), ..Options::from_extra(&extra) };
         let o = run(f.clone(), &mut out, &opts).unwrap();
         // The dead disk fails again in the reconnect check; that is its only error.
         assert_eq!((o.connected, o.failed, o.close_errors), (2, 1, 1), "{out}");
         assert!(out.contains("rpvboot: reconnect xvdb: device/vbd/51728"), "{out}");
-        let (at, bytes) = o.menu.unwrap();
-        assert_eq!(at, "(hd1)/boot/grub/menu.lst");
-        assert_eq!(bytes, menu);
+        // The one search finds the file where it was put: the second connected disk, (hd1).
+        assert!(out.contains("rpvboot: configuration (hd1)/boot/grub/menu.lst "), "{out}");
+        assert!(out.contains(r#"rpvboot: entry 0 "NetBSD" cannot boot: kernel (hd1)/netbsd"#), "{out}");
+        assert!(o.selected.is_none());
+        // The bench ran between the probe and the choice: three passes of each kind.
+        assert_eq!(out.matches("rpvboot: bench xvda: raw read 2 MiB").count(), 3, "{out}");
+        assert_eq!(out.matches("rpvboot: bench file (hd1)/big: 300000 bytes").count(), 3, "{out}");
+        assert!(out.contains("rpvboot: stats xvdc: "), "{out}");
+        assert!(!out.contains("rpvboot: | "), "no menu file dump: {out}");
         assert!(
             out.contains("rpvboot: disk xvda: 8192 sectors of 512 bytes, /local/domain/0/backend/vbd/7/51712"),
             "{out}"
@@ -754,12 +683,24 @@ mod tests {
             out.contains("disk xvdb unusable: device/vbd/51728 (backend /local/domain/0/backend/vbd/7/51728)"),
             "{out}"
         );
-        assert!(out.contains("rpvboot: | title NetBSD"), "{out}");
-        assert!(out.contains("bench file (hd1)/big: 300000 bytes"), "{out}");
         assert!(out.contains("rpvboot: reconnect xvda: ok"), "{out}");
         assert!(out.contains("rpvboot: reconnect xvdc: ok"), "{out}");
         assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
         assert_eq!(f.get("device/vbd/51744/state").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn pages_a_backend_keeps_granted_are_reported_at_close() {
+        let f = Fake::new();
+        f.add_disk(51712, MemDisk::new(ext2_image(&[("/etc/motd", b"hi")], 4), 512), Behaviour::KeepsMapped, None);
+        let mut out = String::new();
+        let o = run(f.clone(), &mut out, &Options::default()).unwrap();
+        assert_eq!(o.close_errors, 1, "{out}");
+        // The count printed is the grants the fake's backend still maps.
+        let line = format!("rpvboot: {} page(s) still granted to disk backends after the close", f.live_grants());
+        assert!(f.live_grants() > 0 && out.contains(&line), "{out}");
+        let report = CloseReport { errors: 1, still_granted: f.live_grants() };
+        assert!(report.refusal().is_some_and(|r| r.contains("refusing")));
     }
 
     /// A disk that records the device reads it serves and fails those touching `bad`.
@@ -856,6 +797,27 @@ mod tests {
         assert_eq!(c.inner().reads.len(), 5);
     }
 
+    /// The device stage's options from the `extra=` spellings the e2e scenarios and
+    /// `cargo xtask bench` use, with the fallbacks the old word scan had.
+    #[test]
+    fn options_from_extra() {
+        let o = Options::from_extra(&bootconfig::extra::parse(
+            "rpvboot.bench=64 rpvboot.benchfile=(hd0)/big.bin rpvboot.blkpages=5000 rpvboot.blksegs=0 rpvboot.readahead=128 rpvboot.verbose",
+        ));
+        assert_eq!(o.bench, Bench { raw_mib: 64, file: Some("(hd0)/big.bin".into()) });
+        assert_eq!((o.blk.data_pages, o.blk.max_indirect_segments, o.blk.read_ahead), (1024, 0, 128 << 10));
+        assert!(o.timing && !o.reconnect_check && o.boot.is_none());
+        let o = Options::from_extra(&bootconfig::extra::parse("rpvboot.blkpages=1 rpvboot.test=reconnect"));
+        assert_eq!(o.blk.data_pages, 11);
+        assert!(o.reconnect_check && !o.bench.wanted());
+        let d = Config::default();
+        let o = Options::from_extra(&bootconfig::extra::parse(""));
+        assert_eq!(
+            (o.blk.data_pages, o.blk.max_indirect_segments, o.blk.read_ahead),
+            (d.data_pages, d.max_indirect_segments, d.read_ahead)
+        );
+    }
+
     #[test]
     fn garbage_and_no_menu_are_reported() {
         let f = Fake::new();
@@ -866,9 +828,12 @@ mod tests {
             None,
         );
         let mut out = String::new();
-        let o = run(f, &mut out, &Options::default()).unwrap();
-        assert!(o.menu.is_none());
-        assert!(out.contains("no /grub/menu.lst or /boot/grub/menu.lst on any disk"), "{out}");
+        let boot = bootplan::select::SelectArgs { nr_pages: 16384, pages_in_use: 2048, ..Default::default() };
+        let o = run(f, &mut out, &Options { boot: Some(boot), ..Options::default() }).unwrap();
+        assert!(o.selected.is_none());
+        assert!(out.contains("rpvboot: configuration builtin"), "{out}");
+        assert!(out.contains("rpvboot: no entry could be booted"), "{out}");
+        assert!(!out.contains("bench"), "no bench unless asked: {out}");
         let mut out = String::new();
         let o = run(Fake::new(), &mut out, &Options::default()).unwrap();
         assert_eq!(o.connected, 0);

@@ -11,11 +11,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use bootconfig::ExtraOptions;
+use bootplan::check::{self, CheckedKernel};
 use bootplan::handover::{self, Inherited};
-use bootplan::layout::{self, LayoutInput};
 use bootplan::plan;
 use bootplan::select::{SelectArgs, Selected};
-use kernelimage::{self as image, elf::Elf64, PvKernel};
 use xenfront::raw::{pte, MmuUpdate, MmuextOp, MMU_NORMAL_PT_UPDATE};
 use xenfront::start_info::StartInfo;
 
@@ -34,18 +34,21 @@ fn work_pages(nr: u64, region: u64) -> u64 {
     plan::work_pages(nr, region)
 }
 
-/// Loads `kernel` (any supported compression) with `modules` and `cmdline` and hands the
-/// domain over to it. Returns only on a refusal (with the reason), before anything
-/// irreversible happened.
-pub fn boot(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8]) -> String {
-    boot_with(si, kernel, modules, cmdline, &mut || {})
-}
-
-/// [`boot`], calling `last` once the region is written, just before the console is
+/// Hands the domain over to `kernel` (checked and planned by `bootplan::check`) with `modules`
+/// (the bytes the layout was planned for, in order). Returns only on a refusal (with the
+/// reason), before anything irreversible happened. `verbose`: `rpvboot.verbose` (memory, plan
+/// and step times). `last` runs once the region is written, just before the console is
 /// drained and the jump: the latest point for work that may overlap the handover, such as
-/// waiting for the disks' backends to close.
-pub fn boot_with(si: &StartInfo, kernel: &[u8], modules: &[&[u8]], cmdline: &[u8], last: &mut dyn FnMut()) -> String {
-    match try_boot(si, kernel, modules, cmdline, last) {
+/// waiting for the disks' backends to close; an error from `last` refuses the handover with
+/// that reason (e.g. pages a backend still has granted).
+pub fn boot_with(
+    si: &StartInfo,
+    verbose: bool,
+    kernel: &CheckedKernel,
+    modules: &[&[u8]],
+    last: &mut dyn FnMut() -> Result<(), String>,
+) -> String {
+    match try_boot(si, verbose, kernel, modules, last) {
         Ok(never) => match never {},
         Err(e) => e,
     }
@@ -55,13 +58,12 @@ enum Never {}
 
 fn try_boot(
     si: &StartInfo,
-    kernel: &[u8],
+    verbose: bool,
+    checked: &CheckedKernel,
     modules: &[&[u8]],
-    cmdline: &[u8],
-    before_jump: &mut dyn FnMut(),
+    before_jump: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<Never, String> {
     let t0 = now();
-    let verbose = si.has_word("rpvboot.verbose");
     // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
     let mut marks: Vec<(&str, u64)> = Vec::new();
     let mut mark = |what: &'static str| {
@@ -70,46 +72,36 @@ fn try_boot(
         }
     };
     let nr = si.nr_pages;
-    let limit = usize::try_from(nr.saturating_mul(4096)).unwrap_or(usize::MAX);
-    let un = image::unwrap(kernel, limit).map_err(|e| format!("kernel image: {e}"))?;
-    let elf = Elf64::parse(&un.elf).map_err(|e| format!("kernel ELF: {e}"))?;
-    let k = PvKernel::parse(&elf).map_err(|e| format!("kernel: {e}"))?;
-    let block = k.bsd_block(&elf).map_err(|e| format!("BSD symbols: {e}"))?;
-    let lens: Vec<u64> = modules.iter().map(|m| m.len() as u64).collect();
-    mark("parse");
-    // Image pages that lie whole in the (page-aligned) decompressed ELF are handed to the
-    // new kernel where they are: the region then needs only the rest from free memory.
-    let elf_base = un.elf.as_ptr() as u64;
+    let (k, lay, block) = (&checked.image.kernel, &checked.layout, &checked.image.symbols);
+    let lens_match = lay.modules.len() == modules.len()
+        && lay.modules.iter().zip(modules).all(|(seg, m)| seg.vend.saturating_sub(seg.vstart) >= m.len() as u64);
+    if lay.nr_pages != nr || !lens_match {
+        return Err(format!(
+            "the plan is for {} pages and {} modules, not this domain's {nr} pages and {} modules",
+            lay.nr_pages,
+            lay.modules.len(),
+            modules.len()
+        ));
+    }
+    // Image pages that lie whole in the (page-aligned) unpacked ELF are handed to the new
+    // kernel where they are: the region then needs only the rest from free memory.
+    let elf_base = checked.image.elf.as_ptr() as u64;
     let file_src = if elf_base.is_multiple_of(4096) { k.page_sources(block.len() as u64) } else { Vec::new() };
     let in_place: Vec<Option<u64>> =
         file_src.iter().map(|o| o.and_then(|off| mm::va_to_pfn(elf_base.checked_add(off)?))).collect();
     let reused = in_place.iter().flatten().count() as u64;
     mark("in-place");
-    let hs = heap::stats();
-    let free = hs.free_pages();
-    let module_pages: u64 = lens.iter().map(|l| l.div_ceil(4096)).sum();
-    let region_guess = k.image_len().div_ceil(4096) + module_pages + nr.div_ceil(512) + 1024;
-    let in_use = nr.saturating_sub(free.saturating_add(reused)).saturating_add(work_pages(nr, region_guess));
-    if si.has_word("rpvboot.verbose") {
+    if verbose {
         println!(
-            "rpvboot: memory: {hs}; ELF at {elf_base:#x}, {reused} of {} image pages in place; counting {in_use} of {nr} pages as rpvboot's",
-            file_src.len()
+            "rpvboot: memory: {}; ELF at {elf_base:#x}, {reused} of {} image pages in place; the plan counted {} pages as rpvboot's",
+            heap::stats(),
+            file_src.len(),
+            checked.pages_beside
         );
     }
-    let lay = layout::plan(&LayoutInput {
-        virt_base: k.virt_base,
-        kernel_start: k.virt_kstart,
-        kernel_end: k.virt_kend,
-        modules: &lens,
-        nr_pages: nr,
-        pages_in_use: in_use,
-        cmdline,
-    })
-    .map_err(|e| format!("layout: {e}"))?;
-    mark("layout");
     println!(
         "rpvboot: kernel {} ({}), entry {:#x}, region {} pages to {:#x}, {} page tables{}",
-        un.format_names().join("+"),
+        checked.image.formats.iter().map(|f| f.name()).collect::<Vec<_>>().join("+"),
         k.image_len(),
         k.entry,
         lay.region_pages,
@@ -117,14 +109,14 @@ fn try_boot(
         lay.nr_pt_frames(),
         if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
     );
-    if si.has_word("rpvboot.verbose") {
+    if verbose {
         // The plan handed over, in the lines `rpvboot-inspect boot` prints (e2e compares).
-        for line in plan::plan_lines(&lay) {
+        for line in plan::plan_lines(lay) {
             println!("rpvboot: {line}");
         }
     }
     mark("print");
-    // A's L4 must not use the slots the new kernel needs (P5).
+    // A's L4 must not use the slots the new kernel needs (docs/handover.md P5).
     let a_l4_va = si.pt_base;
     let a_l4_mfn = mm::virt_to_mfn(a_l4_va).ok_or("own L4 MFN unknown")?;
     // Xen's p2m list in one copy: a call per page (`mm::pfn_to_mfn`) costs ~10 ms at
@@ -158,7 +150,7 @@ fn try_boot(
         .map(|p| from_elf(p).or_else(|| fresh_it.next()).ok_or("region pages miscounted"))
         .collect::<Result<_, _>>()?;
     mark("take");
-    let plan = handover::plan_sources(&lay, &old, &sources, &inh, tramp_mfn).map_err(|e| format!("handover: {e}"))?;
+    let plan = handover::plan_sources(lay, &old, &sources, &inh, tramp_mfn).map_err(|e| format!("handover: {e}"))?;
     mark("plan_sources");
     let hook: Vec<(usize, u64)> = plan
         .tables
@@ -184,7 +176,7 @@ fn try_boot(
     let _fresh = core::mem::ManuallyDrop::new(fresh);
 
     // Page tables: fill through our own mapping of the reserved pages, then make those
-    // mappings read-only (P2).
+    // mappings read-only (docs/handover.md P2).
     for (frame, &old_pfn) in plan.tables.iter().zip(&plan.table_old_pfns) {
         let va = mm::pfn_to_va(old_pfn);
         // SAFETY: old_pfn is one of the reserved pages (mapped RW at pfn<<12, used by nobody).
@@ -249,7 +241,7 @@ fn try_boot(
             return Err(format!("handover: region page {pfn:#x} does not have its source's MFN"));
         }
         if lay.kernel.pfn <= pfn && pfn < lay.kernel.pfn_end() {
-            k.fill(&elf, &block, lay.va(pfn), &mut page).map_err(|e| format!("kernel fill: {e}"))?;
+            k.fill(&checked.image.elf, block, lay.va(pfn), &mut page).map_err(|e| format!("kernel fill: {e}"))?;
         } else {
             page.fill(0);
         }
@@ -257,7 +249,7 @@ fn try_boot(
     }
     if let Some(hp) = k.hypercall_page {
         if hp >= k.virt_kstart && hp.saturating_add(4096) <= lay.va(lay.kernel.pfn_end()) {
-            // SAFETY: our own hypercall page, 4096 bytes (the same for every PV64 domain, P7).
+            // SAFETY: our own hypercall page, 4096 bytes (the same for every PV64 domain, docs/handover.md P7).
             let src = unsafe { core::slice::from_raw_parts((&raw const hypercall_page).cast::<u8>(), 4096) };
             write_at(hp, src)?;
         }
@@ -270,7 +262,8 @@ fn try_boot(
     write_at(lay.p2m.vstart, p2m_bytes)?;
     write_at(lay.start_info_va(), &plan.start_info)?;
     let t_fill = now();
-    before_jump();
+    // The disks' close; an error (pages still granted to a backend) refuses the handover.
+    before_jump()?;
     let params = trampoline::Params {
         new_l4_mfn,
         old_l4_mfn: a_l4_mfn,
@@ -319,33 +312,36 @@ fn now() -> u64 {
     arch::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()))
 }
 
-/// Boots what [`select`] chose; returns only with the reason it could not. `last` as for
-/// [`boot_with`].
-pub fn boot_selected(si: &StartInfo, sel: &Selected, last: &mut dyn FnMut()) -> String {
+/// Boots what `bootplan::select` chose; returns only with the reason it could not. `last` as
+/// for [`boot_with`].
+pub fn boot_selected(
+    si: &StartInfo,
+    verbose: bool,
+    sel: &Selected,
+    last: &mut dyn FnMut() -> Result<(), String>,
+) -> String {
     let mods: Vec<&[u8]> = sel.modules.iter().map(Vec::as_slice).collect();
-    boot_with(si, &sel.kernel, &mods, sel.cmdline.as_bytes(), last)
+    boot_with(si, verbose, &sel.kernel, &mods, last)
 }
 
-/// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.test=` words that
-/// only exercise the device stage.
-pub fn select_args(si: &StartInfo) -> Option<SelectArgs> {
-    if si.has_word("rpvboot.test=ramdisk") || si.has_word("rpvboot.noboot") {
+/// rpvboot's pages as the plan counts them: everything but the heap's free pages, plus the
+/// handover's working memory for a region of a quarter of the domain.
+fn pages_in_use(si: &StartInfo) -> u64 {
+    si.nr_pages.saturating_sub(heap::stats().free_pages()).saturating_add(work_pages(si.nr_pages, si.nr_pages / 4))
+}
+
+/// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.noboot` and
+/// `rpvboot.test=ramdisk`, which only exercise the device stage.
+pub fn select_args(si: &StartInfo, extra: &ExtraOptions) -> Option<SelectArgs> {
+    if !extra.boots_from_disk() {
         return None;
     }
-    Some(SelectArgs {
-        extra: String::from(si.cmd_line()),
-        nr_pages: si.nr_pages,
-        // Everything but the heap's free pages, plus the handover's working memory.
-        pages_in_use: si
-            .nr_pages
-            .saturating_sub(heap::stats().free_pages())
-            .saturating_add(work_pages(si.nr_pages, si.nr_pages / 4)),
-    })
+    Some(SelectArgs { extra: extra.clone(), nr_pages: si.nr_pages, pages_in_use: pages_in_use(si) })
 }
 
 /// `rpvboot.test=ramdisk`: the xl `ramdisk=` is the kernel; its command line is everything
 /// after ` -- ` on rpvboot's. Lets the handover be proven without the disk path.
-pub fn boot_ramdisk(si: &StartInfo) -> String {
+pub fn boot_ramdisk(si: &StartInfo, extra: &ExtraOptions) -> String {
     if si.mod_start == 0 || si.mod_len == 0 {
         return String::from("no ramdisk given");
     }
@@ -355,7 +351,9 @@ pub fn boot_ramdisk(si: &StartInfo) -> String {
     };
     // SAFETY: libxc mapped the module at mod_start (a VA in our bootstrap region), mod_len bytes.
     let kernel = unsafe { core::slice::from_raw_parts(si.mod_start as *const u8, len) };
-    let cmd = si.cmd_line();
-    let next = cmd.split_once(" -- ").map_or("", |(_, b)| b);
-    boot(si, kernel, &[], next.as_bytes())
+    let next = extra.dev.ramdisk_cmdline.as_deref().unwrap_or("");
+    match check::check(kernel.to_vec(), &[], next.as_bytes(), si.nr_pages, pages_in_use(si)) {
+        Ok(k) => boot_with(si, extra.verbose, &k, &[], &mut || Ok(())),
+        Err(r) => format!("{r}"),
+    }
 }

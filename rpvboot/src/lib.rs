@@ -1,5 +1,5 @@
 //! The rpvboot PV kernel: what runs inside the domU. The device stage ([`devices`]: xenstore,
-//! blkfront, the disks' probe and the choice of what to boot) is written against
+//! blkfront, the disks' probe and the choice of what to boot; [`bench`] when asked) is written against
 //! `xenfront`'s platform trait and host-tested with its fake; the parts that touch the CPU and
 //! the hypervisor (`arch`, `hypervisor`, `handover`) are built only for the PV target.
 #![cfg_attr(not(test), no_std)]
@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+pub mod bench;
 pub mod devices;
 
 #[cfg(target_os = "none")]

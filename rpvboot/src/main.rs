@@ -73,18 +73,21 @@ mod pv {
             boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
         );
 
-        if si.has_word("rpvboot.test=panic") {
+        // The `extra=` line, parsed once; every option below and in the stages comes from it.
+        let extra = bootconfig::extra::parse(si.cmd_line());
+        let test = extra.dev.test;
+        if test.panic {
             panic!("test panic requested");
         }
-        if si.has_word("rpvboot.test=fault") {
+        if test.fault {
             let v = traps::fault_by_reading_page_zero();
             println!("rpvboot: read page 0 without a fault ({v:#x}): page 0 is mapped!");
             arch::shutdown(ShutdownReason::Crash);
         }
-        if si.has_word("rpvboot.test=heap") {
+        if test.heap {
             heap_check();
         }
-        if si.has_word("rpvboot.test=flood") {
+        if test.flood {
             // 400 numbered lines (~32 KiB) through the 2 KiB ring: flow control must not drop any.
             let t = boot.shared.now_ns();
             for i in 0..400 {
@@ -94,27 +97,30 @@ mod pv {
             println!("rpvboot: flood done, 400 lines in {ms} ms");
         }
 
-        if si.has_word("rpvboot.test=keys") {
+        if test.keys {
             keys_echo(boot.console);
         }
 
-        let mut outcome = rpvboot::devices::run_pv(si, boot.shared);
+        let mut outcome = rpvboot::devices::run_pv(si, boot.shared, &extra);
         // The disks' close began after their last read; it completes just before the jump
         // (or here, when there is no jump).
         let mut closing = outcome.closing.take();
         if let Some(sel) = outcome.selected {
-            let mut finish = || {
-                if let Some(c) = closing.take() {
-                    c.finish(&mut rpvboot::devices::ConsoleOut);
-                }
+            // Pages a backend still has granted must not become the next kernel's RAM.
+            let mut finish = || match closing.take() {
+                Some(c) => c.finish(&mut rpvboot::devices::ConsoleOut).refusal().map_or(Ok(()), Err),
+                None => Ok(()),
             };
-            println!("rpvboot: boot failed: {}", rpvboot::handover::boot_selected(si, &sel, &mut finish));
+            println!(
+                "rpvboot: boot failed: {}",
+                rpvboot::handover::boot_selected(si, extra.verbose, &sel, &mut finish)
+            );
         }
         if let Some(c) = closing.take() {
-            c.finish(&mut rpvboot::devices::ConsoleOut);
+            let _ = c.finish(&mut rpvboot::devices::ConsoleOut);
         }
-        if si.has_word("rpvboot.test=ramdisk") {
-            println!("rpvboot: boot failed: {}", rpvboot::handover::boot_ramdisk(si));
+        if test.ramdisk {
+            println!("rpvboot: boot failed: {}", rpvboot::handover::boot_ramdisk(si, &extra));
         }
         println!("rpvboot: nothing left to boot, powering off");
         arch::shutdown(ShutdownReason::Poweroff)

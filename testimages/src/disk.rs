@@ -461,15 +461,7 @@ fn write_tree(dir: &Path, tag: &str, fs: FsKind) -> Result<(), String> {
     Ok(())
 }
 
-fn tool(name: &str) -> Result<PathBuf, String> {
-    for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
-        let p = Path::new(d).join(name);
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    Err(format!("{name} not found: run `cargo xtask setup` (apt packages makefs e2fsprogs dosfstools mtools fdisk)"))
-}
+use crate::tools::find_tool as tool;
 
 fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<String, String> {
     let what = format!("{cmd:?}");

@@ -228,15 +228,4 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     Ok(())
 }
 
-/// Finds a tool on PATH or in the sbin directories (which a normal user's PATH may lack).
-pub(crate) fn find_tool(name: &str) -> Result<PathBuf, String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path).chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
-    for dir in dirs {
-        let candidate = dir.join(name);
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-    }
-    Err(format!("{name} not found (install it with `cargo xtask setup`)"))
-}
+pub(crate) use crate::tools::find_tool;

@@ -7,4 +7,6 @@ pub mod fat;
 pub mod ffs;
 pub mod kernels;
 pub mod nbinit;
+pub mod rng;
+pub mod tools;
 pub mod tree;

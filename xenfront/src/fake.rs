@@ -32,6 +32,15 @@ pub struct FakePage {
     mem: Rc<RefCell<Vec<u8>>>,
 }
 
+impl FakePage {
+    /// A zeroed page outside any machine, with frame number `mfn`: for ring tests and the
+    /// fuzz targets' scripted platforms (both sides read and write it through
+    /// [`SharedPage`]).
+    pub fn detached(mfn: u64) -> Self {
+        Self { mfn, mem: Rc::new(RefCell::new(alloc::vec![0u8; PAGE_SIZE])) }
+    }
+}
+
 impl SharedPage for FakePage {
     fn frame(&self) -> Mfn {
         Mfn(self.mfn)
@@ -44,15 +53,18 @@ impl SharedPage for FakePage {
     fn store_u32(&self, off: usize, v: u32) {
         self.write(off, &v.to_le_bytes());
     }
+    /// Out of range (also a hostile offset that overflows): zeros, as the trait says.
     fn read(&self, off: usize, buf: &mut [u8]) {
         let m = self.mem.borrow();
-        match m.get(off..off + buf.len()) {
+        match off.checked_add(buf.len()).and_then(|end| m.get(off..end)) {
             Some(s) => buf.copy_from_slice(s),
             None => buf.fill(0),
         }
     }
+    /// Out of range: ignored, as the trait says.
     fn write(&self, off: usize, d: &[u8]) {
-        if let Some(s) = self.mem.borrow_mut().get_mut(off..off + d.len()) {
+        let mut m = self.mem.borrow_mut();
+        if let Some(s) = off.checked_add(d.len()).and_then(|end| m.get_mut(off..end)) {
             s.copy_from_slice(d);
         }
     }
@@ -78,6 +90,9 @@ pub enum Behaviour {
     Overflow,
     /// Never answers requests.
     Silent,
+    /// Serves requests but never unmaps what it mapped (the ring, data pages, callers' pages
+    /// read into in place), not even when it closes: those grants can never end.
+    KeepsMapped,
 }
 
 struct Backend {
@@ -124,6 +139,13 @@ pub struct World {
     pub no_frames: bool,
     /// Segments the backend wrote straight into the frontend's memory.
     pub own_writes: u64,
+    /// A flood of watch events (hostile xenstored): until this time, every service round
+    /// fills the reply ring with events only and takes `.1` ns.
+    flood: Option<(u64, u64)>,
+    /// Flood events not yet in the ring (whole messages).
+    flood_out: VecDeque<u8>,
+    /// Pages the frontend took out of circulation ([`Platform::retire_page`]).
+    retired: Vec<FakePage>,
 }
 
 /// Platform handle to the fake machine.
@@ -172,6 +194,9 @@ impl Fake {
             backends: Vec::new(),
             no_frames: false,
             own_writes: 0,
+            flood: None,
+            flood_out: VecDeque::new(),
+            retired: Vec::new(),
         };
         w.xs_page = w.new_page().mfn;
         Self(Rc::new(RefCell::new(w)))
@@ -217,6 +242,10 @@ impl Fake {
     pub fn own_writes(&self) -> u64 {
         self.0.borrow().own_writes
     }
+    /// Pages the frontend took out of circulation for good.
+    pub fn retired_pages(&self) -> usize {
+        self.0.borrow().retired.len()
+    }
     /// Ports still open besides xenstore's.
     pub fn live_ports(&self) -> usize {
         self.0.borrow().ports.len() - 1
@@ -232,6 +261,12 @@ impl Fake {
     /// Sets a store value (as another domain would), firing watches.
     pub fn set(&self, path: &str, v: &str) {
         self.0.borrow_mut().xs_write(&abs(path), v);
+    }
+    /// From now until the clock reaches `until_ns`, xenstored sends nothing but watch events,
+    /// as fast as the reply ring takes them, each service round taking `step_ns`: replies
+    /// wait behind the flood. Call between requests.
+    pub fn flood_events(&self, until_ns: u64, step_ns: u64) {
+        self.0.borrow_mut().flood = Some((until_ns, step_ns));
     }
     /// The backend of `devid` goes away: stops serving, unmaps its ring, says Closed.
     pub fn disconnect(&self, devid: u32) {
@@ -354,7 +389,9 @@ impl World {
                 (5, 4) | (5, 2) => Some(5),
                 (6, 5) | (6, 4) => {
                     if let Some((_, rr, _)) = self.backends[i].ring.take() {
-                        self.mapped.remove(&rr);
+                        if beh != Behaviour::KeepsMapped {
+                            self.mapped.remove(&rr);
+                        }
                     }
                     Some(6)
                 }
@@ -469,12 +506,24 @@ impl World {
             self.xs_in.drain(..16 + len);
             self.xs_handle(ty, id, tx, &body);
         }
-        // Replies, as much as fits (and at most xs_chunk).
+        // Replies, as much as fits (and at most xs_chunk); during a flood, events only.
+        let flooding = self.flood.is_some_and(|(until, _)| self.clock < until);
+        if let Some((_, step)) = self.flood.filter(|_| flooding) {
+            self.clock = self.clock.saturating_add(step);
+        }
         let rc = pg.load_u32(2056);
         let mut rp = pg.load_u32(2060);
         let mut budget = self.xs_chunk;
         while budget > 0 && rp.wrapping_sub(rc) < 1024 {
-            let Some(b) = self.xs_out.pop_front() else {
+            if flooding && self.flood_out.is_empty() {
+                self.flood_out.extend(msg(15, 0, 0, b"/local/domain/7/flood\0flood\0"));
+            }
+            let next = if flooding || !self.flood_out.is_empty() {
+                self.flood_out.pop_front()
+            } else {
+                self.xs_out.pop_front()
+            };
+            let Some(b) = next else {
                 break;
             };
             pg.write(1024 + (rp % 1024) as usize, &[b]);
@@ -581,6 +630,9 @@ impl World {
             }
             let own =
                 self.grants.get(&s.gref).copied().filter(|&(dom, mfn, ro)| dom == 0 && !ro && mfn & OWN_MEMORY != 0);
+            if self.backends[i].behaviour == Behaviour::KeepsMapped && self.grants.contains_key(&s.gref) {
+                self.mapped.insert(s.gref);
+            }
             let page = match own {
                 Some(_) => None,
                 None => match self.map_grant(s.gref, true) {
@@ -682,5 +734,8 @@ impl Platform for Fake {
     }
     fn now_ns(&self) -> u64 {
         self.0.borrow().clock
+    }
+    fn retire_page(&self, page: FakePage) {
+        self.0.borrow_mut().retired.push(page);
     }
 }

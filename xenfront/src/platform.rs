@@ -136,6 +136,13 @@ pub trait Platform: Clone {
         let _ = va;
         None
     }
+    /// Takes a page out of circulation for good: its grant could not end (another domain
+    /// may still write it) or its device broke the protocol. The default leaks it, which is
+    /// what the PV kernel needs (the heap must never hand it out again); a fake may keep it
+    /// until the machine goes away, so that fuzzing does not leak across runs.
+    fn retire_page(&self, page: Self::Page) {
+        core::mem::forget(page);
+    }
 }
 
 /// A point in time after which a wait gives up.

@@ -1,5 +1,5 @@
 //! Xen 4.17 public ABI structures (x86_64) as `#[repr(C)]`, with compile-time size and offset
-//! checks against the numbers in `xen-pv-abi.md` (measured with gcc on the 4.17 headers).
+//! checks against the numbers in docs/xen-pv-abi.md (measured with gcc on the 4.17 headers).
 //!
 //! Plain data only: no pointers into guest memory are dereferenced here.
 
@@ -71,7 +71,7 @@ pub mod schedop {
     /// Give up the CPU.
     pub const YIELD: usize = 0;
     // 1 is SCHEDOP_block: deliberately absent. It unmasks event delivery, and without an event
-    // callback Xen then crashes the domain (e2e-harness.md pitfall 10).
+    // callback Xen then crashes the domain (docs/xen-pv-abi.md §5.4).
     /// Shut the domain down with a reason.
     pub const SHUTDOWN: usize = 2;
     /// Wait for one of a set of event channels, with a timeout.

@@ -288,30 +288,7 @@ impl RawPage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::cell::RefCell;
-
-    /// A heap page for ring tests; the "backend" side writes it through the same methods.
-    pub(crate) struct VecPage(pub RefCell<Vec<u8>>);
-    impl SharedPage for VecPage {
-        fn frame(&self) -> Mfn {
-            Mfn(1)
-        }
-        fn load_u32(&self, off: usize) -> u32 {
-            let mut b = [0u8; 4];
-            self.read(off, &mut b);
-            u32::from_le_bytes(b)
-        }
-        fn store_u32(&self, off: usize, v: u32) {
-            self.write(off, &v.to_le_bytes());
-        }
-        fn read(&self, off: usize, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.0.borrow()[off..off + buf.len()]);
-        }
-        fn write(&self, off: usize, d: &[u8]) {
-            self.0.borrow_mut()[off..off + d.len()].copy_from_slice(d);
-        }
-        fn full_fence(&self) {}
-    }
+    use crate::fake::FakePage;
 
     struct U64Proto;
     impl RingProto for U64Proto {
@@ -334,7 +311,7 @@ mod tests {
     }
 
     /// Backend side: answer every published request by echoing it, advancing rsp_prod.
-    fn backend_echo(page: &VecPage, req_cons: &mut u32) {
+    fn backend_echo(page: &FakePage, req_cons: &mut u32) {
         let prod = page.load_u32(REQ_PROD);
         let mut rsp = page.load_u32(RSP_PROD);
         while *req_cons != prod {
@@ -352,7 +329,7 @@ mod tests {
     #[test]
     fn wraps_u32_indices_and_fills_ring() {
         let start = u32::MAX - 40;
-        let mut ring: FrontRing<_, U64Proto> = FrontRing::new_at(VecPage(RefCell::new(vec![0; 4096])), start);
+        let mut ring: FrontRing<_, U64Proto> = FrontRing::new_at(FakePage::detached(1), start);
         let mut cons = start;
         let mut next = 0u64;
         let mut got = Vec::new();
@@ -373,7 +350,7 @@ mod tests {
 
     #[test]
     fn notify_follows_req_event() {
-        let mut ring: FrontRing<_, U64Proto> = FrontRing::new(VecPage(RefCell::new(vec![0; 4096])));
+        let mut ring: FrontRing<_, U64Proto> = FrontRing::new(FakePage::detached(1));
         ring.push(&1).unwrap();
         assert!(ring.publish(), "req_event=1 asks for the first request");
         ring.push(&2).unwrap();
@@ -385,7 +362,7 @@ mod tests {
 
     #[test]
     fn rejects_rsp_prod_beyond_outstanding() {
-        let mut ring: FrontRing<_, U64Proto> = FrontRing::new(VecPage(RefCell::new(vec![0; 4096])));
+        let mut ring: FrontRing<_, U64Proto> = FrontRing::new(FakePage::detached(1));
         ring.push(&1).unwrap();
         ring.publish();
         ring.page.store_u32(RSP_PROD, 2);

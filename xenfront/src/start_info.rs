@@ -51,7 +51,7 @@ pub struct StartInfo {
     pub nr_pages: u64,
     /// Machine address of the shared_info page.
     pub shared_info_ma: u64,
-    /// `SIF_*` flags (0 for xl-created domUs, see rust-pv-notes P10).
+    /// `SIF_*` flags (0 for xl-created domUs, see docs/pv-rust-pitfalls.md P10).
     pub flags: u32,
     /// xenstore ring MFN.
     pub store_mfn: u64,

@@ -503,6 +503,11 @@ impl<P: Platform> Xenstore<P> {
             let (h, body) = self.recv_msg(&deadline)?;
             if h.ty == XsOp::WatchEvent as u32 {
                 self.queue_event(&body);
+                // A ring that never runs dry never makes us wait, so the deadline is checked
+                // here too: a stream of events cannot stretch the request past it.
+                if deadline.remaining(&self.plat).is_none() {
+                    return Err(XsError::Timeout);
+                }
                 continue;
             }
             // xenstored answers one connection's requests in order.
@@ -885,5 +890,18 @@ mod tests {
         let (page, _) = f.xenstore().unwrap();
         page.store_u32(RSP_PROD, 5000);
         assert!(matches!(xs.read("a"), Err(XsError::Protocol(_))));
+    }
+
+    #[test]
+    fn a_flood_of_watch_events_cannot_stretch_a_request_past_its_deadline() {
+        let (f, mut xs) = xs();
+        f.set("a", "1");
+        // xenstored sends events for 60 s before the reply: the request gives up at its own
+        // deadline instead of waiting for the flood to end.
+        let t0 = f.0.borrow().clock;
+        f.flood_events(t0 + 60_000 * MS, 10 * MS);
+        assert_eq!(xs.read("a"), Err(XsError::Timeout));
+        let took = f.0.borrow().clock - t0;
+        assert!(took <= REPLY_TIMEOUT + 100 * MS, "request took {} ms", took / MS);
     }
 }

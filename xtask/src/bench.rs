@@ -450,7 +450,7 @@ const GRUB_MODULES: [&str; 17] = [
 ];
 
 /// pvgrub2 (grub-xen-bin 2.06, from setup's extracted debs) with the same filesystems as
-/// rpvboot; the embedded config runs in GRUB's rescue parser (harness pitfall 9).
+/// rpvboot; the embedded config runs in GRUB's rescue parser (docs/e2e.md pitfall 9).
 fn pvgrub2_image() -> Result<PathBuf> {
     let art = crate::setup::ensure_e2e()?;
     let moddir = e2e_dir().join("x/usr/lib/grub/x86_64-xen");

@@ -240,14 +240,14 @@ fn u64_at(b: &[u8], off: usize) -> Result<u64> {
 }
 
 /// What Xen 4.17's libelf needs and what the linker can silently get wrong
-/// (rust-pv-notes P1, P3): ET_EXEC x86-64, no dynamic segment, notes in a PT_NOTE, and a
+/// (docs/pv-rust-pitfalls.md P1, P3): ET_EXEC x86-64, no dynamic segment, notes in a PT_NOTE, and a
 /// writable segment whose .bss is not stored in the file.
 fn check_elf(b: &[u8]) -> Result<()> {
     if b.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1][..]) {
         bail!("not a little-endian ELF64");
     }
     if u16_at(b, 16)? != 2 {
-        bail!("e_type is not ET_EXEC (static-PIE? see rust-pv-notes P1)");
+        bail!("e_type is not ET_EXEC (static-PIE? see docs/pv-rust-pitfalls.md P1)");
     }
     if u16_at(b, 18)? != 62 {
         bail!("e_machine is not x86-64");
@@ -276,7 +276,7 @@ fn check_elf(b: &[u8]) -> Result<()> {
         }
     }
     if !bss_ok {
-        bail!("the writable segment stores .bss in the file (orphan .got? rust-pv-notes P3)");
+        bail!("the writable segment stores .bss in the file (orphan .got? docs/pv-rust-pitfalls.md P3)");
     }
     let note = |ty: u32| notes.iter().find(|(t, _)| *t == ty).map(|(_, d)| d.as_slice());
     let quad = |ty: u32, name: &str| -> Result<u64> {

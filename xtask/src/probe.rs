@@ -67,7 +67,7 @@ pub fn probe_paths_for_scenarios() -> (PathBuf, PathBuf) {
 }
 
 /// The module put next to the probe on its disks: 100003 bytes (not a page multiple, so the
-/// exact `mod_len` is checked, handover-notes P8) of a fixed pattern.
+/// exact `mod_len` is checked, docs/handover.md P8) of a fixed pattern.
 pub fn module_bytes() -> Vec<u8> {
     (0..100_003u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
 }

@@ -6,7 +6,7 @@
 //! `apt-get download`ed into `target/e2e/debs` and extracted into `target/e2e/x` (never installed
 //! on the host), then the dom0 initramfs, Xen, the dom0/domU kernels, a Linux domU initrd and a
 //! pvgrub2 image are built into `target/e2e/out`. Each step is skipped when its stamp says its
-//! inputs have not changed. The recipe is `../shared/docs/e2e-harness.md` ported to Rust.
+//! inputs have not changed. What the recipe relies on is in docs/e2e.md.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -178,7 +178,7 @@ fn lists_have(pattern: &str) -> bool {
 }
 
 /// Adds a bookworm-backports source that copies the mirror and key of the machine's own
-/// bookworm entry (as the harness's build.sh does). Returns whether the file was created.
+/// bookworm entry (docs/e2e.md §3). Returns whether the file was created.
 fn ensure_backports_source() -> Result<bool> {
     let target = Path::new("/etc/apt/sources.list.d/backports.sources");
     let legacy = Path::new("/etc/apt/sources.list.d/backports.list");

@@ -86,36 +86,8 @@ impl fmt::Display for Guid {
     }
 }
 
-/// CRC-32 (IEEE 802.3, reflected, as GPT uses it).
-pub fn crc32(data: &[u8]) -> u32 {
-    crc32_update(0, data)
-}
-
-/// Continues a CRC-32 over more data (`crc` is a previous [`crc32`] result).
-pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
-    let mut c = !crc;
-    for &byte in data {
-        let idx = usize::from((c as u8) ^ byte);
-        c = CRC_TABLE.get(idx).copied().unwrap_or(0) ^ (c >> 8);
-    }
-    !c
-}
-
-const CRC_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-};
+/// CRC-32 (IEEE 802.3, reflected, as GPT uses it): the `crc32` crate's.
+pub use crc32::{crc32, update as crc32_update};
 
 pub(crate) fn u32le(b: &[u8], off: usize) -> u32 {
     let mut a = [0u8; 4];

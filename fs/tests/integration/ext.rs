@@ -213,19 +213,7 @@ fn check_random_reads(fs: &mut dyn Filesystem, root: &Path, seed: u64, expect: E
     }
 }
 
-/// A tiny deterministic PRNG (xorshift64*) for the corruption and random-read tests.
-pub(crate) struct Rng(pub u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0.max(1);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+pub(crate) use testimages::rng::Rng;
 
 /// Walks a (possibly corrupt) filesystem completely: every listed entry looked up, every file
 /// read, every link read. Only panics and hangs are failures; errors are fine.

@@ -13,27 +13,14 @@ use fs::block::FileDisk;
 use fs::ext::Ext;
 use fs::{BlockDevice, Filesystem, IoError, Lba};
 
-/// Deterministic bytes (xorshift64) with no long runs, so a misplaced block shows.
+/// Deterministic bytes (the tests' seeded Rng) with no long runs, so a misplaced block shows.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut r = testimages::rng::Rng(seed);
+    (0..len).map(|_| r.next() as u8).collect()
 }
 
 fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("{name} not found (e2fsprogs)");
+    testimages::tools::find_tool(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(cmd: &mut Command) {

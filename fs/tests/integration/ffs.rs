@@ -28,23 +28,7 @@ fn open_path(path: &Path) -> Ffs {
     Ffs::open(Box::new(disk)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A tiny deterministic PRNG (xorshift64*), so the tests need no extra crate.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-}
+use testimages::rng::Rng;
 
 fn read_all(fs: &mut Ffs, id: fs::NodeId, size: u64, chunk: usize) -> Vec<u8> {
     let mut out = vec![0u8; usize::try_from(size).unwrap()];

@@ -22,7 +22,7 @@ macro_rules! xen_note {
     };
 }
 
-// NetBSD amd64 locore.S notes (xen-pv-abi §4.5).
+// NetBSD amd64 locore.S notes (docs/xen-pv-abi.md §6.5).
 global_asm!(
     ".section .note.Xen,\"a\",@note",
     xen_note!("6", "guest_os", ".asciz \"NetBSD\""),
@@ -476,7 +476,7 @@ fn run(si: &Si, entry_rsp: u64) -> Result<(), Fail> {
     if entry_rsp != pt_base + (nr_pt + 1) * 4096 {
         return Err(Fail("rsp is not the top of the boot stack", entry_rsp));
     }
-    // m2p[p2m[pfn]] == pfn for every page (handover-notes P1).
+    // m2p[p2m[pfn]] == pfn for every page (docs/handover.md P1).
     for pfn in 0..nr {
         let mfn = rd64(p2m + pfn * 8);
         if rd64(M2P + mfn * 8) != pfn {

@@ -7,7 +7,7 @@
 use core::arch::global_asm;
 
 /// Size of rpvboot's stack (in .bss). Generous: there is no way to report an overflow (a #PF on
-/// the guard page cannot be bounced, Xen kills the domain: rust-pv-notes P8).
+/// the guard page cannot be bounced, Xen kills the domain: docs/pv-rust-pitfalls.md P8).
 pub const STACK_SIZE: usize = 256 * 1024;
 
 // Xen ELF notes (elfnote.h): each is namesz=4, descsz, type, "Xen\0", desc, padded to 4.
@@ -74,7 +74,7 @@ global_asm!(
 );
 
 // Trap and callback stubs. Xen's bounce frame on the current stack is, from low to high:
-// rcx, r11, [error code], rip, cs, rflags, rsp, ss (rust-pv-notes P11). The stub passes the
+// rcx, r11, [error code], rip, cs, rflags, rsp, ss (docs/pv-rust-pitfalls.md P11). The stub passes the
 // frame and the vector to `rpvboot_trap`, which reports and crashes the domain (never returns).
 macro_rules! trap_stub {
     ($($v:literal),+) => {

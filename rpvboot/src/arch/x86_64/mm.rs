@@ -181,7 +181,7 @@ pub fn set_p2m(si: &StartInfo) {
 
 /// Makes our mapping of `pfn` read-only. The handover needs this for every frame that will
 /// become a page table of the next kernel (Xen refuses to type a frame that has a writable
-/// mapping anywhere: handover-notes P2); the whole domain is mapped RW at [`pfn_to_va`].
+/// mapping anywhere: docs/handover.md P2); the whole domain is mapped RW at [`pfn_to_va`].
 ///
 /// # Safety
 /// Nothing may write the page through this mapping afterwards (writes fault).

@@ -1,6 +1,6 @@
 //! The handover trampoline: one page-aligned page of rpvboot's .bss that holds the
-//! `mmuext_op` array, the entry registers and a copy of the code below (handover-notes §2
-//! step 10, P4).
+//! `mmuext_op` array, the entry registers and a copy of the code below (docs/handover.md §3
+//! step 12, P4).
 //!
 //! Its MFN becomes the new kernel's boot-stack page, so it is mapped at the boot-stack VA in
 //! both address spaces: rpvboot jumps to that alias, switches CR3 there (Xen reads the second
@@ -66,7 +66,7 @@ extern "C" {
 pub struct Params {
     /// MFN of the new (pinned) L4.
     pub new_l4_mfn: u64,
-    /// MFN of rpvboot's L4 (unpinned right after the switch, P6).
+    /// MFN of rpvboot's L4 (unpinned right after the switch, docs/handover.md P6).
     pub old_l4_mfn: u64,
     /// Initial rsp (top of the boot stack).
     pub rsp: u64,

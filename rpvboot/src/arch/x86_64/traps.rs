@@ -32,7 +32,7 @@ pub fn install(shared: Shared) -> Result<(), XenError> {
 }
 
 /// Removes the trap table and callbacks: the next kernel must start without them
-/// (handover-notes §2 step 8).
+/// (docs/handover.md §3 step 10, P16).
 pub fn uninstall() -> Result<(), XenError> {
     // SAFETY: clearing is always allowed; afterwards exceptions kill the domain (Xen default).
     unsafe {
