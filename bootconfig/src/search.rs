@@ -99,10 +99,16 @@ pub trait Volumes {
     fn fs_ids(&mut self, _device: &Device) -> (Option<String>, Option<String>) {
         (None, None)
     }
-    /// The `bootdev=` value NetBSD's kernel understands for a device (`xbd0a`), when known.
-    /// The default only knows names with a disklabel letter and bare disks.
+    /// The `bootdev=` value NetBSD's kernel understands for a device (`xbd0a`, `dk1`), or why
+    /// it cannot be known (a wrong name would make the kernel mount another partition, so
+    /// then none is passed). The default only knows names with a disklabel letter and bare
+    /// disks.
+    fn netbsd_name(&self, device: &Device) -> Result<String, String> {
+        super::netbsd_bootdev(device).ok_or_else(|| alloc::format!("NetBSD's name for {device} is not known"))
+    }
+    /// [`Volumes::netbsd_name`] when known.
     fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
-        super::netbsd_bootdev(device)
+        self.netbsd_name(device).ok()
     }
 }
 
@@ -620,21 +626,22 @@ impl Volumes for DiskVolumes<'_> {
         }
     }
 
-    /// NetBSD's own letter for the partition (`fs::probe::Disk::netbsd_letter`), so MBR
-    /// partitions without a disklabel get `e`.. as NetBSD's kernel names them.
-    fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
-        let spec = device.spec()?;
-        let disk = self.disks.iter().find(|d| d.index == spec.disk)?;
-        let mut part = disk.find(&spec).ok()?;
+    /// NetBSD's own name for the partition (`fs::probe::netbsd::bootdev`, after NetBSD's
+    /// rules in docs/netbsd-bootdev.md): `xbdN` + the disklabel letter (or NetBSD's made-up
+    /// letter: `e`.. for MBR partitions without a label), `dkK` for a GPT entry.
+    fn netbsd_name(&self, device: &Device) -> Result<String, String> {
+        let unknown = || alloc::format!("{device} is not a partition of a scanned disk");
+        let spec = device.spec().ok_or_else(unknown)?;
+        let disk = self.disks.iter().find(|d| d.index == spec.disk).ok_or_else(unknown)?;
+        let mut part = disk.find(&spec).map_err(|_| unknown())?;
         if part.role == fs::probe::Role::Container && spec.letter.is_none() {
             // The filesystem is read from the slot's `a` partition (see `open_dev`).
             if fs::probe::open_fs(&part).is_err() {
                 let a = fs::probe::DeviceSpec { letter: Some('a'), ..spec };
-                part = disk.find(&a).ok()?;
+                part = disk.find(&a).map_err(|_| unknown())?;
             }
         }
-        let letter = disk.netbsd_letter(&part)?;
-        Some(alloc::format!("xbd{}{letter}", spec.disk))
+        fs::probe::netbsd::bootdev(self.disks, &part)
     }
 }
 

@@ -27,7 +27,7 @@ use crate::check::{self, CheckedKernel, FILE_LIMIT};
 use crate::handover::{self, Inherited};
 use crate::layout::{self, Layout};
 use bootconfig::search::{self, Loaded, ReadError, Volumes};
-use bootconfig::{Device, Format as CfgFormat, ModuleKind, OsHint, PlannedFile};
+use bootconfig::{BootPlan, Device, Format as CfgFormat, ModuleKind, OsHint, PlannedFile};
 use kernelimage::{self as image, notes::XenNotes, Detected};
 
 /// x86 page size.
@@ -386,6 +386,18 @@ fn read_file(
     None
 }
 
+/// The note shown when a NetBSD kernel gets no `bootdev=` because NetBSD's name for the
+/// partition it was read from is not knowable (docs/netbsd-bootdev.md): the kernel then picks
+/// its root itself (`dk0` or `xbd0a`), and the owner can name it with `root=` in the entry.
+fn missing_bootdev(l: &Loaded, plan: &BootPlan, notes: &XenNotes, v: &impl Volumes) -> Option<String> {
+    if os_of(notes) != OsHint::NetBsd || l.options.nobootdev || bootconfig::has_netbsd_root(&plan.cmdline) {
+        return None;
+    }
+    let dev = plan.kernel.device.as_ref()?;
+    let why = v.netbsd_name(dev).err()?;
+    Some(format!("note: no bootdev= passed to NetBSD: {why}; the kernel chooses its root itself (root=NAME in the entry chooses it)"))
+}
+
 /// The kernel's OS as the loader sees it once the notes are read (for `bootdev=`).
 fn os_of(notes: &XenNotes) -> OsHint {
     match &notes.guest_os {
@@ -561,6 +573,9 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
         }
     };
     a.cmdline = Some(plan.cmdline.clone());
+    if let Some(why) = missing_bootdev(l, &plan, &k.notes, v) {
+        a.notes.push(Problem { at: at_entry.clone(), message: why });
+    }
 
     // The layout with the final command line (check::Unpacked::plan: fit, L4 slots).
     let checked = match unpacked.plan(&lens, plan.cmdline.as_bytes(), o.nr_pages, a.pages_in_use) {
@@ -809,6 +824,27 @@ mod tests {
         assert!(p.is_none());
         assert!(r.problems.iter().any(|p| p.at == "memory"), "{:?}", r.problems);
         assert_eq!(r.next, Next::Menu);
+    }
+
+    /// A NetBSD kernel on a partition whose NetBSD name is not known (an MBR slot, for the
+    /// in-memory volumes): no bootdev= and a note saying so; root= in the entry: no note.
+    #[test]
+    fn netbsd_without_a_known_name_gets_a_note() {
+        let k = netbsd_elf();
+        let menu = b"title a\nkernel /netbsd -s\ntitle b\nkernel /netbsd root=xbd0e\n";
+        let mut v =
+            MemVolumes::default().with("(hd0,0)", FsKind::Ffs, &[("/boot/grub/menu.lst", menu), ("/netbsd", &k)]);
+        let (r, _) = dry_run("", &mut v, &o(64));
+        assert_eq!(r.outcome, Outcome::Boot, "{:?}", r.problems);
+        assert_eq!(r.cmdline.as_deref(), Some("-s"));
+        assert!(
+            r.problems.iter().any(|p| p.message.starts_with("note: no bootdev= passed to NetBSD: ") && p.message.contains("(hd0,0)")),
+            "{:?}",
+            r.problems
+        );
+        let (r, _) = dry_run("rpvboot.entry=1", &mut v, &o(64));
+        assert_eq!(r.cmdline.as_deref(), Some("root=xbd0e"));
+        assert!(!r.problems.iter().any(|p| p.message.contains("bootdev")), "{:?}", r.problems);
     }
 
     #[test]

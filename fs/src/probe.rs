@@ -16,6 +16,7 @@
 //! raw partitions. Naming is documented in [`devname`].
 
 mod devname;
+pub mod netbsd;
 
 pub use devname::{parse_path, DeviceSpec};
 
@@ -217,7 +218,24 @@ pub struct Disk {
     /// What was tolerated (bad primary GPT, broken EBR chain, label partitions outside the
     /// disk, ...), for logs and `rpvboot-inspect probe`.
     pub notes: Vec<String>,
+    /// The GPT header facts NetBSD's wedge discovery depends on, when a GPT header is at
+    /// LBA 1 (also when the partitions were taken from the MBR instead).
+    pub gpt: Option<GptFacts>,
     handle: Handle,
+}
+
+/// A GPT as NetBSD's wedge discovery would see it (see [`netbsd`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GptFacts {
+    /// The partitions were taken from this GPT (false: a GPT header is at LBA 1 but the MBR,
+    /// not protective, was used).
+    pub used: bool,
+    /// The primary header or array was bad and the backup was used.
+    pub used_backup: bool,
+    /// Entry size declared by the header used.
+    pub entry_size: u32,
+    /// Entry count declared by the header used.
+    pub num_entries: u32,
 }
 
 impl Disk {
@@ -324,6 +342,7 @@ pub fn scan_disk(index: u32, dev: Box<dyn BlockDevice>) -> Disk {
         num_blocks,
         partitions: Vec::new(),
         notes: Vec::new(),
+        gpt: None,
         handle: Handle(Rc::clone(&handle)),
     };
     let Ok(mut dev) = handle.try_borrow_mut() else {
@@ -351,6 +370,12 @@ pub fn scan_disk(index: u32, dev: Box<dyn BlockDevice>) -> Disk {
         match gpt::read(dev) {
             Ok(g) => {
                 disk.map = MapKind::Gpt;
+                disk.gpt = Some(GptFacts {
+                    used: true,
+                    used_backup: g.used_backup,
+                    entry_size: g.entry_size,
+                    num_entries: g.num_entries,
+                });
                 disk.notes.extend(g.notes);
                 for e in g.entries {
                     let size = e.size();
@@ -365,6 +390,18 @@ pub fn scan_disk(index: u32, dev: Box<dyn BlockDevice>) -> Disk {
                 }
             }
             Err(e) => disk.notes.push(format!("gpt unusable: {e}")),
+        }
+    }
+    if !try_gpt {
+        // A hybrid MBR: rpvboot reads the MBR, NetBSD's wedge discovery reads only the GPT.
+        if let Ok(g) = gpt::read_primary(dev) {
+            disk.notes.push(String::from("a GPT besides a non-protective MBR: the MBR is used"));
+            disk.gpt = Some(GptFacts {
+                used: false,
+                used_backup: g.used_backup,
+                entry_size: g.entry_size,
+                num_entries: g.num_entries,
+            });
         }
     }
     let mut label_found = false;

@@ -9,6 +9,7 @@ pub mod fat;
 pub mod ffs;
 pub mod hostile;
 pub mod kernels;
+pub mod nbinit;
 pub mod rng;
 pub mod tools;
 pub mod tree;

@@ -9,6 +9,7 @@
 
 mod corrupt;
 pub mod images;
+mod netbsd;
 mod qemu;
 mod report;
 pub mod scenarios;
@@ -83,6 +84,9 @@ impl E2e {
             for s in &all {
                 println!("{:<12} {}{}", s.name, if s.default { "" } else { "(opt-in) " }, s.expect.join("  "));
             }
+            if let Some(note) = netbsd::skipped() {
+                println!("e2e: {note}");
+            }
             return Ok(());
         }
         let adhoc = !self.disks.is_empty()
@@ -113,8 +117,9 @@ impl E2e {
                 match all.iter().find(|s| &s.name == name) {
                     Some(s) => v.push(s.clone()),
                     None => bail!(
-                        "no scenario {name:?}; there are: {}",
-                        all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                        "no scenario {name:?}; there are: {}{}",
+                        all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+                        netbsd::skipped().map(|n| format!(" ({n})")).unwrap_or_default()
                     ),
                 }
             }
@@ -131,7 +136,14 @@ impl E2e {
             qemu_timeout: self.qemu_timeout,
             after: None,
         };
+        let skip_note = if adhoc || !self.scenarios.is_empty() { None } else { netbsd::skipped() };
+        if let Some(n) = &skip_note {
+            println!("e2e: {n}");
+        }
         let failed = run_scenarios(&list, &opts)?;
+        if let Some(n) = &skip_note {
+            println!("e2e: {n}");
+        }
         if failed > 0 {
             std::process::exit(1);
         }

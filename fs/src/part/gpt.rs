@@ -59,6 +59,10 @@ pub struct Gpt {
     pub entries: Vec<GptEntry>,
     /// True when the primary header or array was bad and the backup was used.
     pub used_backup: bool,
+    /// The entry size the header used declares (bytes).
+    pub entry_size: u32,
+    /// The number of entries the header used declares (used or not).
+    pub num_entries: u32,
     /// What was tolerated or fallen back from.
     pub notes: Vec<String>,
 }
@@ -214,6 +218,25 @@ fn read_at(dev: &mut dyn BlockDevice, lba: u64) -> Result<(Header, Vec<GptEntry>
     Ok((h, entries))
 }
 
+/// Reads only the primary GPT (LBA 1), as NetBSD's wedge discovery does.
+///
+/// # Errors
+/// [`Error::NotRecognized`] without a signature at LBA 1; the header's or array's fault.
+pub fn read_primary(dev: &mut dyn BlockDevice) -> Result<Gpt, Error> {
+    if dev.num_blocks() < 3 {
+        return Err(Error::NotRecognized);
+    }
+    let (h, entries) = read_at(dev, 1)?;
+    Ok(Gpt {
+        disk_guid: h.disk_guid,
+        entries,
+        used_backup: false,
+        entry_size: h.entry_size,
+        num_entries: h.num_entries,
+        notes: Vec::new(),
+    })
+}
+
 /// Reads the GPT, falling back to the backup header at the last sector (or where the primary
 /// says it is) when the primary header or its entry array is bad.
 ///
@@ -227,7 +250,14 @@ pub fn read(dev: &mut dyn BlockDevice) -> Result<Gpt, Error> {
     }
     let primary_err = match read_at(dev, 1) {
         Ok((h, entries)) => {
-            return Ok(Gpt { disk_guid: h.disk_guid, entries, used_backup: false, notes: Vec::new() });
+            return Ok(Gpt {
+                disk_guid: h.disk_guid,
+                entries,
+                used_backup: false,
+                entry_size: h.entry_size,
+                num_entries: h.num_entries,
+                notes: Vec::new(),
+            });
         }
         Err(e) => e,
     };
@@ -245,7 +275,14 @@ pub fn read(dev: &mut dyn BlockDevice) -> Result<Gpt, Error> {
         if let Ok((h, entries)) = read_at(dev, lba) {
             let note = format!("primary gpt unusable ({primary_err}): using the backup at lba {lba}");
             log::warn!("{note}");
-            return Ok(Gpt { disk_guid: h.disk_guid, entries, used_backup: true, notes: alloc::vec![note] });
+            return Ok(Gpt {
+                disk_guid: h.disk_guid,
+                entries,
+                used_backup: true,
+                entry_size: h.entry_size,
+                num_entries: h.num_entries,
+                notes: alloc::vec![note],
+            });
         }
     }
     Err(primary_err)

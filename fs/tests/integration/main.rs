@@ -6,4 +6,5 @@ mod ext;
 mod ext_map;
 mod fat;
 mod ffs;
+mod netbsd_names;
 mod part;

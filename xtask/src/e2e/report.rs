@@ -100,7 +100,13 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
     };
     let e = end_line.text.as_str();
     v.reason = field(e, "reason").and_then(|r| r.parse::<u32>().ok()).map(|c| Shutdown::name_of(c).to_string());
-    if field(e, "timeout") == Some("1") {
+    if s.ends_by_timeout {
+        // The guest waits for ever by design (e.g. in a debugger without console input): it
+        // must still be running when dom0's timeout ends `xl create -c` and destroys it.
+        if field(e, "timeout") != Some("1") {
+            v.failures.push(format!("ended before the {} s timeout, expected to be still running", s.timeout_secs));
+        }
+    } else if field(e, "timeout") == Some("1") {
         v.failures.push(format!("timeout: still running after {} s", s.timeout_secs));
     } else if field(e, "leftover") == Some("1") {
         v.failures.push("domain still existed after xl create -c returned (destroyed)".to_string());
@@ -122,7 +128,7 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
             v.failures.push(format!("{} (not expected)", m.as_str().trim()));
         }
     }
-    if let Some(want) = s.shutdown {
+    if let Some(want) = s.shutdown.filter(|_| !s.ends_by_timeout) {
         match field(e, "reason").and_then(|r| r.parse::<u32>().ok()) {
             Some(code) if code == want.code() => {}
             Some(code) => v.failures.push(format!(
@@ -229,6 +235,21 @@ mod tests {
     #[test]
     fn ansi_is_stripped() {
         assert_eq!(strip_ansi(&["\u{1b}[30m\u{1b}[47mWelcome", "\u{1b}[1;1H  Boot"]), "Welcome\n  Boot");
+    }
+
+    /// A scenario that must wait for ever passes only when dom0's timeout ended it (the
+    /// domain destroyed, no shutdown reason), and its expectations still apply.
+    #[test]
+    fn ends_by_timeout() {
+        let s = Scenario { ends_by_timeout: true, ..scen() };
+        let timed_out = OK.replace("timeout=0 leftover=0 reason=0", "timeout=1 leftover=1 reason=");
+        let v = judge(&s, &lines(&timed_out), None);
+        assert!(v.passed(), "{:?}", v.failures);
+        let v = judge(&s, &lines(OK), None);
+        assert_eq!(v.failures.len(), 1, "{:?}", v.failures);
+        assert!(v.failures[0].contains("expected to be still running"), "{:?}", v.failures);
+        let v = judge(&s, &lines(&timed_out.replace("rpvboot 0.1.0 (", "nope (")), None);
+        assert!(v.failures.iter().any(|f| f.contains("not found")), "{:?}", v.failures);
     }
 
     #[test]

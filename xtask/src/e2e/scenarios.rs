@@ -82,6 +82,10 @@ pub struct Scenario {
     pub allow_crash: bool,
     /// Seconds dom0 gives `xl create -c` before destroying the domain.
     pub timeout_secs: u32,
+    /// The domain must still be running at the timeout (it waits for ever by design, e.g. in
+    /// a kernel debugger that cannot read the console); being destroyed then is the success
+    /// path, and [`Scenario::shutdown`] is not checked.
+    pub ends_by_timeout: bool,
     /// Runs in a plain `cargo xtask e2e`; others only by `--scenario NAME`.
     pub default: bool,
     /// Attach the disks as xl `file:` disks (Debian's `block` hotplug script sets up the loop
@@ -110,6 +114,7 @@ impl Scenario {
             shutdown: Some(Shutdown::Poweroff),
             allow_crash: false,
             timeout_secs: 60,
+            ends_by_timeout: false,
             default: true,
             file_disks: false,
             host_check: None,
@@ -155,6 +160,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend(menu_scenarios());
     v.extend(device_scenarios());
     v.extend(memory_scenarios());
+    v.extend(super::netbsd::scenarios());
+    v.extend(super::netbsd::pvgrub2_scenarios());
     v
 }
 
