@@ -169,7 +169,8 @@ pub fn list_vbds<P: Platform>(xs: &mut Xenstore<P>) -> Result<Vec<u32>, XsError>
         Err(e) => return Err(e),
     };
     let mut ids: Vec<u32> = names.iter().filter_map(|n| n.parse().ok()).collect();
-    ids.sort_unstable();
+    // The image's one sort (a sort_unstable of its own here costs about 3 KB of image).
+    fs::order::sort_by_key(&mut ids, &|&id| u64::from(id));
     ids.dedup();
     Ok(ids)
 }
