@@ -582,14 +582,12 @@ impl Volumes for DiskVolumes<'_> {
         let len = usize::try_from(meta.size).unwrap_or(usize::MAX).min(limit);
         // The size is the disk's word: reserved fallibly, so a file larger than the memory
         // left is a message, not an abort.
-        let mut out = Vec::new();
-        if out.try_reserve_exact(len).is_err() {
+        let Ok(mut out) = fs::mem::zeroed(len) else {
             return Err(ReadError::Other(alloc::format!(
                 "{path}: {} bytes do not fit in the memory left (limit {limit})",
                 meta.size
             )));
-        }
-        out.resize(len, 0);
+        };
         let mut done = 0usize;
         // Each round reads at least one byte or stops: at most `len` rounds.
         while done < len {

@@ -37,9 +37,15 @@ pub fn push<T>(v: &mut Vec<T>, item: T) -> Result<(), Error> {
 /// # Errors
 /// [`Error::NoMemory`] when the allocator refuses.
 pub fn zeroed(len: usize) -> Result<Vec<u8>, Error> {
+    /// Copied in, rather than `resize(len, 0)`: at the PV kernel's opt-level "z" that became a
+    /// byte loop, which made reading a 64 MiB file about a third slower under TCG.
+    const ZEROS: [u8; 4096] = [0; 4096];
     let mut v = Vec::new();
     reserve(&mut v, len)?;
-    v.resize(len, 0);
+    while v.len() < len {
+        let n = (len - v.len()).min(ZEROS.len());
+        v.extend_from_slice(ZEROS.get(..n).unwrap_or_default());
+    }
     Ok(v)
 }
 
