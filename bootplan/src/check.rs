@@ -131,10 +131,9 @@ impl CheckedKernel {
     /// One line for the console: formats, bytes loaded, entry, region pages, BSD symbols.
     pub fn summary(&self) -> String {
         let k = &self.image.kernel;
-        let names: Vec<&str> = self.image.formats.iter().map(|f| f.name()).collect();
         format!(
             "{} kernel, {} bytes loaded, entry {:#x}, {} pages{}",
-            names.join("+"),
+            self.image.format_names().join("+"),
             k.image_len(),
             k.entry,
             self.layout.region_pages,
@@ -184,6 +183,12 @@ pub fn unpack(file: Vec<u8>, nr_pages: u64, pages_in_use: u64) -> Result<Unpacke
 }
 
 impl Unpacked {
+    /// Layer names, outermost first (`["bzImage", "xz", "elf64"]`), as
+    /// `kernelimage::Unwrapped::format_names` gives them.
+    pub fn format_names(&self) -> Vec<&'static str> {
+        self.formats.iter().map(|f| f.name()).collect()
+    }
+
     /// The pages to count as rpvboot's while it builds the region: `pages_in_use` (its own and
     /// the files it read) plus an unpacked ELF's pages (a plain ELF is the file itself), less
     /// the ELF pages the handover gives to the new kernel in place

@@ -556,7 +556,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
         }
     };
     let k = &unpacked.kernel;
-    kr.formats = unpacked.formats.iter().map(|f| f.name()).collect();
+    kr.formats = unpacked.format_names();
     kr.symtab = k.bsd_block_va().map(|va| (va, unpacked.symbols.len() as u64));
     kr.image_size = k.image_len();
     kr.entry_point = k.entry;

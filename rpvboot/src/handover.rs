@@ -101,7 +101,7 @@ fn try_boot(
     }
     println!(
         "rpvboot: kernel {} ({}), entry {:#x}, region {} pages to {:#x}, {} page tables{}",
-        checked.image.formats.iter().map(|f| f.name()).collect::<Vec<_>>().join("+"),
+        checked.image.format_names().join("+"),
         k.image_len(),
         k.entry,
         lay.region_pages,
