@@ -255,19 +255,8 @@ mod tests {
         let elf = std::fs::read(&p).unwrap();
         // Compress the bytes read, not the path: a parallel test may rebuild the file meanwhile
         // (each build names its own object file in the symbol table).
-        let mut gzip = std::process::Command::new("gzip")
-            .args(["-9n", "-c"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = gzip.stdin.take().unwrap();
-        let input = elf.clone();
-        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
-        let out = gzip.wait_with_output().unwrap();
-        writer.join().unwrap().unwrap();
-        assert!(out.status.success());
-        (elf, out.stdout)
+        let gz = testimages::tools::gzip(&elf);
+        (elf, gz)
     }
 
     fn vols(menu: &str, files: &[(&str, &[u8])]) -> MemVolumes {
