@@ -99,3 +99,22 @@ fn copy_tree(root: &Path, dst: &Path) -> Result<()> {
     println!("repro: {n} source files in {}", dst.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the check exists for: a dependency's panic location under `$CARGO_HOME`, as the
+    /// images held before the remap, is found; the remapped form is not.
+    #[test]
+    fn foreign_paths_finds_cargo_home_and_the_workspace() {
+        let home = cargo_homes()[0].display().to_string();
+        let before = format!("\0{home}/registry/src/index.crates.io-1949cf8c6b5b557f/ext4-view-1.0.0/src/lib.rs\0");
+        assert_eq!(foreign_paths(before.as_bytes(), &[]), [home]);
+        let after = b"\0/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/ext4-view-1.0.0/src/lib.rs\0";
+        assert!(foreign_paths(after, &[project_root()]).is_empty());
+        let root = project_root().display().to_string();
+        let local = format!("x{root}/fs/src/lib.rs");
+        assert!(foreign_paths(local.as_bytes(), &[project_root()]).contains(&root));
+    }
+}

@@ -242,3 +242,36 @@ fn lintian(deb: &Path) -> Result<()> {
     println!("dist: lintian OK");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ls -l`'s rendering of modes (the form `dpkg-deb --contents` prints).
+    #[test]
+    fn ls_modes() {
+        assert_eq!(ls_mode(0o644), "-rw-r--r--");
+        assert_eq!(ls_mode(0o755), "-rwxr-xr-x");
+    }
+
+    /// Options are taken from help texts of both shapes: the old `usage:` line and a clap
+    /// option list.
+    #[test]
+    fn long_options_from_help() {
+        let old = "unknown option --help\nusage: rpvboot-inspect menu [--extra \"...\"] [--json] [--sector-size 512|4096] IMG";
+        assert_eq!(long_options(old), ["--extra", "--json", "--sector-size"]);
+        let clap = "Options:\n      --memory <MIB>  domain memory\n  -h, --help      Print help\n  -V, --version";
+        assert_eq!(long_options(clap), ["--memory"]);
+    }
+
+    /// README's table holds the user options the `extra=` parser (bootconfig::extra) knows;
+    /// this is the list rpvboot(7) is checked against.
+    #[test]
+    fn readme_options_are_the_user_table() {
+        let opts = readme_options().unwrap();
+        for o in ["rpvboot.config", "rpvboot.kernel", "rpvboot.entry", "rpvboot.timeout", "rpvboot.verbose"] {
+            assert!(opts.iter().any(|x| x == o), "{o} not in {opts:?}");
+        }
+        assert!(!opts.iter().any(|x| x.starts_with("rpvboot.test")), "developer table read too: {opts:?}");
+    }
+}
