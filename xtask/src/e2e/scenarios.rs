@@ -616,7 +616,7 @@ fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()>
     use anyhow::Context;
     let guest = guest_plan(console);
     let loader_pages = loader_pages(&guest).context("the guest printed no `plan: loader_pages` line")?;
-    let st = std::process::Command::new(env!("CARGO"))
+    let st = crate::build::with_rev(&mut std::process::Command::new(env!("CARGO")))
         .args(["build", "-q", "-p", "rpvboot-inspect"])
         .current_dir(crate::util::project_root())
         .status()?;
