@@ -69,7 +69,7 @@ pub fn foreign_paths(bytes: &[u8], roots: &[PathBuf]) -> Vec<String> {
 }
 
 /// Copies the files git knows in `root` (tracked, and untracked ones not ignored, as they are
-/// in the working tree) to `dst`. A file whose bytes are already there is left alone, so its
+/// in the working tree; not `fuzz/`) to `dst`. A file whose bytes are already there is left alone, so its
 /// mtime stays and cargo's second build is incremental.
 fn copy_tree(root: &Path, dst: &Path) -> Result<()> {
     let list = output(Command::new("git").arg("-C").arg(root).args([
@@ -81,7 +81,8 @@ fn copy_tree(root: &Path, dst: &Path) -> Result<()> {
     ]))
     .context("listing the source files (the check needs a git checkout)")?;
     let mut n = 0;
-    for rel in list.split('\0').filter(|r| !r.is_empty()) {
+    // `fuzz/` is outside the workspace (and mostly corpus files): not part of the build.
+    for rel in list.split('\0').filter(|r| !r.is_empty() && !r.starts_with("fuzz/")) {
         let from = root.join(rel);
         // A tracked file deleted in the working tree is not part of this build either.
         let Ok(bytes) = fs::read(&from) else { continue };
