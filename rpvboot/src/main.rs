@@ -19,8 +19,13 @@ mod pv {
     use rpvboot::println;
     use xenfront::raw::ShutdownReason;
 
-    /// Shown on the first line of the console.
+    /// Shown on the first line of the console: the workspace version and the source revision
+    /// `cargo xtask build` passes in `RPVBOOT_REV` (`unknown` in a plain `cargo build`).
     const VERSION: &str = env!("CARGO_PKG_VERSION");
+    const REV: &str = match option_env!("RPVBOOT_REV") {
+        Some(r) => r,
+        None => "unknown",
+    };
 
     /// Command-line bytes for display: printable ASCII as is, the rest as `\xNN`.
     struct Shown<'a>(&'a [u8]);
@@ -51,7 +56,7 @@ mod pv {
         };
         let si = &boot.start_info;
         let (major, minor) = hypercall::xen_version();
-        println!("rpvboot {VERSION} (Xen PV bootloader)");
+        println!("rpvboot {VERSION} ({REV}) Xen PV bootloader");
         println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}", si.memory_mib(), si.nr_pages);
         println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
         println!("rpvboot: t={}", boot.shared.now_ns());

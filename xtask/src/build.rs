@@ -8,10 +8,79 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 
 use crate::util::{project_root, run};
+
+/// The environment variable that carries the source revision into the binaries: rpvboot's
+/// banner and `rpvboot-inspect --version` read it with `option_env!`. Every xtask build of
+/// either sets it ([`with_rev`]); a plain `cargo build` leaves it unset and they say `unknown`.
+pub const REV_VAR: &str = "RPVBOOT_REV";
+
+/// The source revision the binaries are built from: `$RPVBOOT_REV` when the caller set it
+/// (a build from a tarball), else `git rev-parse --short=12 HEAD` plus `-dirty` when tracked
+/// files differ from HEAD, else `unknown` (no git, not a checkout). Computed once per run.
+pub fn source_rev() -> &'static str {
+    static REV: OnceLock<String> = OnceLock::new();
+    REV.get_or_init(|| match std::env::var(REV_VAR) {
+        Ok(r) if !r.is_empty() => r,
+        _ => git_rev(&project_root()).unwrap_or_else(|| "unknown".into()),
+    })
+}
+
+fn git_rev(root: &Path) -> Option<String> {
+    let git = |args: &[&str]| Command::new("git").arg("-C").arg(root).args(args).output().ok();
+    let head = git(&["rev-parse", "--short=12", "HEAD"]).filter(|o| o.status.success())?;
+    let head = String::from_utf8(head.stdout).ok()?.trim().to_string();
+    // Refresh the index first, or a touched but unchanged file would count as a change.
+    git(&["update-index", "-q", "--refresh"]);
+    let clean = git(&["diff-index", "--quiet", "HEAD", "--"]).is_some_and(|o| o.status.success());
+    Some(if clean { head } else { format!("{head}-dirty") })
+}
+
+/// Sets [`REV_VAR`] on a cargo command that builds rpvboot or rpvboot-inspect.
+pub fn with_rev(cmd: &mut Command) -> &mut Command {
+    cmd.env(REV_VAR, source_rev())
+}
+
+/// [`with_rev`], and the compiler flags that make a shipped binary independent of where it
+/// was built. Panic locations embed source paths: the workspace's own are relative to the
+/// workspace (cargo passes them so), but those of crates.io dependencies are absolute under
+/// `$CARGO_HOME` (`/root/.cargo/registry/src/…`), so `$CARGO_HOME` is remapped to `/cargo`.
+/// The flags are set as `CARGO_ENCODED_RUSTFLAGS` (so a caller's `RUSTFLAGS` cannot change
+/// the bytes) and apply only to the `--target` being built, not to build scripts.
+/// docs/reproducible.md says what else the bytes depend on.
+pub fn reproducible(cmd: &mut Command) -> &mut Command {
+    let mut flags = Vec::new();
+    for home in cargo_homes() {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    with_rev(cmd).env_remove("RUSTFLAGS").env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"))
+}
+
+/// `$CARGO_HOME` (default `~/.cargo`) as cargo may spell it: as given and resolved.
+pub fn cargo_homes() -> Vec<PathBuf> {
+    let home = match std::env::var_os("CARGO_HOME") {
+        Some(h) if !h.is_empty() => PathBuf::from(h),
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"),
+    };
+    let mut v = vec![home.clone()];
+    if let Ok(real) = fs::canonicalize(&home) {
+        if real != home {
+            v.push(real);
+        }
+    }
+    v
+}
+
+/// The first line of rpvboot's console for this source: `rpvboot VERSION (REV) Xen PV
+/// bootloader` (rpvboot/src/main.rs prints it from the same two values). Also the bzImage
+/// version string of `rpvboot.xz`, and what e2e expects.
+pub fn banner() -> String {
+    format!("rpvboot {} ({}) Xen PV bootloader", env!("CARGO_PKG_VERSION"), source_rev())
+}
 
 /// The PV kernel's target triple.
 pub const PV_TARGET: &str = "x86_64-unknown-none";
@@ -57,9 +126,19 @@ pub fn build_rpvboot() -> Result<PathBuf> {
 }
 
 fn build(debug: bool) -> Result<PathBuf> {
+    let out = target_dir().join("rpvboot");
+    build_images(&project_root(), &target_dir(), debug, &out)?;
+    Ok(out.join("rpvboot"))
+}
+
+/// Builds rpvboot from the source tree at `root` into cargo target directory `target` and
+/// writes `rpvboot`, `rpvboot.gz` and `rpvboot.xz` to `out_dir`. The one recipe for the
+/// images: `cargo xtask build`, `dist` and the reproducibility check (a second copy of the
+/// tree elsewhere, [`crate::dist`]) all come through here, so they cannot differ in flags.
+pub fn build_images(root: &Path, target: &Path, debug: bool, out_dir: &Path) -> Result<()> {
     let profile = if debug { "dev" } else { "pv" };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    run(Command::new(cargo).current_dir(project_root()).args([
+    run(reproducible(Command::new(cargo).current_dir(root).env("CARGO_TARGET_DIR", target)).args([
         "build",
         "--package",
         "rpvboot",
@@ -70,13 +149,12 @@ fn build(debug: bool) -> Result<PathBuf> {
         "--profile",
         profile,
     ]))?;
-    let built = target_dir().join(PV_TARGET).join(if debug { "debug" } else { "pv" }).join("rpvboot");
+    let built = target.join(PV_TARGET).join(if debug { "debug" } else { "pv" }).join("rpvboot");
     let image = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     check_elf(&image).with_context(|| format!("{} is not a loadable PV image", built.display()))?;
 
-    let dir = target_dir().join("rpvboot");
-    fs::create_dir_all(&dir)?;
-    let out = dir.join("rpvboot");
+    fs::create_dir_all(out_dir)?;
+    let out = out_dir.join("rpvboot");
     fs::write(&out, &image).with_context(|| format!("writing {}", out.display()))?;
     gzip(&out, &out.with_extension("gz"))?;
     let xz = out.with_extension("xz");
@@ -86,7 +164,7 @@ fn build(debug: bool) -> Result<PathBuf> {
         bail!("{}: the xz payload does not decompress to the ELF", xz.display());
     }
     fs::write(&xz, &container).with_context(|| format!("writing {}", xz.display()))?;
-    Ok(out)
+    Ok(())
 }
 
 /// The release rpvboot as `rpvboot.gz` (built first if needed): for e2e scenarios.
@@ -111,10 +189,12 @@ fn gzip(src: &Path, dst: &Path) -> Result<()> {
 /// xz options for the image: BCJ x86 then LZMA2 at preset 9e with `pb=0,lc=4` (machine code
 /// is not aligned to 2^pb bytes; 0.2 % smaller than `-9e --x86`), a CRC32 check (the one
 /// every liblzma has) and a dictionary no larger than the ELF (same output as 64 MiB, but
-/// dom0's decoder allocates only that much).
+/// dom0's decoder allocates only that much). `--threads=1`: single-threaded mode, whose
+/// output does not depend on the machine (xz 5.6 defaults to multi-threaded mode, which
+/// writes other block headers).
 fn xz_args(len: usize) -> Vec<String> {
     let dict = len.next_power_of_two().max(4096);
-    ["--format=xz", "--check=crc32", "--x86"]
+    ["--format=xz", "--check=crc32", "--threads=1", "--x86"]
         .iter()
         .map(|s| s.to_string())
         .chain([format!("--lzma2=preset=9e,dict={dict},pb=0,lc=4"), "-c".into()])
@@ -195,7 +275,7 @@ fn bzimage_container(payload: &[u8]) -> Result<Vec<u8>> {
     b[hdr::HEADER..][..4].copy_from_slice(b"HdrS");
     b[hdr::VERSION..][..2].copy_from_slice(&hdr::PROTOCOL.to_le_bytes());
     // The version string (file(1) and bootloaders show it): after the header, pointer - 0x200.
-    let version = format!("rpvboot {} (Xen PV bootloader)\0", env!("CARGO_PKG_VERSION"));
+    let version = format!("{}\0", banner());
     b.get_mut(hdr::END..hdr::END + version.len())
         .context("version string too long")?
         .copy_from_slice(version.as_bytes());

@@ -27,6 +27,10 @@ pub struct Demo {
     /// Boot this PV kernel instead of rpvboot.
     #[arg(long, value_name = "ELF")]
     kernel: Option<PathBuf>,
+    /// Boot `/usr/lib/xen/boot/rpvboot.gz` as installed from the Debian package (`cargo
+    /// xtask dist`, unpacked into target/dist/root/) instead of target/rpvboot/rpvboot.
+    #[arg(long)]
+    installed: bool,
     /// Seconds before the domU is destroyed.
     #[arg(long, default_value_t = 120)]
     timeout: u32,
@@ -43,13 +47,13 @@ impl Demo {
         };
         let mut s = Scenario::rpvboot("demo", &self.extra);
         if own_disk {
-            // The demo disk's menu boots Debian's Linux, whose initrd mounts xvda (so blkfront
-            // was handed over cleanly) and prints this marker.
-            s = s.expect(r"rpvboot: booting entry 0").expect(r"DOMU-DISK-READ").expect(r"DOMU-BOOTED-OK");
+            s = expect_demo_boot(s);
         }
-        s.kernel = match self.kernel {
-            Some(k) => Kernel::File(k),
-            None => Kernel::Rpvboot,
+        s.kernel = match (self.kernel, self.installed) {
+            (Some(_), true) => anyhow::bail!("--kernel and --installed name two kernels"),
+            (Some(k), false) => Kernel::File(k),
+            (None, true) => Kernel::File(crate::dist::installed_rpvboot_gz()?),
+            (None, false) => Kernel::Rpvboot,
         };
         s.disks = disks;
         s.memory_mib = self.memory;
@@ -63,5 +67,24 @@ impl Demo {
             std::process::exit(1);
         }
         Ok(())
+    }
+}
+
+/// What the demo disk's boot shows: its menu boots Debian's Linux, whose initrd mounts xvda (so
+/// blkfront was handed over cleanly) and prints the markers.
+fn expect_demo_boot(s: Scenario) -> Scenario {
+    s.expect(r"rpvboot: booting entry 0").expect(r"DOMU-DISK-READ").expect(r"DOMU-BOOTED-OK")
+}
+
+/// The e2e scenario `dist-demo`: the demo as a provider runs it, `kernel =` naming
+/// `usr/lib/xen/boot/rpvboot.gz` unpacked from the Debian package (crate::dist).
+pub fn installed_scenario() -> Scenario {
+    Scenario {
+        kernel: Kernel::Recipe(crate::dist::installed_rpvboot_gz),
+        disks: vec![Disk::Recipe(images::linux_boot_disk)],
+        memory_mib: 256,
+        timeout_secs: 300,
+        ..expect_demo_boot(Scenario::rpvboot("dist-demo", ""))
+            .expect(&format!("^{}", regex::escape(&crate::build::banner())))
     }
 }

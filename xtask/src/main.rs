@@ -5,10 +5,12 @@
 mod bench;
 mod build;
 mod demo;
+mod dist;
 mod e2e;
 mod fuzz;
 mod images;
 mod probe;
+mod repro;
 mod setup;
 mod test;
 mod util;
@@ -26,8 +28,12 @@ struct Cli {
 enum Command {
     /// Install everything the build and tests need (apt packages, Rust target, Xen/QEMU parts).
     Setup(setup::Setup),
-    /// Build the rpvboot PV kernel (and rpvboot.gz).
+    /// Build the rpvboot PV kernel (and rpvboot.gz, rpvboot.xz).
     Build(build::Build),
+    /// Check that the rpvboot images do not depend on the build directory (a second build).
+    Repro(repro::Repro),
+    /// Build the Debian package and SHA256SUMS into target/dist/ (`--check`: test it).
+    Dist(dist::Dist),
     /// Generate the test disk images into target/testimages/.
     Images(images::Images),
     /// Run every test: unit, image-backed, e2e under real Xen.
@@ -46,6 +52,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Setup(c) => c.run(),
         Command::Build(c) => c.run(),
+        Command::Repro(c) => c.run(),
+        Command::Dist(c) => c.run(),
         Command::Images(c) => c.run(),
         Command::Test(c) => c.run(),
         Command::E2e(c) => c.run(),

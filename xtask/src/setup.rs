@@ -58,6 +58,9 @@ const HOST_PACKAGES: &[&str] = &[
     "lz4",
     "openssl",
     "util-linux",
+    // `cargo xtask dist`: dpkg-shlibdeps for the package's Depends; `man -l` in its check
+    "dpkg-dev",
+    "man-db",
 ];
 
 /// Debian packages downloaded (not installed) for the Xen-in-QEMU harness; the kernel is added.

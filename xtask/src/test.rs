@@ -26,6 +26,8 @@ impl Test {
             ("clippy", vec!["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
             ("test", vec!["test", "--workspace"]),
             ("build", vec!["xtask", "build"]),
+            ("repro", vec!["xtask", "repro"]),
+            ("dist", vec!["xtask", "dist", "--check"]),
             ("e2e", vec!["xtask", "e2e"]),
             ("fuzz", vec!["xtask", "fuzz", "--smoke"]),
         ];
