@@ -12,7 +12,7 @@
 //! `rpvboot.verbose`, from the same function.
 //!
 //! Exit status: 0 when the outcome is `boot`; 1 when it is `fallback` or `error` (the report is
-//! printed all the same, and a one-line summary goes to stderr), and for usage errors.
+//! printed all the same, and a one-line summary goes to stderr); 2 for usage errors (see `main`).
 //!
 //! `--json` prints one object: `config` (the object `menu --json` prints), `entry` (index or
 //! null), `cmdline`, `kernel` {`device`, `path`, `format` (list, outermost first), `file_size`,
