@@ -732,11 +732,33 @@ mod tests {
         assert!(f.live_grants() > 0 && out.contains(&line), "{out}");
         let report = CloseReport { errors: 1, still_granted: f.live_grants() };
         assert!(report.refusal().is_some_and(|r| r.contains("refusing")));
-        // Without rpvboot.verbose: one line for the disk (its size from the image made above),
-        // no backend path, no step times.
-        let mib = ext2_image(&[("/etc/motd", b"hi")], 4).len() >> 20;
-        assert!(out.contains(&format!("rpvboot: xvda = (hd0), {mib} MiB: (hd0)=ext2\n")), "{out}");
-        assert!(!out.contains("sectors of") && !out.contains("device stage") && !out.contains(" us;"), "{out}");
+    }
+
+    /// Without rpvboot.verbose: one line for the disk (its size from the image put in, its
+    /// filesystem), no backend path, no step times, no clean close; with it, all of those.
+    #[test]
+    fn the_default_console_has_one_line_per_disk() {
+        let img = ext2_image(&[("/etc/motd", b"hi")], 4);
+        let mib = img.len() >> 20;
+        let console = |extra: &str| {
+            let f = Fake::new();
+            f.add_disk(51712, MemDisk::new(img.clone(), 512), Behaviour::Normal, None);
+            let mut out = String::new();
+            let o = run(f, &mut out, &Options::from_extra(&bootconfig::extra::parse(extra))).unwrap();
+            assert_eq!((o.connected, o.close_errors), (1, 0), "{out}");
+            out
+        };
+        let quiet = console("");
+        assert!(quiet.starts_with(&format!("rpvboot: xvda = (hd0), {mib} MiB: (hd0)=ext2\n")), "{quiet}");
+        for noise in ["sectors of", "backend/vbd", "device stage", " closed"] {
+            assert!(!quiet.contains(noise), "{noise}: {quiet}");
+        }
+        let verbose = console("rpvboot.verbose");
+        for line in
+            ["rpvboot: disk xvda: 8192 sectors of 512 bytes, ", "rpvboot: device stage", "rpvboot: disk xvda closed"]
+        {
+            assert!(verbose.contains(line), "{line}: {verbose}");
+        }
     }
 
     #[test]
