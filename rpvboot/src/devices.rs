@@ -754,9 +754,8 @@ mod tests {
             assert!(!quiet.contains(noise), "{noise}: {quiet}");
         }
         let verbose = console("rpvboot.verbose");
-        for line in
-            ["rpvboot: disk xvda: 8192 sectors of 512 bytes, ", "rpvboot: device stage", "rpvboot: disk xvda closed"]
-        {
+        let sectors = format!("rpvboot: disk xvda: {} sectors of 512 bytes, ", img.len() / 512);
+        for line in [sectors.as_str(), "rpvboot: device stage", "rpvboot: disk xvda closed"] {
             assert!(verbose.contains(line), "{line}: {verbose}");
         }
     }
