@@ -12,7 +12,9 @@
 //! - `rpvboot.timeout=S`: override the menu's timeout (seconds);
 //! - `rpvboot.menu`: show the menu even with `timeout 0`;
 //! - `rpvboot.console=dumb`: plain numbered menu lines, no escape sequences;
-//! - `rpvboot.verbose`: step times, memory and the handover plan on the console;
+//! - `rpvboot.verbose`: developer lines on the console (start-up figures, step times, disk
+//!   backends, memory, the handover plan); without it a domU owner sees the banner, the disks,
+//!   the configuration, the menu, what is loaded and the problems;
 //! - `rpvboot.nobootdev`: do not add `bootdev=` to NetBSD command lines.
 //!
 //! Developer and test options ([`DevOptions`]): `rpvboot.noboot`, `rpvboot.test=NAME`,
@@ -49,7 +51,8 @@ pub struct ExtraOptions {
     pub menu: bool,
     /// `rpvboot.console=dumb`: a menu of plain numbered lines.
     pub dumb_console: bool,
-    /// `rpvboot.verbose`: step times, memory figures and the plan on the console.
+    /// `rpvboot.verbose`: developer lines on the console (start-up figures, step times, disk
+    /// backends, memory figures, the plan); off: the quiet console a domU owner reads.
     pub verbose: bool,
     /// Do not add `bootdev=` to NetBSD command lines.
     pub nobootdev: bool,

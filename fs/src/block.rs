@@ -118,33 +118,45 @@ impl BlockDevice for MemDisk {
     }
 }
 
-/// A disk image file on the host (rpvboot-inspect, tests).
+/// A disk image file or a block device on the host (rpvboot-inspect, tests), opened read-only.
 #[cfg(feature = "std")]
 #[derive(Debug)]
 pub struct FileDisk {
     file: std::fs::File,
     block_size: u32,
     num_blocks: u64,
+    block_device: bool,
 }
 
 #[cfg(feature = "std")]
 impl FileDisk {
-    /// Opens an image file read-only with 512-byte sectors.
+    /// Opens an image file or block device read-only with 512-byte sectors.
     ///
     /// # Errors
     /// The file cannot be opened or its size read.
     pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
         Self::open_with_block_size(path, 512)
     }
-    /// Opens an image file read-only with the given sector size (512 or 4096).
+    /// Opens an image file or block device read-only with the given sector size (512 or 4096).
+    ///
+    /// The size is where a seek to the end lands: a block device's metadata says 0 bytes (its
+    /// size is the kernel's, not the inode's), and seeking to its end gives the device size
+    /// without an ioctl. A partial last sector is not used.
     ///
     /// # Errors
     /// The file cannot be opened or its size read.
     pub fn open_with_block_size(path: &std::path::Path, block_size: u32) -> std::io::Result<Self> {
-        let file = std::fs::File::open(path)?;
-        let len = file.metadata()?.len();
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::FileTypeExt;
+        let mut file = std::fs::File::open(path)?;
+        let block_device = file.metadata()?.file_type().is_block_device();
+        let len = file.seek(SeekFrom::End(0))?;
         let block_size = block_size.max(1);
-        Ok(Self { file, block_size, num_blocks: len / u64::from(block_size) })
+        Ok(Self { file, block_size, num_blocks: len / u64::from(block_size), block_device })
+    }
+    /// Whether this is a block device (e.g. an LVM volume in dom0) rather than an image file.
+    pub fn is_block_device(&self) -> bool {
+        self.block_device
     }
 }
 

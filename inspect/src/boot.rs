@@ -12,7 +12,7 @@
 //! `rpvboot.verbose`, from the same function.
 //!
 //! Exit status: 0 when the outcome is `boot`; 1 when it is `fallback` or `error` (the report is
-//! printed all the same, and a one-line summary goes to stderr), and for usage errors.
+//! printed all the same, and a one-line summary goes to stderr); 2 for usage errors (see `main`).
 //!
 //! `--json` prints one object: `config` (the object `menu --json` prints), `entry` (index or
 //! null), `cmdline`, `kernel` {`device`, `path`, `format` (list, outermost first), `file_size`,
@@ -33,54 +33,42 @@ use bootconfig::search::DiskVolumes;
 use bootconfig::Device;
 use bootplan::plan::{self, BootReport, Next, Outcome, Overrides};
 
-const USAGE: &str = "usage: rpvboot-inspect boot IMG [IMG2 ...] [--extra \"...\"] [--entry N] [--memory MIB] [--loader-pages N] [--json] [--sector-size 512|4096]";
-
 /// Default domain memory of the dry run.
 const DEFAULT_MIB: u64 = 256;
 
-struct Opts {
-    json: bool,
+/// `boot`'s arguments.
+#[derive(clap::Args)]
+pub struct BootArgs {
+    /// The domU's `extra=` line (rpvboot.config=, rpvboot.entry=, rpvboot.kernel=, …).
+    #[arg(long, value_name = "LINE", default_value = "", allow_hyphen_values = true)]
     extra: String,
+    /// Boot entry N (counted from 0) instead of the menu's default, as if chosen at the menu.
+    #[arg(long, value_name = "N")]
     entry: Option<usize>,
-    mib: u64,
+    /// The domain's memory in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 30)))]
+    memory: u64,
+    /// The pages rpvboot itself uses, as a real boot printed them (`plan: loader_pages N` with
+    /// rpvboot.verbose); default: an estimate.
+    #[arg(long, value_name = "N")]
     loader_pages: Option<u64>,
-    sector_size: Option<u32>,
+    /// Print one JSON object (the fields are listed in README "rpvboot-inspect").
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    disk: crate::DiskOpts,
+    /// Disk images or block devices: (hd0), (hd1), … in this order.
+    #[arg(value_name = "IMG", required = true)]
     images: Vec<String>,
 }
 
-fn parse_opts(args: &[String]) -> Result<Opts, String> {
-    let a = crate::args::parse(
-        args,
-        &["--json"],
-        &["--extra", "--entry", "--memory", "--loader-pages", "--sector-size"],
-        USAGE,
-    )?;
-    let mib = a.number::<u64>("--memory", "a number of MiB")?.unwrap_or(DEFAULT_MIB);
-    if mib == 0 || mib > (1 << 30) {
-        return Err(format!("--memory {mib}: out of range"));
-    }
-    let o = Opts {
-        json: a.flag("--json"),
-        extra: a.value("--extra").unwrap_or_default().to_string(),
-        entry: a.number("--entry", "an entry number")?,
-        mib,
-        loader_pages: a.number("--loader-pages", "a number of pages")?,
-        sector_size: a.sector_size()?,
-        images: a.positional,
-    };
-    if o.images.is_empty() {
-        return Err(USAGE.into());
-    }
-    Ok(o)
-}
-
 /// `rpvboot-inspect boot`.
-pub fn boot(args: &[String]) -> Result<(), String> {
-    let o = parse_opts(args)?;
-    let disks = crate::probe::open_disks(&o.images, o.sector_size)?;
+pub fn boot(o: &BootArgs) -> Result<(), String> {
+    let disks = crate::probe::open_disks(&o.images, o.disk.sector_size)?;
     let mut vols = DiskVolumes::new(&disks);
     let ov =
-        Overrides { entry: o.entry, nr_pages: o.mib.saturating_mul(256), loader_pages: o.loader_pages, keep: false };
+        Overrides { entry: o.entry, nr_pages: o.memory.saturating_mul(256), loader_pages: o.loader_pages, keep: false };
     let (r, _) = plan::dry_run(&o.extra, &mut vols, &ov);
     let out = if o.json {
         let entry = r.entry.unwrap_or(r.loaded.menu.default);
@@ -90,7 +78,7 @@ pub fn boot(args: &[String]) -> Result<(), String> {
     } else {
         text(&r)
     };
-    print!("{out}");
+    crate::print_out(&out)?;
     match r.outcome {
         Outcome::Boot => Ok(()),
         other => Err(format!(

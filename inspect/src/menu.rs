@@ -16,34 +16,28 @@ use std::fmt::Write as _;
 use bootconfig::search::{self, DiskVolumes, Loaded, Reason};
 use bootconfig::{self as config, BootPlan, ConfigSource, Device, Diagnostic, FileRef, Format, Menu, ModuleKind};
 
-struct Opts {
-    json: bool,
+/// `menu`'s arguments.
+#[derive(clap::Args)]
+pub struct MenuArgs {
+    /// The domU's `extra=` line (rpvboot.config=, rpvboot.entry=, pvgrub's `(hd0,0)/path`, …).
+    #[arg(long, value_name = "LINE", default_value = "", allow_hyphen_values = true)]
     extra: String,
+    /// Check one configuration file by itself (format from its name, else its content).
+    #[arg(long, value_name = "CONFIG", conflicts_with = "images")]
     file: Option<String>,
-    sector_size: Option<u32>,
+    /// Print one JSON object (the fields are listed in README "rpvboot-inspect").
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    disk: crate::DiskOpts,
+    /// Disk images or block devices: (hd0), (hd1), … in this order.
+    #[arg(value_name = "IMG", required_unless_present = "file")]
     images: Vec<String>,
 }
 
-fn parse_opts(args: &[String]) -> Result<Opts, String> {
-    let a = crate::args::parse(args, &["--json"], &["--extra", "--file", "--sector-size"], USAGE)?;
-    Ok(Opts {
-        json: a.flag("--json"),
-        extra: a.value("--extra").unwrap_or_default().to_string(),
-        file: a.value("--file").map(String::from),
-        sector_size: a.sector_size()?,
-        images: a.positional,
-    })
-}
-
-const USAGE: &str = "usage: rpvboot-inspect menu [--extra \"...\"] [--json] [--sector-size 512|4096] IMG [IMG2 ...]\n       rpvboot-inspect menu --file CONFIG [--json]";
-
 /// `rpvboot-inspect menu`.
-pub fn menu(args: &[String]) -> Result<(), String> {
-    let o = parse_opts(args)?;
+pub fn menu(o: &MenuArgs) -> Result<(), String> {
     let (loaded, plan, checks) = if let Some(file) = &o.file {
-        if !o.images.is_empty() {
-            return Err(format!("--file takes no images\n{USAGE}"));
-        }
         let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
         let format = Format::from_path(file).unwrap_or_else(|| Format::sniff(&bytes));
         let menu = config::parse(format, &bytes, file);
@@ -57,10 +51,7 @@ pub fn menu(args: &[String]) -> Result<(), String> {
         let plan = boot_plan(&loaded, None);
         (loaded, plan, Vec::new())
     } else {
-        if o.images.is_empty() {
-            return Err(USAGE.into());
-        }
-        let disks = crate::probe::open_disks(&o.images, o.sector_size)?;
+        let disks = crate::probe::open_disks(&o.images, o.disk.sector_size)?;
         let mut vols = DiskVolumes::new(&disks);
         let loaded = search::load(&o.extra, &mut vols);
         let plan = boot_plan(&loaded, Some(&vols));
@@ -72,8 +63,7 @@ pub fn menu(args: &[String]) -> Result<(), String> {
         (loaded, plan, checks)
     };
     let out = if o.json { json(&loaded, &plan, &checks) } else { text(&loaded, &plan, &checks) };
-    print!("{out}");
-    Ok(())
+    crate::print_out(&out)
 }
 
 fn dev_str(d: Option<&Device>) -> String {

@@ -14,17 +14,31 @@ use fs::probe::{self, Disk, PartType, Partition, Role};
 use fs::vfs::FileType;
 use fs::{Filesystem, FsInfo};
 
-/// Options shared by the subcommands.
-struct Opts {
+/// `probe`'s arguments.
+#[derive(clap::Args)]
+pub struct ProbeArgs {
+    /// Print one JSON object (`disks`: image, disk, map, sector_size, sectors, block_device,
+    /// notes, partitions with their fs or fs_error).
+    #[arg(long)]
     json: bool,
-    sector_size: Option<u32>,
-    rest: Vec<String>,
+    #[command(flatten)]
+    disk: crate::DiskOpts,
+    /// Disk images or block devices: (hd0), (hd1), … in this order.
+    #[arg(value_name = "IMG", required = true)]
+    images: Vec<String>,
 }
 
-fn parse_opts(args: &[String], allow_json: bool) -> Result<Opts, String> {
-    let flags: &[&'static str] = if allow_json { &["--json"] } else { &[] };
-    let a = crate::args::parse(args, flags, &["--sector-size"], crate::USAGE)?;
-    Ok(Opts { json: a.flag("--json"), sector_size: a.sector_size()?, rest: a.positional })
+/// `ls` and `cat`'s arguments.
+#[derive(clap::Args)]
+pub struct PathArgs {
+    #[command(flatten)]
+    disk: crate::DiskOpts,
+    /// Disk images or block devices: (hd0), (hd1), … in this order.
+    #[arg(value_name = "IMG", required = true)]
+    images: Vec<String>,
+    /// `(hdN,M)/path`, or `/path` on the first partition that has it (rpvboot's search).
+    #[arg(value_name = "PATH")]
+    path: String,
 }
 
 /// 4096 when the image is a 4Kn GPT disk, else 512.
@@ -45,7 +59,14 @@ fn guess_sector_size(path: &Path) -> u32 {
     }
 }
 
+/// Opens the images (files or block devices, read-only) as disks `hd0`, `hd1`, … and scans
+/// their partitions.
 pub(crate) fn open_disks(images: &[String], sector_size: Option<u32>) -> Result<Vec<Disk>, String> {
+    Ok(open_disks_kinds(images, sector_size)?.into_iter().map(|(d, _)| d).collect())
+}
+
+/// [`open_disks`], each disk with whether it is a block device.
+fn open_disks_kinds(images: &[String], sector_size: Option<u32>) -> Result<Vec<(Disk, bool)>, String> {
     images
         .iter()
         .enumerate()
@@ -53,8 +74,9 @@ pub(crate) fn open_disks(images: &[String], sector_size: Option<u32>) -> Result<
             let path = Path::new(img);
             let bs = sector_size.unwrap_or_else(|| guess_sector_size(path));
             let dev = FileDisk::open_with_block_size(path, bs).map_err(|e| format!("{img}: {e}"))?;
+            let block_device = dev.is_block_device();
             let index = u32::try_from(i).map_err(|_| "too many images".to_string())?;
-            Ok(probe::scan_disk(index, Box::new(dev)))
+            Ok((probe::scan_disk(index, Box::new(dev)), block_device))
         })
         .collect()
 }
@@ -109,23 +131,19 @@ fn json_opt(s: Option<&str>) -> String {
 }
 
 /// `rpvboot-inspect probe [--json] [--sector-size N] IMG...`
-pub fn probe(args: &[String]) -> Result<(), String> {
-    let o = parse_opts(args, true)?;
-    if o.rest.is_empty() {
-        return Err("usage: rpvboot-inspect probe [--json] [--sector-size 512|4096] IMG [IMG2 ...]".into());
-    }
-    let disks = open_disks(&o.rest, o.sector_size)?;
+pub fn probe(o: &ProbeArgs) -> Result<(), String> {
+    let disks = open_disks_kinds(&o.images, o.disk.sector_size)?;
     let mut out = String::new();
     if o.json {
         out.push_str("{\"disks\":[");
-        for (di, (disk, img)) in disks.iter().zip(&o.rest).enumerate() {
+        for (di, ((disk, block_device), img)) in disks.iter().zip(&o.images).enumerate() {
             if di > 0 {
                 out.push(',');
             }
             let notes: Vec<String> = disk.notes.iter().map(|n| json_str(n)).collect();
             let _ = write!(
                 out,
-                "{{\"image\":{},\"disk\":\"(hd{})\",\"map\":\"{}\",\"sector_size\":{},\"sectors\":{},\"notes\":[{}],\"partitions\":[",
+                "{{\"image\":{},\"disk\":\"(hd{})\",\"map\":\"{}\",\"sector_size\":{},\"sectors\":{},\"block_device\":{block_device},\"notes\":[{}],\"partitions\":[",
                 json_str(img),
                 disk.index,
                 disk.map.name(),
@@ -177,14 +195,15 @@ pub fn probe(args: &[String]) -> Result<(), String> {
         }
         out.push_str("]}\n");
     } else {
-        for (disk, img) in disks.iter().zip(&o.rest) {
+        for ((disk, block_device), img) in disks.iter().zip(&o.images) {
             let _ = writeln!(
                 out,
-                "disk (hd{}) {img}: {} sectors of {} bytes, map {}",
+                "disk (hd{}) {img}: {} sectors of {} bytes, map {}{}",
                 disk.index,
                 disk.num_blocks,
                 disk.block_size,
-                disk.map.name()
+                disk.map.name(),
+                if *block_device { ", block device (read-only)" } else { "" }
             );
             for n in &disk.notes {
                 let _ = writeln!(out, "  note: {n}");
@@ -222,19 +241,7 @@ pub fn probe(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    std::io::stdout().write_all(out.as_bytes()).map_err(|e| format!("stdout: {e}"))
-}
-
-/// Splits `IMG... PATH`.
-fn images_and_path(cmd: &str, args: &[String]) -> Result<(Vec<Disk>, String), String> {
-    let o = parse_opts(args, false)?;
-    let Some((path, images)) = o.rest.split_last() else {
-        return Err(format!("usage: rpvboot-inspect {cmd} [--sector-size 512|4096] IMG [IMG2 ...] PATH"));
-    };
-    if images.is_empty() {
-        return Err(format!("usage: rpvboot-inspect {cmd} [--sector-size 512|4096] IMG [IMG2 ...] PATH"));
-    }
-    Ok((open_disks(images, o.sector_size)?, path.clone()))
+    crate::print_out(&out)
 }
 
 fn type_char(t: FileType) -> char {
@@ -247,9 +254,9 @@ fn type_char(t: FileType) -> char {
 }
 
 /// `rpvboot-inspect ls IMG PATH`: one entry per line, `TYPE SIZE NAME` (`-> TARGET` for links).
-pub fn ls(args: &[String]) -> Result<(), String> {
-    let (disks, path) = images_and_path("ls", args)?;
-    let mut r = probe::resolve(&disks, &path).map_err(|e| format!("{path}: {e}"))?;
+pub fn ls(o: &PathArgs) -> Result<(), String> {
+    let (disks, path) = (open_disks(&o.images, o.disk.sector_size)?, &o.path);
+    let mut r = probe::resolve(&disks, path).map_err(|e| format!("{path}: {e}"))?;
     let fs: &mut dyn Filesystem = r.fs.as_mut();
     let mut out = String::new();
     if r.meta.file_type != FileType::Directory {
@@ -277,13 +284,13 @@ pub fn ls(args: &[String]) -> Result<(), String> {
             out.push('\n');
         }
     }
-    std::io::stdout().write_all(out.as_bytes()).map_err(|e| format!("stdout: {e}"))
+    crate::print_out(&out)
 }
 
 /// `rpvboot-inspect cat IMG PATH`: the file's bytes to stdout.
-pub fn cat(args: &[String]) -> Result<(), String> {
-    let (disks, path) = images_and_path("cat", args)?;
-    let mut r = probe::resolve(&disks, &path).map_err(|e| format!("{path}: {e}"))?;
+pub fn cat(o: &PathArgs) -> Result<(), String> {
+    let (disks, path) = (open_disks(&o.images, o.disk.sector_size)?, &o.path);
+    let mut r = probe::resolve(&disks, path).map_err(|e| format!("{path}: {e}"))?;
     if r.meta.file_type == FileType::Directory {
         return Err(format!("{path}: is a directory"));
     }

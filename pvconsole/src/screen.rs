@@ -144,8 +144,14 @@ pub fn dumb_line(out: &mut String, prompt: &str, shown: &str, cursor_col: usize,
     len
 }
 
+/// Below these a speed says nothing: a read served from the cache in a few microseconds would
+/// show as hundreds of thousands of MiB/s.
+const SPEED_MIN_BYTES: u64 = 1 << 20;
+const SPEED_MIN_NS: u64 = 10_000_000;
+
 /// A progress line for a long load: `label: 12.3 of 40.0 MiB (30%), 55.1 MiB/s`. `total` may be
-/// unknown (0); `ns` is the time since the start.
+/// unknown (0); `ns` is the time since the start. The speed is left out for reads under 1 MiB
+/// or 10 ms ([`SPEED_MIN_BYTES`], [`SPEED_MIN_NS`]).
 pub fn progress(label: &str, bytes: u64, total: u64, ns: u64) -> String {
     let mib10 = |b: u64| b.saturating_mul(10) >> 20;
     let mut s = String::new();
@@ -159,7 +165,7 @@ pub fn progress(label: &str, bytes: u64, total: u64, ns: u64) -> String {
     } else {
         s.push_str("MiB");
     }
-    if ns > 0 {
+    if ns >= SPEED_MIN_NS && bytes >= SPEED_MIN_BYTES {
         let tenths = u128::from(bytes).saturating_mul(10_000_000_000) / u128::from(ns) / (1 << 20);
         let tenths = u64::try_from(tenths).unwrap_or(u64::MAX);
         let _ = write!(s, ", {}.{} MiB/s", tenths / 10, tenths % 10);
@@ -238,5 +244,9 @@ mod tests {
         assert_eq!(out, "\r> abc   \r> a");
         assert_eq!(progress("kernel", 3 << 20, 12 << 20, 1_000_000_000), "kernel: 3.0 of 12.0 MiB (25%), 3.0 MiB/s");
         assert_eq!(progress("x", 1 << 19, 0, 0), "x: 0.5 MiB");
+        // A cached read (1.6 MiB in 4 us) and a small one: no speed.
+        assert_eq!(progress("initrd", 1_677_722, 1_677_722, 4_000), "initrd: 1.6 of 1.6 MiB (100%)");
+        assert_eq!(progress("x", 1 << 19, 1 << 19, 1_000_000_000), "x: 0.5 of 0.5 MiB (100%)");
+        assert_eq!(progress("k", 8 << 20, 8 << 20, 10_000_000), "k: 8.0 of 8.0 MiB (100%), 800.0 MiB/s");
     }
 }

@@ -37,7 +37,8 @@ pub struct Options {
     pub reconnect_check: bool,
     /// Choose, read and check the kernel to boot while the disks are open (`bootplan::select`).
     pub boot: Option<bootplan::select::SelectArgs>,
-    /// Print how long each step took (`rpvboot.verbose`).
+    /// `rpvboot.verbose`: how long each step took, each disk's backend and its close; the
+    /// default console has one line per disk and the errors.
     pub timing: bool,
 }
 
@@ -127,12 +128,15 @@ impl core::fmt::Debug for PendingClose {
 }
 
 /// Prints each disk's close and what it left granted.
-fn report_close(names: &[String], closed: blkfront::Closed, out: &mut dyn Write) -> CloseReport {
+/// A clean close is said only under `rpvboot.verbose` (`verbose`); failures always.
+fn report_close(names: &[String], closed: blkfront::Closed, out: &mut dyn Write, verbose: bool) -> CloseReport {
     let mut errors = 0;
     for (name, r) in names.iter().zip(closed.disks) {
         match r {
             Ok(()) => {
-                let _ = writeln!(out, "rpvboot: disk {name} closed");
+                if verbose {
+                    let _ = writeln!(out, "rpvboot: disk {name} closed");
+                }
             }
             Err(e) => {
                 errors += 1;
@@ -391,7 +395,7 @@ pub fn run<P: Platform + 'static>(
     let mut xs = Xenstore::new(plat.clone())?;
     let mut outcome = Outcome::default();
     steps.mark("xenstore", &[]);
-    let open = connect(&mut xs, opts.blk, out, &mut outcome)?;
+    let open = connect(&mut xs, opts.blk, out, &mut outcome, opts.timing)?;
     steps.mark("connect", &open);
     let probed = probe_all(&open, out);
     steps.mark("probe", &open);
@@ -408,13 +412,14 @@ pub fn run<P: Platform + 'static>(
     Ok(outcome)
 }
 
-/// Step "connect": every vbd's blkfront, reported, behind its cache with both ends of the
-/// disk read ahead.
+/// Step "connect": every vbd's blkfront behind its cache with both ends of the disk read
+/// ahead; its sectors and backend reported under `rpvboot.verbose` (`verbose`), failures always.
 fn connect<P: Platform>(
     xs: &mut Xenstore<P>,
     cfg: Config,
     out: &mut dyn Write,
     outcome: &mut Outcome,
+    verbose: bool,
 ) -> Result<Vec<OpenDisk<P>>, xenfront::xenstore::XsError> {
     let disks = blkfront::connect_all(xs, cfg)?;
     if disks.is_empty() {
@@ -423,7 +428,7 @@ fn connect<P: Platform>(
     let mut open = Vec::new();
     for d in disks {
         match d.dev {
-            Ok(dev) => {
+            Ok(dev) if verbose => {
                 let _ = writeln!(
                     out,
                     "rpvboot: disk {}: {} sectors of {} bytes, {}{}",
@@ -436,11 +441,9 @@ fn connect<P: Platform>(
                         n => alloc::format!(" (indirect, {n} segments)"),
                     }
                 );
-                outcome.connected += 1;
-                let mut cached = ChunkCache::new(dev);
-                cached.prefetch_ends(PREFETCH_HEAD);
-                open.push(OpenDisk { name: d.name, dev: Rc::new(RefCell::new(cached)) });
+                open.push(open_disk(d.name, dev, outcome));
             }
+            Ok(dev) => open.push(open_disk(d.name, dev, outcome)),
             Err(e) => {
                 let _ = writeln!(out, "rpvboot: disk {} unusable: {e}", d.name);
                 outcome.failed += 1;
@@ -450,14 +453,41 @@ fn connect<P: Platform>(
     Ok(open)
 }
 
-/// Step "probe": each disk's partition map and filesystems, one line per disk, with the
-/// reason a partition holds nothing readable (a customer whose disk is damaged should see it
-/// here, not only as "file not found" later).
+/// A connected disk behind its cache, both ends read ahead.
+fn open_disk<P: Platform>(name: String, dev: Blkfront<P>, outcome: &mut Outcome) -> OpenDisk<P> {
+    outcome.connected += 1;
+    let mut cached = ChunkCache::new(dev);
+    cached.prefetch_ends(PREFETCH_HEAD);
+    OpenDisk { name, dev: Rc::new(RefCell::new(cached)) }
+}
+
+/// A disk's size for the console: `512 KiB`, `64 MiB`, `8.0 GiB` (rounded down).
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b < 1 << 20 => alloc::format!("{} KiB", b >> 10),
+        b if b < 1 << 30 => alloc::format!("{} MiB", b >> 20),
+        b => {
+            let tenths = (b >> 20).saturating_mul(10) / 1024;
+            alloc::format!("{}.{} GiB", tenths / 10, tenths % 10)
+        }
+    }
+}
+
+/// Step "probe": each disk's size, partition map and filesystems, one line per disk
+/// (`rpvboot: xvda = (hd0), 8.0 GiB, mbr: (hd0,0)=ext2 (hd0,1)=?`; a disk without a partition
+/// table: `rpvboot: xvda = (hd0), 64 MiB: (hd0)=ext2`), with the reason a partition holds
+/// nothing readable (a customer whose disk is damaged should see it here, not only as "file
+/// not found" later).
 fn probe_all<P: Platform + 'static>(open: &[OpenDisk<P>], out: &mut dyn Write) -> Vec<ProbedDisk> {
     let mut probed = Vec::new();
     for (i, d) in open.iter().enumerate() {
         let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(&d.dev))));
-        let _ = write!(out, "rpvboot: {} = (hd{i}): {} map", d.name, disk.map.name());
+        let bytes = disk.num_blocks.saturating_mul(u64::from(disk.block_size));
+        let _ = write!(out, "rpvboot: {} = (hd{i}), {}", d.name, size_text(bytes));
+        if disk.map != probe::MapKind::None {
+            let _ = write!(out, ", {}", disk.map.name());
+        }
+        let _ = write!(out, ":");
         let mut unreadable = Vec::new();
         for p in disk.candidates() {
             let why = match probe::open_fs(p) {
@@ -511,7 +541,7 @@ fn close<P: Platform + 'static>(
     steps.mark("close", &[]);
     if outcome.selected.is_none() || opts.reconnect_check {
         if let Some(c) = closing.take() {
-            outcome.close_errors += report_close(&names, c.finish(&mut xs), out).errors;
+            outcome.close_errors += report_close(&names, c.finish(&mut xs), out, opts.timing).errors;
         }
         steps.mark("closed", &[]);
     }
@@ -523,7 +553,7 @@ fn close<P: Platform + 'static>(
         let timing = opts.timing;
         outcome.closing = Some(PendingClose(Box::new(move |out: &mut dyn Write| {
             let t0 = xs.platform().now_ns();
-            let report = report_close(&names, closing.finish(&mut xs), out);
+            let report = report_close(&names, closing.finish(&mut xs), out, timing);
             if timing {
                 let _ =
                     write!(out, "rpvboot: disks closed in {} us; ", xs.platform().now_ns().saturating_sub(t0) / 1000);
@@ -659,7 +689,8 @@ mod tests {
             Some(32),
         );
         let mut out = String::new();
-        let extra = bootconfig::extra::parse("rpvboot.bench=2 rpvboot.benchfile=/big rpvboot.test=reconnect");
+        let extra =
+            bootconfig::extra::parse("rpvboot.bench=2 rpvboot.benchfile=/big rpvboot.test=reconnect rpvboot.verbose");
         let boot = bootplan::select::SelectArgs { extra: extra.clone(), nr_pages: 16384, pages_in_use: 2048 };
         let opts = Options { boot: Some(boot), ..Options::from_extra(&extra) };
         let o = run(f.clone(), &mut out, &opts).unwrap();
@@ -701,6 +732,40 @@ mod tests {
         assert!(f.live_grants() > 0 && out.contains(&line), "{out}");
         let report = CloseReport { errors: 1, still_granted: f.live_grants() };
         assert!(report.refusal().is_some_and(|r| r.contains("refusing")));
+    }
+
+    /// Without rpvboot.verbose: one line for the disk (its size from the image put in, its
+    /// filesystem), no backend path, no step times, no clean close; with it, all of those.
+    #[test]
+    fn the_default_console_has_one_line_per_disk() {
+        let img = ext2_image(&[("/etc/motd", b"hi")], 4);
+        let mib = img.len() >> 20;
+        let console = |extra: &str| {
+            let f = Fake::new();
+            f.add_disk(51712, MemDisk::new(img.clone(), 512), Behaviour::Normal, None);
+            let mut out = String::new();
+            let o = run(f, &mut out, &Options::from_extra(&bootconfig::extra::parse(extra))).unwrap();
+            assert_eq!((o.connected, o.close_errors), (1, 0), "{out}");
+            out
+        };
+        let quiet = console("");
+        assert!(quiet.starts_with(&format!("rpvboot: xvda = (hd0), {mib} MiB: (hd0)=ext2\n")), "{quiet}");
+        for noise in ["sectors of", "backend/vbd", "device stage", " closed"] {
+            assert!(!quiet.contains(noise), "{noise}: {quiet}");
+        }
+        let verbose = console("rpvboot.verbose");
+        let sectors = format!("rpvboot: disk xvda: {} sectors of 512 bytes, ", img.len() / 512);
+        for line in [sectors.as_str(), "rpvboot: device stage", "rpvboot: disk xvda closed"] {
+            assert!(verbose.contains(line), "{line}: {verbose}");
+        }
+    }
+
+    #[test]
+    fn disk_sizes_read_as_people_write_them() {
+        assert_eq!(size_text(4096), "4 KiB");
+        assert_eq!(size_text(64 << 20), "64 MiB");
+        assert_eq!(size_text((8 << 30) + (300 << 20)), "8.2 GiB");
+        assert_eq!(size_text(u64::MAX), "17179869183.9 GiB");
     }
 
     /// A disk that records the device reads it serves and fails those touching `bad`.

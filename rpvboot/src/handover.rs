@@ -99,17 +99,17 @@ fn try_boot(
             checked.pages_beside
         );
     }
-    println!(
-        "rpvboot: kernel {} ({}), entry {:#x}, region {} pages to {:#x}, {} page tables{}",
-        checked.image.format_names().join("+"),
-        k.image_len(),
-        k.entry,
-        lay.region_pages,
-        lay.virt_pgtab_end,
-        lay.nr_pt_frames(),
-        if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
-    );
     if verbose {
+        println!(
+            "rpvboot: kernel {} ({}), entry {:#x}, region {} pages to {:#x}, {} page tables{}",
+            checked.image.format_names().join("+"),
+            k.image_len(),
+            k.entry,
+            lay.region_pages,
+            lay.virt_pgtab_end,
+            lay.nr_pt_frames(),
+            if k.bsd_symtab.is_some() { ", BSD symbols" } else { "" }
+        );
         // The plan handed over, in the lines `rpvboot-inspect boot` prints (e2e compares).
         for line in plan::plan_lines(lay) {
             println!("rpvboot: {line}");
@@ -279,15 +279,17 @@ fn try_boot(
             prev = t;
         }
         println!("{line}");
+        println!(
+            "rpvboot: handover: plan {} us, tables+pin {} us, fill {} us; {} m2p updates; jumping to {:#x}",
+            (t_plan - t0) / 1000,
+            (t_pin - t_plan) / 1000,
+            (t_fill - t_pin) / 1000,
+            plan.m2p.len(),
+            k.entry
+        );
+    } else {
+        println!("rpvboot: handover: jumping to {:#x}", k.entry);
     }
-    println!(
-        "rpvboot: handover: plan {} us, tables+pin {} us, fill {} us; {} m2p updates; jumping to {:#x}",
-        (t_plan - t0) / 1000,
-        (t_pin - t_plan) / 1000,
-        (t_fill - t_pin) / 1000,
-        plan.m2p.len(),
-        k.entry
-    );
     // From here on there is no way back.
     let _ = arch::console::drain();
     // SAFETY: the page is ours; jump follows.

@@ -58,28 +58,35 @@ mod pv {
         let (major, minor) = hypercall::xen_version();
         println!("rpvboot {VERSION} ({REV}) Xen PV bootloader");
         println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}", si.memory_mib(), si.nr_pages);
-        println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
-        println!("rpvboot: t={}", boot.shared.now_ns());
+        if !si.cmd_line_bytes().is_empty() {
+            println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
+        }
         let m = &boot.memory;
         // libxc maps its bootstrap region up to a 4 MiB boundary; after its last page (the boot
         // stack, after the page tables) the rest is padding nobody uses: give it to the heap.
-        if let Some(pt) = rpvboot::arch::x86_64::mm::va_to_pfn(si.pt_base) {
+        let padding = rpvboot::arch::x86_64::mm::va_to_pfn(si.pt_base).map(|pt| {
             let pad = pt.saturating_add(si.nr_pt_frames).saturating_add(1)..m.bootstrap_end;
             arch::heap::donate(pad.clone());
-            log::info!("bootstrap padding pfn {:#x}..{:#x} given to the heap", pad.start, pad.end);
-        }
-        log::info!(
-            "memory pfn 0..{:#x} (bootstrap to {:#x}, {} page tables reserved, mapped on demand) in {} us, heap from pfn {:#x}; start-up {} us",
-            m.nr_pages,
-            m.bootstrap_end,
-            m.new_tables.end - m.new_tables.start,
-            boot.map_ns / 1000,
-            m.free.start,
-            boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
-        );
-
+            pad
+        });
         // The `extra=` line, parsed once; every option below and in the stages comes from it.
         let extra = bootconfig::extra::parse(si.cmd_line());
+        // Start-up figures for developers; a domU owner's console starts with the disks.
+        if extra.verbose {
+            println!("rpvboot: t={}", boot.shared.now_ns());
+            if let Some(pad) = padding {
+                println!("rpvboot: bootstrap padding pfn {:#x}..{:#x} given to the heap", pad.start, pad.end);
+            }
+            println!(
+                "rpvboot: memory pfn 0..{:#x} (bootstrap to {:#x}, {} page tables reserved, mapped on demand) in {} us, heap from pfn {:#x}; start-up {} us",
+                m.nr_pages,
+                m.bootstrap_end,
+                m.new_tables.end - m.new_tables.start,
+                boot.map_ns / 1000,
+                m.free.start,
+                boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
+            );
+        }
         let test = extra.dev.test;
         if test.panic {
             panic!("test panic requested");

@@ -6,7 +6,10 @@
 # script=block-lite), prints the guest's console between markers the host parses, destroys
 # leftovers and powers off. Markers (one per line, parsed by xtask/src/e2e/report.rs):
 #   E2E-BEGIN <name> | E2E-XL-EXIT <name> rc=<n> | E2E-LOG-BEGIN <name> | E2E-LOG-END <name>
-#   E2E-END <name> rc=<n> timeout=<0|1> leftover=<0|1> reason=<code|none> | E2E-ALL-DONE
+#   E2E-END <name> rc=<n> timeout=<0|1> leftover=<0|1> stopped=<0|1> reason=<code|none> | E2E-ALL-DONE
+# A scenario with /guest/<name>.stop is stopped by the host: once its expectations matched, the
+# host types Ctrl-] (xl's detach key) into this console; xl create -c returns with the domain
+# still running, and it is destroyed here at once (stopped=1).
 /bin/busybox --install -s /bin
 export PATH=/usr/lib/xen-4.17/bin:/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -63,6 +66,10 @@ while read -r name tmo disks <&3; do
   echo
   echo "E2E-XL-EXIT $name rc=$rc uptime=$(up)"
   to=0; { [ $rc -eq 124 ] || [ $rc -eq 143 ] || [ $rc -eq 137 ]; } && to=1
+  stopped=0
+  if [ -f "/guest/$name.stop" ] && [ $to = 0 ] && ! gone "$name"; then
+    stopped=1; xl destroy "$name" || echo "E2E-DOM0-FAILED xl destroy $name"
+  fi
   n=0; [ $to = 1 ] && n=20
   while ! gone "$name" && [ $n -lt 20 ]; do sleep 0.25; n=$((n+1)); done
   left=0
@@ -82,7 +89,7 @@ while read -r name tmo disks <&3; do
   tail -n 5 /var/log/xen/xen-hotplug.log 2>/dev/null
   echo "E2E-XLLOG-END $name"
   j=0; while [ $j -lt $i ]; do losetup -d /dev/loop$j 2>/dev/null; j=$((j+1)); done
-  echo "E2E-END $name rc=$rc timeout=$to leftover=$left reason=${reason:-none} uptime=$(up)"
+  echo "E2E-END $name rc=$rc timeout=$to leftover=$left stopped=$stopped reason=${reason:-none} uptime=$(up)"
 done
 exec 3<&-
 # optional dom0-side extras of a run (cargo xtask bench: dd of the disk images)

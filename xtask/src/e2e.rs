@@ -53,7 +53,8 @@ pub struct E2e {
     /// Ad-hoc mode: bytes to type into the guest console after it starts (\n \r \t \e \xHH \\).
     #[arg(long)]
     keys: Option<String>,
-    /// Ad-hoc mode: a regex the guest console must match (repeatable; multi-line mode).
+    /// Ad-hoc mode: a regex the guest console must match (repeatable; multi-line mode). The run
+    /// passes when every one matched, and stops the domain as soon as they all did.
     #[arg(long = "expect", value_name = "REGEX")]
     expects: Vec<String>,
     /// Run only these scenarios (repeatable); `--list` shows them.
@@ -98,17 +99,18 @@ impl E2e {
             if !self.scenarios.is_empty() {
                 bail!("--scenario cannot be combined with the ad-hoc options (--disk, --extra, …)");
             }
-            let mut s = Scenario::rpvboot("adhoc", self.extra.as_deref().unwrap_or(""));
-            s.disks = self.disks.iter().cloned().map(Disk::Path).collect();
-            s.memory_mib = self.memory.unwrap_or(256);
-            s.keys = match &self.keys {
+            let keys = match &self.keys {
                 Some(k) => unescape(k)?,
                 None => Vec::new(),
             };
-            s.expect = self.expects.clone();
-            s.shutdown = None;
-            s.timeout_secs = 120;
-            vec![s]
+            vec![Scenario::adhoc(
+                "adhoc",
+                self.disks.iter().cloned().map(Disk::Path).collect(),
+                self.extra.as_deref().unwrap_or(""),
+                self.memory.unwrap_or(256),
+                keys,
+                self.expects.clone(),
+            )]
         } else if self.scenarios.is_empty() {
             all.into_iter().filter(|s| s.default).collect()
         } else {
@@ -284,6 +286,10 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
             }
             fs::write(root.join("guest").join(format!("{}.keys", s.name)), k)?;
         }
+        if s.stop_when_matched {
+            // dom0 destroys the domain when the harness detached the console (all matched).
+            fs::write(root.join("guest").join(format!("{}.stop", s.name)), "")?;
+        }
         let _ = writeln!(
             list_file,
             "{} {} {}",
@@ -330,8 +336,11 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
         list.len(),
         list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
     );
-    let mut view = View { stream: opts.stream, current: None };
-    let outcome = qemu::boot(&boot, &mut |l| view.show(l))?;
+    let mut view = View { stream: opts.stream, current: None, watch: None };
+    let outcome = qemu::boot(&boot, &mut |l| {
+        view.show(l);
+        view.stop_when_matched(l, list)
+    })?;
     let _ = fs::remove_file(&initrd);
     let _ = fs::remove_file(&extra);
 
@@ -435,9 +444,60 @@ struct View {
     stream: Stream,
     /// The scenario whose `xl create -c` output is streaming.
     current: Option<String>,
+    /// Its live console so far, when it stops once its expectations matched.
+    watch: Option<Watch>,
 }
 
+/// The live console of a [`Scenario::stop_when_matched`] scenario.
+struct Watch {
+    name: String,
+    expect: Vec<regex::Regex>,
+    lines: Vec<String>,
+    /// Ctrl-] was typed already.
+    sent: bool,
+}
+
+/// xl's console detach key (`xl console`: Ctrl-]).
+const XL_DETACH: u8 = 0x1d;
+
 impl View {
+    /// The bytes to type into dom0's console for line `l`: Ctrl-] once every expectation of
+    /// the running [`Scenario::stop_when_matched`] scenario matched its live console (the
+    /// same ANSI-stripped, multi-line matching as the verdict). Only its own `xl create -c`
+    /// reads them: it is running while its lines stream.
+    fn stop_when_matched(&mut self, l: &qemu::Line, list: &[Scenario]) -> Vec<u8> {
+        let t = l.text.as_str();
+        if t.contains("E2E-BEGIN") {
+            self.watch = list
+                .iter()
+                .find(|s| s.stop_when_matched && !s.expect.is_empty() && report::is_marker(t, "E2E-BEGIN", &s.name))
+                .map(|s| Watch {
+                    name: s.name.clone(),
+                    expect: s.expect.iter().filter_map(|re| report::compile(re).ok()).collect(),
+                    lines: Vec::new(),
+                    sent: false,
+                });
+            return Vec::new();
+        }
+        let Some(w) = self.watch.as_mut() else { return Vec::new() };
+        if self.current.as_deref() != Some(w.name.as_str()) {
+            self.watch = None;
+            return Vec::new();
+        }
+        if w.sent || t.contains("E2E-") {
+            return Vec::new();
+        }
+        w.lines.push(l.text.clone());
+        let lines: Vec<&str> = w.lines.iter().map(String::as_str).collect();
+        let console = report::strip_ansi(&lines);
+        if w.expect.iter().all(|re| re.is_match(&console)) {
+            w.sent = true;
+            println!("e2e: {}: every --expect matched: stopping the domain", w.name);
+            return vec![XL_DETACH];
+        }
+        Vec::new()
+    }
+
     fn show(&mut self, l: &qemu::Line) {
         let t = l.text.as_str();
         let marker = t.split_whitespace().find(|w| w.starts_with("E2E-"));

@@ -257,6 +257,12 @@ pub fn disk_typo_menu() -> Result<PathBuf> {
     ext2("typo-menu", &f)
 }
 
+/// Issue 22: a menu whose only entry's kernel is missing, with a 1 s countdown: the boot
+/// fails, the menu shows the error and waits for a key.
+pub fn disk_menu_error() -> Result<PathBuf> {
+    ext2("menu-error", &[("grub/menu.lst", b"default 0\ntimeout 1\ntitle broken\n  kernel /nope.gz\n".to_vec())])
+}
+
 /// Issue 20: a disk whose entry 0 is `kernel` at `/hostile` (a file made to ask for more
 /// memory than a domU has), entry 1 the probe: the refusal is printed, the probe boots.
 fn disk_hostile_kernel(name: &str, kernel: Vec<u8>) -> Result<PathBuf> {

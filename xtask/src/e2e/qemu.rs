@@ -47,8 +47,9 @@ pub struct Outcome {
 const ALL_DONE: &str = "E2E-ALL-DONE";
 const POWEROFF_GRACE: Duration = Duration::from_secs(30);
 
-/// Runs QEMU; `on_line` sees every serial line as it arrives.
-pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
+/// Runs QEMU; `on_line` sees every serial line as it arrives and returns bytes to type into
+/// the serial console (Xen passes them to dom0's console; empty: nothing).
+pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line) -> Vec<u8>) -> Result<Outcome> {
     for p in [b.xen, b.dom0_kernel, b.dom0_initrd] {
         if !p.is_file() {
             bail!("{} missing: run `cargo xtask setup`", p.display());
@@ -71,7 +72,7 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
         .arg("-kernel")
         .arg(b.xen)
         .args(["-append", &xen_cmdline, "-initrd", &modules])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
@@ -91,6 +92,7 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
     let mut child = cmd.spawn().context("cannot start qemu-system-x86_64 (run `cargo xtask setup`)")?;
     let pid = child.id();
     let stdout = child.stdout.take().context("qemu stdout")?;
+    let mut stdin = child.stdin.take().context("qemu stdin")?;
     let mut stderr = child.stderr.take().context("qemu stderr")?;
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
@@ -137,7 +139,11 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line)) -> Result<Outcome> {
             Ok(text) => {
                 let line = Line { t: t0.elapsed().as_secs_f64(), text };
                 writeln!(log, "[{:8.3}] {}", line.t, line.text)?;
-                on_line(&line);
+                let typed = on_line(&line);
+                if !typed.is_empty() {
+                    // A failed write (QEMU gone) shows in the outcome, not here.
+                    let _ = stdin.write_all(&typed).and_then(|()| stdin.flush());
+                }
                 if line.text.contains(ALL_DONE) {
                     deadline = deadline.min(Instant::now() + POWEROFF_GRACE);
                 }

@@ -33,7 +33,7 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 /// Whether `line` is the marker `tag` for scenario `name` (markers may share a line with
 /// Xen output, so look for the words rather than a line start).
-fn is_marker(line: &str, tag: &str, name: &str) -> bool {
+pub fn is_marker(line: &str, tag: &str, name: &str) -> bool {
     let mut w = line.split_whitespace().skip_while(|w| *w != tag);
     w.next().is_some() && w.next() == Some(name)
 }
@@ -100,7 +100,12 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
     };
     let e = end_line.text.as_str();
     v.reason = field(e, "reason").and_then(|r| r.parse::<u32>().ok()).map(|c| Shutdown::name_of(c).to_string());
-    if s.ends_by_timeout {
+    // Stopped by the harness once every expectation matched (the ad-hoc contract): how the
+    // domain would have gone on does not count, only what it printed and whether it crashed.
+    let stopped = s.stop_when_matched && field(e, "stopped") == Some("1");
+    if stopped {
+        v.reason = Some(String::from("stopped once every expectation matched"));
+    } else if s.ends_by_timeout {
         // The guest waits for ever by design (e.g. in a debugger without console input): it
         // must still be running when dom0's timeout ends `xl create -c` and destroys it.
         if field(e, "timeout") != Some("1") {
@@ -111,7 +116,7 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
     } else if field(e, "leftover") == Some("1") {
         v.failures.push("domain still existed after xl create -c returned (destroyed)".to_string());
     }
-    if field(e, "timeout") != Some("1") {
+    if field(e, "timeout") != Some("1") && !stopped {
         if let Some(rc) = field(e, "rc").filter(|rc| *rc != "0") {
             v.failures.push(format!("xl create -c exited with rc={rc}"));
         }
@@ -128,7 +133,7 @@ pub fn judge(s: &Scenario, lines: &[Line], qemu_note: Option<&str>) -> Verdict {
             v.failures.push(format!("{} (not expected)", m.as_str().trim()));
         }
     }
-    if let Some(want) = s.shutdown.filter(|_| !s.ends_by_timeout) {
+    if let Some(want) = s.shutdown.filter(|_| !s.ends_by_timeout && !stopped) {
         match field(e, "reason").and_then(|r| r.parse::<u32>().ok()) {
             Some(code) if code == want.code() => {}
             Some(code) => v.failures.push(format!(
@@ -250,6 +255,25 @@ mod tests {
         assert!(v.failures[0].contains("expected to be still running"), "{:?}", v.failures);
         let v = judge(&s, &lines(&timed_out.replace("rpvboot 0.1.0 (", "nope (")), None);
         assert!(v.failures.iter().any(|f| f.contains("not found")), "{:?}", v.failures);
+    }
+
+    /// The ad-hoc contract: stopped by the harness (the console detached, the domain
+    /// destroyed by dom0) passes on the expectations; unmatched ones still fail it, and a
+    /// scenario without the contract is not excused by the marker.
+    #[test]
+    fn stopped_once_matched() {
+        let s = Scenario { stop_when_matched: true, shutdown: None, ..scen() };
+        let stopped = OK.replace("leftover=0 reason=0", "leftover=0 stopped=1 reason=");
+        let v = judge(&s, &lines(&stopped), None);
+        assert!(v.passed(), "{:?}", v.failures);
+        assert_eq!(v.reason.as_deref(), Some("stopped once every expectation matched"));
+        let v = judge(&s, &lines(&stopped.replace("rpvboot 0.1.0 (", "nope (")), None);
+        assert!(v.failures.iter().any(|f| f.contains("not found")), "{:?}", v.failures);
+        let v = judge(&scen(), &lines(&stopped), None);
+        assert!(v.failures.iter().any(|f| f.contains("no shutdown reason")), "{:?}", v.failures);
+        // Still running at the timeout: the expectations never all matched.
+        let v = judge(&s, &lines(&OK.replace("timeout=0", "timeout=1")), None);
+        assert!(v.failures.iter().any(|f| f.starts_with("timeout")), "{:?}", v.failures);
     }
 
     #[test]
