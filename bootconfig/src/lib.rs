@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod bls;
 pub mod bootcfg;
 pub mod device;
 pub mod error;
