@@ -35,8 +35,8 @@ use bootplan::plan::{self, BootReport, Next, Outcome, Overrides};
 
 const USAGE: &str = "usage: rpvboot-inspect boot IMG [IMG2 ...] [--extra \"...\"] [--entry N] [--memory MIB] [--loader-pages N] [--json] [--sector-size 512|4096]";
 
-/// Default domain memory of the dry run.
-const DEFAULT_MIB: u64 = 256;
+/// Default domain memory of the dry run (also what `menu`'s verdict assumes).
+pub(crate) const DEFAULT_MIB: u64 = 256;
 
 struct Opts {
     json: bool,
@@ -93,16 +93,17 @@ pub fn boot(args: &[String]) -> Result<(), String> {
     print!("{out}");
     match r.outcome {
         Outcome::Boot => Ok(()),
-        other => Err(format!(
-            "outcome {}: {}",
-            other.name(),
-            r.problems
-                .iter()
-                .rev()
-                .find(|p| !p.message.starts_with("note"))
-                .map_or(String::new(), |p| format!("{}: {}", p.at, p.message))
-        )),
+        other => Err(format!("outcome {}: {}", other.name(), failure(&r))),
     }
+}
+
+/// Why the chosen entry did not boot: the last problem that is not a note, with where.
+pub(crate) fn failure(r: &BootReport) -> String {
+    r.problems
+        .iter()
+        .rev()
+        .find(|p| !p.message.starts_with("note"))
+        .map_or(String::new(), |p| format!("{}: {}", p.at, p.message))
 }
 
 fn dev_str(d: Option<&Device>) -> &str {
