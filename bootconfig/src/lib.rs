@@ -119,6 +119,10 @@ pub enum ModuleKind {
     /// one that cannot be read is a warning and the kernel boots without it, as boot(8)
     /// ("WARNING: couldn't open", sys/arch/i386/stand/lib/exec.c, module_open).
     NetbsdLoad,
+    /// boot.cfg's `load NAME` with a bare name: as [`ModuleKind::NetbsdLoad`], read from
+    /// `/stand/<machine>/<release>/modules/NAME/NAME.kmod` (the release from the kernel), else
+    /// from `/NAME` ([`bootcfg::module_paths`]).
+    NetbsdModule,
 }
 
 /// The kernel of an entry.

@@ -281,6 +281,11 @@ impl Loaded {
             missing("kernel", &plan.kernel, &mut d);
         }
         for m in &plan.modules {
+            // A bare boot.cfg module name is found through the kernel's release: the dry run
+            // (bootplan) looks for it once the kernel is unpacked.
+            if m.kind == super::ModuleKind::NetbsdModule {
+                continue;
+            }
             if !found(&m.file, &mut ex) {
                 if m.kind == super::ModuleKind::NetbsdLoad {
                     // boot(8) boots without a module it cannot open: a warning, not a verdict.

@@ -112,7 +112,7 @@ fn effective<'a>(f: &'a FileRef, root: Option<&'a Device>, cfg: Option<&'a Devic
 fn kind_name(k: ModuleKind) -> &'static str {
     match k {
         ModuleKind::Initrd => "initrd",
-        ModuleKind::Module | ModuleKind::NetbsdLoad => "module",
+        ModuleKind::Module | ModuleKind::NetbsdLoad | ModuleKind::NetbsdModule => "module",
         ModuleKind::ModuleNoUnzip => "modulenounzip",
     }
 }

@@ -160,6 +160,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(menu_scenarios());
     v.extend(device_scenarios());
     v.extend(memory_scenarios());
+    v.extend(super::distro::scenarios());
     v.extend(super::netbsd::scenarios());
     v.extend(super::netbsd::pvgrub2_scenarios());
     v
