@@ -17,7 +17,8 @@
 //! GRUB environment block (grubenv); `search --fs-uuid|--label|--file [--set[=VAR]] [--hint…]`
 //! looks over every partition (hints first); `source`/`.` run another file in the same context
 //! and `configfile` replaces the menu with another file's; `function NAME { … }` defines a
-//! function that later commands call with `$1`…, `$#`, `$@`. `next_entry` (a one-shot set by
+//! function that later commands call with `$1`…, `$#`, `$@`; `blscfg` (Fedora/RHEL) adds the
+//! BootLoaderSpec entries of the disk ([`crate::bls`], docs/bls.md). `next_entry` (a one-shot set by
 //! `grub-reboot`) is not honoured — rpvboot does not write the environment block back, so it
 //! would boot the one-shot entry for ever; a warning says so and the saved default boots, which
 //! is what GRUB itself boots on the boot after. Depths and sizes are bounded ([`MAX_CALL_DEPTH`],

@@ -438,7 +438,7 @@ fn outer_format(file: &[u8]) -> Vec<&'static str> {
 /// The kernel file as read, or already unpacked (see `by_release` in [`read_entry`]).
 enum Kernel {
     File(Vec<u8>),
-    Unpacked(Result<check::Unpacked, check::Refusal>),
+    Unpacked(alloc::boxed::Box<Result<check::Unpacked, check::Refusal>>),
 }
 
 /// Reads and checks entry `index` of `l`: the one path the unattended boot, the menu and the
@@ -506,18 +506,17 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     // then the kernel is unpacked first, its unpacked ELF counted while the modules are read.
     let by_release = plan.modules.iter().any(|m| m.kind == ModuleKind::NetbsdModule);
     let kernel = if by_release {
-        Kernel::Unpacked(check::unpack(kbytes, o.nr_pages, base.saturating_add(held.div_ceil(PAGE_SIZE))))
+        let pages = base.saturating_add(held.div_ceil(PAGE_SIZE));
+        Kernel::Unpacked(alloc::boxed::Box::new(check::unpack(kbytes, o.nr_pages, pages)))
     } else {
         Kernel::File(kbytes)
     };
-    let extra = match &kernel {
-        Kernel::Unpacked(Ok(u)) if u.unpacked => u.elf.len() as u64,
-        _ => 0,
+    let early = match &kernel {
+        Kernel::Unpacked(u) => u.as_ref().as_ref().ok(),
+        Kernel::File(_) => None,
     };
-    let release = match &kernel {
-        Kernel::Unpacked(Ok(u)) => u.kernel.netbsd_version,
-        _ => None,
-    };
+    let extra = early.filter(|u| u.unpacked).map_or(0, |u| u.elf.len() as u64);
+    let release = early.and_then(|u| u.kernel.netbsd_version);
 
     // Modules, each within what the kernel and the modules before it left.
     let mut mod_bytes: Vec<Vec<u8>> = Vec::new();
@@ -580,7 +579,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     a.pages_in_use = base.saturating_add(held.div_ceil(PAGE_SIZE));
     let unpacked = match kernel {
         Kernel::File(file) => check::unpack(file, o.nr_pages, a.pages_in_use),
-        Kernel::Unpacked(u) => u,
+        Kernel::Unpacked(u) => *u,
     };
     let unpacked = match unpacked {
         Ok(u) => u,

@@ -204,28 +204,25 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic], v: O
         }
     }
     let _ = writeln!(s, "{}", verdict_line(plan.as_ref().map_or("", |p| title(p.entry)), plan, v));
-    match plan {
-        Ok(p) => {
-            if matches!(v, Some((Outcome::Error, _))) {
-                let _ = writeln!(s, "  entry {} \"{}\" would read:", p.entry, title(p.entry));
-            }
-            let _ = writeln!(s, "  kernel: {}{}", dev_str(p.kernel.device.as_ref()), p.kernel.path);
-            for a in &p.alternatives {
-                let _ = writeln!(s, "  or else: {}{}", dev_str(a.device.as_ref()), a.path);
-            }
-            let _ = writeln!(s, "  command line: {}", p.cmdline);
-            for md in &p.modules {
-                let _ = writeln!(
-                    s,
-                    "  {}: {}{} {}",
-                    kind_name(md.kind),
-                    dev_str(md.file.device.as_ref()),
-                    md.file.path,
-                    md.args
-                );
-            }
+    if let Ok(p) = plan {
+        if matches!(v, Some((Outcome::Error, _))) {
+            let _ = writeln!(s, "  entry {} \"{}\" would read:", p.entry, title(p.entry));
         }
-        Err(_) => {}
+        let _ = writeln!(s, "  kernel: {}{}", dev_str(p.kernel.device.as_ref()), p.kernel.path);
+        for a in &p.alternatives {
+            let _ = writeln!(s, "  or else: {}{}", dev_str(a.device.as_ref()), a.path);
+        }
+        let _ = writeln!(s, "  command line: {}", p.cmdline);
+        for md in &p.modules {
+            let _ = writeln!(
+                s,
+                "  {}: {}{} {}",
+                kind_name(md.kind),
+                dev_str(md.file.device.as_ref()),
+                md.file.path,
+                md.args
+            );
+        }
     }
     let diags: Vec<_> = l.all_diagnostics().chain(checks).collect();
     if !diags.is_empty() {
