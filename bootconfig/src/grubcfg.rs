@@ -2092,6 +2092,45 @@ mod host_tests {
     }
 
     #[test]
+    fn blscfg_entries() {
+        // blscfg.c: entries from $root's /loader/entries, else /boot/loader/entries (find_entry);
+        // newest first by id (bls_add_entry/bls_cmp); an entry equal to one listed is dropped;
+        // one without `linux` is skipped (create_entry); the id selects it as the default;
+        // `options` expanded by expand_val from the environment (grubenv's kernelopts).
+        let env = envblk(&[("kernelopts", "root=/dev/xvda2 ro"), ("saved_entry", "m-5.14.0-70.el9")]);
+        let cfg = "load_env\nset default=\"${saved_entry}\"\nblscfg\n";
+        let e = |v: &str| {
+            alloc::format!(
+                "title T {v}\nlinux /boot/vmlinuz-{v}\ninitrd /boot/initramfs-{v}.img\noptions $kernelopts x={v}\n"
+            )
+        };
+        let (a, b, c) = (e("5.14.0-70.el9"), e("5.14.0-162.el9"), e("5.14.0-70_el9"));
+        let files: [(&str, &[u8]); 6] = [
+            ("/boot/grub2/grub.cfg", cfg.as_bytes()),
+            ("/boot/grub2/grubenv", &env),
+            ("/boot/loader/entries/m-5.14.0-70.el9.conf", a.as_bytes()),
+            ("/boot/loader/entries/m-5.14.0-162.el9.conf", b.as_bytes()),
+            ("/boot/loader/entries/m-5.14.0-70_el9.conf", c.as_bytes()),
+            ("/boot/loader/entries/m-9-nolinux.conf", b"title none\n"),
+        ];
+        let l = one(&files);
+        let titles: Vec<&str> = l.menu.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["T 5.14.0-162.el9", "T 5.14.0-70.el9"], "{:?}", l.menu.diagnostics);
+        assert_eq!(l.menu.default, 1);
+        assert_eq!(kernel(&l).1, "/boot/vmlinuz-5.14.0-70.el9 root=/dev/xvda2 ro x=5.14.0-70.el9");
+        let msgs: Vec<String> = l.menu.diagnostics.iter().map(|d| alloc::format!("{}", d.kind)).collect();
+        assert!(msgs.iter().any(|m| m.contains("m-5.14.0-70_el9.conf has the version of another entry")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("m-9-nolinux.conf has no 'linux' line")), "{msgs:?}");
+        // $blsdir names another directory; without any, a warning and no entries.
+        let cfg = "set blsdir=/mine\nblscfg\n";
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/mine/x-1-1.conf", b"linux /v\n")]);
+        assert_eq!(kernel(&l).1, "/v ");
+        let l = one(&[("/grub/grub.cfg", b"blscfg\n")]);
+        assert!(l.menu.entries.is_empty());
+        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("no BootLoaderSpec entries")));
+    }
+
+    #[test]
     fn grub2_directory_is_searched() {
         // Fedora/CentOS/RHEL/SUSE: /boot/grub2/grub.cfg, and /grub2/grub.cfg on a separate /boot.
         for path in ["/boot/grub2/grub.cfg", "/grub2/grub.cfg"] {
