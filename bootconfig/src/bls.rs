@@ -20,6 +20,9 @@ pub const MAX_BLS_FILES: usize = 256;
 pub const MAX_BLS_FILE: usize = 64 * 1024;
 /// Most key/value bytes kept over all entries of one `blscfg` call.
 pub const MAX_BLS_TOTAL: usize = 1024 * 1024;
+/// Longest script made for one entry: `$early_initrd` names could otherwise repeat a long
+/// initrd directory thousands of times.
+pub const MAX_BLS_SCRIPT: usize = 2 * MAX_BLS_FILE;
 /// Where `blscfg` looks on `$root` without `$blsdir`, and where it looks when that directory
 /// cannot be read (`/boot` on the root filesystem).
 pub const BLS_DIRS: [&str; 2] = ["/loader/entries", "/boot/loader/entries"];
@@ -314,14 +317,11 @@ pub fn entry_source(e: &BlsEntry, get: &dyn Fn(&str) -> Option<String>, limit: u
             let base = initrds.first().copied().unwrap_or(linux);
             let dir = base.rfind('/').and_then(|i| base.get(..=i)).unwrap_or("");
             for f in early.split(' ') {
-                script.push_str(" ($root)");
-                script.push_str(dir);
-                script.push_str(f);
+                push_bounded(&mut script, &[" ($root)", dir, f]);
             }
         }
         for f in &initrds {
-            script.push_str(" ($root)");
-            script.push_str(f);
+            push_bounded(&mut script, &[" ($root)", f]);
         }
         script.push('\n');
     }
@@ -331,6 +331,14 @@ pub fn entry_source(e: &BlsEntry, get: &dyn Fn(&str) -> Option<String>, limit: u
         users: e.get("grub_users").and_then(|u| expand_val(u, get, limit)),
         script,
     })
+}
+
+/// Appends the parts while the script stays within [`MAX_BLS_SCRIPT`].
+fn push_bounded(script: &mut String, parts: &[&str]) {
+    let len = parts.iter().fold(script.len(), |n, p| n.saturating_add(p.len()));
+    if len <= MAX_BLS_SCRIPT {
+        parts.iter().for_each(|p| script.push_str(p));
+    }
 }
 
 #[cfg(test)]
@@ -480,6 +488,11 @@ mod tests {
             s.script,
             "load_video\nset gfxpayload=keep\ninsmod gzio\nlinux ($root)/boot/vmlinuz root=/dev/xvda2 ro\n"
         );
+        // A hostile $early_initrd repeating a long directory stays bounded.
+        let long = alloc::format!("linux /k\ninitrd /{}/i\n", "d".repeat(60_000));
+        let many = |n: &str| if n == "early_initrd" { Some("a ".repeat(2000)) } else { None };
+        let s = entry_source(&parse_entry("h", long.as_bytes()), &many, 4096).unwrap();
+        assert!(s.script.len() <= MAX_BLS_SCRIPT + 200, "{}", s.script.len());
         // No linux key: skipped.
         assert_eq!(entry_source(&parse_entry("z", b"title T\n"), &env, 4096), None);
     }
