@@ -190,18 +190,36 @@ fn command(e: &mut Entry, cmd: &str, text: &str, n: u32, d: &mut Diags) {
     }
 }
 
-/// `load PATH [args]`: a NetBSD module name without `/` is looked up as `/NAME` here (boot(8)
-/// first tries `/stand/<machine>/<release>/modules/NAME/NAME.kmod`, which needs the kernel's
-/// release, unknown before it is decompressed; not done yet). A module that cannot be read is
-/// a warning ([`ModuleKind::NetbsdLoad`]).
+/// `load PATH [args]`: an absolute path is used as is ([`ModuleKind::NetbsdLoad`]); a bare
+/// name is a [`ModuleKind::NetbsdModule`], found where boot(8) finds it ([`module_paths`]).
+/// A module that cannot be read is a warning.
 fn module(args: &str) -> Result<Module, DiagKind> {
     let (p, rest) = first_word(args);
     if p.is_empty() {
         return Err(DiagKind::MissingArgument(String::from("load")));
     }
+    let bare = !p.split_once(':').map_or(p, |(_, n)| n).starts_with('/');
     let (dev, path) = boot_spec(p)?;
     let path = path.ok_or_else(|| DiagKind::MissingArgument(String::from("load")))?;
-    Ok(Module { kind: ModuleKind::NetbsdLoad, file: FileRef { device: dev, path }, args: String::from(rest) })
+    let kind = if bare { ModuleKind::NetbsdModule } else { ModuleKind::NetbsdLoad };
+    Ok(Module { kind, file: FileRef { device: dev, path }, args: String::from(rest) })
+}
+
+/// Where boot(8) looks for `load NAME` (sys/arch/i386/stand/lib/exec.c: `module_path` and
+/// `module_open`), given `path` = `/NAME` as parsed and the kernel's `__NetBSD_Version__`:
+/// first `BASE/NAME/NAME.kmod`, BASE being `module_base_path`'s `/stand/amd64/R/modules` (an
+/// ELF64 kernel is `amd64`; R is `M.m.p` for a -current version, whose minor is 99, else
+/// `M.m`; with no version BASE is empty), then the name as written, `/NAME`.
+pub fn module_paths(path: &str, netbsd_version: Option<u32>) -> [String; 2] {
+    let name = path.trim_start_matches('/');
+    let base = match netbsd_version {
+        Some(v) if v / 1_000_000 % 100 == 99 => {
+            alloc::format!("/stand/amd64/{}.{}.{}/modules", v / 100_000_000, v / 1_000_000 % 100, v / 100 % 10_000)
+        }
+        Some(v) if v != 0 => alloc::format!("/stand/amd64/{}.{}/modules", v / 100_000_000, v / 1_000_000 % 100),
+        _ => String::new(),
+    };
+    [alloc::format!("{base}/{name}/{name}.kmod"), String::from(path)]
 }
 
 /// NetBSD's `[dev:][path]`: `hd1a:netbsd`, `hd0a:`, `netbsd`, `/netbsd.gz`. `hdNx` (and the PV
@@ -246,6 +264,22 @@ fn netbsd_device(s: &str) -> Option<Device> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn module_paths_follow_boot8() {
+        // exec.c module_base_path: ELF64 is "amd64"; a version whose minor is 99 is -current,
+        // M.m.p with p = v / 100 % 10000; a release is M.m; no version: an empty base.
+        // module_path: BASE/NAME/NAME.kmod; module_open: then the name as written.
+        assert_eq!(module_paths("/foo", Some(799_000_400)), ["/stand/amd64/7.99.4/modules/foo/foo.kmod", "/foo"]);
+        assert_eq!(module_paths("/foo", Some(999_010_000))[0], "/stand/amd64/9.99.100/modules/foo/foo.kmod");
+        assert_eq!(module_paths("/foo", Some(1_000_000_000))[0], "/stand/amd64/10.0/modules/foo/foo.kmod");
+        assert_eq!(module_paths("/foo", Some(902_000_000))[0], "/stand/amd64/9.2/modules/foo/foo.kmod");
+        assert_eq!(module_paths("/foo", None)[0], "/foo/foo.kmod");
+        let m = parse(b"menu=A:load foo;load /abs.kmod;load hd0a:bar;boot\n", Diags::new("t"));
+        let kinds: Vec<ModuleKind> = m.entries[0].modules.iter().map(|x| x.kind).collect();
+        assert_eq!(kinds, [ModuleKind::NetbsdModule, ModuleKind::NetbsdLoad, ModuleKind::NetbsdModule]);
+    }
+
     use super::*;
     use crate::parse as parse_any;
 

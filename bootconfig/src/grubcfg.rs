@@ -17,7 +17,8 @@
 //! GRUB environment block (grubenv); `search --fs-uuid|--label|--file [--set[=VAR]] [--hint…]`
 //! looks over every partition (hints first); `source`/`.` run another file in the same context
 //! and `configfile` replaces the menu with another file's; `function NAME { … }` defines a
-//! function that later commands call with `$1`…, `$#`, `$@`. `next_entry` (a one-shot set by
+//! function that later commands call with `$1`…, `$#`, `$@`; `blscfg` (Fedora/RHEL) adds the
+//! BootLoaderSpec entries of the disk ([`crate::bls`], docs/bls.md). `next_entry` (a one-shot set by
 //! `grub-reboot`) is not honoured — rpvboot does not write the environment block back, so it
 //! would boot the one-shot entry for ever; a warning says so and the saved default boots, which
 //! is what GRUB itself boots on the boot after. Depths and sizes are bounded ([`MAX_CALL_DEPTH`],
@@ -69,6 +70,8 @@ const SHADOWING: &[&str] = &[
     ".",
     "load_env",
     "save_env",
+    "blscfg",
+    "bls_import",
     "search",
     "insmod",
     "echo",
@@ -93,6 +96,11 @@ pub trait Host {
     fn devices(&mut self) -> Vec<Device>;
     /// The filesystem's UUID and label.
     fn fs_ids(&mut self, dev: &Device) -> (Option<String>, Option<String>);
+    /// The names in directory `path` (at most `max`), `None` when it is not a readable
+    /// directory (`blscfg` lists the BootLoaderSpec entries).
+    fn list(&mut self, _dev: &Device, _path: &str, _max: usize) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// No disks: a file checked by itself (`rpvboot-inspect menu --file`, fuzzing). File tests are
@@ -592,12 +600,17 @@ impl Run<'_> {
                 _ => {}
             }
         }
+        self.get_set(name).unwrap_or("")
+    }
+
+    /// A variable as `grub_env_get` returns it: `None` when unset.
+    fn get_set(&self, name: &str) -> Option<&str> {
         match self.env.iter().rev().find(|(k, _)| k == name) {
-            Some((_, v)) => v.as_str(),
-            None if name.starts_with("feature_") => "y",
-            None if name == "grub_platform" => "xen",
-            None if name == "grub_cpu" => "x86_64",
-            None => "",
+            Some((_, v)) => Some(v.as_str()),
+            None if name.starts_with("feature_") => Some("y"),
+            None if name == "grub_platform" => Some("xen"),
+            None if name == "grub_cpu" => Some("x86_64"),
+            None => None,
         }
     }
 
@@ -1035,6 +1048,7 @@ impl Run<'_> {
                 let _ = self.search(head, &words, c.line, Some(c.col));
             }
             "source" | "." => self.include(c, false, entry, sub),
+            "blscfg" | "bls_import" if entry.is_none() => self.blscfg(c, sub),
             "configfile" if entry.is_none() => self.include(c, true, entry, sub),
             _ if !SHADOWING.contains(&head) => {
                 let Some(body) = self.funcs.iter().find(|(n, _)| n == head).map(|(_, b)| Rc::clone(b)) else {
@@ -1239,6 +1253,105 @@ impl Run<'_> {
         }
         if replace {
             self.stop = true;
+        }
+    }
+
+    /// `blscfg [default|non-default|(DEV)DIR|ID]` (Fedora/RHEL's GRUB, [`crate::bls`]): the
+    /// BootLoaderSpec entries in `$blsdir` (else `/loader/entries`, and `/boot/loader/entries`
+    /// when that cannot be read) on `$root` become menu entries here, newest first.
+    fn blscfg(&mut self, c: &Cmd, mut sub: Option<&mut usize>) {
+        use crate::bls;
+        let args: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
+        let (mut dev, mut dirs) = (self.root_dev(), Vec::new());
+        let (mut show_def, mut show_other, mut only) = (true, true, None);
+        match args.first().map(String::as_str) {
+            None => {}
+            Some("default") => show_other = false,
+            Some("non-default") => show_def = false,
+            Some(p) if p.starts_with('(') => match grub2_file(p) {
+                Ok(f) => {
+                    dev = f.device;
+                    dirs.push(f.path);
+                }
+                Err(k) => return self.d.error(c.line, c.col, k),
+            },
+            Some(id) => (show_def, show_other, only) = (false, false, Some(String::from(id))),
+        }
+        if dirs.is_empty() {
+            let first = self.get_set("blsdir").unwrap_or(bls::BLS_DIRS[0]);
+            dirs.push(String::from(first.trim_end_matches('/')));
+            dirs.push(String::from(bls::BLS_DIRS[1]));
+        }
+        let Some(dev) = dev else {
+            return self.d.warn(c.line, c.col, DiagKind::Other(String::from("blscfg: $root names no disk")));
+        };
+        let mut listed = None;
+        for dir in &dirs {
+            if !self.lookup_allowed() {
+                break;
+            }
+            if let Some(names) = self.host.list(&dev, dir, bls::MAX_BLS_FILES.saturating_mul(2)) {
+                listed = Some((dir.clone(), names));
+                break;
+            }
+        }
+        let Some((dir, names)) = listed else {
+            let msg = alloc::format!("blscfg: no {} on {dev}: no BootLoaderSpec entries", dirs.join(" nor "));
+            return self.d.warn(c.line, c.col, DiagKind::Other(msg));
+        };
+        let (mut list, mut total) = (Vec::new(), 0usize);
+        let ids: Vec<&str> = names.iter().filter_map(|n| bls::conf_id(n)).collect();
+        if ids.len() > bls::MAX_BLS_FILES {
+            self.d.warn(c.line, c.col, DiagKind::TooMany("BootLoaderSpec entries", bls::MAX_BLS_FILES));
+        }
+        for id in ids.into_iter().take(bls::MAX_BLS_FILES) {
+            let path = alloc::format!("{dir}/{id}.conf");
+            let bytes = if self.lookup_allowed() { self.host.read(&dev, &path, bls::MAX_BLS_FILE) } else { None };
+            let Some(bytes) = bytes else {
+                self.d.warn(c.line, c.col, DiagKind::Other(alloc::format!("blscfg: cannot read {dev}{path}")));
+                continue;
+            };
+            let e = bls::parse_entry(id, &bytes);
+            total = total.saturating_add(e.size());
+            if total > bls::MAX_BLS_TOTAL {
+                self.d.warn(c.line, c.col, DiagKind::TooMany("bytes of BootLoaderSpec entries", bls::MAX_BLS_TOTAL));
+                break;
+            }
+            if !bls::insert_sorted(&mut list, e) {
+                let msg = alloc::format!("blscfg: {dev}{path} has the version of another entry: left out, as GRUB");
+                self.d.warn(c.line, c.col, DiagKind::Other(msg));
+            }
+        }
+        let def = String::from(self.get("default"));
+        for (idx, e) in list.iter().enumerate() {
+            let is_def = def == e.id || e.get("title") == Some(def.as_str()) || def == alloc::format!("{idx}");
+            if !((show_def && is_def) || (show_other && !is_def) || only.as_deref() == Some(e.id.as_str())) {
+                continue;
+            }
+            let src = bls::entry_source(e, &|n: &str| self.get_set(n).map(String::from), MAX_VALUE);
+            let Some(src) = src else {
+                let msg = alloc::format!("blscfg: {dev}{dir}/{}.conf has no 'linux' line: skipped, as GRUB", e.id);
+                self.d.warn(c.line, c.col, DiagKind::Other(msg));
+                continue;
+            };
+            // The entry as `menuentry TITLE --id ID [--users U] { SCRIPT }`, the script's own
+            // problems reported against the entry file.
+            let word =
+                |s: &str| Word { segs: alloc::vec![Seg::Lit(String::from(s))], quoted: true, line: c.line, col: c.col };
+            let mut words = alloc::vec![word("menuentry"), word(&src.title), word("--id"), word(&src.id)];
+            if let Some(u) = &src.users {
+                words.extend([word("--users"), word(u)]);
+            }
+            let head = Cmd { words, line: c.line, col: c.col };
+            let inner = Diags::new(&alloc::format!("{dev}{dir}/{}.conf", e.id));
+            let outer = core::mem::replace(&mut self.d, inner);
+            let nodes = build(&src.script, &mut self.d);
+            self.menuentry(&head, &nodes, sub.as_deref_mut());
+            // The script is blscfg's, not the owner's: its notes (`insmod` ignored) are noise.
+            let inner = core::mem::replace(&mut self.d, outer);
+            for x in inner.list.into_iter().filter(|x| x.severity != crate::Severity::Note) {
+                self.d.push_diag(x);
+            }
         }
     }
 
@@ -1511,6 +1624,10 @@ pub(crate) fn parse_on(bytes: &[u8], mut d: Diags, origin: Option<(&Device, &str
         let root = grub2_name(dev);
         let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
         run.set("prefix", &alloc::format!("({root}){dir}"));
+        // Fedora/RHEL's GRUB (normal/main.c, read_config_file) also sets these; their
+        // 00_header loads `${config_directory}/grubenv`.
+        run.set("config_file", &alloc::format!("({root}){path}"));
+        run.set("config_directory", &alloc::format!("({root}){dir}"));
         run.set("root", &root);
     }
     run.exec(&nodes, None, None);
@@ -1972,6 +2089,45 @@ mod host_tests {
         let l = one(&[("/grub/grub.cfg", b"source /grub/grub.cfg\nmenuentry 'A' { linux /a }\n")]);
         assert!(l.menu.entries.len() <= 16);
         assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("levels")));
+    }
+
+    #[test]
+    fn blscfg_entries() {
+        // blscfg.c: entries from $root's /loader/entries, else /boot/loader/entries (find_entry);
+        // newest first by id (bls_add_entry/bls_cmp); an entry equal to one listed is dropped;
+        // one without `linux` is skipped (create_entry); the id selects it as the default;
+        // `options` expanded by expand_val from the environment (grubenv's kernelopts).
+        let env = envblk(&[("kernelopts", "root=/dev/xvda2 ro"), ("saved_entry", "m-5.14.0-70.el9")]);
+        let cfg = "load_env\nset default=\"${saved_entry}\"\nblscfg\n";
+        let e = |v: &str| {
+            alloc::format!(
+                "title T {v}\nlinux /boot/vmlinuz-{v}\ninitrd /boot/initramfs-{v}.img\noptions $kernelopts x={v}\n"
+            )
+        };
+        let (a, b, c) = (e("5.14.0-70.el9"), e("5.14.0-162.el9"), e("5.14.0-70_el9"));
+        let files: [(&str, &[u8]); 6] = [
+            ("/boot/grub2/grub.cfg", cfg.as_bytes()),
+            ("/boot/grub2/grubenv", &env),
+            ("/boot/loader/entries/m-5.14.0-70.el9.conf", a.as_bytes()),
+            ("/boot/loader/entries/m-5.14.0-162.el9.conf", b.as_bytes()),
+            ("/boot/loader/entries/m-5.14.0-70_el9.conf", c.as_bytes()),
+            ("/boot/loader/entries/m-9-nolinux.conf", b"title none\n"),
+        ];
+        let l = one(&files);
+        let titles: Vec<&str> = l.menu.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["T 5.14.0-162.el9", "T 5.14.0-70.el9"], "{:?}", l.menu.diagnostics);
+        assert_eq!(l.menu.default, 1);
+        assert_eq!(kernel(&l).1, "/boot/vmlinuz-5.14.0-70.el9 root=/dev/xvda2 ro x=5.14.0-70.el9");
+        let msgs: Vec<String> = l.menu.diagnostics.iter().map(|d| alloc::format!("{}", d.kind)).collect();
+        assert!(msgs.iter().any(|m| m.contains("m-5.14.0-70_el9.conf has the version of another entry")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("m-9-nolinux.conf has no 'linux' line")), "{msgs:?}");
+        // $blsdir names another directory; without any, a warning and no entries.
+        let cfg = "set blsdir=/mine\nblscfg\n";
+        let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/mine/x-1-1.conf", b"linux /v\n")]);
+        assert_eq!(kernel(&l).1, "/v ");
+        let l = one(&[("/grub/grub.cfg", b"blscfg\n")]);
+        assert!(l.menu.entries.is_empty());
+        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("no BootLoaderSpec entries")));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 extern crate alloc;
 
+pub mod bls;
 pub mod bootcfg;
 pub mod device;
 pub mod error;
@@ -118,6 +119,10 @@ pub enum ModuleKind {
     /// one that cannot be read is a warning and the kernel boots without it, as boot(8)
     /// ("WARNING: couldn't open", sys/arch/i386/stand/lib/exec.c, module_open).
     NetbsdLoad,
+    /// boot.cfg's `load NAME` with a bare name: as [`ModuleKind::NetbsdLoad`], read from
+    /// `/stand/<machine>/<release>/modules/NAME/NAME.kmod` (the release from the kernel), else
+    /// from `/NAME` ([`bootcfg::module_paths`]).
+    NetbsdModule,
 }
 
 /// The kernel of an entry.
@@ -551,6 +556,13 @@ mod tests {
             let _ = fuzz_format(f, bytes);
         }
         let _ = fuzz_extra(bytes);
+        // BootLoaderSpec pieces on the same bytes (what an entry file or a grubenv holds).
+        let t = String::from_utf8_lossy(bytes);
+        let e = bls::parse_entry("f", bytes);
+        let _ = bls::entry_source(&e, &|_| Some(t.to_string()), 4096);
+        let _ = bls::expand_val(&t, &|n| Some(n.to_string()), 4096);
+        let _ = bls::vercmp(&t, "1.0~rc1+git2-3.el9");
+        let _ = bls::id_cmp(&t, &t.chars().rev().collect::<String>());
     }
 
     const VOCAB: &[&str] = &[
@@ -626,6 +638,9 @@ mod tests {
         "knetbsd",
         "--id",
         "--class",
+        "blscfg",
+        "~",
+        "+",
     ];
 
     /// Random bytes, random keyword soup and mutated real samples: never a panic, a hang or a

@@ -341,7 +341,7 @@ pub fn entry_lines(e: &Entry) -> Vec<String> {
     for m in &e.modules {
         let cmd = match m.kind {
             ModuleKind::Initrd => "initrd",
-            ModuleKind::Module | ModuleKind::NetbsdLoad => "module",
+            ModuleKind::Module | ModuleKind::NetbsdLoad | ModuleKind::NetbsdModule => "module",
             ModuleKind::ModuleNoUnzip => "modulenounzip",
         };
         out.push(with_args(cmd, &m.file, &m.args));

@@ -99,6 +99,11 @@ pub trait Volumes {
     fn fs_ids(&mut self, _device: &Device) -> (Option<String>, Option<String>) {
         (None, None)
     }
+    /// The names in directory `path` (without `.` and `..`), the first `max` in on-disk order;
+    /// `None` when it is no readable directory (GRUB's `blscfg` lists its entries).
+    fn list_dir(&mut self, _device: &Device, _path: &str, _max: usize) -> Option<Vec<String>> {
+        None
+    }
     /// The `bootdev=` value NetBSD's kernel understands for a device (`xbd0a`, `dk1`), or why
     /// it cannot be known (a wrong name would make the kernel mount another partition, so
     /// then none is passed). The default only knows names with a disklabel letter and bare
@@ -139,6 +144,9 @@ impl<V: Volumes> super::grubcfg::Host for VolHost<'_, V> {
     }
     fn fs_ids(&mut self, dev: &Device) -> (Option<String>, Option<String>) {
         self.0.fs_ids(dev)
+    }
+    fn list(&mut self, dev: &Device, path: &str, max: usize) -> Option<Vec<String>> {
+        self.0.list_dir(dev, path, max)
     }
 }
 
@@ -273,6 +281,11 @@ impl Loaded {
             missing("kernel", &plan.kernel, &mut d);
         }
         for m in &plan.modules {
+            // A bare boot.cfg module name is found through the kernel's release: the dry run
+            // (bootplan) looks for it once the kernel is unpacked.
+            if m.kind == super::ModuleKind::NetbsdModule {
+                continue;
+            }
             if !found(&m.file, &mut ex) {
                 if m.kind == super::ModuleKind::NetbsdLoad {
                     // boot(8) boots without a module it cannot open: a warning, not a verdict.
@@ -624,6 +637,17 @@ impl Volumes for DiskVolumes<'_> {
         }
     }
 
+    fn list_dir(&mut self, device: &Device, path: &str, max: usize) -> Option<Vec<String>> {
+        let f = self.fs(device)?;
+        let m = f.lookup(path).ok()?;
+        if m.file_type != fs::FileType::Directory {
+            return None;
+        }
+        // Two more for `.` and `..`, which are not names.
+        let list = f.read_dir_limit(m.id, max.saturating_add(2)).ok()?;
+        Some(list.into_iter().map(|e| e.name).filter(|n| n != "." && n != "..").take(max).collect())
+    }
+
     /// NetBSD's own name for the partition (`fs::probe::netbsd::bootdev`, after NetBSD's
     /// rules in docs/netbsd-bootdev.md): `xbdN` + the disklabel letter (or NetBSD's made-up
     /// letter: `e`.. for MBR partitions without a label), `dkK` for a GPT entry.
@@ -680,6 +704,21 @@ impl Volumes for MemVolumes {
     }
     fn fs_ids(&mut self, device: &Device) -> (Option<String>, Option<String>) {
         self.ids.iter().find(|(d, ..)| d == device).map(|(_, u, l)| (u.clone(), l.clone())).unwrap_or((None, None))
+    }
+    /// A directory exists when a file is in it; its names are in the order the files were given.
+    fn list_dir(&mut self, device: &Device, path: &str, max: usize) -> Option<Vec<String>> {
+        let (_, files) = self.vols.iter().find(|(v, _)| &v.device == device)?;
+        let prefix = alloc::format!("{}/", path.trim_end_matches('/'));
+        let mut out: Vec<String> = Vec::new();
+        for (p, _) in files {
+            let name = p.strip_prefix(&prefix).map(|r| r.split('/').next().unwrap_or(r));
+            if let Some(n) = name.filter(|n| !n.is_empty()) {
+                if !out.iter().any(|o| o == n) {
+                    out.push(String::from(n));
+                }
+            }
+        }
+        (!out.is_empty()).then(|| out.into_iter().take(max).collect())
     }
 }
 

@@ -33,8 +33,8 @@ use bootconfig::search::DiskVolumes;
 use bootconfig::Device;
 use bootplan::plan::{self, BootReport, Next, Outcome, Overrides};
 
-/// Default domain memory of the dry run.
-const DEFAULT_MIB: u64 = 256;
+/// Default domain memory of the dry run (also what `menu`'s verdict assumes).
+pub(crate) const DEFAULT_MIB: u64 = 256;
 
 /// `boot`'s arguments.
 #[derive(clap::Args)]
@@ -81,16 +81,17 @@ pub fn boot(o: &BootArgs) -> Result<(), String> {
     crate::print_out(&out)?;
     match r.outcome {
         Outcome::Boot => Ok(()),
-        other => Err(format!(
-            "outcome {}: {}",
-            other.name(),
-            r.problems
-                .iter()
-                .rev()
-                .find(|p| !p.message.starts_with("note"))
-                .map_or(String::new(), |p| format!("{}: {}", p.at, p.message))
-        )),
+        other => Err(format!("outcome {}: {}", other.name(), failure(&r))),
     }
+}
+
+/// Why the chosen entry did not boot: the last problem that is not a note, with where.
+pub(crate) fn failure(r: &BootReport) -> String {
+    r.problems
+        .iter()
+        .rev()
+        .find(|p| !p.message.starts_with("note"))
+        .map_or(String::new(), |p| format!("{}: {}", p.at, p.message))
 }
 
 fn dev_str(d: Option<&Device>) -> &str {

@@ -8,13 +8,21 @@
 //! (0-based index into `entries`), `timeout` (seconds or null), `fallback` (0-based indexes),
 //! `hidden`, `entries` (list of {`title`, `line`, `root`, `lock`, `kernel` {`device`, `path`,
 //! `args`} or null, `modules` (list of {`kind`, `device`, `path`, `args`})}), `boot` (what the
-//! default entry would boot: `entry`, `kernel` {`device`, `path`}, `cmdline`, `modules`, or
-//! {`error`}), and `diagnostics` (list of {`file`, `line`, `col`, `severity`, `message`}).
+//! entry the loader picks would boot: `entry`, `kernel` {`device`, `path`}, `cmdline`,
+//! `modules`, or {`error`}; with disk images also `outcome` (`boot` | `fallback` | `error`) and,
+//! unless it is `boot`, `why`), and `diagnostics` (list of {`file`, `line`, `col`, `severity`,
+//! `message`}).
+//!
+//! With disk images the verdict ("would boot") is the decision `boot` makes: the loader's own
+//! `bootplan::plan::dry_run` in the default memory, kernels and modules read and checked, the
+//! fallback chain followed. The exit status is then `boot`'s: 0 only when the entry the menu
+//! starts on boots. `--file` (no disks) only plans the default entry and exits 0.
 
 use std::fmt::Write as _;
 
-use bootconfig::search::{self, DiskVolumes, Loaded, Reason};
+use bootconfig::search::{DiskVolumes, Loaded, Reason};
 use bootconfig::{self as config, BootPlan, ConfigSource, Device, Diagnostic, FileRef, Format, Menu, ModuleKind};
+use bootplan::plan::{self, Outcome, Overrides};
 
 /// `menu`'s arguments.
 #[derive(clap::Args)]
@@ -37,6 +45,7 @@ pub struct MenuArgs {
 
 /// `rpvboot-inspect menu`.
 pub fn menu(o: &MenuArgs) -> Result<(), String> {
+    let mut verdict: Option<(Outcome, String)> = None;
     let (loaded, plan, checks) = if let Some(file) = &o.file {
         let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
         let format = Format::from_path(file).unwrap_or_else(|| Format::sniff(&bytes));
@@ -48,13 +57,24 @@ pub fn menu(o: &MenuArgs) -> Result<(), String> {
             options: config::extra::parse(&o.extra),
             diagnostics: Vec::new(),
         };
-        let plan = boot_plan(&loaded, None);
+        let plan = boot_plan(&loaded, loaded.menu.default, None);
         (loaded, plan, Vec::new())
     } else {
         let disks = crate::probe::open_disks(&o.images, o.disk.sector_size)?;
         let mut vols = DiskVolumes::new(&disks);
-        let loaded = search::load(&o.extra, &mut vols);
-        let plan = boot_plan(&loaded, Some(&vols));
+        // The verdict is the loader's decision, as `boot` makes it (one place decides).
+        let ov = Overrides {
+            entry: None,
+            nr_pages: crate::boot::DEFAULT_MIB.saturating_mul(256),
+            loader_pages: None,
+            keep: false,
+        };
+        let (r, _) = plan::dry_run(&o.extra, &mut vols, &ov);
+        let why = crate::boot::failure(&r);
+        let entry = r.entry.unwrap_or(r.loaded.menu.default);
+        verdict = Some((r.outcome, why));
+        let loaded = r.loaded;
+        let plan = boot_plan(&loaded, entry, Some(&vols));
         // Would the boot find its files? The same lookups the loader makes.
         let checks = match &plan {
             Ok(p) => loaded.check(p, &mut vols),
@@ -62,8 +82,13 @@ pub fn menu(o: &MenuArgs) -> Result<(), String> {
         };
         (loaded, plan, checks)
     };
-    let out = if o.json { json(&loaded, &plan, &checks) } else { text(&loaded, &plan, &checks) };
-    crate::print_out(&out)
+    let v = verdict.as_ref().map(|(o, w)| (*o, w.as_str()));
+    let out = if o.json { json_with(&loaded, &plan, &checks, v) } else { text(&loaded, &plan, &checks, v) };
+    crate::print_out(&out)?;
+    match verdict {
+        Some((Outcome::Boot, _)) | None => Ok(()),
+        Some((other, why)) => Err(format!("outcome {}: {why}", other.name())),
+    }
 }
 
 fn dev_str(d: Option<&Device>) -> String {
@@ -78,23 +103,35 @@ fn effective<'a>(f: &'a FileRef, root: Option<&'a Device>, cfg: Option<&'a Devic
 fn kind_name(k: ModuleKind) -> &'static str {
     match k {
         ModuleKind::Initrd => "initrd",
-        ModuleKind::Module | ModuleKind::NetbsdLoad => "module",
+        ModuleKind::Module | ModuleKind::NetbsdLoad | ModuleKind::NetbsdModule => "module",
         ModuleKind::ModuleNoUnzip => "modulenounzip",
     }
 }
 
-fn boot_plan(l: &Loaded, vols: Option<&DiskVolumes<'_>>) -> Result<BootPlan, String> {
+fn boot_plan(l: &Loaded, entry: usize, vols: Option<&DiskVolumes<'_>>) -> Result<BootPlan, String> {
     if l.menu.entries.is_empty() {
         return Err("no entries".into());
     }
     let r = match vols {
-        Some(v) => l.plan_on(l.menu.default, None, v),
-        None => l.plan(l.menu.default, None),
+        Some(v) => l.plan_on(entry, None, v),
+        None => l.plan(entry, None),
     };
     r.map_err(|e| e.to_string())
 }
 
-fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
+/// The "would boot" line: the plan's entry, unless the decision (`outcome`, why) says it fails.
+fn verdict_line(title: &str, plan: &Result<BootPlan, String>, v: Option<(Outcome, &str)>) -> String {
+    match (plan, v) {
+        (Err(e), _) => format!("would boot: nothing ({e})"),
+        (Ok(_), Some((Outcome::Error, why))) => format!("would boot: nothing ({why})"),
+        (Ok(p), Some((Outcome::Fallback, why))) => {
+            format!("would boot: entry {} \"{title}\" (fallback; the first choice fails: {why})", p.entry)
+        }
+        (Ok(p), _) => format!("would boot: entry {} \"{title}\"", p.entry),
+    }
+}
+
+fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic], v: Option<(Outcome, &str)>) -> String {
     let m: &Menu = &l.menu;
     let cfg = l.source.device.as_ref();
     let mut s = String::new();
@@ -157,27 +194,25 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
             );
         }
     }
-    match plan {
-        Ok(p) => {
-            let _ = writeln!(s, "would boot: entry {} \"{}\"", p.entry, title(p.entry));
-            let _ = writeln!(s, "  kernel: {}{}", dev_str(p.kernel.device.as_ref()), p.kernel.path);
-            for a in &p.alternatives {
-                let _ = writeln!(s, "  or else: {}{}", dev_str(a.device.as_ref()), a.path);
-            }
-            let _ = writeln!(s, "  command line: {}", p.cmdline);
-            for md in &p.modules {
-                let _ = writeln!(
-                    s,
-                    "  {}: {}{} {}",
-                    kind_name(md.kind),
-                    dev_str(md.file.device.as_ref()),
-                    md.file.path,
-                    md.args
-                );
-            }
+    let _ = writeln!(s, "{}", verdict_line(plan.as_ref().map_or("", |p| title(p.entry)), plan, v));
+    if let Ok(p) = plan {
+        if matches!(v, Some((Outcome::Error, _))) {
+            let _ = writeln!(s, "  entry {} \"{}\" would read:", p.entry, title(p.entry));
         }
-        Err(e) => {
-            let _ = writeln!(s, "would boot: nothing ({e})");
+        let _ = writeln!(s, "  kernel: {}{}", dev_str(p.kernel.device.as_ref()), p.kernel.path);
+        for a in &p.alternatives {
+            let _ = writeln!(s, "  or else: {}{}", dev_str(a.device.as_ref()), a.path);
+        }
+        let _ = writeln!(s, "  command line: {}", p.cmdline);
+        for md in &p.modules {
+            let _ = writeln!(
+                s,
+                "  {}: {}{} {}",
+                kind_name(md.kind),
+                dev_str(md.file.device.as_ref()),
+                md.file.path,
+                md.args
+            );
         }
     }
     let diags: Vec<_> = l.all_diagnostics().chain(checks).collect();
@@ -219,6 +254,11 @@ fn join(items: impl Iterator<Item = String>) -> String {
 }
 
 pub(crate) fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
+    json_with(l, plan, checks, None)
+}
+
+/// [`json`] with the decision: `boot` gets `outcome` and, unless it boots, `why`.
+fn json_with(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic], v: Option<(Outcome, &str)>) -> String {
     let m = &l.menu;
     let cfg = l.source.device.as_ref();
     let entries = join(m.entries.iter().map(|e| {
@@ -249,9 +289,14 @@ pub(crate) fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagno
             e.lock
         )
     }));
+    let decision = match v {
+        Some((Outcome::Boot, _)) => String::from(",\"outcome\":\"boot\""),
+        Some((o, why)) => format!(",\"outcome\":{},\"why\":{}", js(o.name()), js(why)),
+        None => String::new(),
+    };
     let boot = match plan {
         Ok(p) => format!(
-            "{{\"entry\":{},\"kernel\":{{\"device\":{},\"path\":{}}},\"cmdline\":{},\"modules\":[{}]}}",
+            "{{\"entry\":{},\"kernel\":{{\"device\":{},\"path\":{}}},\"cmdline\":{},\"modules\":[{}]{decision}}}",
             p.entry,
             js_dev(p.kernel.device.as_ref()),
             js(&p.kernel.path),
@@ -264,7 +309,7 @@ pub(crate) fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagno
                 js(&md.args)
             )))
         ),
-        Err(e) => format!("{{\"error\":{}}}", js(e)),
+        Err(e) => format!("{{\"error\":{}{decision}}}", js(e)),
     };
     let diags = join(l.all_diagnostics().chain(checks).map(|d| {
         format!(

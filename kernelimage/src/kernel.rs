@@ -52,6 +52,8 @@ pub struct PvKernel {
     pub segments: Vec<LoadSegment>,
     /// The BSD symbol block, if requested and possible.
     pub bsd_symtab: Option<BsdSymtab>,
+    /// `__NetBSD_Version__` from `.note.netbsd.ident` ([`super::notes::netbsd_version`]).
+    pub netbsd_version: Option<u32>,
 }
 
 fn not_pv(what: alloc::string::String) -> Error {
@@ -154,6 +156,7 @@ impl PvKernel {
             entry,
             segments,
             bsd_symtab,
+            netbsd_version: super::notes::netbsd_version(elf),
         })
     }
 

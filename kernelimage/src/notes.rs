@@ -347,6 +347,31 @@ impl XenNotes {
     }
 }
 
+/// The kernel's `__NetBSD_Version__` from its `.note.netbsd.ident` (an `SHT_NOTE` section:
+/// owner `NetBSD`, type 1, a 4-byte little-endian number such as 799000400 for 7.99.4), which
+/// NetBSD's boot(8) reads to find the kernel's modules. `None` when there is none.
+pub fn netbsd_version(elf: &Elf64<'_>) -> Option<u32> {
+    for s in elf.shdrs.iter().skip(1).filter(|s| s.sh_type == SHT_NOTE) {
+        let Ok(d) = elf.section_data(s) else { continue };
+        let mut pos = 0usize;
+        // Each note moves `pos` forward by at least 12 bytes, or the walk ends.
+        while let (Some(namesz), Some(descsz), Some(ty)) =
+            (u32_at(d, pos), u32_at(d, pos.saturating_add(4)), u32_at(d, pos.saturating_add(8)))
+        {
+            let name_at = pos.saturating_add(12) as u64;
+            let desc_at = round_up(name_at.saturating_add(u64::from(namesz)), 4)?;
+            let name = super::bytes::range(d, name_at, u64::from(namesz))?;
+            let desc = super::bytes::range(d, desc_at, u64::from(descsz))?;
+            if name.split(|&b| b == 0).next() == Some(b"NetBSD".as_slice()) && ty == 1 && descsz == 4 {
+                return u32_at(desc, 0);
+            }
+            let next = round_up(desc_at.saturating_add(u64::from(descsz)), 4)?;
+            pos = usize::try_from(next).ok()?;
+        }
+    }
+    None
+}
+
 /// C `strtoull(s, NULL, 0)`: optional sign, `0x` hex, leading-`0` octal, else decimal; stops
 /// at the first invalid digit, saturates on overflow.
 pub fn strtoull(s: &[u8]) -> u64 {

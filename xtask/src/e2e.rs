@@ -8,6 +8,7 @@
 //! `N passed, M failed`. Logs: `target/e2e/runs/<time>/serial.log` and `<scenario>.console.log`.
 
 mod corrupt;
+mod distro;
 pub mod images;
 mod netbsd;
 mod qemu;

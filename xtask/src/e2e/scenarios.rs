@@ -203,6 +203,7 @@ pub fn all() -> Vec<Scenario> {
         Vec::new(),
         vec![String::from(r"Error: kernel \(hd0\)/nope\.gz not found")],
     ));
+    v.extend(super::distro::scenarios());
     v.extend(super::netbsd::scenarios());
     v.extend(super::netbsd::pvgrub2_scenarios());
     v
