@@ -15,6 +15,7 @@ extern crate alloc;
 
 pub mod bootcfg;
 pub mod device;
+pub mod envblk;
 pub mod error;
 pub mod extra;
 pub mod grubcfg;
@@ -222,6 +223,9 @@ pub struct Menu {
     pub entries: Vec<Entry>,
     /// Every problem found, in file order.
     pub diagnostics: Vec<Diagnostic>,
+    /// The environment block rewrite the file asked for (`save_env next_entry` after a
+    /// `next_entry` one-shot was honoured); the loader does it just before the handover.
+    pub env_write: Option<envblk::EnvWrite>,
 }
 
 impl Menu {
@@ -250,6 +254,7 @@ impl Menu {
             banner: Vec::new(),
             entries: Vec::new(),
             diagnostics: Vec::new(),
+            env_write: None,
         }
     }
 
