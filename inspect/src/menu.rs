@@ -9,7 +9,10 @@
 //! `hidden`, `entries` (list of {`title`, `line`, `root`, `lock`, `kernel` {`device`, `path`,
 //! `args`} or null, `modules` (list of {`kind`, `device`, `path`, `args`})}), `boot` (what the
 //! default entry would boot: `entry`, `kernel` {`device`, `path`}, `cmdline`, `modules`, or
-//! {`error`}), and `diagnostics` (list of {`file`, `line`, `col`, `severity`, `message`}).
+//! {`error`}), `env_write` (what rpvboot writes before the handover: {`device`, `path`, `disk`,
+//! `sector`, `sectors`, `sector_size`, `next_entry` (the one-shot cleared), `save_env`
+//! (`FILE:LINE`)} or null) and `diagnostics` (list of {`file`, `line`, `col`, `severity`,
+//! `message`}).
 
 use std::fmt::Write as _;
 
@@ -185,6 +188,9 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> S
                     md.args
                 );
             }
+            if let Some(w) = &l.menu.env_write {
+                let _ = writeln!(s, "  then writes: {}", w.describe());
+            }
         }
         Err(e) => {
             let _ = writeln!(s, "would boot: nothing ({e})");
@@ -226,6 +232,27 @@ fn js_dev(d: Option<&Device>) -> String {
 
 fn join(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join(",")
+}
+
+/// The `env_write` field of `menu --json` and `boot --json`: what rpvboot would write before
+/// the handover (GRUB's `next_entry` cleared), or `null`.
+pub(crate) fn env_write_json(l: &Loaded) -> String {
+    l.menu.env_write.as_ref().map_or_else(
+        || "null".into(),
+        |w| {
+            format!(
+                "{{\"device\":{},\"path\":{},\"disk\":{},\"sector\":{},\"sectors\":{},\"sector_size\":{},\"next_entry\":{},\"save_env\":{}}}",
+                js(w.device.as_str()),
+                js(&w.path),
+                w.place.disk,
+                w.place.lba,
+                w.place.sectors,
+                w.place.block_size,
+                js(&w.cleared),
+                js(&w.at)
+            )
+        },
+    )
 }
 
 pub(crate) fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
@@ -289,12 +316,13 @@ pub(crate) fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagno
     let timeout = m.timeout.map(|t| t.to_string()).unwrap_or_else(|| "null".into());
     let fallback = join(m.fallback.iter().map(|i| i.to_string()));
     format!(
-        "{{\"config\":{{\"device\":{},\"path\":{},\"format\":{}}},\"reason\":{},\"default\":{},\"timeout\":{timeout},\"fallback\":[{fallback}],\"hidden\":{},\"entries\":[{entries}],\"boot\":{boot},\"diagnostics\":[{diags}]}}\n",
+        "{{\"config\":{{\"device\":{},\"path\":{},\"format\":{}}},\"reason\":{},\"default\":{},\"timeout\":{timeout},\"fallback\":[{fallback}],\"hidden\":{},\"entries\":[{entries}],\"boot\":{boot},\"env_write\":{},\"diagnostics\":[{diags}]}}\n",
         js_dev(cfg),
         js(&l.source.path),
         js(l.source.format.name()),
         js(l.reason.describe()),
         m.default,
-        m.hidden
+        m.hidden,
+        env_write_json(l)
     )
 }
