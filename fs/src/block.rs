@@ -133,6 +133,10 @@ impl MemDisk {
     pub fn bytes(&self) -> &[u8] {
         &self.data
     }
+    /// The bytes behind the disk, to change (a fake backend's writes).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
 }
 
 impl BlockDevice for MemDisk {
