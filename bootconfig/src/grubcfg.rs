@@ -29,8 +29,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::device::{Device, DeviceSpec};
-use super::error::{DiagKind, Diags};
 use super::envblk::{self, EnvPlace, EnvWrite};
+use super::error::{DiagKind, Diags};
 use super::{Entry, FileRef, Format, Kernel, Menu, Module, ModuleKind, OsHint, MAX_ENTRIES};
 
 /// Deepest nesting of blocks followed; deeper blocks are skipped.
@@ -1202,7 +1202,11 @@ impl Run<'_> {
                     if ok {
                         s.saved_at = Some(at.clone());
                     } else {
-                        self.d.warn(c.line, c.col, DiagKind::Other(String::from("save_env: environment block too small")));
+                        self.d.warn(
+                            c.line,
+                            c.col,
+                            DiagKind::Other(String::from("save_env: environment block too small")),
+                        );
                     }
                 }
                 _ => self.d.note(
@@ -2013,8 +2017,11 @@ mod host_tests {
         // grub_envblk_set). The second start, on the rewritten block, boots the saved default.
         let cfg = alloc::format!("{HEADER}{ENTRIES}");
         let env = envblk(&[("saved_entry", "adv>b"), ("next_entry", "1>1")]);
-        let mut v = MemVolumes::default()
-            .with("(hd0,0)", FsKind::Ext, &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)]);
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)],
+        );
         v.writable = true;
         let l = load("", &mut v);
         assert_eq!(kernel(&l).1, "/c ", "{:?}", l.menu.diagnostics);
@@ -2029,8 +2036,11 @@ mod host_tests {
         assert_eq!(kernel(&l).1, "/b ");
         assert_eq!(l.menu.env_write, None, "nothing left to clear");
         // rpvboot.nowrite: the one-shot is refused as when the disk takes no writes.
-        let mut v = MemVolumes::default()
-            .with("(hd0,0)", FsKind::Ext, &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)]);
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)],
+        );
         v.writable = true;
         let l = load("rpvboot.nowrite", &mut v);
         assert_eq!(kernel(&l).1, "/b ");
@@ -2046,13 +2056,20 @@ mod host_tests {
             "{HEADER}set saved_entry=a\nsave_env saved_entry\nmenuentry 'A' {{ save_env next_entry\n linux /a }}\n"
         );
         let env = envblk(&[("next_entry", "0")]);
-        let mut v = MemVolumes::default()
-            .with("(hd0,0)", FsKind::Ext, &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)]);
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)],
+        );
         v.writable = true;
         let l = load("", &mut v);
         let w = l.menu.env_write.expect("the one-shot's clear");
         assert_eq!(w.new, envblk(&[("next_entry", "")]), "saved_entry not written");
-        assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("save_env saved_entry: not saved")));
+        assert!(l
+            .menu
+            .diagnostics
+            .iter()
+            .any(|d| alloc::format!("{}", d.kind).contains("save_env saved_entry: not saved")));
     }
 
     #[test]

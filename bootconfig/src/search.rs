@@ -17,9 +17,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::envblk::{EnvPlace, EnvWrite};
 use super::error::{DiagKind, Diagnostic, Diags, Severity};
 use super::extra::{self, ExtraOptions, EXTRA_FILE};
-use super::envblk::{EnvPlace, EnvWrite};
 use super::{looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES};
 
 /// The configuration files looked for on each partition, in order.

@@ -505,7 +505,11 @@ fn rpvboot_choice(imgs: &[PathBuf]) -> Result<(Choice, String, String, Option<En
     let w = j.get("env_write");
     let env = match w {
         J::Null => None,
-        w => Some(EnvAt { disk: w.get("disk").n() as usize, sector: w.get("sector").n() as u64, size: w.get("sector_size").n() as u64 }),
+        w => Some(EnvAt {
+            disk: w.get("disk").n() as usize,
+            sector: w.get("sector").n() as u64,
+            size: w.get("sector_size").n() as u64,
+        }),
     };
     Ok((Choice { kernel, cmdline: j.get("cmdline").s().to_string(), initrds }, title, diags.join("; "), env))
 }

@@ -123,7 +123,10 @@ fn ffs2_block_is_found_and_rewritten() {
     let old = tree(&dir);
     let img = dir.join("ffs.img");
     let root = dir.join("root");
-    run("makefs", &["-t", "ffs", "-B", "le", "-o", "version=2", "-s", "8m", img.to_str().unwrap(), root.to_str().unwrap()]);
+    run(
+        "makefs",
+        &["-t", "ffs", "-B", "le", "-o", "version=2", "-s", "8m", img.to_str().unwrap(), root.to_str().unwrap()],
+    );
     locate_and_rewrite(&dir, &img, 512, &old);
     let _ = std::fs::remove_dir_all(&dir);
 }

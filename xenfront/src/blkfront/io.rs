@@ -524,7 +524,8 @@ impl<P: Platform> Blkfront<P> {
         if let Some(e) = self.broken {
             return Err(e);
         }
-        let rsp = self.one_request(&Request::Flush { id: Self::SYNC_ID, handle: self.handle }, blkif::OP_FLUSH_DISKCACHE)?;
+        let rsp =
+            self.one_request(&Request::Flush { id: Self::SYNC_ID, handle: self.handle }, blkif::OP_FLUSH_DISKCACHE)?;
         match rsp.status {
             blkif::RSP_OKAY | blkif::RSP_EOPNOTSUPP => Ok(()),
             s => {

@@ -94,7 +94,21 @@ pub struct Scenario {
     /// Run on the host after the domU passed its expectations, with the disk images it booted
     /// and its console (e.g. the dry run over the same images); an error fails the scenario.
     pub host_check: Option<HostCheck>,
+    /// A dom0 shell script (made on the host from the disk images, in xvda.. order) run after
+    /// the domain ended, with its disks still on /dev/loop0..: its output is appended to the
+    /// scenario's console (e.g. sectors the guest wrote, for the expectations and the host
+    /// check).
+    pub dom0_after: Option<Dom0Script>,
+    /// Attach the disks read-only (xl `access=ro`: the backend's `mode` is `r`).
+    pub read_only: bool,
+    /// The scenario that must run before this one in the same QEMU boot: the disks are the same
+    /// dom0 files (staged once per path), so this one sees what that one's guest wrote, as a
+    /// second `xl create` of the same disk would.
+    pub follows: Option<&'static str>,
 }
+
+/// See [`Scenario::dom0_after`].
+pub type Dom0Script = fn(&[PathBuf]) -> Result<String>;
 
 /// See [`Scenario::host_check`]: (scenario, disk images in xvda.. order, guest console).
 pub type HostCheck = fn(&Scenario, &[PathBuf], &str) -> Result<()>;
@@ -118,6 +132,9 @@ impl Scenario {
             default: true,
             file_disks: false,
             host_check: None,
+            dom0_after: None,
+            read_only: false,
+            follows: None,
         }
     }
 
@@ -156,6 +173,7 @@ pub fn all() -> Vec<Scenario> {
         },
     ];
     v.extend(handover_scenarios());
+    v.extend(super::grubenv::scenarios());
     v.extend(image_form_scenarios());
     v.extend(menu_scenarios());
     v.extend(device_scenarios());
