@@ -20,7 +20,6 @@
 //! the rest of that sector (the file's slack) is written back as it was read.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -165,27 +164,32 @@ fn find(reads: &[(u64, Vec<u8>)], data: &[u8], block_size: u32) -> Result<Place,
         return Err("at no place");
     }
     // Every sector read, by number; a sector read twice with different bytes is a refusal.
-    let mut sectors: BTreeMap<u64, &[u8]> = BTreeMap::new();
+    let mut sectors: Vec<(u64, &[u8])> = Vec::new();
     for (lba, buf) in reads {
         for (i, s) in buf.chunks_exact(bs).enumerate() {
-            let Some(n) = lba.checked_add(i as u64) else { continue };
-            if sectors.insert(n, s).is_some_and(|old| old != s) {
-                return Err("in sectors that changed while read");
+            if let Some(n) = lba.checked_add(i as u64) {
+                sectors.push((n, s));
             }
         }
     }
+    crate::order::sort_by_key(&mut sectors, &|s: &(u64, &[u8])| s.0);
+    if sectors.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0 && a.1 != b.1)) {
+        return Err("in sectors that changed while read");
+    }
+    sectors.dedup_by_key(|s| s.0);
+    let get = |n: u64| sectors.binary_search_by_key(&n, |s| s.0).ok().and_then(|i| sectors.get(i)).map(|s| s.1);
     let count = data.len().div_ceil(bs) as u64;
     let at = |first: u64| -> bool {
         let mut joined = Vec::with_capacity(data.len().saturating_add(bs));
         for k in 0..count {
-            match first.checked_add(k).and_then(|n| sectors.get(&n)) {
+            match first.checked_add(k).and_then(get) {
                 Some(s) => joined.extend_from_slice(s),
                 None => return false,
             }
         }
         joined.get(..data.len()) == Some(data)
     };
-    let mut found = sectors.keys().copied().filter(|&first| at(first));
+    let mut found = sectors.iter().map(|s| s.0).filter(|&first| at(first));
     match (found.next(), found.next()) {
         (Some(lba), None) => Ok(Place { lba: Lba(lba), sectors: count, block_size }),
         (None, _) => Err("at no single sector-aligned place"),

@@ -2,8 +2,9 @@
 //! `/boot` whose `grub/grub.cfg` starts like grub-mkconfig's header (`load_env`, `next_entry`,
 //! `save_env next_entry`, `saved_entry`) and whose `grub/grubenv` was written by the real
 //! `grub-editenv` (`saved_entry=saved`, then `next_entry=oneshot`, what `grub-reboot oneshot`
-//! writes). Two menu entries boot the probe kernel with different `probe.name=` words, so its
-//! `PASS name=` line shows which command line it got.
+//! writes). Two menu entries boot the probe kernel, each with its own `probe.name=`: the probe
+//! passes only when that word is its domain's name, so `PASS name=<scenario>` shows it got the
+//! command line of the entry that scenario must boot.
 //!
 //! - `grubenv-oneshot`: the first `xl create` boots the one-shot entry and clears it;
 //! - `grubenv-saved` (follows it, same dom0 disk file): the second `xl create` of that disk
@@ -24,21 +25,23 @@ use super::scenarios::{Disk, Scenario};
 use crate::util::run;
 
 /// grub-mkconfig 2.06's 00_header for `GRUB_DEFAULT=saved` (the lines rpvboot must run as GRUB
-/// does), then the two entries.
-fn grub_cfg() -> String {
+/// does), then the two entries, whose probes pass only in the domains named `saved` and
+/// `oneshot`.
+fn grub_cfg(saved: &str, oneshot: &str) -> String {
     let w = crate::probe::module_word();
     format!(
         "if [ -s $prefix/grubenv ]; then\n  set have_grubenv=true\n  load_env\nfi\n\
          if [ \"${{next_entry}}\" ] ; then\n   set default=\"${{next_entry}}\"\n   set next_entry=\n   save_env next_entry\n   set boot_once=true\n\
          else\n   set default=\"${{saved_entry}}\"\nfi\n\
          set timeout=0\n\
-         menuentry 'saved default' --id saved {{\n  linux /probe.gz {w} probe.name=saved-default\n  initrd /module.bin\n}}\n\
-         menuentry 'one-shot' --id oneshot {{\n  linux /probe.gz {w} probe.name=one-shot\n  initrd /module.bin\n}}\n"
+         menuentry 'saved default' --id saved {{\n  linux /probe.gz {w} probe.name={saved}\n  initrd /module.bin\n}}\n\
+         menuentry 'one-shot' --id oneshot {{\n  linux /probe.gz {w} probe.name={oneshot}\n  initrd /module.bin\n}}\n"
     )
 }
 
-/// The ext4 `/boot` disk (rebuilt every run), one file per scenario family.
-fn disk(name: &str) -> Result<PathBuf> {
+/// The ext4 `/boot` disk (rebuilt every run), one file per scenario family; the names are
+/// the domains whose probes the two entries pass in.
+fn disk(name: &str, saved: &str, oneshot: &str) -> Result<PathBuf> {
     let (_, gz) = crate::probe::build_probe()?;
     let dir = crate::util::e2e_dir().join("images");
     let tree = dir.join(format!("{name}.tree"));
@@ -46,7 +49,7 @@ fn disk(name: &str) -> Result<PathBuf> {
         fs::remove_dir_all(&tree)?;
     }
     fs::create_dir_all(tree.join("grub"))?;
-    fs::write(tree.join("grub/grub.cfg"), grub_cfg())?;
+    fs::write(tree.join("grub/grub.cfg"), grub_cfg(saved, oneshot))?;
     fs::copy(&gz, tree.join("probe.gz"))?;
     fs::write(tree.join("module.bin"), crate::probe::module_bytes())?;
     let env = tree.join("grub/grubenv");
@@ -59,14 +62,17 @@ fn disk(name: &str) -> Result<PathBuf> {
     Ok(img)
 }
 
+/// The first start boots the one-shot in `grubenv-oneshot`, the second the saved default in
+/// `grubenv-saved`.
 fn disk_oneshot() -> Result<PathBuf> {
-    disk("grubenv-oneshot")
+    disk("grubenv-oneshot", "grubenv-saved", "grubenv-oneshot")
 }
+/// The one-shot must not boot here (its probe would fail on the domain name).
 fn disk_nowrite() -> Result<PathBuf> {
-    disk("grubenv-nowrite")
+    disk("grubenv-nowrite", "grubenv-nowrite", "not-this-one")
 }
 fn disk_readonly() -> Result<PathBuf> {
-    disk("grubenv-readonly")
+    disk("grubenv-readonly", "grubenv-readonly", "not-this-one")
 }
 
 /// The first 512-byte sector of `/grub/grubenv` in the image, from `debugfs bmap` (ext4
@@ -146,17 +152,17 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario { host_check: Some(cleared), ..s("grubenv-oneshot", "", disk_oneshot) }
             .expect(r#"^rpvboot: booting entry 1 "one-shot""#)
             .expect(r"^rpvboot: next_entry=oneshot cleared in \(hd0\)/grub/grubenv \(hd0 sectors \d+-\d+ of 512 bytes, save_env at \(hd0\)/grub/grub.cfg:8\) \(read back, verified\)")
-            .expect(&pass("one-shot")),
+            .expect(&pass("grubenv-oneshot")),
         Scenario { host_check: Some(cleared_before), follows: Some("grubenv-oneshot"), ..s("grubenv-saved", "", disk_oneshot) }
             .expect(r#"^rpvboot: booting entry 0 "saved default""#)
-            .expect(&pass("saved-default")),
+            .expect(&pass("grubenv-saved")),
         Scenario { host_check: Some(untouched), ..s("grubenv-nowrite", "rpvboot.nowrite", disk_nowrite) }
             .expect(&refused(r"rpvboot\.nowrite is on the extra= line"))
             .expect(r#"^rpvboot: booting entry 0 "saved default""#)
-            .expect(&pass("saved-default")),
+            .expect(&pass("grubenv-nowrite")),
         Scenario { host_check: Some(untouched), read_only: true, ..s("grubenv-readonly", "", disk_readonly) }
             .expect(&refused("the disk is attached read-only"))
             .expect(r#"^rpvboot: booting entry 0 "saved default""#)
-            .expect(&pass("saved-default")),
+            .expect(&pass("grubenv-readonly")),
     ]
 }
