@@ -110,7 +110,7 @@ pub fn set(buf: &mut [u8], name: &str, value: &str) -> bool {
             if v + len >= end {
                 return false;
             }
-            if vl > len && end - space < vl - len {
+            if vl > len && (end - space < vl - len || v + len > end - (vl - len)) {
                 return false;
             }
             if vl < len {
@@ -220,5 +220,25 @@ mod tests {
         full[1000..1023].fill(b'a');
         full[1023] = b'\n';
         assert!(!set(&mut full, "next_entry", "1"), "no room for a new variable");
+    }
+
+    #[test]
+    fn hostile_blocks_never_panic() {
+        // Blocks of signature, names, '=', '\\', newlines and padding in every mix.
+        let alphabet = b"ne=\\\n#x";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..20_000 {
+            let mut b = block("");
+            for c in b.iter_mut().skip(25) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *c = alphabet[(seed % alphabet.len() as u64) as usize];
+            }
+            let value = ["", "1>1", "a\\b\nc", "long value long value"][round % 4];
+            let _ = set(&mut b, "ne", value);
+            delete(&mut b, "ne");
+            assert_eq!(b.len(), 1024);
+        }
     }
 }
