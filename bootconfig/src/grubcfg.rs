@@ -1235,7 +1235,7 @@ impl Run<'_> {
             );
             return None;
         };
-        (s.new != s.old).then(|| EnvWrite {
+        (s.new != s.old).then_some(EnvWrite {
             device: s.dev,
             path: s.path,
             place: s.place,
