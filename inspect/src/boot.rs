@@ -207,10 +207,12 @@ fn text(r: &BootReport) -> String {
     }
     if let Some(lay) = &r.layout {
         let _ = writeln!(s, "{}", plan::pages_line(r.loader_pages, r.pages_in_use));
-        for line in plan::plan_lines(lay) {
+        // The order the PV kernel prints them in with rpvboot.verbose: the write is done when
+        // the entry is accepted, the layout lines come with the handover.
+        if let Some(line) = plan::env_write_line(&r.loaded) {
             let _ = writeln!(s, "{line}");
         }
-        if let Some(line) = plan::env_write_line(&r.loaded) {
+        for line in plan::plan_lines(lay) {
             let _ = writeln!(s, "{line}");
         }
     }

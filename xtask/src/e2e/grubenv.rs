@@ -125,6 +125,13 @@ fn cleared(_: &Scenario, _: &[PathBuf], console: &str) -> Result<()> {
     env_is(console, "saved_entry=saved\nnext_entry=\n")
 }
 
+/// The first start (with `rpvboot.verbose`): the dry run over the image as it was before plans
+/// the same lines, the write included, and the block is cleared.
+fn planned_and_cleared(s: &Scenario, d: &[PathBuf], console: &str) -> Result<()> {
+    super::scenarios::dry_run_matches(s, d, console)?;
+    cleared(s, d, console)
+}
+
 fn cleared_before(s: &Scenario, d: &[PathBuf], console: &str) -> Result<()> {
     if console.contains(" cleared in ") {
         bail!("the second start wrote again");
@@ -149,8 +156,9 @@ pub fn scenarios() -> Vec<Scenario> {
         )
     };
     vec![
-        Scenario { host_check: Some(cleared), ..s("grubenv-oneshot", "", disk_oneshot) }
+        Scenario { host_check: Some(planned_and_cleared), ..s("grubenv-oneshot", "rpvboot.verbose", disk_oneshot) }
             .expect(r#"^rpvboot: booting entry 1 "one-shot""#)
+            .expect(r"^rpvboot: plan: write next_entry=oneshot cleared in \(hd0\)/grub/grubenv ")
             .expect(r"^rpvboot: next_entry=oneshot cleared in \(hd0\)/grub/grubenv \(hd0 sectors \d+-\d+ of 512 bytes, save_env at \(hd0\)/grub/grub.cfg:8\) \(read back, verified\)")
             .expect(&pass("grubenv-oneshot")),
         Scenario { host_check: Some(cleared_before), follows: Some("grubenv-oneshot"), ..s("grubenv-saved", "", disk_oneshot) }

@@ -621,7 +621,7 @@ fn device_scenarios() -> Vec<Scenario> {
 /// images the domU booted, with its memory, `extra=` line and the `loader_pages` it printed,
 /// and requires the `plan:` lines of both to be the same, in order (the pages the fit check
 /// counted, the region, each region, start_info).
-fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()> {
+pub(super) fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()> {
     use anyhow::Context;
     let guest = guest_plan(console);
     let loader_pages = loader_pages(&guest).context("the guest printed no `plan: loader_pages` line")?;
