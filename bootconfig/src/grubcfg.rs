@@ -18,9 +18,11 @@
 //! looks over every partition (hints first); `source`/`.` run another file in the same context
 //! and `configfile` replaces the menu with another file's; `function NAME { … }` defines a
 //! function that later commands call with `$1`…, `$#`, `$@`. `next_entry` (a one-shot set by
-//! `grub-reboot`) is not honoured — rpvboot does not write the environment block back, so it
-//! would boot the one-shot entry for ever; a warning says so and the saved default boots, which
-//! is what GRUB itself boots on the boot after. Depths and sizes are bounded ([`MAX_CALL_DEPTH`],
+//! `grub-reboot`) is honoured only when it can be cleared as GRUB clears it: `load_env` asks the
+//! host where the block lies on the disk ([`Host::env_place`]) and `save_env next_entry` edits it
+//! ([`crate::envblk`]) into [`Menu::env_write`], which the loader writes before the handover;
+//! otherwise (`rpvboot.nowrite`, a read-only disk, a block not at one place) a warning says why and
+//! the saved default boots, which is what GRUB itself boots on the boot after. Depths and sizes are bounded ([`MAX_CALL_DEPTH`],
 //! [`MAX_INCLUDE_DEPTH`], [`MAX_FUNCTIONS`], [`MAX_ENV_BYTES`]). Loops are noted and skipped. GRUB 2 devices (`hd0,msdos1`, `hd0,gpt2`, `xen/xvda,1`) count partitions from 1;
 //! they become GRUB-legacy names (`(hd0,0)`, `(hd0,gpt2)`).
 
