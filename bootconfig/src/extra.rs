@@ -15,7 +15,9 @@
 //! - `rpvboot.verbose`: developer lines on the console (start-up figures, step times, disk
 //!   backends, memory, the handover plan); without it a domU owner sees the banner, the disks,
 //!   the configuration, the menu, what is loaded and the problems;
-//! - `rpvboot.nobootdev`: do not add `bootdev=` to NetBSD command lines.
+//! - `rpvboot.nobootdev`: do not add `bootdev=` to NetBSD command lines;
+//! - `rpvboot.nowrite`: never write to the disks (GRUB's `next_entry` one-shot is then not
+//!   honoured: the saved default boots, with a warning).
 //!
 //! Developer and test options ([`DevOptions`]): `rpvboot.noboot`, `rpvboot.test=NAME`,
 //! `rpvboot.bench=MiB`, `rpvboot.benchfile=PATH`, `rpvboot.blkpages=N`, `rpvboot.blksegs=N`,
@@ -56,6 +58,8 @@ pub struct ExtraOptions {
     pub verbose: bool,
     /// Do not add `bootdev=` to NetBSD command lines.
     pub nobootdev: bool,
+    /// `rpvboot.nowrite`: rpvboot writes nothing to the domU's disks (no `next_entry` clear).
+    pub nowrite: bool,
     /// Options for developers and the e2e tests.
     pub dev: DevOptions,
     /// Problems with the line.
@@ -190,7 +194,9 @@ impl Parser {
         match key {
             "rpvboot.config" | "rpvboot.kernel" => self.file(key, value, col),
             "rpvboot.entry" | "rpvboot.timeout" => self.menu_number(key, value, col),
-            "rpvboot.menu" | "rpvboot.verbose" | "rpvboot.nobootdev" | "rpvboot.noboot" => self.flag(key, value, col),
+            "rpvboot.menu" | "rpvboot.verbose" | "rpvboot.nobootdev" | "rpvboot.nowrite" | "rpvboot.noboot" => {
+                self.flag(key, value, col)
+            }
             "rpvboot.console" if value == Some("dumb") => self.o.dumb_console = true,
             "rpvboot.console" => self.unknown(word, col),
             "rpvboot.test" => match value.and_then(|v| self.o.dev.test.flag(v)) {
@@ -269,6 +275,7 @@ impl Parser {
             "rpvboot.menu" => &mut self.o.menu,
             "rpvboot.verbose" => &mut self.o.verbose,
             "rpvboot.nobootdev" => &mut self.o.nobootdev,
+            "rpvboot.nowrite" => &mut self.o.nowrite,
             _ => &mut self.o.dev.noboot,
         } = true;
     }
@@ -330,13 +337,13 @@ mod tests {
     #[test]
     fn rpvboot_options() {
         let o = parse(
-            "rpvboot.config=(hd1,a)/boot.cfg rpvboot.entry=2 rpvboot.timeout=0 rpvboot.verbose rpvboot.nobootdev \
+            "rpvboot.config=(hd1,a)/boot.cfg rpvboot.entry=2 rpvboot.timeout=0 rpvboot.verbose rpvboot.nobootdev rpvboot.nowrite \
              rpvboot.menu rpvboot.console=dumb",
         );
         assert_eq!(o.config.unwrap().path, "/boot.cfg");
         assert_eq!(o.entry, Some(2));
         assert_eq!(o.timeout, Some(0));
-        assert!(o.verbose && o.nobootdev && o.menu && o.dumb_console);
+        assert!(o.verbose && o.nobootdev && o.nowrite && o.menu && o.dumb_console);
         assert_eq!(o.dev, DevOptions::default());
         assert!(o.diagnostics.is_empty(), "{:?}", o.diagnostics);
         let o = parse("");

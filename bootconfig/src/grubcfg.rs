@@ -19,9 +19,11 @@
 //! and `configfile` replaces the menu with another file's; `function NAME { … }` defines a
 //! function that later commands call with `$1`…, `$#`, `$@`; `blscfg` (Fedora/RHEL) adds the
 //! BootLoaderSpec entries of the disk ([`crate::bls`], docs/bls.md). `next_entry` (a one-shot set by
-//! `grub-reboot`) is not honoured — rpvboot does not write the environment block back, so it
-//! would boot the one-shot entry for ever; a warning says so and the saved default boots, which
-//! is what GRUB itself boots on the boot after. Depths and sizes are bounded ([`MAX_CALL_DEPTH`],
+//! `grub-reboot`) is honoured only when it can be cleared as GRUB clears it: `load_env` asks the
+//! host where the block lies on the disk ([`Host::env_place`]) and `save_env next_entry` edits it
+//! ([`crate::envblk`]) into [`Menu::env_write`], which the loader writes before the handover;
+//! otherwise (`rpvboot.nowrite`, a read-only disk, a block not at one place) a warning says why and
+//! the saved default boots, which is what GRUB itself boots on the boot after. Depths and sizes are bounded ([`MAX_CALL_DEPTH`],
 //! [`MAX_INCLUDE_DEPTH`], [`MAX_FUNCTIONS`], [`MAX_ENV_BYTES`]). Loops are noted and skipped. GRUB 2 devices (`hd0,msdos1`, `hd0,gpt2`, `xen/xvda,1`) count partitions from 1;
 //! they become GRUB-legacy names (`(hd0,0)`, `(hd0,gpt2)`).
 
@@ -30,6 +32,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::device::{Device, DeviceSpec};
+use super::envblk::{self, EnvPlace, EnvWrite};
 use super::error::{DiagKind, Diags};
 use super::{Entry, FileRef, Format, Kernel, Menu, Module, ModuleKind, OsHint, MAX_ENTRIES};
 
@@ -84,7 +87,7 @@ pub const MAX_FUNCTIONS: usize = 64;
 /// Largest environment block read (GRUB's own is 1024 bytes).
 pub const MAX_ENV_BYTES: usize = 64 * 1024;
 /// The first line of a GRUB environment block (grub-core/lib/envblk.c, `GRUB_ENVBLK_SIGNATURE`).
-const ENVBLK_SIGNATURE: &str = "# GRUB Environment Block\n";
+pub(crate) const ENVBLK_SIGNATURE: &str = "# GRUB Environment Block\n";
 
 /// What GRUB 2 script commands may look at on the domU's disks while a `grub.cfg` runs.
 pub trait Host {
@@ -100,6 +103,13 @@ pub trait Host {
     /// directory (`blscfg` lists the BootLoaderSpec entries).
     fn list(&mut self, _dev: &Device, _path: &str, _max: usize) -> Option<Vec<String>> {
         None
+    }
+
+    /// Where the environment block `path` on `dev` could be rewritten in place and its bytes
+    /// there, or why it cannot (see `Volumes::env_place`). No disks: never.
+    fn env_place(&mut self, dev: &Device, path: &str) -> Result<(EnvPlace, Vec<u8>), String> {
+        let _ = (dev, path);
+        Err(String::from("no disk to write to"))
     }
 }
 
@@ -582,6 +592,22 @@ struct Run<'h> {
     stop: bool,
     /// An environment block was read (an empty `default` is then GRUB's entry 0, not an error).
     env_loaded: bool,
+    /// The environment block whose `next_entry` one-shot was honoured, and its block as
+    /// `save_env` has edited it so far.
+    one_shot: Option<OneShot>,
+}
+
+/// A `next_entry` honoured by `load_env`: the block it came from and where it lies, so that
+/// `save_env next_entry` can clear it (and nothing else can be written).
+struct OneShot {
+    dev: Device,
+    path: String,
+    place: EnvPlace,
+    old: Vec<u8>,
+    new: Vec<u8>,
+    value: String,
+    /// `FILE:LINE` of the `save_env` that edited it; `None` until one did.
+    saved_at: Option<String>,
 }
 
 impl Run<'_> {
@@ -1043,6 +1069,7 @@ impl Run<'_> {
         let head = c.head().unwrap_or("");
         match head {
             "load_env" => self.load_env(c),
+            "save_env" if entry.is_none() => self.save_env(c),
             "search" | "search.fs_uuid" | "search.fs_label" | "search.file" => {
                 let words: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
                 let _ = self.search(head, &words, c.line, Some(c.col));
@@ -1101,7 +1128,8 @@ impl Run<'_> {
             }
         }
         let name = file.unwrap_or_else(|| alloc::format!("{}/grubenv", self.get("prefix")));
-        let bytes = self.locate(&name).and_then(|(dev, path)| self.host.read(&dev, &path, MAX_ENV_BYTES));
+        let located = self.locate(&name);
+        let bytes = located.as_ref().and_then(|(dev, path)| self.host.read(dev, path, MAX_ENV_BYTES));
         let Some(bytes) = bytes else {
             self.d.warn(c.line, c.col, DiagKind::Other(alloc::format!("load_env: cannot read {name}")));
             return;
@@ -1120,13 +1148,119 @@ impl Run<'_> {
                 continue;
             }
             if k == "next_entry" && !v.is_empty() {
-                self.d.warn(c.line, c.col, DiagKind::Other(alloc::format!(
-                    "{name} sets next_entry={v} (a one-shot default, grub-reboot): not honoured, rpvboot does not write the environment block back and would boot it on every start; booting the saved default (GRUB's choice on the boot after). Clear it with grub-editenv {name} unset next_entry"
-                )));
-                continue;
+                if let Err(why) = self.honour_one_shot(located.as_ref(), &bytes, &v) {
+                    self.d.warn(c.line, c.col, DiagKind::Other(alloc::format!(
+                        "{name} sets next_entry={v} (a one-shot default, grub-reboot): not honoured, rpvboot cannot clear it ({why}) and would boot it on every start; booting the saved default (GRUB's choice on the boot after). Clear it with grub-editenv {name} unset next_entry"
+                    )));
+                    continue;
+                }
             }
             self.set(&k, &v);
         }
+    }
+
+    /// Whether the one-shot `next_entry=value` of the block `bytes` (read from `located`) can
+    /// be honoured: only when rpvboot can clear it the way GRUB does, by rewriting that block
+    /// in place (the host finds it on the disk and says whether writing is allowed).
+    fn honour_one_shot(&mut self, located: Option<&(Device, String)>, bytes: &[u8], value: &str) -> Result<(), String> {
+        let (dev, path) = located.ok_or_else(|| String::from("not on a disk"))?;
+        if self.one_shot.is_some() {
+            return Err(String::from("a one-shot was honoured already from another load_env"));
+        }
+        let (place, on_disk) = self.host.env_place(dev, path)?;
+        if on_disk != bytes {
+            return Err(String::from("the block on the disk differs from the file read"));
+        }
+        self.one_shot = Some(OneShot {
+            dev: dev.clone(),
+            path: path.clone(),
+            place,
+            old: on_disk.clone(),
+            new: on_disk,
+            value: String::from(value),
+            saved_at: None,
+        });
+        Ok(())
+    }
+
+    /// `save_env [-f FILE] VAR …` outside a menu entry (grub-core/commands/loadenv.c): GRUB
+    /// writes each variable's current value (an unset one is deleted) into the block and the
+    /// block back in place. rpvboot writes only what clears an honoured `next_entry`: the
+    /// block it came from, edited for `next_entry`; other variables are not saved (a note).
+    fn save_env(&mut self, c: &Cmd) {
+        let words: Vec<String> = self.args(c).into_iter().skip(1).map(|(w, _)| w).collect();
+        let mut file = None;
+        let mut vars: Vec<&String> = Vec::new();
+        let mut it = words.iter();
+        while let Some(w) = it.next() {
+            match w.as_str() {
+                "-f" | "--file" => file = it.next().cloned(),
+                _ => match w.strip_prefix("--file=") {
+                    Some(f) => file = Some(String::from(f)),
+                    None => vars.push(w),
+                },
+            }
+        }
+        let name = file.unwrap_or_else(|| alloc::format!("{}/grubenv", self.get("prefix")));
+        let target = self.locate(&name);
+        let at = alloc::format!("{}:{}", self.d.file, c.line);
+        for var in vars {
+            let value = self.env.iter().rev().find(|(k, _)| k == var).map(|(_, v)| v.clone());
+            let shot = self.one_shot.as_mut().filter(|s| target.as_ref() == Some(&(s.dev.clone(), s.path.clone())));
+            match shot {
+                Some(s) if var == "next_entry" => {
+                    let ok = match &value {
+                        Some(v) => envblk::set(&mut s.new, var, v),
+                        None => {
+                            envblk::delete(&mut s.new, var);
+                            true
+                        }
+                    };
+                    if ok {
+                        s.saved_at = Some(at.clone());
+                    } else {
+                        self.d.warn(
+                            c.line,
+                            c.col,
+                            DiagKind::Other(String::from("save_env: environment block too small")),
+                        );
+                    }
+                }
+                _ => self.d.note(
+                    c.line,
+                    c.col,
+                    DiagKind::Other(alloc::format!(
+                        "save_env {var}: not saved (rpvboot writes only the clear of a next_entry one-shot)"
+                    )),
+                ),
+            }
+        }
+    }
+
+    /// The write the run asked for: the honoured one-shot's block as `save_env` left it, when
+    /// it changed; a one-shot never saved is booted on every start, as by GRUB (a warning).
+    fn env_write(&mut self) -> Option<EnvWrite> {
+        let s = self.one_shot.take()?;
+        let Some(at) = s.saved_at else {
+            self.d.warn(
+                0,
+                0,
+                DiagKind::Other(alloc::format!(
+                    "next_entry={} is honoured but never cleared (no save_env next_entry): it boots on every start, as with GRUB",
+                    s.value
+                )),
+            );
+            return None;
+        };
+        (s.new != s.old).then_some(EnvWrite {
+            device: s.dev,
+            path: s.path,
+            place: s.place,
+            old: s.old,
+            new: s.new,
+            cleared: s.value,
+            at,
+        })
     }
 
     /// `search` (grub-core/commands/search_wrap.c) and `search.fs_uuid|fs_label|file NAME
@@ -1618,6 +1752,7 @@ pub(crate) fn parse_on(bytes: &[u8], mut d: Diags, origin: Option<(&Device, &str
         include_depth: 0,
         stop: false,
         env_loaded: false,
+        one_shot: None,
     };
     if let Some((dev, path)) = origin {
         // What pvgrub2 sets before it reads the file: its device and directory.
@@ -1632,8 +1767,10 @@ pub(crate) fn parse_on(bytes: &[u8], mut d: Diags, origin: Option<(&Device, &str
     }
     run.exec(&nodes, None, None);
     let default = run.resolve_default();
+    let env_write = run.env_write();
     let Run { mut menu, mut d, .. } = run;
     menu.finish(default, 0, &[], &mut d);
+    menu.env_write = env_write;
     menu
 }
 
@@ -1991,6 +2128,68 @@ mod host_tests {
         let l = one(&[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)]);
         assert_eq!(kernel(&l).1, "/b ");
         assert!(l.menu.diagnostics.iter().any(|d| alloc::format!("{}", d.kind).contains("next_entry=1>1")));
+    }
+
+    #[test]
+    fn next_entry_is_booted_once_and_cleared_as_save_env_does() {
+        // 00_header: `set default="${next_entry}"`, `set next_entry=`, `save_env next_entry`:
+        // loadenv.c writes the block with next_entry set to the empty value (envblk.c's
+        // grub_envblk_set). The second start, on the rewritten block, boots the saved default.
+        let cfg = alloc::format!("{HEADER}{ENTRIES}");
+        let env = envblk(&[("saved_entry", "adv>b"), ("next_entry", "1>1")]);
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)],
+        );
+        v.writable = true;
+        let l = load("", &mut v);
+        assert_eq!(kernel(&l).1, "/c ", "{:?}", l.menu.diagnostics);
+        let w = l.menu.env_write.clone().expect("a write");
+        assert_eq!(w.old, env);
+        assert_eq!(w.new, envblk(&[("saved_entry", "adv>b"), ("next_entry", "")]));
+        assert_eq!((w.cleared.as_str(), w.path.as_str()), ("1>1", "/grub/grubenv"));
+        assert!(w.describe().contains("next_entry=1>1 cleared in (hd0,0)/grub/grubenv"), "{}", w.describe());
+        assert!(w.at.ends_with("grub.cfg:8"), "{}", w.at);
+        crate::Volumes::write_env(&mut v, &w).expect("written");
+        let l = load("", &mut v);
+        assert_eq!(kernel(&l).1, "/b ");
+        assert_eq!(l.menu.env_write, None, "nothing left to clear");
+        // rpvboot.nowrite: the one-shot is refused as when the disk takes no writes.
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)],
+        );
+        v.writable = true;
+        let l = load("rpvboot.nowrite", &mut v);
+        assert_eq!(kernel(&l).1, "/b ");
+        assert_eq!(l.menu.env_write, None);
+        let warn = l.menu.diagnostics.iter().map(|d| alloc::format!("{}", d.kind)).collect::<Vec<_>>().join("\n");
+        assert!(warn.contains("next_entry=1>1") && warn.contains("rpvboot.nowrite"), "{warn}");
+    }
+
+    #[test]
+    fn only_next_entry_is_saved() {
+        // A save_env of other variables writes nothing (a note); inside an entry it is not run.
+        let cfg = alloc::format!(
+            "{HEADER}set saved_entry=a\nsave_env saved_entry\nmenuentry 'A' {{ save_env next_entry\n linux /a }}\n"
+        );
+        let env = envblk(&[("next_entry", "0")]);
+        let mut v = MemVolumes::default().with(
+            "(hd0,0)",
+            FsKind::Ext,
+            &[("/grub/grub.cfg", cfg.as_bytes()), ("/grub/grubenv", &env)],
+        );
+        v.writable = true;
+        let l = load("", &mut v);
+        let w = l.menu.env_write.expect("the one-shot's clear");
+        assert_eq!(w.new, envblk(&[("next_entry", "")]), "saved_entry not written");
+        assert!(l
+            .menu
+            .diagnostics
+            .iter()
+            .any(|d| alloc::format!("{}", d.kind).contains("save_env saved_entry: not saved")));
     }
 
     #[test]

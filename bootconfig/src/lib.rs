@@ -16,6 +16,7 @@ extern crate alloc;
 pub mod bls;
 pub mod bootcfg;
 pub mod device;
+pub mod envblk;
 pub mod error;
 pub mod extra;
 pub mod grubcfg;
@@ -227,6 +228,9 @@ pub struct Menu {
     pub entries: Vec<Entry>,
     /// Every problem found, in file order.
     pub diagnostics: Vec<Diagnostic>,
+    /// The environment block rewrite the file asked for (`save_env next_entry` after a
+    /// `next_entry` one-shot was honoured); the loader does it just before the handover.
+    pub env_write: Option<envblk::EnvWrite>,
 }
 
 impl Menu {
@@ -255,6 +259,7 @@ impl Menu {
             banner: Vec::new(),
             entries: Vec::new(),
             diagnostics: Vec::new(),
+            env_write: None,
         }
     }
 

@@ -17,6 +17,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::envblk::{EnvPlace, EnvWrite};
 use super::error::{DiagKind, Diagnostic, Diags, Severity};
 use super::extra::{self, ExtraOptions, EXTRA_FILE};
 use super::{looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES};
@@ -115,6 +116,25 @@ pub trait Volumes {
     fn netbsd_bootdev(&self, device: &Device) -> Option<String> {
         self.netbsd_name(device).ok()
     }
+    /// Where GRUB's environment block `path` on `device` lies, for a rewrite in place, and
+    /// its bytes there; or why it cannot be rewritten (the disk is read-only, the filesystem
+    /// forbids it, the file is not exactly one block at one place: `fs::envblock::locate`).
+    ///
+    /// # Errors
+    /// The reason, in words. The default: no disk takes writes.
+    fn env_place(&mut self, device: &Device, path: &str) -> Result<(EnvPlace, Vec<u8>), String> {
+        let _ = (device, path);
+        Err(String::from("these disks take no writes"))
+    }
+    /// Does the rewrite a configuration asked for ([`EnvWrite`]): the sectors must still hold
+    /// the old block; the new one is written, flushed and read back.
+    ///
+    /// # Errors
+    /// Why nothing (or nothing verified) was written, in words.
+    fn write_env(&mut self, w: &EnvWrite) -> Result<(), String> {
+        let _ = w;
+        Err(String::from("these disks take no writes"))
+    }
 }
 
 /// The kernels boot(8) tries with no configuration, in order (NetBSD's
@@ -129,24 +149,33 @@ pub const BUILTIN_TIMEOUT: u32 = 5;
 const STAT_READ_LIMIT: usize = 64 * 1024;
 
 /// The disks as the GRUB 2 script commands see them (`[ -s ]`, `load_env`, `search`,
-/// `source`) while a `grub.cfg` runs.
-struct VolHost<'a, V: Volumes>(&'a mut V);
+/// `source`) while a `grub.cfg` runs; `nowrite` (`rpvboot.nowrite`) forbids any write.
+struct VolHost<'a, V: Volumes> {
+    v: &'a mut V,
+    nowrite: bool,
+}
 
 impl<V: Volumes> super::grubcfg::Host for VolHost<'_, V> {
     fn stat(&mut self, dev: &Device, path: &str) -> Option<(bool, u64)> {
-        self.0.stat(dev, path)
+        self.v.stat(dev, path)
     }
     fn read(&mut self, dev: &Device, path: &str, limit: usize) -> Option<Vec<u8>> {
-        self.0.read(dev, path, limit).ok()
+        self.v.read(dev, path, limit).ok()
     }
     fn devices(&mut self) -> Vec<Device> {
-        self.0.volumes().into_iter().map(|v| v.device).collect()
+        self.v.volumes().into_iter().map(|v| v.device).collect()
     }
     fn fs_ids(&mut self, dev: &Device) -> (Option<String>, Option<String>) {
-        self.0.fs_ids(dev)
+        self.v.fs_ids(dev)
+    }
+    fn env_place(&mut self, dev: &Device, path: &str) -> Result<(EnvPlace, Vec<u8>), String> {
+        if self.nowrite {
+            return Err(String::from("rpvboot.nowrite is on the extra= line"));
+        }
+        self.v.env_place(dev, path)
     }
     fn list(&mut self, dev: &Device, path: &str, max: usize) -> Option<Vec<String>> {
-        self.0.list_dir(dev, path, max)
+        self.v.list_dir(dev, path, max)
     }
 }
 
@@ -312,13 +341,19 @@ fn file_name(dev: &Device, path: &str) -> String {
 }
 
 /// Reads and parses one candidate; `None` when it does not exist.
-fn try_read(v: &mut impl Volumes, dev: &Device, path: &str, d: &mut Diags) -> Option<(ConfigSource, Menu)> {
+fn try_read(
+    v: &mut impl Volumes,
+    dev: &Device,
+    path: &str,
+    nowrite: bool,
+    d: &mut Diags,
+) -> Option<(ConfigSource, Menu)> {
     let name = file_name(dev, path);
     match v.read(dev, path, MAX_CONFIG_BYTES.saturating_add(1)) {
         Ok(bytes) => {
             let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&bytes));
             let menu = if format == Format::GrubCfg {
-                super::parse_grubcfg_on(&bytes, &name, dev, path, &mut VolHost(v))
+                super::parse_grubcfg_on(&bytes, &name, dev, path, &mut VolHost { v, nowrite })
             } else {
                 super::parse(format, &bytes, &name)
             };
@@ -360,7 +395,7 @@ pub fn load_options(options: ExtraOptions, v: &mut impl Volumes) -> Loaded {
                 None => vols.iter().map(|x| x.device.clone()).collect(),
             };
             for dev in &devs {
-                if let Some((src, menu)) = try_read(v, dev, &cfg.path, &mut d) {
+                if let Some((src, menu)) = try_read(v, dev, &cfg.path, options.nowrite, &mut d) {
                     break 'found (src, Reason::ExtraConfig, menu);
                 }
             }
@@ -372,7 +407,7 @@ pub fn load_options(options: ExtraOptions, v: &mut impl Volumes) -> Loaded {
         }
         for vol in &vols {
             for path in SEARCH_PATHS {
-                if let Some((src, menu)) = try_read(v, &vol.device, path, &mut d) {
+                if let Some((src, menu)) = try_read(v, &vol.device, path, options.nowrite, &mut d) {
                     break 'found (src, Reason::Searched, menu);
                 }
             }
@@ -648,6 +683,29 @@ impl Volumes for DiskVolumes<'_> {
         Some(list.into_iter().map(|e| e.name).filter(|n| n != "." && n != "..").take(max).collect())
     }
 
+    /// `fs::envblock::locate` on the device's partition (a NetBSD slot's `a` partition when
+    /// the slot itself holds no filesystem), its place counted on the whole disk.
+    fn env_place(&mut self, device: &Device, path: &str) -> Result<(EnvPlace, Vec<u8>), String> {
+        let (disk, mut part, key) = self.partition(device).ok_or("no such partition")?;
+        if key.fallback && fs::probe::open_fs(&part).is_err() {
+            let a = fs::probe::DeviceSpec { letter: Some('a'), ..part.spec() };
+            part = disk.find(&a).map_err(|_| "no such partition")?;
+        }
+        let (place, bytes) = fs::envblock::locate(&part.device(), path)?;
+        let lba = part.start.checked_add(place.lba.0).ok_or("sector out of range")?;
+        let p = EnvPlace { disk: part.disk, lba, sectors: place.sectors, block_size: place.block_size };
+        Ok((p, bytes))
+    }
+
+    fn write_env(&mut self, w: &EnvWrite) -> Result<(), String> {
+        let disk = self.disks.iter().find(|d| d.index == w.place.disk).ok_or("no such disk")?;
+        let place =
+            fs::envblock::Place { lba: fs::Lba(w.place.lba), sectors: w.place.sectors, block_size: w.place.block_size };
+        // Filesystems opened so far may cache the old block: forget them.
+        self.open.clear();
+        fs::envblock::rewrite(&mut disk.whole().device(), &place, &w.old, &w.new)
+    }
+
     /// NetBSD's own name for the partition (`fs::probe::netbsd::bootdev`, after NetBSD's
     /// rules in docs/netbsd-bootdev.md): `xbdN` + the disklabel letter (or NetBSD's made-up
     /// letter: `e`.. for MBR partitions without a label), `dkK` for a GPT entry.
@@ -677,6 +735,9 @@ pub struct MemVolumes {
     pub vols: Vec<(Volume, MemFiles)>,
     /// Filesystem UUIDs and labels, by device.
     pub ids: Vec<(Device, Option<String>, Option<String>)>,
+    /// The volumes take writes: an environment block file is placed at sector 0 of its
+    /// volume's disk number and [`Volumes::write_env`] replaces the file's bytes.
+    pub writable: bool,
 }
 
 impl MemVolumes {
@@ -719,6 +780,24 @@ impl Volumes for MemVolumes {
             }
         }
         (!out.is_empty()).then(|| out.into_iter().take(max).collect())
+    }
+
+    fn env_place(&mut self, device: &Device, path: &str) -> Result<(EnvPlace, Vec<u8>), String> {
+        if !self.writable {
+            return Err(String::from("these disks take no writes"));
+        }
+        let bytes = self.read(device, path, usize::MAX).map_err(|_| String::from("no such file"))?;
+        let disk = device.spec().map_or(0, |s| s.disk);
+        Ok((EnvPlace { disk, lba: 0, sectors: 2, block_size: 512 }, bytes))
+    }
+    fn write_env(&mut self, w: &EnvWrite) -> Result<(), String> {
+        let (_, files) = self.vols.iter_mut().find(|(v, _)| v.device == w.device).ok_or("no such device")?;
+        let (_, bytes) = files.iter_mut().find(|(p, _)| *p == w.path).ok_or("no such file")?;
+        if *bytes != w.old {
+            return Err(String::from("the file no longer holds the block read"));
+        }
+        bytes.clone_from(&w.new);
+        Ok(())
     }
 }
 

@@ -668,6 +668,13 @@ pub fn start_info(lay: &Layout) -> StartInfoSummary {
     }
 }
 
+/// The environment block write the configuration asks for, as a `plan:` line (the dry run
+/// prints it, the PV kernel with `rpvboot.verbose` before it writes); `None` when nothing is
+/// written.
+pub fn env_write_line(l: &Loaded) -> Option<String> {
+    l.menu.env_write.as_ref().map(|w| format!("plan: write {}", w.describe()))
+}
+
 /// The plan in lines (`plan: …`), the same for the PV kernel's console (`rpvboot.verbose`,
 /// from the layout it hands over with) and `rpvboot-inspect boot`: one line for the region,
 /// one per region in PFN order, one for start_info. They do not depend on the loader's own

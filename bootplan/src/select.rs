@@ -89,7 +89,12 @@ pub fn select_with(
     }
     let mut pd = ProbedDisks(disks);
     match run_until_boot(model, opts, term, &mut pd, &mut boot) {
-        Action::Boot(_) => chosen,
+        Action::Boot(_) => {
+            if chosen.is_some() {
+                clear_one_shot(&loaded, &mut v, out);
+            }
+            chosen
+        }
         Action::Shutdown => {
             let _ = writeln!(out, "rpvboot: halt requested on the command line");
             None
@@ -188,7 +193,36 @@ pub fn select_loaded(
         let _ = writeln!(log.out, "rpvboot: no entry could be booted");
         return None;
     };
+    clear_one_shot(&report.loaded, v, log.out);
     Some(Selected::from_prepared(&report.loaded, p))
+}
+
+/// GRUB's `next_entry` one-shot cleared (`Menu::env_write`), once an entry of this
+/// configuration was read and its kernel accepted, just before the disks close for the
+/// handover: a kernel that fails to load leaves the one-shot for the fallback entries, as it
+/// stays in GRUB until `save_env` runs. A failed write is a warning and the entry still boots
+/// (GRUB ignores a failed `save_env` too); the one-shot then boots again next time.
+fn clear_one_shot(l: &Loaded, v: &mut impl Volumes, out: &mut dyn Write) {
+    let Some(w) = &l.menu.env_write else {
+        return;
+    };
+    if l.options.verbose {
+        if let Some(line) = plan::env_write_line(l) {
+            let _ = writeln!(out, "rpvboot: {line}");
+        }
+    }
+    match v.write_env(w) {
+        Ok(()) => {
+            let _ = writeln!(out, "rpvboot: {} (read back, verified)", w.describe());
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "rpvboot: warning: next_entry={} not cleared in {}{}: {e}; it will boot again next time",
+                w.cleared, w.device, w.path
+            );
+        }
+    }
 }
 
 impl Selected {

@@ -14,7 +14,10 @@ use crate::error::IoError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lba(pub u64);
 
-/// A readable disk (or a window of one).
+/// A readable disk (or a window of one), which may take writes.
+///
+/// Reading is the job of every implementation; writing exists for one purpose, GRUB's
+/// environment block rewritten in place ([`crate::envblock`]), and the defaults refuse it.
 pub trait BlockDevice {
     /// Sector size in bytes: 512 or 4096 (from the backend's `sector-size`).
     fn block_size(&self) -> u32;
@@ -44,6 +47,32 @@ pub trait BlockDevice {
         }
         Ok(())
     }
+
+    /// Why this device cannot be written, or `None` when [`Self::write_blocks`] may be tried
+    /// (blkfront: the backend's `mode` is `w`). Asked before anything is planned, so that a
+    /// read-only disk means "no write" with a message, not a failed write at the last moment.
+    fn write_refusal(&self) -> Option<&'static str> {
+        Some("the device takes no writes")
+    }
+
+    /// Writes `buf` to the sectors starting at `lba` (same rules as [`Self::read_blocks`]).
+    ///
+    /// # Errors
+    /// [`IoError::ReadOnly`] by default; [`IoError::Misaligned`], [`IoError::OutOfRange`] or
+    /// a device error.
+    fn write_blocks(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        let _ = (lba, buf);
+        Err(IoError::ReadOnly)
+    }
+
+    /// Makes earlier writes durable (blkif's `BLKIF_OP_FLUSH_DISKCACHE` when the backend
+    /// offers it); nothing to do by default.
+    ///
+    /// # Errors
+    /// A device error.
+    fn flush(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
 }
 
 impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
@@ -58,6 +87,15 @@ impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
     }
     fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
         (**self).read_blocks_vectored(reqs)
+    }
+    fn write_refusal(&self) -> Option<&'static str> {
+        (**self).write_refusal()
+    }
+    fn write_blocks(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        (**self).write_blocks(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        (**self).flush()
     }
 }
 
@@ -95,6 +133,10 @@ impl MemDisk {
     pub fn bytes(&self) -> &[u8] {
         &self.data
     }
+    /// The bytes behind the disk, to change (a fake backend's writes).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
 }
 
 impl BlockDevice for MemDisk {
@@ -114,6 +156,20 @@ impl BlockDevice for MemDisk {
         let end = start.checked_add(buf.len()).ok_or(IoError::OutOfRange)?;
         let src = self.data.get(start..end).ok_or(IoError::OutOfRange)?;
         buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn write_refusal(&self) -> Option<&'static str> {
+        None
+    }
+    fn write_blocks(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        check_request(self.block_size, self.num_blocks(), lba, buf.len())?;
+        let start = lba
+            .0
+            .checked_mul(u64::from(self.block_size))
+            .and_then(|s| usize::try_from(s).ok())
+            .ok_or(IoError::OutOfRange)?;
+        let end = start.checked_add(buf.len()).ok_or(IoError::OutOfRange)?;
+        self.data.get_mut(start..end).ok_or(IoError::OutOfRange)?.copy_from_slice(buf);
         Ok(())
     }
 }
@@ -173,6 +229,12 @@ impl BlockDevice for FileDisk {
         check_request(self.block_size, self.num_blocks, lba, buf.len())?;
         let offset = lba.0.checked_mul(u64::from(self.block_size)).ok_or(IoError::OutOfRange)?;
         self.file.read_exact_at(buf, offset).map_err(|_| IoError::Device)
+    }
+    /// An image stands for a disk xl attaches `w` (its default), so the dry run plans what
+    /// rpvboot would write; the file itself is open for reading only and
+    /// [`BlockDevice::write_blocks`] refuses.
+    fn write_refusal(&self) -> Option<&'static str> {
+        None
     }
 }
 

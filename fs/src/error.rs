@@ -15,6 +15,8 @@ pub enum IoError {
     Device,
     /// The device did not answer in time.
     Timeout,
+    /// The device does not take writes (a read-only disk, an image opened for reading).
+    ReadOnly,
 }
 
 impl fmt::Display for IoError {
@@ -24,6 +26,7 @@ impl fmt::Display for IoError {
             Self::OutOfRange => "read past the end of the device",
             Self::Device => "device error",
             Self::Timeout => "device timed out",
+            Self::ReadOnly => "device is read-only",
         })
     }
 }

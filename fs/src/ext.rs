@@ -1246,6 +1246,12 @@ impl Filesystem for Ext {
         Ok(out)
     }
 
+    /// A file's data blocks hold its bytes as they are (no data checksums, no compression);
+    /// not while the journal needs replaying: the current bytes may then be a journal copy,
+    /// and a replay would overwrite a rewrite.
+    fn in_place_writes(&self) -> bool {
+        !self.geometry.needs_recovery
+    }
     fn read_link(&mut self, id: NodeId) -> Result<String, Error> {
         let path = self.nodes.path(id)?;
         let meta = self.meta_of(&path)?;

@@ -599,6 +599,10 @@ impl Filesystem for Fat {
         Ok(out)
     }
 
+    /// A file's data blocks hold its bytes as they are (no data checksums, no compression).
+    fn in_place_writes(&self) -> bool {
+        true
+    }
     fn read_link(&mut self, _id: NodeId) -> Result<String, Error> {
         Err(Error::Unsupported("fat: no symbolic links on FAT".into()))
     }

@@ -90,6 +90,17 @@ impl BlockDevice for PartitionDevice {
         }
         self.disk.try_borrow_mut().map_err(|_| IoError::Device)?.read_blocks_vectored(&mut abs)
     }
+    fn write_refusal(&self) -> Option<&'static str> {
+        self.disk.try_borrow().map_or(Some("the disk is busy"), |d| d.write_refusal())
+    }
+    fn write_blocks(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        check_request(self.block_size, self.len, lba, buf.len())?;
+        let abs = self.start.checked_add(lba.0).ok_or(IoError::OutOfRange)?;
+        self.disk.try_borrow_mut().map_err(|_| IoError::Device)?.write_blocks(Lba(abs), buf)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.disk.try_borrow_mut().map_err(|_| IoError::Device)?.flush()
+    }
 }
 
 /// Which map described a partition.
@@ -548,9 +559,18 @@ pub fn readers() -> impl Iterator<Item = &'static str> {
 /// [`Error::NotRecognized`] when no reader knows it; the first reader's error that is not
 /// `NotRecognized` (a recognised but broken filesystem) wins over that.
 pub fn open_fs_on(dev: &PartitionDevice) -> Result<Box<dyn Filesystem>, Error> {
+    open_fs_with(&|| Box::new(dev.clone()))
+}
+
+/// [`open_fs_on`] over devices `make` returns (one per reader tried): e.g. a partition behind
+/// a wrapper that records what the filesystem reads ([`crate::envblock`]).
+///
+/// # Errors
+/// As [`open_fs_on`].
+pub fn open_fs_with(make: &dyn Fn() -> Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
     let mut first_err = None;
     for (name, open) in OPENERS {
-        match open(Box::new(dev.clone())) {
+        match open(make()) {
             Ok(fs) => return Ok(fs),
             Err(Error::NotRecognized) => {}
             Err(e) => {

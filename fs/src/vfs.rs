@@ -132,6 +132,15 @@ pub trait Filesystem {
     /// [`Error::NotADirectory`], corruption or I/O.
     fn read_dir_limit(&mut self, id: NodeId, max: usize) -> Result<Vec<DirEntry>, Error>;
 
+    /// Whether a file's bytes may be rewritten in place on the device, the way GRUB's
+    /// `save_env` rewrites its environment block ([`crate::envblock`]): true only where a
+    /// file's data sectors hold its bytes as they are, with no checksum or compression over
+    /// them that a rewrite would leave stale. FFS, ext2/3/4 and FAT say so; a filesystem that
+    /// does not (btrfs checksums data) keeps this default.
+    fn in_place_writes(&self) -> bool {
+        false
+    }
+
     /// The target of a symbolic link.
     ///
     /// # Errors

@@ -380,6 +380,7 @@ impl Back {
                     }
                     (*id, 0u8)
                 }
+                xenfront::blkif::Request::Write { .. } | xenfront::blkif::Request::Flush { .. } => continue,
                 xenfront::blkif::Request::Indirect { id, nr_segments, grefs, .. } => {
                     let mut left = usize::from(*nr_segments);
                     for g in grefs {

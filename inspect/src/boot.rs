@@ -23,7 +23,9 @@
 //! `pages`}), `pt_frames`, `region_pages`, `pages_in_use`, `loader_pages`, `loader_pages_given`,
 //! `start_info` {`nr_pages`,
 //! `mod_start`, `mod_len`, `flags`}} or null, `outcome` (`boot` | `fallback` | `error`), `next`
-//! (what the loader does next, in words), `tried` (entries tried, in order) and `diagnostics`
+//! (what the loader does next, in words), `tried` (entries tried, in order), `env_write` (as in
+//! `menu --json`: GRUB's `next_entry` cleared before the handover, or null; the dry run never
+//! writes, the text form says it in a `plan: write` line) and `diagnostics`
 //! (list of {`where`, `message`}). Addresses (`entry_point`, `virt_base`, `hypercall_page`,
 //! `mod_start`, `va`) are strings `"0x…"`: they exceed the integers JSON readers keep exactly.
 
@@ -194,6 +196,11 @@ fn text(r: &BootReport) -> String {
     }
     if let Some(lay) = &r.layout {
         let _ = writeln!(s, "{}", plan::pages_line(r.loader_pages, r.pages_in_use));
+        // The order the PV kernel prints them in with rpvboot.verbose: the write is done when
+        // the entry is accepted, the layout lines come with the handover.
+        if let Some(line) = plan::env_write_line(&r.loaded) {
+            let _ = writeln!(s, "{line}");
+        }
         for line in plan::plan_lines(lay) {
             let _ = writeln!(s, "{line}");
         }
@@ -327,10 +334,11 @@ fn json(r: &BootReport, config: &str) -> String {
     let diags = join(r.problems.iter().map(|p| format!("{{\"where\":{},\"message\":{}}}", js(&p.at), js(&p.message))));
     let tried = join(r.tried.iter().map(|i| i.to_string()));
     format!(
-        "{{\"config\":{config},\"entry\":{},\"cmdline\":{},\"kernel\":{kernel},\"modules\":[{modules}],\"layout\":{layout},\"outcome\":{},\"next\":{},\"tried\":[{tried}],\"diagnostics\":[{diags}]}}\n",
+        "{{\"config\":{config},\"entry\":{},\"cmdline\":{},\"kernel\":{kernel},\"modules\":[{modules}],\"layout\":{layout},\"outcome\":{},\"next\":{},\"tried\":[{tried}],\"env_write\":{},\"diagnostics\":[{diags}]}}\n",
         r.entry.map_or_else(|| "null".into(), |e| e.to_string()),
         js_opt(r.cmdline.as_deref()),
         js(r.outcome.name()),
-        js(&next_text(r))
+        js(&next_text(r)),
+        crate::menu::env_write_json(&r.loaded)
     )
 }

@@ -10,8 +10,10 @@
 //! `args`} or null, `modules` (list of {`kind`, `device`, `path`, `args`})}), `boot` (what the
 //! entry the loader picks would boot: `entry`, `kernel` {`device`, `path`}, `cmdline`,
 //! `modules`, or {`error`}; with disk images also `outcome` (`boot` | `fallback` | `error`) and,
-//! unless it is `boot`, `why`), and `diagnostics` (list of {`file`, `line`, `col`, `severity`,
-//! `message`}).
+//! unless it is `boot`, `why`), `env_write` (what rpvboot writes before the handover: {`device`,
+//! `path`, `disk`, `sector`, `sectors`, `sector_size`, `next_entry` (the one-shot cleared),
+//! `save_env` (`FILE:LINE`)} or null) and `diagnostics` (list of {`file`, `line`, `col`,
+//! `severity`, `message`}).
 //!
 //! With disk images the verdict ("would boot") is the decision `boot` makes: the loader's own
 //! `bootplan::plan::dry_run` in the default memory, kernels and modules read and checked, the
@@ -214,6 +216,9 @@ fn text(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic], v: O
                 md.args
             );
         }
+        if let Some(w) = l.menu.env_write.as_ref().filter(|_| !matches!(v, Some((Outcome::Error, _)))) {
+            let _ = writeln!(s, "  then writes: {}", w.describe());
+        }
     }
     let diags: Vec<_> = l.all_diagnostics().chain(checks).collect();
     if !diags.is_empty() {
@@ -251,6 +256,27 @@ fn js_dev(d: Option<&Device>) -> String {
 
 fn join(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join(",")
+}
+
+/// The `env_write` field of `menu --json` and `boot --json`: what rpvboot would write before
+/// the handover (GRUB's `next_entry` cleared), or `null`.
+pub(crate) fn env_write_json(l: &Loaded) -> String {
+    l.menu.env_write.as_ref().map_or_else(
+        || "null".into(),
+        |w| {
+            format!(
+                "{{\"device\":{},\"path\":{},\"disk\":{},\"sector\":{},\"sectors\":{},\"sector_size\":{},\"next_entry\":{},\"save_env\":{}}}",
+                js(w.device.as_str()),
+                js(&w.path),
+                w.place.disk,
+                w.place.lba,
+                w.place.sectors,
+                w.place.block_size,
+                js(&w.cleared),
+                js(&w.at)
+            )
+        },
+    )
 }
 
 pub(crate) fn json(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic]) -> String {
@@ -324,12 +350,13 @@ fn json_with(l: &Loaded, plan: &Result<BootPlan, String>, checks: &[Diagnostic],
     let timeout = m.timeout.map(|t| t.to_string()).unwrap_or_else(|| "null".into());
     let fallback = join(m.fallback.iter().map(|i| i.to_string()));
     format!(
-        "{{\"config\":{{\"device\":{},\"path\":{},\"format\":{}}},\"reason\":{},\"default\":{},\"timeout\":{timeout},\"fallback\":[{fallback}],\"hidden\":{},\"entries\":[{entries}],\"boot\":{boot},\"diagnostics\":[{diags}]}}\n",
+        "{{\"config\":{{\"device\":{},\"path\":{},\"format\":{}}},\"reason\":{},\"default\":{},\"timeout\":{timeout},\"fallback\":[{fallback}],\"hidden\":{},\"entries\":[{entries}],\"boot\":{boot},\"env_write\":{},\"diagnostics\":[{diags}]}}\n",
         js_dev(cfg),
         js(&l.source.path),
         js(l.source.format.name()),
         js(l.reason.describe()),
         m.default,
-        m.hidden
+        m.hidden,
+        env_write_json(l)
     )
 }

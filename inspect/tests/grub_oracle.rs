@@ -474,7 +474,7 @@ fn rpv_loc(s: &str) -> Option<Loc> {
 }
 
 /// What `rpvboot-inspect boot --json` boots on `imgs`, or why it boots nothing.
-fn rpvboot_choice(imgs: &[PathBuf]) -> Result<(Choice, String, String), String> {
+fn rpvboot_choice(imgs: &[PathBuf]) -> Result<(Choice, String, String, Option<EnvAt>), String> {
     let out =
         Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect")).arg("boot").arg("--json").args(imgs).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -502,7 +502,50 @@ fn rpvboot_choice(imgs: &[PathBuf]) -> Result<(Choice, String, String), String> 
     }
     let d = j.get("diagnostics");
     let diags: Vec<&str> = (0..d.len()).map(|i| d.at(i).get("message").s()).collect();
-    Ok((Choice { kernel, cmdline: j.get("cmdline").s().to_string(), initrds }, title, diags.join("; ")))
+    let w = j.get("env_write");
+    let env = match w {
+        J::Null => None,
+        w => Some(EnvAt {
+            disk: w.get("disk").n() as usize,
+            sector: w.get("sector").n() as u64,
+            size: w.get("sector_size").n() as u64,
+        }),
+    };
+    Ok((Choice { kernel, cmdline: j.get("cmdline").s().to_string(), initrds }, title, diags.join("; "), env))
+}
+
+/// Where rpvboot would rewrite the environment block (`boot --json`'s `env_write`).
+#[derive(Debug, Clone, Copy)]
+struct EnvAt {
+    disk: usize,
+    sector: u64,
+    size: u64,
+}
+
+/// The 1024 bytes at `at` in the image file.
+fn block_at(img: &Path, at: EnvAt) -> Vec<u8> {
+    let bytes = std::fs::read(img).unwrap();
+    let off = (at.sector * at.size) as usize;
+    bytes.get(off..off + 1024).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// GRUB wrote its `save_env next_entry` where rpvboot would, and the same bytes:
+/// `grub-editenv` (which edits blocks with the same function as `save_env`) on the block
+/// before, with `set next_entry=`, is what grub-emu's disk holds after its boot.
+fn same_write_as_grub(imgs: &[PathBuf], dir: &Path, at: EnvAt) -> Result<(), String> {
+    let before = block_at(&imgs[at.disk], at);
+    if !before.starts_with(b"# GRUB Environment Block\n") {
+        return Err(format!("rpvboot's sector {} does not hold the environment block", at.sector));
+    }
+    let f = dir.join("expected-grubenv");
+    std::fs::write(&f, &before).unwrap();
+    run(Command::new("grub-editenv").arg(&f).arg("set").arg("next_entry="));
+    let expected = std::fs::read(&f).unwrap();
+    let grubs = block_at(&dir.join("grub-emu").join(format!("disk{}.img", at.disk)), at);
+    if grubs != expected {
+        return Err(format!("grub-emu's block at sector {} after its boot differs from rpvboot's write", at.sector));
+    }
+    Ok(())
 }
 
 /// One configuration state to compare.
@@ -511,9 +554,9 @@ struct Case {
     disks: Vec<Disk>,
     /// The system's files (absolute paths, as the distribution lays them out).
     sys: PathBuf,
-    /// The environment block holds a `next_entry` (grub-reboot): rpvboot refuses one-shots
-    /// (it does not write the block back), so it must boot what GRUB boots on the boot after,
-    /// and say why.
+    /// The environment block holds a `next_entry` (grub-reboot): rpvboot must boot the
+    /// one-shot entry as GRUB does on its first boot, and plan the same write GRUB's
+    /// `save_env next_entry` makes (same sectors, same bytes).
     one_shot: bool,
 }
 
@@ -522,15 +565,15 @@ fn compare(case: &Case, dir: &Path) -> Result<String, String> {
     let trees = split_tree(&case.sys, &case.disks, &dir.join("trees"));
     let imgs = build_disks(&case.disks, &trees, dir);
     let ours = rpvboot_choice(&imgs);
+    let grub = grub_choice(&imgs, dir, 1);
     if case.one_shot {
-        if let Ok((_, _, diags)) = &ours {
-            if !diags.contains("next_entry") {
-                return Err(format!("a next_entry is ignored without a word: {diags}"));
-            }
+        match &ours {
+            Ok((_, _, _, Some(at))) => same_write_as_grub(&imgs, dir, *at)?,
+            Ok((_, _, diags, None)) => return Err(format!("the next_entry one-shot is not cleared: {diags}")),
+            Err(_) => {}
         }
     }
-    let ours = ours.map(|(c, t, _)| (c, t));
-    let grub = grub_choice(&imgs, dir, if case.one_shot { 2 } else { 1 });
+    let ours = ours.map(|(c, t, _, _)| (c, t));
     match (grub, ours) {
         (Ok(g), Ok((o, title))) if g == o => Ok(format!("{} {} \"{}\" ({title})", g.kernel.0, g.kernel.1, g.cmdline)),
         (Ok(g), Ok((o, title))) => Err(format!("GRUB boots {g:?}\n  rpvboot boots \"{title}\": {o:?}")),

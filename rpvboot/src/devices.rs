@@ -335,6 +335,17 @@ impl<D: BlockDevice> BlockDevice for ChunkCache<D> {
         }
         self.read_cached(reqs)
     }
+    fn write_refusal(&self) -> Option<&'static str> {
+        self.dev.write_refusal()
+    }
+    /// Drops every cached chunk first (a chunk may hold the old bytes), then writes.
+    fn write_blocks(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        self.chunks.clear();
+        self.dev.write_blocks(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.dev.flush()
+    }
 }
 
 /// A disk of the device stage: its blkfront behind the small-read cache.
@@ -362,6 +373,15 @@ impl<P: Platform> BlockDevice for SharedBlk<P> {
     }
     fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
         self.0.borrow_mut().read_blocks_vectored(reqs)
+    }
+    fn write_refusal(&self) -> Option<&'static str> {
+        self.0.try_borrow().map_or(Some("the disk is busy"), |d| d.write_refusal())
+    }
+    fn write_blocks(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        self.0.borrow_mut().write_blocks(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.0.borrow_mut().flush()
     }
 }
 

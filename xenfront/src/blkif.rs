@@ -8,6 +8,12 @@ use super::ring::RingProto;
 
 /// `BLKIF_OP_READ`.
 pub const OP_READ: u8 = 0;
+/// `BLKIF_OP_WRITE`.
+pub const OP_WRITE: u8 = 1;
+/// `BLKIF_OP_FLUSH_DISKCACHE` (when the backend writes `feature-flush-cache` = 1).
+pub const OP_FLUSH_DISKCACHE: u8 = 3;
+/// `BLKIF_RSP_EOPNOTSUPP`: the backend does not do this operation.
+pub const RSP_EOPNOTSUPP: i16 = -2;
 /// `BLKIF_OP_INDIRECT`.
 pub const OP_INDIRECT: u8 = 6;
 /// `BLKIF_MAX_SEGMENTS_PER_REQUEST`.
@@ -109,6 +115,24 @@ pub enum Request {
         sector: u64,
         /// 1..=11 segments.
         segs: heapless_segs::Segs,
+    },
+    /// `BLKIF_OP_WRITE`: up to 11 segments of our pages to the disk.
+    Write {
+        /// Echoed id.
+        id: u64,
+        /// Device handle.
+        handle: u16,
+        /// 512-byte sector.
+        sector: u64,
+        /// 1..=11 segments.
+        segs: heapless_segs::Segs,
+    },
+    /// `BLKIF_OP_FLUSH_DISKCACHE` with no data: earlier writes made durable.
+    Flush {
+        /// Echoed id.
+        id: u64,
+        /// Device handle.
+        handle: u16,
     },
     /// Segments in separately granted pages.
     Indirect {
@@ -213,15 +237,21 @@ impl RingProto for Blkif {
     fn encode(req: &Request, slot: &mut [u8]) {
         slot.fill(0);
         match req {
-            Request::Direct { id, handle, sector, segs } => {
+            Request::Direct { id, handle, sector, segs } | Request::Write { id, handle, sector, segs } => {
+                let op = if matches!(req, Request::Write { .. }) { OP_WRITE } else { OP_READ };
                 let n = segs.as_slice().len();
-                put(slot, 0, &[OP_READ, u8::try_from(n).unwrap_or(0)]);
+                put(slot, 0, &[op, u8::try_from(n).unwrap_or(0)]);
                 put(slot, 2, &handle.to_le_bytes());
                 put(slot, 8, &id.to_le_bytes());
                 put(slot, 16, &sector.to_le_bytes());
                 for (i, s) in segs.as_slice().iter().enumerate() {
                     put(slot, 24 + i * 8, &encode_segment(s));
                 }
+            }
+            Request::Flush { id, handle } => {
+                put(slot, 0, &[OP_FLUSH_DISKCACHE, 0]);
+                put(slot, 2, &handle.to_le_bytes());
+                put(slot, 8, &id.to_le_bytes());
             }
             Request::Indirect { id, handle, sector, nr_segments, grefs } => {
                 put(slot, 0, &[OP_INDIRECT, OP_READ]);
@@ -251,14 +281,20 @@ pub fn decode_request(slot: &[u8]) -> Option<Request> {
     let id = u64::from_le_bytes(get(slot, 8));
     let sector = u64::from_le_bytes(get(slot, 16));
     match op {
-        OP_READ => {
+        OP_READ | OP_WRITE => {
             let n = usize::from(get::<1>(slot, 1)[0]);
             let mut segs = heapless_segs::Segs::default();
             for i in 0..n.min(MAX_SEGMENTS) {
                 segs.push(decode_segment(&get::<8>(slot, 24 + i * 8)));
             }
-            Some(Request::Direct { id, handle: u16::from_le_bytes(get(slot, 2)), sector, segs })
+            let handle = u16::from_le_bytes(get(slot, 2));
+            Some(if op == OP_WRITE {
+                Request::Write { id, handle, sector, segs }
+            } else {
+                Request::Direct { id, handle, sector, segs }
+            })
         }
+        OP_FLUSH_DISKCACHE => Some(Request::Flush { id, handle: u16::from_le_bytes(get(slot, 2)) }),
         OP_INDIRECT => {
             let mut grefs = [0u32; MAX_INDIRECT_PAGES];
             for (i, g) in grefs.iter_mut().enumerate() {
@@ -302,10 +338,18 @@ mod tests {
     fn request_roundtrip() {
         let mut segs = heapless_segs::Segs::default();
         assert!(segs.push(Segment { gref: 9, first_sect: 0, last_sect: 7, pad: 0 }));
-        let r = Request::Direct { id: 77, handle: 51712, sector: 1234, segs };
+        let r = Request::Direct { id: 77, handle: 51712, sector: 1234, segs: segs.clone() };
         let mut slot = [0u8; 112];
         Blkif::encode(&r, &mut slot);
         assert_eq!(&slot[..2], &[0, 1]);
+        assert_eq!(decode_request(&slot), Some(r));
+        let r = Request::Write { id: 78, handle: 51712, sector: 9, segs: segs.clone() };
+        Blkif::encode(&r, &mut slot);
+        assert_eq!(&slot[..2], &[OP_WRITE, 1]);
+        assert_eq!(decode_request(&slot), Some(r));
+        let r = Request::Flush { id: 79, handle: 51712 };
+        Blkif::encode(&r, &mut slot);
+        assert_eq!(&slot[..2], &[OP_FLUSH_DISKCACHE, 0]);
         assert_eq!(decode_request(&slot), Some(r));
         let r = Request::Indirect { id: 5, handle: 1, sector: 8, nr_segments: 600, grefs: [1, 2, 0, 0, 0, 0, 0, 0] };
         Blkif::encode(&r, &mut slot);

@@ -107,6 +107,8 @@ struct Backend {
     rsp_prod: u32,
     /// Requests seen, and their segment counts.
     seen: Vec<(bool, usize)>,
+    /// Flush requests served.
+    flushes: u32,
 }
 
 /// The fake machine.
@@ -216,6 +218,9 @@ impl Fake {
         if let Some(n) = max_indirect {
             st.insert(alloc::format!("{back}/feature-max-indirect-segments"), n.to_string());
         }
+        // As libxl (mode) and Linux blkback (feature-flush-cache) write them.
+        st.insert(alloc::format!("{back}/mode"), "w".into());
+        st.insert(alloc::format!("{back}/feature-flush-cache"), "1".into());
         w.backends.push(Backend {
             devid,
             front,
@@ -227,6 +232,7 @@ impl Fake {
             req_cons: 0,
             rsp_prod: 0,
             seen: Vec::new(),
+            flushes: 0,
         });
     }
 
@@ -253,6 +259,14 @@ impl Fake {
     /// Requests the backend of `devid` saw: (indirect, segments).
     pub fn seen(&self, devid: u32) -> Vec<(bool, usize)> {
         self.0.borrow().backends.iter().find(|b| b.devid == devid).map(|b| b.seen.clone()).unwrap_or_default()
+    }
+    /// The bytes of the disk `devid` (after writes).
+    pub fn disk_bytes(&self, devid: u32) -> Vec<u8> {
+        self.0.borrow().backends.iter().find(|b| b.devid == devid).map(|b| b.disk.bytes().to_vec()).unwrap_or_default()
+    }
+    /// Flush requests the backend of `devid` served.
+    pub fn flushes(&self, devid: u32) -> u32 {
+        self.0.borrow().backends.iter().find(|b| b.devid == devid).map_or(0, |b| b.flushes)
     }
     /// A store value.
     pub fn get(&self, path: &str) -> Option<String> {
@@ -588,6 +602,11 @@ impl World {
             Some(Request::Direct { id, sector, segs, .. }) => {
                 (id, blkif::OP_READ, sector, segs.as_slice().to_vec(), false)
             }
+            Some(Request::Write { id, sector, segs, .. }) => return self.serve_write(i, id, sector, segs.as_slice()),
+            Some(Request::Flush { id, .. }) => {
+                self.backends[i].flushes += 1;
+                return Response { id, operation: blkif::OP_FLUSH_DISKCACHE, status: 0 };
+            }
             Some(Request::Indirect { id, sector, nr_segments, grefs, .. }) => {
                 let n = usize::from(nr_segments);
                 let max = self.backends[i].max_indirect.unwrap_or(0) as usize;
@@ -658,6 +677,36 @@ impl World {
                 (None, None) => return Response { id, operation: op, status: -1 },
             }
             sec += n;
+        }
+        Response { id, operation: op, status: 0 }
+    }
+
+    /// `BLKIF_OP_WRITE` as blkback does it: refused on a disk whose `mode` is not `w`, the
+    /// granted pages mapped read-only (a write never needs more), the data copied to the disk.
+    fn serve_write(&mut self, i: usize, id: u64, sector: u64, segs: &[blkif::Segment]) -> Response {
+        let op = blkif::OP_WRITE;
+        let mode = self.store.get(&alloc::format!("{}/mode", self.backends[i].back)).cloned();
+        if mode.as_deref() != Some("w") || segs.is_empty() || segs.len() > 11 {
+            return Response { id, operation: op, status: -1 };
+        }
+        self.backends[i].seen.push((false, segs.len()));
+        let mut sec = sector;
+        for s in segs {
+            if s.first_sect > s.last_sect || s.last_sect > 7 {
+                return Response { id, operation: op, status: -1 };
+            }
+            let Some(pg) = self.map_grant(s.gref, false) else {
+                return Response { id, operation: op, status: -1 };
+            };
+            let n = usize::from(s.last_sect - s.first_sect + 1) * 512;
+            let mut data = alloc::vec![0u8; n];
+            pg.read(usize::from(s.first_sect) * 512, &mut data);
+            let start = (sec * 512) as usize;
+            match self.backends[i].disk.bytes_mut().get_mut(start..start + n) {
+                Some(dst) => dst.copy_from_slice(&data),
+                None => return Response { id, operation: op, status: -1 },
+            }
+            sec += (n / 512) as u64;
         }
         Response { id, operation: op, status: 0 }
     }

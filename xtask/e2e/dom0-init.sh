@@ -83,6 +83,8 @@ while read -r name tmo disks <&3; do
   echo "E2E-LOG-BEGIN $name"
   cat "/var/log/xen/console/guest-$name.log" 2>/dev/null
   echo
+  # the scenario's own look at its disks after the guest ended (Scenario::dom0_after)
+  [ -f "/guest/$name.after" ] && sh "/guest/$name.after"
   echo "E2E-LOG-END $name"
   echo "E2E-XLLOG-BEGIN $name"
   tail -n 15 "/var/log/xen/xl-$name.log" 2>/dev/null

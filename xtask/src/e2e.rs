@@ -9,6 +9,7 @@
 
 mod corrupt;
 mod distro;
+mod grubenv;
 pub mod images;
 mod netbsd;
 mod qemu;
@@ -211,6 +212,12 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
         for re in &s.expect {
             report::compile(re).with_context(|| format!("scenario {}: regex /{re}/", s.name))?;
         }
+        if let Some(first) = s.follows {
+            let before = list.iter().take_while(|t| t.name != s.name).any(|t| t.name == first);
+            if !before {
+                bail!("scenario {} is the second start of {first}'s disks: run {first} before it (--scenario {first} --scenario {})", s.name, s.name);
+            }
+        }
     }
     setup::ensure_host()?;
     let art = setup::ensure_e2e()?;
@@ -280,6 +287,11 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
             disks.push(n);
         }
         fs::write(root.join("guest").join(format!("{}.cfg", s.name)), xl_config(s, &kname, rname.as_deref(), &disks)?)?;
+        if let Some(after) = s.dom0_after {
+            let paths = disk_paths.get(&s.name).map_or(&[][..], Vec::as_slice);
+            let script = after(paths).with_context(|| format!("scenario {}: dom0 script", s.name))?;
+            fs::write(root.join("guest").join(format!("{}.after", s.name)), script)?;
+        }
         if !s.keys.is_empty() {
             let mut k = String::new();
             for b in &s.keys {
@@ -418,9 +430,10 @@ fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, disk_names: &[St
         .zip(b'a'..)
         .map(|((i, name), l)| {
             if s.file_disks {
-                format!("'file:/guest/{name},xvd{},w'", char::from(l))
+                format!("'file:/guest/{name},xvd{},{}'", char::from(l), if s.read_only { "r" } else { "w" })
             } else {
-                format!("'vdev=xvd{},access=rw,script=block-lite,target=/dev/loop{i}'", char::from(l))
+                let access = if s.read_only { "ro" } else { "rw" };
+                format!("'vdev=xvd{},access={access},script=block-lite,target=/dev/loop{i}'", char::from(l))
             }
         })
         .collect();

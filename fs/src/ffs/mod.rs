@@ -396,6 +396,10 @@ impl Filesystem for Ffs {
         Ok(out)
     }
 
+    /// A file's data blocks hold its bytes as they are (no data checksums, no compression).
+    fn in_place_writes(&self) -> bool {
+        true
+    }
     fn read_link(&mut self, id: NodeId) -> Result<String, Error> {
         let inode = self.inode(id.0)?;
         let target = self.link_target(&inode)?;

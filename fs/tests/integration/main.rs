@@ -2,6 +2,7 @@
 //! sfdisk) from a known tree of files, read back through our code and compared byte for byte.
 //! One test binary, one module per topic.
 
+mod envblock;
 mod ext;
 mod ext_map;
 mod fat;

@@ -51,6 +51,10 @@ struct Handshake<P: Platform> {
     partial: Partial<P>,
     indirect: Vec<DataPage<P::Page>>,
     geometry: (u32, u64),
+    /// The toolstack's `mode` is `w` (a disk attached `r` takes no writes).
+    writable: bool,
+    /// The backend offers `feature-flush-cache`.
+    flush: bool,
     /// Why this disk dropped out.
     failed: Option<BlkErrorKind>,
 }
@@ -115,6 +119,8 @@ impl<P: Platform> Handshake<P> {
             partial: Partial { ring: None, port: None, pages: Vec::new() },
             indirect: Vec::new(),
             geometry: (512, 0),
+            writable: false,
+            flush: false,
             failed: None,
         }
     }
@@ -131,9 +137,18 @@ impl<P: Platform> Handshake<P> {
         Blkfront::assemble(plat.clone(), cfg, self).map_err(|(front, kind)| BlkError { path: front, backend, kind })
     }
 
-    /// The backend's geometry from the replies read with its Connected state.
-    fn geometry(&self, extra: Vec<Result<Vec<u8>, XsError>>) -> Result<(u32, u64), BlkErrorKind> {
+    /// The backend's geometry from the replies read with its Connected state; then whether
+    /// it takes writes (the toolstack's `mode`: `w`; anything else or missing: read-only) and
+    /// offers `feature-flush-cache` (blkif.h: `1`).
+    fn geometry(&mut self, extra: Vec<Result<Vec<u8>, XsError>>) -> Result<(u32, u64), BlkErrorKind> {
         let mut extra = extra.into_iter();
+        let geometry = self.sectors(&mut extra)?;
+        self.writable = matches!(extra.next(), Some(Ok(m)) if m.strip_suffix(b"\0").unwrap_or(&m) == b"w");
+        self.flush = matches!(extra.next(), Some(Ok(f)) if f.strip_suffix(b"\0").unwrap_or(&f) == b"1");
+        Ok(geometry)
+    }
+
+    fn sectors(&self, extra: &mut impl Iterator<Item = Result<Vec<u8>, XsError>>) -> Result<(u32, u64), BlkErrorKind> {
         let ss_path = format!("{}/sector-size", self.backend);
         let sector_size: u32 = match reply_num(&ss_path, extra.next().unwrap_or(Err(XsError::TooLong))) {
             Ok(s) => s,
@@ -309,7 +324,12 @@ fn wait_connected<P: Platform>(xs: &mut Xenstore<P>, hs: &mut [Handshake<P>], cf
             state_path: &h.state_path,
             token: &h.token,
             watch: false,
-            extra: alloc::vec![format!("{}/sector-size", h.backend), format!("{}/sectors", h.backend)],
+            extra: alloc::vec![
+                format!("{}/sector-size", h.backend),
+                format!("{}/sectors", h.backend),
+                format!("{}/mode", h.backend),
+                format!("{}/feature-flush-cache", h.backend),
+            ],
         })
         .collect();
     let reached =
@@ -429,6 +449,8 @@ impl<P: Platform> Blkfront<P> {
         let slots = usize::try_from(ring.size()).unwrap_or(32);
         let (sector_size, sectors) = h.geometry;
         Ok(Self {
+            writable: h.writable,
+            flush_cache: h.flush,
             plat,
             cfg,
             backend: h.backend,

@@ -416,6 +416,125 @@ impl<P: Platform> Blkfront<P> {
         }
     }
 
+    /// The request id of a write or flush: the read path's ids are `gen << 32 | slot` with
+    /// `slot` below the ring size, so this one is never theirs.
+    const SYNC_ID: u64 = u64::MAX;
+
+    /// Pushes one request (reads are never in flight here: every read waits for its
+    /// responses) and waits for its response.
+    fn one_request(&mut self, req: &Request, op: u8) -> Result<Response, IoError> {
+        if self.ring.outstanding() != 0 || self.ring.push(req).is_err() {
+            return Err(IoError::Device);
+        }
+        self.stats.requests += 1;
+        if self.ring.publish() {
+            self.plat.notify(self.port).map_err(|_| IoError::Device)?;
+        }
+        let deadline = Deadline::after(&self.plat, self.cfg.io_timeout_ns);
+        loop {
+            match self.ring.poll() {
+                Ok(Some(rsp)) if rsp.id == Self::SYNC_ID && rsp.operation == op => return Ok(rsp),
+                Ok(Some(rsp)) => {
+                    log::warn!("{}: response {:#x} op {} to a request never made", self.front, rsp.id, rsp.operation);
+                    self.broken = Some(IoError::Device);
+                    return Err(IoError::Device);
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    self.broken = Some(IoError::Device);
+                    return Err(IoError::Device);
+                }
+            }
+            let Some(left) = deadline.remaining(&self.plat) else {
+                self.broken = Some(IoError::Timeout);
+                return Err(IoError::Timeout);
+            };
+            self.plat.poll(self.port, left.min(1000 * MS)).map_err(|_| IoError::Device)?;
+        }
+    }
+
+    /// `BLKIF_OP_WRITE` of `buf` at `lba`: the data is copied into fresh pages, each granted
+    /// to the backend read-only and for this request only (it reads them; our data pages,
+    /// granted writable for reads, are not used). At most 11 pages.
+    fn write_inner(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        if !self.writable {
+            return Err(IoError::ReadOnly);
+        }
+        check_request(self.sector_size, self.sectors, lba, buf.len())?;
+        if let Some(e) = self.broken {
+            return Err(e);
+        }
+        if buf.len() > blkif::MAX_SEGMENTS * PAGE_SIZE {
+            return Err(IoError::OutOfRange);
+        }
+        let sector = lba.0.checked_mul(u64::from(self.sector_size) / 512).ok_or(IoError::OutOfRange)?;
+        // Reads after this one must see the new bytes.
+        self.ra.clear();
+        let mut pages = Vec::new();
+        let mut grants = Vec::new();
+        let mut segs = blkif::heapless_segs::Segs::default();
+        let mut result = Ok(());
+        for chunk in buf.chunks(PAGE_SIZE) {
+            let granted = self.plat.alloc_page().and_then(|p| {
+                p.write(0, chunk);
+                let g = self.plat.grant(self.backend_id, p.frame(), true);
+                pages.push(p);
+                g
+            });
+            match granted {
+                Ok(g) => {
+                    grants.push(g);
+                    let last = u8::try_from(chunk.len() / 512).unwrap_or(8).saturating_sub(1);
+                    segs.push(Segment { gref: g.0, first_sect: 0, last_sect: last, pad: 0 });
+                }
+                Err(_) => {
+                    result = Err(IoError::Device);
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            let req = Request::Write { id: Self::SYNC_ID, handle: self.handle, sector, segs };
+            result = self.one_request(&req, blkif::OP_WRITE).and_then(|rsp| {
+                if rsp.status == blkif::RSP_OKAY {
+                    Ok(())
+                } else {
+                    log::warn!("{}: write at sector {sector} failed with status {}", self.front, rsp.status);
+                    Err(IoError::Device)
+                }
+            });
+        }
+        // Pages whose grant cannot end stay out of circulation (the backend still maps them).
+        let ended = self.end_direct(&grants);
+        if ended.is_err() {
+            for p in pages {
+                self.plat.retire_page(p);
+            }
+        }
+        result.and(ended)
+    }
+
+    /// `BLKIF_OP_FLUSH_DISKCACHE` when the backend offers it; nothing otherwise (blkif.h:
+    /// without the feature the backend has no cache to flush). A backend that answers
+    /// `BLKIF_RSP_EOPNOTSUPP` is taken at its word.
+    fn flush_inner(&mut self) -> Result<(), IoError> {
+        if !self.flush_cache {
+            return Ok(());
+        }
+        if let Some(e) = self.broken {
+            return Err(e);
+        }
+        let rsp =
+            self.one_request(&Request::Flush { id: Self::SYNC_ID, handle: self.handle }, blkif::OP_FLUSH_DISKCACHE)?;
+        match rsp.status {
+            blkif::RSP_OKAY | blkif::RSP_EOPNOTSUPP => Ok(()),
+            s => {
+                log::warn!("{}: flush failed with status {s}", self.front);
+                Err(IoError::Device)
+            }
+        }
+    }
+
     /// Copies `buf` from the read-ahead window if it lies inside.
     fn ra_hit(&mut self, lba: u64, buf: &mut [u8]) -> bool {
         let bs = u64::from(self.sector_size);
@@ -473,6 +592,15 @@ impl<P: Platform> BlockDevice for Blkfront<P> {
         }
         self.stats.ra_hits += 1;
         Ok(())
+    }
+    fn write_refusal(&self) -> Option<&'static str> {
+        (!self.writable).then_some("the disk is attached read-only (its mode is not w)")
+    }
+    fn write_blocks(&mut self, lba: Lba, buf: &[u8]) -> Result<(), IoError> {
+        self.write_inner(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.flush_inner()
     }
     fn read_blocks_vectored(&mut self, reqs: &mut [(Lba, &mut [u8])]) -> Result<(), IoError> {
         if let Some(&(lba, ref buf)) = reqs.last() {

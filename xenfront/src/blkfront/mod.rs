@@ -225,6 +225,10 @@ pub struct Blkfront<P: Platform> {
     port: Port,
     sector_size: u32,
     sectors: u64,
+    /// The disk takes writes (the toolstack's `mode` is `w`).
+    writable: bool,
+    /// The backend offers `BLKIF_OP_FLUSH_DISKCACHE`.
+    flush_cache: bool,
     /// Segments per indirect request we use (0: direct only).
     indirect_segs: u32,
     /// Of which for requests through the data pages.

@@ -386,3 +386,40 @@ fn close_counts_the_pages_a_backend_keeps_granted() {
     // And none of them went back to the heap.
     assert!(f.retired_pages() >= closed.still_granted);
 }
+
+#[test]
+fn writes_through_read_only_grants_flushes_and_reads_back() {
+    let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Normal, None)]);
+    let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+    assert_eq!(d.write_refusal(), None, "mode w");
+    let pool = f.live_grants();
+    // Fill the read-ahead window first: the write must not leave it stale.
+    let mut before = vec![0u8; 512];
+    d.read_blocks(Lba(100), &mut before).unwrap();
+    d.read_blocks(Lba(101), &mut before).unwrap();
+    let data: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>()[..4608].to_vec();
+    d.write_blocks(Lba(101), &data).unwrap();
+    d.flush().unwrap();
+    assert_eq!(f.flushes(51712), 1);
+    assert_eq!(f.live_grants(), pool, "the write's grants ended");
+    let disk = f.disk_bytes(51712);
+    assert_eq!(&disk[101 * 512..101 * 512 + data.len()], &data[..], "the backend's disk holds the data");
+    let mut pat = pattern(1 << 20, 0);
+    pat[101 * 512..101 * 512 + data.len()].copy_from_slice(&data);
+    assert_eq!(disk, pat, "nothing else changed");
+    let mut back = vec![0u8; data.len()];
+    d.read_blocks(Lba(101), &mut back).unwrap();
+    assert_eq!(back, data, "read back after the write");
+    assert!(matches!(d.write_blocks(Lba(2047), &data), Err(IoError::OutOfRange)));
+}
+
+#[test]
+fn a_disk_attached_read_only_is_never_written() {
+    let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Normal, None)]);
+    f.set(&format!("/local/domain/0/backend/vbd/{}/51712/mode", crate::fake::DOMID), "r");
+    let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+    assert!(d.write_refusal().is_some_and(|w| w.contains("read-only")));
+    assert_eq!(d.write_blocks(Lba(0), &[0u8; 512]), Err(IoError::ReadOnly));
+    assert_eq!(f.disk_bytes(51712), pattern(1 << 20, 0));
+    assert!(f.seen(51712).is_empty(), "no request reached the backend");
+}

@@ -100,7 +100,21 @@ pub struct Scenario {
     /// Run on the host after the domU passed its expectations, with the disk images it booted
     /// and its console (e.g. the dry run over the same images); an error fails the scenario.
     pub host_check: Option<HostCheck>,
+    /// A dom0 shell script (made on the host from the disk images, in xvda.. order) run after
+    /// the domain ended, with its disks still on /dev/loop0..: its output is appended to the
+    /// scenario's console (e.g. sectors the guest wrote, for the expectations and the host
+    /// check).
+    pub dom0_after: Option<Dom0Script>,
+    /// Attach the disks read-only (xl `access=ro`: the backend's `mode` is `r`).
+    pub read_only: bool,
+    /// The scenario that must run before this one in the same QEMU boot: the disks are the same
+    /// dom0 files (staged once per path), so this one sees what that one's guest wrote, as a
+    /// second `xl create` of the same disk would.
+    pub follows: Option<&'static str>,
 }
+
+/// See [`Scenario::dom0_after`].
+pub type Dom0Script = fn(&[PathBuf]) -> Result<String>;
 
 /// See [`Scenario::host_check`]: (scenario, disk images in xvda.. order, guest console).
 pub type HostCheck = fn(&Scenario, &[PathBuf], &str) -> Result<()>;
@@ -125,6 +139,9 @@ impl Scenario {
             file_disks: false,
             stop_when_matched: false,
             host_check: None,
+            dom0_after: None,
+            read_only: false,
+            follows: None,
         }
     }
 
@@ -187,6 +204,7 @@ pub fn all() -> Vec<Scenario> {
         },
     ];
     v.extend(handover_scenarios());
+    v.extend(super::grubenv::scenarios());
     v.extend(image_form_scenarios());
     v.push(crate::demo::installed_scenario());
     v.extend(menu_scenarios());
@@ -654,7 +672,7 @@ fn device_scenarios() -> Vec<Scenario> {
 /// images the domU booted, with its memory, `extra=` line and the `loader_pages` it printed,
 /// and requires the `plan:` lines of both to be the same, in order (the pages the fit check
 /// counted, the region, each region, start_info).
-fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()> {
+pub(super) fn dry_run_matches(s: &Scenario, disks: &[PathBuf], console: &str) -> Result<()> {
     use anyhow::Context;
     let guest = guest_plan(console);
     let loader_pages = loader_pages(&guest).context("the guest printed no `plan: loader_pages` line")?;
