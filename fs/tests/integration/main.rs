@@ -8,3 +8,4 @@ mod fat;
 mod ffs;
 mod netbsd_names;
 mod part;
+mod xfsbtrfs;
