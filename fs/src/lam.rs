@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::block::BlockDevice;
+use crate::cache::BlockCache;
 use crate::error::{Error, IoError, Location};
 use crate::ext::{join, parent_of, read_bytes, NodeTable, ROOT};
 use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId, MAX_SYMLINK_HOPS};
@@ -32,6 +33,14 @@ pub(crate) const META_BUDGET: u64 = 2 << 20;
 /// File data reads may read this many times the caller's buffer (plus [`META_BUDGET`]): a
 /// btrfs extent item may use a few KiB of a 128 KiB compressed extent, which is read whole.
 pub(crate) const DATA_FACTOR: u64 = 33;
+/// Reads up to this size are kept in [`LamReader`]'s cache: tree nodes (btrfs, at most
+/// 64 KiB), inodes and directory blocks (XFS). Neither crate caches anything, and every path
+/// lookup descends from the root again.
+const CACHED_READ_MAX: usize = 64 << 10;
+/// What the budget is charged for a read, at least.
+const READ_MIN_COST: u64 = 512;
+/// Bytes of that cache.
+const CACHE_BYTES: usize = 1 << 20;
 /// Longest path or link target followed (as Linux's PATH_MAX).
 const MAX_PATH: usize = 4096;
 
@@ -84,13 +93,14 @@ pub(crate) struct LamReader {
     bounce: Vec<u8>,
     len: u64,
     budget: Rc<Budget>,
+    cache: BlockCache,
 }
 
 impl LamReader {
     /// A reader over `dev`, charging `budget`.
     pub(crate) fn new(dev: Box<dyn BlockDevice>, budget: Rc<Budget>) -> Self {
         let len = dev.num_blocks().saturating_mul(u64::from(dev.block_size()));
-        Self { dev, bounce: Vec::new(), len, budget }
+        Self { dev, bounce: Vec::new(), len, budget, cache: BlockCache::new(CACHE_BYTES) }
     }
 
     /// Volume size in bytes.
@@ -104,16 +114,34 @@ impl LamReader {
             Err(why)
         };
         let n = buf.len() as u64;
+        // Empty reads cost something too, so a loop of them still ends.
+        let cost = n.max(READ_MIN_COST);
         let left = self.budget.left.get();
-        if n > left {
+        if cost > left {
             return fail(ReadFail::Budget);
         }
-        self.budget.left.set(left - n);
+        self.budget.left.set(left - cost);
         if offset.checked_add(n).is_none_or(|end| end > self.len) {
             return fail(ReadFail::Range);
         }
+        if buf.len() <= CACHED_READ_MAX {
+            if let Some(hit) = self.cache.get(offset).filter(|d| d.len() == buf.len()) {
+                buf.copy_from_slice(hit);
+                return Ok(());
+            }
+        }
         match read_bytes(&mut *self.dev, &mut self.bounce, offset, buf) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if buf.len() <= CACHED_READ_MAX {
+                    // The copy is allocated fallibly; without memory the read is simply not kept.
+                    let mut copy = Vec::new();
+                    if copy.try_reserve_exact(buf.len()).is_ok() {
+                        copy.extend_from_slice(buf);
+                        self.cache.insert(offset, copy);
+                    }
+                }
+                Ok(())
+            }
             Err(e) => fail(ReadFail::Device(e)),
         }
     }
