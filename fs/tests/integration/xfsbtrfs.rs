@@ -208,3 +208,68 @@ fn corrupted_btrfs_only_fails_cleanly() {
     let bytes = std::fs::read(&img).expect("read");
     crate::ext::corruption_run(&bytes, &regions, 8, open_btrfs);
 }
+
+/// Whether GRUB 2.06's own filesystem code (`grub-fstest IMAGE cmp PATH HOSTFILE`) reads the
+/// file at `path` of `img` as the host file `host`.
+fn grub_reads(img: &Path, path: &str, host: &Path) -> bool {
+    let tool = testimages::tools::find_tool("grub-fstest").expect("grub-fstest (grub-common)");
+    std::process::Command::new(tool)
+        .arg(img)
+        .arg("cmp")
+        .arg(path)
+        .arg(host)
+        .output()
+        .map(|o| o.status.success() && o.stdout.is_empty())
+        .unwrap_or(false)
+}
+
+/// Side by side with GRUB 2.06 on the same images: a sample of the files of each tree (every
+/// 7th, and every file of the layout image) read by GRUB's code and by ours, compared with the
+/// host file. Ours must read every one, and everything GRUB reads. Prints the table the README
+/// quotes.
+#[test]
+fn side_by_side_with_grub_fstest() {
+    let mut images: Vec<(String, std::path::PathBuf, std::path::PathBuf, usize)> = Vec::new();
+    for name in ["xfs-v5", "xfs-v4"] {
+        let img = xfs_image(name);
+        images.push((name.to_string(), img.path, img.tree, 7));
+    }
+    {
+        let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let img = testimages::btrfs::build_rootdir(&tree::images_dir()).expect("btrfs");
+        images.push(("btrfs-rootdir".into(), img.path, img.tree, 7));
+    }
+    if let Some(img) = layout() {
+        images.push(("btrfs-layout (zstd, zlib, lzo)".into(), img.path, img.tree, 1));
+    }
+    let mut table = String::from("| image | files | read correctly by rpvboot | by GRUB 2.06 (grub-fstest) |\n|---|---|---|---|\n");
+    for (name, img, root, every) in &images {
+        let open: Result<Box<dyn Filesystem>, Error> = if name.starts_with("xfs") {
+            Xfs::open(disk(img)).map(|f| Box::new(f) as _)
+        } else {
+            Btrfs::open(disk(img)).map(|f| Box::new(f) as _)
+        };
+        let mut fs = open.expect("open");
+        let files: Vec<_> =
+            tree::walk(root).expect("walk").into_iter().filter(|e| e.kind == Kind::File).step_by(*every).collect();
+        let (mut ours, mut grub) = (0, 0);
+        for e in &files {
+            let ok_ours = read_to_vec(&mut *fs, &e.path, 64 << 20).ok() == e.bytes().ok();
+            let ok_grub = grub_reads(img, &e.path, &e.host);
+            assert!(ok_ours, "{name}: we misread {}", e.path);
+            ours += usize::from(ok_ours);
+            grub += usize::from(ok_grub);
+        }
+        table.push_str(&format!("| {name} | {} | {ours} | {grub} |\n", files.len()));
+    }
+    eprintln!("{table}");
+    // GRUB's btrfs paths start at the top level, whatever the default subvolume: so do ours.
+    if let Some((_, img, root, _)) = images.iter().find(|i| i.0.starts_with("btrfs-layout")) {
+        let cfg = root.join("@/boot/grub/grub.cfg");
+        assert!(grub_reads(img, "/@/boot/grub/grub.cfg", &cfg));
+        assert!(!grub_reads(img, "/boot/grub/grub.cfg", &cfg));
+        let mut fs = Btrfs::open(disk(img)).expect("open");
+        assert!(fs.lookup("/@/boot/grub/grub.cfg").is_ok());
+        assert_eq!(fs.lookup("/boot/grub/grub.cfg"), Err(Error::NotFound));
+    }
+}
