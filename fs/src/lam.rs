@@ -31,8 +31,9 @@ use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId, MAX_S
 /// `/boot`, while what the crates keep in memory for it stays a few MiB.
 pub(crate) const META_BUDGET: u64 = 2 << 20;
 /// File data reads may read this many times the caller's buffer (plus [`META_BUDGET`]): a
-/// btrfs extent item may use a few KiB of a 128 KiB compressed extent, which is read whole.
-pub(crate) const DATA_FACTOR: u64 = 33;
+/// compressed btrfs extent (at most 128 KiB) is read whole however little of it the read
+/// needs, at each end of the range.
+pub(crate) const DATA_FACTOR: u64 = 4;
 /// Reads up to this size are kept in [`LamReader`]'s cache: tree nodes (btrfs, at most
 /// 64 KiB), inodes and directory blocks (XFS). Neither crate caches anything, and every path
 /// lookup descends from the root again.

@@ -4,7 +4,7 @@
 //! A protofile names each file by whitespace-separated words, so names with spaces cannot go
 //! in: the tree that goes into an XFS image is the common one without them (a copy, which is
 //! then the oracle). mkfs.xfs refuses filesystems under 300 MiB unless it is told it runs under
-//! the XFS test suite (`TEST_DIR` set); the images are sparse files of that size.
+//! the XFS test suite (`TEST_DIR`, `TEST_DEV` and `QA_CHECK_FS` set); the images are sparse files of that size.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -386,7 +386,7 @@ fn make_seeds(seeds: &Path) -> Result<()> {
     for (name, crc) in [("xfs5.img", 1), ("xfs4.img", 0)] {
         let img = w.join(name);
         sh(&format!(
-            "truncate -s 20M {i}; TEST_DIR=/tmp mkfs.xfs -q -f -b size=1024 -m crc={crc} -p {p} {i} >/dev/null 2>&1",
+            "truncate -s 20M {i}; TEST_DIR=/tmp TEST_DEV=/dev/null QA_CHECK_FS=xfs mkfs.xfs -q -f -b size=1024 -m crc={crc} -p {p} {i} >/dev/null 2>&1",
             i = shq(&img),
             p = shq(&proto)
         ))?;

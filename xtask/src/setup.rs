@@ -58,6 +58,9 @@ const HOST_PACKAGES: &[&str] = &[
     "lz4",
     "openssl",
     "util-linux",
+    // XFS and btrfs test images (mkfs.xfs -p, mkfs.btrfs --rootdir, btrfs subvolume)
+    "xfsprogs",
+    "btrfs-progs",
 ];
 
 /// Debian packages downloaded (not installed) for the Xen-in-QEMU harness; the kernel is added.
