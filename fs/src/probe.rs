@@ -545,13 +545,8 @@ fn open_btrfs(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
 /// The filesystem readers tried, in order. Each recognises its own magic number first, so the
 /// order only matters for a partition carrying two (FAT last: its boot sector is the weakest
 /// signature; XFS's superblock sits in sector 0 where a FAT boot sector would).
-const OPENERS: &[(&str, Opener)] = &[
-    ("ffs", open_ffs),
-    ("ext", open_ext),
-    ("xfs", open_xfs),
-    ("btrfs", open_btrfs),
-    ("fat", open_fat),
-];
+const OPENERS: &[(&str, Opener)] =
+    &[("ffs", open_ffs), ("ext", open_ext), ("xfs", open_xfs), ("btrfs", open_btrfs), ("fat", open_fat)];
 
 /// Names of the filesystem readers [`open_fs`] tries, in order.
 pub fn readers() -> impl Iterator<Item = &'static str> {

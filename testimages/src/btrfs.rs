@@ -136,8 +136,11 @@ fn make_layout(img: &Path, tree: &Path) -> Result<(), String> {
 }
 
 fn mount(img: &Path, mnt: &Path, algo: &str) -> Result<(), String> {
-    run(Command::new("mount").args(["-t", "btrfs", "-o", &format!("loop,subvolid=5,compress-force={algo}")]).arg(img).arg(mnt))
-        .map_err(|e| format!("cannot loop-mount (needs root and loop devices): {e}"))
+    run(Command::new("mount")
+        .args(["-t", "btrfs", "-o", &format!("loop,subvolid=5,compress-force={algo}")])
+        .arg(img)
+        .arg(mnt))
+    .map_err(|e| format!("cannot loop-mount (needs root and loop devices): {e}"))
 }
 
 fn fill_layout(img: &Path, mnt: &Path, tree: &Path) -> Result<(), String> {

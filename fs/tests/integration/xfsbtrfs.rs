@@ -138,10 +138,13 @@ fn probe_finds_xfs_and_btrfs() {
     for (path, kind) in [
         (xfs_image("xfs-v5").path, "xfs"),
         (xfs_image("xfs-v4").path, "xfs"),
-        ({
-            let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            testimages::btrfs::build_rootdir(&tree::images_dir()).expect("btrfs").path
-        }, "btrfs"),
+        (
+            {
+                let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+                testimages::btrfs::build_rootdir(&tree::images_dir()).expect("btrfs").path
+            },
+            "btrfs",
+        ),
     ] {
         let dev = fs::probe::PartitionDevice::new(
             std::rc::Rc::new(std::cell::RefCell::new(disk(&path) as Box<dyn fs::BlockDevice>)),
@@ -242,7 +245,8 @@ fn side_by_side_with_grub_fstest() {
     if let Some(img) = layout() {
         images.push(("btrfs-layout (zstd, zlib, lzo)".into(), img.path, img.tree, 1));
     }
-    let mut table = String::from("| image | files | read correctly by rpvboot | by GRUB 2.06 (grub-fstest) |\n|---|---|---|---|\n");
+    let mut table =
+        String::from("| image | files | read correctly by rpvboot | by GRUB 2.06 (grub-fstest) |\n|---|---|---|---|\n");
     for (name, img, root, every) in &images {
         let open: Result<Box<dyn Filesystem>, Error> = if name.starts_with("xfs") {
             Xfs::open(disk(img)).map(|f| Box::new(f) as _)
