@@ -41,7 +41,7 @@ const CACHED_READ_MAX: usize = 64 << 10;
 /// What the budget is charged for a read, at least.
 const READ_MIN_COST: u64 = 512;
 /// Bytes of that cache.
-const CACHE_BYTES: usize = 1 << 20;
+const CACHE_BYTES: usize = 512 << 10;
 /// Longest path or link target followed (as Linux's PATH_MAX).
 const MAX_PATH: usize = 4096;
 

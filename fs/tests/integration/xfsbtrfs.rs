@@ -11,7 +11,7 @@ use fs::xfs::Xfs;
 use fs::{Error, FileType, Filesystem};
 use testimages::tree::{self, Kind};
 
-use crate::ext::{check_tree, exercise, Expect, BUILD_LOCK};
+use crate::ext::{check_tree, Expect, BUILD_LOCK};
 
 fn disk(path: &Path) -> Box<FileDisk> {
     Box::new(FileDisk::open(path).expect("open image"))
