@@ -160,3 +160,72 @@ fn fill_layout(img: &Path, mnt: &Path, tree: &Path) -> Result<(), String> {
     }
     run(&mut Command::new("sync"))
 }
+
+/// `(logical, length, physical)` of every single-copy DATA chunk, from btrfs-progs' chunk tree.
+fn data_chunks(img: &Path) -> Result<Vec<(u64, u64, u64)>, String> {
+    let out = Command::new(find_tool("btrfs")?)
+        .args(["inspect-internal", "dump-tree", "-t", "chunk"])
+        .arg(img)
+        .output()
+        .map_err(|e| format!("dump-tree: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut chunks = Vec::new();
+    let (mut logical, mut len, mut data) = (0u64, 0u64, false);
+    for line in text.lines().map(str::trim) {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if line.contains("CHUNK_ITEM") {
+            let at = w.iter().position(|x| *x == "CHUNK_ITEM");
+            logical = at.and_then(|i| w.get(i + 1)?.trim_end_matches(')').parse().ok()).unwrap_or(0);
+        } else if line.starts_with("length ") {
+            len = w.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            data = line.contains("type DATA|single");
+        } else if data && line.starts_with("stripe 0 ") {
+            let phys = w.iter().position(|x| *x == "offset").and_then(|i| w.get(i + 1)?.parse().ok());
+            chunks.extend(phys.map(|p| (logical, len, p)));
+        }
+    }
+    Ok(chunks)
+}
+
+/// The layout image with the first regular zstd extent's frame header changed to ask for a
+/// 64 MiB window (Window_Descriptor 0x80: 2^(10+16), under ruzstd's default 100 MiB limit),
+/// the frame otherwise intact. ruzstd reserves the window up front; a small domU cannot give
+/// 64 MiB.
+///
+/// # Errors
+/// The layout image cannot be built (see [`build_layout`]) or holds no zstd extent.
+pub fn zstd_window_64m(out_dir: &Path) -> Result<PathBuf, String> {
+    let layout = build_layout(out_dir)?;
+    let dump = Command::new(find_tool("btrfs")?)
+        .args(["inspect-internal", "dump-tree"])
+        .arg(&layout.path)
+        .output()
+        .map_err(|e| format!("dump-tree: {e}"))?;
+    let text = String::from_utf8_lossy(&dump.stdout);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let disk_byte = lines
+        .windows(3)
+        .find(|w| w[2] == "extent compression 3 (zstd)" && w[0].starts_with("extent data disk byte "))
+        .and_then(|w| w[0].split_whitespace().nth(4)?.parse::<u64>().ok())
+        .ok_or("no regular zstd extent in the layout image")?;
+    let (logical, _, phys) = data_chunks(&layout.path)?
+        .into_iter()
+        .find(|&(l, n, _)| disk_byte >= l && disk_byte < l + n)
+        .ok_or("zstd extent outside the data chunks")?;
+    let at = usize::try_from(phys + (disk_byte - logical)).map_err(|e| e.to_string())?;
+    // Patched in a copy, without reading the image into memory (the hostile tests run under a
+    // 32 MiB heap).
+    use std::os::unix::fs::FileExt;
+    let path = out_dir.join(format!("btrfs-zstd-window-64m-{RECIPE_VERSION}.img"));
+    fs::copy(&layout.path, &path).map_err(|e| format!("copy: {e}"))?;
+    let f = fs::OpenOptions::new().read(true).write(true).open(&path).map_err(|e| format!("open: {e}"))?;
+    let mut head = [0u8; 6];
+    f.read_exact_at(&mut head, at as u64).map_err(|e| format!("read: {e}"))?;
+    if head[..4] != [0x28, 0xb5, 0x2f, 0xfd] {
+        return Err(format!("no zstd frame at byte {at}"));
+    }
+    // Frame_Header_Descriptor 0: no single segment (so a Window_Descriptor follows), no
+    // checksum, no dictionary, no content size.
+    f.write_all_at(&[0x00, 0x80], at as u64 + 4).map_err(|e| format!("write: {e}"))?;
+    Ok(path)
+}
