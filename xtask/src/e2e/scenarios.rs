@@ -409,7 +409,7 @@ fn handover_scenarios() -> Vec<Scenario> {
         timeout_secs: 300,
         ..Scenario::rpvboot("linux-btrfs-subvol", "rpvboot.config=(hd0)/@/boot/grub/grub.cfg")
             .expect(r"rpvboot: handover: .* jumping to 0x")
-            .expect(r"Command line: .*rootflags=subvol=@")
+            .expect(r"DOMU-CMDLINE: .*rootflags=subvol=@")
             .expect(r"DOMU-BOOTED-OK")
     });
     // Debian's Linux PV kernel (xz bzImage) + initrd from the ext2 disk, via the menu.
