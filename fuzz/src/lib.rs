@@ -162,11 +162,19 @@ impl BlockDevice for SparseDisk {
     }
     fn read_blocks(&mut self, lba: fs::Lba, buf: &mut [u8]) -> Result<(), fs::IoError> {
         fs::block::check_request(512, self.num_blocks(), lba, buf.len())?;
-        let start = lba.0 * 512;
-        for (i, b) in buf.iter_mut().enumerate() {
-            let at = start + i as u64;
+        let mut at = lba.0 * 512;
+        let mut rest = buf;
+        while !rest.is_empty() {
             let page = at / SPARSE_PAGE as u64;
-            *b = self.pages.get(&page).map_or(0, |p| p[(at % SPARSE_PAGE as u64) as usize]);
+            let within = (at % SPARSE_PAGE as u64) as usize;
+            let n = (SPARSE_PAGE - within).min(rest.len());
+            let (dst, tail) = rest.split_at_mut(n);
+            match self.pages.get(&page) {
+                Some(p) => dst.copy_from_slice(&p[within..within + n]),
+                None => dst.fill(0),
+            }
+            rest = tail;
+            at += n as u64;
         }
         Ok(())
     }
