@@ -17,7 +17,7 @@ use lamxfs::{EntryKind, Inode, Path, Xfs as LamXfs};
 
 use crate::block::BlockDevice;
 use crate::error::{Error, Location};
-use crate::lam::{kind_from_byte, label_string, read_raw, uuid_string, Backend, Budget, LamReader, PathFs};
+use crate::lam::{label_string, read_raw, uuid_string, Backend, Budget, LamReader, PathFs};
 use crate::lam::{DATA_FACTOR, META_BUDGET};
 use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId};
 
@@ -118,9 +118,9 @@ impl Backend for XfsBackend {
         crate::mem::reserve(&mut out, entries.len().min(max))?;
         for e in entries.into_iter().take(max) {
             let kind = match e.kind {
-                EntryKind::Regular => kind_from_byte(1),
-                EntryKind::Directory => kind_from_byte(2),
-                EntryKind::Symlink => kind_from_byte(7),
+                EntryKind::Regular => FileType::File,
+                EntryKind::Directory => FileType::Directory,
+                EntryKind::Symlink => FileType::Symlink,
                 EntryKind::Other => FileType::Other,
             };
             out.push((String::from_utf8_lossy(&e.name).into_owned(), kind));
