@@ -530,7 +530,7 @@ fn add_label(
     true
 }
 
-/// An opener: `Ffs::open`, `Ext::open`, `Fat::open` behind one signature.
+/// An opener: `Ffs::open`, `Ext::open`, `Xfs::open`, `Btrfs::open`, `Fat::open` behind one signature.
 type Opener = fn(Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error>;
 
 fn open_ffs(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
@@ -545,15 +545,26 @@ fn open_fat(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
     Ok(Box::new(crate::fat::Fat::open(dev)?))
 }
 
-/// The filesystem readers tried, in order.
-const OPENERS: &[(&str, Opener)] = &[("ffs", open_ffs), ("ext", open_ext), ("fat", open_fat)];
+fn open_xfs(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
+    Ok(Box::new(crate::xfs::Xfs::open(dev)?))
+}
+
+fn open_btrfs(dev: Box<dyn BlockDevice>) -> Result<Box<dyn Filesystem>, Error> {
+    Ok(Box::new(crate::btrfs::Btrfs::open(dev)?))
+}
+
+/// The filesystem readers tried, in order. Each recognises its own magic number first, so the
+/// order only matters for a partition carrying two (FAT last: its boot sector is the weakest
+/// signature; XFS's superblock sits in sector 0 where a FAT boot sector would).
+const OPENERS: &[(&str, Opener)] =
+    &[("ffs", open_ffs), ("ext", open_ext), ("xfs", open_xfs), ("btrfs", open_btrfs), ("fat", open_fat)];
 
 /// Names of the filesystem readers [`open_fs`] tries, in order.
 pub fn readers() -> impl Iterator<Item = &'static str> {
     OPENERS.iter().map(|(n, _)| *n)
 }
 
-/// Opens the filesystem on a block device: FFS, then ext2/3/4, then FAT.
+/// Opens the filesystem on a block device: FFS, then ext2/3/4, XFS, btrfs, then FAT.
 ///
 /// # Errors
 /// [`Error::NotRecognized`] when no reader knows it; the first reader's error that is not

@@ -130,3 +130,35 @@ fn ffs_file_claiming_1_tib_stops_at_the_filesystem_size() {
     assert!(end.is_err(), "read {read} bytes of a 1 TiB claim without an error");
     assert!(read <= img_len, "{read} bytes read from a {img_len}-byte filesystem");
 }
+
+/// A btrfs zstd extent whose frame asks for a 64 MiB window (issue 21): lambutter as
+/// published opened it with ruzstd's 100 MiB limit, which ruzstd reserves up front (an abort
+/// past the cap); the vendored copy refuses windows over btrfs's own 128 KiB.
+#[test]
+fn btrfs_zstd_extent_with_a_64m_window_is_an_error() {
+    let img = match testimages::btrfs::zstd_window_64m(&testimages::tree::images_dir()) {
+        Ok(p) => p,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED btrfs zstd window: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let (errors, m) = ALLOC.measure(|| {
+        let mut fs = open(&img);
+        let mut errors = Vec::new();
+        for (dir, _) in testimages::btrfs::LAYOUT_ALGOS.iter().take(1) {
+            for n in testimages::btrfs::COMPRESSED_SIZES {
+                let path = format!("{dir}/text-{n}");
+                if let (_, Err(e)) = read_through(fs.as_mut(), &path, 2 << 20) {
+                    errors.push((path, e));
+                }
+            }
+        }
+        errors
+    });
+    eprintln!("btrfs zstd window: {errors:?}; peak heap {} KiB", m.peak / 1024);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].1.to_string().contains("comp_zstd"), "{}", errors[0].1);
+    assert!(m.peak < 8 << 20, "peak {} KiB", m.peak / 1024);
+}

@@ -2,6 +2,7 @@
 //! sfdisk) that turn it into filesystems and partitioned disks under `target/testimages/`;
 //! hostile variants of them, and a capped allocator to run parsers over those as a domU would.
 
+pub mod btrfs;
 pub mod capped;
 pub mod disk;
 pub mod ext;
@@ -13,3 +14,4 @@ pub mod nbinit;
 pub mod rng;
 pub mod tools;
 pub mod tree;
+pub mod xfs;

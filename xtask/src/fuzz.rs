@@ -32,6 +32,8 @@ pub const TARGETS: &[&str] = &[
     "disklabel",
     "ffs_walk",
     "ext_walk",
+    "xfs_walk",
+    "btrfs_walk",
     "fat_walk",
     "probe",
     "menu_lst",
@@ -299,6 +301,19 @@ fn seed(seeds: &Path, target: &str, name: &str, data: &[u8]) -> Result<()> {
     fs::write(dir.join(name), data).with_context(|| format!("writing seed {target}/{name}"))
 }
 
+/// The non-zero 4 KiB pages of an image as the fuzz crate's SparseDisk records (page number
+/// as little-endian u32, then the page), first [`MAX_SEED`] bytes' worth.
+fn sparse_pages(img: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, page) in img.chunks(4096).enumerate() {
+        if page.iter().any(|&b| b != 0) && out.len() + 4100 <= MAX_SEED {
+            out.extend_from_slice(&(i as u32).to_le_bytes());
+            out.extend_from_slice(page);
+        }
+    }
+    out
+}
+
 fn read_head(path: &Path, at: u64, len: usize) -> Result<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -358,6 +373,32 @@ fn make_seeds(seeds: &Path) -> Result<()> {
         ft = shq(w.join("ft"))
     ))?;
     fs_imgs.push(("fat_walk", fat.clone()));
+    // XFS (v5, v4 with 1 KiB blocks) and btrfs: megabytes apart, so seeded as sparse pages
+    // (the fuzz crate's SparseDisk).
+    let proto = w.join("xfs.proto");
+    fs::write(
+        &proto,
+        "/dev/null\n0 0\nd--755 0 0\nboot d--755 0 0\nmenu.lst ---644 0 0 {menu}\nlnk l--777 0 0 ../netbsd\n$\n\
+         netbsd ---644 0 0 {t}/netbsd\nbig ---644 0 0 {t}/a/b/c/big\nloop1 l--777 0 0 loop2\nloop2 l--777 0 0 loop1\n$\n"
+            .replace("{menu}", &menu.to_string_lossy())
+            .replace("{t}", &t.to_string_lossy()),
+    )?;
+    for (name, crc) in [("xfs5.img", 1), ("xfs4.img", 0)] {
+        let img = w.join(name);
+        sh(&format!(
+            "truncate -s 20M {i}; TEST_DIR=/tmp TEST_DEV=/dev/null QA_CHECK_FS=xfs mkfs.xfs -q -f -b size=1024 -m crc={crc} -p {p} {i} >/dev/null 2>&1",
+            i = shq(&img),
+            p = shq(&proto)
+        ))?;
+        seed(seeds, "xfs_walk", name, &sparse_pages(&fs::read(&img)?))?;
+    }
+    let bimg = w.join("btrfs.img");
+    sh(&format!(
+        "truncate -s 120M {i}; mkfs.btrfs -q -f -m single -d single --rootdir {tq} --shrink {i} >/dev/null 2>&1",
+        i = shq(&bimg)
+    ))?;
+    seed(seeds, "btrfs_walk", "btrfs.img", &sparse_pages(&fs::read(&bimg)?))?;
+
     for (target, img) in &fs_imgs {
         let data = fs::read(img)?;
         let name = img.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -61,6 +61,9 @@ const HOST_PACKAGES: &[&str] = &[
     // `cargo xtask dist`: dpkg-shlibdeps for the package's Depends; `man -l` in its check
     "dpkg-dev",
     "man-db",
+    // XFS and btrfs test images (mkfs.xfs -p, mkfs.btrfs --rootdir, btrfs subvolume)
+    "xfsprogs",
+    "btrfs-progs",
 ];
 
 /// Debian packages downloaded (not installed) for the Xen-in-QEMU harness; the kernel is added.

@@ -9,3 +9,4 @@ mod fat;
 mod ffs;
 mod netbsd_names;
 mod part;
+mod xfsbtrfs;

@@ -454,6 +454,26 @@ fn handover_scenarios() -> Vec<Scenario> {
             .expect(r#"rpvboot: booting entry 1 "probe \(fallback\)""#)
             .expect(r"^RPVBOOT-PROBE PASS name=ho-big-32m pages=8192 mod=0 ")
     });
+    // Issue 21: Debian's Linux from an XFS /boot (RHEL 7's grub2.cfg shape, found by the
+    // config search at /grub2/grub.cfg) and from a btrfs subvolume layout (`/@/boot/…` paths
+    // from the top level, as GRUB reads them; rootflags=subvol=@ passed on to Linux).
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::e2e::images::linux_xfs_boot_disk)],
+        memory_mib: 256,
+        timeout_secs: 300,
+        ..Scenario::rpvboot("linux-xfs-boot", "")
+            .expect(r"rpvboot: handover: .* jumping to 0x")
+            .expect(r"DOMU-BOOTED-OK")
+    });
+    v.push(Scenario {
+        disks: vec![Disk::Recipe(crate::e2e::images::linux_btrfs_layout_disk)],
+        memory_mib: 256,
+        timeout_secs: 300,
+        ..Scenario::rpvboot("linux-btrfs-subvol", "rpvboot.config=(hd0)/@/boot/grub/grub.cfg")
+            .expect(r"rpvboot: handover: .* jumping to 0x")
+            .expect(r"DOMU-CMDLINE: .*rootflags=subvol=@")
+            .expect(r"DOMU-BOOTED-OK")
+    });
     // Debian's Linux PV kernel (xz bzImage) + initrd from the ext2 disk, via the menu.
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],

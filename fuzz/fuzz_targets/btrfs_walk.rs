@@ -1,0 +1,8 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+// A whole btrfs image through lambutter (trees, subvolumes, compressed extents), its pages laid over a 64 MiB disk
+// (rpvboot_fuzz::SparseDisk).
+fuzz_target!(|data: &[u8]| {
+    rpvboot_fuzz::open_sparse_and_walk(data, fs::btrfs::Btrfs::open);
+});
