@@ -21,8 +21,11 @@ use super::{
     MAX_ENTRIES, MAX_MODULES,
 };
 
-/// The kernels NetBSD's /boot tries when `boot` names none (sys/arch/i386/stand/boot/boot2.c).
-const DEFAULT_KERNELS: &[&str] = &["/netbsd", "/netbsd.gz", "/onetbsd", "/onetbsd.gz", "/netbsd.old", "/netbsd.old.gz"];
+/// The kernels NetBSD's /boot tries when `boot` names none, in order
+/// (sys/arch/i386/stand/boot/boot2.c, `names[][2]`: each name, then it gzipped); also what
+/// rpvboot boots with no configuration at all ([`crate::search`]).
+pub const DEFAULT_KERNELS: [&str; 6] =
+    ["/netbsd", "/netbsd.gz", "/onetbsd", "/onetbsd.gz", "/netbsd.old", "/netbsd.old.gz"];
 /// At most this many `banner=` lines are shown, as in NetBSD.
 const MAX_BANNER: usize = 10;
 

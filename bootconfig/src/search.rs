@@ -6,7 +6,8 @@
 //! 3. on each partition of each disk, disks in xenstore order and partitions in table order:
 //!    [`SEARCH_PATHS`] — `/boot/grub/menu.lst`, `/grub/menu.lst`, `/boot/grub/grub.cfg`,
 //!    `/grub/grub.cfg`, `/boot/grub2/grub.cfg`, `/grub2/grub.cfg` (Fedora, CentOS, RHEL and
-//!    SUSE install GRUB 2 as `grub2`), `/boot.cfg`;
+//!    SUSE install GRUB 2 as `grub2`), `/@/boot/grub/grub.cfg`, `/@/boot/grub2/grub.cfg` (btrfs
+//!    with the root in subvolume `@`, read from the top level as GRUB reads it), `/boot.cfg`;
 //! 4. nothing found: NetBSD's kernel from the first FFS partition as NetBSD's own boot(8) does
 //!    with no boot.cfg: it counts down [`BUILTIN_TIMEOUT`] seconds (time to interrupt at the
 //!    console), then boots the first of [`BUILTIN_NAMES`] that exists.
@@ -23,13 +24,19 @@ use super::extra::{self, ExtraOptions, EXTRA_FILE};
 use super::{looks_netbsd, BootPlan, Device, Entry, FileRef, Format, Kernel, Menu, OsHint, MAX_CONFIG_BYTES};
 
 /// The configuration files looked for on each partition, in order.
-pub const SEARCH_PATHS: [&str; 7] = [
+///
+/// The `/@/…` paths are the btrfs layouts with the root in subvolume `@` (Ubuntu's installer;
+/// openSUSE and Fedora use `grub2`): GRUB reads btrfs paths from the top-level subvolume, and
+/// `grub-install` there embeds the prefix `/@/boot/grub`, so the file is found where GRUB finds it.
+pub const SEARCH_PATHS: [&str; 9] = [
     "/boot/grub/menu.lst",
     "/grub/menu.lst",
     "/boot/grub/grub.cfg",
     "/grub/grub.cfg",
     "/boot/grub2/grub.cfg",
     "/grub2/grub.cfg",
+    "/@/boot/grub/grub.cfg",
+    "/@/boot/grub2/grub.cfg",
     "/boot.cfg",
 ];
 
@@ -137,10 +144,9 @@ pub trait Volumes {
     }
 }
 
-/// The kernels boot(8) tries with no configuration, in order (NetBSD's
-/// sys/arch/i386/stand/boot/boot2.c, `names[][2]`: each name, then it gzipped).
-pub const BUILTIN_NAMES: [&str; 6] =
-    ["/netbsd", "/netbsd.gz", "/onetbsd", "/onetbsd.gz", "/netbsd.old", "/netbsd.old.gz"];
+/// The kernels boot(8) tries with no configuration, in order: the list boot.cfg's `boot` with
+/// no name tries (one list, [`crate::bootcfg::DEFAULT_KERNELS`]).
+pub const BUILTIN_NAMES: [&str; 6] = super::bootcfg::DEFAULT_KERNELS;
 
 /// boot(8)'s countdown with no configuration, in seconds (boot2.c's default timeout).
 pub const BUILTIN_TIMEOUT: u32 = 5;

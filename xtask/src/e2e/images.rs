@@ -121,7 +121,7 @@ pub fn linux_xfs_boot_disk() -> Result<PathBuf> {
 /// filesystem, also made the default subvolume) and `@home` at the top level, `/boot` a
 /// directory of `@` written with zstd compression, and the grub.cfg `grub-mkconfig` writes
 /// there: `search --fs-uuid`, `linux /@/boot/vmlinuz-KVER root=UUID=… rootflags=subvol=@`.
-/// rpvboot finds it through `rpvboot.config=(hd0)/@/boot/grub/grub.cfg`. mkfs.btrfs 6.2
+/// rpvboot's configuration search finds it at `/@/boot/grub/grub.cfg`. mkfs.btrfs 6.2
 /// cannot make subvolumes, so this is written through a loop mount (root, loop devices);
 /// mixed block groups (`-M`) keep the image at 48 MiB.
 pub fn linux_btrfs_layout_disk() -> Result<PathBuf> {

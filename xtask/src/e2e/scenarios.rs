@@ -456,21 +456,23 @@ fn handover_scenarios() -> Vec<Scenario> {
     });
     // Issue 21: Debian's Linux from an XFS /boot (RHEL 7's grub2.cfg shape, found by the
     // config search at /grub2/grub.cfg) and from a btrfs subvolume layout (`/@/boot/…` paths
-    // from the top level, as GRUB reads them; rootflags=subvol=@ passed on to Linux).
+    // from the top level, as GRUB reads them, grub.cfg found by the search at /@/boot/grub/grub.cfg;
+    // rootflags=subvol=@ passed on to Linux).
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::e2e::images::linux_xfs_boot_disk)],
         memory_mib: 256,
         timeout_secs: 300,
         ..Scenario::rpvboot("linux-xfs-boot", "")
-            .expect(r"rpvboot: handover: .* jumping to 0x")
+            .expect(r"rpvboot: handover: .*jumping to 0x")
             .expect(r"DOMU-BOOTED-OK")
     });
     v.push(Scenario {
         disks: vec![Disk::Recipe(crate::e2e::images::linux_btrfs_layout_disk)],
         memory_mib: 256,
         timeout_secs: 300,
-        ..Scenario::rpvboot("linux-btrfs-subvol", "rpvboot.config=(hd0)/@/boot/grub/grub.cfg")
-            .expect(r"rpvboot: handover: .* jumping to 0x")
+        ..Scenario::rpvboot("linux-btrfs-subvol", "")
+            .expect(r"rpvboot: configuration \(hd0\)/@/boot/grub/grub\.cfg \(first configuration file found by the search order\)")
+            .expect(r"rpvboot: handover: .*jumping to 0x")
             .expect(r"DOMU-CMDLINE: .*rootflags=subvol=@")
             .expect(r"DOMU-BOOTED-OK")
     });
