@@ -3,21 +3,19 @@
 //!
 //! zstd-rs decodes straight into the output, which is also its window: no window buffer is
 //! allocated beside it, whatever window the frame header asks for (a `zstd -22 --ultra` kernel
-//! asks for 128 MiB). It grows the output `Vec` itself, infallibly, so every call gets an output
-//! whose capacity already covers the limit it is given: the allocation is made here, fallibly,
-//! and a frame that needs more is decoded again with more room.
+//! asks for 128 MiB). It grows the output `Vec` itself, infallibly, so each frame goes through
+//! [`zstdframe::frame`], which reserves the room fallibly first and decodes again with more room
+//! when a frame needs it.
 
 use super::bytes::u32_at;
 use super::error::{Error, Result};
 use alloc::format;
 use alloc::vec::Vec;
-use zstd_rs::{Decompressor, FrameHeader};
+use zstdframe::{frame, FrameError, SLACK};
+use zstdframe::{Decompressor, Error as ZstdError, FrameHeader};
 
 const FORMAT: &str = "zstd";
 const MAGIC: u32 = 0xFD2F_B528;
-/// Capacity kept beyond the limit given to zstd-rs: its decoder writes up to 32 bytes past the
-/// data (wild copies).
-const SLACK: usize = 4096;
 
 /// `true` if `d` starts with a zstd frame (skippable frames alone do not count).
 pub fn is_zstd(d: &[u8]) -> bool {
@@ -77,49 +75,11 @@ pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u
     Ok((out, used(src)))
 }
 
-/// Decodes the frame at the start of `src`, appending to `out`, starting with room for `first`
-/// bytes. Returns the input used.
-fn frame(dec: &mut Decompressor, src: &[u8], out: &mut Vec<u8>, first: usize, limit: usize) -> DecodeResult<usize> {
-    let start = out.len();
-    let mut room = first.max(64 * 1024).min(limit.saturating_sub(start));
-    loop {
-        let cap = start.saturating_add(room);
-        reserve(out, cap.saturating_add(SLACK))?;
-        match dec.decompress_frame(src, None, cap, out) {
-            Err(zstd_rs::Error::OutputLimit) if cap < limit => {
-                out.truncate(start);
-                room = room.saturating_mul(2).min(limit.saturating_sub(start));
-            }
-            r => return r.map_err(Into::into),
-        }
-    }
-}
-
-/// Why a frame failed: the decoder's error or ours (memory).
-enum DecodeError {
-    Zstd(zstd_rs::Error),
-    Ours(Error),
-}
-
-type DecodeResult<T> = core::result::Result<T, DecodeError>;
-
-impl From<zstd_rs::Error> for DecodeError {
-    fn from(e: zstd_rs::Error) -> Self {
-        DecodeError::Zstd(e)
-    }
-}
-
-/// Capacity for `total` bytes, allocated fallibly (zstd-rs then never reallocates).
-fn reserve(out: &mut Vec<u8>, total: usize) -> DecodeResult<()> {
-    out.try_reserve_exact(total.saturating_sub(out.len()))
-        .map_err(|_| DecodeError::Ours(Error::OutOfMemory { bytes: total as u64 }))
-}
-
-fn err(e: impl Into<DecodeError>, at: usize, limit: usize) -> Error {
+fn err(e: impl Into<FrameError>, at: usize, limit: usize) -> Error {
     match e.into() {
-        DecodeError::Ours(e) => e,
-        DecodeError::Zstd(zstd_rs::Error::Truncated) => Error::Truncated { what: "zstd frame", offset: at as u64 },
-        DecodeError::Zstd(zstd_rs::Error::OutputLimit) => Error::TooLarge { format: FORMAT, limit: limit as u64 },
-        DecodeError::Zstd(e) => Error::Corrupt { format: FORMAT, detail: format!("{e}"), offset: at as u64 },
+        FrameError::NoMemory { bytes } => Error::OutOfMemory { bytes: bytes as u64 },
+        FrameError::Zstd(ZstdError::Truncated) => Error::Truncated { what: "zstd frame", offset: at as u64 },
+        FrameError::Zstd(ZstdError::OutputLimit) => Error::TooLarge { format: FORMAT, limit: limit as u64 },
+        FrameError::Zstd(e) => Error::Corrupt { format: FORMAT, detail: format!("{e}"), offset: at as u64 },
     }
 }
