@@ -464,7 +464,7 @@ fn handover_scenarios() -> Vec<Scenario> {
         memory_mib: 256,
         timeout_secs: 300,
         ..Scenario::rpvboot("linux-xfs-boot", "")
-            .expect(r"rpvboot: handover: .* jumping to 0x")
+            .expect(r"rpvboot: handover: .*jumping to 0x")
             .expect(r"DOMU-BOOTED-OK")
     });
     v.push(Scenario {
@@ -472,7 +472,7 @@ fn handover_scenarios() -> Vec<Scenario> {
         memory_mib: 256,
         timeout_secs: 300,
         ..Scenario::rpvboot("linux-btrfs-subvol", "rpvboot.config=(hd0)/@/boot/grub/grub.cfg")
-            .expect(r"rpvboot: handover: .* jumping to 0x")
+            .expect(r"rpvboot: handover: .*jumping to 0x")
             .expect(r"DOMU-CMDLINE: .*rootflags=subvol=@")
             .expect(r"DOMU-BOOTED-OK")
     });
