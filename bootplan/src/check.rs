@@ -143,13 +143,12 @@ impl CheckedKernel {
 }
 
 /// The most an image may unpack to in a domain of `nr_pages` where rpvboot holds
-/// `pages_in_use`: most of the rest. zstd's window is allocated infallibly beside the output,
-/// so an eighth stays for it; xz's dictionary is bounded by what the output leaves
-/// (kernelimage's xz); gzip and lz4 use the output. A small margin stays anyway: the heap's
-/// free count ignores its fragmentation.
-fn unpack_limit(file: &[u8], nr_pages: u64, pages_in_use: u64) -> usize {
+/// `pages_in_use`: most of the rest. xz's dictionary is bounded by what the output leaves
+/// (kernelimage's xz); gzip, zstd and lz4 decode into the output alone (zstd's window is the
+/// output itself). A small margin stays anyway: the heap's free count ignores its fragmentation.
+fn unpack_limit(nr_pages: u64, pages_in_use: u64) -> usize {
     let free = nr_pages.saturating_sub(pages_in_use);
-    let reserve = if image::compression_of(file) == Some(image::Format::Zstd) { free / 8 } else { free / 64 + 64 };
+    let reserve = free / 64 + 64;
     usize::try_from(free.saturating_sub(reserve).saturating_mul(4096)).unwrap_or(usize::MAX)
 }
 
@@ -158,7 +157,7 @@ fn unpack_limit(file: &[u8], nr_pages: u64, pages_in_use: u64) -> usize {
 /// uncompressed kernel is never held twice); a compressed one is decompressed once (xz under
 /// TCG takes seconds for a Linux kernel).
 pub fn unpack(file: Vec<u8>, nr_pages: u64, pages_in_use: u64) -> Result<Unpacked, Refusal> {
-    let limit = unpack_limit(&file, nr_pages, pages_in_use);
+    let limit = unpack_limit(nr_pages, pages_in_use);
     let (formats, own) = {
         let un = image::unwrap(&file, limit).map_err(Refusal::Image)?;
         let whole = un.elf.as_ptr() == file.as_ptr() && un.elf.len() == file.len();

@@ -577,6 +577,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     // The kernel check, once (check::unpack: limits, ELF, notes, BSD symbols), with the files
     // held counted as in use. Owned: a plain ELF kernel is kept as read, not copied.
     a.pages_in_use = base.saturating_add(held.div_ceil(PAGE_SIZE));
+    let file_pages = kr.file_size.div_ceil(PAGE_SIZE);
     let unpacked = match kernel {
         Kernel::File(file) => check::unpack(file, o.nr_pages, a.pages_in_use),
         Kernel::Unpacked(u) => *u,
@@ -589,6 +590,11 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
             return a;
         }
     };
+    // An unpacked kernel's file is freed by then (check::unpack keeps only the ELF): the
+    // region is planned beside what rpvboot holds from here on, not beside the file too.
+    if unpacked.unpacked {
+        a.pages_in_use = a.pages_in_use.saturating_sub(file_pages);
+    }
     let k = &unpacked.kernel;
     kr.formats = unpacked.format_names();
     kr.symtab = k.bsd_block_va().map(|va| (va, unpacked.symbols.len() as u64));

@@ -133,7 +133,8 @@ fn ffs_file_claiming_1_tib_stops_at_the_filesystem_size() {
 
 /// A btrfs zstd extent whose frame asks for a 64 MiB window (issue 21): lambutter as
 /// published opened it with ruzstd's 100 MiB limit, which ruzstd reserves up front (an abort
-/// past the cap); the vendored copy refuses windows over btrfs's own 128 KiB.
+/// past the cap); the vendored copy decodes with zstd-rs, which allocates no window, and
+/// refuses windows over btrfs's own 128 KiB as Linux does.
 #[test]
 fn btrfs_zstd_extent_with_a_64m_window_is_an_error() {
     let img = match testimages::btrfs::zstd_window_64m(&testimages::tree::images_dir()) {

@@ -1,6 +1,7 @@
 //! LZ4: the legacy frame Linux uses for kernels (`lz4 -l`, magic 0x184C2102) and the standard
-//! frame format (magic 0x184D2204), decoded block by block with lz4_flex. Checksums (xxHash32)
-//! of the standard frame are skipped, not verified.
+//! frame format (magic 0x184D2204), decoded block by block with lz4_flex (through the
+//! `lz4block` crate, built for speed). Checksums (xxHash32) of the standard frame are skipped,
+//! not verified.
 
 use super::bytes::{u32_at, u8_at};
 use super::error::{Error, Result};
@@ -50,13 +51,8 @@ fn block(src: &[u8], out: &mut OutBuf, max: usize, dict: bool, at: usize) -> Res
     let start = out.len;
     let (before, after) = out.buf.split_at_mut(start);
     let dst = after.get_mut(..max).unwrap_or_default();
-    let n = if dict {
-        let d = before.get(start.saturating_sub(64 * 1024)..).unwrap_or_default();
-        lz4_flex::block::decompress_into_with_dict(src, dst, d)
-    } else {
-        lz4_flex::block::decompress_into(src, dst)
-    }
-    .map_err(|e| corrupt(format!("{e}"), at))?;
+    let d = if dict { before.get(start.saturating_sub(64 * 1024)..).unwrap_or_default() } else { &[] };
+    let n = lz4block::decompress_into(src, dst, d).map_err(|e| corrupt(format!("{e}"), at))?;
     out.advance(n);
     Ok(())
 }

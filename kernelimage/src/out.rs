@@ -29,7 +29,7 @@ impl OutBuf {
     fn resize(&mut self, n: usize) -> Result<()> {
         let extra = n.saturating_sub(self.buf.len());
         self.buf.try_reserve_exact(extra).map_err(|_| Error::OutOfMemory { bytes: n as u64 })?;
-        self.buf.resize(n, 0);
+        zero_extend(&mut self.buf, n);
         Ok(())
     }
 
@@ -69,9 +69,37 @@ impl OutBuf {
     }
 }
 
+/// `v.resize(n, 0)` as a few `memcpy`s: the new bytes are copied from the zeros already
+/// appended, doubling each time. `Vec::resize` stores byte by byte when built at opt-level
+/// "z" (rpvboot's), which cost more than lz4's whole decode of a kernel (callgrind, issue 23).
+/// The capacity must already be reserved.
+fn zero_extend(v: &mut Vec<u8>, n: usize) {
+    if n <= v.len() {
+        v.truncate(n);
+        return;
+    }
+    let start = v.len();
+    v.push(0);
+    while v.len() < n {
+        let k = (v.len() - start).min(n - v.len());
+        v.extend_from_within(start..start + k);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::OutBuf;
+    use super::{zero_extend, OutBuf};
+
+    #[test]
+    fn zero_extend_is_resize() {
+        for (from, to) in [(0, 0), (0, 1), (0, 5), (3, 4), (3, 1000), (7, 3), (1, 65536 + 17)] {
+            let mut a: Vec<u8> = (1..=from as u8).collect();
+            let mut b = a.clone();
+            zero_extend(&mut a, to);
+            b.resize(to, 0);
+            assert_eq!(a, b, "{from} -> {to}");
+        }
+    }
 
     #[test]
     fn a_hint_that_cannot_be_allocated_starts_small() {

@@ -1,14 +1,18 @@
-//! Zstandard frames (RFC 8878), decoded with ruzstd; skippable frames are skipped, the content
+//! Zstandard frames (RFC 8878), decoded with zstd-rs; skippable frames are skipped, the content
 //! checksum is verified when present.
+//!
+//! zstd-rs decodes straight into the output, which is also its window: no window buffer is
+//! allocated beside it, whatever window the frame header asks for (a `zstd -22 --ultra` kernel
+//! asks for 128 MiB). It grows the output `Vec` itself, infallibly, so each frame goes through
+//! [`zstdframe::frame`], which reserves the room fallibly first and decodes again with more room
+//! when a frame needs it.
 
 use super::bytes::u32_at;
 use super::error::{Error, Result};
-use super::out::OutBuf;
 use alloc::format;
 use alloc::vec::Vec;
-use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
-use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
-use ruzstd::io::Read;
+use zstdframe::{frame, FrameError, SLACK};
+use zstdframe::{Decompressor, Error as ZstdError, FrameHeader};
 
 const FORMAT: &str = "zstd";
 const MAGIC: u32 = 0xFD2F_B528;
@@ -25,12 +29,12 @@ fn is_skippable(d: &[u8]) -> bool {
 /// Decompress the zstd frames at the start of `input`. Returns the output and the input used.
 /// `hint`: expected output size (untrusted; 0 = unknown; the frame's content size is used too).
 pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
-    let guess = if hint > 0 { hint } else { input.len().saturating_mul(4) };
-    let mut out = OutBuf::new(FORMAT, limit, guess)?;
-    let mut dec = FrameDecoder::new();
+    let mut out = Vec::new();
+    let mut dec = Decompressor::new();
     let mut src: &[u8] = input;
     let used = |src: &[u8]| input.len() - src.len();
     let mut frames = 0u32;
+    let mut want = hint;
     loop {
         if is_skippable(src) {
             let n =
@@ -51,61 +55,31 @@ pub fn decompress_zstd(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u
             break;
         }
         let at = used(src);
-        // ruzstd reserves the frame's whole window infallibly (an abort on failure), sized by
-        // the frame header (128 MiB from a 38-byte file): bound it first. It lives beside the
-        // output, so it gets what the limit leaves after the output buffer (the caller keeps
-        // a reserve beyond the limit for ruzstd's blocks in flight).
-        let max_window = limit.saturating_sub(out.buf.len()) as u64;
-        dec.set_max_window_size(max_window);
-        dec.init(&mut src).map_err(|e| match e {
-            FrameDecoderError::WindowSizeTooBig { requested, .. } => {
-                Error::DictionaryTooLarge { format: FORMAT, dict: requested, limit: limit as u64 }
-            }
-            e => err(e, at),
-        })?;
-        // The declared content size, trusted only up to the limit (grow() caps it).
-        if let Ok(n) = usize::try_from(dec.content_size()) {
-            if n > 0 && out.grow(n).is_err() {
-                return Err(Error::TooLarge { format: FORMAT, limit: limit as u64 });
-            }
+        let header = FrameHeader::parse(src).map_err(|e| err(e, at, limit))?;
+        // The declared content size, trusted only up to the limit (an exact hint or content
+        // size is one allocation; otherwise four times the compressed size, then doubling).
+        let declared = header.content_size.and_then(|n| usize::try_from(n).ok());
+        if declared.is_some_and(|n| n > limit.saturating_sub(out.len())) {
+            return Err(Error::TooLarge { format: FORMAT, limit: limit as u64 });
         }
-        loop {
-            let at = used(src);
-            dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(8 << 20)).map_err(|e| err(e, at))?;
-            let n = dec.can_collect();
-            out.grow(n)?;
-            let got = dec.read(out.free()).map_err(|e| Error::Corrupt {
-                format: FORMAT,
-                detail: format!("{e}"),
-                offset: at as u64,
-            })?;
-            out.advance(got);
-            if dec.is_finished() && dec.can_collect() == 0 {
-                break;
-            }
-        }
-        if let (Some(stored), Some(computed)) = (dec.get_checksum_from_data(), dec.get_calculated_checksum()) {
-            if stored != computed {
-                return Err(Error::Corrupt {
-                    format: FORMAT,
-                    detail: format!("content checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"),
-                    offset: used(src) as u64,
-                });
-            }
-        }
+        let first = declared.unwrap_or_else(|| want.saturating_sub(out.len()).max(src.len().saturating_mul(4)));
+        let n = frame(&mut dec, src, &mut out, first, limit).map_err(|e| err(e, at, limit))?;
+        src = src.get(n..).unwrap_or_default();
+        want = 0;
         frames += 1;
     }
-    Ok((out.finish(), used(src)))
+    // Give back large slack only: shrinking copies, and an exact size leaves none.
+    if out.capacity() - out.len() > out.len() / 8 + SLACK {
+        out.shrink_to_fit();
+    }
+    Ok((out, used(src)))
 }
 
-fn err(e: FrameDecoderError, at: usize) -> Error {
-    let detail = format!("{e}");
-    let eof = detail.contains("UnexpectedEof")
-        || detail.contains("unexpected end")
-        || matches!(e, FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::MagicNumberReadError(_)));
-    if eof {
-        Error::Truncated { what: "zstd frame", offset: at as u64 }
-    } else {
-        Error::Corrupt { format: FORMAT, detail, offset: at as u64 }
+fn err(e: impl Into<FrameError>, at: usize, limit: usize) -> Error {
+    match e.into() {
+        FrameError::NoMemory { bytes } => Error::OutOfMemory { bytes: bytes as u64 },
+        FrameError::Zstd(ZstdError::Truncated) => Error::Truncated { what: "zstd frame", offset: at as u64 },
+        FrameError::Zstd(ZstdError::OutputLimit) => Error::TooLarge { format: FORMAT, limit: limit as u64 },
+        FrameError::Zstd(e) => Error::Corrupt { format: FORMAT, detail: format!("{e}"), offset: at as u64 },
     }
 }

@@ -50,7 +50,7 @@ fn roundtrip(format: Format, comp: &str, cargs: &[&str], dargs: &[&str]) {
         bad[at] ^= 0x55;
         let _ = image::decompress(format, &bad, LIMIT);
     }
-    // The memory limit holds (zstd may refuse the frame's window before any output).
+    // The memory limit holds (xz may refuse its dictionary before any output).
     let r = image::decompress(format, &packed, data.len() / 2);
     assert!(
         matches!(r, Err(Error::TooLarge { .. } | Error::DictionaryTooLarge { .. })),

@@ -242,7 +242,9 @@ fn memory_scenarios() -> Vec<Scenario> {
     let good = || Disk::Recipe(crate::probe::disk_ext2_bare);
     vec![
         s("mem-zstd-window", vec![Disk::Recipe(corrupt::disk_zstd_window)])
-            .expect(r#"^rpvboot: entry 0 "hostile" cannot boot: kernel image: zstd: its 134217728-byte dictionary and the output exceed the memory limit of \d+ bytes"#)
+            // zstd decodes into the output, its window: the 128 MiB asked for costs nothing, and the
+            // frames' empty payload is what gets refused.
+            .expect(r#"^rpvboot: entry 0 "hostile" cannot boot: kernel image: unknown kernel format .*0 bytes"#)
             .expect(r#"^rpvboot: booting entry 1 "probe": gzip\+elf64 kernel"#)
             .expect(&pass("mem-zstd-window")),
         s("mem-elf-1tib", vec![Disk::Recipe(corrupt::disk_elf_1tib)])

@@ -6,16 +6,19 @@
 // option. This file may not be copied, modified, or distributed
 // except according to those terms.
 
-//! Zstd decompression via `ruzstd` (pure-Rust, no_std-compatible).
+//! Zstd decompression. rpvboot: through `zstdframe` (zstd-rs, the decoder rpvboot's kernel
+//! loader uses) instead of `ruzstd`, so the image holds one zstd decoder.
 //!
 //! btrfs's zstd compression splits data into independent zstd frames per
 //! filesystem block. We loop until the input is exhausted, decoding one
-//! frame at a time. `ruzstd::StreamingDecoder` implements `Read` (its own
-//! no_std trait when `default-features = false`).
+//! frame at a time. `zstdframe::frame` reserves the output fallibly before
+//! zstd-rs writes to it (zstd-rs grows a `Vec` infallibly) and stops it at
+//! `MAX_DECOMPRESSED_EXTENT_BYTES`; zstd-rs decodes into that output, which
+//! is its window, so no window is allocated.
 
 use alloc::vec::Vec;
 
-use ruzstd::{decoding::StreamingDecoder, io::Read};
+use zstdframe::{Decompressor, FrameError, FrameHeader};
 
 use super::MAX_DECOMPRESSED_EXTENT_BYTES;
 use crate::error::{Error, Result};
@@ -27,46 +30,45 @@ use crate::error::{Error, Result};
 /// last real frame.
 const ZSTD_FRAME_MAGIC: u32 = 0xFD2F_B528;
 
+const BAD: Error = Error::BadCompression {
+    algorithm: "comp_zstd",
+};
+
 pub(super) fn decode(src: &[u8], dst: &mut Vec<u8>) -> Result<()> {
     let mut input = src;
+    let mut dec = Decompressor::new();
     loop {
         // Stop when the remaining bytes are alignment padding rather than
-        // another zstd frame. Without this guard ruzstd would surface a
+        // another zstd frame. Without this guard the decoder would surface a
         // bad-magic error for the trailing zeros and we'd misreport the
         // extent as malformed.
-        if input.len() < 4 {
+        let Some(magic) = input.get(..4) else {
             return Ok(());
-        }
-        let magic = u32::from_le_bytes([input[0], input[1], input[2], input[3]]);
-        if magic != ZSTD_FRAME_MAGIC {
+        };
+        if magic != ZSTD_FRAME_MAGIC.to_le_bytes() {
             // Skippable-frame magics (0x184D2A50..0x184D2A5F) are also
             // legal zstd, but btrfs does not emit them; treat anything
             // non-frame as the end of payload.
             return Ok(());
         }
-
-        let mut decoder = StreamingDecoder::new_with_max_window_size(
-            &mut input,
-            crate::format::constants::MAX_ZSTD_WINDOW_BYTES,
-        )
-        .map_err(|_| Error::BadCompression {
-            algorithm: "comp_zstd",
-        })?;
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = decoder.read(&mut buf).map_err(|_| Error::BadCompression {
-                algorithm: "comp_zstd",
-            })?;
-            if n == 0 {
-                break;
-            }
-            if dst.len() + n > MAX_DECOMPRESSED_EXTENT_BYTES {
-                return Err(Error::BadCompression {
-                    algorithm: "comp_zstd",
-                });
-            }
-            dst.extend_from_slice(&buf[..n]);
+        // rpvboot: frames asking for a window over btrfs's own are refused,
+        // as Linux's decoder (sized for that window) refuses them; zstd-rs
+        // itself would need no window memory for them.
+        let header = FrameHeader::parse(input).map_err(|_| BAD)?;
+        if header.window_size > crate::format::constants::MAX_ZSTD_WINDOW_BYTES {
+            return Err(BAD);
         }
+        let first = header
+            .content_size
+            .map_or(MAX_DECOMPRESSED_EXTENT_BYTES, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
+        let used = zstdframe::frame(&mut dec, input, dst, first, MAX_DECOMPRESSED_EXTENT_BYTES)
+            .map_err(|e| match e {
+                FrameError::NoMemory { .. } => Error::OutOfMemory { token: "comp_zstd" },
+                FrameError::Zstd(_) => BAD,
+            })?;
+        input = input.get(used..).unwrap_or_default();
     }
 }
 

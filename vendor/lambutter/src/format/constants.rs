@@ -252,9 +252,10 @@ pub(crate) const MAX_SECTOR_SIZE: u32 = 65536;
 pub(crate) const MAX_DECOMPRESSED_EXTENT_BYTES: usize = 128 * 1024;
 
 /// rpvboot: the largest zstd window btrfs writes (Linux's
-/// ZSTD_BTRFS_MAX_WINDOWLOG 17) and the largest the kernel decodes.
-/// ruzstd reserves a frame's whole window up front, infallibly, sized by the
-/// frame header (100 MiB by default): frames asking for more are refused.
+/// ZSTD_BTRFS_MAX_WINDOWLOG 17) and the largest the kernel decodes: frames
+/// asking for more are refused, as Linux refuses them. (ruzstd, the decoder
+/// as published, reserved the whole window up front, infallibly; zstd-rs,
+/// used now, decodes into the bounded output and allocates no window.)
 pub(crate) const MAX_ZSTD_WINDOW_BYTES: u64 = 128 * 1024;
 
 // ---------------------------------------------------------------------------
