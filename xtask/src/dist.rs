@@ -364,8 +364,34 @@ fn linked_crates(package: &str, target: &str) -> Result<Vec<String>> {
     Ok(tree
         .lines()
         .filter_map(|l| l.trim_end_matches(" (*)").split_once('|'))
-        // Path dependencies (the workspace's own crates) are printed with their directory.
-        .filter(|(p, _)| !p.contains(" ("))
-        .map(|(p, l)| format!("{}: {l}", p.replacen(" v", " ", 1)))
+        .filter_map(|(p, l)| third_party(p).map(|name| format!("{name}: {l}")))
         .collect())
+}
+
+/// `name version` for a crate written elsewhere: a crates.io crate, or one vendored (copied
+/// with changes) under `vendor/`; `None` for the workspace's own crates. Path dependencies are
+/// printed by `cargo tree` with their directory, which must not reach the package.
+fn third_party(p: &str) -> Option<String> {
+    match p.split_once(" (") {
+        None => Some(p.replacen(" v", " ", 1)),
+        Some((name, dir)) if dir.contains("/vendor/") => {
+            Some(format!("{} (vendored with changes, see docs/fs-xfs-btrfs.md)", name.replacen(" v", " ", 1)))
+        }
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::third_party;
+
+    /// `cargo tree --format {p}` lines: crates.io crates as `name vX`, path crates with their
+    /// directory (the workspace's own are left out, vendored ones named without the path).
+    #[test]
+    fn third_party_crates_from_cargo_tree_lines() {
+        assert_eq!(third_party("lamxfs v0.1.3").as_deref(), Some("lamxfs 0.1.3"));
+        assert_eq!(third_party("fs v0.1.0 (/work/x/fs)"), None);
+        let v = third_party("lambutter v0.5.0+rpvboot.1 (/work/x/vendor/lambutter)").unwrap_or_default();
+        assert!(v.starts_with("lambutter 0.5.0+rpvboot.1 (vendored") && !v.contains("/work"), "{v}");
+    }
 }
