@@ -8,8 +8,8 @@
 //! * the window: from just before the `xl create`s are launched to the poll at which the
 //!   last probe's `RPVBOOT-PROBE T` line is in its console log (xenconsoled's log file, read
 //!   with shell builtins every [`POLL`] s, so the poll itself forks only its `sleep`);
-//! * dom0's CPU time over that window: the busy ticks of /proc/stat's `cpu` line (user + nice
-//!   + system + irq + softirq; dom0 has one vCPU, USER_HZ 100), i.e. all of dom0 — the `xl`
+//! * dom0's CPU time over that window: the busy ticks of /proc/stat's `cpu` line (user, nice,
+//!   system, irq and softirq; dom0 has one vCPU, USER_HZ 100), i.e. all of dom0 — the `xl`
 //!   processes, xenstored, xenconsoled, blkback, the loop devices, and the poll itself (the
 //!   same for both loaders, per second of window). Steal (time Xen gave the domUs) is not
 //!   counted.
