@@ -745,7 +745,7 @@ impl Figures {
             "{} on {} ({cpu}); QEMU TCG → Xen 4.17 → dom0, {} round(s) in one boot{}.\n",
             date.trim(),
             host.trim(),
-            self.rounds(),
+            self.rounds().max(storm::rounds(&self.storms)),
             self.run_dir.as_ref().map(|d| format!(", run {}", d.display())).unwrap_or_default()
         );
         let _ = writeln!(md, "| # | figure | rpvboot | pvgrub2 | ratio median (min–max, n) | goal |");

@@ -294,6 +294,11 @@ pub fn rows(storms: &[Storm]) -> Vec<(String, String, String, Vec<f64>, &'static
     rows
 }
 
+/// How many rounds the storms ran (for the report's header).
+pub fn rounds(storms: &[Storm]) -> u32 {
+    storms.iter().map(|s| s.round + 1).max().unwrap_or(0)
+}
+
 /// One line per storm for the report's notes.
 pub fn notes(storms: &[Storm]) -> String {
     let mut s = String::new();
