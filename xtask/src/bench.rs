@@ -19,6 +19,8 @@
 //! 3. Image sizes (host only): the ELF, `rpvboot.gz` and `rpvboot.xz` against pvgrub2's image,
 //!    and, for context, against pvgrub2's image gzipped / xz'd the same way.
 //! 4. Smallest `memory=` on a grid for which the probe was reached.
+//! 5. `--storm N`: N domUs started at once, per loader: time to the last probe entry and dom0
+//!    CPU time meanwhile (`bench/storm.rs`).
 //!
 //! This is a benchmark: it never fails on a timing, only on a broken harness.
 
@@ -33,6 +35,9 @@ use anyhow::{Context, Result};
 use crate::e2e::scenarios::{Disk, Kernel, Scenario};
 use crate::e2e::{self, RunOpts, Stream};
 use crate::util::{self, e2e_dir, mkdirp, project_root, run};
+
+mod storm;
+use storm::STORM_MAX;
 
 /// Size of the big module (the "64 MiB kernel file").
 const BIG: u64 = 64 << 20;
@@ -122,6 +127,12 @@ pub struct Bench {
     /// Debian's uncompressed vmlinux (target/e2e/out/vmlinux-dom0), as ratios. No QEMU.
     #[arg(long)]
     decompress: bool,
+    /// Only figure 5, the boot storm: N domUs started at the same moment, each from its own copy
+    /// of a small ext2 probe disk, all with rpvboot and then all with pvgrub2 (the order
+    /// alternating over --rounds), in one boot. Repeatable (`--storm 8 --storm 16`); at most
+    /// STORM_MAX.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=STORM_MAX as i64))]
+    storm: Vec<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -159,6 +170,7 @@ impl Bench {
             out.vmlinux = Some(VmlinuxInfo::measure()?);
             let run_dir = match self.analyse {
                 Some(d) => d,
+                None if !self.storm.is_empty() => storm::boot(&self.storm, self.rounds, &grub)?,
                 None => self.boot(&grub)?,
             };
             out.parse_run(&run_dir)?;
@@ -528,6 +540,8 @@ struct Figures {
     rounds_wanted: u32,
     /// Figure 1's vmlinux probe (None with --size-only).
     vmlinux: Option<VmlinuxInfo>,
+    /// Figure 5 (`--storm`): one entry per storm.
+    storms: Vec<storm::Storm>,
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -573,6 +587,7 @@ impl Figures {
             self.samples.insert(name.to_string(), s);
         }
         let serial = fs::read_to_string(dir.join("serial.log")).unwrap_or_default();
+        self.storms = storm::parse(&serial);
         for l in serial.lines().filter(|l| l.contains("BENCH-DD ")) {
             let Some(fs_kind) = l.split_whitespace().skip_while(|w| *w != "BENCH-DD").nth(1) else { continue };
             let bytes: Option<f64> = field(l, "bytes").and_then(|b| b.parse().ok());
@@ -730,7 +745,7 @@ impl Figures {
             "{} on {} ({cpu}); QEMU TCG → Xen 4.17 → dom0, {} round(s) in one boot{}.\n",
             date.trim(),
             host.trim(),
-            self.rounds(),
+            self.rounds().max(storm::rounds(&self.storms)),
             self.run_dir.as_ref().map(|d| format!(", run {}", d.display())).unwrap_or_default()
         );
         let _ = writeln!(md, "| # | figure | rpvboot | pvgrub2 | ratio median (min–max, n) | goal |");
@@ -884,6 +899,10 @@ impl Figures {
                 GOAL4,
             );
         }
+        // 5
+        for (what, a, b, r, goal) in storm::rows(&self.storms) {
+            row(&mut md, "5", &what, a, b, &r, goal);
+        }
 
         let _ = writeln!(
             md,
@@ -928,6 +947,9 @@ impl Figures {
                      two; that is the likely cause of its wide spread, rpvboot blocks on events."
                 );
             }
+        }
+        if !self.storms.is_empty() {
+            let _ = writeln!(md, "\n{}\n\n{}", storm::method(), storm::notes(&self.storms));
         }
         let _ = writeln!(md, "\nPer-domU samples (vcpu_ns at probe entry, module bytes; the loader's part from unpause, split into the vCPU's running and blocked time):\n");
         for (k, v) in &self.samples {
