@@ -22,7 +22,7 @@ use crate::block::BlockDevice;
 use crate::error::{Error, Location};
 use crate::lam::{kind_from_byte, label_string, read_raw, uuid_string, Backend, Budget, LamReader, PathFs};
 use crate::lam::{DATA_FACTOR, META_BUDGET};
-use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId};
+use crate::vfs::{FileType, FsInfo};
 
 /// Byte offset of the primary superblock.
 const SUPERBLOCK_AT: u64 = 64 << 10;
@@ -150,29 +150,4 @@ impl Btrfs {
     }
 }
 
-impl Filesystem for Btrfs {
-    fn info(&self) -> FsInfo {
-        self.0.info()
-    }
-    fn root(&self) -> NodeId {
-        self.0.root()
-    }
-    fn lookup(&mut self, path: &str) -> Result<Metadata, Error> {
-        self.0.lookup(path)
-    }
-    fn lookup_nofollow(&mut self, path: &str) -> Result<Metadata, Error> {
-        self.0.lookup_nofollow(path)
-    }
-    fn metadata(&mut self, id: NodeId) -> Result<Metadata, Error> {
-        self.0.metadata(id)
-    }
-    fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
-        self.0.read_at(id, offset, buf)
-    }
-    fn read_dir_limit(&mut self, id: NodeId, max: usize) -> Result<Vec<DirEntry>, Error> {
-        self.0.read_dir_limit(id, max)
-    }
-    fn read_link(&mut self, id: NodeId) -> Result<String, Error> {
-        self.0.read_link(id)
-    }
-}
+crate::lam::filesystem_via_pathfs!(Btrfs);

@@ -309,6 +309,50 @@ impl<B: Backend> PathFs<B> {
     }
 }
 
+/// `impl Filesystem` for a public newtype over a [`PathFs`] (`pub struct Xfs(PathFs<…>)`):
+/// every call goes to the [`PathFs`], which does the work for both XFS and btrfs. The newtypes
+/// exist so that the backends stay private.
+macro_rules! filesystem_via_pathfs {
+    ($t:ty) => {
+        impl $crate::vfs::Filesystem for $t {
+            fn info(&self) -> $crate::vfs::FsInfo {
+                self.0.info()
+            }
+            fn root(&self) -> $crate::vfs::NodeId {
+                self.0.root()
+            }
+            fn lookup(&mut self, path: &str) -> Result<$crate::vfs::Metadata, $crate::error::Error> {
+                self.0.lookup(path)
+            }
+            fn lookup_nofollow(&mut self, path: &str) -> Result<$crate::vfs::Metadata, $crate::error::Error> {
+                self.0.lookup_nofollow(path)
+            }
+            fn metadata(&mut self, id: $crate::vfs::NodeId) -> Result<$crate::vfs::Metadata, $crate::error::Error> {
+                self.0.metadata(id)
+            }
+            fn read_at(
+                &mut self,
+                id: $crate::vfs::NodeId,
+                offset: u64,
+                buf: &mut [u8],
+            ) -> Result<usize, $crate::error::Error> {
+                self.0.read_at(id, offset, buf)
+            }
+            fn read_dir_limit(
+                &mut self,
+                id: $crate::vfs::NodeId,
+                max: usize,
+            ) -> Result<alloc::vec::Vec<$crate::vfs::DirEntry>, $crate::error::Error> {
+                self.0.read_dir_limit(id, max)
+            }
+            fn read_link(&mut self, id: $crate::vfs::NodeId) -> Result<alloc::string::String, $crate::error::Error> {
+                self.0.read_link(id)
+            }
+        }
+    };
+}
+pub(crate) use filesystem_via_pathfs;
+
 impl<B: Backend> Filesystem for PathFs<B> {
     fn info(&self) -> FsInfo {
         self.info.clone()

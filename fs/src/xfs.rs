@@ -19,7 +19,7 @@ use crate::block::BlockDevice;
 use crate::error::{Error, Location};
 use crate::lam::{label_string, read_raw, uuid_string, Backend, Budget, LamReader, PathFs};
 use crate::lam::{DATA_FACTOR, META_BUDGET};
-use crate::vfs::{DirEntry, FileType, Filesystem, FsInfo, Metadata, NodeId};
+use crate::vfs::{FileType, FsInfo};
 
 /// Most bytes opening may read: the superblock and, for a v5 log left dirty, the part of the
 /// log that holds changes plus the blocks they change (kept in memory until the filesystem is
@@ -166,29 +166,4 @@ impl Xfs {
     }
 }
 
-impl Filesystem for Xfs {
-    fn info(&self) -> FsInfo {
-        self.0.info()
-    }
-    fn root(&self) -> NodeId {
-        self.0.root()
-    }
-    fn lookup(&mut self, path: &str) -> Result<Metadata, Error> {
-        self.0.lookup(path)
-    }
-    fn lookup_nofollow(&mut self, path: &str) -> Result<Metadata, Error> {
-        self.0.lookup_nofollow(path)
-    }
-    fn metadata(&mut self, id: NodeId) -> Result<Metadata, Error> {
-        self.0.metadata(id)
-    }
-    fn read_at(&mut self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
-        self.0.read_at(id, offset, buf)
-    }
-    fn read_dir_limit(&mut self, id: NodeId, max: usize) -> Result<Vec<DirEntry>, Error> {
-        self.0.read_dir_limit(id, max)
-    }
-    fn read_link(&mut self, id: NodeId) -> Result<String, Error> {
-        self.0.read_link(id)
-    }
-}
+crate::lam::filesystem_via_pathfs!(Xfs);
