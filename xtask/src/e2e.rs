@@ -416,7 +416,7 @@ fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, disk_names: &[St
     }
     let mut c = String::new();
     let _ = writeln!(c, "name = \"{}\"", s.name);
-    let _ = writeln!(c, "type = \"pv\"");
+    let _ = writeln!(c, "type = \"{}\"", if s.pvh { "pvh" } else { "pv" });
     let _ = writeln!(c, "kernel = \"/guest/{kernel}\"");
     if let Some(r) = ramdisk {
         let _ = writeln!(c, "ramdisk = \"/guest/{r}\"");

@@ -111,6 +111,9 @@ pub struct Scenario {
     /// dom0 files (staged once per path), so this one sees what that one's guest wrote, as a
     /// second `xl create` of the same disk would.
     pub follows: Option<&'static str>,
+    /// Start the domU as `type = "pvh"` (an HVM container without device model, entered
+    /// through the kernel's `XEN_ELFNOTE_PHYS32_ENTRY`) instead of `type = "pv"`.
+    pub pvh: bool,
 }
 
 /// See [`Scenario::dom0_after`].
@@ -142,6 +145,7 @@ impl Scenario {
             dom0_after: None,
             read_only: false,
             follows: None,
+            pvh: false,
         }
     }
 
