@@ -6,7 +6,7 @@
 //! PV kernel at every named path. grub-emu has no `blscfg` (it is Fedora's patch), so each
 //! expectation cites the rule of Fedora/RHEL's `grub-core/commands/blscfg.c` it follows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod common;
@@ -17,37 +17,6 @@ const BOOT_UUID: &str = "6b3f1d2e-8c4a-4f5e-9a7b-1c2d3e4f5a6b";
 const ROOT_UUID: &str = "0c7a9e1f-3b5d-4c2a-8e6f-7a8b9c0d1e2f";
 /// Versions in the order the files are written (not the menu's).
 const VERSIONS: [&str; 4] = ["4.18.0-305.el8.x86_64", "0-rescue", "4.18.0-348.el8.x86_64", "4.18.0-240.el8.x86_64"];
-
-fn work(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testimages/inspect-bls").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
-
-fn put(tree: &Path, path: &str, data: &[u8]) {
-    let p = tree.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
-}
-
-fn vmlinuz() -> Option<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    ["target/e2e/x/boot", "target/kernels/x/boot"].iter().find_map(|d| {
-        let p = std::fs::read_dir(root.join(d))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("vmlinuz-"))?;
-        std::fs::read(p).ok()
-    })
-}
 
 /// testimages/configs/rhel8-grub.cfg: the shape of RHEL 8's `grub2-mkconfig` output (00_header
 /// and 10_linux of rhboot/grub2 rhel-8-main with `GRUB_DEFAULT=saved`,
@@ -83,11 +52,13 @@ fn disk(dir: &Path, boot: &Path, root: &Path) -> String {
     let mut placed = Vec::new();
     for (i, (tree, uuid, mib)) in [(boot, BOOT_UUID, 96u64), (root, ROOT_UUID, 8)].iter().enumerate() {
         let fs = dir.join(format!("p{i}.fs"));
-        run(Command::new("mke2fs")
-            .args(["-q", "-F", "-t", "ext2", "-U", uuid, "-d"])
-            .arg(tree)
-            .arg(&fs)
-            .arg(format!("{mib}M")));
+        common::run(
+            Command::new("mke2fs")
+                .args(["-q", "-F", "-t", "ext2", "-U", uuid, "-d"])
+                .arg(tree)
+                .arg(&fs)
+                .arg(format!("{mib}M")),
+        );
         placed.push(fs);
     }
     let f = std::fs::File::create(&img).unwrap();
@@ -113,9 +84,9 @@ fn disk(dir: &Path, boot: &Path, root: &Path) -> String {
 /// `grub-editenv FILE create` then `set` each `k=v`.
 fn grubenv(path: &Path, vars: &[&str]) {
     let _ = std::fs::remove_file(path);
-    run(Command::new("grub-editenv").arg(path).arg("create"));
+    common::run(Command::new("grub-editenv").arg(path).arg("create"));
     if !vars.is_empty() {
-        run(Command::new("grub-editenv").arg(path).arg("set").args(vars));
+        common::run(Command::new("grub-editenv").arg(path).arg("set").args(vars));
     }
 }
 
@@ -131,31 +102,27 @@ fn titles(j: &J) -> Vec<String> {
     (0..e.len()).map(|i| e.at(i).get("title").s().to_string()).collect()
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn rhel8_separate_boot() {
-    let Some(k) = vmlinuz() else {
+    let Some(k) = common::vmlinuz() else {
         eprintln!(
             "SKIPPED: no Debian vmlinuz under target/e2e/x/boot or target/kernels/x/boot (run cargo xtask setup)"
         );
         return;
     };
-    if !have("grub-editenv") || !have("sfdisk") {
+    if !common::have("grub-editenv") || !common::have("sfdisk") {
         eprintln!("SKIPPED: grub-editenv or sfdisk missing (apt-get install grub2-common fdisk)");
         return;
     }
-    let dir = work("rhel8");
+    let dir = common::work("inspect-bls", "rhel8");
     let (bt, rt) = (dir.join("boot"), dir.join("root"));
-    put(&rt, "/etc/machine-id", format!("{MID}\n").as_bytes());
-    put(&bt, "/grub2/grub.cfg", rhel8_cfg("hd0,msdos1").as_bytes());
+    common::put(&rt, "/etc/machine-id", format!("{MID}\n").as_bytes());
+    common::put(&bt, "/grub2/grub.cfg", rhel8_cfg("hd0,msdos1").as_bytes());
     for v in VERSIONS {
         let name = if v == "0-rescue" { format!("0-rescue-{MID}") } else { v.to_string() };
-        put(&bt, &format!("/vmlinuz-{name}"), &k);
-        put(&bt, &format!("/initramfs-{name}.img"), name.as_bytes());
-        put(&bt, &format!("/loader/entries/{MID}-{v}.conf"), rhel8_entry(v).as_bytes());
+        common::put(&bt, &format!("/vmlinuz-{name}"), &k);
+        common::put(&bt, &format!("/initramfs-{name}.img"), name.as_bytes());
+        common::put(&bt, &format!("/loader/entries/{MID}-{v}.conf"), rhel8_entry(v).as_bytes());
     }
     let env = bt.join("grub2/grubenv");
     let menu_order = ["4.18.0-348.el8.x86_64", "4.18.0-305.el8.x86_64", "4.18.0-240.el8.x86_64"];
@@ -215,38 +182,42 @@ fn rhel8_separate_boot() {
 /// (create_entry); a file not ending in `.conf` is not read (read_entry).
 #[test]
 fn rhel9_boot_on_root() {
-    let Some(k) = vmlinuz() else {
+    let Some(k) = common::vmlinuz() else {
         eprintln!(
             "SKIPPED: no Debian vmlinuz under target/e2e/x/boot or target/kernels/x/boot (run cargo xtask setup)"
         );
         return;
     };
-    if !have("grub-editenv") {
+    if !common::have("grub-editenv") {
         eprintln!("SKIPPED: grub-editenv missing (apt-get install grub2-common)");
         return;
     }
-    let dir = work("rhel9");
+    let dir = common::work("inspect-bls", "rhel9");
     let tree = dir.join("tree");
     let cfg = "if [ -s $prefix/grubenv ]; then\n  load_env\nfi\nset default=\"${saved_entry}\"\nset timeout=5\ninsmod blscfg\nblscfg\n";
-    put(&tree, "/boot/grub2/grub.cfg", cfg.as_bytes());
+    common::put(&tree, "/boot/grub2/grub.cfg", cfg.as_bytes());
     for v in ["5.14.0-70.13.1.el9_0.x86_64", "5.14.0-70.22.1.el9_0.x86_64", "5.14.0-162.6.1.el9_1.x86_64"] {
-        put(&tree, &format!("/boot/vmlinuz-{v}"), &k);
-        put(
+        common::put(&tree, &format!("/boot/vmlinuz-{v}"), &k);
+        common::put(
             &tree,
             &format!("/boot/loader/entries/{MID}-{v}.conf"),
             format!("title Rocky Linux ({v}) 9.0\nversion {v}\nlinux /boot/vmlinuz-{v}\ninitrd /boot/initramfs-{v}.img\noptions root=/dev/xvda ro console=hvc0 v={v}\ngrub_users $grub_users\ngrub_arg --unrestricted\ngrub_class rocky\n").as_bytes(),
         );
-        put(&tree, &format!("/boot/initramfs-{v}.img"), v.as_bytes());
+        common::put(&tree, &format!("/boot/initramfs-{v}.img"), v.as_bytes());
     }
-    put(
+    common::put(
         &tree,
         &format!("/boot/loader/entries/{MID}-9.9.9-1.el9.x86_64.conf"),
         b"title no kernel line\nversion 9.9.9\n",
     );
-    put(&tree, &format!("/boot/loader/entries/{MID}-9.9.9-2.el9.x86_64.conf.rpmsave"), b"title saved\nlinux /x\n");
+    common::put(
+        &tree,
+        &format!("/boot/loader/entries/{MID}-9.9.9-2.el9.x86_64.conf.rpmsave"),
+        b"title saved\nlinux /x\n",
+    );
     grubenv(&tree.join("boot/grub2/grubenv"), &[]);
     let img = dir.join("root.img");
-    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("64M"));
+    common::run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg("64M"));
     let (j, ok) = boot(img.to_str().unwrap());
     assert!(ok, "{j:?}");
     assert_eq!(

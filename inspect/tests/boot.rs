@@ -26,34 +26,17 @@ impl J {
     }
 }
 
-fn work(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testimages/inspect-boot").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
-
 /// A bare filesystem image (`(hd0)`) of `kind` ("ext2" or "ffs") holding the files of `tree`.
 fn image(dir: &Path, kind: &str, tree: &Path) -> String {
     let img = dir.join(format!("{kind}.img"));
     match kind {
-        "ext2" => run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(tree).arg(&img).arg("96M")),
-        "ffs" => run(Command::new("makefs").args(["-t", "ffs", "-s", "96m"]).arg(&img).arg(tree)),
+        "ext2" => {
+            common::run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(tree).arg(&img).arg("96M"))
+        }
+        "ffs" => common::run(Command::new("makefs").args(["-t", "ffs", "-s", "96m"]).arg(&img).arg(tree)),
         _ => unreachable!(),
     };
     img.to_str().unwrap().to_string()
-}
-
-fn put(tree: &Path, path: &str, data: &[u8]) {
-    let p = tree.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
 }
 
 /// Runs `rpvboot-inspect boot --json`: (parsed JSON, exit success).
@@ -145,13 +128,13 @@ fn netbsd_kernel_in_every_format() {
     ];
     for fs in ["ext2", "ffs"] {
         for (kind, bytes, names) in &formats {
-            let dir = work(&format!("{fs}-{kind}"));
+            let dir = common::work("inspect-boot", &format!("{fs}-{kind}"));
             let tree = dir.join("tree");
-            put(&tree, "/boot/grub/menu.lst", MENU.replace("KIND", kind).as_bytes());
-            put(&tree, &format!("/netbsd.{kind}"), bytes);
-            put(&tree, "/netbsd.plain", &elf);
-            put(&tree, "/mod.bin", &module);
-            put(&tree, "/mod.gz", &compress("gzip", &["-c"], &module));
+            common::put(&tree, "/boot/grub/menu.lst", MENU.replace("KIND", kind).as_bytes());
+            common::put(&tree, &format!("/netbsd.{kind}"), bytes);
+            common::put(&tree, "/netbsd.plain", &elf);
+            common::put(&tree, "/mod.bin", &module);
+            common::put(&tree, "/mod.gz", &compress("gzip", &["-c"], &module));
             let img = image(&dir, fs, &tree);
             let (j, ok) = boot(&[&img]);
             let ctx = format!("{fs} {kind}: {j:?}");
@@ -205,15 +188,15 @@ fn netbsd_kernel_in_every_format() {
 fn failures_name_their_cause() {
     let elf = netbsd_elf();
     let gz = compress("gzip", &["-9c"], &elf);
-    let dir = work("failures");
+    let dir = common::work("inspect-boot", "failures");
     let tree = dir.join("tree");
-    put(
+    common::put(
         &tree,
         "/boot/grub/menu.lst",
         b"default 0\nfallback 1\ntimeout 0\ntitle gone\n  kernel /missing\n  frobnicate now\ntitle good\n  kernel /netbsd.gz -v\ntitle cut\n  kernel /cut.gz\n",
     );
-    put(&tree, "/netbsd.gz", &gz);
-    put(&tree, "/cut.gz", &gz[..gz.len() / 2]);
+    common::put(&tree, "/netbsd.gz", &gz);
+    common::put(&tree, "/cut.gz", &gz[..gz.len() / 2]);
     let img = image(&dir, "ext2", &tree);
 
     let (j, ok) = boot(&[&img]);
@@ -328,12 +311,12 @@ fn debian_vmlinuz() {
     let elf = compress("xz", &["-dc", "--single-stream"], payload);
     let (entry, virt_base) = elf_facts(&elf);
 
-    let dir = work("debian");
+    let dir = common::work("inspect-boot", "debian");
     let tree = dir.join("tree");
     let initrd = compress("gzip", &["-c"], &vec![b'i'; 300_000]);
-    put(&tree, "/boot/vmlinuz", &bz);
-    put(&tree, "/boot/initrd.img", &initrd);
-    put(
+    common::put(&tree, "/boot/vmlinuz", &bz);
+    common::put(&tree, "/boot/initrd.img", &initrd);
+    common::put(
         &tree,
         "/boot/grub/menu.lst",
         b"timeout 5\ntitle Debian\nroot (hd0)\nkernel /boot/vmlinuz root=/dev/xvda1 ro console=hvc0\ninitrd /boot/initrd.img\n",
@@ -369,8 +352,8 @@ fn link(dir: &Path, name: &str, as_flag: &str, emulation: &str, src: &str) -> Ve
     std::fs::write(&s, src).unwrap();
     let o = dir.join(format!("{name}.o"));
     let out = dir.join(name);
-    run(Command::new("as").arg(as_flag).arg("-o").arg(&o).arg(&s));
-    run(Command::new("ld").args(["-m", emulation, "-Ttext=0xc0100000", "-o"]).arg(&out).arg(&o));
+    common::run(Command::new("as").arg(as_flag).arg("-o").arg(&o).arg(&s));
+    common::run(Command::new("ld").args(["-m", emulation, "-Ttext=0xc0100000", "-o"]).arg(&out).arg(&o));
     std::fs::read(out).unwrap()
 }
 
@@ -381,18 +364,18 @@ const NOTES_SRC: &str = ".section .note.Xen,\"a\",@note\n.balign 4\n.long 4, 7, 
 /// with its reason, and a NetBSD-shaped kernel without BSD_SYMTAB that boots without symbols.
 #[test]
 fn refused_kernels_and_no_bsd_symtab() {
-    let dir = work("refused");
+    let dir = common::work("inspect-boot", "refused");
     let tree = dir.join("tree");
     let k32 = link(&dir, "k32", "--32", "elf_i386", NOTES_SRC);
     let kx32 = link(&dir, "kx32", "--x32", "elf32_x86_64", NOTES_SRC);
     let kdir = testimages::kernels::images_dir();
     let nosym = KernelSpecs::nosym(&kdir);
     let dom0 = KernelSpecs::dom0(&kdir);
-    put(&tree, "/k32", &k32);
-    put(&tree, "/kx32", &kx32);
-    put(&tree, "/dom0", &dom0);
-    put(&tree, "/nosym", &nosym);
-    put(
+    common::put(&tree, "/k32", &k32);
+    common::put(&tree, "/kx32", &kx32);
+    common::put(&tree, "/dom0", &dom0);
+    common::put(&tree, "/nosym", &nosym);
+    common::put(
         &tree,
         "/boot/grub/menu.lst",
         b"title i386\nkernel /k32\ntitle x32\nkernel /kx32\ntitle dom0\nkernel /dom0\ntitle nosym\nkernel /nosym\n",

@@ -104,47 +104,6 @@ struct Choice {
     initrds: Vec<(Loc, String)>,
 }
 
-fn work(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testimages/grub-oracle").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn put(root: &Path, path: &str, data: &[u8]) {
-    let p = root.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
-}
-
-/// Debian's Linux PV kernel fetched by `cargo xtask setup`.
-fn vmlinuz() -> Option<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    ["target/e2e/x/boot", "target/kernels/x/boot"].iter().find_map(|d| {
-        let p = std::fs::read_dir(root.join(d))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("vmlinuz-"))?;
-        std::fs::read(p).ok()
-    })
-}
-
 /// Copies the system tree `sys` into one directory per filesystem (`dir/fsN`): the subtree at
 /// its mount point, less what other filesystems mounted below it hold.
 fn split_tree(sys: &Path, disks: &[Disk], dir: &Path) -> Vec<(Loc, PathBuf)> {
@@ -155,7 +114,7 @@ fn split_tree(sys: &Path, disks: &[Disk], dir: &Path) -> Vec<(Loc, PathBuf)> {
         std::fs::create_dir_all(&dest).unwrap();
         let src = sys.join(mount.trim_start_matches('/'));
         if src.exists() {
-            run(Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(&dest));
+            common::run(Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(&dest));
         }
         for (_, other, ..) in &fss {
             let below = other.strip_prefix(mount).filter(|r| !r.is_empty() && (*mount == "/" || r.starts_with('/')));
@@ -191,11 +150,13 @@ fn build_disks(disks: &[Disk], trees: &[(Loc, PathBuf)], dir: &Path) -> Vec<Path
                 let loc = Loc { disk: d as u32, part: Some(p as u32) };
                 let tree = &trees.iter().find(|(l, _)| *l == loc).unwrap().1;
                 let fs_img = dir.join(format!("disk{d}p{p}.fs"));
-                run(Command::new("mke2fs")
-                    .args(["-q", "-F", "-t", kind, "-U", uuid, "-d"])
-                    .arg(tree)
-                    .arg(&fs_img)
-                    .arg(format!("{mib}M")));
+                common::run(
+                    Command::new("mke2fs")
+                        .args(["-q", "-F", "-t", kind, "-U", uuid, "-d"])
+                        .arg(tree)
+                        .arg(&fs_img)
+                        .arg(format!("{mib}M")),
+                );
                 placed.push((start_mib, fs_img));
             }
             start_mib += mib;
@@ -284,7 +245,7 @@ esac
 fn grub_mkconfig(sys: &Path, disks: &[Disk], default_grub: &str, dir: &Path) {
     let stub = dir.join("grub-probe");
     std::fs::write(&stub, probe_stub(disks)).unwrap();
-    run(Command::new("chmod").arg("755").arg(&stub));
+    common::run(Command::new("chmod").arg("755").arg(&stub));
     // grub-mkrelpath would name files by the bind mount's source; a path on a separate /boot
     // is relative to that filesystem's root, as on the real system.
     let sep = filesystems(disks).iter().any(|f| f.1 == "/boot");
@@ -292,7 +253,7 @@ fn grub_mkconfig(sys: &Path, disks: &[Disk], default_grub: &str, dir: &Path) {
     let rel =
         if sep { "case \"$1\" in /boot|/boot/*) echo \"${1#/boot}\";; *) echo \"$1\";; esac" } else { "echo \"$1\"" };
     std::fs::write(&relpath, format!("#!/bin/sh\n{rel}\n")).unwrap();
-    run(Command::new("chmod").arg("755").arg(&relpath));
+    common::run(Command::new("chmod").arg("755").arg(&relpath));
     let def = dir.join("default-grub");
     std::fs::write(&def, default_grub).unwrap();
     std::fs::create_dir_all(sys.join("boot/grub")).unwrap();
@@ -306,7 +267,7 @@ fn grub_mkconfig(sys: &Path, disks: &[Disk], default_grub: &str, dir: &Path) {
         relpath = relpath.display(),
         def = def.display()
     );
-    run(Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]));
+    common::run(Command::new("unshare").args(["-m", "--propagation", "private", "sh", "-c", &script]));
 }
 
 /// GRUB's start-up file for grub-emu: what the differential run does (module doc).
@@ -365,9 +326,11 @@ fn grub_boot(ndisks: usize, map: &str, gdir: &Path) -> Result<Choice, String> {
     let scratch_tree = gdir.join("scratch");
     let mut blk = b"# GRUB Environment Block\n".to_vec();
     blk.resize(8192, b'#');
-    put(&scratch_tree, "/rpv.env", &blk);
+    common::put(&scratch_tree, "/rpv.env", &blk);
     let scratch = gdir.join("scratch.img");
-    run(Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&scratch_tree).arg(&scratch).arg("2M"));
+    common::run(
+        Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&scratch_tree).arg(&scratch).arg("2M"),
+    );
     let map = format!("{map}(hd{ndisks}) {}\n", scratch.display());
     std::fs::write(gdir.join("device.map"), map).unwrap();
     let mods = gdir.join("dir");
@@ -414,8 +377,8 @@ fn grub_boot(ndisks: usize, map: &str, gdir: &Path) -> Result<Choice, String> {
     std::fs::write(gdir.join("screen.txt"), &screen).unwrap();
 
     let env_out = gdir.join("rpv.env.out");
-    run(Command::new("debugfs").arg("-R").arg(format!("dump /rpv.env {}", env_out.display())).arg(&scratch));
-    let list = String::from_utf8(run(Command::new("grub-editenv").arg(&env_out).arg("list"))).unwrap();
+    common::run(Command::new("debugfs").arg("-R").arg(format!("dump /rpv.env {}", env_out.display())).arg(&scratch));
+    let list = String::from_utf8(common::run(Command::new("grub-editenv").arg(&env_out).arg("list"))).unwrap();
     let var = |k: &str| list.lines().find_map(|l| l.strip_prefix(&format!("{k}=")).map(str::to_string));
     let Some(linux) = var("rpv_linux") else {
         return Err(String::from("GRUB boots nothing (no linux command ran)"));
@@ -539,7 +502,7 @@ fn same_write_as_grub(imgs: &[PathBuf], dir: &Path, at: EnvAt) -> Result<(), Str
     }
     let f = dir.join("expected-grubenv");
     std::fs::write(&f, &before).unwrap();
-    run(Command::new("grub-editenv").arg(&f).arg("set").arg("next_entry="));
+    common::run(Command::new("grub-editenv").arg(&f).arg("set").arg("next_entry="));
     let expected = std::fs::read(&f).unwrap();
     let grubs = block_at(&dir.join("grub-emu").join(format!("disk{}.img", at.disk)), at);
     if grubs != expected {
@@ -597,11 +560,11 @@ const KVERS: [&str; 2] = ["6.1.0-18-amd64", "6.1.0-17-amd64"];
 /// A Debian system: two kernels with initrds in /boot.
 fn debian_system(sys: &Path, kernel: &[u8]) {
     for (i, v) in KVERS.iter().enumerate() {
-        put(sys, &format!("/boot/vmlinuz-{v}"), kernel);
-        put(sys, &format!("/boot/initrd.img-{v}"), &vec![b'0' + i as u8; 4096 + i]);
-        put(sys, &format!("/boot/config-{v}"), b"CONFIG_XEN=y\n");
+        common::put(sys, &format!("/boot/vmlinuz-{v}"), kernel);
+        common::put(sys, &format!("/boot/initrd.img-{v}"), &vec![b'0' + i as u8; 4096 + i]);
+        common::put(sys, &format!("/boot/config-{v}"), b"CONFIG_XEN=y\n");
     }
-    put(sys, "/etc/fstab", b"# fixture\n");
+    common::put(sys, "/etc/fstab", b"# fixture\n");
 }
 
 /// The Debian layouts: separate /boot on MBR; GPT with a BIOS boot partition and /boot on a
@@ -662,7 +625,7 @@ fn apply_env(sys: &Path, cmds: &[Vec<String>]) {
             .iter()
             .map(|a| a.replace("@B", &b.display().to_string()).replace('@', &b.join("grub").display().to_string()))
             .collect();
-        run(Command::new(&c[0]).args(&args));
+        common::run(Command::new(&c[0]).args(&args));
     }
 }
 
@@ -972,15 +935,15 @@ fi
 #[test]
 fn grub_emu_agrees() {
     let mut missing = Vec::new();
-    if !have("grub-emu") {
+    if !common::have("grub-emu") {
         missing.push("grub-emu (apt-get install grub-emu/bookworm)");
     }
     for t in ["grub-mkconfig", "grub-editenv", "grub-set-default", "grub-reboot", "unshare", "debugfs"] {
-        if !have(t) {
+        if !common::have(t) {
             missing.push(t);
         }
     }
-    let Some(kernel) = vmlinuz() else {
+    let Some(kernel) = common::vmlinuz() else {
         eprintln!("SKIPPED grub_emu_agrees: no Debian vmlinuz under target/e2e/x/boot (cargo xtask setup)");
         return;
     };
@@ -988,10 +951,10 @@ fn grub_emu_agrees() {
         eprintln!("SKIPPED grub_emu_agrees: missing {}", missing.join(", "));
         return;
     }
-    let is_root = String::from_utf8_lossy(&run(Command::new("id").arg("-u"))).trim() == "0";
+    let is_root = String::from_utf8_lossy(&common::run(Command::new("id").arg("-u"))).trim() == "0";
 
     let mut cases: Vec<Case> = Vec::new();
-    let base = work("cases");
+    let base = common::work("grub-oracle", "cases");
     if is_root {
         for (lname, disks) in debian_layouts() {
             for (sname, default, recipe) in env_states() {
@@ -1028,13 +991,13 @@ fn grub_emu_agrees() {
         let dir = base.join(name.replace(['/', '>'], "_"));
         let sys = dir.join("sys");
         let v = "5.15.0-91-generic";
-        put(&sys, &format!("/boot/vmlinuz-{v}"), &kernel);
-        put(&sys, &format!("/boot/initrd.img-{v}"), &vec![b'u'; 5000]);
-        put(&sys, "/boot/grub/grub.cfg", ubuntu_cfg(ROOT_UUID, "hd0,gpt2", v).as_bytes());
+        common::put(&sys, &format!("/boot/vmlinuz-{v}"), &kernel);
+        common::put(&sys, &format!("/boot/initrd.img-{v}"), &vec![b'u'; 5000]);
+        common::put(&sys, "/boot/grub/grub.cfg", ubuntu_cfg(ROOT_UUID, "hd0,gpt2", v).as_bytes());
         if let Some(e) = env {
             let g = sys.join("boot/grub/grubenv");
-            run(Command::new("grub-editenv").arg(&g).arg("create"));
-            run(Command::new("grub-editenv").arg(&g).arg("set").arg(e));
+            common::run(Command::new("grub-editenv").arg(&g).arg("create"));
+            common::run(Command::new("grub-editenv").arg(&g).arg("set").arg(e));
         }
         let disks = vec![Disk {
             table: Table::Gpt,
@@ -1057,14 +1020,14 @@ fn grub_emu_agrees() {
         let dir = base.join(name.replace(['/', '>'], "_"));
         let sys = dir.join("sys");
         for v in versions {
-            put(&sys, &format!("/boot/vmlinuz-{v}"), &kernel);
-            put(&sys, &format!("/boot/initramfs-{v}.img"), &vec![b'c'; 6000]);
+            common::put(&sys, &format!("/boot/vmlinuz-{v}"), &kernel);
+            common::put(&sys, &format!("/boot/initramfs-{v}.img"), &vec![b'c'; 6000]);
         }
-        put(&sys, "/boot/grub2/grub.cfg", centos7_cfg(BOOT_UUID, "hd0,msdos1", &versions).as_bytes());
+        common::put(&sys, "/boot/grub2/grub.cfg", centos7_cfg(BOOT_UUID, "hd0,msdos1", &versions).as_bytes());
         let g = sys.join("boot/grub2/grubenv");
-        run(Command::new("grub-editenv").arg(&g).arg("create"));
+        common::run(Command::new("grub-editenv").arg(&g).arg("create"));
         if let Some(s) = saved {
-            run(Command::new("grub-editenv").arg(&g).arg("set").arg(s));
+            common::run(Command::new("grub-editenv").arg(&g).arg("set").arg(s));
         }
         let disks = vec![Disk {
             table: Table::Dos,

@@ -11,18 +11,6 @@ fn configs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testimages/configs")
 }
 
-fn work(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testimages/inspect-menu").join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// A bare filesystem image (`(hdN)`) of `kind` ("ext2" or "ffs") holding `files`.
 fn image(dir: &Path, name: &str, kind: &str, files: &[(&str, Vec<u8>)]) -> String {
     let tree = dir.join(format!("{name}.d"));
@@ -35,14 +23,12 @@ fn image(dir: &Path, name: &str, kind: &str, files: &[(&str, Vec<u8>)]) -> Strin
     let img = dir.join(format!("{name}.img"));
     let mib = 4 + files.iter().map(|(_, d)| d.len()).sum::<usize>() / (1 << 20) * 2;
     match kind {
-        "ext2" => run(Command::new("mke2fs")
-            .args(["-q", "-F", "-t", "ext2", "-d"])
-            .arg(&tree)
-            .arg(&img)
-            .arg(format!("{mib}M"))),
-        "ffs" => run(Command::new("makefs").args(["-t", "ffs", "-s", &format!("{mib}m")]).arg(&img).arg(&tree)),
+        "ext2" => common::run(
+            Command::new("mke2fs").args(["-q", "-F", "-t", "ext2", "-d"]).arg(&tree).arg(&img).arg(format!("{mib}M")),
+        ),
+        "ffs" => common::run(Command::new("makefs").args(["-t", "ffs", "-s", &format!("{mib}m")]).arg(&img).arg(&tree)),
         _ => unreachable!(),
-    }
+    };
     img.to_str().unwrap().to_string()
 }
 
@@ -103,7 +89,7 @@ fn json(args: &[&str]) -> J {
 
 #[test]
 fn search_order_across_disks_and_extra() {
-    let dir = work("search");
+    let dir = common::work("inspect-menu", "search");
     let fs = image(
         &dir,
         "ext",
@@ -168,7 +154,7 @@ fn search_order_across_disks_and_extra() {
 
 #[test]
 fn nothing_found_boots_netbsd_from_first_ffs() {
-    let dir = work("builtin");
+    let dir = common::work("inspect-menu", "builtin");
     let ext = image(&dir, "ext", "ext2", &[("/etc/motd", b"hi".to_vec())]);
     let ffs = image(&dir, "ffs", "ffs", &[("/netbsd.gz", b"k".to_vec())]);
     let j = json(&[&ext, &ffs]);
@@ -181,7 +167,7 @@ fn nothing_found_boots_netbsd_from_first_ffs() {
 
 #[test]
 fn grub_cfg_from_image() {
-    let dir = work("grubcfg");
+    let dir = common::work("inspect-menu", "grubcfg");
     let fs = image(
         &dir,
         "ext",
@@ -225,7 +211,7 @@ fn grub_cfg_from_image() {
 #[test]
 fn netbsd_mbr_partition_without_label_is_e() {
     // FFS straight in an MBR slot of type 0xA9 with no disklabel: NetBSD calls it xbd0e.
-    let dir = work("mbr-ffs");
+    let dir = common::work("inspect-menu", "mbr-ffs");
     let fs =
         image(&dir, "ffs", "ffs", &[("/boot.cfg", fixture("netbsd-sysinst-boot.cfg")), ("/netbsd", b"k".to_vec())]);
     let disk = mbr_disk(&dir, "disk", &[(&fs, "a9")]);
@@ -265,7 +251,7 @@ fn diagnostics_text_and_json() {
 
 #[test]
 fn netbsd_crlf_menu_lst_on_ffs() {
-    let dir = work("netbsd");
+    let dir = common::work("inspect-menu", "netbsd");
     let ffs = image(
         &dir,
         "ffs",
@@ -286,7 +272,7 @@ fn netbsd_crlf_menu_lst_on_ffs() {
 #[test]
 fn centos_boot_partition_with_symlinked_menu_lst() {
     // anaconda: /boot is (hd0,0), /boot/grub/menu.lst -> ./grub.conf, root LV on (hd0,1).
-    let dir = work("centos");
+    let dir = common::work("inspect-menu", "centos");
     let tree = dir.join("boot.d");
     std::fs::create_dir_all(tree.join("grub")).unwrap();
     std::fs::write(tree.join("grub/grub.conf"), fixture("centos5-grub.conf")).unwrap();
@@ -322,7 +308,7 @@ fn menu_verdict_is_boots_decision() {
             .expect("run");
         (parse_json(&String::from_utf8(out.stdout).unwrap()), out.status.success())
     };
-    let dir = work("verdict");
+    let dir = common::work("inspect-menu", "verdict");
     // Only a bad kernel (and a missing one as its fallback): nothing boots.
     let lst =
         b"default 0\nfallback 1\ntimeout 3\ntitle bad\nkernel /bad root=/dev/xvda1\ntitle missing\nkernel /missing\n";

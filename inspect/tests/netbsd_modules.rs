@@ -20,23 +20,11 @@ fn kernels() -> Vec<PathBuf> {
     ["netbsd-XEN3_DOMU.gz", "netbsd-XEN3_DOMU-legacy.gz"].iter().map(|n| dir.join(n)).filter(|p| p.exists()).collect()
 }
 
-fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
-
 /// The release `readelf -n` prints for the kernel's `.note.netbsd.ident` (`IDENT 799000400 (7.99.4)`).
 fn readelf_release(elf: &Path) -> String {
-    let out = String::from_utf8(run(Command::new("readelf").arg("-nW").arg(elf))).unwrap();
+    let out = String::from_utf8(common::run(Command::new("readelf").arg("-nW").arg(elf))).unwrap();
     let line = out.lines().find(|l| l.contains("IDENT")).unwrap_or_else(|| panic!("no IDENT note: {out}"));
     line.rsplit_once('(').unwrap().1.trim_end_matches(')').to_string()
-}
-
-fn put(tree: &Path, path: &str, data: &[u8]) {
-    let p = tree.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, data).unwrap();
 }
 
 fn strs(j: &J, key: &str) -> Vec<String> {
@@ -59,16 +47,20 @@ fn load_finds_modules_where_boot8_does() {
         let gz = std::fs::read(&k).unwrap();
         let elf = dir.join("netbsd.elf");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(&elf, run(Command::new("gzip").arg("-dc").arg(&k))).unwrap();
+        std::fs::write(&elf, common::run(Command::new("gzip").arg("-dc").arg(&k))).unwrap();
         let rel = readelf_release(&elf);
-        put(&tree, "/netbsd.gz", &gz);
+        common::put(&tree, "/netbsd.gz", &gz);
         let base = format!("/stand/amd64/{rel}/modules");
-        put(&tree, &format!("{base}/foo/foo.kmod"), b"FOO-KMOD");
-        put(&tree, "/bar.kmod", b"BAR-KMOD");
-        put(&tree, "/baz", b"BAZ-RAW");
-        put(&tree, "/boot.cfg", b"menu=Boot:load foo;load /bar.kmod;load missing;load baz;boot netbsd.gz\ntimeout=5\n");
+        common::put(&tree, &format!("{base}/foo/foo.kmod"), b"FOO-KMOD");
+        common::put(&tree, "/bar.kmod", b"BAR-KMOD");
+        common::put(&tree, "/baz", b"BAZ-RAW");
+        common::put(
+            &tree,
+            "/boot.cfg",
+            b"menu=Boot:load foo;load /bar.kmod;load missing;load baz;boot netbsd.gz\ntimeout=5\n",
+        );
         let img = dir.join("ffs.img");
-        run(Command::new("makefs").args(["-t", "ffs", "-s", "32m"]).arg(&img).arg(&tree));
+        common::run(Command::new("makefs").args(["-t", "ffs", "-s", "32m"]).arg(&img).arg(&tree));
         let out =
             Command::new(env!("CARGO_BIN_EXE_rpvboot-inspect")).args(["boot", "--json"]).arg(&img).output().unwrap();
         let j = parse_json(&String::from_utf8(out.stdout).unwrap());

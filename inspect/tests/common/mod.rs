@@ -1,6 +1,56 @@
-//! Shared by the CLI tests: a minimal JSON reader (no dependency) for the tool's `--json` output.
+//! Shared by the CLI tests: a minimal JSON reader (no dependency) for the tool's `--json` output,
+//! and the few file and process helpers every test file needs.
+// Each test file compiles this module on its own and uses only some of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A fresh, empty `target/testimages/<suite>/<name>` directory.
+pub fn work(suite: &str, name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testimages").join(suite).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `cmd`, which must succeed; its stdout.
+pub fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Writes `data` at `path` (absolute inside the tree) under `tree`, making directories.
+pub fn put(tree: &Path, path: &str, data: &[u8]) {
+    let p = tree.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, data).unwrap();
+}
+
+/// Whether `tool` is on the PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Debian's Linux PV kernel fetched by `cargo xtask setup`, if it is there.
+pub fn vmlinuz() -> Option<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    ["target/e2e/x/boot", "target/kernels/x/boot"].iter().find_map(|d| {
+        let p = std::fs::read_dir(root.join(d))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("vmlinuz-"))?;
+        std::fs::read(p).ok()
+    })
+}
 
 /// A minimal JSON value, enough to read the tool's output without a dependency.
 #[derive(Debug, Clone, PartialEq)]
