@@ -1,0 +1,156 @@
+//! Xen from inside a PVH guest: the hypercall page (CPUID leaves + MSR), HVM params, the PV
+//! console ring, poweroff. Everything identity-mapped (entry.rs maps the low 4 GiB).
+
+use core::arch::asm;
+use core::fmt;
+
+use super::entry::pvh_hypercall_page;
+
+const HYPERVISOR_SCHED_OP: u64 = 29;
+const HYPERVISOR_EVENT_CHANNEL_OP: u64 = 32;
+const HYPERVISOR_HVM_OP: u64 = 34;
+const HVMOP_GET_PARAM: u64 = 1;
+const DOMID_SELF: u16 = 0x7ff0;
+pub const HVM_PARAM_CONSOLE_PFN: u32 = 17;
+pub const HVM_PARAM_CONSOLE_EVTCHN: u32 = 18;
+
+/// Finds Xen's CPUID leaves (base 0x40000000, or a multiple of 0x100 above it when Viridian
+/// leaves come first) and has Xen write its hypercall stubs into our page through the MSR
+/// that leaf base+2 names. `false`: not on Xen.
+pub fn init_hypercalls() -> bool {
+    for base in (0x4000_0000u32..0x4001_0000).step_by(0x100) {
+        let (eax, ebx, ecx, edx) = cpuid(base);
+        if (ebx, ecx, edx) != (0x566e_6558, 0x65584d4d, 0x4d4d566e) || eax < base + 2 {
+            continue;
+        }
+        let (pages, msr, _, _) = cpuid(base + 2);
+        if pages == 0 {
+            return false;
+        }
+        let page = (&raw const pvh_hypercall_page) as u64;
+        // SAFETY: Xen's hypercall MSR with the physical (= virtual) address of our own page.
+        unsafe {
+            asm!("wrmsr", in("ecx") msr, in("eax") page as u32, in("edx") (page >> 32) as u32, options(nostack));
+        }
+        return true;
+    }
+    false
+}
+
+fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
+    let (eax, ebx, ecx, edx): (u32, u32, u32, u32);
+    // SAFETY: cpuid has no side effects; rbx is saved around it (LLVM reserves it).
+    unsafe {
+        asm!("mov {t:r}, rbx", "cpuid", "xchg {t:r}, rbx", t = out(reg) ebx,
+             inlateout("eax") leaf => eax, inlateout("ecx") 0u32 => ecx, lateout("edx") edx,
+             options(nostack, preserves_flags));
+    }
+    (eax, ebx, ecx, edx)
+}
+
+/// A hypercall through the stub page (HVM: `mov eax, nr; vmcall|vmmcall; ret`).
+///
+/// # Safety
+/// The arguments must be valid for hypercall `nr`; [`init_hypercalls`] must have succeeded.
+unsafe fn hcall(nr: u64, a1: u64, a2: u64) -> i64 {
+    let f = (&raw const pvh_hypercall_page) as u64 + nr * 32;
+    let rc: i64;
+    // SAFETY: per the contract; Xen may clobber the argument registers.
+    unsafe {
+        asm!("call {f}", f = in(reg) f, lateout("rax") rc, inlateout("rdi") a1 => _,
+             inlateout("rsi") a2 => _, lateout("rdx") _, lateout("r10") _, lateout("r8") _,
+             lateout("rcx") _, lateout("r11") _);
+    }
+    rc
+}
+
+/// HVMOP_get_param for this domain.
+pub fn hvm_param(index: u32) -> Option<u64> {
+    #[repr(C)]
+    struct Param {
+        domid: u16,
+        _pad: u16,
+        index: u32,
+        value: u64,
+    }
+    let mut p = Param { domid: DOMID_SELF, _pad: 0, index, value: 0 };
+    // SAFETY: HVMOP_get_param with a live xen_hvm_param.
+    let rc = unsafe { hcall(HYPERVISOR_HVM_OP, HVMOP_GET_PARAM, (&raw mut p) as u64) };
+    (rc == 0).then_some(p.value)
+}
+
+fn send(port: u32) {
+    let p = port;
+    // SAFETY: EVTCHNOP_send (4) with a live evtchn_send.
+    unsafe { hcall(HYPERVISOR_EVENT_CHANNEL_OP, 4, (&raw const p) as u64) };
+}
+
+fn yield_cpu() {
+    // SAFETY: SCHEDOP_yield (0) takes no argument.
+    unsafe { hcall(HYPERVISOR_SCHED_OP, 0, 0) };
+}
+
+/// SCHEDOP_shutdown with `reason` (0 poweroff, 3 crash).
+pub fn shutdown(reason: u32) -> ! {
+    let r = reason;
+    loop {
+        // SAFETY: SCHEDOP_shutdown (2) with a live sched_shutdown.
+        unsafe { hcall(HYPERVISOR_SCHED_OP, 2, (&raw const r) as u64) };
+    }
+}
+
+/// The PV console ring (`xencons_interface`: out[2048] at 1024, out_cons at 3080, out_prod at
+/// 3084) at the page HVM_PARAM_CONSOLE_PFN names.
+pub struct Console {
+    pub ring: u64,
+    pub port: u32,
+}
+
+fn rd32(a: u64) -> u32 {
+    // SAFETY: the console page, identity-mapped.
+    unsafe { core::ptr::read_volatile(a as *const u32) }
+}
+
+fn wr32(a: u64, v: u32) {
+    // SAFETY: as rd32.
+    unsafe { core::ptr::write_volatile(a as *mut u32, v) }
+}
+
+impl Console {
+    /// Waits (bounded) for xenconsoled to take everything, so that poweroff loses nothing.
+    pub fn drain(&self) {
+        for _ in 0..100_000 {
+            if rd32(self.ring + 3080) == rd32(self.ring + 3084) {
+                break;
+            }
+            yield_cpu();
+        }
+    }
+}
+
+impl fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            let mut spins = 0u32;
+            loop {
+                let cons = rd32(self.ring + 3080);
+                let prod = rd32(self.ring + 3084);
+                if prod.wrapping_sub(cons) < 2048 {
+                    // SAFETY: inside the ring's out[] array.
+                    unsafe { core::ptr::write_volatile((self.ring + 1024 + u64::from(prod % 2048)) as *mut u8, b) };
+                    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+                    wr32(self.ring + 3084, prod.wrapping_add(1));
+                    break;
+                }
+                send(self.port);
+                yield_cpu();
+                spins += 1;
+                if spins > 1_000_000 {
+                    return Err(fmt::Error);
+                }
+            }
+        }
+        send(self.port);
+        Ok(())
+    }
+}
