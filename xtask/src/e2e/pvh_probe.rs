@@ -8,9 +8,11 @@
 //!   wrong memory size on the command line: the probe must FAIL, naming that check (it can
 //!   fail);
 //! - `pvgrub2-pvh`: Debian's pvgrub2 built for `i386-xen_pvh` (grub-xen-bin 2.06) as the PVH
-//!   domU's kernel, reading `(xen/xvda)`: it runs its menu and tries each of its loaders on
-//!   the PVH probe. GRUB 2.06 has no loader for a PVH ELF (`linux` wants a bzImage,
-//!   `multiboot`/`multiboot2` their headers): the scenario pins the errors it prints.
+//!   domU's kernel, reading `(xen/xvda)`: it shows its menu and tries each of its loaders on
+//!   the PVH probe. GRUB 2.06 has no loader for a PVH ELF: `linux` wants a bzImage and
+//!   `multiboot2` its header (the errors are pinned); `multiboot` loads the probe through its
+//!   multiboot header and enters it at `e_entry` with a multiboot info in ebx, which the probe
+//!   must reject as not the PVH entry.
 
 use std::fs;
 use std::path::PathBuf;
@@ -67,18 +69,17 @@ pub fn scenarios() -> Vec<Scenario> {
             pvh: true,
             kernel: Kernel::Recipe(pvgrub2_pvh_image),
             disks: vec![Disk::Recipe(disk_pvgrub2_pvh)],
-            shutdown: None,
             timeout_secs: 120,
-            stop_when_matched: true,
             ..Scenario::rpvboot("pvgrub2-pvh", "")
                 .expect(r"PVGRUB2-PVH: embedded config running")
                 .expect(r"PVGRUB2-PVH: root=\(xen/xvda\)")
-                .expect(r"PVGRUB2-PVH: linux")
-                .expect(r"error: invalid magic number")
-                .expect(r"PVGRUB2-PVH: multiboot")
-                .expect(r"error: no multiboot header found")
-                .expect(r"PVGRUB2-PVH: multiboot2")
-                .expect(r"PVGRUB2-PVH: all loaders tried")
+                .expect(r"pvh probe")
+                .expect(r"The highlighted entry will be executed automatically")
+                .expect(r"PVGRUB2-PVH: linux\s+error: invalid magic number")
+                .expect(r"PVGRUB2-PVH: multiboot2\s+error: no multiboot header found")
+                .expect(r"PVGRUB2-PVH: multiboot\s+WARNING: no console will be available to OS\s+PVGRUB2-PVH: all loaders tried")
+                .expect(r"^RPVBOOT-PROBE-PVH ENTRY via=e_entry ebx=0x[0-9a-f]+ eax=0x2badb002 ")
+                .expect(r"^RPVBOOT-PROBE-PVH FAIL not entered at XEN_ELFNOTE_PHYS32_ENTRY \(0x2\)")
         },
     ]
 }
@@ -95,15 +96,15 @@ normal
 /// The grub.cfg pvgrub2-PVH reads: one entry that tries each loader GRUB 2.06's `i386-xen_pvh`
 /// platform has on the PVH probe, echoing which before each (GRUB prints a failing command's
 /// error and goes on with the next one).
-const PVH_GRUB_CFG: &str = "set timeout=0
+const PVH_GRUB_CFG: &str = "set timeout=1
 set default=0
 menuentry \"pvh probe\" {
   echo \"PVGRUB2-PVH: linux\"
   linux /probe-pvh probe.mod=none
-  echo \"PVGRUB2-PVH: multiboot\"
-  multiboot /probe-pvh probe.mod=none
   echo \"PVGRUB2-PVH: multiboot2\"
   multiboot2 /probe-pvh probe.mod=none
+  echo \"PVGRUB2-PVH: multiboot\"
+  multiboot /probe-pvh probe.mod=none
   echo \"PVGRUB2-PVH: all loaders tried\"
 }
 ";

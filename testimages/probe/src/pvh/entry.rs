@@ -97,6 +97,12 @@ global_asm!(
     "pvh_hypercall_page: .skip 4096",
     "pvh_stack: .skip 32768",
     "pvh_stack_top:",
+    // A multiboot (v1) header, flags 0 (an ELF: GRUB loads its segments and jumps to
+    // e_entry): GRUB's i386-xen_pvh `multiboot` can then load the probe, which must report
+    // that it was not entered through the PVH ABI (docs/pvh-probe.md).
+    ".section .multiboot,\"a\",@progbits",
+    ".balign 4",
+    ".long 0x1badb002, 0, -0x1badb002",
     // e_entry: a loader that ignores the PHYS32 note lands here (the same bytes decode the
     // same in 32- and 64-bit mode: mov ebp, imm32; jmp rel32).
     ".section .text.entry,\"ax\",@progbits",

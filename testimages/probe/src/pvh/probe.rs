@@ -184,9 +184,6 @@ fn report_entry(con: &mut Console) {
 /// The machine state the ABI promises at the PHYS32 entry (docs/pvh-probe.md).
 fn check_entry() -> Result<(), Fail> {
     let s = entry::state;
-    if s(slot::VIA) != 1 {
-        return Err(Fail("not entered at XEN_ELFNOTE_PHYS32_ENTRY", u64::from(s(slot::VIA))));
-    }
     let cr0 = s(slot::CR0);
     if cr0 & !CR0_ET != CR0_PE {
         return Err(Fail("cr0 is not PE only", u64::from(cr0)));
@@ -254,6 +251,12 @@ fn check_memmap(mm: &Memmap) -> Result<(), Fail> {
 }
 
 fn run(con: &mut Console) -> Result<(), Fail> {
+    // First: entered some other way, nothing else the loader handed over means what the PVH
+    // ABI says (e.g. GRUB's multiboot: ebx is a multiboot info).
+    let via = entry::state(slot::VIA);
+    if via != 1 {
+        return Err(Fail("not entered at XEN_ELFNOTE_PHYS32_ENTRY", u64::from(via)));
+    }
     let si = u64::from(entry::state(slot::EBX));
     mapped(si, START_INFO_V1, "start info above 4 GiB")?;
     if si == 0 {
