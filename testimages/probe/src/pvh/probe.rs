@@ -53,7 +53,6 @@ fn mapped(start: u64, len: u64, what: &'static str) -> Result<(u64, u64), Fail> 
 
 #[derive(Clone, Copy)]
 struct Range {
-    what: &'static str,
     start: u64,
     end: u64,
 }
@@ -89,11 +88,11 @@ impl Regions {
         if !mm.in_ram(start, end) {
             return Err(Fail(what, start));
         }
-        if let Some(o) = self.all().iter().find(|o| start < o.end && o.start < end) {
-            return Err(Fail(o.what, start));
+        if self.hits(start, end) {
+            return Err(Fail(what, start));
         }
         let slot = self.r.get_mut(self.n).ok_or(Fail("too many regions", start))?;
-        *slot = Range { what, start, end };
+        *slot = Range { start, end };
         self.n += 1;
         Ok(())
     }
@@ -277,7 +276,7 @@ fn run(con: &mut Console) -> Result<(), Fail> {
     check_entry()?;
 
     let ram: u64 = mm.entries().iter().filter(|e| e.2 == MEMMAP_TYPE_RAM).map(|e| e.1).sum();
-    let mut regs = Regions { r: [Range { what: "", start: 0, end: 0 }; 8 + 2 * MAX_MODS], n: 0 };
+    let mut regs = Regions { r: [Range { start: 0, end: 0 }; 8 + 2 * MAX_MODS], n: 0 };
     let (img_start, img_end) = entry::image();
     regs.add(&mm, "kernel image not in RAM or overlapping", img_start, img_end - img_start)?;
     regs.add(&mm, "start info not in RAM or overlapping", si, START_INFO_V1)?;
