@@ -23,10 +23,11 @@ use anyhow::Result;
 use super::scenarios::{Disk, Kernel, Scenario};
 use crate::util::{e2e_dir, run};
 
-/// The probe's PASS line for `mods` modules (the first `mod0` bytes long) and `mib` MiB of RAM.
-fn pass_re(mib: u64, mods: u32, mod0: u64, cmdline: &str) -> String {
+/// The probe's PASS line in domain `name` for `mods` modules (the first `mod0` bytes long) and
+/// `mib` MiB of RAM.
+fn pass_re(name: &str, mib: u64, mods: u32, mod0: u64, cmdline: &str) -> String {
     format!(
-        r#"^RPVBOOT-PROBE-PVH PASS version=1 ram={} e820=\d+ mods={mods} mod0={mod0} start_info=0x[0-9a-f]+ tested_pages=\d+ cmdline="{}""#,
+        r#"^RPVBOOT-PROBE-PVH PASS name={name} version=1 ram={} e820=\d+ mods={mods} mod0={mod0} start_info=0x[0-9a-f]+ tested_pages=\d+ cmdline="{}""#,
         mib << 20,
         regex::escape(cmdline)
     )
@@ -51,15 +52,15 @@ pub fn scenarios() -> Vec<Scenario> {
     }
     let w = crate::probe::module_word();
     let m = crate::probe::module_bytes();
-    let direct_cmd = format!("{w} probe.mib=64 hello-pvh");
-    let nomod_cmd = "probe.mod=none probe.mib=96 probe.pages=24576";
+    let direct_cmd = format!("{w} probe.mib=64 probe.name=pvh-probe-direct hello-pvh");
+    let nomod_cmd = "probe.mod=none probe.mib=96 probe.pages=24576 probe.name=pvh-probe-nomod";
     // The right length with a checksum off by one.
     let bad_sum = format!("probe.mod={}:{:x}", m.len(), crate::probe::fnv1a(&m) ^ 1);
     vec![
-        direct("pvh-probe-direct", true, &direct_cmd).expect(&pass_re(64, 1, m.len() as u64, &direct_cmd)),
+        direct("pvh-probe-direct", true, &direct_cmd).expect(&pass_re("pvh-probe-direct", 64, 1, m.len() as u64, &direct_cmd)),
         Scenario {
             memory_mib: 96,
-            ..direct("pvh-probe-nomod", false, nomod_cmd).expect(&pass_re(96, 0, 0, nomod_cmd))
+            ..direct("pvh-probe-nomod", false, nomod_cmd).expect(&pass_re("pvh-probe-nomod", 96, 0, 0, nomod_cmd))
         },
         direct("pvh-probe-bad-mod", true, &format!("{bad_sum} probe.mib=64"))
             .expect(r"^RPVBOOT-PROBE-PVH FAIL module checksum \(0x[0-9a-f]+\)"),

@@ -4,7 +4,8 @@
 use core::fmt::Write;
 
 use super::entry::{self, slot, FLAT_MAGIC, PUSH_MARK};
-use super::xen::{self, Console};
+use super::ring;
+use super::xen::{self, Console, Pvh};
 
 /// `hvm_start_info.magic` (`XEN_HVM_START_MAGIC_VALUE`).
 const START_MAGIC: u32 = 0x336e_c578;
@@ -142,7 +143,7 @@ extern "C" fn pvh_main() -> ! {
     else {
         xen::shutdown(3)
     };
-    let mut con = Console { ring: pfn.wrapping_mul(4096), port: port as u32 };
+    let mut con = Console { ring: pfn.wrapping_mul(4096), port: port as u32, notify: Pvh };
     report_entry(&mut con);
     if let Err(Fail(what, v)) = run(&mut con) {
         let _ = writeln!(con, "RPVBOOT-PROBE-PVH FAIL {what} ({v:#x})");
@@ -344,14 +345,36 @@ fn run(con: &mut Console) -> Result<(), Fail> {
         }
     }
     let tested = touch_ram(&mm, &regs)?;
+    let mut name = [0u8; 64];
+    let name = xenstore_name(&mut name)?;
+    if let Some(want) = words(cmd, b"probe.name=").next() {
+        if want != name {
+            return Err(Fail("domain name differs from probe.name", name.len() as u64));
+        }
+    }
     let _ = writeln!(
         con,
-        "RPVBOOT-PROBE-PVH PASS version={version} ram={ram} e820={} mods={nmods} mod0={first_len} \
+        "RPVBOOT-PROBE-PVH PASS name={} version={version} ram={ram} e820={} mods={nmods} mod0={first_len} \
          start_info={si:#x} tested_pages={tested} cmdline=\"{}\"",
+        core::str::from_utf8(name).unwrap_or("?"),
         mm.n,
         core::str::from_utf8(cmd).unwrap_or("?")
     );
     Ok(())
+}
+
+/// The domain's name, read from xenstore (`name`, relative to the domain's home): xenstore
+/// must still answer after the handover (a loader that used it, e.g. for its disks, must leave
+/// the ring consistent).
+fn xenstore_name(buf: &mut [u8; 64]) -> Result<&[u8], Fail> {
+    let (Some(pfn), Some(port)) =
+        (xen::hvm_param(xen::HVM_PARAM_STORE_PFN), xen::hvm_param(xen::HVM_PARAM_STORE_EVTCHN))
+    else {
+        return Err(Fail("no xenstore HVM params", 0));
+    };
+    let ring = pfn.checked_mul(4096).filter(|&r| r < MAPPED).ok_or(Fail("xenstore page above 4 GiB", pfn))?;
+    let n = ring::xs_read(&Pvh, ring, port as u32, b"name", buf).map_err(|e| Fail(e, 0))?;
+    Ok(buf.get(..n).unwrap_or_default())
 }
 
 /// Every RAM page below 4 GiB that no region of the boot occupies takes a write and reads it

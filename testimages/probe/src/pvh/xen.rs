@@ -2,15 +2,17 @@
 //! console ring, poweroff. Everything identity-mapped (entry.rs maps the low 4 GiB).
 
 use core::arch::asm;
-use core::fmt;
 
 use super::entry::pvh_hypercall_page;
+use super::ring::{self, Notify};
 
 const HYPERVISOR_SCHED_OP: u64 = 29;
 const HYPERVISOR_EVENT_CHANNEL_OP: u64 = 32;
 const HYPERVISOR_HVM_OP: u64 = 34;
 const HVMOP_GET_PARAM: u64 = 1;
 const DOMID_SELF: u16 = 0x7ff0;
+pub const HVM_PARAM_STORE_PFN: u32 = 1;
+pub const HVM_PARAM_STORE_EVTCHN: u32 = 2;
 pub const HVM_PARAM_CONSOLE_PFN: u32 = 17;
 pub const HVM_PARAM_CONSOLE_EVTCHN: u32 = 18;
 
@@ -99,58 +101,17 @@ pub fn shutdown(reason: u32) -> ! {
     }
 }
 
-/// The PV console ring (`xencons_interface`: out[2048] at 1024, out_cons at 3080, out_prod at
-/// 3084) at the page HVM_PARAM_CONSOLE_PFN names.
-pub struct Console {
-    pub ring: u64,
-    pub port: u32,
-}
+/// Kicks and yields through the hypercall page.
+pub struct Pvh;
 
-fn rd32(a: u64) -> u32 {
-    // SAFETY: the console page, identity-mapped.
-    unsafe { core::ptr::read_volatile(a as *const u32) }
-}
-
-fn wr32(a: u64, v: u32) {
-    // SAFETY: as rd32.
-    unsafe { core::ptr::write_volatile(a as *mut u32, v) }
-}
-
-impl Console {
-    /// Waits (bounded) for xenconsoled to take everything, so that poweroff loses nothing.
-    pub fn drain(&self) {
-        for _ in 0..100_000 {
-            if rd32(self.ring + 3080) == rd32(self.ring + 3084) {
-                break;
-            }
-            yield_cpu();
-        }
+impl Notify for Pvh {
+    fn send(&self, port: u32) {
+        send(port);
+    }
+    fn yield_cpu(&self) {
+        yield_cpu();
     }
 }
 
-impl fmt::Write for Console {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &b in s.as_bytes() {
-            let mut spins = 0u32;
-            loop {
-                let cons = rd32(self.ring + 3080);
-                let prod = rd32(self.ring + 3084);
-                if prod.wrapping_sub(cons) < 2048 {
-                    // SAFETY: inside the ring's out[] array.
-                    unsafe { core::ptr::write_volatile((self.ring + 1024 + u64::from(prod % 2048)) as *mut u8, b) };
-                    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-                    wr32(self.ring + 3084, prod.wrapping_add(1));
-                    break;
-                }
-                send(self.port);
-                yield_cpu();
-                spins += 1;
-                if spins > 1_000_000 {
-                    return Err(fmt::Error);
-                }
-            }
-        }
-        send(self.port);
-        Ok(())
-    }
-}
+/// The PV console of a PVH guest: the ring at the page HVM_PARAM_CONSOLE_PFN names.
+pub type Console = ring::Console<Pvh>;
