@@ -27,7 +27,7 @@ pub mod slot {
     pub const FLAT_ES: usize = 16;
     pub const FLAT_SS: usize = 17;
     /// What a `push` through ss left at `early_stack_top - 4`: [`super::PUSH_MARK`] iff ss
-    /// is a 32-bit (B=1) segment (a 16-bit one pushes at `sp - 2`).
+    /// is a 32-bit (B=1) segment (with a 16-bit one the push lands at `(esp & 0xffff) - 4`).
     pub const PUSHED: usize = 18;
     /// 0, or 1 + the offset of the first non-zero dword of .bss at entry.
     pub const BSS_DIRTY: usize = 19;
