@@ -144,6 +144,13 @@ extern "C" fn pvh_main() -> ! {
         xen::shutdown(3)
     };
     let mut con = Console { ring: pfn.wrapping_mul(4096), port: port as u32, notify: Pvh };
+    // For a future PVH `cargo xtask bench`: ns since the vCPU was created, as the PV probe's
+    // `RPVBOOT-PROBE T` line (offline = before the toolstack unpaused the domain).
+    if let Some([run, rnb, blk, off]) = xen::runstate() {
+        let up = run.wrapping_add(rnb).wrapping_add(blk).wrapping_add(off);
+        let _ =
+            writeln!(con, "RPVBOOT-PROBE-PVH T vcpu_ns={up} running={run} runnable={rnb} blocked={blk} offline={off}");
+    }
     report_entry(&mut con);
     if let Err(Fail(what, v)) = run(&mut con) {
         let _ = writeln!(con, "RPVBOOT-PROBE-PVH FAIL {what} ({v:#x})");

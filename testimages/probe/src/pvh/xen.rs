@@ -6,6 +6,7 @@ use core::arch::asm;
 use super::entry::pvh_hypercall_page;
 use super::ring::{self, Notify};
 
+const HYPERVISOR_VCPU_OP: u64 = 24;
 const HYPERVISOR_SCHED_OP: u64 = 29;
 const HYPERVISOR_EVENT_CHANNEL_OP: u64 = 32;
 const HYPERVISOR_HVM_OP: u64 = 34;
@@ -54,16 +55,35 @@ fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
 ///
 /// # Safety
 /// The arguments must be valid for hypercall `nr`; [`init_hypercalls`] must have succeeded.
-unsafe fn hcall(nr: u64, a1: u64, a2: u64) -> i64 {
+unsafe fn hcall3(nr: u64, a1: u64, a2: u64, a3: u64) -> i64 {
     let f = (&raw const pvh_hypercall_page) as u64 + nr * 32;
     let rc: i64;
     // SAFETY: per the contract; Xen may clobber the argument registers.
     unsafe {
         asm!("call {f}", f = in(reg) f, lateout("rax") rc, inlateout("rdi") a1 => _,
-             inlateout("rsi") a2 => _, lateout("rdx") _, lateout("r10") _, lateout("r8") _,
+             inlateout("rsi") a2 => _, inlateout("rdx") a3 => _, lateout("r10") _, lateout("r8") _,
              lateout("rcx") _, lateout("r11") _);
     }
     rc
+}
+
+/// [`hcall3`] with two arguments.
+///
+/// # Safety
+/// As [`hcall3`].
+unsafe fn hcall(nr: u64, a1: u64, a2: u64) -> i64 {
+    // SAFETY: per the contract.
+    unsafe { hcall3(nr, a1, a2, 0) }
+}
+
+/// `VCPUOP_get_runstate_info` of vCPU 0: ns spent running, runnable, blocked, offline.
+pub fn runstate() -> Option<[u64; 4]> {
+    let mut rs = [0u64; 6];
+    // SAFETY: VCPUOP_get_runstate_info (4) for vCPU 0 into a live 48-byte vcpu_runstate_info
+    // (state u32 + pad, state_entry_time, time[4]).
+    let rc = unsafe { hcall3(HYPERVISOR_VCPU_OP, 4, 0, rs.as_mut_ptr() as u64) };
+    let [_, _, run, rnb, blk, off] = rs;
+    (rc == 0).then_some([run, rnb, blk, off])
 }
 
 /// HVMOP_get_param for this domain.
