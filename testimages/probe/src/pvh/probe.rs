@@ -17,7 +17,7 @@ const MEMMAP_TYPE_RAM: u32 = 1;
 const MAX_MODS: usize = 16;
 const MAX_MEMMAP: usize = 128;
 const MAX_CMDLINE: u64 = 4096;
-/// Everything above is only read below this (entry.rs maps [0, 4 GiB)).
+/// The probe reads and writes physical memory only below this (entry.rs maps [0, 4 GiB)).
 const MAPPED: u64 = 1 << 32;
 const CR0_PE: u32 = 1;
 const CR0_ET: u32 = 1 << 4;
