@@ -438,6 +438,17 @@ fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, disk_names: &[St
         })
         .collect();
     let _ = writeln!(c, "disk = [ {} ]", disks.join(", "));
+    for l in &s.xl_extra {
+        let _ = writeln!(c, "{l}");
+    }
+    // EXPERIMENT (issue 24): extra xl lines for PVH scenarios from the environment.
+    if s.pvh {
+        if let Ok(x) = std::env::var("E2E_XL_EXTRA") {
+            for l in x.split(';') {
+                let _ = writeln!(c, "{l}");
+            }
+        }
+    }
     for ev in ["on_poweroff", "on_reboot", "on_crash"] {
         let _ = writeln!(c, "{ev} = \"destroy\"");
     }

@@ -59,14 +59,19 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line) -> Vec<u8>) -> Result<Outco
         }
     }
     let xen_cmdline = format!(
-        "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus=1 loglvl=all guest_loglvl=all",
-        m = b.dom0_mem_mib
+        "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus=1 loglvl=all guest_loglvl=all{x}",
+        m = b.dom0_mem_mib,
+        x = std::env::var("E2E_XEN_ARGS").map(|a| format!(" {a}")).unwrap_or_default()
     );
+    let cpu = std::env::var("E2E_QEMU_CPU").unwrap_or_else(|_| "max".to_string());
+    let qemu_extra: Vec<String> =
+        std::env::var("E2E_QEMU_ARGS").map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default();
     let modules =
         format!("{} console=hvc0 earlyprintk=xen rdinit=/init,{}", b.dom0_kernel.display(), b.dom0_initrd.display());
-    let mut cmd = Command::new("qemu-system-x86_64");
+    let mut cmd = Command::new(std::env::var("E2E_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".to_string()));
     // NEVER KVM: it hangs on these machines. TCG explicitly.
-    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "2"])
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", &cpu, "-smp", "2"])
+        .args(&qemu_extra)
         .args(["-m", &b.qemu_mem_mib.to_string()])
         .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")

@@ -114,6 +114,8 @@ pub struct Scenario {
     /// Start the domU as `type = "pvh"` (an HVM container without device model, entered
     /// through the kernel's `XEN_ELFNOTE_PHYS32_ENTRY`) instead of `type = "pv"`.
     pub pvh: bool,
+    /// Extra lines for the xl config, verbatim (e.g. `cpuid = "host,la57=0"`).
+    pub xl_extra: Vec<String>,
 }
 
 /// See [`Scenario::dom0_after`].
@@ -146,6 +148,7 @@ impl Scenario {
             read_only: false,
             follows: None,
             pvh: false,
+            xl_extra: Vec::new(),
         }
     }
 
@@ -207,6 +210,7 @@ pub fn all() -> Vec<Scenario> {
             ..Scenario::rpvboot("pvgrub2", "").expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42").expect(r"DOMU-BOOTED-OK")
         },
     ];
+    v.extend(linux_direct_scenarios());
     v.extend(handover_scenarios());
     v.extend(super::grubenv::scenarios());
     v.extend(image_form_scenarios());
@@ -268,6 +272,25 @@ fn memory_scenarios() -> Vec<Scenario> {
             .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)""#)
             .expect(&pass("mem-fat-loop")),
     ]
+}
+
+/// Debian's Linux and the e2e initrd booted by xl itself, no bootloader: as PV (the control)
+/// and as PVH (issue 24, docs/pvh-linux.md).
+fn linux_direct_scenarios() -> Vec<Scenario> {
+    let initrd = crate::util::e2e_dir().join("out/domu-initrd.gz");
+    let direct = |name: &str, pvh: bool| Scenario {
+        kernel: Kernel::Recipe(|| Ok(crate::setup::ensure_e2e()?.vmlinuz)),
+        ramdisk: Some(initrd.clone()),
+        disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
+        memory_mib: 256,
+        timeout_secs: 180,
+        default: false,
+        pvh,
+        ..Scenario::rpvboot(name, "console=hvc0 earlyprintk=xen")
+            .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
+            .expect(r"DOMU-BOOTED-OK")
+    };
+    vec![direct("linux-pv-direct", false), direct("linux-pvh-direct", true)]
 }
 
 /// Issue 8, the handover: the probe kernel (testimages/probe) booted directly by xl as the
