@@ -28,7 +28,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::setup;
 use crate::util::{self, e2e_dir, mkdirp, write_file};
-use scenarios::{Disk, Kernel, Scenario};
+use scenarios::{Disk, Kernel, QemuKind, Scenario};
 
 const DOM0_INIT: &str = include_str!("../e2e/dom0-init.sh");
 
@@ -335,7 +335,16 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
 
     let dom0_mem = u32::try_from(dom0_mem).context("dom0 memory")?;
     let qemu_mem = u32::try_from(qemu_mem).context("QEMU memory")?;
+    let emulator = match list.iter().find(|s| s.qemu == QemuKind::Bookworm) {
+        Some(s) => {
+            println!("e2e: this boot runs under bookworm's QEMU 7.2: scenario {} needs it (docs/pvh-linux.md)", s.name);
+            let q = setup::ensure_qemu_bookworm()?;
+            qemu::Emulator::bookworm(q.bin, q.module_dir)
+        }
+        None => qemu::Emulator::host(),
+    };
     let boot = qemu::Boot {
+        emulator: &emulator,
         xen: &art.xen,
         dom0_kernel: &art.vmlinux_dom0,
         dom0_initrd: &initrd,
@@ -440,14 +449,6 @@ fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, disk_names: &[St
     let _ = writeln!(c, "disk = [ {} ]", disks.join(", "));
     for l in &s.xl_extra {
         let _ = writeln!(c, "{l}");
-    }
-    // EXPERIMENT (issue 24): extra xl lines for PVH scenarios from the environment.
-    if s.pvh {
-        if let Ok(x) = std::env::var("E2E_XL_EXTRA") {
-            for l in x.split(';') {
-                let _ = writeln!(c, "{l}");
-            }
-        }
     }
     for ev in ["on_poweroff", "on_reboot", "on_crash"] {
         let _ = writeln!(c, "{ev} = \"destroy\"");

@@ -13,8 +13,46 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+/// The QEMU that runs a boot and the settings that go with it.
+pub struct Emulator {
+    /// The `qemu-system-x86_64` binary.
+    pub bin: PathBuf,
+    /// The `-cpu` model.
+    pub cpu: &'static str,
+    /// Extra environment (an unpacked QEMU's `QEMU_MODULE_DIR`).
+    pub env: Vec<(&'static str, PathBuf)>,
+    /// Extra arguments (firmware search paths, `-nic none`).
+    pub args: Vec<String>,
+}
+
+impl Emulator {
+    /// The host's QEMU (bookworm-backports 10.0, installed by setup), `-cpu max`.
+    pub fn host() -> Self {
+        Self { bin: PathBuf::from("qemu-system-x86_64"), cpu: "max", env: Vec::new(), args: Vec::new() }
+    }
+
+    /// bookworm's QEMU 7.2 as setup unpacks it (`bin`, its modules in `module_dir`), for
+    /// Linux PVH guests (docs/pvh-linux.md): its TCG gives an SVM guest its own CR2, which
+    /// 10.0's does not. The unpacked binary looks for firmware where the host's QEMU keeps it
+    /// (`-L`), has no NIC ROM (`-nic none`: the harness needs no network), and boots dom0
+    /// only without SMAP (`-smap`; with it Xen crashes dom0 in `create_bounce_frame`).
+    pub fn bookworm(bin: PathBuf, module_dir: PathBuf) -> Self {
+        let args = ["-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-nic", "none"];
+        Self {
+            bin,
+            cpu: "max,-smap",
+            env: vec![("QEMU_MODULE_DIR", module_dir)],
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+}
+
+/// Extra QEMU arguments for debugging a run (e.g. `-d int -D /tmp/q.log`), whitespace-split.
+const DEBUG_ARGS_VAR: &str = "E2E_QEMU_ARGS";
+
 /// What to boot.
 pub struct Boot<'a> {
+    pub emulator: &'a Emulator,
     pub xen: &'a Path,
     pub dom0_kernel: &'a Path,
     pub dom0_initrd: &'a Path,
@@ -59,19 +97,20 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line) -> Vec<u8>) -> Result<Outco
         }
     }
     let xen_cmdline = format!(
-        "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus=1 loglvl=all guest_loglvl=all{x}",
-        m = b.dom0_mem_mib,
-        x = std::env::var("E2E_XEN_ARGS").map(|a| format!(" {a}")).unwrap_or_default()
+        "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus=1 loglvl=all guest_loglvl=all",
+        m = b.dom0_mem_mib
     );
-    let cpu = std::env::var("E2E_QEMU_CPU").unwrap_or_else(|_| "max".to_string());
-    let qemu_extra: Vec<String> =
-        std::env::var("E2E_QEMU_ARGS").map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default();
     let modules =
         format!("{} console=hvc0 earlyprintk=xen rdinit=/init,{}", b.dom0_kernel.display(), b.dom0_initrd.display());
-    let mut cmd = Command::new(std::env::var("E2E_QEMU").unwrap_or_else(|_| "qemu-system-x86_64".to_string()));
+    let debug_args: Vec<String> =
+        std::env::var(DEBUG_ARGS_VAR).map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default();
+    let e = b.emulator;
+    let mut cmd = Command::new(&e.bin);
     // NEVER KVM: it hangs on these machines. TCG explicitly.
-    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", &cpu, "-smp", "2"])
-        .args(&qemu_extra)
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", e.cpu, "-smp", "2"])
+        .envs(e.env.iter().map(|(k, v)| (k, v)))
+        .args(&e.args)
+        .args(&debug_args)
         .args(["-m", &b.qemu_mem_mib.to_string()])
         .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")
