@@ -288,10 +288,11 @@ fn memory_scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// The xl `cpuid` line a Linux PVH guest needs under the harness: bookworm's QEMU 7.2 reports
-/// an intercepted RDTSCP to Xen as RDTSC, whose length check then fails and Xen crashes the
-/// domain; without the feature bit Linux does not use RDTSCP (docs/pvh-linux.md §3).
-pub const PVH_CPUID: &str = "cpuid = \"host,rdtscp=0\"";
+/// The xl `cpuid` line a Linux PVH guest needs under the harness (docs/pvh-linux.md §3):
+/// bookworm's QEMU 7.2 reports an intercepted RDTSCP to Xen as RDTSC, whose length check then
+/// fails and Xen crashes the domain, so Linux must not see RDTSCP; and with PKU, Linux 6.12
+/// kills its first process at `rt_sigreturn` ("bad frame").
+pub const PVH_CPUID: &str = "cpuid = \"host,rdtscp=0,pku=0\"";
 
 /// Debian's Linux and the e2e initrd booted by xl itself, no bootloader: as PV (the control)
 /// and as PVH (issue 24, docs/pvh-linux.md).
