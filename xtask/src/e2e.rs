@@ -29,7 +29,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::setup;
 use crate::util::{self, e2e_dir, mkdirp, write_file};
-use scenarios::{Disk, Kernel, Scenario};
+use scenarios::{Disk, Kernel, QemuKind, Scenario};
 
 const DOM0_INIT: &str = include_str!("../e2e/dom0-init.sh");
 
@@ -336,7 +336,16 @@ pub fn run_scenarios(list: &[Scenario], opts: &RunOpts) -> Result<usize> {
 
     let dom0_mem = u32::try_from(dom0_mem).context("dom0 memory")?;
     let qemu_mem = u32::try_from(qemu_mem).context("QEMU memory")?;
+    let emulator = match list.iter().find(|s| s.qemu == QemuKind::Bookworm) {
+        Some(s) => {
+            println!("e2e: this boot runs under bookworm's QEMU 7.2: scenario {} needs it (docs/pvh-linux.md)", s.name);
+            let q = setup::ensure_qemu_bookworm()?;
+            qemu::Emulator::bookworm(q.bin, q.module_dir)
+        }
+        None => qemu::Emulator::host(),
+    };
     let boot = qemu::Boot {
+        emulator: &emulator,
         xen: &art.xen,
         dom0_kernel: &art.vmlinux_dom0,
         dom0_initrd: &initrd,
@@ -439,6 +448,9 @@ fn xl_config(s: &Scenario, kernel: &str, ramdisk: Option<&str>, disk_names: &[St
         })
         .collect();
     let _ = writeln!(c, "disk = [ {} ]", disks.join(", "));
+    for l in &s.xl_extra {
+        let _ = writeln!(c, "{l}");
+    }
     for ev in ["on_poweroff", "on_reboot", "on_crash"] {
         let _ = writeln!(c, "{ev} = \"destroy\"");
     }

@@ -613,3 +613,61 @@ fn build_dom0_root(x: &Path, modules: &Modules, r: &Path) -> Result<()> {
     add_libs(r, x, &bins)?;
     modules.add(r, &["xen-evtchn", "xen-gntdev", "xen-gntalloc", "xen-privcmd", "xenfs", "xen-blkback", "loop"])
 }
+
+/// bookworm's QEMU 7.2, unpacked next to the host's 10.0 (docs/pvh-linux.md).
+pub struct QemuBookworm {
+    /// `qemu-system-x86_64`.
+    pub bin: PathBuf,
+    /// Its loadable modules (the TCG accelerator is one): `QEMU_MODULE_DIR`.
+    pub module_dir: PathBuf,
+}
+
+/// The two debs of bookworm's QEMU that a TCG boot needs: the binary, and the modules.
+const QEMU_BOOKWORM_DEBS: &[&str] = &["qemu-system-x86", "qemu-system-common"];
+
+/// Downloads bookworm's QEMU 7.2 (`apt-get download PKG/bookworm`) into
+/// `target/e2e/debs-qemu-bookworm` and unpacks it into `target/e2e/qemu-bookworm` (never
+/// installed: the host keeps backports' 10.0). Only Linux PVH scenarios need it, so it is
+/// fetched on first use, not by `cargo xtask setup`.
+pub fn ensure_qemu_bookworm() -> Result<QemuBookworm> {
+    let dir = e2e_dir();
+    let debs = dir.join("debs-qemu-bookworm");
+    let x = dir.join("qemu-bookworm");
+    mkdirp(&debs)?;
+    let missing: Vec<String> =
+        QEMU_BOOKWORM_DEBS.iter().filter(|p| deb_of(&debs, p).is_none()).map(|p| format!("{p}/bookworm")).collect();
+    if !missing.is_empty() {
+        println!("setup: downloading bookworm's QEMU ({}) into {}", missing.join(" "), debs.display());
+        let mut dl = Apt::cmd();
+        dl.current_dir(&debs).arg("download").args(&missing);
+        if run(&mut dl).is_err() {
+            Apt { updated: false }.update();
+            let mut dl = Apt::cmd();
+            dl.current_dir(&debs).arg("download").args(&missing);
+            run(&mut dl)?;
+        }
+    }
+    let mut files = Vec::new();
+    for p in QEMU_BOOKWORM_DEBS {
+        files.push(deb_of(&debs, p).with_context(|| format!("{p}: no .deb in {}", debs.display()))?);
+    }
+    let stamp: String =
+        files.iter().map(|f| format!("{}\n", f.file_name().unwrap_or_default().to_string_lossy())).collect();
+    if !util::stamp_ok(&x.join(".stamp"), &stamp) {
+        println!("setup: unpacking bookworm's QEMU into {}", x.display());
+        if x.exists() {
+            fs::remove_dir_all(&x).with_context(|| format!("removing {}", x.display()))?;
+        }
+        mkdirp(&x)?;
+        for f in &files {
+            run(Command::new("dpkg-deb").arg("-x").arg(f).arg(&x))?;
+        }
+        util::write_stamp(&x.join(".stamp"), &stamp)?;
+    }
+    let q =
+        QemuBookworm { bin: x.join("usr/bin/qemu-system-x86_64"), module_dir: x.join("usr/lib/x86_64-linux-gnu/qemu") };
+    if !q.bin.is_file() || !q.module_dir.join("accel-tcg-x86_64.so").is_file() {
+        bail!("{}: no qemu-system-x86_64 or TCG module after unpacking {}", x.display(), debs.display());
+    }
+    Ok(q)
+}

@@ -13,8 +13,46 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+/// The QEMU that runs a boot and the settings that go with it.
+pub struct Emulator {
+    /// The `qemu-system-x86_64` binary.
+    pub bin: PathBuf,
+    /// The `-cpu` model.
+    pub cpu: &'static str,
+    /// Extra environment (an unpacked QEMU's `QEMU_MODULE_DIR`).
+    pub env: Vec<(&'static str, PathBuf)>,
+    /// Extra arguments (firmware search paths, `-nic none`).
+    pub args: Vec<String>,
+}
+
+impl Emulator {
+    /// The host's QEMU (bookworm-backports 10.0, installed by setup), `-cpu max`.
+    pub fn host() -> Self {
+        Self { bin: PathBuf::from("qemu-system-x86_64"), cpu: "max", env: Vec::new(), args: Vec::new() }
+    }
+
+    /// bookworm's QEMU 7.2 as setup unpacks it (`bin`, its modules in `module_dir`), for
+    /// Linux PVH guests (docs/pvh-linux.md): its TCG gives an SVM guest its own CR2, which
+    /// 10.0's does not. The unpacked binary looks for firmware where the host's QEMU keeps it
+    /// (`-L`), has no NIC ROM (`-nic none`: the harness needs no network), and boots dom0
+    /// only without SMAP (`-smap`; with it Xen crashes dom0 in `create_bounce_frame`).
+    pub fn bookworm(bin: PathBuf, module_dir: PathBuf) -> Self {
+        let args = ["-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-nic", "none"];
+        Self {
+            bin,
+            cpu: "max,-smap",
+            env: vec![("QEMU_MODULE_DIR", module_dir)],
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+}
+
+/// Extra QEMU arguments for debugging a run (e.g. `-d int -D /tmp/q.log`), whitespace-split.
+const DEBUG_ARGS_VAR: &str = "E2E_QEMU_ARGS";
+
 /// What to boot.
 pub struct Boot<'a> {
+    pub emulator: &'a Emulator,
     pub xen: &'a Path,
     pub dom0_kernel: &'a Path,
     pub dom0_initrd: &'a Path,
@@ -64,9 +102,15 @@ pub fn boot(b: &Boot, on_line: &mut dyn FnMut(&Line) -> Vec<u8>) -> Result<Outco
     );
     let modules =
         format!("{} console=hvc0 earlyprintk=xen rdinit=/init,{}", b.dom0_kernel.display(), b.dom0_initrd.display());
-    let mut cmd = Command::new("qemu-system-x86_64");
+    let debug_args: Vec<String> =
+        std::env::var(DEBUG_ARGS_VAR).map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default();
+    let e = b.emulator;
+    let mut cmd = Command::new(&e.bin);
     // NEVER KVM: it hangs on these machines. TCG explicitly.
-    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", "max", "-smp", "2"])
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-cpu", e.cpu, "-smp", "2"])
+        .envs(e.env.iter().map(|(k, v)| (k, v)))
+        .args(&e.args)
+        .args(&debug_args)
         .args(["-m", &b.qemu_mem_mib.to_string()])
         .args(["-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"])
         .arg("-kernel")

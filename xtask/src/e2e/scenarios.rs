@@ -51,6 +51,17 @@ pub enum Kernel {
     Recipe(fn() -> Result<PathBuf>),
 }
 
+/// Which QEMU the boot that runs a scenario uses (all scenarios of a run share one boot; one
+/// that needs [`QemuKind::Bookworm`] moves the whole boot there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QemuKind {
+    /// The host's QEMU 10.0 (bookworm-backports).
+    Host,
+    /// bookworm's QEMU 7.2, unpacked by setup: Linux as a PVH guest needs it
+    /// (docs/pvh-linux.md).
+    Bookworm,
+}
+
 /// A disk attached to the domU (xvda, xvdb, … in order), through a dom0 loop device.
 #[derive(Clone, Debug)]
 pub enum Disk {
@@ -114,6 +125,10 @@ pub struct Scenario {
     /// Start the domU as `type = "pvh"` (an HVM container without device model, entered
     /// through the kernel's `XEN_ELFNOTE_PHYS32_ENTRY`) instead of `type = "pv"`.
     pub pvh: bool,
+    /// Extra lines for the xl config, verbatim (e.g. `cpuid = "host,rdtscp=0"`).
+    pub xl_extra: Vec<String>,
+    /// The QEMU the boot needs.
+    pub qemu: QemuKind,
 }
 
 /// See [`Scenario::dom0_after`].
@@ -146,6 +161,8 @@ impl Scenario {
             read_only: false,
             follows: None,
             pvh: false,
+            xl_extra: Vec::new(),
+            qemu: QemuKind::Host,
         }
     }
 
@@ -207,6 +224,7 @@ pub fn all() -> Vec<Scenario> {
             ..Scenario::rpvboot("pvgrub2", "").expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42").expect(r"DOMU-BOOTED-OK")
         },
     ];
+    v.extend(linux_direct_scenarios());
     v.extend(handover_scenarios());
     v.extend(super::grubenv::scenarios());
     v.extend(image_form_scenarios());
@@ -270,6 +288,37 @@ fn memory_scenarios() -> Vec<Scenario> {
             .expect(r#"^rpvboot: booting entry 0 "probe \(gzip\)""#)
             .expect(&pass("mem-fat-loop")),
     ]
+}
+
+/// The xl `cpuid` line a Linux PVH guest needs under the harness (docs/pvh-linux.md §3):
+/// bookworm's QEMU 7.2 reports an intercepted RDTSCP to Xen as RDTSC, whose length check then
+/// fails and Xen crashes the domain, so Linux must not see RDTSCP; and with PKU, Linux 6.12
+/// kills its first process at `rt_sigreturn` ("bad frame").
+pub const PVH_CPUID: &str = "cpuid = \"host,rdtscp=0,pku=0\"";
+
+/// Debian's Linux and the e2e initrd booted by xl itself, no bootloader: as PV (the control)
+/// and as PVH (issue 24, docs/pvh-linux.md).
+fn linux_direct_scenarios() -> Vec<Scenario> {
+    let initrd = crate::util::e2e_dir().join("out/domu-initrd.gz");
+    let direct = |name: &str, pvh: bool| Scenario {
+        kernel: Kernel::Recipe(|| Ok(crate::setup::ensure_e2e()?.vmlinuz)),
+        ramdisk: Some(initrd.clone()),
+        disks: vec![Disk::Recipe(crate::e2e::images::linux_boot_disk)],
+        memory_mib: 256,
+        timeout_secs: 180,
+        default: false,
+        pvh,
+        ..Scenario::rpvboot(name, "console=hvc0 earlyprintk=xen")
+            .expect(r"DOMU-DISK-READ: DISK-FILE-CONTENT-42")
+            .expect(r"DOMU-BOOTED-OK")
+    };
+    // PVH needs bookworm's QEMU and no RDTSCP in the guest's CPUID (docs/pvh-linux.md §3).
+    let pvh = Scenario {
+        qemu: QemuKind::Bookworm,
+        xl_extra: vec![PVH_CPUID.to_string()],
+        ..direct("linux-pvh-direct", true)
+    };
+    vec![direct("linux-pv-direct", false), pvh]
 }
 
 /// Issue 8, the handover: the probe kernel (testimages/probe) booted directly by xl as the
