@@ -154,7 +154,7 @@ impl BcjFilterState {
     }
 
     /// apply the bcj filter to some bytes that the lzma decoder returned.
-    fn apply(&mut self, mut buf: &mut [u8], mut pos: usize, mut size: usize) -> usize {
+    pub(crate) fn apply(&mut self, mut buf: &mut [u8], mut pos: usize, mut size: usize) -> usize {
         buf = &mut buf[pos..];
         size = size.wrapping_sub(pos);
         let sl_buf = &mut buf[..size];

@@ -1103,7 +1103,14 @@ pub struct RcBuf<'a> {
 impl RcBuf<'_> {
     /// returns the next byte from the `RcBuf`.
     const fn next(&mut self) -> u8 {
-        let r = self.input[self.in_pos];
+        // rpvboot: zero past the end instead of a panic. The single-call decoder hands the
+        // range decoder exactly one chunk's bytes and afterwards requires that it read no
+        // further; the multi-call decoder's limits keep it inside, as before.
+        let r = if self.in_pos < self.input.len() {
+            self.input[self.in_pos]
+        } else {
+            0
+        };
         self.in_pos += 1;
         r
     }
@@ -1303,6 +1310,10 @@ pub struct XzDictBuffer<'a> {
     dict_full: usize,
     ///TODO CONSOLIDATE
     dict_limit: usize,
+    /// rpvboot: the dictionary size the stream declares, which bounds match distances. It
+    /// equals `dict_size` except in single-call mode, where the buffer is the output (see
+    /// `single`) and `dict_size` its length.
+    dist_max: usize,
 }
 
 impl<'a> XzDictBuffer<'a> {
@@ -1315,6 +1326,7 @@ impl<'a> XzDictBuffer<'a> {
             dict_size: 0,
             dict_full: 0,
             dict_limit: 0,
+            dist_max: 0,
         }
     }
 
@@ -1370,6 +1382,7 @@ impl<'a> XzDictBuffer<'a> {
             XzDictBufferAllocation::Alloc(buf, max) => {
                 if buf.len() >= needed_size {
                     self.dict_size = needed_size;
+                    self.dist_max = needed_size;
                     return Ok(());
                 }
 
@@ -1379,6 +1392,7 @@ impl<'a> XzDictBuffer<'a> {
 
                 *buf = vec![0u8; needed_size];
                 self.dict_size = needed_size;
+                self.dist_max = needed_size;
                 Ok(())
             }
             XzDictBufferAllocation::Fixed(sl) => {
@@ -1386,6 +1400,7 @@ impl<'a> XzDictBuffer<'a> {
                     return Err(XzError::DictionaryTooLarge(needed_size as u64));
                 }
                 self.dict_size = needed_size;
+                self.dist_max = needed_size;
                 Ok(())
             }
         }
@@ -1393,11 +1408,27 @@ impl<'a> XzDictBuffer<'a> {
 
     /// repeats a lzma rep in the dictionary.
     pub fn dict_repeat(&mut self, rep0: usize, len: usize) -> Result<usize, XzError> {
-        if rep0 >= self.dict_full() || rep0 >= self.dict_size() {
+        if rep0 >= self.dict_full() || rep0 >= self.dict_size() || rep0 >= self.dist_max {
             return Err(XzError::DictionaryOverflow);
         }
 
         let count = self.get_dict_remaining_until_limit().min(len);
+
+        // rpvboot: a match that does not wrap around the buffer (always, in single-call mode)
+        // is copied with `copy_within` instead of byte by byte.
+        let pos = self.dict_pos();
+        if rep0 < pos {
+            let end = pos + count;
+            let Some(buf) = self.buffer.get_mut(..end) else {
+                return Err(XzError::DictionaryOverflow);
+            };
+            copy_match(buf, pos - rep0 - 1, pos);
+            self.dict_pos = end;
+            if self.dict_full < end {
+                self.dict_full = end;
+            }
+            return Ok(count);
+        }
 
         //TODO further examine wrapping logic
         let mut back = self.dict_pos().wrapping_sub(rep0).wrapping_sub(1);
@@ -1488,10 +1519,12 @@ impl<'a> XzDictBuffer<'a> {
             // This is impossible on 64 bit targets considering dist was numerically bounded to u32::MAX.
             // Conclusion is therefore that for a valid dist underflow is not possible, even on 32 bit targets.
 
-            // Note: This may underflow for invalid dist in debug mode!
-            let offset = (self.dict_size() - 1) - (dist - self.dict_pos());
-            // Note: This may panic for invalid dist in release mode!
-            return self.buffer_get(offset);
+            // rpvboot: checked, and 0 for a distance outside the buffer (the match it belongs
+            // to is refused by `dict_repeat`), instead of an underflow or a panic.
+            return (self.dict_size() - 1)
+                .checked_sub(dist - self.dict_pos())
+                .and_then(|offset| self.buffer().get(offset).copied())
+                .unwrap_or(0);
         }
 
         //This cant underflow.
@@ -1604,6 +1637,30 @@ impl<'a> XzDictBuffer<'a> {
         self.dict_limit = self.dict_pos + out_max;
     }
 }
+
+/// rpvboot: `buf[dst..]` = the `buf.len() - dst` bytes starting at `src < dst`, as LZ77 defines
+/// a match: when they overlap (distance `dst - src` shorter than the length) the bytes written
+/// repeat. Each `copy_within` copies what is already there, so the pattern doubles every step.
+/// Short matches, the common case, are copied byte by byte: a `memmove` call costs more.
+fn copy_match(buf: &mut [u8], src: usize, dst: usize) {
+    let len = buf.len() - dst;
+    if len <= 8 {
+        for i in dst..buf.len() {
+            buf[i] = buf[i - (dst - src)];
+        }
+        return;
+    }
+    let mut done = dst;
+    while done < buf.len() {
+        let n = (done - src).min(buf.len() - done);
+        buf.copy_within(src..src + n, done);
+        done += n;
+    }
+}
+
+/// rpvboot: single-call decoding into the output, which is the dictionary.
+#[cfg(feature = "alloc")]
+pub mod single;
 
 /// State of the xz decoder state machine.
 #[derive(Debug)]
@@ -1797,6 +1854,8 @@ pub enum XzError {
     FooterCheckTypeMismatch(u32, XzCheckType), //Actual, Expected
     FooterCrc32Mismatch(u32, u32),             //Actual, Expected
     FooterDecoderIndexMismatch(u64, u64),      //Actual, Expected
+    /// rpvboot: single-call mode: the stream holds more than the output buffer's room.
+    OutputBufferTooSmall,
 }
 
 impl Display for XzError {
@@ -1882,6 +1941,7 @@ impl Display for XzError {
                 f.write_str("CorruptedUncompressedLengthVliInBlockHeader")
             }
             Self::UnsupportedBlockHeaderOption => f.write_str("UnsupportedBlockHeaderOption"),
+            Self::OutputBufferTooSmall => f.write_str("OutputBufferTooSmall"),
         }
     }
 }
@@ -1913,6 +1973,9 @@ pub struct XzStaticDecoder<const T: usize> {
     /// set if dictionary was limited to a certain size.
     dict_limit: usize,
 
+    /// rpvboot: see `XzDictBuffer::dist_max`.
+    dist_max: usize,
+
     /// The rest of the decoder.
     inner: XzInnerDecoder,
 }
@@ -1938,6 +2001,7 @@ impl<const T: usize> XzStaticDecoder<T> {
             dict_size: 0,
             dict_full: 0,
             dict_limit: 0,
+            dist_max: 0,
             inner: XzInnerDecoder::new(),
         }
     }
@@ -2029,6 +2093,7 @@ impl<const T: usize> XzStaticDecoder<T> {
             dict_size: self.dict_size,
             dict_full: self.dict_full,
             dict_limit: self.dict_limit,
+            dist_max: self.dist_max,
         };
         let result = self
             .inner
@@ -2038,6 +2103,7 @@ impl<const T: usize> XzStaticDecoder<T> {
         self.dict_start = dict_buf_borrow.dict_start;
         self.dict_full = dict_buf_borrow.dict_full;
         self.dict_limit = dict_buf_borrow.dict_limit;
+        self.dist_max = dict_buf_borrow.dist_max;
         result
     }
 
@@ -2062,6 +2128,7 @@ impl<const T: usize> XzStaticDecoder<T> {
         self.dict_start = 0;
         self.dict_full = 0;
         self.dict_limit = 0;
+        self.dist_max = 0;
     }
 }
 

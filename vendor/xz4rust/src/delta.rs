@@ -69,7 +69,7 @@ impl DeltaDecoder {
     }
 
     /// Run the delta filter on the `produced_data`.
-    fn decode(&mut self, produced_data: &mut [u8]) {
+    pub(crate) fn decode(&mut self, produced_data: &mut [u8]) {
         debug_assert!(self.distance != 0);
         if produced_data.len() <= self.distance {
             self.decode_small_buffer(produced_data);
