@@ -36,8 +36,12 @@ pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>
     if declared.is_some_and(|n| n > limit) {
         return Err(Error::TooLarge { format: FORMAT, limit: limit as u64 });
     }
-    let guess = declared.unwrap_or(input.len().saturating_mul(4));
-    let mut out = OutBuf::new(FORMAT, limit, guess)?;
+    // A declared size is allocated as it is or not at all: the index is verified against the
+    // data, so a stream whose declared output does not fit cannot be decoded anyway.
+    let mut out = match declared {
+        Some(n) => OutBuf::exact(FORMAT, limit, n)?,
+        None => OutBuf::new(FORMAT, limit, input.len().saturating_mul(4))?,
+    };
     let mut pos = 0usize;
     loop {
         pos += stream(input.get(pos..).unwrap_or_default(), &mut out)
@@ -56,7 +60,8 @@ pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>
 }
 
 /// One stream into `out`, the whole stream in one call; a stream that does not fit is decoded
-/// again with twice the room (up to the limit: `grow` refuses past it). Returns the input used.
+/// again with twice the room (up to the limit: `regrow` refuses past it, and fails when the
+/// room cannot be had), so at most about log2(limit / first size) times. Returns the input used.
 fn stream(input: &[u8], out: &mut OutBuf) -> core::result::Result<usize, StreamError> {
     loop {
         match decode_single(input, &mut out.buf, out.len) {
@@ -64,10 +69,7 @@ fn stream(input: &[u8], out: &mut OutBuf) -> core::result::Result<usize, StreamE
                 out.advance(done.output_end - out.len);
                 return Ok(done.input_used);
             }
-            Err(XzError::OutputBufferTooSmall) => {
-                let free = out.buf.len() - out.len;
-                out.grow(free.saturating_add(1)).map_err(StreamError::Out)?;
-            }
+            Err(XzError::OutputBufferTooSmall) => out.regrow().map_err(StreamError::Out)?,
             Err(e) => return Err(StreamError::Xz(e)),
         }
     }
