@@ -44,8 +44,7 @@ pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>
     };
     let mut pos = 0usize;
     loop {
-        pos += stream(input.get(pos..).unwrap_or_default(), &mut out)
-            .map_err(|e| err(e, pos, input.len(), limit))?;
+        pos += stream(input.get(pos..).unwrap_or_default(), &mut out).map_err(|e| err(e, pos, input.len(), limit))?;
         // Stream padding: zero bytes in multiples of four.
         let mut p = pos;
         while u32_at(input, p) == Some(0) {

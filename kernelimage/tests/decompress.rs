@@ -129,8 +129,11 @@ fn xz_presets_and_filters_match_xz() {
     assert_eq!(image::decompress(Format::Xz, &empty, LIMIT).unwrap(), b"");
     let sha = tool("xz", &["-c", "--check=sha256"], b"hello");
     let r = image::decompress(Format::Xz, &sha, LIMIT);
-    assert!(matches!(&r, Err(Error::Corrupt { detail, .. }) if detail.contains("UnsupportedCheckType(type=10)")
-        || detail.contains("Sha256")), "{r:?}");
+    assert!(
+        matches!(&r, Err(Error::Corrupt { detail, .. }) if detail.contains("UnsupportedCheckType(type=10)")
+        || detail.contains("Sha256")),
+        "{r:?}"
+    );
 }
 
 /// The uncompressed size is known only from the stream's index, or a bzImage's appended size:

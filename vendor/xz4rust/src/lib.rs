@@ -58,10 +58,10 @@ mod vli;
 mod delta;
 
 // These are all types that are needed to use this crate to decode some xz files.
-#[cfg(feature = "std")]
-pub use stl::XzReader;
 #[cfg(feature = "alloc")]
 pub use decoder::single::{decode_single, SingleDecoded};
+#[cfg(feature = "std")]
+pub use stl::XzReader;
 pub use {
     decoder::XzCheckType, decoder::XzDecoder, decoder::XzError, decoder::XzNextBlockResult,
     decoder::XzStaticDecoder,

@@ -41,7 +41,11 @@ pub struct SingleDecoded {
 /// [`XzError::OutputBufferTooSmall`] when the stream holds more than `out.len() - out_pos`
 /// bytes, [`XzError::NeedsLargerInputBuffer`] when the input ends inside the stream, any other
 /// variant for a corrupt or unsupported stream.
-pub fn decode_single(input: &[u8], out: &mut [u8], out_pos: usize) -> Result<SingleDecoded, XzError> {
+pub fn decode_single(
+    input: &[u8],
+    out: &mut [u8],
+    out_pos: usize,
+) -> Result<SingleDecoded, XzError> {
     if out_pos > out.len() {
         return Err(XzError::OutputBufferTooSmall);
     }
@@ -58,7 +62,10 @@ pub fn decode_single(input: &[u8], out: &mut [u8], out_pos: usize) -> Result<Sin
     }
     let index_len = index(&mut c, &blocks)?;
     stream_footer(&mut c, flags, index_len)?;
-    Ok(SingleDecoded { input_used: c.pos, output_end: pos })
+    Ok(SingleDecoded {
+        input_used: c.pos,
+        output_end: pos,
+    })
 }
 
 /// Bounded reads from the input; running out is `NeedsLargerInputBuffer` (a truncated file).
@@ -69,7 +76,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn peek(&self) -> Result<u8, XzError> {
-        self.d.get(self.pos).copied().ok_or(XzError::NeedsLargerInputBuffer)
+        self.d
+            .get(self.pos)
+            .copied()
+            .ok_or(XzError::NeedsLargerInputBuffer)
     }
 
     fn byte(&mut self) -> Result<u8, XzError> {
@@ -79,8 +89,14 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], XzError> {
-        let end = self.pos.checked_add(n).ok_or(XzError::NeedsLargerInputBuffer)?;
-        let s = self.d.get(self.pos..end).ok_or(XzError::NeedsLargerInputBuffer)?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(XzError::NeedsLargerInputBuffer)?;
+        let s = self
+            .d
+            .get(self.pos..end)
+            .ok_or(XzError::NeedsLargerInputBuffer)?;
         self.pos = end;
         Ok(s)
     }
@@ -209,7 +225,9 @@ fn block_header(c: &mut Cursor) -> Result<BlockHeader, XzError> {
         let bad = XzError::UnsupportedBlockHeaderOption;
         let id = h.vli(bad.clone())?;
         let props_len = usize::try_from(h.vli(bad.clone())?).map_err(|_| bad.clone())?;
-        let props = h.take(props_len).map_err(|_| XzError::BlockHeaderTooSmall)?;
+        let props = h
+            .take(props_len)
+            .map_err(|_| XzError::BlockHeaderTooSmall)?;
         if i + 1 == count {
             // The last filter, and only the last, is LZMA2; its one property byte is the
             // dictionary size (40, 4 GiB - 1, is refused as xz-embedded refuses it).
@@ -226,10 +244,21 @@ fn block_header(c: &mut Cursor) -> Result<BlockHeader, XzError> {
         }
     }
     // Header padding: zeros.
-    if body.get(h.pos..).unwrap_or_default().iter().any(|&b| b != 0) {
+    if body
+        .get(h.pos..)
+        .unwrap_or_default()
+        .iter()
+        .any(|&b| b != 0)
+    {
         return Err(XzError::UnsupportedBlockHeaderOption);
     }
-    Ok(BlockHeader { size, compressed, uncompressed, filters, dict_size })
+    Ok(BlockHeader {
+        size,
+        compressed,
+        uncompressed,
+        filters,
+        dict_size,
+    })
 }
 
 /// A non-last filter: BCJ (no properties, or a 4-byte start offset) or delta (one byte).
@@ -239,7 +268,8 @@ fn filter(id: u64, props: &[u8]) -> Result<Filter, XzError> {
         let [d] = props else {
             return Err(XzError::UnsupportedBlockHeaderOption);
         };
-        let dist = NonZeroUsize::new(usize::from(*d) + 1).ok_or(XzError::UnsupportedBlockHeaderOption)?;
+        let dist =
+            NonZeroUsize::new(usize::from(*d) + 1).ok_or(XzError::UnsupportedBlockHeaderOption)?;
         return Ok(Filter::Delta(dist));
     }
     #[cfg(feature = "bcj")]
@@ -278,7 +308,9 @@ fn block(
     let (used, end) = lzma2(lzma, h.dict_size, rest, out, pos)?;
     c.pos = data_start + used;
     let uncompressed = (end - pos) as u64;
-    if h.compressed.is_some_and(|n| n != used as u64) || h.uncompressed.is_some_and(|n| n != uncompressed) {
+    if h.compressed.is_some_and(|n| n != used as u64)
+        || h.uncompressed.is_some_and(|n| n != uncompressed)
+    {
         return Err(XzError::LessDataInBlockBodyThanHeaderIndicated);
     }
     let produced = out.get_mut(pos..end).ok_or(XzError::OutputBufferTooSmall)?;
@@ -382,7 +414,9 @@ fn lzma2(
             let n = usize::from(c.u16_be()?) + 1;
             let src = c.take(n)?;
             let end = pos.checked_add(n).ok_or(XzError::OutputBufferTooSmall)?;
-            out.get_mut(pos..end).ok_or(XzError::OutputBufferTooSmall)?.copy_from_slice(src);
+            out.get_mut(pos..end)
+                .ok_or(XzError::OutputBufferTooSmall)?
+                .copy_from_slice(src);
             pos = end;
             continue;
         }
@@ -411,7 +445,9 @@ fn lzma_chunk(
     unpacked: usize,
     dist_max: usize,
 ) -> Result<usize, XzError> {
-    let end = pos.checked_add(unpacked).ok_or(XzError::OutputBufferTooSmall)?;
+    let end = pos
+        .checked_add(unpacked)
+        .ok_or(XzError::OutputBufferTooSmall)?;
     if end > out.len() {
         return Err(XzError::OutputBufferTooSmall);
     }
@@ -422,7 +458,9 @@ fn lzma_chunk(
     lz.rc.range = u32::MAX;
     lz.rc.code = u32::from_be_bytes([a, b, cc, d]);
     lz.rc.init_bytes_left = 0;
-    let buf = out.get_mut(dict_base..end).ok_or(XzError::OutputBufferTooSmall)?;
+    let buf = out
+        .get_mut(dict_base..end)
+        .ok_or(XzError::OutputBufferTooSmall)?;
     let rel = pos - dict_base;
     let mut dict = XzDictBuffer {
         dict_size: buf.len(),
@@ -433,9 +471,17 @@ fn lzma_chunk(
         dict_limit: rel + unpacked,
         dist_max,
     };
-    let mut rcb = RcBuf { input: chunk, in_pos: 5, in_limit: chunk.len() };
+    let mut rcb = RcBuf {
+        input: chunk,
+        in_pos: 5,
+        in_limit: chunk.len(),
+    };
     lz.lzma_main(&mut rcb, &mut dict)?;
-    if dict.dict_pos != rel + unpacked || rcb.in_pos != chunk.len() || lz.lzma.len > 0 || !lz.rc.is_finished() {
+    if dict.dict_pos != rel + unpacked
+        || rcb.in_pos != chunk.len()
+        || lz.lzma.len > 0
+        || !lz.rc.is_finished()
+    {
         return Err(XzError::CorruptedDataInLzma);
     }
     Ok(end)
@@ -487,11 +533,17 @@ fn stream_footer(c: &mut Cursor, flags: [u8; 2], index_len: usize) -> Result<(),
     }
     let backward = (u64::from(u32::from_le_bytes([f[4], f[5], f[6], f[7]])) + 1) * 4;
     if backward != index_len as u64 {
-        return Err(XzError::FooterDecoderIndexMismatch(backward, index_len as u64));
+        return Err(XzError::FooterDecoderIndexMismatch(
+            backward,
+            index_len as u64,
+        ));
     }
     if [f[8], f[9]] != flags {
         let actual = u32::from(u16::from_le_bytes([f[8], f[9]]));
-        return Err(XzError::FooterCheckTypeMismatch(actual, XzCheckType::try_from(flags[1])?));
+        return Err(XzError::FooterCheckTypeMismatch(
+            actual,
+            XzCheckType::try_from(flags[1])?,
+        ));
     }
     Ok(())
 }
