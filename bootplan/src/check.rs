@@ -143,9 +143,9 @@ impl CheckedKernel {
 }
 
 /// The most an image may unpack to in a domain of `nr_pages` where rpvboot holds
-/// `pages_in_use`: most of the rest. xz's dictionary is bounded by what the output leaves
-/// (kernelimage's xz); gzip, zstd and lz4 decode into the output alone (zstd's window is the
-/// output itself). A small margin stays anyway: the heap's free count ignores its fragmentation.
+/// `pages_in_use`: most of the rest. Every decoder decodes into the output alone (xz's
+/// dictionary and zstd's window are the output itself, kernelimage's xz and zstd). A small
+/// margin stays anyway: the heap's free count ignores its fragmentation.
 fn unpack_limit(nr_pages: u64, pages_in_use: u64) -> usize {
     let free = nr_pages.saturating_sub(pages_in_use);
     let reserve = free / 64 + 64;

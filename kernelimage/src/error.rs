@@ -32,15 +32,6 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
-    /// The stream's dictionary does not fit beside its output within the memory limit.
-    DictionaryTooLarge {
-        /// Format name ("xz").
-        format: &'static str,
-        /// Dictionary bytes the stream declares.
-        dict: u64,
-        /// The limit in bytes (output and dictionary together).
-        limit: u64,
-    },
     /// An allocation failed (the heap is smaller than the limit said).
     OutOfMemory {
         /// Bytes requested.
@@ -86,12 +77,6 @@ impl fmt::Display for Error {
             Error::TooLarge { format, limit } => {
                 write!(f, "{format}: output exceeds the memory limit of {limit} bytes")
             }
-            Error::DictionaryTooLarge { format, dict, limit } => {
-                write!(
-                    f,
-                    "{format}: its {dict}-byte dictionary and the output exceed the memory limit of {limit} bytes"
-                )
-            }
             Error::OutOfMemory { bytes } => write!(f, "out of memory allocating {bytes} bytes"),
             Error::Unsupported { what } => write!(f, "unsupported: {what}"),
             Error::UnknownFormat { magic, len } => {
@@ -113,7 +98,7 @@ impl Error {
     /// Whether the error is about memory (the output, its dictionary or an allocation does not
     /// fit in what the caller allowed) rather than about the bytes.
     pub fn is_memory(&self) -> bool {
-        matches!(self, Error::TooLarge { .. } | Error::DictionaryTooLarge { .. } | Error::OutOfMemory { .. })
+        matches!(self, Error::TooLarge { .. } | Error::OutOfMemory { .. })
     }
 
     /// The byte offset the error points at, when it names one.

@@ -26,6 +26,29 @@ impl OutBuf {
         Ok(o)
     }
 
+    /// Exactly `n` bytes (at least one) from the start, or `OutOfMemory`: for a size the
+    /// stream itself declares and the decoder verifies (xz's index), where starting smaller
+    /// would only postpone the same failure.
+    pub fn exact(format: &'static str, limit: usize, n: usize) -> Result<Self> {
+        let mut o = OutBuf { buf: Vec::new(), len: 0, limit, format };
+        o.resize(n.clamp(1, limit.max(1)))?;
+        Ok(o)
+    }
+
+    /// Room for a stream that is decoded again from its start: twice the buffer (at least
+    /// 64 KiB after `len`, at most the limit), keeping only `buf[..len]` (earlier streams). The bytes after `len` are dropped
+    /// before the new room is reserved, so the old and the new buffer are not both held as
+    /// `grow` (a `realloc` copying all of it) would.
+    pub fn regrow(&mut self) -> Result<()> {
+        if self.buf.len() >= self.limit {
+            return Err(Error::TooLarge { format: self.format, limit: self.limit as u64 });
+        }
+        let target = self.buf.len().saturating_mul(2).max(self.len + 64 * 1024).min(self.limit);
+        self.buf.truncate(self.len);
+        self.buf.shrink_to_fit();
+        self.resize(target)
+    }
+
     fn resize(&mut self, n: usize) -> Result<()> {
         let extra = n.saturating_sub(self.buf.len());
         self.buf.try_reserve_exact(extra).map_err(|_| Error::OutOfMemory { bytes: n as u64 })?;
@@ -111,5 +134,22 @@ mod tests {
         // Growth past the limit is still refused.
         let mut o = OutBuf::new("test", 128 * 1024, usize::MAX).map_err(|e| e.to_string()).unwrap();
         assert!(o.grow(256 * 1024).is_err());
+    }
+
+    #[test]
+    fn regrow_doubles_keeps_earlier_bytes_and_stops_at_the_limit() {
+        let mut o = OutBuf::exact("test", 300 * 1024, 100 * 1024).map_err(|e| e.to_string()).unwrap();
+        assert_eq!(o.buf.len(), 100 * 1024);
+        o.buf[..3].copy_from_slice(b"abc");
+        o.buf[3] = 9;
+        o.len = 3;
+        o.regrow().map_err(|e| e.to_string()).unwrap();
+        assert_eq!(o.buf.len(), 200 * 1024);
+        assert_eq!(&o.buf[..4], b"abc\0", "earlier bytes kept, the scratch after them zeroed");
+        o.regrow().map_err(|e| e.to_string()).unwrap();
+        assert_eq!(o.buf.len(), 300 * 1024);
+        assert!(o.regrow().is_err());
+        // A declared size that cannot be had is an error, not a small start.
+        assert!(OutBuf::exact("test", usize::MAX, usize::MAX).is_err());
     }
 }

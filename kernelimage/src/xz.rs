@@ -1,13 +1,15 @@
 //! xz (.xz container, LZMA2, with the BCJ x86 and delta filters that kernels use), decoded with
-//! xz4rust. Concatenated streams and stream padding are handled; bytes after the last stream
-//! (Linux appends a 4-byte size to its bzImage payload) end the input.
+//! the vendored xz4rust in single-call mode: the output buffer is also the LZMA2 dictionary, as
+//! in Linux's own decompressor, so no dictionary is allocated whatever size the stream declares
+//! (docs/xz.md). Concatenated streams and stream padding are handled; bytes after the last
+//! stream (Linux appends a 4-byte size to its bzImage payload) end the input.
 
 use super::bytes::u32_at;
 use super::error::{Error, Result};
 use super::out::OutBuf;
 use alloc::format;
 use alloc::vec::Vec;
-use xz4rust::{XzDecoder, XzError, XzNextBlockResult};
+use xz4rust::{decode_single, XzError};
 
 const FORMAT: &str = "xz";
 const MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0];
@@ -34,46 +36,47 @@ pub fn decompress_xz(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>
     if declared.is_some_and(|n| n > limit) {
         return Err(Error::TooLarge { format: FORMAT, limit: limit as u64 });
     }
-    let guess = declared.unwrap_or(input.len().saturating_mul(4));
-    let mut out = OutBuf::new(FORMAT, limit, guess)?;
-    // The dictionary grows on demand up to what the stream declares, never beyond what the
-    // limit leaves beside the output buffer: xz4rust allocates it infallibly, so a dictionary
-    // that does not fit must be refused here rather than abort the loader.
-    let dict_max = limit.saturating_sub(out.buf.len()).max(4096);
-    let mut dec = XzDecoder::in_heap_with_alloc_dict_size(64 * 1024, dict_max);
+    // A declared size is allocated as it is or not at all: the index is verified against the
+    // data, so a stream whose declared output does not fit cannot be decoded anyway.
+    let mut out = match declared {
+        Some(n) => OutBuf::exact(FORMAT, limit, n)?,
+        None => OutBuf::new(FORMAT, limit, input.len().saturating_mul(4))?,
+    };
     let mut pos = 0usize;
     loop {
-        // One stream.
-        loop {
-            if out.free().len() < 64 * 1024 {
-                out.grow(64 * 1024)?;
-            }
-            let inp = input.get(pos..).unwrap_or_default();
-            let res = dec.decode(inp, out.free()).map_err(|e| err(e, pos, input.len(), limit))?;
-            pos += res.input_consumed();
-            out.advance(res.output_produced());
-            match res {
-                XzNextBlockResult::EndOfStream(..) => break,
-                XzNextBlockResult::NeedMoreData(..) => {
-                    if pos >= input.len() && !res.made_progress() {
-                        return Err(Error::Truncated { what: "xz stream", offset: input.len() as u64 });
-                    }
-                }
-            }
-        }
+        pos += stream(input.get(pos..).unwrap_or_default(), &mut out).map_err(|e| err(e, pos, input.len(), limit))?;
         // Stream padding: zero bytes in multiples of four.
         let mut p = pos;
         while u32_at(input, p) == Some(0) {
             p += 4;
         }
+        pos = p;
         if !is_xz(input.get(p..).unwrap_or_default()) {
-            pos = p;
             break;
         }
-        pos = p;
-        dec.reset();
     }
     Ok((out.finish(), pos))
+}
+
+/// One stream into `out`, the whole stream in one call; a stream that does not fit is decoded
+/// again with twice the room (up to the limit: `regrow` refuses past it, and fails when the
+/// room cannot be had), so at most about log2(limit / first size) times. Returns the input used.
+fn stream(input: &[u8], out: &mut OutBuf) -> core::result::Result<usize, StreamError> {
+    loop {
+        match decode_single(input, &mut out.buf, out.len) {
+            Ok(done) => {
+                out.advance(done.output_end - out.len);
+                return Ok(done.input_used);
+            }
+            Err(XzError::OutputBufferTooSmall) => out.regrow().map_err(StreamError::Out)?,
+            Err(e) => return Err(StreamError::Xz(e)),
+        }
+    }
+}
+
+enum StreamError {
+    Xz(XzError),
+    Out(Error),
 }
 
 /// The uncompressed size recorded in the index of the stream that ends `d` (a hint: the
@@ -112,12 +115,12 @@ fn index_size(d: &[u8]) -> Option<usize> {
     usize::try_from(total).ok()
 }
 
-fn err(e: XzError, pos: usize, len: usize, limit: usize) -> Error {
+fn err(e: StreamError, pos: usize, len: usize, limit: usize) -> Error {
     match e {
-        XzError::NeedsLargerInputBuffer => Error::Truncated { what: "xz stream", offset: len as u64 },
-        // The dictionary is allocated whole, so it is bounded by the output limit too.
-        XzError::DictionaryTooLarge(dict) => Error::DictionaryTooLarge { format: FORMAT, dict, limit: limit as u64 },
-        XzError::DictionaryOverflow => Error::TooLarge { format: FORMAT, limit: limit as u64 },
-        other => Error::Corrupt { format: FORMAT, detail: format!("{other}"), offset: pos as u64 },
+        StreamError::Out(e) => e,
+        StreamError::Xz(XzError::NeedsLargerInputBuffer) => Error::Truncated { what: "xz stream", offset: len as u64 },
+        StreamError::Xz(XzError::OutputBufferTooSmall) => Error::TooLarge { format: FORMAT, limit: limit as u64 },
+        // The offset is the stream's start: the decoder reads the stream in one call.
+        StreamError::Xz(other) => Error::Corrupt { format: FORMAT, detail: format!("{other}"), offset: pos as u64 },
     }
 }

@@ -375,7 +375,8 @@ fn third_party(p: &str) -> Option<String> {
     match p.split_once(" (") {
         None => Some(p.replacen(" v", " ", 1)),
         Some((name, dir)) if dir.contains("/vendor/") => {
-            Some(format!("{} (vendored with changes, see docs/fs-xfs-btrfs.md)", name.replacen(" v", " ", 1)))
+            let doc = if name.starts_with("xz4rust ") { "docs/xz.md" } else { "docs/fs-xfs-btrfs.md" };
+            Some(format!("{} (vendored with changes, see {doc})", name.replacen(" v", " ", 1)))
         }
         Some(_) => None,
     }
@@ -393,5 +394,7 @@ mod tests {
         assert_eq!(third_party("fs v0.1.0 (/work/x/fs)"), None);
         let v = third_party("lambutter v0.5.0+rpvboot.1 (/work/x/vendor/lambutter)").unwrap_or_default();
         assert!(v.starts_with("lambutter 0.5.0+rpvboot.1 (vendored") && !v.contains("/work"), "{v}");
+        let v = third_party("xz4rust v0.2.3+rpvboot.1 (/work/x/vendor/xz4rust)").unwrap_or_default();
+        assert_eq!(v, "xz4rust 0.2.3+rpvboot.1 (vendored with changes, see docs/xz.md)");
     }
 }
