@@ -654,9 +654,9 @@ fn select(
     if let Some(con) = crate::arch::x86_64::console::get() {
         let mut term = con;
         let now = || crate::arch::x86_64::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()));
-        return select_with(b.extra.clone(), disks, b.nr_pages, b.pages_in_use, out, Some(&mut term), now);
+        return select_with(b, disks, out, Some(&mut term), now);
     }
-    select_with(b.extra.clone(), disks, b.nr_pages, b.pages_in_use, out, None, || 0)
+    select_with(b, disks, out, None, || 0)
 }
 
 /// The PV console as a [`Write`] target.
@@ -727,7 +727,12 @@ mod tests {
         let mut out = String::new();
         let extra =
             bootconfig::extra::parse("rpvboot.bench=2 rpvboot.benchfile=/big rpvboot.test=reconnect rpvboot.verbose");
-        let boot = bootplan::select::SelectArgs { extra: extra.clone(), nr_pages: 16384, pages_in_use: 2048 };
+        let boot = bootplan::select::SelectArgs {
+            extra: extra.clone(),
+            nr_pages: 16384,
+            pages_in_use: 2048,
+            ..Default::default()
+        };
         let opts = Options { boot: Some(boot), ..Options::from_extra(&extra) };
         let o = run(f.clone(), &mut out, &opts).unwrap();
         // The dead disk fails again in the reconnect check; that is its only error.

@@ -338,7 +338,12 @@ pub fn select_args(si: &StartInfo, extra: &ExtraOptions) -> Option<SelectArgs> {
     if !extra.boots_from_disk() {
         return None;
     }
-    Some(SelectArgs { extra: extra.clone(), nr_pages: si.nr_pages, pages_in_use: pages_in_use(si) })
+    Some(SelectArgs {
+        extra: extra.clone(),
+        nr_pages: si.nr_pages,
+        pages_in_use: pages_in_use(si),
+        ..Default::default()
+    })
 }
 
 /// `rpvboot.test=ramdisk`: the xl `ramdisk=` is the kernel; its command line is everything
