@@ -10,14 +10,14 @@ const VIRT_BASE: u64 = LOADER_VIRT_BASE;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/arch/x86_64/link.ld");
+    println!("cargo:rerun-if-changed=src/link.ld");
     println!("cargo:rerun-if-changed=../bootplan/src/loader_base.rs");
     if env::var("TARGET").as_deref() != Ok("x86_64-unknown-none") {
         return;
     }
     let dir = env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let bin = "cargo:rustc-link-arg-bin=rpvboot";
-    println!("{bin}=-T{dir}/src/arch/x86_64/link.ld");
+    println!("{bin}=-T{dir}/src/link.ld");
     println!("{bin}=--defsym=__virt_base={VIRT_BASE:#x}");
     // The code is compiled position independent (the target's default relocation model: with
     // code-model=kernel, static code only links in the low or top 2 GiB, docs/pv-rust-pitfalls.md P4) and

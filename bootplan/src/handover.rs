@@ -3,7 +3,7 @@
 //!
 //! Split so that nothing here touches memory or Xen: [`plan`] computes the new p2m (a
 //! permutation of the old one), the page-table frames, the start_info page and the m2p
-//! updates; the PV kernel (`rpvboot/src/handover.rs`, `arch::x86_64::trampoline`) does the writing and the jump.
+//! updates; the PV kernel (`rpvboot/src/pv/handover.rs`, `pv::trampoline`) does the writing and the jump.
 //!
 //! The permutation: the loader has taken `M` = `region_pages` free pages at old PFNs
 //! `[t, t+M)` (top of RAM). The new kernel's PFNs `[0, M)` get their MFNs, and the MFNs of

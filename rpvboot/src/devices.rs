@@ -651,9 +651,9 @@ fn select(
     use bootplan::select::select_with;
     let b = b?;
     #[cfg(target_os = "none")]
-    if let Some(con) = crate::arch::x86_64::console::get() {
+    if let Some(con) = crate::console::get() {
         let mut term = con;
-        let now = || crate::arch::x86_64::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()));
+        let now = || crate::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()));
         return select_with(b, disks, out, Some(&mut term), now);
     }
     select_with(b, disks, out, None, || 0)
@@ -667,7 +667,7 @@ pub struct ConsoleOut;
 #[cfg(target_os = "none")]
 impl Write for ConsoleOut {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        crate::arch::x86_64::console::print(format_args!("{s}"));
+        crate::console::print(format_args!("{s}"));
         Ok(())
     }
 }
@@ -681,9 +681,9 @@ pub fn run_pv(
     shared: crate::hypervisor::shared::Shared,
     extra: &ExtraOptions,
 ) -> Outcome {
-    let opts = Options { boot: crate::handover::select_args(si, extra), ..Options::from_extra(extra) };
+    let opts = Options { boot: crate::pv::handover::select_args(si, extra), ..Options::from_extra(extra) };
     let mut con = ConsoleOut;
-    let plat = match crate::hypervisor::pv::PvPlatform::new(shared, si.store_mfn, si.store_evtchn) {
+    let plat = match crate::hypervisor::platform::XenPlatform::new(shared, si.store_mfn, si.store_evtchn) {
         Ok(p) => {
             if let Some(us) = extra.dev.spin_us {
                 p.set_spin_ns(us.saturating_mul(1000));

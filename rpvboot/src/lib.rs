@@ -1,7 +1,13 @@
 //! The rpvboot PV kernel: what runs inside the domU. The device stage ([`devices`]: xenstore,
 //! blkfront, the disks' probe and the choice of what to boot; [`bench`] when asked) is written against
 //! `xenfront`'s platform trait and host-tested with its fake; the parts that touch the CPU and
-//! the hypervisor (`arch`, `hypervisor`, `handover`) are built only for the PV target.
+//! the hypervisor are built only for the kernel target (`x86_64-unknown-none`):
+//!
+//! * [`pv`]: start-up as a PV guest (entry, p2m-based page tables, trap table) and the PV
+//!   handover (trampoline);
+//! * shared by every start-up path: [`image`] (ELF notes, hypercall page, stack), [`memory`]
+//!   (the VA layout and the one place that says PV or PVH), [`heap`], [`console`], [`exit`],
+//!   and [`hypervisor`] (hypercalls, shared_info, event channels, the `xenfront` platform).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -12,10 +18,20 @@ pub mod devices;
 
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
-pub mod arch;
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod exit;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
-pub mod handover;
+pub mod heap;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod hypervisor;
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+pub mod image;
+#[cfg(target_os = "none")]
+pub mod memory;
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+pub mod pv;

@@ -11,12 +11,13 @@ fn main() {
 }
 
 #[cfg(target_os = "none")]
-mod pv {
+mod kernel {
     use core::fmt;
 
-    use rpvboot::arch::x86_64::{self as arch, traps};
     use rpvboot::hypervisor::hypercall;
     use rpvboot::println;
+    use rpvboot::pv::{self, traps};
+    use rpvboot::{exit, heap};
     use xenfront::raw::ShutdownReason;
 
     /// Shown on the first line of the console: the workspace version and the source revision
@@ -43,15 +44,15 @@ mod pv {
         }
     }
 
-    /// Called by the entry stub (arch/x86_64/entry.rs) on our own stack, .bss zeroed.
+    /// Called by the entry stub (pv/entry.rs) on our own stack, .bss zeroed.
     #[no_mangle]
     extern "C" fn rust_start(start_info_va: u64) -> ! {
         // SAFETY: called once, from _start, with Xen's rsi.
-        let boot = match unsafe { arch::init(start_info_va) } {
+        let boot = match unsafe { pv::init(start_info_va) } {
             Ok(b) => b,
             Err(e) => {
                 println!("rpvboot: start-up failed: {e}");
-                arch::shutdown(ShutdownReason::Crash);
+                exit::shutdown(ShutdownReason::Crash);
             }
         };
         let si = &boot.start_info;
@@ -64,9 +65,9 @@ mod pv {
         let m = &boot.memory;
         // libxc maps its bootstrap region up to a 4 MiB boundary; after its last page (the boot
         // stack, after the page tables) the rest is padding nobody uses: give it to the heap.
-        let padding = rpvboot::arch::x86_64::mm::va_to_pfn(si.pt_base).map(|pt| {
+        let padding = rpvboot::memory::va_to_pfn(si.pt_base).map(|pt| {
             let pad = pt.saturating_add(si.nr_pt_frames).saturating_add(1)..m.bootstrap_end;
-            arch::heap::donate(pad.clone());
+            heap::donate(pad.clone());
             pad
         });
         // The `extra=` line, parsed once; every option below and in the stages comes from it.
@@ -94,7 +95,7 @@ mod pv {
         if test.fault {
             let v = traps::fault_by_reading_page_zero();
             println!("rpvboot: read page 0 without a fault ({v:#x}): page 0 is mapped!");
-            arch::shutdown(ShutdownReason::Crash);
+            exit::shutdown(ShutdownReason::Crash);
         }
         if test.heap {
             heap_check();
@@ -125,17 +126,17 @@ mod pv {
             };
             println!(
                 "rpvboot: boot failed: {}",
-                rpvboot::handover::boot_selected(si, extra.verbose, &sel, &mut finish)
+                rpvboot::pv::handover::boot_selected(si, extra.verbose, &sel, &mut finish)
             );
         }
         if let Some(c) = closing.take() {
             let _ = c.finish(&mut rpvboot::devices::ConsoleOut);
         }
         if test.ramdisk {
-            println!("rpvboot: boot failed: {}", rpvboot::handover::boot_ramdisk(si, &extra));
+            println!("rpvboot: boot failed: {}", rpvboot::pv::handover::boot_ramdisk(si, &extra));
         }
         println!("rpvboot: nothing left to boot, powering off");
-        arch::shutdown(ShutdownReason::Poweroff)
+        exit::shutdown(ShutdownReason::Poweroff)
     }
 
     /// `rpvboot.test=heap`: allocate, fill and verify a 64 MiB buffer (the size of a big kernel),
@@ -143,7 +144,7 @@ mod pv {
     fn heap_check() {
         extern crate alloc;
         use alloc::vec::Vec;
-        let t = arch::console::get().map(|c| pvconsole::Platform::now_ns(c.platform()));
+        let t = rpvboot::console::get().map(|c| pvconsole::Platform::now_ns(c.platform()));
         let n = 64usize << 20;
         let mut big: Vec<u8> = Vec::new();
         if big.try_reserve_exact(n).is_err() {
@@ -154,19 +155,19 @@ mod pv {
         let ok = big.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
         let small: Vec<Vec<u32>> = (0..10_000u32).map(|i| alloc::vec![i; (i % 64) as usize]).collect();
         let ok2 = small.iter().enumerate().all(|(i, v)| v.iter().all(|&x| x as usize == i));
-        let dt = t.zip(arch::console::get().map(|c| pvconsole::Platform::now_ns(c.platform())));
+        let dt = t.zip(rpvboot::console::get().map(|c| pvconsole::Platform::now_ns(c.platform())));
         println!(
             "rpvboot: heap: 64 MiB at {:#x} {}, 10000 small {}, heap top pfn {:#x}, {} ms",
             big.as_ptr() as usize,
             if ok { "ok" } else { "CORRUPT" },
             if ok2 { "ok" } else { "CORRUPT" },
-            arch::heap::heap_top_pfn(),
+            heap::heap_top_pfn(),
             dt.map_or(0, |(a, b)| b.saturating_sub(a) / 1_000_000)
         );
     }
 
     /// `rpvboot.test=keys`: report console input bytes until `q` or 30 s without input.
-    fn keys_echo(con: &arch::console::XenConsole) {
+    fn keys_echo(con: &rpvboot::console::XenConsole) {
         println!("rpvboot: keys: waiting for input (q ends)");
         let mut buf = [0u8; 64];
         'outer: loop {
@@ -187,6 +188,6 @@ mod pv {
 
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-        arch::panic_report(info)
+        exit::panic_report(info)
     }
 }

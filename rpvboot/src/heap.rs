@@ -1,4 +1,5 @@
-//! The global allocator: `talc` over the free RAM that [`super::mm`] mapped.
+//! The global allocator: `talc` over the free RAM that start-up found (mapped at
+//! [`crate::memory::pfn_to_va`]).
 //!
 //! The heap grows *upwards* from the bottom of free RAM, claiming memory only when talc runs
 //! out, so rpvboot's footprint stays a PFN prefix `[0, heap_top)`. Callers that need whole
@@ -20,7 +21,7 @@ use talc::base::binning::Binning;
 use talc::base::Talc;
 use talc::source::Source;
 
-use super::mm::{self, PAGE_SIZE};
+use crate::memory::{self as mm, PAGE_SIZE};
 
 /// Smallest step by which the heap grows (keeps the number of `acquire`s low).
 const GROW_STEP: usize = 2 << 20;
@@ -282,7 +283,7 @@ impl core::fmt::Display for Stats {
             self.top_pfn,
             self.donated,
             self.free_pages(),
-            mm::tables_hooked()
+            mm::tables_mapped()
         )
     }
 }

@@ -19,9 +19,11 @@ use bootplan::select::{SelectArgs, Selected};
 use xenfront::raw::{pte, MmuUpdate, MmuextOp, MMU_NORMAL_PT_UPDATE};
 use xenfront::start_info::StartInfo;
 
-use crate::arch::x86_64::{self as arch, heap, mm, trampoline, traps};
+use super::{mm, trampoline, traps};
 use crate::hypervisor::hypercall;
+use crate::memory::{pfn_to_va, va_to_pfn};
 use crate::println;
+use crate::{console, exit, heap};
 
 extern "C" {
     static hypercall_page: [u8; 4096];
@@ -88,7 +90,7 @@ fn try_boot(
     let elf_base = checked.image.elf.as_ptr() as u64;
     let file_src = if elf_base.is_multiple_of(4096) { k.page_sources(block.len() as u64) } else { Vec::new() };
     let in_place: Vec<Option<u64>> =
-        file_src.iter().map(|o| o.and_then(|off| mm::va_to_pfn(elf_base.checked_add(off)?))).collect();
+        file_src.iter().map(|o| o.and_then(|off| va_to_pfn(elf_base.checked_add(off)?))).collect();
     let reused = in_place.iter().flatten().count() as u64;
     mark("in-place");
     if verbose {
@@ -178,14 +180,14 @@ fn try_boot(
     // Page tables: fill through our own mapping of the reserved pages, then make those
     // mappings read-only (docs/handover.md P2).
     for (frame, &old_pfn) in plan.tables.iter().zip(&plan.table_old_pfns) {
-        let va = mm::pfn_to_va(old_pfn);
+        let va = pfn_to_va(old_pfn);
         // SAFETY: old_pfn is one of the reserved pages (mapped RW at pfn<<12, used by nobody).
         unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), va as *mut u64, 512) };
     }
     for &old_pfn in &plan.table_old_pfns {
         let mfn = old.get(old_pfn as usize).copied().ok_or("table PFN")?;
         // SAFETY: the page is ours and is not referenced as memory any more.
-        unsafe { hypercall::update_va_mapping(mm::pfn_to_va(old_pfn), (mfn << 12) | pte::L1_RO) }
+        unsafe { hypercall::update_va_mapping(pfn_to_va(old_pfn), (mfn << 12) | pte::L1_RO) }
             .map_err(|e| format!("read-only remap of a page table: {e}"))?;
     }
     let new_l4_mfn = plan.p2m.get(lay.pgtables.pfn as usize).copied().ok_or("L4 MFN")?;
@@ -210,7 +212,7 @@ fn try_boot(
     // never write through a null pointer. Kernel pages handed over in place already hold
     // their bytes.
     let page_va = |pfn: u64| -> Result<u64, String> {
-        sources.get(pfn as usize).map(|&o| mm::pfn_to_va(o)).ok_or_else(|| format!("region page {pfn:#x}"))
+        sources.get(pfn as usize).map(|&o| pfn_to_va(o)).ok_or_else(|| format!("region page {pfn:#x}"))
     };
     let write_at = |va: u64, data: &[u8]| -> Result<(), String> {
         let mut done = 0usize;
@@ -291,7 +293,7 @@ fn try_boot(
         println!("rpvboot: handover: jumping to {:#x}", k.entry);
     }
     // From here on there is no way back.
-    let _ = arch::console::drain();
+    let _ = console::drain();
     // SAFETY: the page is ours; jump follows.
     unsafe { trampoline::prepare(&params) };
     if let Err(e) = traps::uninstall() {
@@ -302,7 +304,7 @@ fn try_boot(
         // SAFETY: each entry records the new owner PFN of one of our MFNs.
         match unsafe { hypercall::mmu_update(&batch) } {
             Ok(n) if n == batch.len() => {}
-            _ => arch::shutdown(xenfront::raw::ShutdownReason::Crash),
+            _ => exit::shutdown(xenfront::raw::ShutdownReason::Crash),
         }
     }
     let alias = lay.va(lay.bootstack_pfn) + trampoline::CODE_OFFSET as u64;
@@ -311,7 +313,7 @@ fn try_boot(
 }
 
 fn now() -> u64 {
-    arch::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()))
+    console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()))
 }
 
 /// Boots what `bootplan::select` chose; returns only with the reason it could not. `last` as

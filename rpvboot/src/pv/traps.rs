@@ -94,7 +94,7 @@ extern "C" fn rpvboot_trap(frame: *const u64, vector: u64) -> ! {
         cs
     );
     println!("rpvboot: crashing the domain");
-    let _ = super::console::drain();
+    let _ = crate::console::drain();
     sched::shutdown(ShutdownReason::Crash)
 }
 

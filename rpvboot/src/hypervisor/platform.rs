@@ -1,7 +1,7 @@
-//! [`Platform`] for the PV kernel: grant table v1 mapped with `GNTTABOP_setup_table` +
+//! [`Platform`] for rpvboot (PV and PVH alike): grant table v1 mapped with `GNTTABOP_setup_table` +
 //! `update_va_mapping`, event channels with `EVTCHNOP_{alloc_unbound,send,close}`, waits with
 //! `SCHEDOP_poll` (events stay masked; never `SCHEDOP_block`), pages from the global heap
-//! (VA = mm::pfn_to_va(PFN), MFN from the p2m).
+//! (VA = memory::pfn_to_va(PFN), MFN from the p2m).
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use alloc::rc::Rc;
@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 
 use super::hypercall::{self, hypercall5};
 use super::shared::Shared;
-use crate::arch::x86_64::mm;
+use crate::memory;
 use xenfront::gnttab::GrantTable;
 use xenfront::platform::{DomId, GrantRef, Mfn, Platform, PlatformError, Port, SharedPage, PAGE_SIZE};
 use xenfront::raw::{pte, DOMID_SELF};
@@ -65,12 +65,12 @@ fn page_layout() -> Layout {
 
 /// A page: either heap-allocated (freed on drop) or the xenstore ring (never freed).
 #[derive(Debug)]
-pub struct PvPage {
+pub struct XenPage {
     raw: RawPage,
     owned: bool,
 }
 
-impl Drop for PvPage {
+impl Drop for XenPage {
     fn drop(&mut self) {
         if self.owned {
             // SAFETY: owned pages come from `alloc_zeroed(page_layout())` in `alloc_page`, and
@@ -80,7 +80,7 @@ impl Drop for PvPage {
     }
 }
 
-impl SharedPage for PvPage {
+impl SharedPage for XenPage {
     fn frame(&self) -> Mfn {
         self.raw.frame()
     }
@@ -121,15 +121,15 @@ struct Inner {
 /// from 404–433 to 336–346 µs and did not slow disk reads; longer spins did not help more.
 const SPIN_NS_DEFAULT: u64 = 500_000;
 
-/// The PV kernel's platform handle.
+/// rpvboot's platform handle for `xenfront`'s drivers.
 #[derive(Clone)]
-pub struct PvPlatform(Rc<Inner>);
+pub struct XenPlatform(Rc<Inner>);
 
 fn xen_err(op: &'static str, code: i64) -> PlatformError {
     PlatformError::Hypercall { op, code }
 }
 
-impl PvPlatform {
+impl XenPlatform {
     /// Maps our grant table and records the xenstore ring.
     ///
     /// # Errors
@@ -192,30 +192,30 @@ impl PvPlatform {
     }
 }
 
-impl Platform for PvPlatform {
-    type Page = PvPage;
+impl Platform for XenPlatform {
+    type Page = XenPage;
 
-    fn alloc_page(&self) -> Result<PvPage, PlatformError> {
+    fn alloc_page(&self) -> Result<XenPage, PlatformError> {
         // SAFETY: non-zero size layout.
         let p = NonNull::new(unsafe { alloc_zeroed(page_layout()) }).ok_or(PlatformError::NoMemory)?;
-        let Some(mfn) = mm::virt_to_mfn(p.as_ptr() as u64) else {
+        let Some(mfn) = memory::frame_of_va(p.as_ptr() as u64) else {
             // SAFETY: just allocated with this layout.
             unsafe { dealloc(p.as_ptr(), page_layout()) };
             return Err(PlatformError::NoMemory);
         };
-        // SAFETY: a fresh, page-aligned heap page owned by the returned PvPage only; `mfn`
-        // backs it (VA = mm::pfn_to_va(PFN), p2m lookup).
+        // SAFETY: a fresh, page-aligned heap page owned by the returned XenPage only; `mfn`
+        // backs it (VA = memory::pfn_to_va(PFN), p2m lookup).
         let raw = unsafe { RawPage::new(p, Mfn(mfn)) };
-        Ok(PvPage { raw, owned: true })
+        Ok(XenPage { raw, owned: true })
     }
 
-    fn xenstore(&self) -> Result<(PvPage, Port), PlatformError> {
-        let pfn = mm::mfn_to_pfn(self.0.store_mfn).ok_or(PlatformError::NoMemory)?;
-        let va = NonNull::new(mm::pfn_to_va(pfn) as *mut u8).ok_or(PlatformError::NoMemory)?;
-        // SAFETY: the store page lies in the bootstrap mapping at VA = mm::pfn_to_va(PFN) (checked via
+    fn xenstore(&self) -> Result<(XenPage, Port), PlatformError> {
+        let pfn = memory::pfn_of_frame(self.0.store_mfn).ok_or(PlatformError::NoMemory)?;
+        let va = NonNull::new(memory::pfn_to_va(pfn) as *mut u8).ok_or(PlatformError::NoMemory)?;
+        // SAFETY: the store page lies in the bootstrap mapping at VA = memory::pfn_to_va(PFN) (checked via
         // the p2m), is page-aligned, and is only accessed through this RawPage and xenstored.
         let raw = unsafe { RawPage::new(va, Mfn(self.0.store_mfn)) };
-        Ok((PvPage { raw, owned: false }, Port(self.0.store_port)))
+        Ok((XenPage { raw, owned: false }, Port(self.0.store_port)))
     }
 
     fn grant(&self, domid: DomId, frame: Mfn, readonly: bool) -> Result<GrantRef, PlatformError> {
@@ -275,6 +275,6 @@ impl Platform for PvPlatform {
     }
 
     fn frame_of(&self, va: usize) -> Option<Mfn> {
-        mm::virt_to_mfn(u64::try_from(va).ok()?).map(Mfn)
+        memory::frame_of_va(u64::try_from(va).ok()?).map(Mfn)
     }
 }

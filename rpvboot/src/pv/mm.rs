@@ -1,4 +1,4 @@
-//! rpvboot's view of memory: one mapping of the whole domain at `VA = VIRT_BASE + (PFN << 12)`.
+//! PV memory: rpvboot's one mapping of the whole domain at `VA = VIRT_BASE + (PFN << 12)`.
 //!
 //! `VIRT_BASE` ([`bootplan::check::LOADER_VIRT_BASE`], 0x7f80_0000_0000) is the start of L4
 //! slot 255, so the whole mapping is one slot (link.ld says why that slot). Xen/libxc map only
@@ -26,16 +26,13 @@
 use core::ops::Range;
 
 use crate::hypervisor::hypercall::{self, XenError};
+use crate::memory::{pfn_to_va, va_to_pfn};
 use xenfront::raw::{pte, MmuUpdate, M2P_VIRT_START, MMU_NORMAL_PT_UPDATE};
 use xenfront::start_info::StartInfo;
 
-/// Page size.
-pub const PAGE_SIZE: u64 = 4096;
 const ENTRIES: u64 = 512;
 /// PFNs per L1 table (2 MiB).
 const L1_SPAN: u64 = ENTRIES;
-/// Where PFN 0 is mapped (rpvboot's link address).
-pub const VIRT_BASE: u64 = bootplan::check::LOADER_VIRT_BASE;
 /// rpvboot's L4 slot: everything it maps is in it.
 const SLOT: u64 = bootplan::check::LOADER_L4_SLOT;
 /// PFNs one L4 slot can map (512 GiB); RAM above this is not mapped (nor used by rpvboot).
@@ -119,21 +116,8 @@ pub fn mfn_to_pfn(mfn: u64) -> Option<u64> {
     (pfn_to_mfn(pfn) == Some(mfn)).then_some(pfn)
 }
 
-/// VA of a PFN in rpvboot's map (mapped if `pfn <` `MemoryMap::free.end`, page 0 excepted).
-pub const fn pfn_to_va(pfn: u64) -> u64 {
-    VIRT_BASE + (pfn << 12)
-}
-
-/// PFN of a VA in rpvboot's map (`None` below it).
-pub const fn va_to_pfn(va: u64) -> Option<u64> {
-    match va.checked_sub(VIRT_BASE) {
-        Some(o) => Some(o >> 12),
-        None => None,
-    }
-}
-
 /// MFN backing the page at `va` (for grants and DMA-style sharing).
-pub fn virt_to_mfn(va: u64) -> Option<u64> {
+pub(crate) fn virt_to_mfn(va: u64) -> Option<u64> {
     pfn_to_mfn(va_to_pfn(va)?)
 }
 

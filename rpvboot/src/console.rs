@@ -10,12 +10,12 @@ use crate::hypervisor::shared::Shared;
 
 /// The console's platform: notify on the console port, wait with `SCHEDOP_poll` on it
 /// (events stay masked), Xen system time as the clock.
-pub struct XenPlatform {
+pub struct ConsolePlatform {
     port: Port,
     shared: Shared,
 }
 
-impl Platform for XenPlatform {
+impl Platform for ConsolePlatform {
     fn notify(&self) {
         let _ = self.port.notify();
     }
@@ -34,10 +34,10 @@ impl Platform for XenPlatform {
 }
 
 /// The console type rpvboot uses.
-pub type XenConsole = Console<'static, XenPlatform>;
+pub type XenConsole = Console<'static, ConsolePlatform>;
 
 static CONSOLE: spin::Once<XenConsole> = spin::Once::new();
-static LOGGER: spin::Once<Logger<'static, XenPlatform>> = spin::Once::new();
+static LOGGER: spin::Once<Logger<'static, ConsolePlatform>> = spin::Once::new();
 
 /// Sets up the console on the ring mapped at `ring_va`, and the `log` backend over it.
 ///
@@ -46,7 +46,7 @@ static LOGGER: spin::Once<Logger<'static, XenPlatform>> = spin::Once::new();
 pub unsafe fn init(ring_va: u64, port: Port, shared: Shared) -> &'static XenConsole {
     // SAFETY: forwarded from the caller.
     let ring = unsafe { Ring::from_raw(ring_va as *mut u8) };
-    let con = CONSOLE.call_once(|| Console::new(ring, XenPlatform { port, shared }));
+    let con = CONSOLE.call_once(|| Console::new(ring, ConsolePlatform { port, shared }));
     let logger = LOGGER.call_once(|| Logger::new(con, "rpvboot: ", log::LevelFilter::Info));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
@@ -84,12 +84,12 @@ pub fn drain() -> bool {
 /// `print!` to the PV console.
 #[macro_export]
 macro_rules! print {
-    ($($arg:tt)*) => { $crate::arch::x86_64::console::print(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::console::print(format_args!($($arg)*)) };
 }
 
 /// `println!` to the PV console (`\n` becomes `\r\n`).
 #[macro_export]
 macro_rules! println {
     () => { $crate::print!("\n") };
-    ($($arg:tt)*) => { $crate::arch::x86_64::console::print(format_args!("{}\n", format_args!($($arg)*))) };
+    ($($arg:tt)*) => { $crate::console::print(format_args!("{}\n", format_args!($($arg)*))) };
 }

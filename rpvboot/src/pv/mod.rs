@@ -1,13 +1,12 @@
-//! x86_64 PV: bring-up of rpvboot's own environment.
+//! Start-up as a PV guest: bring-up of rpvboot's own environment from Xen's start_info.
 //!
 //! [`init`] runs first thing after the entry stub: it checks start_info, maps shared_info,
 //! opens the console ring, installs the trap table, unmaps PFN 0 and the stack guard page,
 //! takes over the domain's memory (mapped as the heap claims it) and starts the heap.
 //! Everything it set up is described by the returned [`Boot`].
 
-pub mod console;
 pub mod entry;
-pub mod heap;
+pub mod handover;
 pub mod mm;
 pub mod trampoline;
 pub mod traps;
@@ -15,11 +14,13 @@ pub mod traps;
 use core::fmt;
 use core::ptr::NonNull;
 
+use crate::console;
+use crate::heap;
 use crate::hypervisor::evtchn::Port;
 use crate::hypervisor::hypercall::XenError;
-use crate::hypervisor::sched;
 use crate::hypervisor::shared::Shared;
-use xenfront::raw::{self, ShutdownReason};
+use crate::memory::{self, Guest};
+use xenfront::raw;
 use xenfront::start_info::{StartInfo, StartInfoError};
 
 /// What rpvboot's start established.
@@ -73,6 +74,7 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     // SAFETY: Xen passes the VA of the (mapped, aligned) start_info page; it is copied out.
     let raw_si = unsafe { core::ptr::read_volatile(si_va as *const raw::StartInfo) };
     let si = StartInfo::parse(&raw_si).map_err(InitError::StartInfo)?;
+    memory::set_guest(Guest::Pv);
 
     let sh_va = mm::map_shared_info(si.shared_info_ma).map_err(|e| InitError::Xen("map shared_info", e))?;
     // SAFETY: shared_info is now mapped at sh_va for ever.
@@ -85,39 +87,17 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     let con_pfn = mm::mfn_to_pfn(si.console_mfn).ok_or(InitError::ConsoleMfn(si.console_mfn))?;
     // SAFETY: the console ring page is in the bootstrap mapping at pfn_to_va (checked against
     // the p2m above) and stays mapped; the port is the console's.
-    let console = unsafe { console::init(mm::pfn_to_va(con_pfn), Port(si.console_evtchn), shared) };
+    let console = unsafe { console::init(memory::pfn_to_va(con_pfn), Port(si.console_evtchn), shared) };
     traps::install(shared).map_err(|e| InitError::Xen("set_trap_table", e))?;
     let t_map = shared.now_ns();
     let memory = mm::init(&si).map_err(InitError::Memory)?;
     let map_ns = shared.now_ns().saturating_sub(t_map);
     // SAFETY: nothing lives in PFN 0 (libxc padding) or in the guard page below our stack.
     unsafe {
-        mm::unmap(mm::pfn_to_va(0)).map_err(|e| InitError::Xen("unmap page 0", e))?;
-        mm::unmap(entry::stack_guard_va()).map_err(|e| InitError::Xen("unmap stack guard", e))?;
+        mm::unmap(memory::pfn_to_va(0)).map_err(|e| InitError::Xen("unmap page 0", e))?;
+        mm::unmap(crate::image::stack_guard_va()).map_err(|e| InitError::Xen("unmap stack guard", e))?;
     }
     heap::init(memory.free.clone());
     let t_ready_ns = shared.now_ns();
     Ok(Boot { start_info: si, shared, console, memory, t0_ns, t_ready_ns, map_ns })
-}
-
-/// Drains the console, then shuts the domain down. Never returns.
-pub fn shutdown(reason: ShutdownReason) -> ! {
-    let _ = console::drain();
-    sched::shutdown(reason)
-}
-
-/// What the panic handler does: print `rpvboot: panic at <file>:<line>:<col>: <message>`,
-/// drain, crash the domain.
-pub fn panic_report(info: &core::panic::PanicInfo<'_>) -> ! {
-    use core::sync::atomic::{AtomicBool, Ordering};
-    static PANICKING: AtomicBool = AtomicBool::new(false);
-    if PANICKING.swap(true, Ordering::SeqCst) {
-        // A panic while reporting a panic.
-        sched::shutdown(ShutdownReason::Crash);
-    }
-    match info.location() {
-        Some(l) => crate::println!("rpvboot: panic at {}:{}:{}: {}", l.file(), l.line(), l.column(), info.message()),
-        None => crate::println!("rpvboot: panic at <unknown>: {}", info.message()),
-    }
-    shutdown(ShutdownReason::Crash)
 }
