@@ -35,3 +35,8 @@ pub mod memory;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod pv;
+/// The PVH handover (docs/pvh-handover.md); lives in `pvh/` beside the PVH start-up path.
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+#[path = "pvh/handover.rs"]
+pub mod pvh_handover;
