@@ -6,7 +6,7 @@
 //! the jump, [`Outcome::closing`]). Small reads go through a [`ChunkCache`].
 //!
 //! Generic over [`Platform`], so the whole flow runs on the host against the fake xenstored
-//! and blkback; the PV kernel calls [`run_pv`].
+//! and blkback; the kernel (PV or PVH start) calls [`run_xen`].
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -672,18 +672,58 @@ impl Write for ConsoleOut {
     }
 }
 
-/// The PV kernel's entry to the device stage: builds the platform from start_info and prints
-/// to the console. Options come from the parsed `extra=` line ([`Options::from_extra`], and
-/// `rpvboot.spin=<us>`: how long a wait for dom0 spins before it blocks).
+/// Where the device stage finds Xen's side of things, as the start-up path (PV or PVH) learnt it.
 #[cfg(target_os = "none")]
-pub fn run_pv(
-    si: &xenfront::start_info::StartInfo,
-    shared: crate::hypervisor::shared::Shared,
+#[derive(Clone, Copy, Debug)]
+pub struct XenStart {
+    /// The xenstore ring's frame (MFN for PV, GFN for PVH) and event channel.
+    pub store_frame: u64,
+    pub store_port: u32,
+    /// How the grant table is reached.
+    pub grant_frames: crate::hypervisor::platform::GrantFrames,
+    /// Pages of the domain (what the kernel check plans with).
+    pub nr_pages: u64,
+    /// PV or PVH: which kernels can boot (a PVH domain boots only PVH-capable ones).
+    pub container: bootplan::plan::Container,
+}
+
+/// rpvboot's pages as the plan counts them: everything but the heap's free pages, plus the
+/// handover's working memory for a region of a quarter of the domain.
+#[cfg(target_os = "none")]
+pub fn pages_in_use(nr_pages: u64) -> u64 {
+    nr_pages
+        .saturating_sub(crate::heap::stats().free_pages())
+        .saturating_add(bootplan::plan::work_pages(nr_pages, nr_pages / 4))
+}
+
+/// [`bootplan::select::SelectArgs`] for this domain; `None` (no boot) under `rpvboot.noboot`
+/// and `rpvboot.test=ramdisk`, which only exercise the device stage.
+#[cfg(target_os = "none")]
+pub fn select_args(
+    nr_pages: u64,
+    container: bootplan::plan::Container,
     extra: &ExtraOptions,
-) -> Outcome {
-    let opts = Options { boot: crate::pv::handover::select_args(si, extra), ..Options::from_extra(extra) };
+) -> Option<bootplan::select::SelectArgs> {
+    if !extra.boots_from_disk() {
+        return None;
+    }
+    Some(bootplan::select::SelectArgs {
+        extra: extra.clone(),
+        nr_pages,
+        pages_in_use: pages_in_use(nr_pages),
+        container,
+    })
+}
+
+/// The kernel's entry to the device stage (both start-up paths): builds the platform and
+/// prints to the console. Options come from the parsed `extra=` line ([`Options::from_extra`],
+/// and `rpvboot.spin=<us>`: how long a wait for dom0 spins before it blocks).
+#[cfg(target_os = "none")]
+pub fn run_xen(start: &XenStart, shared: crate::hypervisor::shared::Shared, extra: &ExtraOptions) -> Outcome {
+    use crate::hypervisor::platform::XenPlatform;
+    let opts = Options { boot: select_args(start.nr_pages, start.container, extra), ..Options::from_extra(extra) };
     let mut con = ConsoleOut;
-    let plat = match crate::hypervisor::platform::XenPlatform::new(shared, si.store_mfn, si.store_evtchn) {
+    let plat = match XenPlatform::new(shared, start.store_frame, start.store_port, start.grant_frames) {
         Ok(p) => {
             if let Some(us) = extra.dev.spin_us {
                 p.set_spin_ns(us.saturating_mul(1000));

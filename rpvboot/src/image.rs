@@ -30,9 +30,12 @@ global_asm!(
     xen_note!("5", "xen_version", ".asciz \"xen-3.0\""),
     xen_note!("8", "loader", ".asciz \"generic\""),
     xen_note!("3", "virt_base", ".quad __virt_base"),
-    xen_note!("4", "paddr_offset", ".quad __virt_base"),
+    // p_paddr is physical (VA - VIRT_BASE, link.ld): PV adds VIRT_BASE back, PVH loads there.
+    xen_note!("4", "paddr_offset", ".quad 0"),
     xen_note!("1", "entry", ".quad _start"),
     xen_note!("2", "hypercall_page", ".quad hypercall_page"),
+    // The PVH entry (pvh/entry.rs): a 32-bit physical address, entered with paging off.
+    xen_note!("18", "phys32_entry", ".long __pvh_entry_phys"),
     "",
     ".section .hypercall_page,\"ax\",@progbits",
     ".balign 4096",

@@ -5,6 +5,8 @@
 //!
 //! * [`pv`]: start-up as a PV guest (entry, p2m-based page tables, trap table) and the PV
 //!   handover (trampoline);
+//! * [`pvh`]: start-up as a PVH guest from the same image (32-bit entry, own page tables and
+//!   IDT, the HVM-style Xen interfaces of `hypervisor::hvm`);
 //! * shared by every start-up path: [`image`] (ELF notes, hypercall page, stack), [`memory`]
 //!   (the VA layout and the one place that says PV or PVH), [`heap`], [`console`], [`exit`],
 //!   and [`hypervisor`] (hypercalls, shared_info, event channels, the `xenfront` platform).
@@ -35,8 +37,6 @@ pub mod memory;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod pv;
-/// The PVH handover (docs/pvh-handover.md); lives in `pvh/` beside the PVH start-up path.
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
-#[path = "pvh/handover.rs"]
-pub mod pvh_handover;
+pub mod pvh;

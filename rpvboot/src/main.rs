@@ -12,12 +12,17 @@ fn main() {
 
 #[cfg(target_os = "none")]
 mod kernel {
+    extern crate alloc;
+    use alloc::string::String;
     use core::fmt;
 
+    use rpvboot::devices::XenStart;
     use rpvboot::hypervisor::hypercall;
+    use rpvboot::hypervisor::platform::GrantFrames;
+    use rpvboot::hypervisor::shared::Shared;
     use rpvboot::println;
     use rpvboot::pv::{self, traps};
-    use rpvboot::{exit, heap};
+    use rpvboot::{exit, heap, pvh};
     use xenfront::raw::ShutdownReason;
 
     /// Shown on the first line of the console: the workspace version and the source revision
@@ -44,7 +49,27 @@ mod kernel {
         }
     }
 
-    /// Called by the entry stub (pv/entry.rs) on our own stack, .bss zeroed.
+    /// What a start-up path hands to the common flow ([`run`]).
+    struct Started<'a> {
+        /// The `extra=` line's bytes.
+        cmdline: &'a [u8],
+        /// Pages of the domain (RAM pages for PVH).
+        nr_pages: u64,
+        shared: Shared,
+        console: &'static rpvboot::console::XenConsole,
+        /// Where the device stage finds xenstore and the grant table.
+        xen: XenStart,
+        /// How a chosen kernel is started, and what to say about start-up under verbose.
+        path: Path<'a>,
+    }
+
+    /// The start-up path that ran.
+    enum Path<'a> {
+        Pv(&'a pv::Boot, Option<core::ops::Range<u64>>),
+        Pvh(&'a pvh::Boot),
+    }
+
+    /// Called by the PV entry stub (pv/entry.rs) on our own stack, .bss zeroed.
     #[no_mangle]
     extern "C" fn rust_start(start_info_va: u64) -> ! {
         // SAFETY: called once, from _start, with Xen's rsi.
@@ -56,37 +81,107 @@ mod kernel {
             }
         };
         let si = &boot.start_info;
-        let (major, minor) = hypercall::xen_version();
-        println!("rpvboot {VERSION} ({REV}) Xen PV bootloader");
-        println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}", si.memory_mib(), si.nr_pages);
-        if !si.cmd_line_bytes().is_empty() {
-            println!("rpvboot: cmdline \"{}\"", Shown(si.cmd_line_bytes()));
-        }
-        let m = &boot.memory;
         // libxc maps its bootstrap region up to a 4 MiB boundary; after its last page (the boot
         // stack, after the page tables) the rest is padding nobody uses: give it to the heap.
         let padding = rpvboot::memory::va_to_pfn(si.pt_base).map(|pt| {
-            let pad = pt.saturating_add(si.nr_pt_frames).saturating_add(1)..m.bootstrap_end;
+            let pad = pt.saturating_add(si.nr_pt_frames).saturating_add(1)..boot.memory.bootstrap_end;
             heap::donate(pad.clone());
             pad
         });
+        run(Started {
+            cmdline: si.cmd_line_bytes(),
+            nr_pages: si.nr_pages,
+            shared: boot.shared,
+            console: boot.console,
+            xen: XenStart {
+                store_frame: si.store_mfn,
+                store_port: si.store_evtchn,
+                grant_frames: GrantFrames::Listed,
+                nr_pages: si.nr_pages,
+                container: bootplan::plan::Container::Pv,
+            },
+            path: Path::Pv(&boot, padding),
+        })
+    }
+
+    /// Called by the PVH entry stub (pvh/entry.rs) in long mode at the high VA, on our own
+    /// stack, .bss zeroed.
+    #[no_mangle]
+    extern "C" fn rust_start_pvh(start_info_pa: u64) -> ! {
+        // SAFETY: called once, from pvh_start32, with Xen's ebx.
+        let boot = match unsafe { pvh::init(start_info_pa) } {
+            Ok(b) => b,
+            Err(e) => {
+                println!("rpvboot: PVH start-up failed: {e}");
+                exit::shutdown(ShutdownReason::Crash);
+            }
+        };
+        run(Started {
+            cmdline: boot.cmdline,
+            nr_pages: boot.ram_pages,
+            shared: boot.shared,
+            console: boot.console,
+            xen: XenStart {
+                store_frame: boot.store.0,
+                store_port: boot.store.1,
+                grant_frames: GrantFrames::PlacedAt(boot.grant_gfn),
+                nr_pages: boot.ram_pages,
+                container: bootplan::plan::Container::Pvh,
+            },
+            path: Path::Pvh(&boot),
+        })
+    }
+
+    /// Start-up figures for developers (`rpvboot.verbose`).
+    fn report_start(s: &Started<'_>) {
+        println!("rpvboot: t={}", s.shared.now_ns());
+        match &s.path {
+            Path::Pv(boot, padding) => {
+                let m = &boot.memory;
+                if let Some(pad) = padding {
+                    println!("rpvboot: bootstrap padding pfn {:#x}..{:#x} given to the heap", pad.start, pad.end);
+                }
+                println!(
+                    "rpvboot: memory pfn 0..{:#x} (bootstrap to {:#x}, {} page tables reserved, mapped on demand) in {} us, heap from pfn {:#x}; start-up {} us",
+                    m.nr_pages,
+                    m.bootstrap_end,
+                    m.new_tables.end - m.new_tables.start,
+                    boot.map_ns / 1000,
+                    m.free.start,
+                    boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
+                );
+            }
+            Path::Pvh(boot) => println!(
+                "rpvboot: PVH: hvm_start_info v{}, {} RAM pages, heap pfn {:#x}..{:#x}, shared_info and grant table at gfn {:#x}..; start-up {} us",
+                boot.info.version,
+                boot.ram_pages,
+                boot.heap.start,
+                boot.heap.end,
+                boot.grant_gfn - 1,
+                boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
+            ),
+        }
+    }
+
+    /// The flow both start-up paths share: banner, `extra=` options and test hooks, the
+    /// device stage, the handover of the chosen kernel, power off.
+    fn run(s: Started<'_>) -> ! {
+        let (major, minor) = hypercall::xen_version();
+        println!("rpvboot {VERSION} ({REV}) Xen PV bootloader");
+        let kind = if matches!(s.path, Path::Pvh(_)) { ", PVH" } else { "" };
+        println!("rpvboot: memory {} MiB ({} pages), Xen {major}.{minor}{kind}", s.nr_pages >> 8, s.nr_pages);
+        if !s.cmdline.is_empty() {
+            println!("rpvboot: cmdline \"{}\"", Shown(s.cmdline));
+        }
         // The `extra=` line, parsed once; every option below and in the stages comes from it.
-        let extra = bootconfig::extra::parse(si.cmd_line());
+        let line = match core::str::from_utf8(s.cmdline) {
+            Ok(l) => l,
+            Err(e) => core::str::from_utf8(s.cmdline.get(..e.valid_up_to()).unwrap_or(&[])).unwrap_or(""),
+        };
+        let extra = bootconfig::extra::parse(line);
         // Start-up figures for developers; a domU owner's console starts with the disks.
         if extra.verbose {
-            println!("rpvboot: t={}", boot.shared.now_ns());
-            if let Some(pad) = padding {
-                println!("rpvboot: bootstrap padding pfn {:#x}..{:#x} given to the heap", pad.start, pad.end);
-            }
-            println!(
-                "rpvboot: memory pfn 0..{:#x} (bootstrap to {:#x}, {} page tables reserved, mapped on demand) in {} us, heap from pfn {:#x}; start-up {} us",
-                m.nr_pages,
-                m.bootstrap_end,
-                m.new_tables.end - m.new_tables.start,
-                boot.map_ns / 1000,
-                m.free.start,
-                boot.t_ready_ns.saturating_sub(boot.t0_ns) / 1000
-            );
+            report_start(&s);
         }
         let test = extra.dev.test;
         if test.panic {
@@ -102,19 +197,19 @@ mod kernel {
         }
         if test.flood {
             // 400 numbered lines (~32 KiB) through the 2 KiB ring: flow control must not drop any.
-            let t = boot.shared.now_ns();
+            let t = s.shared.now_ns();
             for i in 0..400 {
                 println!("rpvboot: flood line {i:03} ........................................");
             }
-            let ms = boot.shared.now_ns().saturating_sub(t) / 1_000_000;
+            let ms = s.shared.now_ns().saturating_sub(t) / 1_000_000;
             println!("rpvboot: flood done, 400 lines in {ms} ms");
         }
 
         if test.keys {
-            keys_echo(boot.console);
+            keys_echo(s.console);
         }
 
-        let mut outcome = rpvboot::devices::run_pv(si, boot.shared, &extra);
+        let mut outcome = rpvboot::devices::run_xen(&s.xen, s.shared, &extra);
         // The disks' close began after their last read; it completes just before the jump
         // (or here, when there is no jump).
         let mut closing = outcome.closing.take();
@@ -124,16 +219,26 @@ mod kernel {
                 Some(c) => c.finish(&mut rpvboot::devices::ConsoleOut).refusal().map_or(Ok(()), Err),
                 None => Ok(()),
             };
-            println!(
-                "rpvboot: boot failed: {}",
-                rpvboot::pv::handover::boot_selected(si, extra.verbose, &sel, &mut finish)
-            );
+            let why = match &s.path {
+                Path::Pv(boot, _) => {
+                    rpvboot::pv::handover::boot_selected(&boot.start_info, extra.verbose, &sel, &mut finish)
+                }
+                Path::Pvh(boot) => match rpvboot::pvh::handover::platform(boot) {
+                    Ok(p) => rpvboot::pvh::handover::boot_selected(&p, extra.verbose, &sel, &mut finish),
+                    Err(e) => e,
+                },
+            };
+            println!("rpvboot: boot failed: {why}");
         }
         if let Some(c) = closing.take() {
             let _ = c.finish(&mut rpvboot::devices::ConsoleOut);
         }
         if test.ramdisk {
-            println!("rpvboot: boot failed: {}", rpvboot::pv::handover::boot_ramdisk(si, &extra));
+            let why = match &s.path {
+                Path::Pv(boot, _) => rpvboot::pv::handover::boot_ramdisk(&boot.start_info, &extra),
+                Path::Pvh(_) => String::from("the PVH handover is not implemented yet"),
+            };
+            println!("rpvboot: boot failed: {why}");
         }
         println!("rpvboot: nothing left to boot, powering off");
         exit::shutdown(ShutdownReason::Poweroff)

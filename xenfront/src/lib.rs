@@ -14,6 +14,7 @@ pub mod blkif;
 pub mod fake;
 #[allow(unsafe_code)]
 pub mod gnttab;
+pub mod hvm_start_info;
 pub mod platform;
 pub mod raw;
 #[allow(unsafe_code)]

@@ -45,6 +45,11 @@ pub fn check(rc: i64) -> Result<u64, XenError> {
     u64::try_from(rc).map_err(|_| XenError(rc))
 }
 
+/// VA of the hypercall page (a PVH start tells Xen its physical address).
+pub fn page_va() -> u64 {
+    core::ptr::addr_of!(hypercall_page) as u64
+}
+
 fn stub(n: usize) -> usize {
     let base = core::ptr::addr_of!(hypercall_page) as usize;
     base + 32 * n

@@ -3,6 +3,7 @@
 //! [`platform::XenPlatform`], which gives `xenfront`'s drivers real grant tables and shared pages.
 
 pub mod evtchn;
+pub mod hvm;
 pub mod hypercall;
 pub mod platform;
 pub mod sched;

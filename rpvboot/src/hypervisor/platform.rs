@@ -129,12 +129,22 @@ fn xen_err(op: &'static str, code: i64) -> PlatformError {
     PlatformError::Hypercall { op, code }
 }
 
+/// Where the grant table's frames are reached.
+#[derive(Clone, Copy, Debug)]
+pub enum GrantFrames {
+    /// PV: Xen lists the frames (`GNTTABOP_setup_table`); we map them over heap pages.
+    Listed,
+    /// PVH: Xen places frame `i` at guest frame `gfn + i` (`XENMEM_add_to_physmap`), where
+    /// nothing else is and our map already covers ([`crate::memory::pfn_to_va`]).
+    PlacedAt(u64),
+}
+
 impl XenPlatform {
     /// Maps our grant table and records the xenstore ring.
     ///
     /// # Errors
     /// The grant-table hypercalls fail or no memory for the mapping.
-    pub fn new(shared: Shared, store_mfn: u64, store_port: u32) -> Result<Self, PlatformError> {
+    pub fn new(shared: Shared, store_mfn: u64, store_port: u32, frames: GrantFrames) -> Result<Self, PlatformError> {
         let mut q = QuerySize { dom: DOMID_SELF, _pad: 0, nr_frames: 0, max_nr_frames: 0, status: 0, _pad2: 0 };
         // SAFETY: `q` is a live gnttab_query_size for the call.
         let rc = unsafe { hypercall5(GRANT_TABLE_OP, GNTTABOP_QUERY_SIZE, core::ptr::addr_of_mut!(q) as u64, 1, 0, 0) };
@@ -142,34 +152,11 @@ impl XenPlatform {
             return Err(xen_err("GNTTABOP_query_size", if rc < 0 { rc } else { i64::from(q.status) }));
         }
         let n = GNTTAB_FRAMES.min(q.max_nr_frames).max(1);
-        let mut frames = [0u64; GNTTAB_FRAMES as usize];
-        let mut st = SetupTable {
-            dom: DOMID_SELF,
-            _pad: 0,
-            nr_frames: n,
-            status: 0,
-            _pad2: [0; 6],
-            frame_list: frames.as_mut_ptr() as u64,
+        let base = match frames {
+            GrantFrames::Listed => map_listed_frames(n)?,
+            GrantFrames::PlacedAt(gfn) => place_frames(n, gfn)?,
         };
-        // SAFETY: `st` and the `frames` array (room for n ≤ GNTTAB_FRAMES entries) are live for the call.
-        let rc =
-            unsafe { hypercall5(GRANT_TABLE_OP, GNTTABOP_SETUP_TABLE, core::ptr::addr_of_mut!(st) as u64, 1, 0, 0) };
-        if rc < 0 || st.status != 0 {
-            return Err(xen_err("GNTTABOP_setup_table", if rc < 0 { rc } else { i64::from(st.status) }));
-        }
-        let bytes = usize::try_from(n).unwrap_or(1) * PAGE_SIZE;
-        let layout = Layout::from_size_align(bytes, PAGE_SIZE).map_err(|_| PlatformError::NoMemory)?;
-        // SAFETY: non-zero size. The block is never freed: its VAs are re-pointed to the grant
-        // frames below and stay so for rpvboot's life.
-        let base = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(PlatformError::NoMemory)?;
-        for (i, &mfn) in frames.iter().take(usize::try_from(n).unwrap_or(0)).enumerate() {
-            let va = base.as_ptr() as u64 + (i * PAGE_SIZE) as u64;
-            // SAFETY: `va` is a page of the block we just allocated and nothing references it;
-            // after this it maps grant-table frame `mfn`, which Xen lets us map read-write.
-            unsafe { hypercall::update_va_mapping(va, (mfn << 12) | pte::L1_RW | pte::D) }
-                .map_err(|e| xen_err("update_va_mapping(grant table)", e.0))?;
-        }
-        // SAFETY: `base` maps the n frames from setup_table read-write, for 'static (never freed),
+        // SAFETY: `base` maps the n grant-table frames read-write, for 'static (never freed),
         // and only this table writes entries ≥ 8.
         let table = unsafe { GrantTable::new(base, n) };
         Ok(Self(Rc::new(Inner {
@@ -180,7 +167,6 @@ impl XenPlatform {
             spin_ns: core::cell::Cell::new(SPIN_NS_DEFAULT),
         })))
     }
-
     /// Sets how long a wait spins on the pending bit before it blocks (`rpvboot.spin=<us>`).
     pub fn set_spin_ns(&self, ns: u64) {
         self.0.spin_ns.set(ns);
@@ -190,6 +176,49 @@ impl XenPlatform {
     pub fn free_grants(&self) -> usize {
         self.0.gnttab.borrow().free_count()
     }
+}
+
+/// PV: `GNTTABOP_setup_table` lists the `n` frames' MFNs; they are mapped over a block of heap
+/// pages (never freed) with `update_va_mapping`. Returns the block.
+fn map_listed_frames(n: u32) -> Result<NonNull<u8>, PlatformError> {
+    let mut frames = [0u64; GNTTAB_FRAMES as usize];
+    let mut st = SetupTable {
+        dom: DOMID_SELF,
+        _pad: 0,
+        nr_frames: n,
+        status: 0,
+        _pad2: [0; 6],
+        frame_list: frames.as_mut_ptr() as u64,
+    };
+    // SAFETY: `st` and the `frames` array (room for n ≤ GNTTAB_FRAMES entries) are live for the call.
+    let rc = unsafe { hypercall5(GRANT_TABLE_OP, GNTTABOP_SETUP_TABLE, core::ptr::addr_of_mut!(st) as u64, 1, 0, 0) };
+    if rc < 0 || st.status != 0 {
+        return Err(xen_err("GNTTABOP_setup_table", if rc < 0 { rc } else { i64::from(st.status) }));
+    }
+    let bytes = usize::try_from(n).unwrap_or(1) * PAGE_SIZE;
+    let layout = Layout::from_size_align(bytes, PAGE_SIZE).map_err(|_| PlatformError::NoMemory)?;
+    // SAFETY: non-zero size. The block is never freed: its VAs are re-pointed to the grant
+    // frames below and stay so for rpvboot's life.
+    let base = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(PlatformError::NoMemory)?;
+    for (i, &mfn) in frames.iter().take(usize::try_from(n).unwrap_or(0)).enumerate() {
+        let va = base.as_ptr() as u64 + (i * PAGE_SIZE) as u64;
+        // SAFETY: `va` is a page of the block we just allocated and nothing references it;
+        // after this it maps grant-table frame `mfn`, which Xen lets us map read-write.
+        unsafe { hypercall::update_va_mapping(va, (mfn << 12) | pte::L1_RW | pte::D) }
+            .map_err(|e| xen_err("update_va_mapping(grant table)", e.0))?;
+    }
+    Ok(base)
+}
+
+/// PVH: `XENMEM_add_to_physmap(XENMAPSPACE_grant_table)` puts frame `i` at guest frame
+/// `gfn + i` (above RAM, already in our map). Returns its VA.
+fn place_frames(n: u32, gfn: u64) -> Result<NonNull<u8>, PlatformError> {
+    for i in 0..u64::from(n) {
+        // SAFETY: the start-up chose gfn.. outside every memory map entry: nothing is replaced.
+        unsafe { super::hvm::add_to_physmap(super::hvm::Space::GrantTable, i, gfn + i) }
+            .map_err(|e| xen_err("XENMEM_add_to_physmap(grant table)", e.0))?;
+    }
+    NonNull::new(memory::pfn_to_va(gfn) as *mut u8).ok_or(PlatformError::NoMemory)
 }
 
 impl Platform for XenPlatform {

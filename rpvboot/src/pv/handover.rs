@@ -15,7 +15,7 @@ use bootconfig::ExtraOptions;
 use bootplan::check::{self, CheckedKernel};
 use bootplan::handover::{self, Inherited};
 use bootplan::plan;
-use bootplan::select::{SelectArgs, Selected};
+use bootplan::select::Selected;
 use xenfront::raw::{pte, MmuUpdate, MmuextOp, MMU_NORMAL_PT_UPDATE};
 use xenfront::start_info::StartInfo;
 
@@ -27,13 +27,6 @@ use crate::{console, exit, heap};
 
 extern "C" {
     static hypercall_page: [u8; 4096];
-}
-
-/// Heap pages the handover allocates while it builds a region of about `region` pages in
-/// a domain of `nr` (old and new p2m, the sources and fresh-page lists, the m2p updates).
-fn work_pages(nr: u64, region: u64) -> u64 {
-    // One formula with the dry run's estimate.
-    plan::work_pages(nr, region)
 }
 
 /// Hands the domain over to `kernel` (checked and planned by `bootplan::check`) with `modules`
@@ -328,24 +321,8 @@ pub fn boot_selected(
     boot_with(si, verbose, &sel.kernel, &mods, last)
 }
 
-/// rpvboot's pages as the plan counts them: everything but the heap's free pages, plus the
-/// handover's working memory for a region of a quarter of the domain.
 fn pages_in_use(si: &StartInfo) -> u64 {
-    si.nr_pages.saturating_sub(heap::stats().free_pages()).saturating_add(work_pages(si.nr_pages, si.nr_pages / 4))
-}
-
-/// [`SelectArgs`] for this domain; `None` (no boot) under `rpvboot.noboot` and
-/// `rpvboot.test=ramdisk`, which only exercise the device stage.
-pub fn select_args(si: &StartInfo, extra: &ExtraOptions) -> Option<SelectArgs> {
-    if !extra.boots_from_disk() {
-        return None;
-    }
-    Some(SelectArgs {
-        extra: extra.clone(),
-        nr_pages: si.nr_pages,
-        pages_in_use: pages_in_use(si),
-        ..Default::default()
-    })
+    crate::devices::pages_in_use(si.nr_pages)
 }
 
 /// `rpvboot.test=ramdisk`: the xl `ramdisk=` is the kernel; its command line is everything

@@ -212,6 +212,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(image_form_scenarios());
     v.push(crate::demo::installed_scenario());
     v.extend(menu_scenarios());
+    v.extend(pvh_scenarios());
     v.extend(device_scenarios());
     v.extend(memory_scenarios());
     // Issue 22, the ad-hoc contract as users run it: the disk's only entry has no kernel, so
@@ -572,6 +573,58 @@ fn menu_scenarios() -> Vec<Scenario> {
             .expect(r"^Error: kernel \(hd0\)/nope.gz not found")
             .expect(r#"rpvboot: booting entry 1 "probe second""#)
             .expect(&pass("menu-dumb")),
+    ]
+}
+
+/// Issue 24: the same rpvboot image as `type = "pvh"`: it starts through the PVH entry, finds
+/// the disks the same way and shows the same menu as the PV scenarios over the same images
+/// (the titles expected are the ones `menu_disk` and the probe disks write into menu.lst).
+/// The PVH handover is not there yet: the chosen entry ends in `boot failed`, then poweroff.
+fn pvh_scenarios() -> Vec<Scenario> {
+    let pvh = |name: &str, extra: &str| Scenario { pvh: true, ..Scenario::rpvboot(name, extra) };
+    let failed = r"^rpvboot: boot failed: ";
+    vec![
+        // No disks: banner, the command line from hvm_start_info, nothing to boot.
+        pvh("pvh-start", "hello-from-pvh")
+            .expect(&banner_re())
+            .expect(r"^rpvboot: memory \d+ MiB \(\d+ pages\), Xen \d+\.\d+, PVH")
+            .expect(r#"rpvboot: cmdline "hello-from-pvh""#)
+            .expect(r"rpvboot: nothing left to boot, powering off"),
+        // The IDT reports a fault (page 0 is not mapped in either alias) and crashes the domain.
+        // cr2 is not checked: Xen 4.17 under QEMU TCG delivers this #PF with CR2 = 0 (seen in
+        // the e2e run; the rip is the read of address 8).
+        Scenario {
+            shutdown: Some(Shutdown::Crash),
+            allow_crash: true,
+            ..pvh("pvh-null-fault", "rpvboot.test=fault")
+                .expect(r"^rpvboot: fatal trap #PF \(vector 14\) at rip=0x7f80[0-9a-f]{8}: err=0x[0-9a-f]+ cr2=")
+                .expect(r"^rpvboot: crashing the domain")
+        },
+        // ext2: menu_disk's three entries in the dumb menu, `1` Enter picks the second.
+        Scenario {
+            disks: vec![Disk::Recipe(menu_disk)],
+            keys: b"1\r".to_vec(),
+            timeout_secs: 120,
+            ..pvh("pvh-menu-ext", "rpvboot.console=dumb")
+        }
+        .expect(r"rpvboot: configuration \(hd0\)/grub/menu.lst .*, menu")
+        .expect(r"^> 0 probe first\s*$")
+        .expect(r"^  1 probe second\s*$")
+        .expect(r"^  2 missing kernel\s*$")
+        .expect(r#"rpvboot: booting entry 1 "probe second""#)
+        .expect(failed),
+        // FFSv2: the probe disk's menu.lst (timeout 0) shown anyway (`rpvboot.menu`).
+        Scenario {
+            disks: vec![Disk::Recipe(crate::probe::disk_ffs2_bare)],
+            keys: b"0\r".to_vec(),
+            timeout_secs: 120,
+            ..pvh("pvh-menu-ffs", "rpvboot.menu rpvboot.console=dumb")
+        }
+        .expect(r"rpvboot: xvda = \(hd0\), 16 MiB: \(hd0\)=ffs")
+        .expect(r"^> 0 probe \(gzip\)\s*$")
+        .expect(r"^  1 probe \(plain\)\s*$")
+        .expect(r"rpvboot: booting entry 0 .*gzip\+elf64 kernel")
+        .expect(failed),
     ]
 }
 
