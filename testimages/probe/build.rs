@@ -62,4 +62,10 @@ fn main() {
     println!("{bin}=-no-pie");
     println!("{bin}=--undefined=start");
     println!("{bin}=--gc-sections");
+    let pvh = "cargo:rustc-link-arg-bin=rpvboot-probe-pvh";
+    println!("cargo:rerun-if-changed=link-pvh.ld");
+    println!("{pvh}=-T{dir}/link-pvh.ld");
+    println!("{pvh}=-no-pie");
+    println!("{pvh}=--undefined=pvh_elf_entry");
+    println!("{pvh}=--gc-sections");
 }

@@ -18,8 +18,8 @@ pub fn paths() -> (PathBuf, PathBuf) {
     (d.join("rpvboot-probe"), d.join("rpvboot-probe.gz"))
 }
 
-/// Builds the probe and returns [`paths`].
-pub fn build_probe() -> Result<(PathBuf, PathBuf)> {
+/// `cargo build --release` of one binary of the probe crate; returns the built ELF.
+fn cargo_build_probe_bin(bin: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(Command::new(cargo).current_dir(project_root()).args([
         "build",
@@ -27,12 +27,17 @@ pub fn build_probe() -> Result<(PathBuf, PathBuf)> {
         "--package",
         "rpvboot-probe",
         "--bin",
-        "rpvboot-probe",
+        bin,
         "--target",
         PV_TARGET,
         "--release",
     ]))?;
-    let built = target_dir().join(PV_TARGET).join("release").join("rpvboot-probe");
+    Ok(target_dir().join(PV_TARGET).join("release").join(bin))
+}
+
+/// Builds the probe and returns [`paths`].
+pub fn build_probe() -> Result<(PathBuf, PathBuf)> {
+    let built = cargo_build_probe_bin("rpvboot-probe")?;
     let (plain, gz) = paths();
     fs::create_dir_all(plain.parent().context("probe dir")?)?;
     fs::copy(&built, &plain).with_context(|| format!("copying {}", built.display()))?;
@@ -42,6 +47,21 @@ pub fn build_probe() -> Result<(PathBuf, PathBuf)> {
         bail!("gzip of the probe failed: {st}");
     }
     Ok((plain, gz))
+}
+
+/// Where the PVH probe kernel lands (`<target>/probe/rpvboot-probe-pvh`, docs/pvh-probe.md).
+pub fn pvh_path() -> PathBuf {
+    paths().0.with_file_name("rpvboot-probe-pvh")
+}
+
+/// Builds the PVH probe (an ELF with `XEN_ELFNOTE_PHYS32_ENTRY`, loaded at 16 MiB) and returns
+/// [`pvh_path`].
+pub fn build_probe_pvh() -> Result<PathBuf> {
+    let built = cargo_build_probe_bin("rpvboot-probe-pvh")?;
+    let out = pvh_path();
+    fs::create_dir_all(out.parent().context("probe dir")?)?;
+    fs::copy(&built, &out).with_context(|| format!("copying {}", built.display()))?;
+    Ok(out)
 }
 
 /// The module file next to the probe (`<target>/probe/module.bin`), written on demand.

@@ -18,3 +18,5 @@ fn main() {
 
 #[cfg(target_os = "none")]
 mod pv;
+#[cfg(target_os = "none")]
+mod ring;

@@ -2,7 +2,9 @@
 #![allow(unsafe_code)]
 
 use core::arch::{asm, global_asm};
-use core::fmt::{self, Write};
+use core::fmt::Write;
+
+use crate::ring::{self, Notify};
 
 const KERNBASE: u64 = 0xffff_ffff_8000_0000;
 const M2P: u64 = 0xffff_8000_0000_0000;
@@ -150,14 +152,6 @@ fn rd8(va: u64) -> u8 {
     // SAFETY: as rd64.
     unsafe { core::ptr::read_volatile(va as *const u8) }
 }
-fn wr32(va: u64, v: u32) {
-    // SAFETY: callers write the console/xenstore ring pages.
-    unsafe { core::ptr::write_volatile(va as *mut u32, v) }
-}
-fn wr8(va: u64, v: u8) {
-    // SAFETY: as wr32.
-    unsafe { core::ptr::write_volatile(va as *mut u8, v) }
-}
 
 fn send(port: u32) {
     let p = port;
@@ -178,37 +172,19 @@ fn shutdown(reason: u32) -> ! {
     }
 }
 
-struct Console {
-    ring: u64,
-    port: u32,
-}
+/// The PV probe's event-channel kick and yield (hypercalls through `syscall`).
+struct Pv;
 
-impl Write for Console {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &b in s.as_bytes() {
-            // out[2048] at 1024; out_cons @3080, out_prod @3084.
-            let mut spins = 0u32;
-            loop {
-                let cons = rd32(self.ring + 3080);
-                let prod = rd32(self.ring + 3084);
-                if prod.wrapping_sub(cons) < 2048 {
-                    wr8(self.ring + 1024 + u64::from(prod % 2048), b);
-                    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-                    wr32(self.ring + 3084, prod.wrapping_add(1));
-                    break;
-                }
-                send(self.port);
-                yield_cpu();
-                spins += 1;
-                if spins > 1_000_000 {
-                    return Err(fmt::Error);
-                }
-            }
-        }
-        send(self.port);
-        Ok(())
+impl Notify for Pv {
+    fn send(&self, port: u32) {
+        send(port);
+    }
+    fn yield_cpu(&self) {
+        yield_cpu();
     }
 }
+
+type Console = ring::Console<Pv>;
 
 struct Si {
     va: u64,
@@ -247,68 +223,6 @@ fn fnv1a(va: u64, len: u64) -> u64 {
         h = h.wrapping_mul(0x100_0000_01b3);
     }
     h
-}
-
-/// Xenstore XS_READ of `path` into `out`; returns the length.
-fn xs_read(ring: u64, port: u32, path: &[u8], out: &mut [u8]) -> Result<usize, &'static str> {
-    // req[1024] @0, rsp[1024] @1024, req_cons @2048, req_prod @2052, rsp_cons @2056, rsp_prod @2060.
-    let mut msg = [0u8; 16 + 64];
-    let n = path.len() + 1;
-    if n > 64 {
-        return Err("xenstore path too long");
-    }
-    msg[0..4].copy_from_slice(&2u32.to_le_bytes()); // XS_READ
-    msg[4..8].copy_from_slice(&0x5052u32.to_le_bytes());
-    msg[12..16].copy_from_slice(&(n as u32).to_le_bytes());
-    msg[16..16 + path.len()].copy_from_slice(path);
-    let total = 16 + n;
-    let prod = rd32(ring + 2052);
-    let cons = rd32(ring + 2048);
-    if prod.wrapping_sub(cons) as usize + total > 1024 {
-        return Err("xenstore request ring full");
-    }
-    for (i, &b) in msg[..total].iter().enumerate() {
-        wr8(ring + u64::from(prod.wrapping_add(i as u32) % 1024), b);
-    }
-    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-    wr32(ring + 2052, prod.wrapping_add(total as u32));
-    send(port);
-    let mut hdr = [0u8; 16];
-    let mut spins = 0u32;
-    let rc0 = rd32(ring + 2056);
-    loop {
-        let rp = rd32(ring + 2060);
-        if rp.wrapping_sub(rc0) >= 16 {
-            for (i, h) in hdr.iter_mut().enumerate() {
-                *h = rd8(ring + 1024 + u64::from(rc0.wrapping_add(i as u32) % 1024));
-            }
-            let len = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]);
-            if rp.wrapping_sub(rc0) >= 16 + len {
-                break;
-            }
-        }
-        spins += 1;
-        if spins > 2_000_000 {
-            return Err("no xenstore reply");
-        }
-        yield_cpu();
-    }
-    let ty = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
-    let len = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]) as usize;
-    let mut k = 0;
-    for i in 0..len {
-        let b = rd8(ring + 1024 + u64::from(rc0.wrapping_add(16 + i as u32) % 1024));
-        if let Some(o) = out.get_mut(k) {
-            *o = b;
-            k += 1;
-        }
-    }
-    wr32(ring + 2056, rc0.wrapping_add(16 + len as u32));
-    send(port);
-    if ty != 2 {
-        return Err("xenstore read failed");
-    }
-    Ok(k)
 }
 
 /// Walks the page tables from `pt_base`: every page of `[KERNBASE, KERNBASE + span)` must map
@@ -400,7 +314,7 @@ extern "C" fn probe_main(si_va: u64, entry_rsp: u64) -> ! {
     // The console first: without it no verdict can be printed.
     let con_mfn = si.q(72);
     let con_pfn = rd64(M2P + con_mfn * 8);
-    let mut con = Console { ring: KERNBASE + con_pfn * 4096, port: si.d(80) };
+    let mut con = Console { ring: KERNBASE + con_pfn * 4096, port: si.d(80), notify: Pv };
     // `cargo xtask bench`: ns since this vCPU was created (xl create building the domain), as
     // the sum of its runstate times (VCPUOP_get_runstate_info), and the module length.
     let mut rs = [0u64; 6];
@@ -430,12 +344,7 @@ extern "C" fn probe_main(si_va: u64, entry_rsp: u64) -> ! {
         }
     }
     // Wait for the console to drain so that the verdict is not lost at poweroff.
-    for _ in 0..100_000 {
-        if rd32(con.ring + 3080) == rd32(con.ring + 3084) {
-            break;
-        }
-        yield_cpu();
-    }
+    con.drain();
     shutdown(0)
 }
 
@@ -544,7 +453,7 @@ fn run(si: &Si, entry_rsp: u64) -> Result<(), Fail> {
     // Xenstore still works.
     let store_pfn = rd64(M2P + store_mfn * 8);
     let mut name = [0u8; 64];
-    let n = xs_read(KERNBASE + store_pfn * 4096, si.d(64), b"name", &mut name).map_err(|e| Fail(e, 0))?;
+    let n = ring::xs_read(&Pv, KERNBASE + store_pfn * 4096, si.d(64), b"name", &mut name).map_err(|e| Fail(e, 0))?;
     let name = name.get(..n).unwrap_or_default();
     if let Some(want) = word(cmd, b"probe.name=") {
         if want != name {
@@ -552,7 +461,7 @@ fn run(si: &Si, entry_rsp: u64) -> Result<(), Fail> {
         }
     }
     let pad = check_pad()?;
-    let mut con = Console { ring: KERNBASE + rd64(M2P + con_mfn * 8) * 4096, port: si.d(80) };
+    let mut con = Console { ring: KERNBASE + rd64(M2P + con_mfn * 8) * 4096, port: si.d(80), notify: Pv };
     if pad > 0 {
         let _ = writeln!(con, "RPVBOOT-PROBE PAD ok bytes={pad}");
     }
