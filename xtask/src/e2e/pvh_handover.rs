@@ -17,6 +17,12 @@ use anyhow::Result;
 use super::scenarios::{Disk, Scenario};
 use crate::probe::{self, ProbeFs};
 
+/// Where Xen's own PVH builder put the start info for the probe (docs/pvh-probe.md §1,
+/// measured in `pvh-probe-direct`/`-nomod`): right after the image, or after the 100003-byte
+/// module. rpvboot places it as libxc does, so the probe must report the same address.
+const XEN_START_INFO_NOMOD: &str = r"RPVBOOT-PROBE-PVH PASS .* start_info=0x1014000 ";
+const XEN_START_INFO_MOD: &str = r"RPVBOOT-PROBE-PVH PASS .* start_info=0x102d000 ";
+
 /// A PVH rpvboot domU with one disk.
 fn pvh(name: &str, disk: fn() -> Result<PathBuf>) -> Scenario {
     Scenario { pvh: true, disks: vec![Disk::Recipe(disk)], timeout_secs: 120, ..Scenario::rpvboot(name, "") }
@@ -84,12 +90,14 @@ pub fn scenarios() -> Vec<Scenario> {
             .expect(r#"rpvboot: booting entry 0 "pvh probe""#)
             .expect(started)
             .expect(entry)
-            .expect(&super::pvh_probe::pass_re("pvh-boot-ffs", 64, 0, 0, &ffs_cmd())),
+            .expect(&super::pvh_probe::pass_re("pvh-boot-ffs", 64, 0, 0, &ffs_cmd()))
+            .expect(XEN_START_INFO_NOMOD),
         pvh("pvh-boot-ext-mod", disk_ext_mod)
             .expect(r#"rpvboot: booting entry 0 "pvh probe \+ module""#)
             .expect(started)
             .expect(entry)
-            .expect(&super::pvh_probe::pass_re("pvh-boot-ext-mod", 64, 1, m, &ext_cmd())),
+            .expect(&super::pvh_probe::pass_re("pvh-boot-ext-mod", 64, 1, m, &ext_cmd()))
+            .expect(XEN_START_INFO_MOD),
         pvh("pvh-pv-only-fallback", disk_fallback)
             .expect(r#"entry 0 "pv probe" cannot boot: kernel: not a PVH-capable kernel: no PHYS32_ENTRY Xen ELF note: a PV-only kernel"#)
             .expect(r#"rpvboot: booting entry 1 "pvh probe""#)
