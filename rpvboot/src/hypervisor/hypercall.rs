@@ -50,6 +50,14 @@ pub fn page_va() -> u64 {
     core::ptr::addr_of!(hypercall_page) as u64
 }
 
+/// Whether Xen has filled the hypercall page. Always for PV (the domain builder does it); a
+/// PVH start has it filled through an MSR first (`hvm::init_hypercall_page`), and a message
+/// printed before that (or off Xen) must not call into an empty page.
+pub fn page_ready() -> bool {
+    // SAFETY: the page is part of the image; reading its first byte is harmless.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(hypercall_page).cast::<u8>()) != 0 }
+}
+
 fn stub(n: usize) -> usize {
     let base = core::ptr::addr_of!(hypercall_page) as usize;
     base + 32 * n
@@ -154,6 +162,9 @@ pub fn xen_version() -> (u32, u32) {
 /// `console_io(CONSOLEIO_write)`: Xen's own console. Only debug hypervisors let a domU use it
 /// (release Xen returns -EPERM), so this is a last-resort channel and errors are ignored.
 pub fn console_io_write(bytes: &[u8]) {
+    if !page_ready() {
+        return;
+    }
     let n = u64::try_from(bytes.len()).unwrap_or(0);
     // SAFETY: Xen reads `n` bytes from the live slice.
     let _ = unsafe { hypercall5(nr::CONSOLE_IO, raw::CONSOLEIO_WRITE as u64, n, bytes.as_ptr() as u64, 0, 0) };

@@ -24,6 +24,13 @@ pub fn poll(ports: &[u32], deadline_ns: u64) -> Result<(), XenError> {
 
 /// `SCHEDOP_shutdown(reason)`. Does not return; if Xen refuses, spins on yield.
 pub fn shutdown(reason: ShutdownReason) -> ! {
+    if !hypercall::page_ready() {
+        // No way to ask Xen (a PVH start before the hypercall page): stop this vCPU.
+        loop {
+            // SAFETY: hlt only waits; with interrupts off it waits for ever.
+            unsafe { core::arch::asm!("cli", "hlt", options(nomem, nostack)) };
+        }
+    }
     let r: u32 = reason as u32;
     loop {
         // SAFETY: the argument is a live `u32` reason.

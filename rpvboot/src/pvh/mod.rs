@@ -167,10 +167,12 @@ pub unsafe fn init(si_pa: u64) -> Result<Boot, InitError> {
     let raw_si = unsafe { phys_bytes("hvm_start_info", si_pa, hsi::SIZE_V1) }?;
     let info = HvmStartInfo::parse(raw_si).map_err(InitError::StartInfo)?;
     let map = read_memmap(&info)?;
-    for e in map.ram() {
-        // RAM beyond what the pool maps stays unused (and the next kernel's).
-        let _ = paging::map_range(e.addr >> 12..e.end() >> 12);
-    }
+    // The RAM entry that holds the image becomes the heap: map it whole. Other RAM is not used
+    // by rpvboot (a caller that needs it maps it with `paging::map_range`), which keeps the
+    // page-directory pool enough for domains of any size.
+    let img_pa = paging::image_pa(crate::image::image_range().0);
+    let region = *map.ram().find(|e| e.addr <= img_pa && img_pa < e.end()).ok_or(InitError::NoHeap)?;
+    paging::map_range(region.addr >> 12..region.end() >> 12).map_err(|_| InitError::Unmapped("RAM", region.addr))?;
 
     // shared_info and the grant table go right above RAM, in frames nobody uses.
     let sh_gfn = frames_above_ram(&map, 1 + GRANT_FRAMES);
@@ -220,9 +222,7 @@ pub unsafe fn init(si_pa: u64) -> Result<Boot, InitError> {
         }
     }
 
-    // The heap: the rest of the RAM entry that holds the image, within what is mapped.
-    let img_pa = paging::image_pa(crate::image::image_range().0);
-    let region = map.ram().find(|e| e.addr <= img_pa && img_pa < e.end()).ok_or(InitError::NoHeap)?;
+    // The heap: the rest of the RAM entry that holds the image.
     let heap = used_end.div_ceil(PAGE_SIZE)..region.end() >> 12;
     if heap.end <= heap.start.saturating_add(256) {
         return Err(InitError::NoHeap);

@@ -8,8 +8,8 @@ use core::ops::Range;
 use super::entry;
 use crate::memory::{self, VIRT_BASE};
 
-/// Page directories beyond the first GiB: each maps one GiB. 16 GiB of RAM and the special
-/// frames below 4 GiB fit; RAM beyond what the pool maps is left to the next kernel.
+/// Page directories beyond the first GiB: each maps one GiB. The heap's RAM entry (below
+/// 4 GiB), the special frames below 4 GiB and the frames placed above RAM need at most 5.
 const POOL: usize = 16;
 /// Present, writable.
 const P_RW: u64 = 0x3;

@@ -604,6 +604,18 @@ fn pvh_scenarios() -> Vec<Scenario> {
                 .expect(r"^rpvboot: fatal trap #PF \(vector 14\) at rip=0x7f80[0-9a-f]{8}: err=0x[0-9a-f]+ cr2=")
                 .expect(r"^rpvboot: crashing the domain")
         },
+        // The compressed forms: the domain builder unpacks rpvboot.gz / rpvboot.xz for PVH too.
+        Scenario { kernel: Kernel::Recipe(crate::build::build_rpvboot_gz), ..pvh("pvh-image-gz", "") }
+            .expect(&banner_re())
+            .expect(r"^rpvboot: memory \d+ MiB \(\d+ pages\), Xen \d+\.\d+, PVH"),
+        Scenario { kernel: Kernel::Recipe(crate::build::build_rpvboot_xz), ..pvh("pvh-image-xz", "") }
+            .expect(&banner_re())
+            .expect(r"^rpvboot: memory \d+ MiB \(\d+ pages\), Xen \d+\.\d+, PVH"),
+        // 1.5 GiB: RAM beyond the entry stub's first GiB is mapped (pvh/paging.rs) and the heap
+        // holds a 64 MiB buffer; off by default (memory in the e2e host is scarce).
+        Scenario { memory_mib: 1536, default: false, ..pvh("pvh-1536m", "rpvboot.verbose rpvboot.test=heap") }
+            .expect(r"^rpvboot: memory 1536 MiB \(393216 pages\), Xen \d+\.\d+, PVH")
+            .expect(r"^rpvboot: heap: 64 MiB at 0x[0-9a-f]+ ok, 10000 small ok"),
         // ext2: menu_disk's three entries in the dumb menu, `1` Enter picks the second.
         Scenario {
             disks: vec![Disk::Recipe(menu_disk)],
