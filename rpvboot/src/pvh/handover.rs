@@ -299,16 +299,18 @@ fn prepare(p: &PvhPlatform, verbose: bool, sel: &Selected) -> Result<Ready, Stri
     let tramp = page_phys(&page)?;
     let keep = [Keep { what: "the trampoline page", range: tramp..tramp + 4096 }];
     let layout = plan(p, sel, &keep)?;
+    let (ops, moved) = program(sel, &layout)?;
     if verbose {
         crate::println!(
-            "rpvboot: PVH layout: start info {:#x}, modules {:x?}, end {:#x}, trampoline {:#x}",
+            "rpvboot: PVH layout: start info {:#x}, modules {:x?}, end {:#x}, trampoline {:#x}, {} steps, {} sources relocated",
             layout.start_info_paddr,
             layout.modules,
             layout.end,
-            tramp
+            tramp,
+            ops.len(),
+            moved.len()
         );
     }
-    let (ops, moved) = program(sel, &layout)?;
     let mut page = page;
     write_trampoline(&mut page, tramp, &layout, &ops)?;
     let tables = identity_tables(tramp)?;

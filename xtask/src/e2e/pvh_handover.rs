@@ -7,7 +7,9 @@
 //! - `pvh-boot-ext-mod`: ext2 disk, the probe with `module /module.bin`; `probe.mod=` is the
 //!   length and FNV-1a of the file that went into the image;
 //! - `pvh-pv-only-fallback`: entry 0 is the PV probe (no `PHYS32_ENTRY`): refused with the
-//!   reason, and the `fallback` entry (the PVH probe) boots.
+//!   reason, and the `fallback` entry (the PVH probe) boots;
+//! - `pvh-boot-bad-mod`: must fail: the module's checksum on the command line is off by one, and
+//!   the probe says so after rpvboot's handover.
 
 use std::fs;
 use std::path::PathBuf;
@@ -80,6 +82,16 @@ fn disk_fallback() -> Result<PathBuf> {
     disk("pvh-pv-only-fallback", ProbeFs::Ext2, &menu)
 }
 
+fn disk_bad_mod() -> Result<PathBuf> {
+    let m = probe::module_bytes();
+    // The right length, the checksum off by one: the probe must catch it after rpvboot's handover.
+    let word = format!("probe.mod={}:{:x}", m.len(), probe::fnv1a(&m) ^ 1);
+    let menu = format!(
+        "default 0\ntimeout 0\ntitle pvh probe, wrong checksum\n  kernel /probe-pvh {word} probe.mib=64\n  module /module.bin\n"
+    );
+    disk("pvh-boot-bad-mod", ProbeFs::Ext2, &menu)
+}
+
 /// The scenarios of this file (module docs).
 pub fn scenarios() -> Vec<Scenario> {
     let m = probe::module_bytes().len() as u64;
@@ -92,8 +104,9 @@ pub fn scenarios() -> Vec<Scenario> {
             .expect(entry)
             .expect(&super::pvh_probe::pass_re("pvh-boot-ffs", 64, 0, 0, &ffs_cmd()))
             .expect(XEN_START_INFO_NOMOD),
-        pvh("pvh-boot-ext-mod", disk_ext_mod)
+        Scenario { extra: "rpvboot.verbose".into(), ..pvh("pvh-boot-ext-mod", disk_ext_mod) }
             .expect(r#"rpvboot: booting entry 0 "pvh probe \+ module""#)
+            .expect(r"^rpvboot: PVH layout: start info 0x102d000, modules \[1014000\], .* \d+ steps, \d+ sources relocated")
             .expect(started)
             .expect(entry)
             .expect(&super::pvh_probe::pass_re("pvh-boot-ext-mod", 64, 1, m, &ext_cmd()))
@@ -104,5 +117,10 @@ pub fn scenarios() -> Vec<Scenario> {
             .expect(started)
             .expect(entry)
             .expect(&super::pvh_probe::pass_re("pvh-pv-only-fallback", 64, 0, 0, &fallback_cmd())),
+        // Must fail: the probe's module check is live through rpvboot's handover.
+        pvh("pvh-boot-bad-mod", disk_bad_mod)
+            .expect(started)
+            .expect(entry)
+            .expect(r"^RPVBOOT-PROBE-PVH FAIL module checksum \(0x[0-9a-f]+\)"),
     ]
 }
