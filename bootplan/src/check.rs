@@ -12,7 +12,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use kernelimage::{self as image, elf::Elf64, PvKernel};
+use kernelimage::{self as image, elf::Elf64, Container, PvKernel};
 
 use crate::layout::{self, Layout, LayoutError, LayoutInput};
 pub use crate::loader_base::LOADER_VIRT_BASE;
@@ -157,6 +157,13 @@ fn unpack_limit(nr_pages: u64, pages_in_use: u64) -> usize {
 /// uncompressed kernel is never held twice); a compressed one is decompressed once (xz under
 /// TCG takes seconds for a Linux kernel).
 pub fn unpack(file: Vec<u8>, nr_pages: u64, pages_in_use: u64) -> Result<Unpacked, Refusal> {
+    unpack_for(file, nr_pages, pages_in_use, Container::Pv)
+}
+
+/// [`unpack`] for a kernel that boots in `container`: in a PVH domain the kernel must be
+/// PVH-capable ([`PvKernel::parse_pvh`]); a PV-only kernel is refused (`Refusal::Notes`,
+/// "not a PVH-capable kernel: ... PV-only ...") and the fallback entry is tried.
+pub fn unpack_for(file: Vec<u8>, nr_pages: u64, pages_in_use: u64, container: Container) -> Result<Unpacked, Refusal> {
     let limit = unpack_limit(nr_pages, pages_in_use);
     let (formats, own) = {
         let un = image::unwrap(&file, limit).map_err(Refusal::Image)?;
@@ -172,7 +179,11 @@ pub fn unpack(file: Vec<u8>, nr_pages: u64, pages_in_use: u64) -> Result<Unpacke
     let elf_bytes = own.unwrap_or(file);
     let (kernel, symbols) = {
         let elf = Elf64::parse(&elf_bytes).map_err(Refusal::Elf)?;
-        let k = PvKernel::parse(&elf).map_err(Refusal::Notes)?;
+        let k = match container {
+            Container::Pv => PvKernel::parse(&elf),
+            Container::Pvh => PvKernel::parse_pvh(&elf),
+        }
+        .map_err(Refusal::Notes)?;
         // The handover builds this block too; a kernel whose block cannot be built is
         // refused here, while the fallback can still boot.
         let block = k.bsd_block(&elf).map_err(Refusal::Symbols)?;

@@ -2,7 +2,8 @@
 //! ([`select`]: the menu or the unattended order), reading and checking it ([`plan`], the one
 //! path the PV kernel and `rpvboot-inspect boot` share), the kernel check ([`check`]), the new
 //! domain's memory layout ([`layout`]) and the handover's page plan and start_info
-//! ([`handover`]). The PV kernel only executes the plan.
+//! ([`handover`]), and the PVH handover's layout and copy program ([`pvh`]). The PV kernel
+//! only executes the plan.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -13,4 +14,5 @@ pub mod handover;
 pub mod layout;
 mod loader_base;
 pub mod plan;
+pub mod pvh;
 pub mod select;

@@ -22,6 +22,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+pub use kernelimage::Container;
 
 use crate::check::{self, CheckedKernel, FILE_LIMIT};
 use crate::handover::{self, Inherited};
@@ -64,6 +65,9 @@ pub struct Overrides {
     pub loader_pages: Option<u64>,
     /// Keep the bytes to hand over ([`Prepared`]); a dry run does not need them.
     pub keep: bool,
+    /// The domain the kernel boots in: a PVH domain boots only PVH-capable kernels
+    /// (`check::unpack_for`), and refuses a PV-only one so the fallback is tried.
+    pub container: Container,
 }
 
 impl Overrides {
@@ -507,7 +511,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     let by_release = plan.modules.iter().any(|m| m.kind == ModuleKind::NetbsdModule);
     let kernel = if by_release {
         let pages = base.saturating_add(held.div_ceil(PAGE_SIZE));
-        Kernel::Unpacked(alloc::boxed::Box::new(check::unpack(kbytes, o.nr_pages, pages)))
+        Kernel::Unpacked(alloc::boxed::Box::new(check::unpack_for(kbytes, o.nr_pages, pages, o.container)))
     } else {
         Kernel::File(kbytes)
     };
@@ -579,7 +583,7 @@ pub fn read_entry(l: &Loaded, index: usize, v: &mut impl Volumes, o: &Overrides,
     a.pages_in_use = base.saturating_add(held.div_ceil(PAGE_SIZE));
     let file_pages = kr.file_size.div_ceil(PAGE_SIZE);
     let unpacked = match kernel {
-        Kernel::File(file) => check::unpack(file, o.nr_pages, a.pages_in_use),
+        Kernel::File(file) => check::unpack_for(file, o.nr_pages, a.pages_in_use, o.container),
         Kernel::Unpacked(u) => *u,
     };
     let unpacked = match unpacked {
@@ -836,7 +840,7 @@ mod tests {
     }
 
     fn o(mib: u64) -> Overrides {
-        Overrides { entry: None, nr_pages: mib * 256, loader_pages: None, keep: true }
+        Overrides { entry: None, nr_pages: mib * 256, loader_pages: None, keep: true, container: Container::Pv }
     }
 
     #[test]

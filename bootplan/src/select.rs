@@ -10,6 +10,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use kernelimage::Container;
 
 use bootconfig::search::{self, DiskVolumes, Loaded, Volumes};
 use bootconfig::{ExtraOptions, Format};
@@ -34,19 +35,18 @@ pub fn interactive(loaded: &Loaded) -> bool {
 ///
 /// `now` is the clock for the progress lines' rates.
 pub fn select_with(
-    extra: ExtraOptions,
+    args: &SelectArgs,
     disks: &[Disk],
-    nr_pages: u64,
-    pages_in_use: u64,
     out: &mut dyn Write,
     term: Option<&mut dyn Terminal>,
     now: fn() -> u64,
 ) -> Option<Selected> {
+    let (nr_pages, pages_in_use, container) = (args.nr_pages, args.pages_in_use, args.container);
     let mut v = DiskVolumes::new(disks);
-    let loaded = search::load_options(extra, &mut v);
+    let loaded = search::load_options(args.extra.clone(), &mut v);
     let term = match term {
         Some(t) if interactive(&loaded) => t,
-        _ => return select_loaded(loaded, &mut v, nr_pages, pages_in_use, out),
+        _ => return select_loaded(loaded, &mut v, nr_pages, pages_in_use, container, out),
     };
     loaded.write_summary(out, ", menu");
     let opts = Options { dumb: loaded.options.dumb_console };
@@ -69,7 +69,7 @@ pub fn select_with(
         } else {
             c.entry.ok_or("nothing chosen")?
         };
-        let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
+        let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true, container };
         let mut progress = Progress { out: &mut *out, file: String::new(), t0: 0, next_report: 0, now };
         let r = plan::read_entry(&l, idx, &mut v, &o, &mut progress);
         say_tried(out, &r, &c.title, verbose.then_some(pages_in_use));
@@ -154,6 +154,8 @@ pub struct SelectArgs {
     pub nr_pages: u64,
     /// Pages rpvboot uses besides the files it reads (heap top plus slack).
     pub pages_in_use: u64,
+    /// The domain type rpvboot runs in (PV or PVH): which kernels can boot.
+    pub container: Container,
 }
 
 /// Finds the configuration on `v` (as `config::search::load`), then tries the default entry
@@ -170,7 +172,7 @@ pub fn select(
     out: &mut dyn Write,
 ) -> Option<Selected> {
     let loaded = search::load(extra, v);
-    select_loaded(loaded, v, nr_pages, pages_in_use, out)
+    select_loaded(loaded, v, nr_pages, pages_in_use, Container::Pv, out)
 }
 
 /// [`select`] for a configuration the caller already found on `v` (its `extra=` options
@@ -180,9 +182,10 @@ pub fn select_loaded(
     v: &mut impl Volumes,
     nr_pages: u64,
     pages_in_use: u64,
+    container: Container,
     out: &mut dyn Write,
 ) -> Option<Selected> {
-    let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true };
+    let o = plan::Overrides { entry: None, nr_pages, loader_pages: Some(pages_in_use), keep: true, container };
     let verbose = loaded.options.verbose;
     let mut log = Log { out, verbose, loader_pages: pages_in_use };
     let (report, prepared) = plan::dry_run_loaded(loaded, v, &o, &mut log);

@@ -82,6 +82,7 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
         nr_pages: NR_PAGES,
         loader_pages: Some(LOADER_PAGES),
         keep,
+        container: bootplan::plan::Container::Pv,
     };
 
     for (i, (title, _)) in entries.iter().enumerate().take(entries.len() - 1) {
@@ -106,7 +107,8 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
         };
         let mut log = String::new();
         let extra = "rpvboot.menu rpvboot.console=dumb";
-        assert!(flow::select_with(parse(extra), &disks, NR_PAGES, LOADER_PAGES, &mut log, Some(&mut t), || 0).is_none());
+        assert!(flow::select_with(&args(parse(extra), NR_PAGES, LOADER_PAGES), &disks, &mut log, Some(&mut t), || 0)
+            .is_none());
         assert_eq!(reason(&log, i).as_deref(), Some(dry.as_str()), "{title}: menu\n{log}");
         // The screen shows the message cut to 79 columns (no wrap on an 80-column console).
         let shown: String = format!("Error: {dry}").chars().take(79).collect();
@@ -152,10 +154,8 @@ fn every_failure_is_said_the_same_by_the_loader_the_menu_and_the_dry_run() {
     let mut t = Script { now: 0, keys: vec![format!("{good}\r").into_bytes()], out: String::new() };
     let mut log2 = String::new();
     let sel = flow::select_with(
-        parse("rpvboot.menu rpvboot.console=dumb"),
+        &args(parse("rpvboot.menu rpvboot.console=dumb"), NR_PAGES, LOADER_PAGES),
         &disks,
-        NR_PAGES,
-        LOADER_PAGES,
         &mut log2,
         Some(&mut t),
         || 0,
@@ -184,7 +184,7 @@ fn flow_over_a_real_disk_with_a_real_kernel() {
         out: String::new(),
     };
     let mut log = String::new();
-    let sel = flow::select_with(parse(""), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
+    let sel = flow::select_with(&args(parse(""), 16384, 4096), &disks, &mut log, Some(&mut t), || 0).expect("selected");
     assert!(log.contains("rpvboot: entry 0 \"missing\" cannot boot: kernel (hd0)/nope not found"), "{log}");
     assert!(t.out.contains("Error: kernel (hd0)/nope not found"), "{}", t.out);
     assert!(log.contains("rpvboot: booting entry 1 \"probe\": "), "{log}");
@@ -195,7 +195,7 @@ fn flow_over_a_real_disk_with_a_real_kernel() {
     let disks = [ext2_disk(&[("/boot/grub/menu.lst", menu0.to_vec()), ("/netbsd", kernel.clone())])];
     let mut t = Script { now: 0, keys: Vec::new(), out: String::new() };
     let mut log = String::new();
-    let sel = flow::select_with(parse(""), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
+    let sel = flow::select_with(&args(parse(""), 16384, 4096), &disks, &mut log, Some(&mut t), || 0).expect("selected");
     assert!(t.out.is_empty());
     assert_eq!(sel.title, "probe");
     // The command line: root/kernel/boot, and halt.
@@ -204,11 +204,13 @@ fn flow_over_a_real_disk_with_a_real_kernel() {
         keys: vec![b"c".to_vec(), b"root (hd0)\r".to_vec(), b"kernel /netbsd -v\r".to_vec(), b"boot\r".to_vec()],
         out: String::new(),
     };
-    let sel =
-        flow::select_with(parse("rpvboot.menu"), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).expect("selected");
+    let sel = flow::select_with(&args(parse("rpvboot.menu"), 16384, 4096), &disks, &mut log, Some(&mut t), || 0)
+        .expect("selected");
     assert!(sel.cmdline.starts_with("-v"), "{} {:?} {log}", sel.cmdline, t.out);
     let mut t = Script { now: 0, keys: vec![b"c".to_vec(), b"halt\r".to_vec()], out: String::new() };
-    assert!(flow::select_with(parse("rpvboot.menu"), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).is_none());
+    assert!(
+        flow::select_with(&args(parse("rpvboot.menu"), 16384, 4096), &disks, &mut log, Some(&mut t), || 0).is_none()
+    );
 }
 
 /// A big file shows a progress line; a file that is no kernel is refused with the image
@@ -220,9 +222,14 @@ fn flow_progress_and_refused_kernel() {
     let disks = [ext2_disk(&[("/boot/grub/menu.lst", menu.to_vec()), ("/big", big.clone())])];
     let mut t = Script { now: 0, keys: vec![b"\r".to_vec(), b"c".to_vec(), b"halt\r".to_vec()], out: String::new() };
     let mut log = String::new();
-    assert!(flow::select_with(parse(""), &disks, 16384, 4096, &mut log, Some(&mut t), || 0).is_none());
+    assert!(flow::select_with(&args(parse(""), 16384, 4096), &disks, &mut log, Some(&mut t), || 0).is_none());
     assert!(log.contains("rpvboot: (hd0)/big: 3.0 of 3.0 MiB (100%)"), "{log}");
     assert!(log.contains("rpvboot: entry 0 \"junk\" cannot boot: kernel image: "), "{log}");
     assert!(t.out.contains("Error: kernel image: "), "{}", t.out);
     assert!(log.contains("halt requested"));
+}
+
+/// The device stage's arguments for a PV domain.
+fn args(extra: bootconfig::ExtraOptions, nr_pages: u64, pages_in_use: u64) -> flow::SelectArgs {
+    flow::SelectArgs { extra, nr_pages, pages_in_use, container: bootplan::plan::Container::Pv }
 }

@@ -67,7 +67,13 @@ fn booted_once_then_the_saved_default() {
     let disks = [disk(&cfg, &env)];
     let before = image(&disks[0]);
     // The dry run: the one-shot entry, the write planned, nothing written.
-    let o = Overrides { entry: None, nr_pages: NR_PAGES, loader_pages: Some(LOADER_PAGES), keep: false };
+    let o = Overrides {
+        entry: None,
+        nr_pages: NR_PAGES,
+        loader_pages: Some(LOADER_PAGES),
+        keep: false,
+        container: bootplan::plan::Container::Pv,
+    };
     let (r, _) = plan::dry_run("", &mut DiskVolumes::new(&disks), &o);
     assert_eq!((r.outcome, r.entry), (Outcome::Boot, Some(1)), "{:?}", r.problems);
     let line = plan::env_write_line(&r.loaded).expect("a write planned");

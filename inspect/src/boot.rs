@@ -69,8 +69,13 @@ pub struct BootArgs {
 pub fn boot(o: &BootArgs) -> Result<(), String> {
     let disks = crate::probe::open_disks(&o.images, o.disk.sector_size)?;
     let mut vols = DiskVolumes::new(&disks);
-    let ov =
-        Overrides { entry: o.entry, nr_pages: o.memory.saturating_mul(256), loader_pages: o.loader_pages, keep: false };
+    let ov = Overrides {
+        entry: o.entry,
+        nr_pages: o.memory.saturating_mul(256),
+        loader_pages: o.loader_pages,
+        keep: false,
+        container: plan::Container::Pv,
+    };
     let (r, _) = plan::dry_run(&o.extra, &mut vols, &ov);
     let out = if o.json {
         let entry = r.entry.unwrap_or(r.loaded.menu.default);

@@ -70,6 +70,7 @@ pub fn menu(o: &MenuArgs) -> Result<(), String> {
             nr_pages: crate::boot::DEFAULT_MIB.saturating_mul(256),
             loader_pages: None,
             keep: false,
+            container: plan::Container::Pv,
         };
         let (r, _) = plan::dry_run(&o.extra, &mut vols, &ov);
         let why = crate::boot::failure(&r);

@@ -61,6 +61,12 @@ pub enum Error {
         /// Which check failed, with the values involved.
         what: String,
     },
+    /// The kernel cannot boot in a PVH domain (no `PHYS32_ENTRY` note: a PV-only kernel, or
+    /// addresses a 32-bit entry cannot reach).
+    NotPvhKernel {
+        /// Which check failed, with the values involved.
+        what: String,
+    },
     /// Compression layers nested deeper than rpvboot follows.
     TooManyLayers,
 }
@@ -89,6 +95,7 @@ impl fmt::Display for Error {
             }
             Error::BadElf { what, value } => write!(f, "bad ELF: {what} ({value:#x})"),
             Error::NotPvKernel { what } => write!(f, "not a usable Xen PV kernel: {what}"),
+            Error::NotPvhKernel { what } => write!(f, "not a PVH-capable kernel: {what}"),
             Error::TooManyLayers => write!(f, "too many nested compression layers"),
         }
     }

@@ -10,9 +10,16 @@ pub const FUZZ_LIMIT: usize = 16 << 20;
 
 /// ELF + Xen notes + BSD symtab + the page accounting of the kernel check (whatever size the
 /// headers claim) + loading and the handover's page list (image size permitting: both hold
-/// the whole image), which must agree with the accounting.
+/// the whole image), which must agree with the accounting; and the same ELF read for a PVH
+/// domain (`parse_pvh`: physical addresses, the 32-bit entry).
 pub fn elf_notes(data: &[u8]) {
     if let Ok(elf) = Elf64::parse(data) {
+        if let Ok(k) = PvKernel::parse_pvh(&elf) {
+            assert!(k.entry <= u64::from(u32::MAX) && k.virt_kend <= 1 << 32, "PVH kernel above 4 GiB");
+            if k.image_len() <= FUZZ_LIMIT as u64 {
+                let _ = k.load(&elf);
+            }
+        }
         if let Ok(k) = PvKernel::parse(&elf) {
             let block_len = k.bsd_symtab.as_ref().map_or(0, |s| s.size);
             let reused = k.reusable_pages(block_len);

@@ -28,6 +28,8 @@ pub struct LoadSegment {
 /// The kernel's placement and entry, as the domain builder computes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PvKernel {
+    /// PV or PVH: how the addresses below were computed.
+    pub container: Container,
     /// All declared Xen parameters.
     pub notes: XenNotes,
     /// VA of PFN 0.
@@ -44,7 +46,7 @@ pub struct PvKernel {
     pub virt_kstart: u64,
     /// End VA of the image, including the BSD symbol block.
     pub virt_kend: u64,
-    /// Entry VA.
+    /// Entry VA (PV), or the 32-bit physical `PHYS32_ENTRY` address (PVH).
     pub entry: u64,
     /// Hypercall page VA, if declared.
     pub hypercall_page: Option<u64>,
@@ -60,12 +62,64 @@ fn not_pv(what: alloc::string::String) -> Error {
     Error::NotPvKernel { what }
 }
 
+/// The container the kernel is loaded into, libelf's `hvm` flag (`elf_xen_parse(.., hvm)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Container {
+    /// A PV domain: paged from the start, entered at the ENTRY VA.
+    #[default]
+    Pv,
+    /// A PVH domain: loaded at physical addresses and entered in 32-bit protected mode at the
+    /// `PHYS32_ENTRY` address (docs/pvh-handover.md).
+    Pvh,
+}
+
 impl PvKernel {
     /// Parse notes, check them, compute addresses. Fails with a message naming the first
     /// problem, like libelf/libxc would refuse the kernel.
     pub fn parse(elf: &Elf64<'_>) -> Result<Self> {
         let notes = XenNotes::from_elf(elf)?;
         notes.check()?;
+        Self::place(elf, notes, Container::Pv)
+    }
+
+    /// The kernel as a PVH domain builder reads it (libelf with `hvm` set, libxc's
+    /// `xc_dom_parse_elf_kernel` in an HVM container): the `PHYS32_ENTRY` note is required,
+    /// `VIRT_BASE` and `PADDR_OFFSET` are forced to 0 (segments at `p_paddr`), the entry is the
+    /// note's 32-bit physical address, and everything must lie below 4 GiB (the entry runs
+    /// without paging). A PV-only kernel is refused with [`Error::NotPvhKernel`].
+    pub fn parse_pvh(elf: &Elf64<'_>) -> Result<Self> {
+        let notes = XenNotes::from_elf(elf)?;
+        let Some(entry) = notes.phys32_entry else {
+            let what = if notes.source == super::notes::NoteSource::None {
+                "no Xen ELF notes at all".into()
+            } else {
+                "no PHYS32_ENTRY Xen ELF note: a PV-only kernel, it boots only as type = \"pv\"".into()
+            };
+            return Err(Error::NotPvhKernel { what });
+        };
+        if entry > u64::from(u32::MAX) {
+            return Err(Error::NotPvhKernel { what: format!("PHYS32_ENTRY {entry:#x} is above 4 GiB") });
+        }
+        if notes.f_required & (1 << 11) != 0 {
+            return Err(Error::NotPvhKernel { what: "the kernel requires the Xen feature \"dom0\"".into() });
+        }
+        let k = Self::place(elf, notes, Container::Pvh)?;
+        if k.virt_kend > 1 << 32 {
+            return Err(Error::NotPvhKernel {
+                what: format!("image {:#x}-{:#x} reaches above 4 GiB", k.virt_kstart, k.virt_kend),
+            });
+        }
+        Ok(k)
+    }
+
+    /// libelf `elf_parse_binary` + `elf_xen_addr_calc_check` and libxc's placement rules, for
+    /// notes already checked for the container.
+    fn place(elf: &Elf64<'_>, notes: XenNotes, container: Container) -> Result<Self> {
+        let hvm = container == Container::Pvh;
+        let fail = |what: alloc::string::String| match container {
+            Container::Pv => not_pv(what),
+            Container::Pvh => Error::NotPvhKernel { what },
+        };
         // elf_parse_binary.
         let loadable: Vec<&Phdr> = elf.phdrs.iter().filter(|p| p.is_loadable()).collect();
         if loadable.is_empty() {
@@ -91,18 +145,25 @@ impl PvKernel {
         if total > (pend - pstart).saturating_mul(2) {
             return Err(Error::BadElf { what: "program segments total more than twice the image size", value: total });
         }
-        // elf_xen_addr_calc_check.
-        if notes.paddr_offset.is_some() && notes.virt_base.is_none() {
+        // elf_xen_addr_calc_check: for PVH, VIRT_BASE and PADDR_OFFSET are forced to 0.
+        if notes.paddr_offset.is_some() && notes.virt_base.is_none() && !hvm {
             return Err(not_pv("PADDR_OFFSET set, VIRT_BASE unset".into()));
         }
-        let virt_base = notes.virt_base.unwrap_or(0);
-        let paddr_offset = notes
-            .paddr_offset
-            .unwrap_or(if notes.source == super::notes::NoteSource::LegacyGuestSection { virt_base } else { 0 });
+        let virt_base = if hvm { 0 } else { notes.virt_base.unwrap_or(0) };
+        let legacy = notes.source == super::notes::NoteSource::LegacyGuestSection;
+        let paddr_offset = match notes.paddr_offset {
+            _ if hvm => 0,
+            Some(o) => o,
+            None if legacy => virt_base,
+            None => 0,
+        };
         let virt_offset = virt_base.wrapping_sub(paddr_offset);
         let virt_kstart = pstart.wrapping_add(virt_offset);
         let mut virt_kend = pend.wrapping_add(virt_offset);
-        let entry = notes.entry.unwrap_or(elf.ehdr.e_entry);
+        let entry = match (container, notes.phys32_entry) {
+            (Container::Pvh, Some(e)) => e,
+            _ => notes.entry.unwrap_or(elf.ehdr.e_entry),
+        };
         let bsd_symtab = if notes.bsd_symtab {
             let plan = symtab::plan(elf, pend)?;
             if let Some(s) = plan {
@@ -113,21 +174,22 @@ impl PvKernel {
             None
         };
         if virt_kstart > virt_kend || entry < virt_kstart || entry > virt_kend || virt_base > virt_kstart {
-            return Err(not_pv(format!(
+            return Err(fail(format!(
                 "ELF start or entry out of bounds (virt_base {virt_base:#x}, kernel {virt_kstart:#x}-{virt_kend:#x}, entry {entry:#x})"
             )));
         }
         if let Some(p2m) = notes.init_p2m {
             if p2m >= virt_kstart && p2m < virt_kend {
-                return Err(not_pv(format!("INIT_P2M {p2m:#x} inside the kernel image")));
+                return Err(fail(format!("INIT_P2M {p2m:#x} inside the kernel image")));
             }
         }
         // libxc: the padding before the kernel is whole pages (xc_dom_alloc_pad).
         if !virt_kstart.is_multiple_of(PAGE_SIZE) {
-            return Err(not_pv(format!("kernel start {virt_kstart:#x} is not page-aligned")));
+            return Err(fail(format!("kernel start {virt_kstart:#x} is not page-aligned")));
         }
-        // Xen writes the hypercall page at its PFN: it must be inside the image.
-        if let Some(hp) = notes.hypercall_page {
+        // Xen writes the hypercall page at its PFN: it must be inside the image (PV only; a
+        // PVH kernel writes its own through the MSR).
+        if let Some(hp) = notes.hypercall_page.filter(|_| !hvm) {
             if hp < virt_kstart || hp >= virt_kend {
                 return Err(not_pv(format!(
                     "HYPERCALL_PAGE {hp:#x} outside the kernel image {virt_kstart:#x}-{virt_kend:#x}"
@@ -144,7 +206,8 @@ impl PvKernel {
             })
             .collect();
         Ok(PvKernel {
-            hypercall_page: notes.hypercall_page,
+            container,
+            hypercall_page: notes.hypercall_page.filter(|_| !hvm),
             notes,
             virt_base,
             paddr_offset,

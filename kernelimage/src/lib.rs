@@ -33,7 +33,7 @@ pub mod zstd;
 
 pub use detect::{detect, Detected, Format};
 pub use error::{Error, Result};
-pub use kernel::PvKernel;
+pub use kernel::{Container, PvKernel};
 
 use alloc::borrow::Cow;
 use alloc::vec::Vec;

@@ -654,9 +654,9 @@ fn select(
     if let Some(con) = crate::console::get() {
         let mut term = con;
         let now = || crate::console::get().map_or(0, |c| pvconsole::Platform::now_ns(c.platform()));
-        return select_with(b.extra.clone(), disks, b.nr_pages, b.pages_in_use, out, Some(&mut term), now);
+        return select_with(b, disks, out, Some(&mut term), now);
     }
-    select_with(b.extra.clone(), disks, b.nr_pages, b.pages_in_use, out, None, || 0)
+    select_with(b, disks, out, None, || 0)
 }
 
 /// The PV console as a [`Write`] target.
@@ -683,6 +683,8 @@ pub struct XenStart {
     pub grant_frames: crate::hypervisor::platform::GrantFrames,
     /// Pages of the domain (what the kernel check plans with).
     pub nr_pages: u64,
+    /// PV or PVH: which kernels can boot (a PVH domain boots only PVH-capable ones).
+    pub container: bootplan::plan::Container,
 }
 
 /// rpvboot's pages as the plan counts them: everything but the heap's free pages, plus the
@@ -697,11 +699,20 @@ pub fn pages_in_use(nr_pages: u64) -> u64 {
 /// [`bootplan::select::SelectArgs`] for this domain; `None` (no boot) under `rpvboot.noboot`
 /// and `rpvboot.test=ramdisk`, which only exercise the device stage.
 #[cfg(target_os = "none")]
-pub fn select_args(nr_pages: u64, extra: &ExtraOptions) -> Option<bootplan::select::SelectArgs> {
+pub fn select_args(
+    nr_pages: u64,
+    container: bootplan::plan::Container,
+    extra: &ExtraOptions,
+) -> Option<bootplan::select::SelectArgs> {
     if !extra.boots_from_disk() {
         return None;
     }
-    Some(bootplan::select::SelectArgs { extra: extra.clone(), nr_pages, pages_in_use: pages_in_use(nr_pages) })
+    Some(bootplan::select::SelectArgs {
+        extra: extra.clone(),
+        nr_pages,
+        pages_in_use: pages_in_use(nr_pages),
+        container,
+    })
 }
 
 /// The kernel's entry to the device stage (both start-up paths): builds the platform and
@@ -710,7 +721,7 @@ pub fn select_args(nr_pages: u64, extra: &ExtraOptions) -> Option<bootplan::sele
 #[cfg(target_os = "none")]
 pub fn run_xen(start: &XenStart, shared: crate::hypervisor::shared::Shared, extra: &ExtraOptions) -> Outcome {
     use crate::hypervisor::platform::XenPlatform;
-    let opts = Options { boot: select_args(start.nr_pages, extra), ..Options::from_extra(extra) };
+    let opts = Options { boot: select_args(start.nr_pages, start.container, extra), ..Options::from_extra(extra) };
     let mut con = ConsoleOut;
     let plat = match XenPlatform::new(shared, start.store_frame, start.store_port, start.grant_frames) {
         Ok(p) => {
@@ -756,7 +767,12 @@ mod tests {
         let mut out = String::new();
         let extra =
             bootconfig::extra::parse("rpvboot.bench=2 rpvboot.benchfile=/big rpvboot.test=reconnect rpvboot.verbose");
-        let boot = bootplan::select::SelectArgs { extra: extra.clone(), nr_pages: 16384, pages_in_use: 2048 };
+        let boot = bootplan::select::SelectArgs {
+            extra: extra.clone(),
+            nr_pages: 16384,
+            pages_in_use: 2048,
+            ..Default::default()
+        };
         let opts = Options { boot: Some(boot), ..Options::from_extra(&extra) };
         let o = run(f.clone(), &mut out, &opts).unwrap();
         // The dead disk fails again in the reconnect check; that is its only error.

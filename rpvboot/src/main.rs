@@ -98,6 +98,7 @@ mod kernel {
                 store_port: si.store_evtchn,
                 grant_frames: GrantFrames::Listed,
                 nr_pages: si.nr_pages,
+                container: bootplan::plan::Container::Pv,
             },
             path: Path::Pv(&boot, padding),
         })
@@ -125,6 +126,7 @@ mod kernel {
                 store_port: boot.store.1,
                 grant_frames: GrantFrames::PlacedAt(boot.grant_gfn),
                 nr_pages: boot.ram_pages,
+                container: bootplan::plan::Container::Pvh,
             },
             path: Path::Pvh(&boot),
         })
@@ -221,7 +223,10 @@ mod kernel {
                 Path::Pv(boot, _) => {
                     rpvboot::pv::handover::boot_selected(&boot.start_info, extra.verbose, &sel, &mut finish)
                 }
-                Path::Pvh(_) => String::from("the PVH handover is not implemented yet"),
+                Path::Pvh(boot) => match rpvboot::pvh::handover::platform(boot) {
+                    Ok(p) => rpvboot::pvh::handover::boot_selected(&p, extra.verbose, &sel, &mut finish),
+                    Err(e) => e,
+                },
             };
             println!("rpvboot: boot failed: {why}");
         }

@@ -12,6 +12,7 @@ mod distro;
 mod grubenv;
 pub mod images;
 mod netbsd;
+mod pvh_handover;
 mod pvh_probe;
 mod qemu;
 mod report;

@@ -207,7 +207,7 @@ pub enum ProbeMap {
 
 const FS_MIB: u64 = 16;
 
-fn make_fs(kind: ProbeFs, tree: &std::path::Path, img: &std::path::Path) -> Result<()> {
+pub fn make_fs(kind: ProbeFs, tree: &std::path::Path, img: &std::path::Path) -> Result<()> {
     let _ = fs::remove_file(img);
     let size = format!("{FS_MIB}m");
     match kind {

@@ -11,6 +11,7 @@
 //! 5. the heap over the RAM after the image and everything the domain builder put behind it.
 
 pub mod entry;
+pub mod handover;
 pub mod paging;
 pub mod traps;
 

@@ -25,7 +25,7 @@ use crate::util::{e2e_dir, run};
 
 /// The probe's PASS line in domain `name` for `mods` modules (the first `mod0` bytes long) and
 /// `mib` MiB of RAM.
-fn pass_re(name: &str, mib: u64, mods: u32, mod0: u64, cmdline: &str) -> String {
+pub(super) fn pass_re(name: &str, mib: u64, mods: u32, mod0: u64, cmdline: &str) -> String {
     format!(
         r#"^RPVBOOT-PROBE-PVH PASS name={name} version=1 ram={} e820=\d+ mods={mods} mod0={mod0} start_info=0x[0-9a-f]+ tested_pages=\d+ cmdline="{}""#,
         mib << 20,
