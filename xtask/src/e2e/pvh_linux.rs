@@ -81,11 +81,46 @@ fn pvh_linux(name: &str, kernel: Kernel, disk: fn() -> Result<PathBuf>, who: &st
     }
 }
 
+/// The end of Debian's Linux image in physical memory (its last `PT_LOAD`'s `p_paddr + p_memsz`,
+/// page-rounded), as `readelf -lW` reads `vmlinux-dom0` (the same package's kernel as
+/// `vmlinuz`); `None` when setup has not run or readelf is missing.
+fn linux_image_end() -> Option<u64> {
+    let elf = crate::util::e2e_dir().join("out/vmlinux-dom0");
+    let out = Command::new("readelf").arg("-lW").arg(&elf).output().ok()?;
+    let hex = |w: &str| u64::from_str_radix(w.trim_start_matches("0x"), 16).ok();
+    let ends = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.first() == Some(&"LOAD") && w.len() >= 6).then(|| Some(hex(w[3])? + hex(w[5])?)).flatten()
+        })
+        .max()?;
+    Some(ends.next_multiple_of(4096))
+}
+
+/// Where Xen's PVH builder puts Linux's start info and initrd: Linux has a non-zero
+/// `XEN_ELFNOTE_MOD_START_PFN`, so libxc loads the modules after the start-info page, which
+/// follows the image (docs/pvh-linux.md §6; measured: xl's `linux-pvh-direct` gets its
+/// initrd at 0x4a01000, one page past 6.1.0-57's image). rpvboot must place them the same.
+fn xen_linux_layout_re() -> Option<String> {
+    let end = linux_image_end()?;
+    Some(format!(r"^rpvboot: PVH layout: start info {end:#x}, modules \[{:x}\], ", end + 4096))
+}
+
 /// The scenarios of this file (module docs).
 pub fn scenarios() -> Vec<Scenario> {
+    let mut rpv = Scenario {
+        extra: "rpvboot.verbose".into(),
+        ..pvh_linux("linux-pvh-rpvboot", Kernel::Rpvboot, disk_rpvboot, "rpvboot")
+    };
+    match xen_linux_layout_re() {
+        Some(re) => rpv = rpv.expect(&re),
+        None => {
+            eprintln!("e2e: linux-pvh-rpvboot: no target/e2e/out/vmlinux-dom0 or readelf: its layout is not checked")
+        }
+    }
     vec![
-        pvh_linux("linux-pvh-rpvboot", Kernel::Rpvboot, disk_rpvboot, "rpvboot")
-            .expect(r#"rpvboot: booting entry 0 "linux-pvh-rpvboot""#)
+        rpv.expect(r#"rpvboot: booting entry 0 "linux-pvh-rpvboot""#)
             .expect(r"^rpvboot: starting the kernel \(PVH, entry 0x[0-9a-f]+\)"),
         pvh_linux("linux-pvh-pvgrub2", Kernel::Recipe(super::pvh_probe::pvgrub2_pvh_image), disk_pvgrub2, "pvgrub2")
             .expect(r"PVGRUB2-PVH: embedded config running"),
