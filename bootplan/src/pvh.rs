@@ -6,7 +6,9 @@
 //! Placement follows Xen's own PVH builder (libxc `xc_dom_build_image` with an HVM container,
 //! `alloc_magic_pages_hvm`, `bootlate_hvm`): the kernel image at its `p_paddr`s, then each
 //! module on the next page boundary, then one segment holding `hvm_start_info`, the command
-//! line, the `hvm_modlist_entry` array, the modules' command lines and the memory map. Where
+//! line, the `hvm_modlist_entry` array, the modules' command lines and the memory map (for a
+//! kernel with a non-zero `MOD_START_PFN` note, such as Linux, that segment comes before the
+//! modules, as libxc orders it then). Where
 //! rpvboot differs: the module list and its command lines are sized for the modules given
 //! (libxc reserves two slots of 1024 bytes each), and every destination must lie in RAM of
 //! the domain's memory map and away from what must survive the handover.
@@ -354,8 +356,18 @@ pub fn plan(input: &PvhInput<'_>) -> Result<PvhLayout, PvhError> {
         end_of(b, input.symbols_len, "the BSD symbol block")?;
         dests.push(Dest { what: DestKind::Symbols, paddr: b, filesz: input.symbols_len, memsz: input.symbols_len });
     }
-    // Modules, each on the next page after the image (xc_dom_alloc_segment).
-    let mut cursor = round_page(end_of(k.virt_kstart, k.image_len(), "the kernel image")?, "the kernel image")?;
+    // Modules, each on the next page after the image (xc_dom_alloc_segment), and the start-info
+    // segment (alloc_magic_pages_hvm, bootlate_hvm): after the modules, or before them for a
+    // kernel with a non-zero MOD_START_PFN note (Linux): libelf makes it `unmapped_initrd`, and
+    // xc_dom_build_image then loads the modules only after the magic pages.
+    let image_end = round_page(end_of(k.virt_kstart, k.image_len(), "the kernel image")?, "the kernel image")?;
+    let modules_last = k.notes.mod_start_pfn.is_some_and(|v| v != 0);
+    let mut cursor = image_end;
+    if modules_last {
+        // The block's length depends on neither its address nor the modules' addresses.
+        let len = start_info(input, 0, &alloc::vec![0; input.modules.len()]).bytes.len() as u64;
+        cursor = round_page(end_of(image_end, len, "the start info")?, "the start info")?;
+    }
     let mut modules = Vec::new();
     for (i, m) in input.modules.iter().enumerate() {
         let end = end_of(cursor, m.len, "a module")?;
@@ -363,8 +375,42 @@ pub fn plan(input: &PvhInput<'_>) -> Result<PvhLayout, PvhError> {
         modules.push(cursor);
         cursor = round_page(end, "a module")?;
     }
-    // The start-info segment (alloc_magic_pages_hvm, bootlate_hvm).
-    let base = cursor;
+    let base = if modules_last { image_end } else { cursor };
+    let block = start_info(input, base, &modules);
+    let info = block.bytes;
+    let info_end = end_of(base, info.len() as u64, "the start info")?;
+    dests.push(Dest { what: DestKind::StartInfo, paddr: base, filesz: info.len() as u64, memsz: info.len() as u64 });
+    let end = round_page(info_end, "the start info")?.max(cursor);
+    for d in &dests {
+        check_dest(input, d)?;
+    }
+    let entry = u32::try_from(k.entry).map_err(|_| PvhError::Above4G { what: "the entry", end: k.entry })?;
+    Ok(PvhLayout {
+        dests,
+        modules,
+        start_info_paddr: base,
+        info,
+        cmdline_paddr: block.cmdline_paddr,
+        modlist_paddr: block.modlist_paddr,
+        memmap_paddr: block.memmap_paddr,
+        entry,
+        end,
+        cmdline_truncated: block.cmdline_truncated,
+    })
+}
+
+/// The start-info segment's bytes at `base` and the addresses written into it.
+struct StartInfoBlock {
+    bytes: Vec<u8>,
+    cmdline_paddr: u64,
+    modlist_paddr: u64,
+    memmap_paddr: u64,
+    cmdline_truncated: bool,
+}
+
+/// `hvm_start_info`, the command line, the module list (`modules`: each module's address), the
+/// modules' command lines and the memory map, as one block at `base` (bootlate_hvm's order).
+fn start_info(input: &PvhInput<'_>, base: u64, modules: &[u64]) -> StartInfoBlock {
     let (cmdline, cmdline_truncated) = terminated(input.cmdline);
     let mut info = alloc::vec![0u8; START_INFO_SIZE as usize];
     let cmdline_paddr = base + info.len() as u64;
@@ -373,7 +419,7 @@ pub fn plan(input: &PvhInput<'_>) -> Result<PvhLayout, PvhError> {
     let modlist_at = info.len();
     let modlist_paddr = if modules.is_empty() { 0 } else { base + modlist_at as u64 };
     info.resize(modlist_at + modules.len() * MODLIST_ENTRY_SIZE as usize, 0);
-    for (i, (m, &paddr)) in input.modules.iter().zip(&modules).enumerate() {
+    for (i, (m, &paddr)) in input.modules.iter().zip(modules).enumerate() {
         let e = modlist_at + i * MODLIST_ENTRY_SIZE as usize;
         put64(&mut info, e + off::MOD_PADDR, paddr);
         put64(&mut info, e + off::MOD_SIZE, m.len);
@@ -403,25 +449,7 @@ pub fn plan(input: &PvhInput<'_>) -> Result<PvhLayout, PvhError> {
     put64(&mut info, off::RSDP_PADDR, input.rsdp_paddr);
     put64(&mut info, off::MEMMAP_PADDR, memmap_paddr);
     put32(&mut info, off::MEMMAP_ENTRIES, input.memmap.len() as u32);
-    let info_end = end_of(base, info.len() as u64, "the start info")?;
-    dests.push(Dest { what: DestKind::StartInfo, paddr: base, filesz: info.len() as u64, memsz: info.len() as u64 });
-    let end = round_page(info_end, "the start info")?;
-    for d in &dests {
-        check_dest(input, d)?;
-    }
-    let entry = u32::try_from(k.entry).map_err(|_| PvhError::Above4G { what: "the entry", end: k.entry })?;
-    Ok(PvhLayout {
-        dests,
-        modules,
-        start_info_paddr: base,
-        info,
-        cmdline_paddr,
-        modlist_paddr,
-        memmap_paddr,
-        entry,
-        end,
-        cmdline_truncated,
-    })
+    StartInfoBlock { bytes: info, cmdline_paddr, modlist_paddr, memmap_paddr, cmdline_truncated }
 }
 
 fn dest_name(d: &Dest) -> &'static str {

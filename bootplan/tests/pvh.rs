@@ -199,10 +199,16 @@ fn debian_linux_is_pvh_capable_and_placed_like_xen() {
         keep: &[],
     })
     .unwrap();
-    // Xen's order: module on the page after the image, start info on the page after that.
-    let m0 = kend.next_multiple_of(4096);
+    // Linux asks for MOD_START_PFN (note 16), so Xen's order is: start info on the page after
+    // the image, the module on the page after the block (xl put Debian's initrd at 0x4a01000,
+    // one page past this vmlinux's end, in e2e linux-pvh-direct; docs/pvh-linux.md §6).
+    let mod_start_pfn = notes.iter().find(|(t, _)| *t == 16).map(|(_, d)| le(d));
+    assert!(mod_start_pfn.is_some_and(|v| v != 0), "readelf: Debian's Linux has a non-zero MOD_START_PFN");
+    let si = kend.next_multiple_of(4096);
+    assert_eq!(l.start_info_paddr, si);
+    let m0 = (si + l.info.len() as u64).next_multiple_of(4096);
+    assert_eq!(m0, si + 4096, "the block fits one page here, as libxc's does");
     assert_eq!(l.modules, vec![m0]);
-    assert_eq!(l.start_info_paddr, (m0 + initrd).next_multiple_of(4096));
     assert_eq!(l.entry as u64, phys32);
     check_block(&l, cmdline, &[(m0, initrd)], &map, 0xfc00_8000);
 }
@@ -229,7 +235,9 @@ fn check_block(l: &pvh::PvhLayout, cmdline: &[u8], mods: &[(u64, u64)], map: &[M
         assert_eq!((q(e), q(e + 8), d(e + 16), d(e + 20)), (m.addr, m.size, m.ty, 0));
     }
     assert_eq!(q(40) % 8, 0);
-    assert_eq!(l.end, (base + b.len() as u64).next_multiple_of(4096));
+    // Past the block and every module, whichever order they came in.
+    let last = mods.iter().map(|&(p, len)| p + len).chain([base + b.len() as u64]).max().unwrap();
+    assert_eq!(l.end, last.next_multiple_of(4096));
 }
 
 #[test]

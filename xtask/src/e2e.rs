@@ -13,6 +13,7 @@ mod grubenv;
 pub mod images;
 mod netbsd;
 mod pvh_handover;
+mod pvh_linux;
 mod pvh_probe;
 mod qemu;
 mod report;

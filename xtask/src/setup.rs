@@ -33,6 +33,8 @@ impl Setup {
         if !self.no_e2e {
             let a = ensure_e2e()?;
             println!("setup: e2e artefacts in {}", a.out.display());
+            let q = ensure_qemu_bookworm()?;
+            println!("setup: bookworm's QEMU 7.2 (Linux PVH scenarios) in {}", q.bin.display());
         }
         println!("setup: OK ({:.1} s)", t.elapsed().as_secs_f64());
         Ok(())
@@ -627,8 +629,8 @@ const QEMU_BOOKWORM_DEBS: &[&str] = &["qemu-system-x86", "qemu-system-common"];
 
 /// Downloads bookworm's QEMU 7.2 (`apt-get download PKG/bookworm`) into
 /// `target/e2e/debs-qemu-bookworm` and unpacks it into `target/e2e/qemu-bookworm` (never
-/// installed: the host keeps backports' 10.0). Only Linux PVH scenarios need it, so it is
-/// fetched on first use, not by `cargo xtask setup`.
+/// installed: the host keeps backports' 10.0). Only Linux PVH scenarios need it; `cargo xtask
+/// setup` fetches it (CI's `e2e-pvh-linux` step boots it), and so does their first run.
 pub fn ensure_qemu_bookworm() -> Result<QemuBookworm> {
     let dir = e2e_dir();
     let debs = dir.join("debs-qemu-bookworm");

@@ -249,6 +249,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(super::netbsd::pvgrub2_scenarios());
     v.extend(super::pvh_probe::scenarios());
     v.extend(super::pvh_handover::scenarios());
+    v.extend(super::pvh_linux::scenarios());
     v
 }
 
