@@ -91,8 +91,9 @@ pub enum Refill {
     Overflow,
 }
 
-/// Backward bit reader. Bits past the start of the stream read as zero; callers
-/// that must not rely on that check `finished()` / `overflowed()`.
+/// Backward bit reader. Bits past the start of the stream read as zero until the container is
+/// used up (rpvboot: after that, arbitrary, see [`RevReader::peek`]); callers that must not rely
+/// on them check `finished()` / `overflowed()`.
 pub struct RevReader<'a> {
     src: &'a [u8],
     ptr: usize,
@@ -133,10 +134,16 @@ impl<'a> RevReader<'a> {
     }
 
     /// Returns the next `nb` bits without consuming them.
+    ///
+    /// rpvboot: the shift is masked as the reference decoder's `BIT_lookBits` masks it, instead of
+    /// a branch on `consumed < 64` (a seventh of the decoder's instructions on a kernel). Bits
+    /// before the stream's start still read as zero while `consumed < 64`; at 64 and beyond the
+    /// value is arbitrary, which no valid stream reads (it is then fully consumed) and an invalid
+    /// one ends as `finished() == false` or `Refill::Overflow`; every value is still below
+    /// `1 << nb`, so table indices built from it stay in range as before.
     #[inline(always)]
     pub fn peek(&self, nb: u32) -> u64 {
-        let shifted = if self.consumed < 64 { self.container << self.consumed } else { 0 };
-        (shifted >> 1) >> (63 - nb)
+        ((self.container << (self.consumed & 63)) >> 1) >> (63 - nb)
     }
 
     #[inline(always)]
