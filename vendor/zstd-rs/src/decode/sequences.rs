@@ -97,12 +97,16 @@ pub fn decode(
     };
     for i in 0..n {
         let (lle, ofe, mle) = (ll_t.e[ll_s], of_t.e[of_s], ml_t.e[ml_s]);
-        // Two refills per sequence: offset + match length take at most 31 + 16
-        // bits, literal length + the three state updates at most 16 + 26 (<= 57).
+        // A refill leaves at least 57 bits: offset + match length take at most 31 + 16,
+        // literal length + the three state updates at most 16 + 26. rpvboot: the second
+        // refill only when the three extra-bit counts reach 31 (as the reference decoder
+        // does on 64-bit hosts): below that all of it fits in one (30 + 26 < 57).
         r.refill();
         let of_value = ofe.base + r.read(ofe.add_bits as u32) as u32;
         let ml = mle.base + r.read(mle.add_bits as u32) as u32;
-        r.refill();
+        if u32::from(ofe.add_bits) + u32::from(mle.add_bits) + u32::from(lle.add_bits) >= 31 {
+            r.refill();
+        }
         let ll = lle.base + r.read(lle.add_bits as u32) as u32;
         let offset = if of_value > 3 {
             let o = of_value - 3;
