@@ -23,6 +23,8 @@ pub struct Exec<'a> {
     limit: usize,
     /// Largest `pos` this block may reach (Block_Maximum_Size past its start).
     block_end: usize,
+    /// rpvboot: the smaller of `limit` and `block_end`, so that the hot path checks one bound.
+    max_end: usize,
     /// Literals consumed so far in this block.
     lit_pos: usize,
 }
@@ -31,22 +33,30 @@ impl<'a> Exec<'a> {
     /// Starts a block at `pos`. `buf` grows on demand (doubling, never past the
     /// block or caller cap), keeping `SLACK` writable bytes past the logical end.
     pub fn new(buf: &'a mut Vec<u8>, pos: usize, frame_start: usize, dict: &'a [u8], limit: usize, block_max: usize) -> Self {
-        Exec { buf, pos, frame_start, dict, limit, block_end: pos + block_max, lit_pos: 0 }
+        let block_end = pos + block_max;
+        Exec { buf, pos, frame_start, dict, limit, block_end, max_end: limit.min(block_end), lit_pos: 0 }
     }
 
     #[inline(always)]
     fn room(&mut self, n: usize) -> Result<()> {
         let end = self.pos + n;
-        if end > self.limit {
-            return Err(Error::OutputLimit);
-        }
-        if end > self.block_end {
-            return Err(Error::Corrupt("block regenerates more than Block_Maximum_Size"));
+        if end > self.max_end {
+            return Err(self.past_end(end));
         }
         if end + SLACK > self.buf.len() {
             self.grow(end);
         }
         Ok(())
+    }
+
+    /// Why `end`, past `max_end`, is refused: the caller's limit first, as before rpvboot's change.
+    #[cold]
+    fn past_end(&self, end: usize) -> Error {
+        if end > self.limit {
+            Error::OutputLimit
+        } else {
+            Error::Corrupt("block regenerates more than Block_Maximum_Size")
+        }
     }
 
     #[cold]
