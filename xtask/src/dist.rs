@@ -375,7 +375,13 @@ fn third_party(p: &str) -> Option<String> {
     match p.split_once(" (") {
         None => Some(p.replacen(" v", " ", 1)),
         Some((name, dir)) if dir.contains("/vendor/") => {
-            let doc = if name.starts_with("xz4rust ") { "docs/xz.md" } else { "docs/fs-xfs-btrfs.md" };
+            let doc = if name.starts_with("xz4rust ") {
+                "docs/xz.md"
+            } else if name.starts_with("zstd-rs ") {
+                "docs/zstd.md"
+            } else {
+                "docs/fs-xfs-btrfs.md"
+            };
             Some(format!("{} (vendored with changes, see {doc})", name.replacen(" v", " ", 1)))
         }
         Some(_) => None,
@@ -396,5 +402,7 @@ mod tests {
         assert!(v.starts_with("lambutter 0.5.0+rpvboot.1 (vendored") && !v.contains("/work"), "{v}");
         let v = third_party("xz4rust v0.2.3+rpvboot.1 (/work/x/vendor/xz4rust)").unwrap_or_default();
         assert_eq!(v, "xz4rust 0.2.3+rpvboot.1 (vendored with changes, see docs/xz.md)");
+        let v = third_party("zstd-rs v0.1.0+rpvboot.1 (/work/x/vendor/zstd-rs)").unwrap_or_default();
+        assert_eq!(v, "zstd-rs 0.1.0+rpvboot.1 (vendored with changes, see docs/zstd.md)");
     }
 }
