@@ -6,7 +6,6 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::hypervisor::hypercall::{self, XenError};
 use crate::hypervisor::sched;
 use crate::hypervisor::shared::Shared;
-use crate::println;
 use xenfront::raw::{ShutdownReason, TrapInfo, FLAT_KERNEL_CS};
 
 use super::entry;
@@ -41,32 +40,6 @@ pub fn uninstall() -> Result<(), XenError> {
     }
 }
 
-fn name(vector: u64) -> &'static str {
-    match vector {
-        0 => "#DE",
-        1 => "#DB",
-        3 => "#BP",
-        4 => "#OF",
-        5 => "#BR",
-        6 => "#UD",
-        7 => "#NM",
-        9 => "coprocessor overrun",
-        10 => "#TS",
-        11 => "#NP",
-        12 => "#SS",
-        13 => "#GP",
-        14 => "#PF",
-        15 => "spurious",
-        16 => "#MF",
-        17 => "#AC",
-        18 => "#MC",
-        19 => "#XM",
-        256 => "event callback",
-        257 => "failsafe callback",
-        _ => "?",
-    }
-}
-
 /// Called by the stubs in entry.rs with the bounce frame. Never returns.
 #[no_mangle]
 extern "C" fn rpvboot_trap(frame: *const u64, vector: u64) -> ! {
@@ -82,20 +55,7 @@ extern "C" fn rpvboot_trap(frame: *const u64, vector: u64) -> ! {
     let err = if has_err { word(2) } else { 0 };
     let (rip, cs, rflags, rsp) = (word(base), word(base + 1), word(base + 2), word(base + 3));
     let cr2 = SHARED.get().map_or(0, |s| s.cr2());
-    println!(
-        "rpvboot: fatal trap {} (vector {}) at rip={:#x}: err={:#x} cr2={:#x} rsp={:#x} rflags={:#x} cs={:#x}",
-        name(vector),
-        vector,
-        rip,
-        err,
-        cr2,
-        rsp,
-        rflags,
-        cs
-    );
-    println!("rpvboot: crashing the domain");
-    let _ = crate::console::drain();
-    sched::shutdown(ShutdownReason::Crash)
+    crate::exit::fatal_trap(&crate::exit::Trap { vector, rip, err, cr2, rsp, rflags, cs })
 }
 
 /// Reads a never-mapped address (page 0), for the `rpvboot.test=fault` trigger.

@@ -5,7 +5,6 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::entry;
 use crate::hypervisor::sched;
-use crate::println;
 use xenfront::raw::ShutdownReason;
 
 #[repr(C, align(16))]
@@ -43,30 +42,6 @@ pub fn install() {
     unsafe { core::arch::asm!("lidt [{0}]", in(reg) ptr.as_ptr(), options(nostack, readonly, preserves_flags)) };
 }
 
-fn name(vector: u64) -> &'static str {
-    match vector {
-        0 => "#DE",
-        1 => "#DB",
-        2 => "NMI",
-        3 => "#BP",
-        4 => "#OF",
-        5 => "#BR",
-        6 => "#UD",
-        7 => "#NM",
-        8 => "#DF",
-        10 => "#TS",
-        11 => "#NP",
-        12 => "#SS",
-        13 => "#GP",
-        14 => "#PF",
-        16 => "#MF",
-        17 => "#AC",
-        18 => "#MC",
-        19 => "#XM",
-        _ => "?",
-    }
-}
-
 /// Called by the stubs with the CPU's frame. Never returns.
 #[no_mangle]
 extern "C" fn rpvboot_pvh_trap(frame: *const u64, vector: u64) -> ! {
@@ -82,18 +57,5 @@ extern "C" fn rpvboot_pvh_trap(frame: *const u64, vector: u64) -> ! {
     let cr2: u64;
     // SAFETY: reading CR2 has no side effects.
     unsafe { core::arch::asm!("mov {0}, cr2", out(reg) cr2, options(nomem, nostack, preserves_flags)) };
-    println!(
-        "rpvboot: fatal trap {} (vector {}) at rip={:#x}: err={:#x} cr2={:#x} rsp={:#x} rflags={:#x} cs={:#x}",
-        name(vector),
-        vector,
-        rip,
-        err,
-        cr2,
-        rsp,
-        rflags,
-        cs
-    );
-    println!("rpvboot: crashing the domain");
-    let _ = crate::console::drain();
-    sched::shutdown(ShutdownReason::Crash)
+    crate::exit::fatal_trap(&crate::exit::Trap { vector, rip, err, cr2, rsp, rflags, cs })
 }
