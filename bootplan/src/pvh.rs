@@ -289,33 +289,6 @@ pub fn in_ram(map: &[MemmapEntry], r: &Range<u64>) -> bool {
     at >= r.end
 }
 
-/// Reads a memory map table (rpvboot's own start info's `memmap_paddr` bytes).
-pub fn parse_memmap(bytes: &[u8], entries: u32) -> Result<Vec<MemmapEntry>, PvhError> {
-    let n = usize::try_from(entries).unwrap_or(usize::MAX);
-    if n > MAX_MEMMAP {
-        return Err(PvhError::TooMany { what: "memory-map entries", have: u64::from(entries), max: MAX_MEMMAP as u64 });
-    }
-    let u64_at = |c: &[u8], o: usize| c.get(o..o + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
-    let u32_at = |c: &[u8], o: usize| c.get(o..o + 4).and_then(|s| s.try_into().ok()).map(u32::from_le_bytes);
-    let v: Vec<MemmapEntry> = bytes
-        .chunks_exact(MEMMAP_ENTRY_SIZE as usize)
-        .take(n)
-        .map(|c| MemmapEntry {
-            addr: u64_at(c, off::MAP_ADDR).unwrap_or(0),
-            size: u64_at(c, off::MAP_SIZE).unwrap_or(0),
-            ty: u32_at(c, off::MAP_TYPE).unwrap_or(0),
-        })
-        .collect();
-    if v.len() != n {
-        return Err(PvhError::TooMany {
-            what: "memory-map entries for the table's bytes",
-            have: n as u64,
-            max: v.len() as u64,
-        });
-    }
-    Ok(v)
-}
-
 /// The command line as passed: up to an embedded NUL, cut to [`MAX_CMDLINE`] - 1 bytes, NUL
 /// added.
 fn terminated(s: &[u8]) -> (Vec<u8>, bool) {

@@ -223,10 +223,12 @@ mod kernel {
                 Path::Pv(boot, _) => {
                     rpvboot::pv::handover::boot_selected(&boot.start_info, extra.verbose, &sel, &mut finish)
                 }
-                Path::Pvh(boot) => match rpvboot::pvh::handover::platform(boot) {
-                    Ok(p) => rpvboot::pvh::handover::boot_selected(&p, extra.verbose, &sel, &mut finish),
-                    Err(e) => e,
-                },
+                Path::Pvh(boot) => rpvboot::pvh::handover::boot_selected(
+                    &rpvboot::pvh::handover::platform(boot),
+                    extra.verbose,
+                    &sel,
+                    &mut finish,
+                ),
             };
             println!("rpvboot: boot failed: {why}");
         }

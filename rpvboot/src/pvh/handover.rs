@@ -43,20 +43,19 @@ pub struct PvhPlatform {
     pub foreign: Vec<(&'static str, Range<u64>)>,
 }
 
-/// What the handover needs from the PVH start: the memory map again (the builder's table, or
-/// `XENMEM_memory_map`), the RSDP, and where shared_info and the grant frames were put.
-pub fn platform(boot: &super::Boot) -> Result<PvhPlatform, String> {
-    let map = super::read_memmap(&boot.info).map_err(|e| format!("memory map: {e}"))?;
-    let memmap = map.entries().iter().map(|e| MemmapEntry { addr: e.addr, size: e.size, ty: e.kind }).collect();
+/// What the handover needs from the PVH start: the memory map, the RSDP, and where shared_info
+/// and the grant frames were put.
+pub fn platform(boot: &super::Boot) -> PvhPlatform {
+    let memmap = boot.memmap.entries().iter().map(|e| MemmapEntry { addr: e.addr, size: e.size, ty: e.kind }).collect();
     let gfn = |g: u64| g.saturating_mul(4096);
-    Ok(PvhPlatform {
+    PvhPlatform {
         memmap,
         rsdp_paddr: boot.info.rsdp_paddr,
         foreign: alloc::vec![
             ("shared_info", gfn(boot.grant_gfn.saturating_sub(1))..gfn(boot.grant_gfn)),
             ("the grant table", gfn(boot.grant_gfn)..gfn(boot.grant_gfn.saturating_add(super::GRANT_FRAMES))),
         ],
-    })
+    }
 }
 
 /// A page, page-aligned in the heap.

@@ -36,6 +36,9 @@ pub const GRANT_FRAMES: u64 = 16;
 pub struct Boot {
     /// The checked `hvm_start_info`.
     pub info: HvmStartInfo,
+    /// The memory map (the builder's table, or `XENMEM_memory_map`), read once at start: the
+    /// handover passes it on unchanged.
+    pub memmap: MemMap,
     /// The command line (`extra=`), up to its NUL, at most 4 KiB.
     pub cmdline: &'static [u8],
     /// shared_info (clock, event bits).
@@ -85,13 +88,14 @@ impl fmt::Display for InitError {
 }
 
 /// The memory map, copied (bounded by [`hsi::MAX_MEMMAP`]).
-struct MemMap {
+pub struct MemMap {
     e: [MemEntry; hsi::MAX_MEMMAP as usize],
     n: usize,
 }
 
 impl MemMap {
-    fn entries(&self) -> &[MemEntry] {
+    /// The entries, in the order the builder wrote them (not sorted).
+    pub fn entries(&self) -> &[MemEntry] {
         self.e.get(..self.n).unwrap_or(&[])
     }
     fn ram(&self) -> impl Iterator<Item = &MemEntry> {
@@ -233,6 +237,7 @@ pub unsafe fn init(si_pa: u64) -> Result<Boot, InitError> {
     let t_ready_ns = shared.now_ns();
     Ok(Boot {
         info,
+        memmap: map,
         cmdline,
         shared,
         console,
