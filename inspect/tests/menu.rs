@@ -323,16 +323,7 @@ fn menu_verdict_is_boots_decision() {
     assert_eq!((b_ok, m_ok), (false, false));
 
     // A Debian PV kernel as the fallback: both boot entry 1 after entry 0 fails.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let vmlinuz = ["target/e2e/x/boot", "target/kernels/x/boot"].iter().find_map(|d| {
-        let p = std::fs::read_dir(root.join(d))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("vmlinuz-"))?;
-        std::fs::read(p).ok()
-    });
-    let Some(k) = vmlinuz else {
+    let Some(k) = common::vmlinuz() else {
         eprintln!("SKIPPED (fallback half): no Debian vmlinuz under target/e2e/x/boot (run cargo xtask setup)");
         return;
     };

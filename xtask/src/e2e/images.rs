@@ -38,6 +38,21 @@ fn newer(out: &Path, inputs: &[&Path]) -> bool {
     }
 }
 
+/// A fresh tree at `tree` with what every Linux boot disk holds: `hello.txt`
+/// (`DISK-FILE-CONTENT-42`, which the e2e initrd reads back), `/boot/vmlinuz`, `/boot/initrd.gz`
+/// and an empty `/boot/grub` for the caller's configuration.
+pub fn linux_tree(tree: &Path) -> Result<PathBuf> {
+    let a = setup::ensure_e2e()?;
+    if tree.exists() {
+        fs::remove_dir_all(tree)?;
+    }
+    mkdirp(&tree.join("boot/grub"))?;
+    write_file(&tree.join("hello.txt"), "DISK-FILE-CONTENT-42\n", 0o644)?;
+    util::copy(&a.vmlinuz, &tree.join("boot/vmlinuz"))?;
+    util::copy(&a.domu_initrd, &tree.join("boot/initrd.gz"))?;
+    Ok(tree.to_path_buf())
+}
+
 /// A 64 MiB ext2 filesystem (no partition table) holding `hello.txt`
 /// (`DISK-FILE-CONTENT-42`), `/boot/vmlinuz`, `/boot/initrd.gz` (the e2e Linux domU, which
 /// prints `DOMU-BOOTED-OK`), `/boot/grub/grub.cfg` and `/boot/grub/menu.lst`.
@@ -48,14 +63,7 @@ pub fn linux_boot_disk() -> Result<PathBuf> {
     if newer(&img, &[&a.vmlinuz, &a.domu_initrd]) {
         return Ok(img);
     }
-    let tree = dir.join("linux-boot.tree");
-    if tree.exists() {
-        fs::remove_dir_all(&tree)?;
-    }
-    mkdirp(&tree.join("boot/grub"))?;
-    write_file(&tree.join("hello.txt"), "DISK-FILE-CONTENT-42\n", 0o644)?;
-    util::copy(&a.vmlinuz, &tree.join("boot/vmlinuz"))?;
-    util::copy(&a.domu_initrd, &tree.join("boot/initrd.gz"))?;
+    let tree = linux_tree(&dir.join("linux-boot.tree"))?;
     write_file(&tree.join("boot/grub/grub.cfg"), GRUB_CFG, 0o644)?;
     write_file(&tree.join("boot/grub/menu.lst"), MENU_LST, 0o644)?;
     let tmp = dir.join("linux-boot.img.tmp");

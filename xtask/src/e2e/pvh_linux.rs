@@ -20,7 +20,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::scenarios::{Disk, Kernel, QemuKind, Scenario, PVH_CPUID};
-use crate::util::{self, e2e_dir, mkdirp, run, write_file};
+use crate::util::{e2e_dir, run, write_file};
 
 /// The word on the kernel command line naming the bootloader (`DOMU-CMDLINE:` shows it).
 fn via_word(who: &str) -> String {
@@ -31,17 +31,9 @@ fn via_word(who: &str) -> String {
 /// `/boot/vmlinuz`, `/boot/initrd.gz`, and a `/boot/grub/grub.cfg` whose one entry boots them
 /// with [`via_word`]`(who)` on the command line.
 fn disk(who: &str) -> Result<PathBuf> {
-    let a = crate::setup::ensure_e2e()?;
     let dir = e2e_dir().join("images");
     let name = format!("linux-pvh-{who}");
-    let tree = dir.join(format!("{name}.tree"));
-    if tree.exists() {
-        fs::remove_dir_all(&tree)?;
-    }
-    mkdirp(&tree.join("boot/grub"))?;
-    write_file(&tree.join("hello.txt"), "DISK-FILE-CONTENT-42\n", 0o644)?;
-    util::copy(&a.vmlinuz, &tree.join("boot/vmlinuz"))?;
-    util::copy(&a.domu_initrd, &tree.join("boot/initrd.gz"))?;
+    let tree = super::images::linux_tree(&dir.join(format!("{name}.tree")))?;
     let cfg = format!(
         "set timeout=0\nset default=0\nmenuentry \"linux-pvh-{who}\" {{\n  echo \"PVH-LINUX: loading\"\n  \
          linux /boot/vmlinuz console=hvc0 earlyprintk=xen {}\n  initrd /boot/initrd.gz\n}}\n",
