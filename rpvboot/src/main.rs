@@ -238,7 +238,7 @@ mod kernel {
         if test.ramdisk {
             let why = match &s.path {
                 Path::Pv(boot, _) => rpvboot::pv::handover::boot_ramdisk(&boot.start_info, &extra),
-                Path::Pvh(_) => String::from("the PVH handover is not implemented yet"),
+                Path::Pvh(_) => String::from("rpvboot.test=ramdisk is a PV-only test option"),
             };
             println!("rpvboot: boot failed: {why}");
         }
