@@ -14,27 +14,33 @@ pub const SLACK: usize = 32;
 
 /// Execution context for one block.
 pub struct Exec<'a> {
-    buf: &'a mut Vec<u8>,
+    /// rpvboot: the output as a slice, room for the whole block made in [`Exec::new`]
+    /// (`max_end + SLACK` bytes at least), so the sequence loop never grows it.
+    pub(super) buf: &'a mut [u8],
     /// Logical end of the output (next write position).
     pub pos: usize,
-    frame_start: usize,
+    pub(super) frame_start: usize,
     dict: &'a [u8],
     /// Largest `pos` the caller allows.
     limit: usize,
-    /// Largest `pos` this block may reach (Block_Maximum_Size past its start).
-    block_end: usize,
     /// rpvboot: the smaller of `limit` and `block_end`, so that the hot path checks one bound.
-    max_end: usize,
+    pub(super) max_end: usize,
     /// Literals consumed so far in this block.
-    lit_pos: usize,
+    pub(super) lit_pos: usize,
 }
 
 impl<'a> Exec<'a> {
-    /// Starts a block at `pos`. `buf` grows on demand (doubling, never past the
-    /// block or caller cap), keeping `SLACK` writable bytes past the logical end.
+    /// Starts a block at `pos`. rpvboot: `buf` is grown here, once per block, to the largest
+    /// end the block may reach plus `SLACK` (zero-filling only what it did not hold yet:
+    /// the fill is then still in the cache when the block is written over it, and bytes are
+    /// filled once, not twice as when the whole content size was filled up front).
     pub fn new(buf: &'a mut Vec<u8>, pos: usize, frame_start: usize, dict: &'a [u8], limit: usize, block_max: usize) -> Self {
         let block_end = pos + block_max;
-        Exec { buf, pos, frame_start, dict, limit, block_end, max_end: limit.min(block_end), lit_pos: 0 }
+        let max_end = limit.min(block_end);
+        if buf.len() < max_end + SLACK {
+            buf.resize(max_end + SLACK, 0);
+        }
+        Exec { buf: buf.as_mut_slice(), pos, frame_start, dict, limit, max_end, lit_pos: 0 }
     }
 
     #[inline(always)]
@@ -43,15 +49,12 @@ impl<'a> Exec<'a> {
         if end > self.max_end {
             return Err(self.past_end(end));
         }
-        if end + SLACK > self.buf.len() {
-            self.grow(end);
-        }
         Ok(())
     }
 
     /// Why `end`, past `max_end`, is refused: the caller's limit first, as before rpvboot's change.
     #[cold]
-    fn past_end(&self, end: usize) -> Error {
+    pub(super) fn past_end(&self, end: usize) -> Error {
         if end > self.limit {
             Error::OutputLimit
         } else {
@@ -59,15 +62,10 @@ impl<'a> Exec<'a> {
         }
     }
 
-    #[cold]
-    fn grow(&mut self, end: usize) {
-        let cap = self.limit.min(self.block_end);
-        let want = (self.buf.len() * 2).max(end).min(cap).max(end);
-        self.buf.resize(want + SLACK, 0);
-    }
-
     /// Executes one sequence. `lits` may be longer than `lits_len` (spare bytes).
-    #[inline(always)]
+    /// (The block decoder runs its own copy of this in `sequences::run`; this one serves the
+    /// tests.)
+    #[cfg(test)]
     pub fn sequence(&mut self, lits: &[u8], lits_len: usize, ll: usize, ml: usize, offset: usize) -> Result<()> {
         self.room(ll + ml)?;
         let lit_end = self.lit_pos + ll;
@@ -75,11 +73,7 @@ impl<'a> Exec<'a> {
             return Err(Error::Corrupt("sequence uses more literals than decoded"));
         }
         let (p, lp) = (self.pos, self.lit_pos);
-        if ll <= 16 && lp + 16 <= lits.len() {
-            self.buf[p..p + 16].copy_from_slice(&lits[lp..lp + 16]);
-        } else {
-            self.buf[p..p + ll].copy_from_slice(&lits[lp..lit_end]);
-        }
+        self.buf[p..p + ll].copy_from_slice(&lits[lp..lit_end]);
         self.pos += ll;
         self.lit_pos = lit_end;
         let produced = self.pos - self.frame_start;
@@ -91,8 +85,22 @@ impl<'a> Exec<'a> {
         Ok(())
     }
 
+    /// rpvboot: the match of a sequence whose literals are copied (`pos` is past them) when it
+    /// is not the block decoder's fast case: from the dictionary, or from less than 16 bytes back.
     #[cold]
-    fn dict_match(&mut self, offset: usize, ml: usize, produced: usize) -> Result<()> {
+    #[inline(never)]
+    pub(super) fn short_or_dict_match(&mut self, offset: usize, ml: usize) -> Result<()> {
+        let produced = self.pos - self.frame_start;
+        if offset > produced {
+            return self.dict_match(offset, ml, produced);
+        }
+        copy_match(self.buf, self.pos, offset, ml);
+        self.pos += ml;
+        Ok(())
+    }
+
+    #[cold]
+    pub(super) fn dict_match(&mut self, offset: usize, ml: usize, produced: usize) -> Result<()> {
         let back = offset - produced;
         if back > self.dict.len() {
             return Err(Error::Corrupt("match offset beyond history"));
@@ -124,7 +132,7 @@ impl<'a> Exec<'a> {
 /// Copies `len` bytes from `offset` back to `pos` (overlap repeats the pattern).
 /// Requires `SLACK` writable bytes past `pos + len`.
 #[inline(always)]
-fn copy_match(buf: &mut [u8], pos: usize, offset: usize, len: usize) {
+pub(super) fn copy_match(buf: &mut [u8], pos: usize, offset: usize, len: usize) {
     let src = pos - offset;
     if offset >= 16 {
         let mut i = 0;
