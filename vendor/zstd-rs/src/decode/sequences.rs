@@ -198,14 +198,17 @@ fn run(
             (ex.pos, ex.lit_pos) = (op, lp);
             ex.short_or_dict_match(offset, ml)?;
         } else {
+            // The first 16 bytes lie wholly before `op` (offset >= 16); so does each next
+            // chunk's source, written by then.
             let src = op - offset;
-            let mut k = 0;
-            loop {
+            let (head, tail) = buf.split_at_mut(op);
+            if !copy16(tail, 0, head, src) {
+                return Err(Error::Corrupt("match outside the output"));
+            }
+            let mut k = 16;
+            while k < ml {
                 buf.copy_within(src + k..src + k + 16, op + k);
                 k += 16;
-                if k >= ml {
-                    break;
-                }
             }
         }
         pos = end;
