@@ -20,7 +20,7 @@ pub struct Exec<'a> {
     /// Logical end of the output (next write position).
     pub pos: usize,
     pub(super) frame_start: usize,
-    dict: &'a [u8],
+    pub(super) dict: &'a [u8],
     /// Largest `pos` the caller allows.
     limit: usize,
     /// rpvboot: the smaller of `limit` and `block_end`, so that the hot path checks one bound.
@@ -76,44 +76,8 @@ impl<'a> Exec<'a> {
         self.buf[p..p + ll].copy_from_slice(&lits[lp..lit_end]);
         self.pos += ll;
         self.lit_pos = lit_end;
-        let produced = self.pos - self.frame_start;
-        if offset > produced {
-            return self.dict_match(offset, ml, produced);
-        }
-        copy_match(self.buf, self.pos, offset, ml);
+        short_or_dict_match(self.buf, self.pos, self.frame_start, self.dict, offset, ml)?;
         self.pos += ml;
-        Ok(())
-    }
-
-    /// rpvboot: the match of a sequence whose literals are copied (`pos` is past them) when it
-    /// is not the block decoder's fast case: from the dictionary, or from less than 16 bytes back.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn short_or_dict_match(&mut self, offset: usize, ml: usize) -> Result<()> {
-        let produced = self.pos - self.frame_start;
-        if offset > produced {
-            return self.dict_match(offset, ml, produced);
-        }
-        copy_match(self.buf, self.pos, offset, ml);
-        self.pos += ml;
-        Ok(())
-    }
-
-    #[cold]
-    pub(super) fn dict_match(&mut self, offset: usize, ml: usize, produced: usize) -> Result<()> {
-        let back = offset - produced;
-        if back > self.dict.len() {
-            return Err(Error::Corrupt("match offset beyond history"));
-        }
-        let start = self.dict.len() - back;
-        let take = back.min(ml);
-        let p = self.pos;
-        self.buf[p..p + take].copy_from_slice(&self.dict[start..start + take]);
-        self.pos += take;
-        if ml > take {
-            copy_match(self.buf, self.pos, offset, ml - take);
-            self.pos += ml - take;
-        }
         Ok(())
     }
 
@@ -127,6 +91,35 @@ impl<'a> Exec<'a> {
         self.lit_pos = lits_len;
         Ok(())
     }
+}
+
+/// rpvboot: the match of a sequence (at `pos`, its literals copied) when it is not the block
+/// decoder's fast case: from the dictionary, or from less than 16 bytes back.
+#[cold]
+#[inline(never)]
+pub(super) fn short_or_dict_match(buf: &mut [u8], pos: usize, frame_start: usize, dict: &[u8], offset: usize, ml: usize) -> Result<()> {
+    let produced = pos - frame_start;
+    if offset > produced {
+        return dict_match(buf, pos, dict, offset, ml, produced);
+    }
+    copy_match(buf, pos, offset, ml);
+    Ok(())
+}
+
+/// Copies a match of `ml` bytes at `pos` that starts in the dictionary, `offset` back where
+/// `produced` bytes of the frame are before `pos`.
+fn dict_match(buf: &mut [u8], pos: usize, dict: &[u8], offset: usize, ml: usize, produced: usize) -> Result<()> {
+    let back = offset - produced;
+    if back > dict.len() {
+        return Err(Error::Corrupt("match offset beyond history"));
+    }
+    let start = dict.len() - back;
+    let take = back.min(ml);
+    buf[pos..pos + take].copy_from_slice(&dict[start..start + take]);
+    if ml > take {
+        copy_match(buf, pos + take, offset, ml - take);
+    }
+    Ok(())
 }
 
 /// Copies `len` bytes from `offset` back to `pos` (overlap repeats the pattern).

@@ -1,6 +1,6 @@
 //! Sequences section (RFC 8878 §3.1.1.3.2): header, table modes, and the
 //! decode-and-execute loop.
-use super::execute::Exec;
+use super::execute::{short_or_dict_match, Exec};
 use super::literals::Lits;
 use super::seqtable::{Kind, SeqEntry, SeqTable, TABLE};
 use super::state::{DecState, Predefined, Src, LL, ML, OF};
@@ -98,7 +98,12 @@ pub fn decode(
         Lits::Buffer(n) => (&st.lits, n),
     };
     let mut reps = st.reps;
-    run(&mut r, &t, states, n, lits, lits_len, &mut reps, ex)?;
+    // The output slice is handed to `run` by itself, so that its pointer and length stay in
+    // registers there (through `ex` they were loaded again for every sequence).
+    let mut buf = core::mem::take(&mut ex.buf);
+    let res = run(&mut r, &t, states, n, lits, lits_len, &mut reps, &mut buf, ex);
+    ex.buf = buf;
+    res?;
     r.refill();
     if !r.finished() {
         return Err(Error::Corrupt("sequence bitstream not consumed exactly"));
@@ -129,6 +134,7 @@ fn run(
     lits: &[u8],
     lits_len: usize,
     reps_io: &mut [u32; 3],
+    buf: &mut [u8],
     ex: &mut Exec<'_>,
 ) -> Result<()> {
     const MASK: usize = TABLE - 1;
@@ -136,7 +142,7 @@ fn run(
     let mut reps = *reps_io;
     let mut r = *r_io;
     let (mut pos, mut lp) = (ex.pos, ex.lit_pos);
-    let (max_end, frame_start) = (ex.max_end, ex.frame_start);
+    let (max_end, frame_start, dict) = (ex.max_end, ex.frame_start, ex.dict);
     for i in 0..n {
         let (lle, ofe, mle) = (t.ll[ll_s & MASK], t.of[of_s & MASK], t.ml[ml_s & MASK]);
         // A refill leaves at least 57 bits: offset + match length take at most 31 + 16,
@@ -188,15 +194,13 @@ fn run(
         if lit_end > lits_len {
             return Err(Error::Corrupt("sequence uses more literals than decoded"));
         }
-        let buf = &mut *ex.buf;
         if ll > 16 || !copy16(buf, pos, lits, lp) {
             buf[pos..pos + ll].copy_from_slice(&lits[lp..lit_end]);
         }
         let op = pos + ll;
         lp = lit_end;
         if offset > op - frame_start || offset < 16 {
-            (ex.pos, ex.lit_pos) = (op, lp);
-            ex.short_or_dict_match(offset, ml)?;
+            short_or_dict_match(buf, op, frame_start, dict, offset, ml)?;
         } else {
             // The first 16 bytes lie wholly before `op` (offset >= 16); so does each next
             // chunk's source, written by then.
