@@ -99,16 +99,15 @@ impl<'a> Exec<'a> {
 #[inline(never)]
 pub(super) fn short_or_dict_match(buf: &mut [u8], pos: usize, frame_start: usize, dict: &[u8], offset: usize, ml: usize) -> Result<()> {
     let produced = pos - frame_start;
-    if offset > produced {
-        return dict_match(buf, pos, dict, offset, ml, produced);
-    }
+    let (pos, ml) = if offset > produced { dict_match(buf, pos, dict, offset, ml, produced)? } else { (pos, ml) };
     copy_match(buf, pos, offset, ml);
     Ok(())
 }
 
-/// Copies a match of `ml` bytes at `pos` that starts in the dictionary, `offset` back where
-/// `produced` bytes of the frame are before `pos`.
-fn dict_match(buf: &mut [u8], pos: usize, dict: &[u8], offset: usize, ml: usize, produced: usize) -> Result<()> {
+/// Copies the part of a match of `ml` bytes at `pos` that lies in the dictionary, `offset`
+/// back where `produced` bytes of the frame are before `pos`; returns where the rest goes and
+/// its length (one `copy_match` call site for both, for the image's size).
+fn dict_match(buf: &mut [u8], pos: usize, dict: &[u8], offset: usize, ml: usize, produced: usize) -> Result<(usize, usize)> {
     let back = offset - produced;
     if back > dict.len() {
         return Err(Error::Corrupt("match offset beyond history"));
@@ -116,16 +115,13 @@ fn dict_match(buf: &mut [u8], pos: usize, dict: &[u8], offset: usize, ml: usize,
     let start = dict.len() - back;
     let take = back.min(ml);
     buf[pos..pos + take].copy_from_slice(&dict[start..start + take]);
-    if ml > take {
-        copy_match(buf, pos + take, offset, ml - take);
-    }
-    Ok(())
+    Ok((pos + take, ml - take))
 }
 
 /// Copies `len` bytes from `offset` back to `pos` (overlap repeats the pattern).
 /// Requires `SLACK` writable bytes past `pos + len`.
 #[inline(always)]
-pub(super) fn copy_match(buf: &mut [u8], pos: usize, offset: usize, len: usize) {
+fn copy_match(buf: &mut [u8], pos: usize, offset: usize, len: usize) {
     let src = pos - offset;
     if offset >= 16 {
         let mut i = 0;
@@ -140,12 +136,17 @@ pub(super) fn copy_match(buf: &mut [u8], pos: usize, offset: usize, len: usize) 
             i += 8;
         }
     } else {
-        // Seed 8 bytes one at a time (they overlap the source), then copy 8-byte
-        // chunks from `d` back, the smallest multiple of `offset` that is >= 8:
-        // the output is periodic, so the chunks repeat the pattern exactly.
-        for k in 0..len.min(8) {
-            buf[pos + k] = buf[src + k];
+        // Seed 8 bytes (they overlap the source), then copy 8-byte chunks from `d` back, the
+        // smallest multiple of `offset` that is >= 8: the output is periodic, so the chunks
+        // repeat the pattern exactly. rpvboot: the seed is built in a local array from the
+        // `offset` bytes before `pos` and stored at once (into the slack if `len` < 8),
+        // instead of byte by byte with two bound checks each.
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&buf[src..src + 8]);
+        for k in offset..8 {
+            seed[k] = seed[k - offset];
         }
+        buf[pos..pos + 8].copy_from_slice(&seed);
         let d = offset * 8usize.div_ceil(offset);
         let mut i = 8;
         while i < len {
