@@ -143,7 +143,9 @@ fn run(
     let mut r = *r_io;
     let (mut pos, mut lp) = (ex.pos, ex.lit_pos);
     let (max_end, frame_start, dict) = (ex.max_end, ex.frame_start, ex.dict);
-    for i in 0..n {
+    let mut left = n;
+    while left > 0 {
+        left -= 1;
         let (lle, ofe, mle) = (t.ll[ll_s & MASK], t.of[of_s & MASK], t.ml[ml_s & MASK]);
         // A refill leaves at least 57 bits: offset + match length take at most 31 + 16,
         // literal length + the three state updates at most 16 + 26. rpvboot: the second
@@ -216,7 +218,7 @@ fn run(
             }
         }
         pos = end;
-        if i + 1 < n {
+        if left > 0 {
             ll_s = state_update(&lle, &mut r);
             ml_s = state_update(&mle, &mut r);
             of_s = state_update(&ofe, &mut r);
