@@ -207,8 +207,8 @@ fn run(
             // The first 16 bytes lie wholly before `op` (offset >= 16); so does each next
             // chunk's source, written by then.
             let src = op - offset;
-            let (head, tail) = buf.split_at_mut(op);
-            if !copy16(tail, 0, head, src) {
+            let copied = buf.split_at_mut_checked(op).is_some_and(|(head, tail)| copy16(tail, 0, head, src));
+            if !copied {
                 return Err(Error::Corrupt("match outside the output"));
             }
             let mut k = 16;
