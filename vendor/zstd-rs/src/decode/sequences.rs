@@ -88,11 +88,7 @@ pub fn decode(
     let ml_t: &SeqTable = st.seq_table(ML, pre, dict).ok_or(missing)?;
     let mut r = RevReader::new(&src[at..])?;
     let states = [r.read(ll_t.log) as usize, r.read(of_t.log) as usize, r.read(ml_t.log) as usize];
-    let t = Tables {
-        ll: ll_t.entries().ok_or(missing)?,
-        of: of_t.entries().ok_or(missing)?,
-        ml: ml_t.entries().ok_or(missing)?,
-    };
+    let t = Tables { ll: ll_t.entries().ok_or(missing)?, of: of_t.entries().ok_or(missing)?, ml: ml_t.entries().ok_or(missing)? };
     let (lits, lits_len): (&[u8], usize) = match lits {
         Lits::InBlock(a, b) => (&block[a..], b - a),
         Lits::Buffer(n) => (&st.lits, n),
