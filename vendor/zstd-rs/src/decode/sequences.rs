@@ -96,8 +96,8 @@ pub fn decode(
     let mut reps = st.reps;
     // The output slice is handed to `run` by itself, so that its pointer and length stay in
     // registers there (through `ex` they were loaded again for every sequence).
-    let mut buf = core::mem::take(&mut ex.buf);
-    let res = run(&mut r, &t, states, n, lits, lits_len, &mut reps, &mut buf, ex);
+    let buf = core::mem::take(&mut ex.buf);
+    let res = run(&mut r, &t, states, n, lits, lits_len, &mut reps, buf, ex);
     ex.buf = buf;
     res?;
     r.refill();
