@@ -94,6 +94,7 @@ pub enum Refill {
 /// Backward bit reader. Bits past the start of the stream read as zero until the container is
 /// used up (rpvboot: after that, arbitrary, see [`RevReader::peek`]); callers that must not rely
 /// on them check `finished()` / `overflowed()`.
+#[derive(Clone, Copy)]
 pub struct RevReader<'a> {
     src: &'a [u8],
     ptr: usize,

@@ -14,27 +14,33 @@ pub const SLACK: usize = 32;
 
 /// Execution context for one block.
 pub struct Exec<'a> {
-    buf: &'a mut Vec<u8>,
+    /// rpvboot: the output as a slice, room for the whole block made in [`Exec::new`]
+    /// (`max_end + SLACK` bytes at least), so the sequence loop never grows it.
+    pub(super) buf: &'a mut [u8],
     /// Logical end of the output (next write position).
     pub pos: usize,
-    frame_start: usize,
-    dict: &'a [u8],
+    pub(super) frame_start: usize,
+    pub(super) dict: &'a [u8],
     /// Largest `pos` the caller allows.
     limit: usize,
-    /// Largest `pos` this block may reach (Block_Maximum_Size past its start).
-    block_end: usize,
     /// rpvboot: the smaller of `limit` and `block_end`, so that the hot path checks one bound.
-    max_end: usize,
+    pub(super) max_end: usize,
     /// Literals consumed so far in this block.
-    lit_pos: usize,
+    pub(super) lit_pos: usize,
 }
 
 impl<'a> Exec<'a> {
-    /// Starts a block at `pos`. `buf` grows on demand (doubling, never past the
-    /// block or caller cap), keeping `SLACK` writable bytes past the logical end.
+    /// Starts a block at `pos`. rpvboot: `buf` is grown here, once per block, to the largest
+    /// end the block may reach plus `SLACK` (zero-filling only what it did not hold yet:
+    /// the fill is then still in the cache when the block is written over it, and bytes are
+    /// filled once, not twice as when the whole content size was filled up front).
     pub fn new(buf: &'a mut Vec<u8>, pos: usize, frame_start: usize, dict: &'a [u8], limit: usize, block_max: usize) -> Self {
         let block_end = pos + block_max;
-        Exec { buf, pos, frame_start, dict, limit, block_end, max_end: limit.min(block_end), lit_pos: 0 }
+        let max_end = limit.min(block_end);
+        if buf.len() < max_end + SLACK {
+            buf.resize(max_end + SLACK, 0);
+        }
+        Exec { buf: buf.as_mut_slice(), pos, frame_start, dict, limit, max_end, lit_pos: 0 }
     }
 
     #[inline(always)]
@@ -43,15 +49,12 @@ impl<'a> Exec<'a> {
         if end > self.max_end {
             return Err(self.past_end(end));
         }
-        if end + SLACK > self.buf.len() {
-            self.grow(end);
-        }
         Ok(())
     }
 
     /// Why `end`, past `max_end`, is refused: the caller's limit first, as before rpvboot's change.
     #[cold]
-    fn past_end(&self, end: usize) -> Error {
+    pub(super) fn past_end(&self, end: usize) -> Error {
         if end > self.limit {
             Error::OutputLimit
         } else {
@@ -59,15 +62,10 @@ impl<'a> Exec<'a> {
         }
     }
 
-    #[cold]
-    fn grow(&mut self, end: usize) {
-        let cap = self.limit.min(self.block_end);
-        let want = (self.buf.len() * 2).max(end).min(cap).max(end);
-        self.buf.resize(want + SLACK, 0);
-    }
-
     /// Executes one sequence. `lits` may be longer than `lits_len` (spare bytes).
-    #[inline(always)]
+    /// (The block decoder runs its own copy of this in `sequences::run`; this one serves the
+    /// tests.)
+    #[cfg(test)]
     pub fn sequence(&mut self, lits: &[u8], lits_len: usize, ll: usize, ml: usize, offset: usize) -> Result<()> {
         self.room(ll + ml)?;
         let lit_end = self.lit_pos + ll;
@@ -75,37 +73,11 @@ impl<'a> Exec<'a> {
             return Err(Error::Corrupt("sequence uses more literals than decoded"));
         }
         let (p, lp) = (self.pos, self.lit_pos);
-        if ll <= 16 && lp + 16 <= lits.len() {
-            self.buf[p..p + 16].copy_from_slice(&lits[lp..lp + 16]);
-        } else {
-            self.buf[p..p + ll].copy_from_slice(&lits[lp..lit_end]);
-        }
+        self.buf[p..p + ll].copy_from_slice(&lits[lp..lit_end]);
         self.pos += ll;
         self.lit_pos = lit_end;
-        let produced = self.pos - self.frame_start;
-        if offset > produced {
-            return self.dict_match(offset, ml, produced);
-        }
-        copy_match(self.buf, self.pos, offset, ml);
+        short_or_dict_match(self.buf, self.pos, self.frame_start, self.dict, offset, ml)?;
         self.pos += ml;
-        Ok(())
-    }
-
-    #[cold]
-    fn dict_match(&mut self, offset: usize, ml: usize, produced: usize) -> Result<()> {
-        let back = offset - produced;
-        if back > self.dict.len() {
-            return Err(Error::Corrupt("match offset beyond history"));
-        }
-        let start = self.dict.len() - back;
-        let take = back.min(ml);
-        let p = self.pos;
-        self.buf[p..p + take].copy_from_slice(&self.dict[start..start + take]);
-        self.pos += take;
-        if ml > take {
-            copy_match(self.buf, self.pos, offset, ml - take);
-            self.pos += ml - take;
-        }
         Ok(())
     }
 
@@ -119,6 +91,31 @@ impl<'a> Exec<'a> {
         self.lit_pos = lits_len;
         Ok(())
     }
+}
+
+/// rpvboot: the match of a sequence (at `pos`, its literals copied) when it is not the block
+/// decoder's fast case: from the dictionary, or from less than 16 bytes back.
+#[cold]
+#[inline(never)]
+pub(super) fn short_or_dict_match(buf: &mut [u8], pos: usize, frame_start: usize, dict: &[u8], offset: usize, ml: usize) -> Result<()> {
+    let produced = pos - frame_start;
+    let (pos, ml) = if offset > produced { dict_match(buf, pos, dict, offset, ml, produced)? } else { (pos, ml) };
+    copy_match(buf, pos, offset, ml);
+    Ok(())
+}
+
+/// Copies the part of a match of `ml` bytes at `pos` that lies in the dictionary, `offset`
+/// back where `produced` bytes of the frame are before `pos`; returns where the rest goes and
+/// its length (one `copy_match` call site for both, for the image's size).
+fn dict_match(buf: &mut [u8], pos: usize, dict: &[u8], offset: usize, ml: usize, produced: usize) -> Result<(usize, usize)> {
+    let back = offset - produced;
+    if back > dict.len() {
+        return Err(Error::Corrupt("match offset beyond history"));
+    }
+    let start = dict.len() - back;
+    let take = back.min(ml);
+    buf[pos..pos + take].copy_from_slice(&dict[start..start + take]);
+    Ok((pos + take, ml - take))
 }
 
 /// Copies `len` bytes from `offset` back to `pos` (overlap repeats the pattern).
@@ -139,12 +136,17 @@ fn copy_match(buf: &mut [u8], pos: usize, offset: usize, len: usize) {
             i += 8;
         }
     } else {
-        // Seed 8 bytes one at a time (they overlap the source), then copy 8-byte
-        // chunks from `d` back, the smallest multiple of `offset` that is >= 8:
-        // the output is periodic, so the chunks repeat the pattern exactly.
-        for k in 0..len.min(8) {
-            buf[pos + k] = buf[src + k];
+        // Seed 8 bytes (they overlap the source), then copy 8-byte chunks from `d` back, the
+        // smallest multiple of `offset` that is >= 8: the output is periodic, so the chunks
+        // repeat the pattern exactly. rpvboot: the seed is built in a local array from the
+        // `offset` bytes before `pos` and stored at once (into the slack if `len` < 8),
+        // instead of byte by byte with two bound checks each.
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&buf[src..src + 8]);
+        for k in offset..8 {
+            seed[k] = seed[k - offset];
         }
+        buf[pos..pos + 8].copy_from_slice(&seed);
         let d = offset * 8usize.div_ceil(offset);
         let mut i = 8;
         while i < len {

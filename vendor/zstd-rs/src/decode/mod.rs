@@ -142,9 +142,9 @@ impl Decompressor {
         }
         self.st.reset(dict);
         let frame_start = out.len();
-        if let Some(cs) = h.content_size {
-            out.resize(frame_start + cs as usize + execute::SLACK, 0);
-        }
+        // rpvboot: the output is no longer zero-filled here for the whole content size: each
+        // block makes its own room (`make_room`, `Exec::new`), so RLE and raw blocks are
+        // written once instead of twice and a compressed block's fill is still in the cache.
         let mut pos = frame_start;
         let body = self.frame_blocks(src, h, dict, limit, out, &mut pos);
         out.truncate(pos);
@@ -187,15 +187,13 @@ impl Decompressor {
             match ty {
                 BlockType::Rle => {
                     let b = *src.get(at).ok_or(Error::Truncated)?;
-                    make_room(out, *pos, size, limit)?;
-                    out[*pos..*pos + size].fill(b);
+                    put(out, *pos, Fill::Byte(b, size), limit)?;
                     *pos += size;
                     at += 1;
                 }
                 BlockType::Raw => {
                     let body = src.get(at..at + size).ok_or(Error::Truncated)?;
-                    make_room(out, *pos, size, limit)?;
-                    out[*pos..*pos + size].copy_from_slice(body);
+                    put(out, *pos, Fill::Copy(body), limit)?;
                     *pos += size;
                     at += size;
                 }
@@ -228,11 +226,37 @@ impl Default for Decompressor {
     }
 }
 
-/// Checks the output limit and makes `out[pos..pos + n]` writable.
-fn make_room(out: &mut Vec<u8>, pos: usize, n: usize, limit: usize) -> Result<()> {
+/// What an RLE or raw block writes.
+enum Fill<'a> {
+    /// `n` copies of a byte.
+    Byte(u8, usize),
+    /// These bytes.
+    Copy(&'a [u8]),
+}
+
+/// Checks the output limit and writes `fill` at `pos`, the logical end of `out`. rpvboot: the
+/// bytes are written once; before, the room was zero-filled first and then overwritten. Only
+/// what an earlier compressed block left zeroed past `pos` (its room) is overwritten in place.
+fn put(out: &mut Vec<u8>, pos: usize, fill: Fill<'_>, limit: usize) -> Result<()> {
+    let n = match fill {
+        Fill::Byte(_, n) => n,
+        Fill::Copy(s) => s.len(),
+    };
     let end = pos.checked_add(n).filter(|&e| e <= limit).ok_or(Error::OutputLimit)?;
-    if out.len() < end {
-        out.resize(end, 0);
+    let have = out.len().min(end).saturating_sub(pos);
+    let here = out.get_mut(pos..pos + have).unwrap_or_default();
+    match fill {
+        Fill::Byte(b, _) => {
+            here.fill(b);
+            if out.len() < end {
+                out.resize(end, b);
+            }
+        }
+        Fill::Copy(s) => {
+            let (now, rest) = s.split_at(have);
+            here.copy_from_slice(now);
+            out.extend_from_slice(rest);
+        }
     }
     Ok(())
 }

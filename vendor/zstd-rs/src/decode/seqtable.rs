@@ -47,7 +47,11 @@ pub struct SeqEntry {
     pub add_bits: u8,
 }
 
-/// A decoding table for one sequence stream (`1 << log` entries).
+/// Entries every table holds (rpvboot: padded to the largest size, accuracy log 9, so that the
+/// sequence loop can index it as a fixed array with a masked state and no bound check).
+pub const TABLE: usize = 1 << crate::fse::dtable::MAX_LOG;
+
+/// A decoding table for one sequence stream (`1 << log` entries, then padding to [`TABLE`]).
 #[derive(Clone, Debug, Default)]
 pub struct SeqTable {
     pub e: Vec<SeqEntry>,
@@ -66,8 +70,14 @@ impl SeqTable {
             let (base, add_bits) = kind.code(d.symbol);
             e.push(SeqEntry { base, next: d.base, nb_bits: d.nb_bits, add_bits });
         })?;
+        self.e.resize(TABLE, SeqEntry::default());
         self.log = norm.log;
         Ok(())
+    }
+
+    /// The entries as a fixed array (`None` only for a table never built).
+    pub fn entries(&self) -> Option<&[SeqEntry; TABLE]> {
+        self.e.as_slice().try_into().ok()
     }
 
     /// Rebuilds `self` as a single-symbol (RLE mode) table.
@@ -78,6 +88,7 @@ impl SeqTable {
         let (base, add_bits) = kind.code(symbol);
         self.e.clear();
         self.e.push(SeqEntry { base, next: 0, nb_bits: 0, add_bits });
+        self.e.resize(TABLE, SeqEntry::default());
         self.log = 0;
         Ok(())
     }
