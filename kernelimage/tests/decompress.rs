@@ -3,7 +3,6 @@
 //! give errors, never panics.
 
 use kernelimage::{self as image, Error, Format};
-use std::process::{Command, Stdio};
 
 const LIMIT: usize = 64 << 20;
 
@@ -306,53 +305,6 @@ fn garbage_after_valid_magic_never_panics() {
         d.insert(0, (i % 4) as u8);
         kernelimage::fuzz::decompressor(&d);
         kernelimage::fuzz::bzimage_header(&d);
-    }
-}
-
-/// Throughput against the C tools on the same input (run with
-/// `cargo test --release -p loader --test decompress -- --ignored --nocapture bench`).
-#[test]
-#[ignore = "benchmark: run explicitly, in release mode"]
-fn bench_against_c_tools() {
-    use std::time::Instant;
-    let input =
-        std::env::var("RPV_BENCH_INPUT").ok().and_then(|p| std::fs::read(p).ok()).unwrap_or_else(|| sample().repeat(8));
-    let mib = input.len() as f64 / (1 << 20) as f64;
-    eprintln!("input: {mib:.1} MiB uncompressed");
-    for (format, comp, cargs, dargs) in [
-        (Format::Gzip, "gzip", &["-c", "-9"][..], &["-dc"][..]),
-        (Format::Xz, "xz", &["-c", "--check=crc32", "--x86", "--lzma2=preset=9,dict=32MiB"][..], &["-dc"][..]),
-        (Format::Zstd, "zstd", &["-c", "-q", "-19"][..], &["-dc", "-q"][..]),
-        (Format::Lz4, "lz4", &["-c", "-q", "-l", "-9"][..], &["-dc", "-q"][..]),
-    ] {
-        let packed = tool(comp, cargs, &input);
-        let best = |f: &mut dyn FnMut()| {
-            (0..3)
-                .map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64()
-                })
-                .fold(f64::MAX, f64::min)
-        };
-        let ours = best(&mut || {
-            let out = image::decompress(format, &packed, 1 << 30).unwrap();
-            assert_eq!(out.len(), input.len());
-        });
-        let path = std::env::temp_dir().join(format!("rpv-bench-{}.{comp}", std::process::id()));
-        std::fs::write(&path, &packed).unwrap();
-        let theirs = best(&mut || {
-            let st = Command::new(comp).args(dargs).arg(&path).stdout(Stdio::null()).status().unwrap();
-            assert!(st.success());
-        });
-        let _ = std::fs::remove_file(&path);
-        eprintln!(
-            "{comp:5}: ours {:7.1} MiB/s, {comp} {:7.1} MiB/s, ratio {:.2}x (ours/C time), compressed {:.1} MiB",
-            mib / ours,
-            mib / theirs,
-            ours / theirs,
-            packed.len() as f64 / (1 << 20) as f64
-        );
     }
 }
 
