@@ -44,9 +44,9 @@ fn main() {
                     let h = out
                         .iter()
                         .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-                    eprintln!("{} bytes fnv1a={h:016x} {secs:.3} s", out.len());
+                    eprintln!("{} bytes fnv1a={h:016x} {secs:.5} s", out.len());
                 } else {
-                    eprintln!("{} bytes {secs:.3} s", std::hint::black_box(out).len());
+                    eprintln!("{} bytes {secs:.5} s", std::hint::black_box(out).len());
                 }
             }
             Err(e) => {

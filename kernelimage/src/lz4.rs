@@ -52,19 +52,23 @@ pub fn decompress_lz4(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8
     Ok((out.finish(), pos))
 }
 
+/// Output bytes one byte of an LZ4 block can stand for at most: a match-length byte of 255
+/// (tokens give at most 19, literals 1, offsets none).
+const MAX_RATIO: usize = 255;
+
 /// The room the first frame needs, from its structure alone (0 = not known): for a legacy
-/// frame, 8 MiB per block, which is what [`block`] asks for each (Linux's kernels have no other
-/// size information: `lz4 -l` writes none, and only a bzImage carries the size). One exact
-/// allocation instead of doubling from a guess: no copy, no slack to shrink, and no more memory
-/// than the decode would need at its last block anyway. The walk only hops over block-size words
-/// (at most `input.len() / 4` of them), and a malformed frame just ends it: [`legacy`] reports
-/// the error.
+/// frame, per block at most 8 MiB and at most [`MAX_RATIO`] times its compressed size (Linux's
+/// kernels carry no other size: `lz4 -l` writes none, only a bzImage appends one). One
+/// allocation of what the decode can need instead of doubling from a guess: no copy, no slack
+/// to shrink, and a hostile frame of many tiny blocks claims no more than 255 times its size.
+/// The walk only hops over block-size words (at most `input.len() / 4` of them); a malformed
+/// frame just ends it, and [`legacy`] reports the error.
 fn first_frame_bound(input: &[u8]) -> usize {
     if u32_at(input, 0) != Some(LEGACY_MAGIC) {
         return 0;
     }
     let mut pos = 4usize;
-    let mut blocks = 0usize;
+    let mut total = 0usize;
     while let Some(size) = u32_at(input, pos) {
         let size = size as usize;
         let data_at = pos + 4;
@@ -72,10 +76,10 @@ fn first_frame_bound(input: &[u8]) -> usize {
             break;
         }
         let Some(next) = data_at.checked_add(size).filter(|&n| n <= input.len()) else { break };
-        blocks += 1;
+        total = total.saturating_add(size.saturating_mul(MAX_RATIO).min(LEGACY_BLOCK));
         pos = next;
     }
-    blocks.saturating_mul(LEGACY_BLOCK)
+    total
 }
 
 /// Decodes one block after `out.len`. The block may produce up to `max` bytes, but is first

@@ -261,6 +261,30 @@ fn lz4_matches_lz4() {
     roundtrip(Format::Lz4, "lz4", &["-c", "-q", "--content-size", "-BX"], &["-dc", "-q"]);
 }
 
+/// Linux's lz4 kernels: the legacy frame in 8 MiB blocks, the size known only from a bzImage's
+/// last word. With that size as the hint and as the limit (a domain with just room for the
+/// kernel), or with no hint at all, the last block decodes into the room left instead of
+/// asking for a whole 8 MiB more; a wrong hint still decodes. `lz4 -dc` is the oracle.
+#[test]
+fn lz4_legacy_blocks_fit_the_exact_size() {
+    let s = sample();
+    let data = s.repeat((17 << 20) / s.len() + 1);
+    let packed = tool("lz4", &["-c", "-q", "-l", "-9"], &data);
+    let oracle = tool("lz4", &["-dc", "-q"], &packed);
+    assert!(oracle == data, "lz4 round trip");
+    let n = oracle.len();
+    for hint in [0, 1, 1000, n - 1, n, n + 1, LIMIT] {
+        let ours = image::decompress_hinted(Format::Lz4, &packed, LIMIT, hint).unwrap();
+        assert!(ours == oracle, "hint {hint}");
+    }
+    for hint in [0, n] {
+        let ours = image::decompress_hinted(Format::Lz4, &packed, n, hint).unwrap();
+        assert!(ours == oracle, "limit = output size, hint {hint}");
+    }
+    let r = image::decompress_hinted(Format::Lz4, &packed, n - 1, n);
+    assert!(matches!(r, Err(Error::TooLarge { .. })), "{r:?}");
+}
+
 #[test]
 fn nested_layers_are_reported_outermost_first() {
     let k = std::fs::read(
