@@ -74,7 +74,7 @@ const CODECS: [Codec; 4] = [
 #[derive(Default)]
 struct Row {
     packed: u64,
-    ir: Option<(u64, u64)>,
+    ir: Option<(Ir, Ir)>,
     wall: (f64, f64),
     one: (f64, f64),
     two: (f64, f64),
@@ -109,7 +109,7 @@ pub fn run(rounds: u32) -> Result<()> {
         let mut row = Row { packed: fs::metadata(&file)?.len(), ..Row::default() };
         if valgrind {
             eprintln!("decompress: {} under callgrind", c.name);
-            row.ir = Some((callgrind(&ours(&decode, c, &file, 1))?, callgrind(&theirs(c, &file, 1))?));
+            row.ir = Some((callgrind(&ours(&decode, c, &file, 1), &dir)?, callgrind(&theirs(c, &file, 1), &dir)?));
         }
         row.wall = best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), false)?;
         row.one = best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), true)?;
@@ -207,10 +207,22 @@ fn best_pair(rounds: u32, a: impl Fn() -> Command, b: impl Fn() -> Command, warm
     Ok((ta, tb))
 }
 
-/// Instructions (callgrind's "Collected") of the whole process.
-fn callgrind(cmd: &Command) -> Result<u64> {
+/// Instructions of one run under callgrind.
+#[derive(Clone, Copy, Default)]
+struct Ir {
+    /// The whole process (callgrind's "Collected").
+    total: u64,
+    /// Of which in glibc's `memset`/`memcpy`/`memmove`, where callgrind counts a `rep stos` /
+    /// `rep movs` once per byte or word moved.
+    mem: u64,
+}
+
+/// Runs `cmd` under callgrind and reads its totals with `callgrind_annotate`.
+fn callgrind(cmd: &Command, dir: &Path) -> Result<Ir> {
+    let out_file = dir.join("callgrind.out");
     let mut v = Command::new("valgrind");
-    v.args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+    v.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
         .arg(cmd.get_program())
         .args(cmd.get_args())
         .stdin(Stdio::null())
@@ -220,10 +232,25 @@ fn callgrind(cmd: &Command) -> Result<u64> {
     if !out.status.success() {
         bail!("{v:?} failed: {}", err.trim());
     }
-    err.lines()
+    let total = err
+        .lines()
         .find_map(|l| l.split("Collected :").nth(1))
         .and_then(|n| n.trim().parse().ok())
-        .with_context(|| format!("no instruction count from {v:?}: {}", err.trim()))
+        .with_context(|| format!("no instruction count from {v:?}: {}", err.trim()))?;
+    let per_fn = util::output(Command::new("callgrind_annotate").arg("--threshold=100").arg(&out_file))?;
+    let _ = fs::remove_file(&out_file);
+    Ok(Ir { total, mem: mem_functions(&per_fn) })
+}
+
+/// Instructions `callgrind_annotate` attributes to glibc's string-move functions
+/// (`__memset_avx2_unaligned_erms`, `__memcpy_…`, `__memmove_…`).
+fn mem_functions(annotate: &str) -> u64 {
+    annotate
+        .lines()
+        .filter(|l| ["__memset_", "__memcpy_", "__memmove_"].iter().any(|f| l.contains(f)))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|n| n.replace(',', "").parse::<u64>().ok())
+        .sum()
 }
 
 fn loadavg() -> String {
@@ -291,23 +318,29 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
     );
     let _ = writeln!(
         md,
-        "| format | packed | Ir ours | Ir C | Ir × C | wall ours | wall C | wall × C | warm ours | warm C | warm × C |"
+        "| format | packed | Ir ours (mem*) | Ir C (mem*) | Ir × C | Ir × C without mem* | wall ours | wall C | wall × C \
+         | warm ours | warm C | warm × C |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut json = format!(
         "{{\"date\": \"{date}\", \"machine\": \"{}\", \"load_before\": \"{load_before}\", \"load_after\": \"{load_after}\", \
          \"input_bytes\": {size}, \"rounds\": {rounds}, \"formats\": [\n",
         machine.replace('"', "'")
     );
     for (i, (c, r)) in rows.iter().enumerate() {
-        let (ir_a, ir_b, ir_r) = match r.ir {
-            Some((a, b)) => (mega(a), mega(b), ratio(a as f64, b as f64)),
-            None => ("n/a".into(), "n/a".into(), "n/a".into()),
+        let (ir_a, ir_b, ir_r, ir_rest) = match r.ir {
+            Some((a, b)) => (
+                format!("{} ({})", mega(a.total), mega(a.mem)),
+                format!("{} ({})", mega(b.total), mega(b.mem)),
+                ratio(a.total as f64, b.total as f64),
+                ratio((a.total - a.mem.min(a.total)) as f64, (b.total - b.mem.min(b.total)) as f64),
+            ),
+            None => ("n/a".into(), "n/a".into(), "n/a".into(), "n/a".into()),
         };
         let warm = r.warm();
         let _ = writeln!(
             md,
-            "| {} | {} B | {ir_a} | {ir_b} | {ir_r} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} B | {ir_a} | {ir_b} | {ir_r} | {ir_rest} | {} | {} | {} | {} | {} | {} |",
             c.name,
             r.packed,
             ms(r.wall.0),
@@ -317,10 +350,11 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
             ms(warm.1),
             ratio(warm.0, warm.1)
         );
-        let ir = r.ir.map_or("null".to_string(), |(a, b)| format!("[{a}, {b}]"));
+        let ir = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.total, b.total));
+        let ir_mem = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.mem, b.mem));
         let _ = write!(
             json,
-            "  {{\"format\": \"{}\", \"packed_bytes\": {}, \"ir\": {ir}, \"wall_s\": [{:.6}, {:.6}], \
+            "  {{\"format\": \"{}\", \"packed_bytes\": {}, \"ir\": {ir}, \"ir_mem\": {ir_mem}, \"wall_s\": [{:.6}, {:.6}], \
              \"one_pass_warm_env_s\": [{:.6}, {:.6}], \"two_passes_warm_env_s\": [{:.6}, {:.6}], \"warm_s\": [{:.6}, {:.6}]}}{}\n",
             c.name,
             r.packed,
@@ -338,7 +372,9 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
     json.push_str("]}\n");
     let _ = writeln!(
         md,
-        "\nIr: whole-process instructions under callgrind{} (`rep movs`/`rep stos` counted per byte). \
+        "\nIr: whole-process instructions under callgrind{}; (mem*): of which in glibc's memset/memcpy/memmove, \
+         where callgrind counts `rep stos`/`rep movs` per byte or word, far above their cost; \
+         the C tools mostly copy inline. \
          wall: whole process, best of {rounds}. warm: best(two passes) − best(one pass) in one process, \
          glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. without the host's page faults \
          on our output; our own zero fill of the output stays in. Pairs [ours, C] in the JSON. \
@@ -352,4 +388,21 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
     fs::write(dir.join("decompress.json"), &json)?;
     eprintln!("decompress: wrote {}", dir.join("decompress.md").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Lines as valgrind 3.19's `callgrind_annotate` prints them (lz4's decode).
+    #[test]
+    fn mem_functions_sum_glibc_string_moves() {
+        let a = "\
+--------------------------------------------------------------------------------
+Ir                    file:function
+--------------------------------------------------------------------------------
+123,571,176 (71.58%)  ???:0x000000000002bf80 [/tmp/lz4b/dec-exact]
+ 37,784,629 (21.89%)  ./string/../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:__memset_avx2_unaligned_erms [/usr/lib/x86_64-linux-gnu/libc.so.6]
+ 10,983,549 ( 6.36%)  ./string/../sysdeps/x86_64/multiarch/memmove-vec-unaligned-erms.S:__memcpy_avx_unaligned_erms [/usr/lib/x86_64-linux-gnu/libc.so.6]
+";
+        assert_eq!(super::mem_functions(a), 37_784_629 + 10_983_549);
+    }
 }
