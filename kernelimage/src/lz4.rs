@@ -100,7 +100,12 @@ fn block(src: &[u8], out: &mut OutBuf, max: usize, dict: bool, at: usize) -> Res
 
 /// Decodes `src` into at most `room` bytes after `out.len` (which must be there) and commits
 /// what was written.
-fn decode(src: &[u8], out: &mut OutBuf, room: usize, dict: bool) -> core::result::Result<(), lz4block::DecompressError> {
+fn decode(
+    src: &[u8],
+    out: &mut OutBuf,
+    room: usize,
+    dict: bool,
+) -> core::result::Result<(), lz4block::DecompressError> {
     let start = out.len;
     let (before, after) = out.buf.split_at_mut(start);
     let dst = after.get_mut(..room).unwrap_or_default();
