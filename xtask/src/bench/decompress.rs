@@ -352,10 +352,10 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
         );
         let ir = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.total, b.total));
         let ir_mem = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.mem, b.mem));
-        let _ = write!(
+        let _ = writeln!(
             json,
             "  {{\"format\": \"{}\", \"packed_bytes\": {}, \"ir\": {ir}, \"ir_mem\": {ir_mem}, \"wall_s\": [{:.6}, {:.6}], \
-             \"one_pass_warm_env_s\": [{:.6}, {:.6}], \"two_passes_warm_env_s\": [{:.6}, {:.6}], \"warm_s\": [{:.6}, {:.6}]}}{}\n",
+             \"one_pass_warm_env_s\": [{:.6}, {:.6}], \"two_passes_warm_env_s\": [{:.6}, {:.6}], \"warm_s\": [{:.6}, {:.6}]}}{}",
             c.name,
             r.packed,
             r.wall.0,
