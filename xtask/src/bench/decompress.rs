@@ -11,8 +11,11 @@
 //!   valgrind is not installed). Repeatable under load, but callgrind counts a `rep movs` /
 //!   `rep stos` once per byte, so glibc's `memcpy`/`memset` of long runs weigh more than they
 //!   cost.
-//! - **wall**: the whole process (start, read, decode, exit), best of N rounds (`--rounds`),
-//!   ours and the tool alternating which goes first.
+//! - **CPU**: user + system time of the whole process (start, read, decode, exit), read by
+//!   bash's `time` (`getrusage`, millisecond precision), best of N rounds (`--rounds`), ours and
+//!   the tool alternating which goes first. CPU time is what the run itself cost: on a machine
+//!   shared with other work it moves far less than wall time (the same ratios in wall time are
+//!   reported too, and are noisy there).
 //! - **warm**: one more read + decode in a process whose memory is already set up: best of N of
 //!   (two passes) − best of N of (one pass); ours with `decode FORMAT FILE 2`, the tool given the
 //!   file twice (`-dc FILE FILE`, lz4 `-m`). Both run with glibc's mmap threshold raised
@@ -26,7 +29,8 @@
 //! claimed (one L1 table filled and hooked in with a batched `mmu_update`, Xen validating its
 //! 512 entries; `rpvboot/src/pv/mm.rs`), so there are no per-page faults and nobody zeroes the
 //! pages but `OutBuf`. The guest's cost is therefore close to the warm column plus one mapping
-//! per 2 MiB of heap growth; the wall column overstates it by the host's page faults.
+//! per 2 MiB of heap growth; the one-pass CPU and wall columns overstate it by the host's page
+//! faults.
 //!
 //! Before timing, our output is checked against the uncompressed file (length and FNV-1a). The
 //! table goes to stdout and to `target/bench/decompress.md` and `.json`, with the machine, the
@@ -36,7 +40,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
@@ -70,19 +73,39 @@ const CODECS: [Codec; 4] = [
     Codec { name: "lz4", tool: "lz4", ext: "lz4", pack: &["-c", "-q", "-l", "-9"], unpack: &["-dc", "-q", "-m"] },
 ];
 
-/// One format's measurements (seconds, instructions).
-#[derive(Default)]
+/// Seconds of one run: wall clock, and CPU time (user + system) of the process.
+#[derive(Clone, Copy)]
+struct Times {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Times {
+    const MAX: Times = Times { wall: f64::MAX, cpu: f64::MAX };
+
+    fn min(self, o: Times) -> Times {
+        Times { wall: self.wall.min(o.wall), cpu: self.cpu.min(o.cpu) }
+    }
+
+    fn minus(self, o: Times) -> Times {
+        Times { wall: (self.wall - o.wall).max(0.0), cpu: (self.cpu - o.cpu).max(0.0) }
+    }
+}
+
+/// One format's measurements, each pair [ours, C].
 struct Row {
     packed: u64,
     ir: Option<(Ir, Ir)>,
-    wall: (f64, f64),
-    one: (f64, f64),
-    two: (f64, f64),
+    /// One pass, default environment.
+    cold: (Times, Times),
+    /// One and two passes with [`WARM_TUNABLES`].
+    one: (Times, Times),
+    two: (Times, Times),
 }
 
 impl Row {
-    fn warm(&self) -> (f64, f64) {
-        ((self.two.0 - self.one.0).max(0.0), (self.two.1 - self.one.1).max(0.0))
+    fn warm(&self) -> (Times, Times) {
+        (self.two.0.minus(self.one.0), self.two.1.minus(self.one.1))
     }
 }
 
@@ -106,14 +129,20 @@ pub fn run(rounds: u32) -> Result<()> {
     for c in &CODECS {
         let file = pack(c, &input, &dir)?;
         check(&decode, c, &file, want)?;
-        let mut row = Row { packed: fs::metadata(&file)?.len(), ..Row::default() };
-        if valgrind {
+        let ir = if valgrind {
             eprintln!("decompress: {} under callgrind", c.name);
-            row.ir = Some((callgrind(&ours(&decode, c, &file, 1), &dir)?, callgrind(&theirs(c, &file, 1), &dir)?));
-        }
-        row.wall = best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), false)?;
-        row.one = best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), true)?;
-        row.two = best_pair(rounds, || ours(&decode, c, &file, 2), || theirs(c, &file, 2), true)?;
+            Some((callgrind(&ours(&decode, c, &file, 1), &dir)?, callgrind(&theirs(c, &file, 1), &dir)?))
+        } else {
+            None
+        };
+        eprintln!("decompress: {} timed, {rounds} rounds", c.name);
+        let row = Row {
+            packed: fs::metadata(&file)?.len(),
+            ir,
+            cold: best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), false)?,
+            one: best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), true)?,
+            two: best_pair(rounds, || ours(&decode, c, &file, 2), || theirs(c, &file, 2), true)?,
+        };
         rows.push((c, row));
     }
     report(&rows, rounds, valgrind, &load_before, &input)
@@ -177,24 +206,37 @@ fn theirs(c: &Codec, file: &Path, passes: u32) -> Command {
     cmd
 }
 
-/// Wall seconds of one run (stdout to /dev/null); fails if the command does.
-fn time(mut cmd: Command, warm: bool) -> Result<f64> {
+/// Times one run (stdout and stderr to /dev/null) through bash's `time`, which reads the
+/// child's CPU time from `getrusage` with millisecond precision: CPU time is what the run cost
+/// itself, and on a machine shared with other work it moves far less than wall time. Fails if
+/// the command does.
+fn time(cmd: Command, warm: bool) -> Result<Times> {
+    let mut sh = Command::new("bash");
+    sh.arg("-c")
+        .arg("TIMEFORMAT='%3R %3U %3S'; time \"$@\" >/dev/null 2>&1")
+        .arg("bash")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
     if warm {
-        cmd.env("GLIBC_TUNABLES", WARM_TUNABLES);
+        sh.env("GLIBC_TUNABLES", WARM_TUNABLES);
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let t = Instant::now();
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    let secs = t.elapsed().as_secs_f64();
+    let out = sh.output().with_context(|| format!("running {cmd:?}"))?;
+    let err = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!("{cmd:?} failed: {}", out.status);
     }
-    Ok(secs)
+    let t: Vec<f64> = err.lines().last().unwrap_or("").split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    match t[..] {
+        [wall, user, sys] => Ok(Times { wall, cpu: user + sys }),
+        _ => bail!("no times from bash for {cmd:?}: {}", err.trim()),
+    }
 }
 
 /// Best of `rounds` for ours and theirs, alternating which runs first.
-fn best_pair(rounds: u32, a: impl Fn() -> Command, b: impl Fn() -> Command, warm: bool) -> Result<(f64, f64)> {
-    let (mut ta, mut tb) = (f64::MAX, f64::MAX);
+fn best_pair(rounds: u32, a: impl Fn() -> Command, b: impl Fn() -> Command, warm: bool) -> Result<(Times, Times)> {
+    let (mut ta, mut tb) = (Times::MAX, Times::MAX);
     for r in 0..rounds {
         if r % 2 == 0 {
             ta = ta.min(time(a(), warm)?);
@@ -288,7 +330,7 @@ fn tool_versions() -> String {
 }
 
 fn ms(s: f64) -> String {
-    format!("{:.1} ms", s * 1e3)
+    format!("{:.0} ms", s * 1e3)
 }
 
 fn ratio(a: f64, b: f64) -> String {
@@ -301,6 +343,14 @@ fn ratio(a: f64, b: f64) -> String {
 
 fn mega(n: u64) -> String {
     format!("{:.0} M", n as f64 / 1e6)
+}
+
+/// One of a [`Times`]' figures.
+type Pick = fn(&Times) -> f64;
+
+/// `[ours, C]` of one figure, for the JSON.
+fn pair(f: Pick, p: (Times, Times)) -> String {
+    format!("[{:.4}, {:.4}]", f(&p.0), f(&p.1))
 }
 
 fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str, input: &Path) -> Result<()> {
@@ -318,10 +368,10 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
     );
     let _ = writeln!(
         md,
-        "| format | packed | Ir ours (mem*) | Ir C (mem*) | Ir × C | Ir × C without mem* | wall ours | wall C | wall × C \
-         | warm ours | warm C | warm × C |"
+        "| format | packed | Ir ours (mem*) | Ir C (mem*) | Ir × C | Ir × C without mem* | CPU ours | CPU C | CPU × C \
+         | warm CPU ours | warm CPU C | warm × C | wall × C | warm wall × C |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut json = format!(
         "{{\"date\": \"{date}\", \"machine\": \"{}\", \"load_before\": \"{load_before}\", \"load_after\": \"{load_after}\", \
          \"input_bytes\": {size}, \"rounds\": {rounds}, \"formats\": [\n",
@@ -337,35 +387,39 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
             ),
             None => ("n/a".into(), "n/a".into(), "n/a".into(), "n/a".into()),
         };
-        let warm = r.warm();
+        let (wa, wb) = r.warm();
         let _ = writeln!(
             md,
-            "| {} | {} B | {ir_a} | {ir_b} | {ir_r} | {ir_rest} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} B | {ir_a} | {ir_b} | {ir_r} | {ir_rest} | {} | {} | {} | {} | {} | {} | {} | {} |",
             c.name,
             r.packed,
-            ms(r.wall.0),
-            ms(r.wall.1),
-            ratio(r.wall.0, r.wall.1),
-            ms(warm.0),
-            ms(warm.1),
-            ratio(warm.0, warm.1)
+            ms(r.cold.0.cpu),
+            ms(r.cold.1.cpu),
+            ratio(r.cold.0.cpu, r.cold.1.cpu),
+            ms(wa.cpu),
+            ms(wb.cpu),
+            ratio(wa.cpu, wb.cpu),
+            ratio(r.cold.0.wall, r.cold.1.wall),
+            ratio(wa.wall, wb.wall)
         );
         let ir = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.total, b.total));
         let ir_mem = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.mem, b.mem));
+        let (wall, cpu): (Pick, Pick) = (|t| t.wall, |t| t.cpu);
         let _ = writeln!(
             json,
-            "  {{\"format\": \"{}\", \"packed_bytes\": {}, \"ir\": {ir}, \"ir_mem\": {ir_mem}, \"wall_s\": [{:.6}, {:.6}], \
-             \"one_pass_warm_env_s\": [{:.6}, {:.6}], \"two_passes_warm_env_s\": [{:.6}, {:.6}], \"warm_s\": [{:.6}, {:.6}]}}{}",
+            "  {{\"format\": \"{}\", \"packed_bytes\": {}, \"ir\": {ir}, \"ir_mem\": {ir_mem}, \
+             \"wall_s\": {}, \"cpu_s\": {}, \"one_pass_warm_env\": {{\"wall_s\": {}, \"cpu_s\": {}}}, \
+             \"two_passes_warm_env\": {{\"wall_s\": {}, \"cpu_s\": {}}}, \"warm_wall_s\": {}, \"warm_cpu_s\": {}}}{}",
             c.name,
             r.packed,
-            r.wall.0,
-            r.wall.1,
-            r.one.0,
-            r.one.1,
-            r.two.0,
-            r.two.1,
-            warm.0,
-            warm.1,
+            pair(wall, r.cold),
+            pair(cpu, r.cold),
+            pair(wall, r.one),
+            pair(cpu, r.one),
+            pair(wall, r.two),
+            pair(cpu, r.two),
+            pair(wall, (wa, wb)),
+            pair(cpu, (wa, wb)),
             if i + 1 < rows.len() { "," } else { "" }
         );
     }
@@ -374,11 +428,12 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
         md,
         "\nIr: whole-process instructions under callgrind{}; (mem*): of which in glibc's memset/memcpy/memmove, \
          where callgrind counts `rep stos`/`rep movs` per byte or word, far above their cost; \
-         the C tools mostly copy inline. \
-         wall: whole process, best of {rounds}. warm: best(two passes) − best(one pass) in one process, \
-         glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. without the host's page faults \
-         on our output; our own zero fill of the output stays in. Pairs [ours, C] in the JSON. \
-         The method: xtask/src/bench/decompress.rs.",
+         the C tools mostly copy inline. CPU: user + system time of the whole process (start, read, decode, \
+         exit; bash's `time`), best of {rounds}, ours and the tool alternating. warm: best(two passes) − \
+         best(one pass) in one process, glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. one \
+         more read + decode without the host's page faults on our output; our own zero fill of the output \
+         stays in. wall: the same ratios in wall-clock time (noisy on a shared machine). Seconds as [ours, C] \
+         in the JSON. The method: xtask/src/bench/decompress.rs.",
         if valgrind { "" } else { " (valgrind not installed: n/a)" }
     );
     print!("{md}");
