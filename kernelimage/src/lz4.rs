@@ -30,7 +30,13 @@ fn corrupt(detail: alloc::string::String, offset: usize) -> Error {
 /// Decompress the LZ4 frames at the start of `input`. Returns the output and the input used.
 /// `hint`: expected output size (untrusted; 0 = unknown).
 pub fn decompress_lz4(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8>, usize)> {
-    let guess = if hint > 0 { hint } else { input.len().saturating_mul(3) };
+    let bound = first_frame_bound(input);
+    let guess = match (hint, bound) {
+        (0, 0) => input.len().saturating_mul(3),
+        (0, b) => b,
+        (h, 0) => h,
+        (h, b) => h.min(b),
+    };
     let mut out = OutBuf::new(FORMAT, limit, guess)?;
     let mut pos = 0usize;
     let mut frames = 0u32;
@@ -46,13 +52,65 @@ pub fn decompress_lz4(input: &[u8], limit: usize, hint: usize) -> Result<(Vec<u8
     Ok((out.finish(), pos))
 }
 
+/// Output bytes one byte of an LZ4 block can stand for at most: a match-length byte of 255
+/// (tokens give at most 19, literals 1, offsets none).
+const MAX_RATIO: usize = 255;
+
+/// The room the first frame needs, from its structure alone (0 = not known): for a legacy
+/// frame, per block at most 8 MiB and at most [`MAX_RATIO`] times its compressed size (Linux's
+/// kernels carry no other size: `lz4 -l` writes none, only a bzImage appends one). One
+/// allocation of what the decode can need instead of doubling from a guess: no copy, no slack
+/// to shrink, and a hostile frame of many tiny blocks claims no more than 255 times its size.
+/// The walk only hops over block-size words (at most `input.len() / 4` of them); a malformed
+/// frame just ends it, and [`legacy`] reports the error.
+fn first_frame_bound(input: &[u8]) -> usize {
+    if u32_at(input, 0) != Some(LEGACY_MAGIC) {
+        return 0;
+    }
+    let mut pos = 4usize;
+    let mut total = 0usize;
+    while let Some(size) = u32_at(input, pos) {
+        let size = size as usize;
+        let data_at = pos + 4;
+        if size == LEGACY_MAGIC as usize || size == FRAME_MAGIC as usize || size > bound(LEGACY_BLOCK) {
+            break;
+        }
+        let Some(next) = data_at.checked_add(size).filter(|&n| n <= input.len()) else { break };
+        total = total.saturating_add(size.saturating_mul(MAX_RATIO).min(LEGACY_BLOCK));
+        pos = next;
+    }
+    total
+}
+
+/// Decodes one block after `out.len`. The block may produce up to `max` bytes, but is first
+/// decoded into the room already there when that is less (an exact size hint leaves the last
+/// block just what it needs); only if that is too small does the buffer grow to `max` and the
+/// block get decoded again (at most once per block, and growth doubles).
 fn block(src: &[u8], out: &mut OutBuf, max: usize, dict: bool, at: usize) -> Result<()> {
+    let room = out.free().len();
+    if room < max && room > 0 {
+        match decode(src, out, room, dict) {
+            Err(lz4block::DecompressError::OutputTooSmall { .. }) => {}
+            r => return r.map_err(|e| corrupt(format!("{e}"), at)),
+        }
+    }
     out.grow(max)?;
+    decode(src, out, max, dict).map_err(|e| corrupt(format!("{e}"), at))
+}
+
+/// Decodes `src` into at most `room` bytes after `out.len` (which must be there) and commits
+/// what was written.
+fn decode(
+    src: &[u8],
+    out: &mut OutBuf,
+    room: usize,
+    dict: bool,
+) -> core::result::Result<(), lz4block::DecompressError> {
     let start = out.len;
     let (before, after) = out.buf.split_at_mut(start);
-    let dst = after.get_mut(..max).unwrap_or_default();
+    let dst = after.get_mut(..room).unwrap_or_default();
     let d = if dict { before.get(start.saturating_sub(64 * 1024)..).unwrap_or_default() } else { &[] };
-    let n = lz4block::decompress_into(src, dst, d).map_err(|e| corrupt(format!("{e}"), at))?;
+    let n = lz4block::decompress_into(src, dst, d)?;
     out.advance(n);
     Ok(())
 }

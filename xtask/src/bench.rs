@@ -36,6 +36,7 @@ use crate::e2e::scenarios::{Disk, Kernel, Scenario};
 use crate::e2e::{self, RunOpts, Stream};
 use crate::util::{self, e2e_dir, mkdirp, project_root, run};
 
+mod decompress;
 mod storm;
 use storm::STORM_MAX;
 
@@ -124,8 +125,11 @@ pub struct Bench {
     /// Re-analyse an existing run directory (target/e2e/runs/<time>) instead of booting.
     #[arg(long, value_name = "DIR")]
     analyse: Option<PathBuf>,
-    /// Only the host decompression benchmark: our gzip/xz/zstd/lz4 against the C tools on
-    /// Debian's uncompressed vmlinux (target/e2e/out/vmlinux-dom0), as ratios. No QEMU.
+    /// Only the host decompression benchmark: our gzip/xz/zstd/lz4 (built with rpvboot's `pv`
+    /// profile) against the C tools on Debian's uncompressed vmlinux
+    /// (target/e2e/out/vmlinux-dom0): instructions (callgrind, if installed), wall time and
+    /// warm wall time (without our output's page faults), best of --rounds, as ratios; report
+    /// in target/bench/decompress.md and .json (`bench/decompress.rs` says how). No QEMU.
     #[arg(long)]
     decompress: bool,
     /// Only figure 5, the boot storm: N domUs started at the same moment, each from its own copy
@@ -153,14 +157,14 @@ impl Loader {
 
 const FSES: [&str; 2] = ["ext2", "ffs2"];
 
-fn bench_dir() -> PathBuf {
+pub(crate) fn bench_dir() -> PathBuf {
     project_root().join("target").join("bench")
 }
 
 impl Bench {
     pub fn run(self) -> Result<()> {
         if self.decompress {
-            return decompress_bench();
+            return decompress::run(self.rounds);
         }
         mkdirp(&bench_dir())?;
         let rpv = crate::build::build_rpvboot()?;
@@ -1036,25 +1040,6 @@ fn mibs(v: &[f64], none: &str) -> String {
     }
     let (m, lo, hi) = med_min_max(v);
     format!("{m:.1} ({lo:.1}–{hi:.1})")
-}
-
-/// `--decompress`: the loader's own decompressors against the reference C tools on the same
-/// input (Debian's vmlinux), best of three each; the table is printed by the ignored
-/// `bench_against_c_tools` test in kernelimage/tests/decompress.rs, run in release mode.
-fn decompress_bench() -> Result<()> {
-    crate::setup::ensure_host()?;
-    let input = crate::util::project_root().join("target/e2e/out/vmlinux-dom0");
-    if !input.exists() {
-        anyhow::bail!("{} is missing: run `cargo xtask setup` first", input.display());
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    crate::util::run(
-        std::process::Command::new(cargo)
-            .args(["test", "--release", "-p", "kernelimage", "--test", "decompress", "--", "--ignored", "--nocapture"])
-            .arg("bench_against_c_tools")
-            .env("RPV_BENCH_INPUT", &input)
-            .current_dir(crate::util::project_root()),
-    )
 }
 
 #[cfg(test)]
