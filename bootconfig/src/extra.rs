@@ -21,7 +21,7 @@
 //!
 //! Developer and test options ([`DevOptions`]): `rpvboot.noboot`, `rpvboot.test=NAME`,
 //! `rpvboot.bench=MiB`, `rpvboot.benchfile=PATH`, `rpvboot.blkpages=N`, `rpvboot.blksegs=N`,
-//! `rpvboot.readahead=KiB`, `rpvboot.spin=us`, and ` -- ` (the rest of the line is the
+//! `rpvboot.readahead=KiB`, `rpvboot.spin=us`, `rpvboot.trace`, and ` -- ` (the rest of the line is the
 //! command line of the `rpvboot.test=ramdisk` kernel).
 //!
 //! pvgrub's `--vtpm-label=` is accepted and ignored with a note (rpvboot has no vTPM); anything
@@ -73,6 +73,9 @@ pub struct ExtraOptions {
 pub struct DevOptions {
     /// `rpvboot.noboot`: run the device stage, choose nothing, power off.
     pub noboot: bool,
+    /// `rpvboot.trace`: record a timing trace of the boot and print it before the jump
+    /// (docs/loader-time.md).
+    pub trace: bool,
     /// `rpvboot.test=NAME` hooks.
     pub test: TestHooks,
     /// `rpvboot.bench=MiB`: time raw reads of this many MiB of each disk (bad number: 64).
@@ -194,7 +197,8 @@ impl Parser {
         match key {
             "rpvboot.config" | "rpvboot.kernel" => self.file(key, value, col),
             "rpvboot.entry" | "rpvboot.timeout" => self.menu_number(key, value, col),
-            "rpvboot.menu" | "rpvboot.verbose" | "rpvboot.nobootdev" | "rpvboot.nowrite" | "rpvboot.noboot" => {
+            "rpvboot.menu" | "rpvboot.verbose" | "rpvboot.nobootdev" | "rpvboot.nowrite" | "rpvboot.noboot"
+            | "rpvboot.trace" => {
                 self.flag(key, value, col)
             }
             "rpvboot.console" if value == Some("dumb") => self.o.dumb_console = true,
@@ -276,6 +280,7 @@ impl Parser {
             "rpvboot.verbose" => &mut self.o.verbose,
             "rpvboot.nobootdev" => &mut self.o.nobootdev,
             "rpvboot.nowrite" => &mut self.o.nowrite,
+            "rpvboot.trace" => &mut self.o.dev.trace,
             _ => &mut self.o.dev.noboot,
         } = true;
     }
