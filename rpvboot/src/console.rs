@@ -29,9 +29,9 @@ impl Platform for ConsolePlatform {
         if self.port.take_pending(&self.shared) {
             return;
         }
-        let t = self.shared.now_ns();
+        let t = crate::trace::now();
         let _ = self.port.wait(deadline_ns);
-        crate::trace::wait(crate::trace::Wait::Console, true, self.shared.now_ns().saturating_sub(t));
+        crate::trace::wait(crate::trace::Wait::Console, true, t);
     }
 }
 

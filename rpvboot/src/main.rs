@@ -181,6 +181,9 @@ mod kernel {
         let extra = bootconfig::extra::parse(line);
         rpvboot::trace::enable(extra.dev.trace);
         rpvboot::trace::mark("banner, options", 0);
+        if extra.dev.trace && !rpvboot::trace::BUILT {
+            println!("rpvboot: rpvboot.trace: this image has no trace (build it with RPVBOOT_FEATURES=trace)");
+        }
         // Start-up figures for developers; a domU owner's console starts with the disks.
         if extra.verbose {
             report_start(&s);

@@ -292,14 +292,14 @@ impl Platform for XenPlatform {
         let spin_end = start.saturating_add(self.0.spin_ns.get().min(timeout_ns));
         while self.0.shared.now_ns() < spin_end {
             if self.0.shared.test_and_clear_pending(port.0) {
-                trace::wait(kind, false, self.0.shared.now_ns().saturating_sub(start));
+                trace::wait(kind, false, start);
                 return Ok(true);
             }
             core::hint::spin_loop();
         }
         let deadline = start.saturating_add(timeout_ns.max(1));
         super::sched::poll(&[port.0], deadline).map_err(|e| xen_err("SCHEDOP_poll", e.0))?;
-        trace::wait(kind, true, self.0.shared.now_ns().saturating_sub(start));
+        trace::wait(kind, true, start);
         Ok(self.0.shared.test_and_clear_pending(port.0))
     }
 

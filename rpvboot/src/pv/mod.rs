@@ -75,6 +75,7 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     let raw_si = unsafe { core::ptr::read_volatile(si_va as *const raw::StartInfo) };
     let si = StartInfo::parse(&raw_si).map_err(InitError::StartInfo)?;
     memory::set_guest(Guest::Pv);
+    crate::trace::stamp_tsc();
 
     let sh_va = mm::map_shared_info(si.shared_info_ma).map_err(|e| InitError::Xen("map shared_info", e))?;
     // SAFETY: shared_info is now mapped at sh_va for ever.
