@@ -361,15 +361,17 @@ mod tests {
     fn developer_options() {
         let o = parse(
             "rpvboot.bench=64 rpvboot.benchfile=(hd0)/big.bin rpvboot.blkpages=32 rpvboot.blksegs=8 \
-             rpvboot.readahead=512 rpvboot.spin=20 rpvboot.noboot rpvboot.test=reconnect rpvboot.test=heap",
+             rpvboot.readahead=512 rpvboot.spin=20 rpvboot.noboot rpvboot.test=reconnect rpvboot.test=heap \
+             rpvboot.trace",
         );
         assert!(o.diagnostics.is_empty(), "{:?}", o.diagnostics);
         let d = &o.dev;
         assert_eq!(d.bench_mib, Some(64));
         assert_eq!(d.bench_file.as_deref(), Some("(hd0)/big.bin"));
         assert_eq!((d.blk_pages, d.blk_segs, d.readahead_kib, d.spin_us), (Some(32), Some(8), Some(512), Some(20)));
-        assert!(d.noboot && d.test.reconnect && d.test.heap && !d.test.panic);
+        assert!(d.noboot && d.test.reconnect && d.test.heap && !d.test.panic && d.trace);
         assert!(!o.boots_from_disk());
+        assert!(!parse("rpvboot.verbose").dev.trace);
         for (name, get) in [
             ("panic", (|t: &TestHooks| t.panic) as fn(&TestHooks) -> bool),
             ("fault", |t| t.fault),
