@@ -198,9 +198,7 @@ impl Parser {
             "rpvboot.config" | "rpvboot.kernel" => self.file(key, value, col),
             "rpvboot.entry" | "rpvboot.timeout" => self.menu_number(key, value, col),
             "rpvboot.menu" | "rpvboot.verbose" | "rpvboot.nobootdev" | "rpvboot.nowrite" | "rpvboot.noboot"
-            | "rpvboot.trace" => {
-                self.flag(key, value, col)
-            }
+            | "rpvboot.trace" => self.flag(key, value, col),
             "rpvboot.console" if value == Some("dumb") => self.o.dumb_console = true,
             "rpvboot.console" => self.unknown(word, col),
             "rpvboot.test" => match value.and_then(|v| self.o.dev.test.flag(v)) {

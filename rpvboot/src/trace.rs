@@ -80,7 +80,8 @@ mod imp {
         waits: [Waits; 3],
     }
 
-    const EMPTY: Event = Event { what: None, n: 0, text: [0; TEXT], text_len: 0, t: 0, rs: [0; 4], waits: [Waits::ZERO; 3] };
+    const EMPTY: Event =
+        Event { what: None, n: 0, text: [0; TEXT], text_len: 0, t: 0, rs: [0; 4], waits: [Waits::ZERO; 3] };
 
     impl Waits {
         const ZERO: Waits = Waits { n: 0, blocked: 0, ns: 0 };
@@ -251,7 +252,9 @@ mod imp {
         s.on = false;
         let (events, len, total, dropped) = (s.events, s.len, s.total, s.dropped);
         drop(s);
-        crate::println!("rpvboot: trace: since unpause ms | step us: wall run rnb blk | waits n/blocked/us: xs disk con | what");
+        crate::println!(
+            "rpvboot: trace: since unpause ms | step us: wall run rnb blk | waits n/blocked/us: xs disk con | what"
+        );
         if let Some(e) = events.first() {
             crate::println!(
                 "rpvboot: trace before the first mark (us): running {} runnable {} blocked {}",
