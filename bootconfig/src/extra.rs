@@ -21,7 +21,7 @@
 //!
 //! Developer and test options ([`DevOptions`]): `rpvboot.noboot`, `rpvboot.test=NAME`,
 //! `rpvboot.bench=MiB`, `rpvboot.benchfile=PATH`, `rpvboot.blkpages=N`, `rpvboot.blksegs=N`,
-//! `rpvboot.readahead=KiB`, `rpvboot.spin=us`, and ` -- ` (the rest of the line is the
+//! `rpvboot.readahead=KiB`, `rpvboot.spin=us`, `rpvboot.trace`, and ` -- ` (the rest of the line is the
 //! command line of the `rpvboot.test=ramdisk` kernel).
 //!
 //! pvgrub's `--vtpm-label=` is accepted and ignored with a note (rpvboot has no vTPM); anything
@@ -73,6 +73,9 @@ pub struct ExtraOptions {
 pub struct DevOptions {
     /// `rpvboot.noboot`: run the device stage, choose nothing, power off.
     pub noboot: bool,
+    /// `rpvboot.trace`: record a timing trace of the boot and print it before the jump
+    /// (docs/loader-time.md).
+    pub trace: bool,
     /// `rpvboot.test=NAME` hooks.
     pub test: TestHooks,
     /// `rpvboot.bench=MiB`: time raw reads of this many MiB of each disk (bad number: 64).
@@ -194,9 +197,8 @@ impl Parser {
         match key {
             "rpvboot.config" | "rpvboot.kernel" => self.file(key, value, col),
             "rpvboot.entry" | "rpvboot.timeout" => self.menu_number(key, value, col),
-            "rpvboot.menu" | "rpvboot.verbose" | "rpvboot.nobootdev" | "rpvboot.nowrite" | "rpvboot.noboot" => {
-                self.flag(key, value, col)
-            }
+            "rpvboot.menu" | "rpvboot.verbose" | "rpvboot.nobootdev" | "rpvboot.nowrite" | "rpvboot.noboot"
+            | "rpvboot.trace" => self.flag(key, value, col),
             "rpvboot.console" if value == Some("dumb") => self.o.dumb_console = true,
             "rpvboot.console" => self.unknown(word, col),
             "rpvboot.test" => match value.and_then(|v| self.o.dev.test.flag(v)) {
@@ -276,6 +278,7 @@ impl Parser {
             "rpvboot.verbose" => &mut self.o.verbose,
             "rpvboot.nobootdev" => &mut self.o.nobootdev,
             "rpvboot.nowrite" => &mut self.o.nowrite,
+            "rpvboot.trace" => &mut self.o.dev.trace,
             _ => &mut self.o.dev.noboot,
         } = true;
     }
@@ -356,15 +359,17 @@ mod tests {
     fn developer_options() {
         let o = parse(
             "rpvboot.bench=64 rpvboot.benchfile=(hd0)/big.bin rpvboot.blkpages=32 rpvboot.blksegs=8 \
-             rpvboot.readahead=512 rpvboot.spin=20 rpvboot.noboot rpvboot.test=reconnect rpvboot.test=heap",
+             rpvboot.readahead=512 rpvboot.spin=20 rpvboot.noboot rpvboot.test=reconnect rpvboot.test=heap \
+             rpvboot.trace",
         );
         assert!(o.diagnostics.is_empty(), "{:?}", o.diagnostics);
         let d = &o.dev;
         assert_eq!(d.bench_mib, Some(64));
         assert_eq!(d.bench_file.as_deref(), Some("(hd0)/big.bin"));
         assert_eq!((d.blk_pages, d.blk_segs, d.readahead_kib, d.spin_us), (Some(32), Some(8), Some(512), Some(20)));
-        assert!(d.noboot && d.test.reconnect && d.test.heap && !d.test.panic);
+        assert!(d.noboot && d.test.reconnect && d.test.heap && !d.test.panic && d.trace);
         assert!(!o.boots_from_disk());
+        assert!(!parse("rpvboot.verbose").dev.trace);
         for (name, get) in [
             ("panic", (|t: &TestHooks| t.panic) as fn(&TestHooks) -> bool),
             ("fault", |t| t.fault),

@@ -29,7 +29,9 @@ impl Platform for ConsolePlatform {
         if self.port.take_pending(&self.shared) {
             return;
         }
+        let t = crate::trace::now();
         let _ = self.port.wait(deadline_ns);
+        crate::trace::wait(crate::trace::Wait::Console, true, t);
     }
 }
 
@@ -61,6 +63,7 @@ pub fn get() -> Option<&'static XenConsole> {
 
 /// Prints to the console; before it exists, to Xen's console_io (debug hypervisors only).
 pub fn print(args: fmt::Arguments<'_>) {
+    crate::trace::console(args);
     match get() {
         Some(c) => c.write_fmt_args(args),
         None => {

@@ -394,6 +394,7 @@ struct Steps<P: Platform> {
 
 impl<P: Platform> Steps<P> {
     fn mark(&mut self, what: &'static str, open: &[OpenDisk<P>]) {
+        self.plat.trace(what, open.len() as u64);
         if self.on {
             let reqs = open.iter().map(|d| d.dev.try_borrow().map_or(0, |d| d.inner().stats.requests)).sum();
             self.list.push((what, self.plat.now_ns(), reqs));
@@ -433,7 +434,7 @@ pub fn run<P: Platform + 'static>(
     steps.mark("xenstore", &[]);
     let open = connect(&mut xs, opts.blk, out, &mut outcome, opts.timing)?;
     steps.mark("connect", &open);
-    let probed = probe_all(&open, out);
+    let probed = probe_all(&plat, &open, out);
     steps.mark("probe", &open);
     if opts.bench.wanted() {
         crate::bench::run(&plat, &open, &probed, &opts.bench, out);
@@ -461,6 +462,7 @@ fn connect<P: Platform>(
     if disks.is_empty() {
         let _ = writeln!(out, "rpvboot: no disks (device/vbd is empty)");
     }
+    let plat = xs.platform().clone();
     let mut open = Vec::new();
     for d in disks {
         match d.dev {
@@ -485,6 +487,7 @@ fn connect<P: Platform>(
                 outcome.failed += 1;
             }
         }
+        plat.trace("disk ends prefetched", open.len() as u64);
     }
     Ok(open)
 }
@@ -514,7 +517,7 @@ fn size_text(bytes: u64) -> String {
 /// table: `rpvboot: xvda = (hd0), 64 MiB: (hd0)=ext2`), with the reason a partition holds
 /// nothing readable (a customer whose disk is damaged should see it here, not only as "file
 /// not found" later).
-fn probe_all<P: Platform + 'static>(open: &[OpenDisk<P>], out: &mut dyn Write) -> Vec<ProbedDisk> {
+fn probe_all<P: Platform + 'static>(plat: &P, open: &[OpenDisk<P>], out: &mut dyn Write) -> Vec<ProbedDisk> {
     let mut probed = Vec::new();
     for (i, d) in open.iter().enumerate() {
         let disk = probe::scan_disk(u32::try_from(i).unwrap_or(u32::MAX), Box::new(SharedBlk(Rc::clone(&d.dev))));
@@ -545,12 +548,14 @@ fn probe_all<P: Platform + 'static>(open: &[OpenDisk<P>], out: &mut dyn Write) -
             let _ = writeln!(out, "rpvboot:   note: {n}");
         }
         probed.push(disk);
+        plat.trace("disk probed", i as u64);
     }
     probed
 }
 
 /// Step "close": every frontend says Closing at once; with a kernel to hand over to (and no
-/// reconnect check), the rest waits in [`Outcome::closing`] until just before the jump.
+/// reconnect check), Closed once the backends are Closing ([`blkfront::Closing::advance`]), and
+/// the rest waits in [`Outcome::closing`] until just before the jump.
 fn close<P: Platform + 'static>(
     mut xs: Xenstore<P>,
     open: Vec<OpenDisk<P>>,
@@ -574,6 +579,12 @@ fn close<P: Platform + 'static>(
         }
     }
     let mut closing = Some(blkfront::begin_close(&mut xs, devs));
+    if outcome.selected.is_some() && !opts.reconnect_check {
+        // The backends' teardown runs while the handover is built.
+        if let Some(c) = closing.as_mut() {
+            c.advance(&mut xs);
+        }
+    }
     steps.mark("close", &[]);
     if outcome.selected.is_none() || opts.reconnect_check {
         if let Some(c) = closing.take() {

@@ -40,3 +40,6 @@ pub mod pv;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod pvh;
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+pub mod trace;

@@ -179,6 +179,11 @@ mod kernel {
             Err(e) => core::str::from_utf8(s.cmdline.get(..e.valid_up_to()).unwrap_or(&[])).unwrap_or(""),
         };
         let extra = bootconfig::extra::parse(line);
+        rpvboot::trace::enable(extra.dev.trace);
+        rpvboot::trace::mark("banner, options", 0);
+        if extra.dev.trace && !rpvboot::trace::BUILT {
+            println!("rpvboot: rpvboot.trace: this image has no trace (build it with RPVBOOT_FEATURES=trace)");
+        }
         // Start-up figures for developers; a domU owner's console starts with the disks.
         if extra.verbose {
             report_start(&s);
@@ -210,14 +215,20 @@ mod kernel {
         }
 
         let mut outcome = rpvboot::devices::run_xen(&s.xen, s.shared, &extra);
+        rpvboot::trace::mark("device stage", 0);
         // The disks' close began after their last read; it completes just before the jump
         // (or here, when there is no jump).
         let mut closing = outcome.closing.take();
         if let Some(sel) = outcome.selected {
             // Pages a backend still has granted must not become the next kernel's RAM.
-            let mut finish = || match closing.take() {
-                Some(c) => c.finish(&mut rpvboot::devices::ConsoleOut).refusal().map_or(Ok(()), Err),
-                None => Ok(()),
+            let mut finish = || {
+                rpvboot::trace::mark("handover built", 0);
+                let r = match closing.take() {
+                    Some(c) => c.finish(&mut rpvboot::devices::ConsoleOut).refusal().map_or(Ok(()), Err),
+                    None => Ok(()),
+                };
+                rpvboot::trace::mark("close finished", 0);
+                r
             };
             let why = match &s.path {
                 Path::Pv(boot, _) => {

@@ -129,6 +129,11 @@ pub trait Platform: Clone {
     fn poll(&self, port: Port, timeout_ns: u64) -> Result<bool, PlatformError>;
     /// Monotonic time in nanoseconds.
     fn now_ns(&self) -> u64;
+    /// A developer timing mark: step `what` (of item `n`) ended now. rpvboot records it under
+    /// `rpvboot.trace` (docs/loader-time.md); the default does nothing.
+    fn trace(&self, what: &'static str, n: u64) {
+        let _ = (what, n);
+    }
     /// The machine frame of the page at virtual address `va` of our own memory, so that a
     /// driver can grant a caller's buffer to a backend instead of copying through its own
     /// pages. `None` (the default): not available, the driver copies.

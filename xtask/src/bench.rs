@@ -116,6 +116,15 @@ pub struct Bench {
     /// Boot only rpvboot, not pvgrub2 (iterating on rpvboot; the pvgrub2 ratios are then n/a).
     #[arg(long)]
     rpv_only: bool,
+    /// The `extra=` line of the rpvboot domUs (e.g. `rpvboot.trace`: a timing trace of each
+    /// boot on its console, docs/loader-time.md).
+    #[arg(long, value_name = "LINE", default_value = "")]
+    rpv_extra: String,
+    /// Add, per round and filesystem, a small-kernel rpvboot domU `b<r>-<fs>-rpv<N>-small`
+    /// with this `extra=` line (N = 1, 2, … in the order given): same-boot A/B of options.
+    /// Listed with the per-domU samples, not in the figures. Repeatable.
+    #[arg(long, value_name = "LINE")]
+    rpv_variant: Vec<String>,
     /// Add, per round and filesystem, an rpvboot domU that times its own reads before booting
     /// (`rpvboot.bench=64`: the raw disk three times; `rpvboot.benchfile`: the 64 MiB file),
     /// free of the noise of subtracting two domUs' start-up times: a profile of the disk and
@@ -210,15 +219,25 @@ impl Bench {
                 for &big in bigs {
                     for l in order.clone() {
                         let d = disks.get(&(fs, big)).context("disk")?.clone();
-                        list.push(scenario(
+                        let mut s = scenario(
                             &format!("b{r}-{fs}-{}-{}", l.tag(), if big { "big" } else { "small" }),
                             l,
                             grub,
                             d,
                             MEM_MIB,
                             if big { big_timeout(l) } else { 90 },
-                        ));
+                        );
+                        if l == Loader::Rpv {
+                            s.extra = self.rpv_extra.clone();
+                        }
+                        list.push(s);
                     }
+                }
+                for (i, extra) in self.rpv_variant.iter().enumerate() {
+                    let d = disks.get(&(fs, false)).context("disk")?.clone();
+                    let mut s = scenario(&format!("b{r}-{fs}-rpv{}-small", i + 1), Loader::Rpv, grub, d, MEM_MIB, 90);
+                    s.extra = extra.clone();
+                    list.push(s);
                 }
                 if vmlinux {
                     for l in order.clone() {

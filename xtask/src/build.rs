@@ -138,17 +138,16 @@ fn build(debug: bool) -> Result<PathBuf> {
 pub fn build_images(root: &Path, target: &Path, debug: bool, out_dir: &Path) -> Result<()> {
     let profile = if debug { "dev" } else { "pv" };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    run(reproducible(Command::new(cargo).current_dir(root).env("CARGO_TARGET_DIR", target)).args([
-        "build",
-        "--package",
-        "rpvboot",
-        "--bin",
-        "rpvboot",
-        "--target",
-        PV_TARGET,
-        "--profile",
-        profile,
-    ]))?;
+    let mut command = Command::new(cargo);
+    let cmd = reproducible(command.current_dir(root).env("CARGO_TARGET_DIR", target));
+    cmd.args(["build", "--package", "rpvboot", "--bin", "rpvboot", "--target", PV_TARGET, "--profile", profile]);
+    // Developer images only: `RPVBOOT_FEATURES=trace` builds in `rpvboot.trace`
+    // (docs/loader-time.md). Unset for every shipped image.
+    if let Some(f) = std::env::var("RPVBOOT_FEATURES").ok().filter(|f| !f.trim().is_empty()) {
+        println!("build: rpvboot with features {f} (a developer image)");
+        cmd.args(["--features", f.trim()]);
+    }
+    run(cmd)?;
     let built = target.join(PV_TARGET).join(if debug { "debug" } else { "pv" }).join("rpvboot");
     let image = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
     check_elf(&image).with_context(|| format!("{} is not a loadable PV image", built.display()))?;

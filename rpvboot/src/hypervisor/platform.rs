@@ -11,6 +11,7 @@ use core::ptr::NonNull;
 use super::hypercall::{self, hypercall5};
 use super::shared::Shared;
 use crate::memory;
+use crate::trace::{self, Wait};
 use xenfront::gnttab::GrantTable;
 use xenfront::platform::{DomId, GrantRef, Mfn, Platform, PlatformError, Port, SharedPage, PAGE_SIZE};
 use xenfront::raw::{pte, DOMID_SELF};
@@ -286,21 +287,28 @@ impl Platform for XenPlatform {
         if self.0.shared.test_and_clear_pending(port.0) {
             return Ok(true);
         }
+        let kind = if port.0 == self.0.store_port { Wait::Xenstore } else { Wait::Disk };
         let start = self.0.shared.now_ns();
         let spin_end = start.saturating_add(self.0.spin_ns.get().min(timeout_ns));
         while self.0.shared.now_ns() < spin_end {
             if self.0.shared.test_and_clear_pending(port.0) {
+                trace::wait(kind, false, start);
                 return Ok(true);
             }
             core::hint::spin_loop();
         }
         let deadline = start.saturating_add(timeout_ns.max(1));
         super::sched::poll(&[port.0], deadline).map_err(|e| xen_err("SCHEDOP_poll", e.0))?;
+        trace::wait(kind, true, start);
         Ok(self.0.shared.test_and_clear_pending(port.0))
     }
 
     fn now_ns(&self) -> u64 {
         self.0.shared.now_ns()
+    }
+
+    fn trace(&self, what: &'static str, n: u64) {
+        trace::mark(what, n);
     }
 
     fn frame_of(&self, va: usize) -> Option<Mfn> {

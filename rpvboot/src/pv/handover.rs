@@ -62,6 +62,7 @@ fn try_boot(
     // Step times under `rpvboot.verbose` (the plan step's parts), printed before the jump.
     let mut marks: Vec<(&str, u64)> = Vec::new();
     let mut mark = |what: &'static str| {
+        crate::trace::mark(what, 0);
         if verbose {
             marks.push((what, now()));
         }
@@ -198,6 +199,7 @@ fn try_boot(
     }
     reqs.clear();
     let t_pin = now();
+    crate::trace::mark("tables+pin", 0);
 
     // Fill the region through rpvboot's own mapping of each page's source (old) PFN
     // (handover::plan_sources; the three exchanged pages are not written here), not at
@@ -257,6 +259,7 @@ fn try_boot(
     write_at(lay.p2m.vstart, p2m_bytes)?;
     write_at(lay.start_info_va(), &plan.start_info)?;
     let t_fill = now();
+    crate::trace::mark("fill", 0);
     // The disks' close; an error (pages still granted to a backend) refuses the handover.
     before_jump()?;
     let params = trampoline::Params {
@@ -285,6 +288,7 @@ fn try_boot(
     } else {
         println!("rpvboot: handover: jumping to {:#x}", k.entry);
     }
+    crate::trace::report();
     // From here on there is no way back.
     let _ = console::drain();
     // SAFETY: the page is ours; jump follows.

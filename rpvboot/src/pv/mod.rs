@@ -75,11 +75,13 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     let raw_si = unsafe { core::ptr::read_volatile(si_va as *const raw::StartInfo) };
     let si = StartInfo::parse(&raw_si).map_err(InitError::StartInfo)?;
     memory::set_guest(Guest::Pv);
+    crate::trace::stamp_tsc();
 
     let sh_va = mm::map_shared_info(si.shared_info_ma).map_err(|e| InitError::Xen("map shared_info", e))?;
     // SAFETY: shared_info is now mapped at sh_va for ever.
     let shared = unsafe { Shared::new(NonNull::new(sh_va as *mut raw::SharedInfo).ok_or(InitError::ConsoleMfn(0))?) };
     shared.mask_upcalls();
+    crate::trace::start(shared);
     let t0_ns = shared.now_ns();
 
     // The console first (it needs the p2m), then traps, then the bigger work that can fail.
@@ -89,15 +91,18 @@ pub unsafe fn init(si_va: u64) -> Result<Boot, InitError> {
     // the p2m above) and stays mapped; the port is the console's.
     let console = unsafe { console::init(memory::pfn_to_va(con_pfn), Port(si.console_evtchn), shared) };
     traps::install(shared).map_err(|e| InitError::Xen("set_trap_table", e))?;
+    crate::trace::mark("console+traps", 0);
     let t_map = shared.now_ns();
     let memory = mm::init(&si).map_err(InitError::Memory)?;
     let map_ns = shared.now_ns().saturating_sub(t_map);
+    crate::trace::mark("page tables (mm::init)", 0);
     // SAFETY: nothing lives in PFN 0 (libxc padding) or in the guard page below our stack.
     unsafe {
         mm::unmap(memory::pfn_to_va(0)).map_err(|e| InitError::Xen("unmap page 0", e))?;
         mm::unmap(crate::image::stack_guard_va()).map_err(|e| InitError::Xen("unmap stack guard", e))?;
     }
     heap::init(memory.free.clone());
+    crate::trace::mark("heap", 0);
     let t_ready_ns = shared.now_ns();
     Ok(Boot { start_info: si, shared, console, memory, t0_ns, t_ready_ns, map_ns })
 }

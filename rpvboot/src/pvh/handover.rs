@@ -238,6 +238,7 @@ pub fn boot_selected(
                 return format!("devices: {e}");
             }
             crate::println!("rpvboot: starting the kernel (PVH, entry {:#x})", t.entry);
+            crate::trace::report();
             let _ = crate::console::drain();
             jump(&mut t)
         }

@@ -190,6 +190,7 @@ pub unsafe fn init(si_pa: u64) -> Result<Boot, InitError> {
     // SAFETY: shared_info now lies at sh_gfn, mapped at pfn_to_va for ever.
     let shared = unsafe { Shared::new(sh_ptr) };
     shared.mask_upcalls();
+    crate::trace::start(shared);
     let t0_ns = shared.now_ns();
 
     let param = |p: Param, what| hvm::get_param(p).map_err(|e| InitError::Xen(what, e));

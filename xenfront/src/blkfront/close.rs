@@ -1,6 +1,7 @@
 //! The clean close that leaves each disk ready for the next kernel: [`begin_close`] right after
-//! the last read (data pages back, Closing said), [`Closing::finish`] as late as possible
-//! (Closed, Initialising, the ring's grant ended).
+//! the last read (data pages back, Closing said), optionally [`Closing::advance`] (Closed said
+//! once the backends are Closing, so that their teardown runs while the caller works),
+//! [`Closing::finish`] as late as possible (Closed, Initialising, the ring's grant ended).
 
 use alloc::format;
 use alloc::string::String;
@@ -107,6 +108,8 @@ pub struct Closing<P: Platform> {
     devs: Vec<Blkfront<P>>,
     /// The first failure of each disk so far.
     errors: Vec<Option<BlkErrorKind>>,
+    /// [`Closing::advance`] ran: the backends were Closing and we said Closed.
+    said_closed: bool,
 }
 
 impl<P: Platform> fmt::Debug for Closing<P> {
@@ -125,8 +128,9 @@ pub fn begin_close<P: Platform>(xs: &mut Xenstore<P>, mut devs: Vec<Blkfront<P>>
             e.get_or_insert(k);
         }
     }
-    let mut c = Closing { devs, errors };
+    let mut c = Closing { devs, errors, said_closed: false };
     c.say(xs, state::CLOSING);
+    xs.platform().trace("close: frontends Closing", c.devs.len() as u64);
     c
 }
 
@@ -180,6 +184,20 @@ impl<P: Platform> Closing<P> {
         }
     }
 
+    /// The close's next step, for a caller with work left before [`Closing::finish`]: waits
+    /// for every backend to say Closing (one dom0 round trip), then says Closed, so that the
+    /// backends' teardown (unmapping the ring, stopping their threads: the longest step of
+    /// the close) runs while the caller works. Runs once; `finish` runs it if nobody did.
+    pub fn advance(&mut self, xs: &mut Xenstore<P>) {
+        if self.said_closed {
+            return;
+        }
+        self.said_closed = true;
+        self.wait(xs, state::CLOSING, true, &|s| s >= state::CLOSING);
+        xs.platform().trace("close: backends Closing", self.devs.len() as u64);
+        self.say(xs, state::CLOSED);
+    }
+
     /// Completes the close: waits for each backend to say Closing, says Closed, waits for
     /// Closed, withdraws our ring nodes and says Initialising, waits for InitWait (the backend
     /// offers the disk again, so the next kernel finds it as a fresh domain would), then
@@ -187,9 +205,10 @@ impl<P: Platform> Closing<P> {
     /// group for all disks. Returns each disk's outcome, in order (the first failure, the
     /// close having run to the end anyway), and how many of our pages are still granted.
     pub fn finish(mut self, xs: &mut Xenstore<P>) -> Closed {
-        self.wait(xs, state::CLOSING, true, &|s| s >= state::CLOSING);
-        self.say(xs, state::CLOSED);
+        let (plat, n) = (xs.platform().clone(), self.devs.len() as u64);
+        self.advance(xs);
         self.wait(xs, state::CLOSED, false, &|s| s >= state::CLOSED);
+        plat.trace("close: backends Closed", n);
         let nodes: Vec<[String; 5]> = self
             .devs
             .iter()
@@ -210,9 +229,11 @@ impl<P: Platform> Closing<P> {
         let res = xs.batch(&ops);
         self.note_replies(res, 3);
         self.wait(xs, state::INIT_WAIT, false, &|s| (state::INIT_WAIT..state::CLOSED).contains(&s));
+        plat.trace("close: backends InitWait again", n);
         let ops: Vec<Op<'_>> = nodes.iter().map(|[.., sp, tok]| Op::Unwatch(sp, tok)).collect();
         let res = xs.batch(&ops);
         self.note_replies(res, 1);
+        plat.trace("close: unwatched", n);
         let mut still_granted = 0usize;
         let disks = self
             .devs

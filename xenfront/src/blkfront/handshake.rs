@@ -95,14 +95,22 @@ fn indirect_segments(cfg: &Config, offered: u32) -> u32 {
 fn connect_many<P: Platform>(xs: &mut Xenstore<P>, ids: &[u32], cfg: Config) -> Vec<Result<Blkfront<P>, BlkError>> {
     let plat = xs.platform().clone();
     let mut hs: Vec<Handshake<P>> = ids.iter().map(|&id| Handshake::new(id)).collect();
+    let n = hs.len() as u64;
     find_backends(xs, &mut hs);
+    plat.trace("blkfront: backends found", n);
     wait_init_wait(xs, &mut hs, &cfg);
+    plat.trace("blkfront: backends InitWait", n);
     publish_rings(xs, &plat, &mut hs);
+    plat.trace("blkfront: rings published", n);
     grant_data_pages(&plat, &mut hs, &cfg);
+    plat.trace("blkfront: data pages granted", n);
     wait_connected(xs, &mut hs, &cfg);
+    plat.trace("blkfront: backends Connected", n);
     say_connected(xs, &mut hs);
     withdraw_failed(xs, &hs);
-    hs.into_iter().map(|h| h.finish(&plat, cfg)).collect()
+    let done = hs.into_iter().map(|h| h.finish(&plat, cfg)).collect();
+    plat.trace("blkfront: connected", n);
+    done
 }
 
 impl<P: Platform> Handshake<P> {

@@ -554,14 +554,9 @@ impl<P: Platform> Blkfront<P> {
     }
 }
 
-impl<P: Platform> BlockDevice for Blkfront<P> {
-    fn block_size(&self) -> u32 {
-        self.sector_size
-    }
-    fn num_blocks(&self) -> u64 {
-        self.sectors
-    }
-    fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+impl<P: Platform> Blkfront<P> {
+    /// A read of `buf.len()` bytes at `lba`, small ones through the read-ahead window.
+    fn read_windowed(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
         let count = check_request(self.sector_size, self.sectors, lba, buf.len())?;
         let sequential = lba.0 == self.last_end;
         self.last_end = lba.0.saturating_add(count);
@@ -593,6 +588,20 @@ impl<P: Platform> BlockDevice for Blkfront<P> {
         self.stats.ra_hits += 1;
         Ok(())
     }
+}
+
+impl<P: Platform> BlockDevice for Blkfront<P> {
+    fn block_size(&self) -> u32 {
+        self.sector_size
+    }
+    fn num_blocks(&self) -> u64 {
+        self.sectors
+    }
+    fn read_blocks(&mut self, lba: Lba, buf: &mut [u8]) -> Result<(), IoError> {
+        let r = self.read_windowed(lba, buf);
+        self.plat.trace("blkfront: read bytes", buf.len() as u64);
+        r
+    }
     fn write_refusal(&self) -> Option<&'static str> {
         (!self.writable).then_some("the disk is attached read-only (its mode is not w)")
     }
@@ -607,6 +616,8 @@ impl<P: Platform> BlockDevice for Blkfront<P> {
             let count = check_request(self.sector_size, self.sectors, lba, buf.len())?;
             self.last_end = lba.0.saturating_add(count);
         }
-        self.read_parts(reqs)
+        let r = self.read_parts(reqs);
+        self.plat.trace("blkfront: read bytes", reqs.iter().map(|r| r.1.len() as u64).sum());
+        r
     }
 }

@@ -332,6 +332,29 @@ fn backend_disconnect_fails_reads_and_close_still_completes() {
     assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
 }
 
+/// `advance` between `begin_close` and `finish`: Closed is said once the backend is Closing,
+/// before `finish`, and the close ends as the one-step close does, with no extra round trip.
+#[test]
+fn close_advanced_early_ends_like_the_plain_close() {
+    let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Normal, Some(64))]);
+    let mut d = Blkfront::connect(&mut xs, 51712, Config::default()).unwrap();
+    d.read_blocks(Lba(0), &mut [0u8; 512]).unwrap();
+    let mut closing = begin_close(&mut xs, vec![d]);
+    let r0 = xs.stats.round_trips;
+    closing.advance(&mut xs);
+    assert_eq!(f.get("device/vbd/51712/state").as_deref(), Some("6"));
+    closing.advance(&mut xs);
+    let r1 = xs.stats.round_trips;
+    let closed = closing.finish(&mut xs);
+    assert!(closed.disks.iter().all(Result::is_ok) && closed.still_granted == 0);
+    // Closing: the state, Closed; then the state, ring nodes + Initialising, the state,
+    // unwatch: the 6 round trips of `disks_connect_and_close_together` after begin_close.
+    assert_eq!((r1 - r0) + (xs.stats.round_trips - r1), 6);
+    assert_eq!(f.get("device/vbd/51712/state").as_deref(), Some("1"));
+    assert_eq!(f.get("/local/domain/0/backend/vbd/7/51712/state").as_deref(), Some("2"));
+    assert_eq!((f.live_grants(), f.live_ports()), (0, 0));
+}
+
 #[test]
 fn clean_close_leaves_disk_for_next_kernel() {
     let (f, mut xs) = setup(&[(51712, 1 << 20, 512, Behaviour::Normal, Some(64))]);
