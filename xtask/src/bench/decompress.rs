@@ -12,10 +12,10 @@
 //!   `rep stos` once per byte, so glibc's `memcpy`/`memset` of long runs weigh more than they
 //!   cost.
 //! - **CPU**: user + system time of the whole process (start, read, decode, exit), read by
-//!   bash's `time` (`getrusage`, millisecond precision), best of N rounds (`--rounds`), ours and
-//!   the tool alternating which goes first. CPU time is what the run itself cost: on a machine
-//!   shared with other work it moves far less than wall time (the same ratios in wall time are
-//!   reported too, and are noisy there).
+//!   bash's `time` (`getrusage`, millisecond precision), best of N rounds (`--rounds`), ours,
+//!   the tool (and the C library, below) rotating which goes first. CPU time is what the run
+//!   itself cost: on a machine shared with other work it moves far less than wall time (the
+//!   same ratios in wall time are reported too, and are noisy there).
 //! - **warm**: one more read + decode in a process whose memory is already set up: best of N of
 //!   (two passes) − best of N of (one pass); ours with `decode FORMAT FILE 2`, the tool given the
 //!   file twice (`-dc FILE FILE`, lz4 `-m`). Both run with glibc's mmap threshold raised
@@ -458,7 +458,9 @@ fn report(
         let (wa, wb) = r.warm();
         let wl = r.lib.warm();
         let (ir_l, ir_lr) = match (r.ir, r.lib.ir) {
-            (Some((a, _)), Some(l)) => (format!("{} ({})", mega(l.total), mega(l.mem)), ratio(a.total as f64, l.total as f64)),
+            (Some((a, _)), Some(l)) => {
+                (format!("{} ({})", mega(l.total), mega(l.mem)), ratio(a.total as f64, l.total as f64))
+            }
             _ => ("n/a".into(), "n/a".into()),
         };
         let _ = writeln!(
@@ -525,7 +527,7 @@ fn report(
         "\nIr: whole-process instructions under callgrind{}; (mem*): of which in glibc's memset/memcpy/memmove, \
          where callgrind counts `rep stos`/`rep movs` per byte or word, far above their cost; \
          the C tools mostly copy inline. CPU: user + system time of the whole process (start, read, decode, \
-         exit; bash's `time`), best of {rounds}, ours and the tool alternating. warm: best(two passes) − \
+         exit; bash's `time`), best of {rounds}, ours, the tool and lib rotating which goes first. warm: best(two passes) − \
          best(one pass) in one process, glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. one \
          more read + decode without the host's page faults on our output; our own zero fill of the output \
          stays in. wall: the same ratios in wall-clock time (noisy on a shared machine). lib: the C library \
