@@ -490,7 +490,8 @@ fn report(
         let lib_json = format!(
             "{{\"ir\": {}, \"ir_mem\": {}, \"wall_s\": {:.4}, \"cpu_s\": {:.4}, \
              \"one_pass_warm_env\": {{\"wall_s\": {:.4}, \"cpu_s\": {:.4}}}, \
-             \"two_passes_warm_env\": {{\"wall_s\": {:.4}, \"cpu_s\": {:.4}}}, \"warm_wall_s\": {:.4}, \"warm_cpu_s\": {:.4}}}",
+             \"two_passes_warm_env\": {{\"wall_s\": {:.4}, \"cpu_s\": {:.4}}}, \
+             \"warm_wall_s\": {:.4}, \"warm_cpu_s\": {:.4}}}",
             l.ir.map_or("null".to_string(), |i| i.total.to_string()),
             l.ir.map_or("null".to_string(), |i| i.mem.to_string()),
             l.cold.wall,
@@ -527,8 +528,8 @@ fn report(
         "\nIr: whole-process instructions under callgrind{}; (mem*): of which in glibc's memset/memcpy/memmove, \
          where callgrind counts `rep stos`/`rep movs` per byte or word, far above their cost; \
          the C tools mostly copy inline. CPU: user + system time of the whole process (start, read, decode, \
-         exit; bash's `time`), best of {rounds}, ours, the tool and lib rotating which goes first. warm: best(two passes) − \
-         best(one pass) in one process, glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. one \
+         exit; bash's `time`), best of {rounds}, ours, the tool and lib rotating which goes first. warm: \
+         best(two passes) − best(one pass) in one process, glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. one \
          more read + decode without the host's page faults on our output; our own zero fill of the output \
          stays in. wall: the same ratios in wall-clock time (noisy on a shared machine). lib: the C library \
          decoding in one call into one buffer of the full output size, allocated once and reused \
