@@ -10,12 +10,13 @@
 # -mno-red-zone -fPIC, one section per function), then linked with `ld -r --gc-sections` keeping
 # only the entry points a one-buffer decode calls, so the encoders, streaming and dictionary
 # code the loader would never call drop out. Prints .text + .rodata bytes (size -A) per variant.
+# OPT=-O2 (or -O3) measures the speed-optimised build instead of -Os.
 set -eu
 ZSTD=$1 LZ4=$2 XZE=$3
 CC=${CC:-cc}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-FLAGS="-Os -ffreestanding -fno-stack-protector -mno-red-zone -fPIC -fno-asynchronous-unwind-tables \
+FLAGS="${OPT:--Os} -ffreestanding -fno-stack-protector -mno-red-zone -fPIC -fno-asynchronous-unwind-tables \
 -ffunction-sections -fdata-sections"
 
 # name, roots (comma-separated), then cc arguments (sources and defines).
