@@ -284,6 +284,18 @@ fn ensure_host_once() -> Result<()> {
     Ok(())
 }
 
+/// Installs those of `pkgs` (apt package names) that are missing, the way [`ensure_host`]
+/// installs the host packages; for tools that need more than the test path does (the bench's
+/// C-library baseline needs the compression libraries' -dev packages).
+pub fn ensure_packages(pkgs: &[&str]) -> Result<()> {
+    let need: Vec<&str> = pkgs.iter().copied().filter(|p| dpkg_version(p).is_none()).collect();
+    if need.is_empty() {
+        return Ok(());
+    }
+    println!("setup: installing {}", need.join(" "));
+    Apt { updated: false }.install(&need)
+}
+
 /// The kernel ABI to use: `KVER` from the environment, else the one already extracted
 /// (unless `fresh`), else what `linux-image-amd64` points to.
 fn kernel_abi(x: &Path, fresh: bool) -> String {

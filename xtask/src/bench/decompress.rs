@@ -12,10 +12,10 @@
 //!   `rep stos` once per byte, so glibc's `memcpy`/`memset` of long runs weigh more than they
 //!   cost.
 //! - **CPU**: user + system time of the whole process (start, read, decode, exit), read by
-//!   bash's `time` (`getrusage`, millisecond precision), best of N rounds (`--rounds`), ours and
-//!   the tool alternating which goes first. CPU time is what the run itself cost: on a machine
-//!   shared with other work it moves far less than wall time (the same ratios in wall time are
-//!   reported too, and are noisy there).
+//!   bash's `time` (`getrusage`, millisecond precision), best of N rounds (`--rounds`), ours,
+//!   the tool (and the C library, below) rotating which goes first. CPU time is what the run
+//!   itself cost: on a machine shared with other work it moves far less than wall time (the
+//!   same ratios in wall time are reported too, and are noisy there).
 //! - **warm**: one more read + decode in a process whose memory is already set up: best of N of
 //!   (two passes) − best of N of (one pass); ours with `decode FORMAT FILE 2`, the tool given the
 //!   file twice (`-dc FILE FILE`, lz4 `-m`). Both run with glibc's mmap threshold raised
@@ -31,6 +31,17 @@
 //! pages but `OutBuf`. The guest's cost is therefore close to the warm column plus one mapping
 //! per 2 MiB of heap growth; the one-pass CPU and wall columns overstate it by the host's page
 //! faults.
+//!
+//! **C library into one buffer** (the "lib" columns): the tools stream through a window of a
+//! few MiB that stays in the cache and write into a pipe, while the loader (like Linux's own
+//! boot decompressors) decodes the whole kernel into one buffer of its full size. So the same
+//! file is also decoded by `xtask/bench-c/decode.c`, built here with the system `cc -O2`
+//! against the C libraries (zlib's `inflate`, liblzma's `lzma_stream_buffer_decode`,
+//! `ZSTD_decompressDCtx`, `LZ4_decompress_safe` per legacy-frame block), in one call into one
+//! buffer of the uncompressed size, allocated once and reused by every pass (no zero fill: C
+//! does not need one). Same method as above (Ir, one pass CPU, warm = two passes − one), its
+//! output checked the same way; its -dev packages are installed when missing
+//! ([`LIB_PACKAGES`], the bench only). Ratios "× lib" are ours / this harness.
 //!
 //! Before timing, our output is checked against the uncompressed file (length and FNV-1a). The
 //! table goes to stdout and to `target/bench/decompress.md` and `.json`, with the machine, the
@@ -48,6 +59,9 @@ use crate::util::{self, mkdirp, project_root};
 /// glibc tunables of the warm column: allocations up to 1 GiB from the heap (not `mmap`) and
 /// no trimming, so a freed output buffer keeps its pages for the next pass.
 const WARM_TUNABLES: &str = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967295";
+
+/// apt packages the C-library harness is built against.
+const LIB_PACKAGES: &[&str] = &["zlib1g-dev", "liblzma-dev", "libzstd-dev", "liblz4-dev"];
 
 /// One compression format: how the file is packed and how the C tool decodes it.
 struct Codec {
@@ -101,11 +115,27 @@ struct Row {
     /// One and two passes with [`WARM_TUNABLES`].
     one: (Times, Times),
     two: (Times, Times),
+    /// The C library decoding into one buffer (`bench-c/decode.c`), the same figures.
+    lib: Lib,
+}
+
+/// The C-library harness's figures of one format.
+struct Lib {
+    ir: Option<Ir>,
+    cold: Times,
+    one: Times,
+    two: Times,
 }
 
 impl Row {
     fn warm(&self) -> (Times, Times) {
         (self.two.0.minus(self.one.0), self.two.1.minus(self.one.1))
+    }
+}
+
+impl Lib {
+    fn warm(&self) -> Times {
+        self.two.minus(self.one)
     }
 }
 
@@ -121,6 +151,7 @@ pub fn run(rounds: u32) -> Result<()> {
     let decode = build_decode()?;
     let dir = crate::bench::bench_dir().join("decompress");
     mkdirp(&dir)?;
+    let clib = build_c(&dir)?;
     let raw = fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
     let want = (raw.len(), fnv1a(&raw));
     drop(raw);
@@ -128,24 +159,34 @@ pub fn run(rounds: u32) -> Result<()> {
     let mut rows = Vec::new();
     for c in &CODECS {
         let file = pack(c, &input, &dir)?;
-        check(&decode, c, &file, want)?;
-        let ir = if valgrind {
+        check(ours(&decode, c, &file, 1), c, "our", want)?;
+        let lib = |passes| lib(&clib, c, &file, want.0, passes);
+        check(lib(1), c, "the C library's", want)?;
+        let (ir, lib_ir) = if valgrind {
             eprintln!("decompress: {} under callgrind", c.name);
-            Some((callgrind(&ours(&decode, c, &file, 1), &dir)?, callgrind(&theirs(c, &file, 1), &dir)?))
+            let ir = (callgrind(&ours(&decode, c, &file, 1), &dir)?, callgrind(&theirs(c, &file, 1), &dir)?);
+            (Some(ir), Some(callgrind(&lib(1), &dir)?))
         } else {
-            None
+            (None, None)
         };
         eprintln!("decompress: {} timed, {rounds} rounds", c.name);
+        let runs = |passes, warm| {
+            best_of(rounds, [&|| ours(&decode, c, &file, passes), &|| theirs(c, &file, passes), &|| lib(passes)], warm)
+        };
+        let ([cold_a, cold_b, cold_l], [one_a, one_b, one_l], [two_a, two_b, two_l]) =
+            (runs(1, false)?, runs(1, true)?, runs(2, true)?);
         let row = Row {
             packed: fs::metadata(&file)?.len(),
             ir,
-            cold: best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), false)?,
-            one: best_pair(rounds, || ours(&decode, c, &file, 1), || theirs(c, &file, 1), true)?,
-            two: best_pair(rounds, || ours(&decode, c, &file, 2), || theirs(c, &file, 2), true)?,
+            cold: (cold_a, cold_b),
+            one: (one_a, one_b),
+            two: (two_a, two_b),
+            lib: Lib { ir: lib_ir, cold: cold_l, one: one_l, two: two_l },
         };
         rows.push((c, row));
     }
-    report(&rows, rounds, valgrind, &load_before, &input)
+    let lib_versions = util::output(Command::new(&clib).arg("--versions")).unwrap_or_default();
+    report(&rows, rounds, valgrind, &load_before, &input, lib_versions.trim())
 }
 
 /// Builds the decode example with the `pv` profile and returns its path.
@@ -157,6 +198,21 @@ fn build_decode() -> Result<PathBuf> {
             .current_dir(project_root()),
     )?;
     Ok(project_root().join("target/pv/examples/decode"))
+}
+
+/// Builds `xtask/bench-c/decode.c` (the C-library baseline) with the system `cc -O2`,
+/// installing the libraries' -dev packages first when missing; returns the binary's path.
+fn build_c(dir: &Path) -> Result<PathBuf> {
+    crate::setup::ensure_packages(LIB_PACKAGES)?;
+    let bin = dir.join("decode-c");
+    util::run(
+        Command::new("cc")
+            .args(["-O2", "-o"])
+            .arg(&bin)
+            .arg(project_root().join("xtask/bench-c/decode.c"))
+            .args(["-lz", "-llzma", "-lzstd", "-llz4"]),
+    )?;
+    Ok(bin)
 }
 
 /// The packed file, made once per input and packing command (a stamp beside it).
@@ -175,13 +231,13 @@ fn pack(c: &Codec, input: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(file)
 }
 
-/// Our decoder's output must be the uncompressed file.
-fn check(decode: &Path, c: &Codec, file: &Path, (len, hash): (usize, u64)) -> Result<()> {
-    let out = Command::new(decode).arg(c.name).arg(file).env("DECODE_HASH", "1").output()?;
+/// A decoder's output (ours, or the C library's in `whose`) must be the uncompressed file.
+fn check(mut cmd: Command, c: &Codec, whose: &str, (len, hash): (usize, u64)) -> Result<()> {
+    let out = cmd.env("DECODE_HASH", "1").output().with_context(|| format!("running {cmd:?}"))?;
     let err = String::from_utf8_lossy(&out.stderr);
     let expect = format!("{len} bytes fnv1a={hash:016x}");
     if !out.status.success() || !err.starts_with(&expect) {
-        bail!("{}: our output is not the input ({expect} expected): {}", c.name, err.trim());
+        bail!("{}: {whose} output is not the input ({expect} expected): {}", c.name, err.trim());
     }
     Ok(())
 }
@@ -194,6 +250,13 @@ fn fnv1a(d: &[u8]) -> u64 {
 fn ours(decode: &Path, c: &Codec, file: &Path, passes: u32) -> Command {
     let mut cmd = Command::new(decode);
     cmd.arg(c.name).arg(file).arg(passes.to_string());
+    cmd
+}
+
+/// The C-library harness: FORMAT FILE SIZE PASSES.
+fn lib(clib: &Path, c: &Codec, file: &Path, size: usize, passes: u32) -> Command {
+    let mut cmd = Command::new(clib);
+    cmd.arg(c.name).arg(file).arg(size.to_string()).arg(passes.to_string());
     cmd
 }
 
@@ -234,19 +297,16 @@ fn time(cmd: Command, warm: bool) -> Result<Times> {
     }
 }
 
-/// Best of `rounds` for ours and theirs, alternating which runs first.
-fn best_pair(rounds: u32, a: impl Fn() -> Command, b: impl Fn() -> Command, warm: bool) -> Result<(Times, Times)> {
-    let (mut ta, mut tb) = (Times::MAX, Times::MAX);
-    for r in 0..rounds {
-        if r % 2 == 0 {
-            ta = ta.min(time(a(), warm)?);
-            tb = tb.min(time(b(), warm)?);
-        } else {
-            tb = tb.min(time(b(), warm)?);
-            ta = ta.min(time(a(), warm)?);
+/// Best of `rounds` for each command (ours, the tool, the C library), rotating which runs first.
+fn best_of<const N: usize>(rounds: u32, cmds: [&dyn Fn() -> Command; N], warm: bool) -> Result<[Times; N]> {
+    let mut best = [Times::MAX; N];
+    for r in 0..rounds as usize {
+        for k in 0..N {
+            let i = (r + k) % N;
+            best[i] = best[i].min(time(cmds[i](), warm)?);
         }
     }
-    Ok((ta, tb))
+    Ok(best)
 }
 
 /// Instructions of one run under callgrind.
@@ -353,7 +413,14 @@ fn pair(f: Pick, p: (Times, Times)) -> String {
     format!("[{:.4}, {:.4}]", f(&p.0), f(&p.1))
 }
 
-fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str, input: &Path) -> Result<()> {
+fn report(
+    rows: &[(&Codec, Row)],
+    rounds: u32,
+    valgrind: bool,
+    load_before: &str,
+    input: &Path,
+    lib_versions: &str,
+) -> Result<()> {
     let date = util::output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
     let date = date.trim();
     let (machine, load_after, versions) = (machine(), loadavg(), tool_versions());
@@ -363,15 +430,16 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
     let _ = writeln!(
         md,
         "{date} on {machine}; load average {load_before} before, {load_after} after; input {} ({size} B); \
-         best of {rounds} rounds; {versions}.\n",
+         best of {rounds} rounds; {versions}; C libraries (lib): {lib_versions}.\n",
         input.display()
     );
     let _ = writeln!(
         md,
         "| format | packed | Ir ours (mem*) | Ir C (mem*) | Ir × C | Ir × C without mem* | CPU ours | CPU C | CPU × C \
-         | warm CPU ours | warm CPU C | warm × C | wall × C | warm wall × C |"
+         | warm CPU ours | warm CPU C | warm × C | wall × C | warm wall × C \
+         | Ir lib (mem*) | Ir × lib | CPU lib | CPU × lib | warm CPU lib | warm × lib | warm wall × lib |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut json = format!(
         "{{\"date\": \"{date}\", \"machine\": \"{}\", \"load_before\": \"{load_before}\", \"load_after\": \"{load_after}\", \
          \"input_bytes\": {size}, \"rounds\": {rounds}, \"formats\": [\n",
@@ -388,9 +456,17 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
             None => ("n/a".into(), "n/a".into(), "n/a".into(), "n/a".into()),
         };
         let (wa, wb) = r.warm();
+        let wl = r.lib.warm();
+        let (ir_l, ir_lr) = match (r.ir, r.lib.ir) {
+            (Some((a, _)), Some(l)) => {
+                (format!("{} ({})", mega(l.total), mega(l.mem)), ratio(a.total as f64, l.total as f64))
+            }
+            _ => ("n/a".into(), "n/a".into()),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} B | {ir_a} | {ir_b} | {ir_r} | {ir_rest} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} B | {ir_a} | {ir_b} | {ir_r} | {ir_rest} | {} | {} | {} | {} | {} | {} | {} | {} \
+             | {ir_l} | {ir_lr} | {} | {} | {} | {} | {} |",
             c.name,
             r.packed,
             ms(r.cold.0.cpu),
@@ -400,16 +476,39 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
             ms(wb.cpu),
             ratio(wa.cpu, wb.cpu),
             ratio(r.cold.0.wall, r.cold.1.wall),
-            ratio(wa.wall, wb.wall)
+            ratio(wa.wall, wb.wall),
+            ms(r.lib.cold.cpu),
+            ratio(r.cold.0.cpu, r.lib.cold.cpu),
+            ms(wl.cpu),
+            ratio(wa.cpu, wl.cpu),
+            ratio(wa.wall, wl.wall),
         );
         let ir = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.total, b.total));
         let ir_mem = r.ir.map_or("null".to_string(), |(a, b)| format!("[{}, {}]", a.mem, b.mem));
         let (wall, cpu): (Pick, Pick) = (|t| t.wall, |t| t.cpu);
+        let l = &r.lib;
+        let lib_json = format!(
+            "{{\"ir\": {}, \"ir_mem\": {}, \"wall_s\": {:.4}, \"cpu_s\": {:.4}, \
+             \"one_pass_warm_env\": {{\"wall_s\": {:.4}, \"cpu_s\": {:.4}}}, \
+             \"two_passes_warm_env\": {{\"wall_s\": {:.4}, \"cpu_s\": {:.4}}}, \
+             \"warm_wall_s\": {:.4}, \"warm_cpu_s\": {:.4}}}",
+            l.ir.map_or("null".to_string(), |i| i.total.to_string()),
+            l.ir.map_or("null".to_string(), |i| i.mem.to_string()),
+            l.cold.wall,
+            l.cold.cpu,
+            l.one.wall,
+            l.one.cpu,
+            l.two.wall,
+            l.two.cpu,
+            wl.wall,
+            wl.cpu
+        );
         let _ = writeln!(
             json,
             "  {{\"format\": \"{}\", \"packed_bytes\": {}, \"ir\": {ir}, \"ir_mem\": {ir_mem}, \
              \"wall_s\": {}, \"cpu_s\": {}, \"one_pass_warm_env\": {{\"wall_s\": {}, \"cpu_s\": {}}}, \
-             \"two_passes_warm_env\": {{\"wall_s\": {}, \"cpu_s\": {}}}, \"warm_wall_s\": {}, \"warm_cpu_s\": {}}}{}",
+             \"two_passes_warm_env\": {{\"wall_s\": {}, \"cpu_s\": {}}}, \"warm_wall_s\": {}, \"warm_cpu_s\": {}, \
+             \"c_library\": {lib_json}}}{}",
             c.name,
             r.packed,
             pair(wall, r.cold),
@@ -429,11 +528,14 @@ fn report(rows: &[(&Codec, Row)], rounds: u32, valgrind: bool, load_before: &str
         "\nIr: whole-process instructions under callgrind{}; (mem*): of which in glibc's memset/memcpy/memmove, \
          where callgrind counts `rep stos`/`rep movs` per byte or word, far above their cost; \
          the C tools mostly copy inline. CPU: user + system time of the whole process (start, read, decode, \
-         exit; bash's `time`), best of {rounds}, ours and the tool alternating. warm: best(two passes) − \
-         best(one pass) in one process, glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. one \
+         exit; bash's `time`), best of {rounds}, ours, the tool and lib rotating which goes first. warm: \
+         best(two passes) − best(one pass) in one process, glibc keeping freed memory (`GLIBC_TUNABLES={WARM_TUNABLES}`), i.e. one \
          more read + decode without the host's page faults on our output; our own zero fill of the output \
-         stays in. wall: the same ratios in wall-clock time (noisy on a shared machine). Seconds as [ours, C] \
-         in the JSON. The method: xtask/src/bench/decompress.rs.",
+         stays in. wall: the same ratios in wall-clock time (noisy on a shared machine). lib: the C library \
+         decoding in one call into one buffer of the full output size, allocated once and reused \
+         (xtask/bench-c/decode.c, `cc -O2`), as the loader and Linux's boot decompressors decode; × lib = ours / \
+         lib; in the JSON as `c_library`. Seconds as [ours, C] in the JSON. The method: \
+         xtask/src/bench/decompress.rs.",
         if valgrind { "" } else { " (valgrind not installed: n/a)" }
     );
     print!("{md}");
