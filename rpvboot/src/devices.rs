@@ -578,20 +578,20 @@ fn close<P: Platform + 'static>(
             }
         }
     }
-    let mut closing = Some(blkfront::begin_close(&mut xs, devs));
-    if outcome.selected.is_some() && !opts.reconnect_check {
-        // The backends' teardown runs while the handover is built.
-        if let Some(c) = closing.as_mut() {
-            c.advance(&mut xs);
-        }
-    }
-    steps.mark("close", &[]);
-    if outcome.selected.is_none() || opts.reconnect_check {
-        if let Some(c) = closing.take() {
-            outcome.close_errors += report_close(&names, c.finish(&mut xs), out, opts.timing).errors;
-        }
+    let mut closing = blkfront::begin_close(&mut xs, devs);
+    // With a kernel to hand over to, the close completes just before the jump; the backends'
+    // teardown runs while the handover is built. Otherwise (or to check the reconnect) it
+    // completes here.
+    let closing = if outcome.selected.is_some() && !opts.reconnect_check {
+        closing.advance(&mut xs);
+        steps.mark("close", &[]);
+        Some(closing)
+    } else {
+        steps.mark("close", &[]);
+        outcome.close_errors += report_close(&names, closing.finish(&mut xs), out, opts.timing).errors;
         steps.mark("closed", &[]);
-    }
+        None
+    };
     if opts.reconnect_check {
         reconnect_check(&mut xs, out, opts.blk, outcome);
     }

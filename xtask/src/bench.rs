@@ -136,9 +136,10 @@ pub struct Bench {
     analyse: Option<PathBuf>,
     /// Only the host decompression benchmark: our gzip/xz/zstd/lz4 (built with rpvboot's `pv`
     /// profile) against the C tools on Debian's uncompressed vmlinux
-    /// (target/e2e/out/vmlinux-dom0): instructions (callgrind, if installed), wall time and
-    /// warm wall time (without our output's page faults), best of --rounds, as ratios; report
-    /// in target/bench/decompress.md and .json (`bench/decompress.rs` says how). No QEMU.
+    /// (target/e2e/out/vmlinux-dom0), and against the C libraries decoding into one buffer:
+    /// instructions (callgrind, if installed), CPU and warm CPU time (without our output's page
+    /// faults), wall time, best of --rounds, as ratios; report in target/bench/decompress.md
+    /// and .json (`bench/decompress.rs` says how). No QEMU.
     #[arg(long)]
     decompress: bool,
     /// Only figure 5, the boot storm: N domUs started at the same moment, each from its own copy
@@ -168,6 +169,16 @@ const FSES: [&str; 2] = ["ext2", "ffs2"];
 
 pub(crate) fn bench_dir() -> PathBuf {
     project_root().join("target").join("bench")
+}
+
+/// The host CPU's model name (`/proc/cpuinfo`), for the reports' headers; empty if unknown.
+pub(crate) fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| l.strip_prefix("model name")?.split(':').nth(1).map(|s| s.trim().to_string()))
+        })
+        .unwrap_or_default()
 }
 
 impl Bench {
@@ -758,11 +769,7 @@ impl Figures {
         let mut json = String::from("{\n");
         let date = util::output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
         let host = util::output(Command::new("uname").args(["-nrm"])).unwrap_or_default();
-        let cpu = fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.to_string()))
-            .and_then(|l| l.split(':').nth(1).map(|s| s.trim().to_string()))
-            .unwrap_or_default();
+        let cpu = cpu_model();
         let _ = writeln!(md, "# rpvboot vs pvgrub2 (cargo xtask bench)\n");
         let _ = writeln!(
             md,

@@ -153,7 +153,7 @@ pub fn run(rounds: u32) -> Result<()> {
     mkdirp(&dir)?;
     let clib = build_c(&dir)?;
     let raw = fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
-    let want = (raw.len(), fnv1a(&raw));
+    let want = (raw.len(), crate::probe::fnv1a(&raw));
     drop(raw);
     let valgrind = util::have("valgrind");
     let mut rows = Vec::new();
@@ -240,11 +240,6 @@ fn check(mut cmd: Command, c: &Codec, whose: &str, (len, hash): (usize, u64)) ->
         bail!("{}: {whose} output is not the input ({expect} expected): {}", c.name, err.trim());
     }
     Ok(())
-}
-
-/// FNV-1a, as the decode example computes it.
-fn fnv1a(d: &[u8]) -> u64 {
-    d.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn ours(decode: &Path, c: &Codec, file: &Path, passes: u32) -> Command {
@@ -362,16 +357,7 @@ fn loadavg() -> String {
 }
 
 fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(str::trim)
-                .map(String::from)
-        })
-        .unwrap_or_default();
+    let cpu = super::cpu_model();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let host = util::output(Command::new("uname").args(["-nrm"])).unwrap_or_default();
     format!("{} ({cpu}, {cores} cores)", host.trim())
